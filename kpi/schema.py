@@ -1,0 +1,128 @@
+"""The canonical tables, declared once.
+
+Every other part of the product (the store's DDL, the importer's parsers, the Pandera models,
+the mapping-file reference in the README) is derived from the field lists below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+FieldType = Literal["text", "timestamp", "duration", "integer", "boolean", "category", "score"]
+
+STATUSES = ("open", "pending", "on_hold", "resolved", "closed")
+PRIORITIES = ("low", "normal", "high", "urgent")
+CHANNELS = ("email", "phone", "chat", "social", "web", "in_person", "post", "other")
+
+#: The DuckDB column type each field type is stored as.
+SQL_TYPES: dict[str, str] = {
+    "text": "VARCHAR",
+    "timestamp": "TIMESTAMP",  # UTC, naive: the source time zone is applied at import
+    "duration": "DOUBLE",  # seconds
+    "integer": "BIGINT",
+    "boolean": "BOOLEAN",
+    "category": "VARCHAR",
+    "score": "DOUBLE",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: FieldType
+    meaning: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    #: Free text that is scrubbed of emails, phone numbers and card numbers before storage.
+    free_text: bool = False
+
+    @property
+    def sql_type(self) -> str:
+        return SQL_TYPES[self.type]
+
+
+CONTACT_FIELDS: tuple[Field, ...] = (
+    Field("contact_id", "text", "the source's id; unique within a source", required=True),
+    Field("opened_at", "timestamp", "when the customer made contact", required=True),
+    Field("first_response_at", "timestamp", "first human reply"),
+    Field("first_response_seconds", "duration", "time to first reply, when the export gives it"),
+    Field("resolved_at", "timestamp", "when the contact was resolved"),
+    Field("resolution_seconds", "duration", "time to resolution, when the export gives it"),
+    Field("closed_at", "timestamp", "when the contact was closed"),
+    Field("status", "category", "workflow state", choices=STATUSES),
+    Field("priority", "category", "priority", choices=PRIORITIES),
+    Field("channel", "category", "how the customer made contact", choices=CHANNELS),
+    Field("team", "text", "team or group"),
+    Field("agent", "text", "agent who handled the contact"),
+    Field("category", "text", "contact reason, topic or ticket type"),
+    Field("customer_id", "text", "customer; stored only as a keyed hash (customer_key)"),
+    Field("agent_replies", "integer", "number of agent replies"),
+    Field("reopens", "integer", "number of times reopened"),
+    Field("reassignments", "integer", "number of reassignments"),
+    Field("escalated", "boolean", "escalated"),
+    Field("complaint", "boolean", "the contact is a complaint"),
+    Field("answered", "boolean", "call answered by an agent"),
+    Field("abandoned", "boolean", "call abandoned; defaults to not answered"),
+    Field("wait_seconds", "duration", "queue time before answer"),
+    Field("handle_seconds", "duration", "talk + hold + wrap time"),
+    Field("first_contact_resolved", "boolean", "resolved at first contact, as the source says"),
+    Field("sla_met", "boolean", "SLA met, as the source says"),
+    Field("subject", "text", "subject line", free_text=True),
+    Field("description", "text", "body or notes", free_text=True),
+)
+
+RESPONSE_FIELDS: tuple[Field, ...] = (
+    Field("response_id", "text", "the survey tool's id; unique within a source", required=True),
+    Field("contact_id", "text", "the contact the answer is about, when linked"),
+    Field("responded_at", "timestamp", "when the customer answered (undated answers allowed)"),
+    Field("nps", "score", "likelihood to recommend, 0-10"),
+    Field("csat", "score", "satisfaction score on its scale"),
+    Field("ces", "score", "customer effort score on its scale"),
+    Field("comment", "text", "the customer's comment", free_text=True),
+    Field("channel", "category", "channel of the contact", choices=CHANNELS),
+    Field("team", "text", "team"),
+    Field("agent", "text", "agent"),
+    Field("category", "text", "contact reason"),
+)
+
+#: Columns each canonical table has in the store besides its fields.
+CONTACT_STORE_EXTRA = {"source": "VARCHAR", "batch_id": "BIGINT", "customer_key": "VARCHAR"}
+RESPONSE_STORE_EXTRA = {
+    "source": "VARCHAR",
+    "batch_id": "BIGINT",
+    "csat_scale_min": "DOUBLE",
+    "csat_scale_max": "DOUBLE",
+    "ces_scale_min": "DOUBLE",
+    "ces_scale_max": "DOUBLE",
+}
+
+KINDS = ("contacts", "responses")
+
+
+def fields_of(kind: str) -> tuple[Field, ...]:
+    if kind == "contacts":
+        return CONTACT_FIELDS
+    if kind == "responses":
+        return RESPONSE_FIELDS
+    raise ValueError(f"unknown kind {kind!r}: use 'contacts' or 'responses'")
+
+
+def field_map(kind: str) -> dict[str, Field]:
+    return {f.name: f for f in fields_of(kind)}
+
+
+def key_field(kind: str) -> str:
+    return "contact_id" if kind == "contacts" else "response_id"
+
+
+def stored_columns(kind: str) -> dict[str, str]:
+    """Column name -> SQL type of the table a kind is stored in (customer_id becomes a key)."""
+    extra = CONTACT_STORE_EXTRA if kind == "contacts" else RESPONSE_STORE_EXTRA
+    columns = {"source": "VARCHAR"}
+    for f in fields_of(kind):
+        if f.name == "customer_id":
+            continue
+        columns[f.name] = f.sql_type
+    columns.update({k: v for k, v in extra.items() if k not in columns})
+    return columns
