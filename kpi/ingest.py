@@ -1,0 +1,602 @@
+"""Importing one export: read, recognise, parse, validate, pseudonymise, load atomically.
+
+Every row read ends up imported or quarantined with a reason, and the counts add up:
+``rows_read == rows_imported + rows_quarantined``. A failure leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from kpi import validation
+from kpi.batches import UpsertCounts, next_batch_id, upsert
+from kpi.errors import ImportProblem
+from kpi.files import RawTable, read_export
+from kpi.layouts import Layout, detect_layout, get_layout, load_mapping, resolve_headers
+from kpi.parsing import (
+    DateDetection,
+    DateParse,
+    Params,
+    boolean_sql,
+    category_sql,
+    contains_sql,
+    detect_dates,
+    duration_sql,
+    explicit_dates,
+    integer_sql,
+    score_sql,
+    text_value,
+)
+from kpi.privacy import pseudonym_sql, scrub, scrub_sql
+from kpi.schema import Field, field_map, key_field, stored_columns
+from kpi.store import Store
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class ImportResult:
+    file_name: str
+    layout: str
+    kind: str
+    source: str
+    batch_id: int | None
+    rows_read: int
+    rows_imported: int
+    rows_quarantined: int
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rolled_up: int = 0
+    responses_linked: int = 0
+    warnings: int = 0
+    encoding: str = ""
+    date_formats: dict[str, str] = field(default_factory=dict)
+    top_reasons: list[tuple[str, int, str]] = field(default_factory=list)
+    top_warnings: list[tuple[str, int, str]] = field(default_factory=list)
+    skipped_lines: int = 0
+    already_imported: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def choose_layout(
+    headers: list[str], file_name: str, layout: str | None, mapping: Path | None
+) -> Layout:
+    if mapping is not None:
+        return load_mapping(mapping)
+    if layout:
+        return get_layout(layout)
+    return detect_layout(headers, file_name)
+
+
+def import_file(
+    store: Store,
+    path: Path | str,
+    *,
+    layout: str | None = None,
+    mapping: Path | str | None = None,
+    file_name: str | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import one export into the store; raise ``ImportProblem`` when it cannot be used."""
+    path = Path(path)
+    name = file_name or path.name
+    report = progress or (lambda _stage, _fraction: None)
+    if not path.exists():
+        raise ImportProblem(f"{name}: no such file.")
+    sha = file_sha256(path)
+    previous = _previous_import(store, sha)
+    if previous is not None:
+        return previous
+    mapping_layout = load_mapping(Path(mapping)) if mapping is not None else None
+    with store.write_lock:
+        cur = store.con.cursor()
+        try:
+            report("reading", 0.05)
+            raw = read_export(
+                cur,
+                path,
+                ignore_lines=_peek(mapping_layout, layout, "ignore_lines"),
+                sheet=_peek(mapping_layout, layout, "sheet"),
+            )
+            chosen = mapping_layout or choose_layout(raw.headers, name, layout, None)
+            run = _Import(cur, store, raw, chosen, name, report)
+            return run.execute(sha)
+        finally:
+            cur.close()
+
+
+def _peek(mapping: Layout | None, name: str | None, attribute: str):
+    """Reader options that must be known before the header is seen."""
+    if mapping is not None:
+        return getattr(mapping, attribute)
+    if name:
+        return getattr(get_layout(name), attribute)
+    return None
+
+
+def _previous_import(store: Store, sha: str) -> ImportResult | None:
+    rows = (
+        store.cursor()
+        .execute(
+            """SELECT batch_id, file_name, layout, kind, source, rows_read, rows_imported,
+                  rows_quarantined, rows_unchanged, rows_inserted, rows_updated, encoding
+           FROM imports WHERE sha256 = ? AND undone_at IS NULL ORDER BY batch_id LIMIT 1""",
+            [sha],
+        )
+        .fetchall()
+    )
+    if not rows:
+        return None
+    b, file_name, layout, kind, source, read, imported, quarantined, _u, _i, _up, enc = rows[0]
+    # Re-importing the same bytes changes nothing: every imported row is unchanged.
+    return ImportResult(
+        file_name, layout, kind, source, b, read, imported, quarantined,
+        unchanged=imported, encoding=enc, already_imported=True,
+    )  # fmt: skip
+
+
+class _Import:
+    """One import run on one cursor (temporary tables are private to a cursor)."""
+
+    def __init__(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        store: Store,
+        raw: RawTable,
+        layout: Layout,
+        file_name: str,
+        report: Progress,
+    ) -> None:
+        self.cur, self.store, self.raw, self.layout = cur, store, raw, layout
+        self.file_name, self.report = file_name, report
+        self.fields: dict[str, Field] = field_map(layout.kind)
+        self.key = key_field(layout.kind)
+        self.tag = uuid.uuid4().hex[:10]
+        self.date_parses: dict[str, DateParse] = {}
+        self.issues: list[tuple[int, str, str, str, bool]] = []  # row, field, value, issue, fatal
+
+    # --- the pipeline --------------------------------------------------------------------------
+
+    def execute(self, sha: str) -> ImportResult:
+        if self.raw.rows_read == 0:
+            raise ImportProblem(f"{self.file_name}: the file has a header but no data rows.")
+        positions = resolve_headers(self.layout, self.raw.headers, self.file_name)
+        self.report("parsing", 0.2)
+        self._stage_text(positions)
+        self._stage_typed()
+        self.report("validating", 0.45)
+        self._collect_parse_issues()
+        self._collect_validation_issues()
+        self._apply_warnings()
+        self._mark_duplicates()
+        self.report("loading", 0.7)
+        return self._load(sha)
+
+    def _stage_text(self, positions: dict[str, int]) -> None:
+        """Stage 1: the source text of every mapped field, trimmed, empty as NULL."""
+        p = Params()
+        selects = ["_row"]
+        layout = self.layout
+        for name, spec in layout.columns.items():
+            cols = [f"c{positions[c]}" for c in spec.columns if c in positions]
+            if cols:
+                value = text_value(cols, p, layout.null_values, spec.extract)
+                selects.append(f"{value} AS {name}__raw")
+        for name, value in layout.constants.items():
+            if name in self.fields and name not in layout.columns:
+                selects.append(f"CAST({p(str(value))} AS VARCHAR) AS {name}__raw")
+        for name, spec in layout.scores.items():
+            if spec.column in positions:
+                value = text_value([f"c{positions[spec.column]}"], p, layout.null_values, None)
+                selects.append(f"{value} AS {name}__raw")
+        self.text = f"stage_text_{self.tag}"
+        self.cur.execute(
+            f"CREATE TEMP TABLE {self.text} AS SELECT {', '.join(selects)} FROM {self.raw.table}",
+            p.values,
+        )
+        self.present = {s.split(" AS ")[-1][: -len("__raw")] for s in selects[1:]}
+
+    def _stage_typed(self) -> None:
+        """Stage 2: canonical typed values beside their source text."""
+        p = Params()
+        selects = ["_row"]
+        for name in self.present:
+            selects.append(f"{name}__raw")
+            selects.append(f"{self._typed(name, f'{name}__raw', p)} AS {name}")
+        self.typed = f"stage_{self.tag}"
+        self.cur.execute(
+            f"CREATE TEMP TABLE {self.typed} AS SELECT {', '.join(selects)} FROM {self.text}",
+            p.values,
+        )
+        self.cur.execute(f"DROP TABLE {self.text}")
+
+    def _typed(self, name: str, value: str, p: Params) -> str:
+        if name in self.layout.scores:
+            return score_sql(value, self.layout.scores[name].labels, p)
+        f = self.fields[name]
+        spec = self.layout.columns.get(name)
+        if f.type == "timestamp":
+            parse = self._date_parse(name, value)
+            return parse.sql(value, self.layout.timezone, p)
+        if f.type == "duration":
+            return duration_sql(value, spec.unit if spec else None, p)
+        if f.type == "integer":
+            return integer_sql(value)
+        if f.type == "boolean":
+            if spec and spec.contains:
+                return contains_sql(value, spec.contains, p)
+            return boolean_sql(
+                value, p, spec.true_values if spec else (), spec.false_values if spec else ()
+            )
+        if f.type == "category":
+            return category_sql(value, name, self.layout.values.get(name, {}), p)
+        if name in self.layout.values:  # free text renamed word for word; others kept
+            return f"coalesce({category_sql(value, name, self.layout.values[name], p)}, {value})"
+        return value
+
+    def _date_parse(self, name: str, value: str) -> DateParse:
+        spec = self.layout.columns.get(name)
+        explicit = (spec.date_format if spec else None) or self.layout.date_format
+        if explicit:
+            parse = explicit_dates(explicit)
+        else:
+            column = " + ".join(spec.columns) if spec else name
+            parse = detect_dates(
+                self.cur, self.text, value, DateDetection(column, name), self.file_name
+            )
+        self.date_parses[name] = parse
+        return parse
+
+    # --- issues ---------------------------------------------------------------------------------
+
+    def _collect_parse_issues(self) -> None:
+        """Source text that could not be read as its field's type."""
+        p = Params()
+        parts = []
+        for name in sorted(self.present):
+            no_answer = self._no_answer_words(name)
+            skip = f" AND lower({name}__raw) NOT IN ({', '.join(p(w) for w in no_answer)})"
+            parts.append(
+                f"SELECT _row, {p(name)} AS f, {name}__raw AS v FROM {self.typed} "
+                f"WHERE {name}__raw IS NOT NULL AND {name} IS NULL{skip if no_answer else ''}"
+            )
+        if not parts:
+            return
+        rows = self.cur.execute(" UNION ALL ".join(parts), p.values).fetchall()
+        for row, name, value in rows:
+            self.issues.append((row, name, value, self._unreadable(name, value), self._fatal(name)))
+
+    def _no_answer_words(self, name: str) -> list[str]:
+        spec = self.layout.scores.get(name)
+        return [w for w, v in spec.labels.items() if v is None] if spec else []
+
+    def _unreadable(self, name: str, value: str) -> str:
+        if name in self.layout.scores:
+            return f"cannot read {value!r} as a {name} score"
+        f = self.fields[name]
+        if f.type == "timestamp":
+            return f"cannot read {value!r} as a date ({self.date_parses[name].label})"
+        if f.type == "category":
+            return f"{value!r} is not a known {name} (use [values.{name}] in a mapping)"
+        kinds = {"duration": "a duration", "integer": "a whole number", "boolean": "yes/no"}
+        return f"cannot read {value!r} as {kinds.get(f.type, f.type)}"
+
+    def _fatal(self, name: str) -> bool:
+        return name in self.fields and self.fields[name].required
+
+    def _collect_validation_issues(self) -> None:
+        """Pandera's verdict on the typed values (ranges, scales, order of timestamps)."""
+        columns = [n for n in self.present if n in self.layout.scores or self._checked(n)]
+        for required in (f.name for f in self.fields.values() if f.required):
+            if required not in columns:
+                columns.append(required)
+        present = [c for c in columns if c in self.present]
+        missing_required = [c for c in columns if c not in self.present]
+        if missing_required:
+            raise ImportProblem(
+                f"{self.file_name}: the layout gives no column for {', '.join(missing_required)}."
+            )
+        frame = self.cur.execute(f"SELECT _row, {', '.join(present)} FROM {self.typed}").df()
+        frame = frame.set_index("_row")
+        scales = {name: spec.scale for name, spec in self.layout.scores.items()}
+        seen = {(row, name) for row, name, *_ in self.issues}
+        for failure in validation.failures(self.layout.kind, frame, scales):
+            if (failure.row, failure.field) in seen:
+                continue  # already reported as unreadable
+            issue = f"{failure.field} {_show(failure.value)} {failure.issue}"
+            if failure.issue.startswith(failure.field):
+                issue = failure.issue
+            if failure.issue == "is empty":
+                issue = f"{failure.field} is empty"
+            self.issues.append((failure.row, failure.field, _show(failure.value), issue, failure.required))
+
+    def _checked(self, name: str) -> bool:
+        f = self.fields.get(name)
+        return f is not None and (f.type != "text" or f.required)
+
+    def _apply_warnings(self) -> None:
+        """Non-fatal issues empty their field; fatal ones send the row to quarantine."""
+        self.issue_table = f"issues_{self.tag}"
+        self.cur.execute(
+            f"""CREATE TEMP TABLE {self.issue_table} (_row BIGINT, field VARCHAR, value VARCHAR,
+                issue VARCHAR, fatal BOOLEAN)"""
+        )
+        if self.issues:
+            self.cur.executemany(
+                f"INSERT INTO {self.issue_table} VALUES (?, ?, ?, ?, ?)",
+                [(r, f, None if v is None else str(v)[:500], i, fatal) for r, f, v, i, fatal in self.issues],
+            )
+        for name in {f for _, f, _, _, fatal in self.issues if not fatal}:
+            self.cur.execute(
+                f"""UPDATE {self.typed} SET {name} = NULL WHERE _row IN
+                    (SELECT _row FROM {self.issue_table} WHERE field = ? AND NOT fatal)""",
+                [name],
+            )
+
+    def _mark_duplicates(self) -> None:
+        """A repeated id: quarantined, or for event logs rolled up into its last row."""
+        keep = "DESC" if self.layout.duplicates == "keep_last" else "ASC"
+        self.cur.execute(
+            f"""CREATE TEMP TABLE dup_{self.tag} AS
+            SELECT _row, {self.key} AS id,
+                   row_number() OVER (PARTITION BY {self.key} ORDER BY _row {keep}) AS rank,
+                   first(_row) OVER (PARTITION BY {self.key} ORDER BY _row {keep}) AS kept
+            FROM {self.typed}
+            WHERE {self.key} IS NOT NULL
+              AND _row NOT IN (SELECT _row FROM {self.issue_table} WHERE fatal)"""
+        )
+        if self.layout.duplicates == "quarantine":
+            self.cur.execute(
+                f"""INSERT INTO {self.issue_table}
+                SELECT _row, ?, id, printf('duplicate {self.key} %s (first at row %d)', id, kept),
+                       true
+                FROM dup_{self.tag} WHERE rank > 1""",
+                [self.key],
+            )
+        self.rolled_up = 0
+        if self.layout.duplicates == "keep_last":
+            self.rolled_up = self.cur.execute(
+                f"SELECT count(*) FROM dup_{self.tag} WHERE rank > 1"
+            ).fetchall()[0][0]
+        self.cur.execute(f"DELETE FROM dup_{self.tag} WHERE rank > 1")
+
+    # --- loading ----------------------------------------------------------------------------------
+
+    def _canonical_select(self, kind: str, batch_id: int, p: Params) -> str:
+        """The stored columns of a kind, from the typed stage, with privacy rules applied."""
+        fields = field_map(kind)
+        key = self.store.pseudonym_key
+        selects = []
+        for column in stored_columns(kind):
+            selects.append(f"{self._stored_value(kind, column, fields, key, batch_id, p)} AS {column}")
+        return ", ".join(selects)
+
+    def _stored_value(self, kind, column, fields, key, batch_id, p) -> str:
+        present = self.present
+        if column == "source":
+            return p(self.layout.source)
+        if column == "batch_id":
+            return str(int(batch_id))
+        if column == "customer_key":
+            return pseudonym_sql("customer_id", key, p) if "customer_id" in present else "NULL"
+        if column.endswith(("_scale_min", "_scale_max")):
+            score = column.split("_")[0]
+            spec = self.layout.scores.get(score)
+            bound = spec.scale[0 if column.endswith("min") else 1] if spec else None
+            return f"CAST({p(bound)} AS DOUBLE)" if spec and score in present else "NULL"
+        if kind == "responses" and self.layout.kind == "contacts":
+            return self._linked_response_value(column, p)
+        return self._field_value(column, fields, p)
+
+    def _field_value(self, column: str, fields: dict[str, Field], p: Params) -> str:
+        f = fields[column]
+        if column in ("first_response_at", "resolved_at"):
+            seconds = "first_response_seconds" if column == "first_response_at" else "resolution_seconds"
+            return self._derived_time(column, seconds)
+        if column in ("first_response_seconds", "resolution_seconds"):
+            at = "first_response_at" if column == "first_response_seconds" else "resolved_at"
+            return self._derived_seconds(column, at)
+        if column not in self.present:
+            return f"CAST(NULL AS {f.sql_type})"
+        if column == "ces" and self.layout.scores["ces"].low_is_good:
+            low, high = self.layout.scores["ces"].scale
+            return f"({p(low + high)} - ces)"  # stored so that higher is easier
+        if f.free_text:
+            return scrub_sql(column, p)
+        return column
+
+    def _derived_time(self, at: str, seconds: str) -> str:
+        # An export may give a duration where a timestamp is wanted (or the reverse); each
+        # derives the other from opened_at so KPIs can use whichever they need.
+        has_at, has_s = at in self.present, seconds in self.present
+        if has_at and has_s:
+            return f"coalesce({at}, opened_at + to_microseconds(CAST({seconds} * 1e6 AS BIGINT)))"
+        if has_s:
+            return f"opened_at + to_microseconds(CAST({seconds} * 1e6 AS BIGINT))"
+        return at if has_at else "CAST(NULL AS TIMESTAMP)"
+
+    def _derived_seconds(self, seconds: str, at: str) -> str:
+        has_at, has_s = at in self.present, seconds in self.present
+        diff = f"(epoch({at}) - epoch(opened_at))"
+        if has_at and has_s:
+            return f"coalesce({seconds}, {diff})"
+        if has_at:
+            return diff
+        return seconds if has_s else "CAST(NULL AS DOUBLE)"
+
+    def _linked_response_value(self, column: str, p: Params) -> str:
+        present = self.present
+        if column == "response_id":
+            return "contact_id"
+        if column == "contact_id":
+            return "contact_id"
+        if column == "responded_at":
+            when = self.layout.responded_at
+            return when if when in present else "CAST(NULL AS TIMESTAMP)"
+        if column in ("nps", "csat", "ces"):
+            return self._field_value(column, field_map("responses"), p) if column in present else "CAST(NULL AS DOUBLE)"
+        if column in ("channel", "team", "agent", "category") and column in present:
+            return column
+        return "CAST(NULL AS VARCHAR)"
+
+    def _load(self, sha: str) -> ImportResult:
+        cur, kind = self.cur, self.layout.kind
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            batch_id = next_batch_id(cur)
+            counts, linked = self._upsert_all(batch_id)
+            quarantined = self._store_issues(batch_id)
+            result = self._result(batch_id, counts, linked, quarantined)
+            self._record_batch(batch_id, sha, result)
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            for table in (self.typed, self.issue_table, f"dup_{self.tag}", self.raw.table):
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+        self.report("done", 1.0)
+        return result
+
+    def _upsert_all(self, batch_id: int) -> tuple[UpsertCounts, int]:
+        kind = self.layout.kind
+        p = Params()
+        accepted = f"{self.typed} WHERE _row IN (SELECT _row FROM dup_{self.tag})"
+        staged = f"load_{self.tag}"
+        self.cur.execute(
+            f"CREATE TEMP TABLE {staged} AS SELECT {self._canonical_select(kind, batch_id, p)} FROM {accepted}",
+            p.values,
+        )
+        counts = upsert(self.cur, kind, staged, batch_id)
+        self.cur.execute(f"DROP TABLE {staged}")
+        linked = 0
+        if kind == "contacts" and self.layout.scores:
+            p = Params()
+            scored = " OR ".join(f"{s} IS NOT NULL" for s in self.layout.scores if s in self.present)
+            if scored:
+                self.cur.execute(
+                    f"""CREATE TEMP TABLE {staged} AS SELECT
+                    {self._canonical_select("responses", batch_id, p)} FROM {accepted} AND ({scored})""",
+                    p.values,
+                )
+                linked_counts = upsert(self.cur, "responses", staged, batch_id)
+                linked = linked_counts.inserted + linked_counts.updated + linked_counts.unchanged
+                self.cur.execute(f"DROP TABLE {staged}")
+        return counts, linked
+
+    def _raw_json(self, p: Params) -> str:
+        """The quarantined row as JSON of the source columns the layout uses, made safe."""
+        pairs = []
+        for name in sorted(self.present):
+            value = f"{name}__raw"
+            if name == "customer_id":
+                value = pseudonym_sql(value, self.store.pseudonym_key, p)
+            elif name in self.fields and self.fields[name].free_text:
+                value = scrub_sql(value, p)
+            pairs.append(f"{p(name)}, {value}")
+        return f"CAST(json_object({', '.join(pairs)}) AS VARCHAR)"
+
+    def _store_issues(self, batch_id: int) -> int:
+        kind, cur = self.layout.kind, self.cur
+        p = Params()
+        cur.execute(
+            f"""INSERT INTO quarantine
+            SELECT {int(batch_id)}, {p(kind)}, i._row, string_agg(i.issue, '; ' ORDER BY i.field),
+                   first(i.field ORDER BY i.field), first(i.value ORDER BY i.field),
+                   first({self._raw_json(p)})
+            FROM {self.issue_table} i JOIN {self.typed} t USING (_row)
+            WHERE i.fatal GROUP BY i._row""",
+            p.values,
+        )
+        if self.raw.rejected:
+            cur.executemany(
+                "INSERT INTO quarantine VALUES (?, ?, ?, ?, NULL, NULL, ?)",
+                [(batch_id, kind, r.row_number, r.reason, scrub(r.raw)) for r in self.raw.rejected],
+            )
+        cur.execute(
+            f"""INSERT INTO import_warnings
+            SELECT {int(batch_id)}, ?, _row, field, value, issue FROM {self.issue_table}
+            WHERE NOT fatal""",
+            [kind],
+        )
+        return cur.execute(
+            "SELECT count(*) FROM quarantine WHERE batch_id = ?", [batch_id]
+        ).fetchall()[0][0]
+
+    def _result(self, batch_id: int, counts: UpsertCounts, linked: int, quarantined: int) -> ImportResult:
+        read = self.raw.rows_read
+        warnings = self.cur.execute(
+            "SELECT count(*) FROM import_warnings WHERE batch_id = ?", [batch_id]
+        ).fetchall()[0][0]
+        return ImportResult(
+            file_name=self.file_name,
+            layout=self.layout.name,
+            kind=self.layout.kind,
+            source=self.layout.source,
+            batch_id=batch_id,
+            rows_read=read,
+            rows_imported=read - quarantined,
+            rows_quarantined=quarantined,
+            inserted=counts.inserted,
+            updated=counts.updated,
+            unchanged=counts.unchanged,
+            rolled_up=self.rolled_up,
+            responses_linked=linked,
+            warnings=warnings,
+            encoding=self.raw.encoding,
+            date_formats={k: v.label for k, v in self.date_parses.items()},
+            top_reasons=top_reasons(self.cur, "quarantine", "reason", batch_id),
+            top_warnings=top_reasons(self.cur, "import_warnings", "issue", batch_id),
+            skipped_lines=self.raw.skipped_lines,
+        )
+
+    def _record_batch(self, batch_id: int, sha: str, r: ImportResult) -> None:
+        self.cur.execute(
+            """INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                current_timestamp::TIMESTAMP, NULL)""",
+            [
+                batch_id, r.file_name, sha, r.layout, r.kind, r.source, r.encoding, r.rows_read,
+                r.rows_imported, r.inserted, r.updated, r.unchanged, r.rows_quarantined,
+                r.rolled_up, r.responses_linked, r.warnings, self.layout.timezone,
+                json.dumps(r.date_formats),
+            ],
+        )  # fmt: skip
+
+
+def _show(value: object) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def top_reasons(
+    cur: duckdb.DuckDBPyConnection, table: str, column: str, batch_id: int, limit: int = 5
+) -> list[tuple[str, int, str]]:
+    """The most common problems of a batch, grouped by their kind, with an example row."""
+    if table not in ("quarantine", "import_warnings") or column not in ("reason", "issue"):
+        raise ValueError("unknown issue table")
+    # Group by the text before the first quoted value, so 'cannot read '31/02' ...' groups.
+    rows = cur.execute(
+        f"""SELECT regexp_replace({column}, '''[^'']*''', '…', 'g') AS problem, count(*) AS n,
+                   min(printf('row %d: %s', row_number, {column})) AS example
+            FROM {table} WHERE batch_id = ? GROUP BY problem ORDER BY n DESC, problem LIMIT {int(limit)}""",
+        [batch_id],
+    ).fetchall()
+    return [(problem, n, example) for problem, n, example in rows]
