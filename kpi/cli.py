@@ -1,0 +1,248 @@
+"""The `kpi` command: import exports, inspect and undo batches, report KPIs, run the dashboard.
+
+Every failure a user can cause ends in one line on stderr and exit status 2, never a traceback
+(set KPI_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kpi.batches import UndoRefused, undo
+from kpi.errors import ImportProblem
+from kpi.exports import csv_bytes
+from kpi.ingest import ImportResult, import_file
+from kpi.layouts import builtin_layouts
+from kpi.quarantine import imports_table, quarantined_rows
+from kpi.store import StoreError, default_path, open_store
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO_ROOT / "sample_data"
+SAMPLE_SUFFIXES = (".csv", ".xlsx")
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _fail(text: str) -> int:
+    print(f"kpi: {text}", file=sys.stderr, flush=True)
+    return 2
+
+
+def describe_import(r: ImportResult) -> list[str]:
+    """The lines `kpi import` prints for one file (also used by the Data page's summary)."""
+    if r.already_imported:
+        return [
+            f"{r.file_name}: already imported as batch {r.batch_id} ({r.layout}); nothing changed.",
+            f"  rows read {r.rows_read:,} = imported {r.rows_imported:,} + "
+            f"quarantined {r.rows_quarantined:,}",
+        ]
+    lines = [
+        f"{r.file_name}: layout {r.layout}, encoding {r.encoding}, batch {r.batch_id}",
+        f"  rows read {r.rows_read:,} = imported {r.rows_imported:,} + "
+        f"quarantined {r.rows_quarantined:,}",
+        f"  {r.kind}: {r.inserted:,} new, {r.updated:,} updated, {r.unchanged:,} unchanged"
+        + (f"; {r.rolled_up:,} event rows rolled up into their contact" if r.rolled_up else ""),
+    ]
+    if r.responses_linked:
+        lines.append(f"  survey answers linked to contacts: {r.responses_linked:,}")
+    if r.date_formats:
+        formats = ", ".join(f"{k} {v}" for k, v in sorted(r.date_formats.items()))
+        lines.append(f"  dates read as: {formats}")
+    if r.skipped_lines:
+        lines.append(f"  non-data lines skipped: {r.skipped_lines}")
+    for title, items in (("quarantined", r.top_reasons), ("values emptied", r.top_warnings)):
+        if items:
+            lines.append(f"  top reasons {title}:")
+            lines += [f"    {n:,} x {kind}  (e.g. {example})" for kind, n, example in items]
+    return lines
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    failed = 0
+    try:
+        for file in args.files:
+            try:
+                result = import_file(store, Path(file), layout=args.source, mapping=args.mapping)
+            except ImportProblem as problem:
+                failed += 1
+                print(f"kpi: {problem}", file=sys.stderr, flush=True)
+                continue
+            for line in describe_import(result):
+                _say(line)
+    finally:
+        store.close()
+    return 2 if failed else 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Create the store and fill it from sample_data/ when it holds no imports yet."""
+    store = open_store(args.db)
+    try:
+        if store.count("imports"):
+            _say(f"store {store.path} already holds data; not seeding.")
+            return 0
+        files = sorted(p for p in Path(args.source_dir).iterdir() if p.suffix in SAMPLE_SUFFIXES)
+        if not files:
+            return _fail(f"no sample files in {args.source_dir}; run `kpi sample` first.")
+        for file in files:
+            for line in describe_import(import_file(store, file)):
+                _say(line)
+        _say(f"seeded {store.path}")
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    try:
+        frame = quarantined_rows(store, args.batch)
+    finally:
+        store.close()
+    if args.out:
+        Path(args.out).write_bytes(csv_bytes(frame))
+        _say(f"wrote {len(frame):,} quarantined rows to {args.out}")
+        return 0
+    if frame.empty:
+        _say("no quarantined rows.")
+        return 0
+    for row in frame.itertuples(index=False):
+        _say(f"batch {row.batch_id} {row.file_name} row {row.row}: {row.reason}")
+    return 0
+
+
+def cmd_imports(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    try:
+        frame = imports_table(store)
+    finally:
+        store.close()
+    if frame.empty:
+        _say("no imports yet.")
+    for r in frame.itertuples(index=False):
+        state = " (undone)" if r.undone_at is not None and str(r.undone_at) != "NaT" else ""
+        _say(
+            f"batch {r.batch_id}{state}: {r.file_name} [{r.layout}] read {r.rows_read:,}, "
+            f"imported {r.rows_imported:,}, quarantined {r.rows_quarantined:,}, "
+            f"at {r.imported_at:%Y-%m-%d %H:%M}"
+        )
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    try:
+        undo(store, args.batch)
+    except UndoRefused as refused:
+        return _fail(str(refused))
+    finally:
+        store.close()
+    _say(f"batch {args.batch} undone; the rows it replaced are restored.")
+    return 0
+
+
+def cmd_layouts(_args: argparse.Namespace) -> int:
+    for layout in builtin_layouts().values():
+        _say(f"{layout.name:24} {layout.kind:9} {layout.title}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from kpi.sample import generate
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in generate(out, progress=lambda msg: print(msg, file=sys.stderr)):
+        _say(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    env = {**os.environ, "KPI_DB": str(args.db or default_path())}
+    app = REPO_ROOT / "dashboard" / "app.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
+    return subprocess.call(command, env=env)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kpi", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--db", help=f"store file (default ${'KPI_DB'} or {default_path()})")
+        return p
+
+    p = with_db(sub.add_parser("import", help="import CSV/XLSX exports into the store"))
+    p.add_argument("files", nargs="+", metavar="FILE")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--source", metavar="NAME", help="built-in layout (see `kpi layouts`)")
+    group.add_argument("--mapping", metavar="FILE", help="TOML mapping file for other exports")
+    p.set_defaults(func=cmd_import)
+
+    p = with_db(sub.add_parser("seed", help="fill an empty store from sample_data/"))
+    p.add_argument("--from", dest="source_dir", default=str(SAMPLE_DIR), metavar="DIR")
+    p.set_defaults(func=cmd_seed)
+
+    p = with_db(sub.add_parser("quarantine", help="list or export quarantined rows"))
+    p.add_argument("--batch", type=int, help="only this import batch")
+    p.add_argument("--out", metavar="FILE.csv", help="write them as an injection-safe CSV")
+    p.set_defaults(func=cmd_quarantine)
+
+    p = with_db(sub.add_parser("imports", help="list import batches"))
+    p.set_defaults(func=cmd_imports)
+
+    p = with_db(sub.add_parser("undo", help="undo an import batch"))
+    p.add_argument("batch", type=int)
+    p.set_defaults(func=cmd_undo)
+
+    p = sub.add_parser("layouts", help="list the built-in export layouts")
+    p.set_defaults(func=cmd_layouts)
+
+    p = sub.add_parser("sample", help="regenerate the sample exports (deterministic)")
+    p.add_argument("--out", default=str(SAMPLE_DIR), metavar="DIR")
+    p.set_defaults(func=cmd_sample)
+
+    p = with_db(sub.add_parser("dashboard", help="serve the dashboard"))
+    p.add_argument("--port", type=int, default=8501)
+    p.set_defaults(func=cmd_dashboard)
+
+    _register_optional(sub)
+    return parser
+
+
+def _register_optional(sub: argparse._SubParsersAction) -> None:
+    """Commands that live in their own modules register themselves here."""
+    try:
+        from kpi import cli_report
+    except ImportError:  # the report command lands with the KPI engine
+        return
+    cli_report.register(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ImportProblem, StoreError) as problem:
+        return _fail(str(problem))
+    except KeyboardInterrupt:
+        return _fail("interrupted; the store is unchanged by the unfinished step.")
+    except Exception as exc:  # noqa: BLE001 - the promise is: no traceback reaches a user
+        if os.environ.get("KPI_DEBUG"):
+            raise
+        return _fail(
+            f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            "(set KPI_DEBUG=1 for details and please report it)"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
