@@ -51,6 +51,19 @@ class RawTable:
     def rows_read(self) -> int:
         return self._rows + len(self.rejected)
 
+    def skip_lines_matching(self, pattern: str | None) -> None:
+        """Drop rejected lines that are a layout's known non-data lines (report footers)."""
+        if not pattern:
+            return
+        regex = re.compile(pattern)
+        kept = [r for r in self.rejected if not regex.search(r.raw)]
+        self.skipped_lines += len(self.rejected) - len(kept)
+        self.rejected = kept
+
+    def number_rows(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Interleave rejected lines with accepted rows, so row numbers follow the file."""
+        _renumber(con, self.table, self.rejected)
+
     _rows: int = 0
 
 
@@ -144,9 +157,7 @@ def _clean_headers(raw: list[object]) -> list[str]:
     return headers
 
 
-def read_export(
-    con: duckdb.DuckDBPyConnection, path: Path, *, ignore_lines: str | None = None, sheet=None
-) -> RawTable:
+def read_export(con: duckdb.DuckDBPyConnection, path: Path, *, sheet: str | None = None) -> RawTable:
     """Read ``path`` into a new temporary table on ``con`` and return its description."""
     path = Path(path)
     if not path.exists():
@@ -159,16 +170,14 @@ def read_export(
         kind = sniff_kind(head)
         if kind == "xlsx":
             return _read_xlsx(con, path, sheet)
-        return _read_csv(con, path, head, ignore_lines)
+        return _read_csv(con, path, head)
     except ImportProblem as problem:
         if problem.message.startswith(_display(path)):
             raise
         raise ImportProblem(f"{_display(path)}: {problem.message}", hint=problem.hint) from None
 
 
-def _read_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, head: bytes, ignore_lines: str | None
-) -> RawTable:
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, head: bytes) -> RawTable:
     encoding = detect_encoding(path, head)
     text = head.decode(encoding, errors="replace")
     if not text.strip().strip("\ufeff"):
@@ -181,13 +190,11 @@ def _read_csv(
         tmp = _transcode(path, encoding)
         source = tmp
     try:
-        table, rows, rejected, skipped = _duckdb_read(
-            con, source, delimiter, len(headers), ignore_lines
-        )
+        table, rows, rejected = _duckdb_read(con, source, delimiter, len(headers))
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-    raw = RawTable(table, headers, encoding, delimiter, rejected, skipped)
+    raw = RawTable(table, headers, encoding, delimiter, rejected)
     raw._rows = rows
     return raw
 
@@ -209,8 +216,7 @@ def _duckdb_read(
     source: Path,
     delimiter: str,
     width: int,
-    ignore_lines: str | None,
-) -> tuple[str, int, list[RejectedLine], int]:
+) -> tuple[str, int, list[RejectedLine]]:
     table = f"raw_{uuid.uuid4().hex[:12]}"
     rejects, scans = f"{table}_rejects", f"{table}_scans"
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
@@ -230,21 +236,15 @@ def _duckdb_read(
     con.execute(f"DROP TABLE IF EXISTS {rejects}")
     con.execute(f"DROP TABLE IF EXISTS {scans}")
     rejected: list[RejectedLine] = []
-    skipped = 0
-    pattern = re.compile(ignore_lines) if ignore_lines else None
     seen_lines: set[int] = set()
     for line, error_type, message, csv_line in found:
         if line in seen_lines:
             continue  # one line can fail several checks; it is still one row
         seen_lines.add(line)
-        if pattern and csv_line is not None and pattern.search(csv_line):
-            skipped += 1
-            continue
         reason = f"line {line}: malformed CSV ({error_type.lower()}: {message})"
         rejected.append(RejectedLine(int(line), reason, (csv_line or "")[:2000]))
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    _renumber(con, table, rejected)
-    return table, rows, rejected, skipped
+    return table, rows, rejected
 
 
 def _renumber(con: duckdb.DuckDBPyConnection, table: str, rejected: list[RejectedLine]) -> None:

@@ -110,13 +110,10 @@ def import_file(
         cur = store.con.cursor()
         try:
             report("reading", 0.05)
-            raw = read_export(
-                cur,
-                path,
-                ignore_lines=_peek(mapping_layout, layout, "ignore_lines"),
-                sheet=_peek(mapping_layout, layout, "sheet"),
-            )
+            raw = read_export(cur, path, sheet=_peek(mapping_layout, layout, "sheet"))
             chosen = mapping_layout or choose_layout(raw.headers, name, layout, None)
+            raw.skip_lines_matching(chosen.ignore_lines)
+            raw.number_rows(cur)
             run = _Import(cur, store, raw, chosen, name, report)
             return run.execute(sha)
         finally:

@@ -104,7 +104,7 @@ class DateParse:
     label: str = ""
 
     def sql(self, value: str, timezone: str, p: Params) -> str:
-        tz = p(timezone)
+        tz = p(timezone) if self.local else ""
         parts = [f"timezone('UTC', timezone({tz}, try_strptime({value}, {p(f)})))" for f in self.local]
         parts += [f"try_strptime({value}, {p(f)})" for f in self.utc]
         parts += [f"timezone('UTC', try_strptime({value}, {p(f)}))" for f in self.offset]
