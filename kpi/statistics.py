@@ -1,0 +1,345 @@
+"""Small, pure statistics behind every number the dashboard shows with its n.
+
+Intervals for proportions (Wilson) and NPS (its standard error), tests of a change against the
+previous period, XmR control limits with the usual run rules, and the quantile method the engine
+uses. Nothing here knows about tables: callers pass counts and series.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+#: Significance level of the change tests (two-sided).
+ALPHA = 0.05
+#: XmR limits sit this many mean moving ranges from the centre (3 sigma, sigma = mR / 1.128).
+XMR_SCALING = 2.66
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A confidence interval; both ends None when there is no data to estimate from."""
+
+    low: float | None
+    high: float | None
+
+
+@dataclass(frozen=True)
+class ChangeTest:
+    """A change between two periods: difference (second minus first) and its two-sided test.
+
+    ``z`` is the test statistic (Welch's t for means); all None and not significant when a
+    sample is empty.
+    """
+
+    difference: float | None
+    z: float | None
+    p_value: float | None
+    significant: bool
+
+
+_NO_TEST = ChangeTest(difference=None, z=None, p_value=None, significant=False)
+
+
+def _z(confidence: float) -> float:
+    """The two-sided standard normal quantile for a confidence level (1.96 for 0.95)."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, not {confidence}")
+    return float(stats.norm.ppf(0.5 + confidence / 2))
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interval:
+    """Wilson score interval for a proportion successes / n, as proportions 0..1.
+
+    Unlike the normal (Wald) interval it stays inside 0..1 and is sensible for small n and for
+    shares of 0% or 100%.
+    """
+    if not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n, got {successes} of {n}")
+    if n == 0:
+        return Interval(None, None)
+    z, p = _z(confidence), successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z / denominator * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    # Pin the ends exactly at 0 and 1 where the share is, so rounding never excludes it.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return Interval(low, high)
+
+
+def _nps_shares(promoters: int, detractors: int, n: int) -> tuple[float, float]:
+    if min(promoters, detractors) < 0 or promoters + detractors > n:
+        raise ValueError(f"need promoters + detractors <= n, got {promoters} + {detractors} > {n}")
+    return promoters / n, detractors / n
+
+
+def nps_standard_error(promoters: int, detractors: int, n: int) -> float | None:
+    """Standard error of NPS in points: 100 x sqrt((p + d - (p - d)^2) / n), p and d as shares.
+
+    None when there are no answers.
+    """
+    if n == 0:
+        return None
+    p, d = _nps_shares(promoters, detractors, n)
+    # The variance is never negative in exact arithmetic; max() absorbs rounding at p or d = 1.
+    return 100 * math.sqrt(max(0.0, p + d - (p - d) ** 2) / n)
+
+
+def nps(promoters: int, detractors: int, n: int) -> float | None:
+    """Net Promoter Score: 100 x (promoters - detractors) / answers; None with no answers."""
+    if n == 0:
+        return None
+    p, d = _nps_shares(promoters, detractors, n)
+    return 100 * (p - d)
+
+
+def nps_interval(promoters: int, detractors: int, n: int, confidence: float = 0.95) -> Interval:
+    """Normal-approximation interval for NPS in points, clamped to [-100, 100]."""
+    score, error = nps(promoters, detractors, n), nps_standard_error(promoters, detractors, n)
+    if score is None or error is None:
+        return Interval(None, None)
+    half = _z(confidence) * error
+    return Interval(max(-100.0, score - half), min(100.0, score + half))
+
+
+def _test_from_z(difference: float, z: float, alpha: float) -> ChangeTest:
+    p_value = float(2 * stats.norm.sf(abs(z)))
+    return ChangeTest(difference, z, p_value, p_value < alpha)
+
+
+def _z_or_limit(difference: float, error: float) -> float:
+    # With no variation in either sample any difference is certain and none is no change.
+    if error > 0:
+        return difference / error
+    return math.copysign(math.inf, difference) if difference else 0.0
+
+
+def two_proportion_test(x1: int, n1: int, x2: int, n2: int, alpha: float = ALPHA) -> ChangeTest:
+    """Pooled two-proportion z-test of x2/n2 against x1/n1 (e.g. this period against the last).
+
+    ``difference`` is x2/n2 - x1/n1 as a proportion; not testable when either n is 0.
+    """
+    if n1 == 0 or n2 == 0:
+        return _NO_TEST
+    p1, p2 = x1 / n1, x2 / n2
+    pooled = (x1 + x2) / (n1 + n2)
+    error = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    return _test_from_z(p2 - p1, _z_or_limit(p2 - p1, error), alpha)
+
+
+def nps_change_test(
+    p1: int, d1: int, n1: int, p2: int, d2: int, n2: int, alpha: float = ALPHA
+) -> ChangeTest:
+    """Change in NPS (points, second minus first): difference / sqrt(SE1^2 + SE2^2)."""
+    first, second = nps(p1, d1, n1), nps(p2, d2, n2)
+    se1, se2 = nps_standard_error(p1, d1, n1), nps_standard_error(p2, d2, n2)
+    if first is None or second is None or se1 is None or se2 is None:
+        return _NO_TEST
+    difference = second - first
+    return _test_from_z(difference, _z_or_limit(difference, math.hypot(se1, se2)), alpha)
+
+
+def mean_change_test(
+    mean1: float,
+    sd1: float,
+    n1: int,
+    mean2: float,
+    sd2: float,
+    n2: int,
+    alpha: float = ALPHA,
+) -> ChangeTest:
+    """Welch's t-test of mean2 against mean1 from summary figures (sample standard deviations).
+
+    ``z`` holds Welch's t. Not testable with fewer than two values on either side.
+    """
+    if n1 < 2 or n2 < 2:
+        return _NO_TEST
+    difference = mean2 - mean1
+    if sd1 == 0 and sd2 == 0:
+        z = _z_or_limit(difference, 0.0)
+        return ChangeTest(difference, z, 0.0 if difference else 1.0, bool(difference))
+    result = stats.ttest_ind_from_stats(mean2, sd2, n2, mean1, sd1, n1, equal_var=False)
+    p_value = float(result.pvalue)
+    return ChangeTest(difference, float(result.statistic), p_value, p_value < alpha)
+
+
+def is_small_sample(n: int, minimum: int) -> bool:
+    """True when n is below the minimum sample size a figure needs to be read with confidence."""
+    return n < minimum
+
+
+def _is_gap(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return math.isnan(float(value))  # type: ignore[arg-type]
+    except TypeError:  # pandas.NA and other missing markers refuse float()
+        return True
+
+
+def _present(values: Iterable[float | None]) -> list[tuple[int, float]]:
+    """(position, value) of the values that are numbers: None, NaN and NA are gaps."""
+    return [(i, float(v)) for i, v in enumerate(values) if not _is_gap(v)]
+
+
+def quantile(values: Iterable[float | None], q: float) -> float | None:
+    """The q-quantile (0..1) by linear interpolation between order statistics.
+
+    The same method as DuckDB's ``quantile_cont`` and NumPy's default (Hyndman-Fan type 7), so a
+    figure checked here matches the engine's. None and NaN are ignored; None when nothing is left.
+    """
+    if not 0 <= q <= 1:
+        raise ValueError(f"q must be between 0 and 1, not {q}")
+    present = [v for _, v in _present(values)]
+    return float(np.quantile(present, q)) if present else None
+
+
+# --- XmR (individuals and moving range) control charts ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A point where the run rules say the process probably changed."""
+
+    index: int
+    rule: str
+    description: str
+
+
+@dataclass
+class ControlChart:
+    """XmR limits: centre (mean) +/- 2.66 x mean moving range, and the signals found."""
+
+    centre: float
+    lower: float
+    upper: float
+    mean_moving_range: float
+    signals: list[Signal] = field(default_factory=list)
+
+
+#: Rule names used in ``Signal.rule``, with what each looks for.
+RULES: dict[str, str] = {
+    "outside_limits": "Rule 1: a point outside the control limits.",
+    "run": "Rule 2: a run of points (8 by default) on one side of the centre line.",
+    "trend": "Rule 3: six points in a row steadily increasing or decreasing.",
+    "two_of_three": "Rule 4: two of three points in a row beyond two thirds of the way to a limit.",
+}
+
+
+def _side(value: float, centre: float) -> int:
+    return (value > centre) - (value < centre)
+
+
+def _outside_limits(points: list[tuple[int, float]], chart: ControlChart) -> list[Signal]:
+    signals = []
+    for index, value in points:
+        if value > chart.upper or value < chart.lower:
+            where = (
+                f"above the upper limit ({chart.upper:.4g})"
+                if value > chart.upper
+                else f"below the lower limit ({chart.lower:.4g})"
+            )
+            description = f"This value ({value:.4g}) is {where}: something unusual happened."
+            signals.append(Signal(index, "outside_limits", description))
+    return signals
+
+
+def _runs(directions: list[int], length: int) -> list[tuple[int, int]]:
+    """(position, direction) where a run of ``length`` equal non-zero directions completes.
+
+    A run is reported once, where it reaches the length, however long it goes on.
+    """
+    found, count = [], 0
+    for position, direction in enumerate(directions):
+        same = position > 0 and direction == directions[position - 1]
+        count = count + 1 if direction and same else (1 if direction else 0)
+        if count == length:
+            found.append((position, direction))
+    return found
+
+
+def _shift(points: list[tuple[int, float]], chart: ControlChart, length: int) -> list[Signal]:
+    # A point exactly on the centre line is on neither side and breaks the run.
+    sides = [_side(value, chart.centre) for _, value in points]
+    return [
+        Signal(
+            points[last][0],
+            "run",
+            f"{length} values in a row {'above' if direction > 0 else 'below'} the average, "
+            "ending here: the level has probably shifted.",
+        )
+        for last, direction in _runs(sides, length)
+    ]
+
+
+def _trend(points: list[tuple[int, float]], length: int) -> list[Signal]:
+    # n points steadily rising are n - 1 rises in a row; a repeated value breaks the trend.
+    steps = [_side(now, before) for (_, before), (_, now) in zip(points, points[1:], strict=False)]
+    return [
+        Signal(
+            points[last + 1][0],
+            "trend",
+            f"{length} values in a row steadily {'rising' if direction > 0 else 'falling'}, "
+            "ending here: a trend, not noise.",
+        )
+        for last, direction in _runs(steps, length - 1)
+    ]
+
+
+def _two_of_three(points: list[tuple[int, float]], chart: ControlChart) -> list[Signal]:
+    reach = 2 / 3 * (chart.upper - chart.centre)
+    signals = []
+    for position in range(2, len(points)):
+        window = points[position - 2 : position + 1]
+        index, value = window[-1]
+        for direction, word in ((1, "above"), (-1, "below")):
+            beyond = [direction * (v - chart.centre) > reach for _, v in window]
+            # Reported at the point that completes the pair, and only if it is itself beyond.
+            if reach > 0 and beyond[-1] and sum(beyond) >= 2:
+                signals.append(
+                    Signal(
+                        index,
+                        "two_of_three",
+                        f"Two of the last three values are far {word} the average (more "
+                        "than two thirds of the way to the limit): an early sign of a shift.",
+                    )
+                )
+    return signals
+
+
+def xmr_limits(
+    values: Sequence[float | None], run_length: int = 8, trend_length: int = 6
+) -> ControlChart | None:
+    """XmR chart of a series (e.g. weekly values): limits, and signals by the four run rules.
+
+    Centre = mean; limits = centre +/- 2.66 x mean moving range (mean absolute difference of
+    consecutive points). None and NaN are gaps: skipped, with signal indexes kept as positions in
+    ``values``. None with fewer than two points. The lower limit is not clamped at 0.
+    """
+    if run_length < 2 or trend_length < 3:
+        raise ValueError("a run needs at least 2 points and a trend at least 3")
+    points = _present(values)
+    if len(points) < 2:
+        return None
+    series = np.array([v for _, v in points])
+    centre = float(series.mean())
+    moving_range = float(np.abs(np.diff(series)).mean())
+    chart = ControlChart(
+        centre=centre,
+        lower=centre - XMR_SCALING * moving_range,
+        upper=centre + XMR_SCALING * moving_range,
+        mean_moving_range=moving_range,
+    )
+    chart.signals = sorted(
+        _outside_limits(points, chart)
+        + _shift(points, chart, run_length)
+        + _trend(points, trend_length)
+        + _two_of_three(points, chart),
+        key=lambda signal: (signal.index, signal.rule),
+    )
+    return chart
