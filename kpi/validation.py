@@ -81,9 +81,13 @@ def failures(kind: str, frame: pd.DataFrame, scales=None) -> list[Failure]:
 
 def _interpret(kind: str, cases: pd.DataFrame, frame: pd.DataFrame) -> list[Failure]:
     required = {f.name for f in fields_of(kind) if f.required}
-    order = {name: later for name, later, _ in ORDER_RULES}
-    messages = {name: f"{later} is before {earlier}" for name, later, earlier in ORDER_RULES}
+    # Pandera names a failed check by its error text when it has one, else by its name, and
+    # reports a frame-level check once per column of the failing row: one failure per row.
+    order: dict[str, tuple[str, str]] = {}
+    for name, later, earlier in ORDER_RULES:
+        order[name] = order[f"{later} is before {earlier}"] = (later, f"{later} is before {earlier}")
     found: list[Failure] = []
+    ordered: set[tuple[int, str]] = set()
     for case in cases.itertuples(index=False):
         index = case.index
         if index is None or pd.isna(index):
@@ -91,8 +95,10 @@ def _interpret(kind: str, cases: pd.DataFrame, frame: pd.DataFrame) -> list[Fail
         row = int(index)
         check = str(case.check)
         if check in order:
-            name = order[check]
-            found.append(Failure(row, name, frame.at[row, name], messages[check], False))
+            name, message = order[check]
+            if (row, name) not in ordered:
+                ordered.add((row, name))
+                found.append(Failure(row, name, frame.at[row, name], message, False))
             continue
         name = str(case.column)
         issue = "is empty" if check == "not_nullable" else _issue(check)
