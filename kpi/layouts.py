@@ -264,13 +264,15 @@ def resolve_headers(layout: Layout, headers: list[str], file_name: str) -> dict[
         positions.setdefault(_norm(h), i)
     found: dict[str, int] = {}
     missing: list[str] = []
+    fields = field_map(layout.kind)
     for spec_name, spec in [*layout.columns.items(), *[(k, None) for k in layout.scores]]:
         cols = spec.columns if spec else (layout.scores[spec_name].column,)
         for col in cols:
             if _norm(col) in positions:
                 found[col] = positions[_norm(col)]
             else:
-                required = spec_name in ("contact_id", "opened_at", "response_id")
+                # Required by the layout's own kind: a survey's contact_id is optional.
+                required = spec_name in fields and fields[spec_name].required
                 lenient = layout.missing_columns == "ignore" or (spec and spec.optional)
                 if required or not lenient:
                     missing.append(f"{col!r} (for {spec_name})")
