@@ -16,7 +16,7 @@ from pathlib import Path
 from kpi.batches import UndoRefused, undo
 from kpi.errors import ImportProblem
 from kpi.exports import csv_bytes
-from kpi.ingest import ImportResult, import_file
+from kpi.ingest import describe_import, import_file
 from kpi.layouts import builtin_layouts
 from kpi.quarantine import imports_table, quarantined_rows
 from kpi.store import StoreError, default_path, open_store
@@ -33,35 +33,6 @@ def _say(text: str = "") -> None:
 def _fail(text: str) -> int:
     print(f"kpi: {text}", file=sys.stderr, flush=True)
     return 2
-
-
-def describe_import(r: ImportResult) -> list[str]:
-    """The lines `kpi import` prints for one file (also used by the Data page's summary)."""
-    if r.already_imported:
-        return [
-            f"{r.file_name}: already imported as batch {r.batch_id} ({r.layout}); nothing changed.",
-            f"  rows read {r.rows_read:,} = imported {r.rows_imported:,} + "
-            f"quarantined {r.rows_quarantined:,}",
-        ]
-    lines = [
-        f"{r.file_name}: layout {r.layout}, encoding {r.encoding}, batch {r.batch_id}",
-        f"  rows read {r.rows_read:,} = imported {r.rows_imported:,} + "
-        f"quarantined {r.rows_quarantined:,}",
-        f"  {r.kind}: {r.inserted:,} new, {r.updated:,} updated, {r.unchanged:,} unchanged"
-        + (f"; {r.rolled_up:,} event rows rolled up into their contact" if r.rolled_up else ""),
-    ]
-    if r.responses_linked:
-        lines.append(f"  survey answers linked to contacts: {r.responses_linked:,}")
-    if r.date_formats:
-        formats = ", ".join(f"{k} {v}" for k, v in sorted(r.date_formats.items()))
-        lines.append(f"  dates read as: {formats}")
-    if r.skipped_lines:
-        lines.append(f"  non-data lines skipped: {r.skipped_lines}")
-    for title, items in (("quarantined", r.top_reasons), ("values emptied", r.top_warnings)):
-        if items:
-            lines.append(f"  top reasons {title}:")
-            lines += [f"    {n:,} x {kind}  (e.g. {example})" for kind, n, example in items]
-    return lines
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -126,12 +126,13 @@ def _decodes(path: Path, encoding: str) -> bool:
 
 def sniff_delimiter(text: str) -> str:
     """The delimiter that splits the first lines into the most consistent number of fields."""
-    lines = text.splitlines()[:50]
-    if len(lines) > 1 and not text.endswith(("\n", "\r")):
-        lines = lines[:-1]  # the sample may end mid-record
+    end = max(text.rfind("\n"), text.rfind("\r"))
+    if end > 0 and end < len(text) - 1:
+        text = text[: end + 1]  # the sample may end mid-record
     best, best_score = ",", (0, 0)
     for delimiter in DELIMITERS:
-        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter) if row]
+        # Records, not lines: a quoted field may hold newlines (and other delimiters).
+        counts = [len(row) for row in _records(text, delimiter, 50) if row]
         if not counts or max(counts) < 2:
             continue
         header = counts[0]
@@ -140,6 +141,20 @@ def sniff_delimiter(text: str) -> str:
         if score > best_score:
             best, best_score = delimiter, score
     return best
+
+
+def _records(text: str, delimiter: str, limit: int) -> list[list[str]]:
+    """Up to ``limit`` CSV records of ``text``; stops quietly where the sample breaks off."""
+    records: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for row in reader:
+            records.append(row)
+            if len(records) >= limit:
+                break
+    except csv.Error:  # e.g. a field longer than the csv module's limit
+        pass
+    return records
 
 
 def _header(text: str, delimiter: str) -> list[str]:
@@ -157,7 +172,9 @@ def _clean_headers(raw: list[object]) -> list[str]:
     return headers
 
 
-def read_export(con: duckdb.DuckDBPyConnection, path: Path, *, sheet: str | None = None) -> RawTable:
+def read_export(
+    con: duckdb.DuckDBPyConnection, path: Path, *, sheet: str | None = None
+) -> RawTable:
     """Read ``path`` into a new temporary table on ``con`` and return its description."""
     path = Path(path)
     if not path.exists():
@@ -259,9 +276,7 @@ def _renumber(con: duckdb.DuckDBPyConnection, table: str, rejected: list[Rejecte
     # Accepted rows before the j-th reject: its position - 1 - j. Accepted row k moves past
     # every reject with fewer accepted rows before it than k.
     before = [r.row_number - 1 - j for j, r in enumerate(rejected)]
-    cases = " ".join(
-        f"WHEN _row > {b} THEN {j + 1}" for j, b in reversed(list(enumerate(before)))
-    )
+    cases = " ".join(f"WHEN _row > {b} THEN {j + 1}" for j, b in reversed(list(enumerate(before))))
     con.execute(f"UPDATE {table} SET _row = _row + (CASE {cases} ELSE 0 END)")
 
 
@@ -328,3 +343,26 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) ->
     raw = RawTable(table, headers, "xlsx", None)
     raw._rows = len(frame)
     return raw
+
+
+def peek_headers(path: Path) -> list[str]:
+    """Just the header of an export, for the mapping editor (reads a few kilobytes)."""
+    path = Path(path)
+    with open(path, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if not head.strip():
+        raise ImportProblem(f"{_display(path)}: the file is empty.")
+    if sniff_kind(head) == "xlsx":
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(path, read_only=True, data_only=True)
+        try:
+            for row in workbook.worksheets[0].iter_rows(values_only=True):
+                if any(v not in (None, "") for v in row):
+                    return _clean_headers(list(row))
+        finally:
+            workbook.close()
+        return []
+    encoding = detect_encoding(path, head)
+    text = head.decode(encoding, errors="replace")
+    return _header(text, sniff_delimiter(text))

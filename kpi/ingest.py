@@ -323,7 +323,9 @@ class _Import:
                 issue = failure.issue
             if failure.issue == "is empty":
                 issue = f"{failure.field} is empty"
-            self.issues.append((failure.row, failure.field, _show(failure.value), issue, failure.required))
+            self.issues.append(
+                (failure.row, failure.field, _show(failure.value), issue, failure.required)
+            )
 
     def _checked(self, name: str) -> bool:
         f = self.fields.get(name)
@@ -339,7 +341,10 @@ class _Import:
         if self.issues:
             self.cur.executemany(
                 f"INSERT INTO {self.issue_table} VALUES (?, ?, ?, ?, ?)",
-                [(r, f, None if v is None else str(v)[:500], i, fatal) for r, f, v, i, fatal in self.issues],
+                [
+                    (r, f, None if v is None else str(v)[:500], i, fatal)
+                    for r, f, v, i, fatal in self.issues
+                ],
             )
         for name in {f for _, f, _, _, fatal in self.issues if not fatal}:
             self.cur.execute(
@@ -383,7 +388,9 @@ class _Import:
         key = self.store.pseudonym_key
         selects = []
         for column in stored_columns(kind):
-            selects.append(f"{self._stored_value(kind, column, fields, key, batch_id, p)} AS {column}")
+            selects.append(
+                f"{self._stored_value(kind, column, fields, key, batch_id, p)} AS {column}"
+            )
         return ", ".join(selects)
 
     def _stored_value(self, kind, column, fields, key, batch_id, p) -> str:
@@ -406,7 +413,9 @@ class _Import:
     def _field_value(self, column: str, fields: dict[str, Field], p: Params) -> str:
         f = fields[column]
         if column in ("first_response_at", "resolved_at"):
-            seconds = "first_response_seconds" if column == "first_response_at" else "resolution_seconds"
+            seconds = (
+                "first_response_seconds" if column == "first_response_at" else "resolution_seconds"
+            )
             return self._derived_time(column, seconds)
         if column in ("first_response_seconds", "resolution_seconds"):
             at = "first_response_at" if column == "first_response_seconds" else "resolved_at"
@@ -449,13 +458,17 @@ class _Import:
             when = self.layout.responded_at
             return when if when in present else "CAST(NULL AS TIMESTAMP)"
         if column in ("nps", "csat", "ces"):
-            return self._field_value(column, field_map("responses"), p) if column in present else "CAST(NULL AS DOUBLE)"
+            return (
+                self._field_value(column, field_map("responses"), p)
+                if column in present
+                else "CAST(NULL AS DOUBLE)"
+            )
         if column in ("channel", "team", "agent", "category") and column in present:
             return column
         return "CAST(NULL AS VARCHAR)"
 
     def _load(self, sha: str) -> ImportResult:
-        cur, kind = self.cur, self.layout.kind
+        cur = self.cur
         cur.execute("BEGIN TRANSACTION")
         try:
             batch_id = next_batch_id(cur)
@@ -487,7 +500,9 @@ class _Import:
         linked = 0
         if kind == "contacts" and self.layout.scores:
             p = Params()
-            scored = " OR ".join(f"{s} IS NOT NULL" for s in self.layout.scores if s in self.present)
+            scored = " OR ".join(
+                f"{s} IS NOT NULL" for s in self.layout.scores if s in self.present
+            )
             if scored:
                 self.cur.execute(
                     f"""CREATE TEMP TABLE {staged} AS SELECT
@@ -538,7 +553,9 @@ class _Import:
             "SELECT count(*) FROM quarantine WHERE batch_id = ?", [batch_id]
         ).fetchall()[0][0]
 
-    def _result(self, batch_id: int, counts: UpsertCounts, linked: int, quarantined: int) -> ImportResult:
+    def _result(
+        self, batch_id: int, counts: UpsertCounts, linked: int, quarantined: int
+    ) -> ImportResult:
         read = self.raw.rows_read
         warnings = self.cur.execute(
             "SELECT count(*) FROM import_warnings WHERE batch_id = ?", [batch_id]
@@ -597,3 +614,32 @@ def top_reasons(
         [batch_id],
     ).fetchall()
     return [(problem, n, example) for problem, n, example in rows]
+
+
+def describe_import(r: ImportResult) -> list[str]:
+    """What an import did, in the lines `kpi import` prints and the Data page shows."""
+    if r.already_imported:
+        return [
+            f"{r.file_name}: already imported as batch {r.batch_id} ({r.layout}); nothing changed.",
+            f"  rows read {r.rows_read:,} = imported {r.rows_imported:,} + "
+            f"quarantined {r.rows_quarantined:,}",
+        ]
+    lines = [
+        f"{r.file_name}: layout {r.layout}, encoding {r.encoding}, batch {r.batch_id}",
+        f"  rows read {r.rows_read:,} = imported {r.rows_imported:,} + "
+        f"quarantined {r.rows_quarantined:,}",
+        f"  {r.kind}: {r.inserted:,} new, {r.updated:,} updated, {r.unchanged:,} unchanged"
+        + (f"; {r.rolled_up:,} event rows rolled up into their contact" if r.rolled_up else ""),
+    ]
+    if r.responses_linked:
+        lines.append(f"  survey answers linked to contacts: {r.responses_linked:,}")
+    if r.date_formats:
+        formats = ", ".join(f"{k} {v}" for k, v in sorted(r.date_formats.items()))
+        lines.append(f"  dates read as: {formats}")
+    if r.skipped_lines:
+        lines.append(f"  non-data lines skipped: {r.skipped_lines}")
+    for title, items in (("quarantined", r.top_reasons), ("values emptied", r.top_warnings)):
+        if items:
+            lines.append(f"  top reasons {title}:")
+            lines += [f"    {n:,} x {kind}  (e.g. {example})" for kind, n, example in items]
+    return lines

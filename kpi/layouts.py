@@ -7,6 +7,7 @@ layouts are recognised from a profile of characteristic headers.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -157,8 +158,7 @@ def parse_layout(data: dict[str, Any], where: str, *, builtin: bool = False) -> 
     for name in columns_raw:
         if name not in fields:
             raise ImportProblem(
-                f"{where}: [columns] {name} is not a {kind} field; "
-                f"fields are {', '.join(fields)}."
+                f"{where}: [columns] {name} is not a {kind} field; fields are {', '.join(fields)}."
             )
     columns = {name: _column_spec(name, raw, where) for name, raw in columns_raw.items()}
     constants = dict(data.get("constants", {}))
@@ -241,9 +241,9 @@ def detect_layout(headers: list[str], file_name: str) -> Layout:
     present = {_norm(h) for h in headers}
     best: Layout | None = None
     for layout in builtin_layouts().values():
-        if layout.detect and all(_norm(h) in present for h in layout.detect):
-            if best is None or len(layout.detect) > len(best.detect):
-                best = layout
+        matches = layout.detect and all(_norm(h) in present for h in layout.detect)
+        if matches and (best is None or len(layout.detect) > len(best.detect)):
+            best = layout
     if best is None:
         shown = ", ".join(headers[:8]) + (", ..." if len(headers) > 8 else "")
         hint = ""
@@ -283,3 +283,45 @@ def resolve_headers(layout: Layout, headers: list[str], file_name: str) -> dict[
             hint=f"Check the layout ({layout.name}) or the mapping file's [columns].",
         )
     return found
+
+
+def _toml_string(value: str) -> str:
+    # JSON's string escapes are valid TOML basic-string escapes.
+    return json.dumps(value)
+
+
+def mapping_toml(
+    kind: str,
+    columns: dict[str, str],
+    *,
+    date_format: str = "",
+    timezone: str = "Europe/London",
+    scales: dict[str, tuple[float, float]] | None = None,
+    name: str = "my_export",
+) -> str:
+    """A mapping file for the choices made in the mapping editor (readable, commented)."""
+    lines = [
+        "# Mapping file for Service KPI Dashboard; see the README's mapping-file reference.",
+        f"name = {_toml_string(name)}",
+        f"kind = {_toml_string(kind)}",
+        f"timezone = {_toml_string(timezone)}",
+    ]
+    if date_format:
+        lines.append(f"date_format = {_toml_string(date_format)}")
+    lines += ["", "[columns]"]
+    scores = {k: v for k, v in columns.items() if k in SCORE_FIELDS}
+    for field_name, header in columns.items():
+        if field_name not in SCORE_FIELDS:
+            lines.append(f"{field_name} = {_toml_string(header)}")
+    for score, header in scores.items():
+        low, high = (scales or {}).get(score, DEFAULT_SCALES[score])
+        lines += ["", f"[scores.{score}]", f"column = {_toml_string(header)}"]
+        lines.append(f"scale = [{low:g}, {high:g}]")
+    return "\n".join(lines) + "\n"
+
+
+def guess_columns(kind: str, headers: list[str]) -> dict[str, str]:
+    """Canonical field -> header, where a header is the field's own name (case/spaces aside)."""
+    by_norm = {_norm(h).replace(" ", "_"): h for h in headers}
+    names = [*field_map(kind), *SCORE_FIELDS]
+    return {name: by_norm[name] for name in names if name in by_norm}

@@ -105,7 +105,9 @@ class DateParse:
 
     def sql(self, value: str, timezone: str, p: Params) -> str:
         tz = p(timezone) if self.local else ""
-        parts = [f"timezone('UTC', timezone({tz}, try_strptime({value}, {p(f)})))" for f in self.local]
+        parts = [
+            f"timezone('UTC', timezone({tz}, try_strptime({value}, {p(f)})))" for f in self.local
+        ]
         parts += [f"try_strptime({value}, {p(f)})" for f in self.utc]
         parts += [f"timezone('UTC', try_strptime({value}, {p(f)}))" for f in self.offset]
         if self.epoch:
@@ -136,7 +138,9 @@ def detect_dates(
     con: duckdb.DuckDBPyConnection, table: str, value_sql: str, where: DateDetection, file: str
 ) -> DateParse:
     """The one date family that reads every value, or a clear error asking for date_format."""
-    sample = f"(SELECT DISTINCT {value_sql} AS v FROM {table} WHERE {value_sql} IS NOT NULL LIMIT 20000)"
+    sample = (
+        f"(SELECT DISTINCT {value_sql} AS v FROM {table} WHERE {value_sql} IS NOT NULL LIMIT 20000)"
+    )
     total = con.execute(f"SELECT count(*) FROM {sample}").fetchall()[0][0]
     if total == 0:
         return DateParse(ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="ISO 8601")
@@ -207,7 +211,9 @@ def _examples(con: duckdb.DuckDBPyConnection, sample: str, column: str) -> str:
 # --- other types --------------------------------------------------------------------------------
 
 
-def text_value(columns: list[str], p: Params, null_values: tuple[str, ...], extract: str | None) -> str:
+def text_value(
+    columns: list[str], p: Params, null_values: tuple[str, ...], extract: str | None
+) -> str:
     """The trimmed source text of one field (several columns joined with a space), NULL if empty."""
     parts = [f"trim(CAST({c} AS VARCHAR))" for c in columns]
     value = parts[0] if len(parts) == 1 else f"trim(concat_ws(' ', {', '.join(parts)}))"

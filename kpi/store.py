@@ -133,9 +133,11 @@ class Store:
 
     def version(self) -> str:
         """Changes whenever data changes: a cache key for results computed from the store."""
-        row = self.cursor().execute(
-            "SELECT count(*), coalesce(max(batch_id), 0), count(undone_at) FROM imports"
-        ).fetchone()
+        row = (
+            self.cursor()
+            .execute("SELECT count(*), coalesce(max(batch_id), 0), count(undone_at) FROM imports")
+            .fetchone()
+        )
         settings = self.cursor().execute("SELECT count(*), string_agg(value, '|') FROM settings")
         return f"{row}-{settings.fetchone()}-{self.meta('settings_revision')}"
 
@@ -145,9 +147,7 @@ class Store:
 
     def set_setting(self, key: str, value: Any) -> None:
         with self.transaction() as cur:
-            cur.execute(
-                "INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, json.dumps(value)]
-            )
+            cur.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, json.dumps(value)])
 
     def count(self, table: str) -> int:
         if table not in {*KINDS, "quarantine", "imports", "import_warnings"}:
@@ -173,12 +173,8 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         try:
             MIGRATIONS[number - 1](con)
             if number == 1:
-                con.execute(
-                    "INSERT INTO meta VALUES ('pseudonym_key', ?)", [secrets.token_hex(32)]
-                )
-            con.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(number)]
-            )
+                con.execute("INSERT INTO meta VALUES ('pseudonym_key', ?)", [secrets.token_hex(32)])
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(number)])
         except BaseException:
             con.execute("ROLLBACK")
             raise

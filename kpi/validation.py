@@ -85,7 +85,10 @@ def _interpret(kind: str, cases: pd.DataFrame, frame: pd.DataFrame) -> list[Fail
     # reports a frame-level check once per column of the failing row: one failure per row.
     order: dict[str, tuple[str, str]] = {}
     for name, later, earlier in ORDER_RULES:
-        order[name] = order[f"{later} is before {earlier}"] = (later, f"{later} is before {earlier}")
+        order[name] = order[f"{later} is before {earlier}"] = (
+            later,
+            f"{later} is before {earlier}",
+        )
     found: list[Failure] = []
     ordered: set[tuple[int, str]] = set()
     for case in cases.itertuples(index=False):

@@ -1,0 +1,93 @@
+"""Data: import exports, build a mapping, see what was quarantined, undo a batch."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data, importing
+from kpi.batches import UndoRefused, undo
+from kpi.exports import csv_bytes
+from kpi.quarantine import imports_table, quarantined_rows, warnings
+
+store = data.store()
+
+st.title("Data import and quality")
+st.caption(
+    "Import the CSV or XLSX exports of your helpdesk, phone system or survey tool. Every row is "
+    "either imported or set aside in quarantine with its reason: the counts always add up."
+)
+
+tab_import, tab_history, tab_quality = st.tabs(
+    ["Import", "Import history", "Quarantine and warnings"]
+)
+
+with tab_import:
+    uploads = st.file_uploader(
+        "Export files",
+        type=["csv", "tsv", "txt", "xlsx"],
+        accept_multiple_files=True,
+        key="uploads",
+        help="CSV (any common encoding and delimiter) or XLSX, up to 1 GB each.",
+    )
+    choice = importing.layout_choice()
+    if st.button("Import", type="primary", disabled=not uploads, key="import"):
+        st.session_state["import_results"] = importing.run_imports(store, uploads, choice)
+        data.store_changed()
+    importing.show_results(st.session_state.get("import_results", []))
+    if uploads:
+        with st.expander("Mapping editor: describe an export the importer does not know"):
+            importing.mapping_editor(store, uploads[0])
+
+with tab_history:
+    batches = imports_table(store)
+    if batches.empty:
+        st.info("Nothing imported yet. Upload an export on the Import tab.")
+    else:
+        st.dataframe(batches, hide_index=True, width="stretch")
+        active = batches[batches["undone_at"].isna()]["batch_id"].tolist()
+        if active:
+            batch = st.selectbox("Batch to undo", active, key="undo_batch")
+            if st.button("Undo this batch", key="undo"):
+                try:
+                    undo(store, int(batch))
+                except UndoRefused as refused:
+                    st.error(f"Cannot undo: {refused}")
+                else:
+                    data.store_changed()
+                    st.success(f"Batch {batch} undone; the rows it replaced are restored.")
+
+with tab_quality:
+    totals = batches[batches["undone_at"].isna()] if not batches.empty else batches
+    read, kept, held = (int(totals[c].sum()) if not totals.empty else 0 for c in
+                        ("rows_read", "rows_imported", "rows_quarantined"))  # fmt: skip
+    cols = st.columns(3)
+    cols[0].metric("Rows read", f"{read:,}")
+    cols[1].metric("Imported", f"{kept:,}")
+    cols[2].metric("Quarantined", f"{held:,}")
+    st.caption(f"Rows read {read:,} = imported {kept:,} + quarantined {held:,}.")
+    held_rows = quarantined_rows(store)
+    st.subheader("Quarantined rows")
+    if held_rows.empty:
+        st.success("No rows are in quarantine.")
+    else:
+        st.dataframe(held_rows.head(1000), hide_index=True, width="stretch")
+        st.download_button(
+            "Download quarantined rows (CSV)",
+            csv_bytes(held_rows),
+            file_name="quarantined_rows.csv",
+            mime="text/csv",
+            key="download_quarantine",
+        )
+    emptied = warnings(store)
+    st.subheader("Values emptied at import")
+    if emptied.empty:
+        st.success("No values were emptied.")
+    else:
+        st.dataframe(emptied.head(1000), hide_index=True, width="stretch")
+        st.download_button(
+            "Download warnings (CSV)",
+            csv_bytes(emptied),
+            file_name="import_warnings.csv",
+            mime="text/csv",
+            key="download_warnings",
+        )
