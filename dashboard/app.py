@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
-
-VIEWS = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="Service KPI Dashboard", page_icon="📊", layout="wide")
 
 PAGES = {
     "Data": [
-        st.Page(VIEWS / "data.py", title="Data import and quality", icon="📥", url_path="data"),
+        st.Page("views/data.py", title="Data import and quality", icon="📥", url_path="data"),
     ],
 }
 
