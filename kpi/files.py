@@ -133,10 +133,11 @@ def sniff_delimiter(text: str) -> str:
     for delimiter in DELIMITERS:
         # Records, not lines: a quoted field may hold newlines (and other delimiters).
         counts = [len(row) for row in _records(text, delimiter, 50) if row]
-        if not counts or max(counts) < 2:
-            continue
+        if not counts or counts[0] < 2:
+            continue  # a delimiter that does not split the header is not the delimiter
         header = counts[0]
-        consistent = sum(1 for c in counts if c == header)
+        # The share of records as wide as the header: record counts differ by delimiter.
+        consistent = sum(1 for c in counts if c == header) / len(counts)
         score = (consistent, header)
         if score > best_score:
             best, best_score = delimiter, score
