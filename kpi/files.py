@@ -239,15 +239,24 @@ def _duckdb_read(
     rejects, scans = f"{table}_rejects", f"{table}_scans"
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
     # Every setting is decided: no sniffing of dialect, types or encoding by DuckDB.
-    con.execute(
-        f"""CREATE TEMP TABLE {table} AS
-        SELECT row_number() OVER () AS _row, * FROM read_csv(?, delim = ?, quote = '"',
-            escape = '"', header = true, columns = {columns}, auto_detect = false,
-            strict_mode = true, null_padding = false, store_rejects = true,
-            rejects_table = '{rejects}', rejects_scan = '{scans}',
-            max_line_size = {MAX_LINE_BYTES})""",
-        [str(source), delimiter],
-    )
+    try:
+        con.execute(
+            f"""CREATE TEMP TABLE {table} AS
+            SELECT row_number() OVER () AS _row, * FROM read_csv(?, delim = ?, quote = '"',
+                escape = '"', header = true, columns = {columns}, auto_detect = false,
+                strict_mode = true, null_padding = false, store_rejects = true,
+                rejects_table = '{rejects}', rejects_scan = '{scans}',
+                max_line_size = {MAX_LINE_BYTES})""",
+            [str(source), delimiter],
+        )
+    except duckdb.Error as exc:
+        # Some malformed files (stray quotes around line ends) stop the reader outright.
+        first = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
+        shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[delimiter]
+        raise ImportProblem(
+            f"cannot be read as a {shown}-separated CSV file ({first}); "
+            'check for unbalanced double quotes (") in the text.'
+        ) from None
     found = con.execute(
         f"SELECT line, error_type, error_message, csv_line FROM {rejects} ORDER BY line"
     ).fetchall()
