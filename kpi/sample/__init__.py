@@ -1,0 +1,66 @@
+"""Deterministic sample exports for a fictional customer-care team (``kpi sample``).
+
+`generate` writes a Zendesk ticket export, a call-log workbook and a survey CSV covering
+May 2025 to October 2026, with a handful of planted patterns documented in sample_data/README.md.
+The same seed always gives byte-identical files: everything random comes from one seeded
+numpy Generator and nothing reads the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from kpi.sample.calls import CALL_HEADER, build_calls, sheet_rows
+from kpi.sample.clock import WorkingCalendar
+from kpi.sample.files import write_csv, write_xlsx
+from kpi.sample.story import make_customers
+from kpi.sample.surveys import build_surveys
+from kpi.sample.tickets import build_tickets
+from kpi.sample.zendesk import export_frame
+
+__all__ = ["DEFAULT_SEED", "FILE_NAMES", "generate"]
+
+DEFAULT_SEED = 20251
+FILE_NAMES = ("zendesk_tickets.csv", "call_log.xlsx", "survey_responses.csv")
+CUSTOMERS_AT_FULL_SCALE = 14_000
+
+
+def generate(
+    out_dir: Path,
+    seed: int = DEFAULT_SEED,
+    progress: Callable[[str], None] | None = None,
+    scale: float = 1.0,
+) -> list[Path]:
+    """Write the sample exports into out_dir and return their paths.
+
+    `scale` shrinks every daily volume (tests use a small one); the committed sample is scale 1.
+    """
+    say = progress or (lambda _message: None)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Independent child streams, so changing one part of the story leaves the others' draws alone.
+    people_rng, ticket_rng, call_rng, survey_rng = np.random.default_rng(seed).spawn(4)
+    # The teams answer queues 08:00-20:00 on weekdays and 09:00-13:00 on Saturdays; reported
+    # business-hours figures use the dashboard's default office hours.
+    span = (date(2025, 4, 1), date(2027, 6, 30))
+    service = WorkingCalendar.build(*span, hours=(8, 20), saturday=(9, 13))
+    office = WorkingCalendar.build(*span)
+    customers = make_customers(people_rng, max(200, round(CUSTOMERS_AT_FULL_SCALE * scale)))
+    say("Generating tickets")
+    tickets = build_tickets(ticket_rng, customers, service, office, scale)
+    say("Generating calls")
+    calls = build_calls(call_rng, customers, scale)
+    say("Generating survey responses")
+    surveys = build_surveys(survey_rng, tickets, calls)
+    tickets_path, calls_path, surveys_path = (out_dir / name for name in FILE_NAMES)
+    say(f"Writing {tickets_path.name} ({len(tickets)} tickets)")
+    write_csv(export_frame(tickets, customers), tickets_path)
+    say(f"Writing {calls_path.name} ({len(calls)} calls)")
+    write_xlsx(calls_path, "Calls", CALL_HEADER, sheet_rows(calls, customers))
+    say(f"Writing {surveys_path.name} ({len(surveys)} responses)")
+    write_csv(surveys, surveys_path)
+    return [tickets_path, calls_path, surveys_path]
