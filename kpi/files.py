@@ -251,7 +251,7 @@ def _duckdb_read(
         )
     except duckdb.Error as exc:
         # Some malformed files (stray quotes around line ends) stop the reader outright.
-        first = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
+        first = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ").rstrip(".")
         shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[delimiter]
         raise ImportProblem(
             f"cannot be read as a {shown}-separated CSV file ({first}); "
