@@ -120,7 +120,16 @@ def _respondents(rng: np.random.Generator, r: pd.DataFrame) -> np.ndarray:
     return chosen
 
 
+def _comment_pool(csat: int, spike: bool) -> tuple[str, ...]:
+    if csat >= 4:
+        return POSITIVE
+    if csat == 3:
+        return NEUTRAL
+    return SPIKE_NEGATIVE if spike else NEGATIVE
+
+
 def _comments(rng: np.random.Generator, s: pd.DataFrame) -> list[str]:
+    """Short templated comments; a few carry fake contact details for the scrubber."""
     out = []
     for i, (csat, category, spike) in enumerate(
         zip(s["csat"], s["category"], s["spike"], strict=True)
@@ -129,15 +138,7 @@ def _comments(rng: np.random.Generator, s: pd.DataFrame) -> list[str]:
         if draw[0] > COMMENT_P:
             out.append("")
             continue
-        pool = (
-            POSITIVE
-            if csat >= 4
-            else NEUTRAL
-            if csat == 3
-            else SPIKE_NEGATIVE
-            if spike
-            else NEGATIVE
-        )
+        pool = _comment_pool(csat, spike)
         text = pool[int(draw[1] * len(pool))].format(topic=category.lower())
         if draw[2] < PII_P:
             text += ". " + PII[i % len(PII)].format(n=i % 1000)
