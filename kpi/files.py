@@ -324,17 +324,20 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) ->
         raise ImportProblem(f"cannot open it as an XLSX workbook ({exc}).") from None
     try:
         if sheet is not None and sheet in workbook.sheetnames:
-            worksheet = workbook[sheet]
-        else:
-            worksheet = workbook.worksheets[0]
-        rows = worksheet.iter_rows(values_only=True)
+            candidates = [workbook[sheet]]
+        else:  # the first sheet with data: a blank 'Sheet1' or cover sheet is not the export
+            candidates = list(workbook.worksheets)
         header: list[object] | None = None
-        for row in rows:
-            if any(v not in (None, "") for v in row):
-                header = list(row)
+        for worksheet in candidates:
+            rows = worksheet.iter_rows(values_only=True)
+            for row in rows:
+                if any(v not in (None, "") for v in row):
+                    header = list(row)
+                    break
+            if header is not None:
                 break
         if header is None:
-            raise ImportProblem("the workbook's first sheet is empty.")
+            raise ImportProblem("the workbook has no sheet with data (every sheet is empty).")
         headers = _clean_headers(header)
         width = len(headers)
         data = [
@@ -367,9 +370,10 @@ def peek_headers(path: Path) -> list[str]:
 
         workbook = load_workbook(path, read_only=True, data_only=True)
         try:
-            for row in workbook.worksheets[0].iter_rows(values_only=True):
-                if any(v not in (None, "") for v in row):
-                    return _clean_headers(list(row))
+            for worksheet in workbook.worksheets:  # the first sheet with data, as on import
+                for row in worksheet.iter_rows(values_only=True):
+                    if any(v not in (None, "") for v in row):
+                        return _clean_headers(list(row))
         finally:
             workbook.close()
         return []
