@@ -7,6 +7,7 @@ a named parameter; identifiers are the importer's own positional column names (c
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +79,6 @@ def _family(day: str, month: str) -> tuple[str, ...]:
 
 DAY_FIRST = _family("%d", "%m")
 MONTH_FIRST = _family("%m", "%d") + ("%b %d, %Y", "%b %d, %Y %I:%M %p", "%B %d, %Y")
-FAMILY_LABELS = {"iso": "ISO 8601", "dmy": "day-first", "mdy": "month-first", "epoch": "Unix time"}
 
 
 class Params:
@@ -120,6 +120,14 @@ class DateParse:
         return f"(CASE WHEN year({parsed}) BETWEEN 1900 AND 2200 THEN {parsed} END)"
 
 
+FAMILIES = {
+    "iso": DateParse(ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="ISO 8601"),
+    "epoch": DateParse((), epoch=True, label="Unix time"),
+    "dmy": DateParse(DAY_FIRST + ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="day-first"),
+    "mdy": DateParse(MONTH_FIRST + ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="month-first"),
+}
+
+
 def explicit_dates(date_format: str) -> DateParse:
     """A format the user gave; ISO 8601 values are accepted beside it (they are unambiguous)."""
     if "%z" in date_format:
@@ -137,48 +145,51 @@ class DateDetection:
 def detect_dates(
     con: duckdb.DuckDBPyConnection, table: str, value_sql: str, where: DateDetection, file: str
 ) -> DateParse:
-    """The one date family that reads every value, or a clear error asking for date_format."""
-    sample = (
-        f"(SELECT DISTINCT {value_sql} AS v FROM {table} WHERE {value_sql} IS NOT NULL LIMIT 20000)"
+    """The one date family that reads every value, or a clear error asking for date_format.
+
+    Formats are tried on a sample of distinct values first (cheap), then the chosen few are
+    checked against every value in the column, so the answer holds for the whole file.
+    """
+    sample = f"date_sample_{uuid.uuid4().hex[:8]}"
+    con.execute(
+        f"""CREATE TEMP TABLE {sample} AS SELECT v FROM (SELECT DISTINCT {value_sql} AS v
+            FROM {table} WHERE {value_sql} IS NOT NULL) USING SAMPLE reservoir(2000 ROWS)
+            REPEATABLE (42)"""
     )
-    total = con.execute(f"SELECT count(*) FROM {sample}").fetchall()[0][0]
-    if total == 0:
-        return DateParse(ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="ISO 8601")
-    candidates = {
-        "iso": DateParse(ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="ISO 8601"),
-        "epoch": DateParse((), epoch=True, label="Unix time"),
-        "dmy": DateParse(DAY_FIRST + ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="day-first"),
-        "mdy": DateParse(MONTH_FIRST + ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="month-first"),
-    }
-    fits: dict[str, bool] = {}
-    for name, parse in candidates.items():
-        p = Params()
-        parsed = parse.sql("v", "UTC", p)
-        failing = con.execute(
-            f"SELECT count(*) FROM {sample} WHERE {parsed} IS NULL", p.values
-        ).fetchall()[0][0]
-        fits[name] = failing == 0
-        if name == "iso" and fits[name]:
-            return _narrow(con, sample, parse)
-        if name == "epoch" and fits[name]:
-            return parse
-    if fits["dmy"] and fits["mdy"]:
-        examples = _examples(con, sample, "v")
+    try:
+        return _decide(con, table, value_sql, sample, where, file)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {sample}")
+
+
+def _decide(con, table, value_sql, sample, where: DateDetection, file: str) -> DateParse:
+    if con.execute(f"SELECT count(*) FROM {sample}").fetchall()[0][0] == 0:
+        return FAMILIES["iso"]
+    if _unread(con, sample, "v", FAMILIES["epoch"]) == []:
+        return FAMILIES["epoch"]
+    fitting = {}
+    for name in ("iso", "dmy", "mdy"):
+        narrowed = _narrow(con, sample, FAMILIES[name])
+        if not _unread(con, sample, "v", narrowed):
+            fitting[name] = narrowed
+    if "iso" in fitting:
+        fitting = {"iso": fitting["iso"]}
+    # The sample decided which families might fit; the whole column decides which do.
+    checked = {name: _widened(con, table, value_sql, p, FAMILIES[name]) for name, p in fitting.items()}
+    fitting = {name: parse for name, parse in checked.items() if parse is not None}
+    if len(fitting) > 1:
         raise ImportProblem(
             f"{file}: column {where.column!r} ({where.field_name}) has dates that read both "
-            f"day-first and month-first, e.g. {examples}.",
+            f"day-first and month-first, e.g. {_examples(con, sample)}.",
             hint='Add date_format = "%d/%m/%Y %H:%M" (UK) or "%m/%d/%Y %H:%M" (US) to a '
             "mapping file and import with --mapping FILE.",
         )
-    for name in ("dmy", "mdy"):
-        if fits[name]:
-            return _narrow(con, sample, candidates[name])
-    p = Params()
-    iso_sql = candidates["dmy"].sql("v", "UTC", p)
-    unread = con.execute(
-        f"SELECT v FROM {sample} WHERE {iso_sql} IS NULL LIMIT 3", p.values
-    ).fetchall()
-    shown = ", ".join(repr(r[0]) for r in unread) or _examples(con, sample, "v")
+    if fitting:
+        return next(iter(fitting.values()))
+    unread = _unread(con, table, value_sql, FAMILIES["dmy"]) or _unread(
+        con, table, value_sql, FAMILIES["mdy"]
+    )
+    shown = ", ".join(repr(v) for v in unread) or _examples(con, sample)
     raise ImportProblem(
         f"{file}: column {where.column!r} ({where.field_name}): no single date format reads "
         f"every value (not read: {shown}).",
@@ -187,10 +198,38 @@ def detect_dates(
     )
 
 
-def _narrow(con: duckdb.DuckDBPyConnection, sample: str, parse: DateParse) -> DateParse:
+def _unread(con, table: str, value_sql: str, parse: DateParse, limit: int = 3) -> list[str]:
+    """Up to ``limit`` distinct values of the column that ``parse`` cannot read."""
+    p = Params()
+    parsed = parse.sql(value_sql, "UTC", p)
+    rows = con.execute(
+        f"""SELECT DISTINCT {value_sql} FROM {table}
+            WHERE {value_sql} IS NOT NULL AND {parsed} IS NULL LIMIT {int(limit)}""",
+        p.values,
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _widened(con, table, value_sql, narrowed: DateParse, family: DateParse) -> DateParse | None:
+    """``narrowed`` if it reads the whole column, else with the formats the misses need."""
+    missed = _unread(con, table, value_sql, narrowed, limit=2000)
+    if not missed:
+        return narrowed
+    values = "(SELECT unnest($missed) AS v)"
+    extra = _narrow(con, values, family, {"missed": missed})
+    merged = DateParse(
+        tuple(dict.fromkeys(narrowed.local + extra.local)),
+        tuple(dict.fromkeys(narrowed.utc + extra.utc)),
+        tuple(dict.fromkeys(narrowed.offset + extra.offset)),
+        label=narrowed.label,
+    )
+    return None if _unread(con, table, value_sql, merged) else merged
+
+
+def _narrow(con, sample: str, parse: DateParse, params: dict | None = None) -> DateParse:
     """Keep only the formats that read some sample value, so the full parse tries few."""
     p = Params()
-    used: list[tuple[str, str]] = []
+    p.values.update(params or {})
     groups = (("local", parse.local), ("utc", parse.utc), ("offset", parse.offset))
     probes = [
         (group, fmt, f"count(try_strptime(v, {p(fmt)}))") for group, fmts in groups for fmt in fmts
@@ -203,8 +242,8 @@ def _narrow(con: duckdb.DuckDBPyConnection, sample: str, parse: DateParse) -> Da
     return DateParse(pick["local"], pick["utc"], pick["offset"], label=parse.label)
 
 
-def _examples(con: duckdb.DuckDBPyConnection, sample: str, column: str) -> str:
-    rows = con.execute(f"SELECT {column} FROM {sample} ORDER BY {column} LIMIT 3").fetchall()
+def _examples(con: duckdb.DuckDBPyConnection, sample: str) -> str:
+    rows = con.execute(f"SELECT v FROM {sample} ORDER BY v LIMIT 3").fetchall()
     return ", ".join(repr(r[0]) for r in rows)
 
 
