@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.navigation import PAGES
+
 st.set_page_config(page_title="Service KPI Dashboard", page_icon="📊", layout="wide")
 
-PAGES = {
-    "Data": [
-        st.Page("views/data.py", title="Data import and quality", icon="📥", url_path="data"),
-    ],
-}
+sections: dict[str, list] = {}
+for spec in PAGES:
+    page = st.Page(spec.script, title=spec.title, icon=spec.icon, url_path=spec.url_path)
+    sections.setdefault(spec.section, []).append(page)
 
-page = st.navigation(PAGES)
-page.run()
+st.navigation(sections).run()

@@ -39,6 +39,8 @@ with tab_import:
             importing.mapping_editor(store, uploads[0])
 
 with tab_history:
+    if message := st.session_state.pop("undo_message", None):
+        getattr(st, message[0])(message[1])
     batches = imports_table(store)
     if batches.empty:
         st.info("Nothing imported yet. Upload an export on the Import tab.")
@@ -51,10 +53,13 @@ with tab_history:
                 try:
                     undo(store, int(batch))
                 except UndoRefused as refused:
-                    st.error(f"Cannot undo: {refused}")
+                    outcome = ("error", f"Cannot undo: {refused}")
                 else:
                     data.store_changed()
-                    st.success(f"Batch {batch} undone; the rows it replaced are restored.")
+                    outcome = ("success", f"Batch {batch} undone; the rows it replaced are back.")
+                # Rerun so that every count on the page is read after the undo.
+                st.session_state["undo_message"] = outcome
+                st.rerun()
 
 with tab_quality:
     totals = batches[batches["undone_at"].isna()] if not batches.empty else batches
