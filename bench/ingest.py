@@ -38,8 +38,10 @@ def generate(rows: int, path: Path, seed: int = 7) -> None:
     resolved = reply + rng.integers(10, 20000, rows).astype("timedelta64[m]")
     unresolved = rng.random(rows) < 0.08
     uk = "%d/%m/%Y %H:%M"
-    subject = pd.Series(WORDS[rng.integers(0, len(WORDS), rows)]) + " issue " + pd.Series(
-        rng.integers(1, 999, rows).astype(str)
+    subject = (
+        pd.Series(WORDS[rng.integers(0, len(WORDS), rows)])
+        + " issue "
+        + pd.Series(rng.integers(1, 999, rows).astype(str))
     )
     subject[rng.random(rows) < 0.01] = "please email me at someone@example.com"
     frame = pd.DataFrame(

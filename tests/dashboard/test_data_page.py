@@ -59,7 +59,7 @@ def test_quarantined_rows_show_and_download_safely(app_for, tmp_path: Path) -> N
     content = (
         b"contact_id,opened_at,subject\n"
         b"1,2025-03-01 10:00,fine\n"
-        b",2025-03-01 11:00,=HYPERLINK(\"http://x\")\n"
+        b',2025-03-01 11:00,=HYPERLINK("http://x")\n'
         b"3,,no date\n"
     )
     at = app_for(tmp_path / "store.duckdb", PAGE)

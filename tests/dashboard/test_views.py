@@ -13,7 +13,7 @@ VIEW_SCRIPTS = sorted(f"views/{p.name}" for p in VIEWS.glob("*.py") if p.name !=
 
 
 def test_every_view_file_is_in_the_navigation() -> None:
-    assert VIEW_SCRIPTS == sorted(p.script for p in PAGES)
+    assert sorted(p.script for p in PAGES) == VIEW_SCRIPTS
 
 
 @pytest.mark.parametrize("script", VIEW_SCRIPTS)
