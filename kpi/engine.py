@@ -412,6 +412,9 @@ def _elapsed(backend: ibis.BaseBackend, t: ir.Table, settings: Settings) -> ir.T
     if settings.hours == "business":
         hours = settings.calendar()
         t = calendar.business_seconds(backend, t, "opened_at", "fr_end", hours, "fr_elapsed")
+        # view(): the second call joins the same interval table again; a fresh reference keeps
+        # Ibis from finding its columns ambiguous.
+        t = t.view()
         return calendar.business_seconds(backend, t, "opened_at", "res_end", hours, "res_elapsed")
     columns = {}
     for out, end in (("fr_elapsed", "fr_end"), ("res_elapsed", "res_end")):
@@ -521,8 +524,14 @@ def _backlog(
         t = t.filter(*predicates)
     resolved_time = ibis.coalesce(t.resolved_at, t.closed_at)
     undated_done = resolved_time.isnull() & t.status.isin(["resolved", "closed"]).fill_null(False)
+    # Untracked contacts (no status, no times: calls in a call log) are never open.
+    t = t.filter(t.status.notnull() | resolved_time.notnull() | t.first_response_at.notnull())
     cap = as_of + _MICROSECOND
     if len(periods) == 1 and periods[0].label is None:
+        resolved_time = ibis.coalesce(t.resolved_at, t.closed_at)
+        undated_done = resolved_time.isnull() & t.status.isin(["resolved", "closed"]).fill_null(
+            False
+        )
         end = ibis.literal(min(periods[0].end or cap, cap), type="timestamp")
         is_open = (t.opened_at < end) & ~((resolved_time < end).fill_null(False) | undated_done)
         return _run(backend, t, keys, {"backlog__n": _count_if(is_open)})

@@ -164,24 +164,29 @@ def contact_columns(t: ir.Table, context: Context) -> dict[str, ir.Value]:
     offered = t.answered.notnull() | t.abandoned.notnull()
     short = abandoned & _true(t.wait_seconds < settings.short_abandon_seconds)
     fr_done = replied | resolved_by  # a resolution without a reply stops the reply clock
+    # A contact with no status and no times (a call in a call log) has no lifecycle to track:
+    # it is never open, so never in the backlog or an SLA.
+    tracked = t.status.notnull() | resolved_time.notnull() | t.first_response_at.notnull()
+    is_open = tracked & ~is_resolved
     return {
         "resolved_time": resolved_time,
         "is_resolved": is_resolved,
         "resolved_by": resolved_by,
+        "is_open": is_open,
         "replied": replied,
         "answered_eff": _true(answered),
         "abandoned_eff": abandoned,
         "offered_eff": offered & ~short,
         "handled": ~abandoned,
         "fr_done": fr_done,
-        "fr_open": ~fr_done & ~is_resolved,
+        "fr_open": ~fr_done & is_open,
         "fr_end": ibis.cases(
             (replied, t.first_response_at),
             (resolved_by, resolved_time),
-            (is_resolved, null_time),
-            else_=as_of,
+            (is_open, as_of),
+            else_=null_time,
         ),
-        "res_end": ibis.cases((resolved_by, resolved_time), (is_resolved, null_time), else_=as_of),
+        "res_end": ibis.cases((resolved_by, resolved_time), (is_open, as_of), else_=null_time),
         "fr_target": target_seconds(t, settings, "first_response_hours"),
         "res_target": target_seconds(t, settings, "resolution_hours"),
     }
@@ -196,7 +201,7 @@ def sla_columns(t: ir.Table, context: Context) -> dict[str, ir.Value]:
     fr_met = t.fr_done & _true(t.fr_elapsed <= t.fr_target)
     fr_breached = (t.fr_done | t.fr_open) & _true(t.fr_elapsed > t.fr_target)
     res_met = t.resolved_by & _true(t.res_elapsed <= t.res_target)
-    res_breached = _true(t.res_elapsed > t.res_target)
+    res_breached = (t.resolved_by | t.is_open) & _true(t.res_elapsed > t.res_target)
     applies = [
         (met, breached)
         for column, met, breached in (
