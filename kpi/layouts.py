@@ -247,7 +247,7 @@ def detect_layout(headers: list[str], file_name: str) -> Layout:
     if best is None:
         shown = ", ".join(headers[:8]) + (", ..." if len(headers) > 8 else "")
         hint = ""
-        if len(headers) == 1 and any(d in headers[0] for d in ";\t|,"):
+        if len(headers) == 1:  # a known delimiter would have split it
             hint = " (one column only: is the delimiter unusual?)"
         raise ImportProblem(
             f"{file_name}: the layout was not recognised from its header ({shown}){hint}.",
