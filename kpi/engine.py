@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 from scipy import stats as scipy_stats
 
 from kpi import statistics
@@ -649,7 +650,7 @@ def _segment_key(record: Mapping[str, Any], by: Sequence[str]) -> tuple[Any, ...
 
 
 def _plain(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
     if hasattr(value, "isoformat"):
         return value.isoformat()[:10]

@@ -336,7 +336,9 @@ def _rate_of_flag(column: str, noun: str, what: str) -> Formula:
     )
 
 
-def _hours(elapsed: str, done: str, open_count: str, what: str, missing: str) -> Formula:
+def _hours(
+    elapsed: str, done: str, still_open: str, open_count: str, what: str, missing: str
+) -> Formula:
     return Formula(
         "quantiles",
         f"median hours ({{hours}}) from contact to {what}, with the 90th percentile beside it; "
@@ -346,7 +348,7 @@ def _hours(elapsed: str, done: str, open_count: str, what: str, missing: str) ->
         value=lambda t, c: t[elapsed] / 3600.0,
         requires=("first_response_at",) if elapsed == "fr_elapsed" else ("resolved_time",),
         missing=missing,
-        extra_counts={open_count: lambda t, c: ~t[done]},
+        extra_counts={open_count: lambda t, c: t[still_open]},
         needs=("elapsed",),
     )
 
@@ -550,6 +552,7 @@ REGISTRY: dict[str, Metric] = {
                 "standard": _hours(
                     "fr_elapsed",
                     "replied",
+                    "fr_open",
                     "unanswered",
                     "first reply",
                     "no first-response times in the data",
@@ -566,6 +569,7 @@ REGISTRY: dict[str, Metric] = {
                 "standard": _hours(
                     "res_elapsed",
                     "resolved_by",
+                    "is_open",
                     "unresolved",
                     "resolution",
                     "no resolution times in the data",

@@ -95,6 +95,17 @@ class Settings:
     targets: dict[str, KpiTarget] = field(default_factory=_default_kpi_targets)
 
     def __post_init__(self) -> None:
+        # Accept plain pairs and dicts for targets (as JSON and callers give them).
+        normalised = {
+            "sla_targets": {p: _sla(t) for p, t in self.sla_targets.items()},
+            "sla_channel_targets": {
+                c: {p: _sla(t) for p, t in by_priority.items()}
+                for c, by_priority in self.sla_channel_targets.items()
+            },
+            "targets": {k: _kpi_target(t) for k, t in self.targets.items()},
+        }
+        for name, value in normalised.items():
+            object.__setattr__(self, name, value)
         self.validate()
 
     def validate(self) -> None:
@@ -156,17 +167,7 @@ class Settings:
     def from_dict(cls, data: Mapping[str, Any]) -> Settings:
         """Settings from ``to_dict`` output; missing keys take the defaults, unknown are ignored."""
         known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        if "sla_targets" in values:
-            values["sla_targets"] = {p: _sla(t) for p, t in values["sla_targets"].items()}
-        if "sla_channel_targets" in values:
-            values["sla_channel_targets"] = {
-                c: {p: _sla(t) for p, t in by_priority.items()}
-                for c, by_priority in values["sla_channel_targets"].items()
-            }
-        if "targets" in values:
-            values["targets"] = {k: _kpi_target(t) for k, t in values["targets"].items()}
-        return cls(**values)
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
