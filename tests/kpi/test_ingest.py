@@ -1,0 +1,304 @@
+"""A good import: real exports and the sample data load with counts that add up, privately,
+idempotently, and as batches that a later export updates and that can be undone."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kpi.batches import UndoRefused, undo
+from kpi.ingest import import_file
+from kpi.store import SCHEMA_VERSION, Store, StoreError, open_store
+
+REAL = Path("/work/shared/real-samples")
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
+FRESHDESK = REAL / "freshdesk_ticket_export_trial.csv"
+CFPB = REAL / "cfpb_complaints_2016_official_header.csv"
+UCI = REAL / "uci_incident_event_log_head.csv"
+
+needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="the shared real samples are not here")
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = open_store(tmp_path / "store.duckdb")
+    yield opened
+    opened.close()
+
+
+def rows(store: Store, sql: str, params=()) -> list[tuple]:
+    return store.cursor().execute(sql, list(params)).fetchall()
+
+
+def store_text(store: Store) -> str:
+    """Every value of every table, as text: what a person opening the file could read."""
+    tables = rows(
+        store,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_type = 'BASE TABLE' ORDER BY 1",
+    )
+    out = io.StringIO()
+    for (table,) in tables:
+        out.write(f"# {table}\n")
+        for row in rows(store, f'SELECT * FROM "{table}" ORDER BY ALL'):
+            out.write(" | ".join("" if v is None else str(v) for v in row) + "\n")
+    return out.getvalue()
+
+
+def source_column(path: Path, header: str) -> set[str]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return {row[header] for row in csv.DictReader(handle) if row[header]}
+
+
+# --- real exports ------------------------------------------------------------------------------
+
+
+@needs_real
+@pytest.mark.parametrize(
+    ("path", "layout", "read", "stored", "rolled_up"),
+    [
+        (FRESHDESK, "freshdesk", 45, 45, 0),
+        (CFPB, "cfpb_complaints", 349, 349, 0),
+        (UCI, "servicenow_incidents", 5_998, 890, 5_108),
+    ],
+)
+def test_every_real_export_imports_with_its_layout_detected_and_counts_that_add_up(
+    store, path, layout, read, stored, rolled_up
+):
+    result = import_file(store, path)
+    assert result.layout == layout
+    assert result.rows_read == read
+    assert result.rows_imported + result.rows_quarantined == result.rows_read
+    assert result.rows_quarantined == 0
+    assert result.rolled_up == rolled_up
+    assert result.inserted == store.count("contacts") == stored
+    assert result.rows_imported == result.inserted + result.rolled_up
+
+
+@needs_real
+def test_freshdesk_keeps_its_unknown_status_as_an_emptied_value_with_a_warning(store):
+    result = import_file(store, FRESHDESK)
+    assert result.warnings == 1
+    assert rows(store, "SELECT value, issue FROM import_warnings") == [
+        ("OpenPending", "'OpenPending' is not a known status (use [values.status] in a mapping)")
+    ]
+    with open(FRESHDESK, encoding="utf-8", newline="") as handle:
+        words = [row["Status"] for row in csv.DictReader(handle)]
+    canonical = {"Open": "open", "Pending": "pending", "Waiting on Third Party": "pending"}
+    expected: dict[str | None, int] = {}
+    for word in words:
+        expected[canonical.get(word)] = expected.get(canonical.get(word), 0) + 1
+    assert expected[None] == 1
+    statuses = dict(rows(store, "SELECT status, count(*) FROM contacts GROUP BY ALL"))
+    assert statuses == expected
+
+
+@needs_real
+def test_the_uci_event_log_keeps_each_incidents_last_state(store):
+    import_file(store, UCI)
+    with open(UCI, encoding="utf-8", newline="") as handle:
+        last = {row["number"]: row for row in csv.DictReader(handle)}
+    assert len(last) == 890
+    found = dict(rows(store, "SELECT contact_id, reassignments FROM contacts"))
+    assert found == {number: int(row["reassignment_count"]) for number, row in last.items()}
+    # DD-MM-YYYY HH:MM in London time, stored as UTC; 29 February 2016 exists.
+    first = rows(store, "SELECT opened_at FROM contacts WHERE contact_id = 'INC0000045'")
+    assert str(first[0][0]) == "2016-02-29 01:16:00"
+
+
+@needs_real
+@pytest.mark.parametrize(
+    ("path", "id_header"), [(FRESHDESK, "Contact ID"), (UCI, "caller_id")]
+)  # fmt: skip
+def test_customer_ids_are_pseudonymised_and_never_stored_raw(store, path, id_header):
+    import_file(store, path)
+    dump = store_text(store)
+    raw_ids = source_column(path, id_header) - {"?"}
+    assert raw_ids
+    leaked = [value for value in raw_ids if value in dump]
+    assert leaked == []
+    keys = {k for (k,) in rows(store, "SELECT DISTINCT customer_key FROM contacts")} - {None}
+    assert 0 < len(keys) <= len(raw_ids)
+    assert all(len(k) == 16 for k in keys)
+
+
+@needs_real
+def test_freshdesk_contact_emails_and_names_are_dropped(store):
+    import_file(store, FRESHDESK)
+    dump = store_text(store)
+    assert "@" not in dump.replace("[email removed]", "")
+    for name in source_column(FRESHDESK, "Full name"):
+        if " " in name:  # full names; one-word names like 'uma' are ordinary words elsewhere
+            assert name not in dump, name
+
+
+def test_the_same_customer_gets_the_same_key_in_one_store_and_another_in_another(tmp_path):
+    export = tmp_path / "contacts.csv"
+    export.write_text(
+        "contact_id,opened_at,customer_id\nA,2025-01-02 09:00,cust-1\nB,2025-01-03 09:00,cust-1\n"
+        "C,2025-01-04 09:00,cust-2\n",
+        encoding="utf-8",
+    )
+    keys = []
+    for name in ("one", "two"):
+        with_store = open_store(tmp_path / f"{name}.duckdb")
+        import_file(with_store, export)
+        keys.append(dict(rows(with_store, "SELECT contact_id, customer_key FROM contacts")))
+        with_store.close()
+    first, second = keys
+    assert first["A"] == first["B"] != first["C"]
+    assert first["A"] != second["A"]  # the key is generated per store
+
+
+# --- sample data -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not any(SAMPLE.glob("*.csv")), reason="sample_data/ not generated")
+def test_every_sample_data_file_imports_with_counts_that_add_up(store):
+    files = sorted([*SAMPLE.glob("*.csv"), *SAMPLE.glob("*.xlsx")])
+    assert files
+    for path in files:
+        result = import_file(store, path)
+        assert result.rows_read > 0
+        assert result.rows_read == result.rows_imported + result.rows_quarantined, path.name
+        assert result.layout != ""
+    assert store.count("quarantine") == sum(
+        n for (n,) in rows(store, "SELECT rows_quarantined FROM imports")
+    )
+
+
+# --- idempotence, updates, undo ------------------------------------------------------------------
+
+
+@needs_real
+def test_reimporting_the_same_file_changes_nothing(store):
+    first = import_file(store, FRESHDESK)
+    before = store_text(store)
+    again = import_file(store, FRESHDESK)
+    assert again.already_imported
+    assert again.batch_id == first.batch_id
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, first.rows_imported)
+    assert store_text(store) == before
+
+
+def later_export(tmp_path: Path) -> Path:
+    """The Freshdesk export a week later: ticket 2 is now resolved and ticket 9046 is new."""
+    with open(FRESHDESK, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header, tickets = reader.fieldnames, list(reader)
+    assert header is not None
+    changed = next(t for t in tickets if t["Ticket ID"] == "2")
+    changed["Status"] = "Resolved"
+    changed["Resolved time"] = "2025-12-04 10:00:00"
+    tickets.append({**tickets[0], "Ticket ID": "9046", "Subject": "A new ticket"})
+    out = tmp_path / "freshdesk_later.csv"
+    with open(out, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(tickets)
+    return out
+
+
+def ticket(store: Store, contact_id: str) -> tuple | None:
+    found = rows(
+        store,
+        "SELECT status, resolved_at, subject, batch_id FROM contacts WHERE contact_id = ?",
+        [contact_id],
+    )
+    return found[0] if found else None
+
+
+@needs_real
+def test_a_later_export_updates_the_changed_ticket_and_inserts_the_new_one(store, tmp_path):
+    first = import_file(store, FRESHDESK)
+    result = import_file(store, later_export(tmp_path))
+    assert (result.inserted, result.updated, result.unchanged) == (1, 1, 44)
+    assert result.rows_read == 46 == result.rows_imported
+    assert store.count("contacts") == 46
+    status, resolved_at, _, batch = ticket(store, "2")
+    assert (status, str(resolved_at), batch) == ("resolved", "2025-12-04 10:00:00", result.batch_id)
+    assert ticket(store, "9046")[2] == "A new ticket"
+    assert ticket(store, "1")[3] == first.batch_id  # unchanged rows keep their batch
+
+
+@needs_real
+def test_undo_restores_the_versions_a_batch_replaced(store, tmp_path):
+    import_file(store, FRESHDESK)
+    original = store_text(store).split("# imports")[0]  # the data tables, before the update
+    before_two = ticket(store, "2")
+    later = import_file(store, later_export(tmp_path))
+    undo(store, later.batch_id)
+    assert ticket(store, "2") == before_two
+    assert ticket(store, "9046") is None
+    assert store.count("contacts") == 45
+    assert store_text(store).split("# imports")[0] == original
+    assert rows(
+        store, "SELECT undone_at IS NOT NULL FROM imports WHERE batch_id = ?", [later.batch_id]
+    ) == [(True,)]
+
+
+@needs_real
+def test_undo_refuses_a_batch_whose_rows_a_later_batch_updated(store, tmp_path):
+    first = import_file(store, FRESHDESK)
+    later = import_file(store, later_export(tmp_path))
+    before = store_text(store)
+    with pytest.raises(UndoRefused, match=f"undo batch {later.batch_id} first"):
+        undo(store, first.batch_id)
+    assert store_text(store) == before
+    undo(store, later.batch_id)
+    undo(store, first.batch_id)
+    assert store.count("contacts") == 0
+    with pytest.raises(UndoRefused, match="already undone"):
+        undo(store, first.batch_id)
+
+
+@needs_real
+def test_an_undone_file_can_be_imported_again(store):
+    first = import_file(store, CFPB)
+    undo(store, first.batch_id)
+    again = import_file(store, CFPB)
+    assert not again.already_imported
+    assert again.inserted == 349 == store.count("contacts")
+
+
+# --- the store -------------------------------------------------------------------------------------
+
+
+def test_a_new_store_is_at_the_current_schema_version_and_reopening_keeps_it(tmp_path):
+    path = tmp_path / "store.duckdb"
+    first = open_store(path)
+    assert first.schema_version == SCHEMA_VERSION
+    key = first.pseudonym_key
+    meta = rows(first, "SELECT * FROM meta ORDER BY key")
+    first.close()
+    again = open_store(path)  # re-running a migration would fail (tables exist) or change meta
+    assert again.schema_version == SCHEMA_VERSION
+    assert again.pseudonym_key == key
+    assert rows(again, "SELECT * FROM meta ORDER BY key") == meta
+    again.close()
+
+
+def test_a_store_from_a_newer_program_is_refused_not_damaged(tmp_path):
+    path = tmp_path / "store.duckdb"
+    store = open_store(path)
+    store.cursor().execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    store.close()
+    with pytest.raises(StoreError, match="newer version"):
+        open_store(path)
+
+
+@needs_real
+def test_imported_data_survives_closing_and_reopening_the_store(tmp_path):
+    path = tmp_path / "store.duckdb"
+    store = open_store(path)
+    import_file(store, shutil.copy(CFPB, tmp_path / "cfpb.csv"))
+    store.close()
+    store = open_store(path)
+    assert store.count("contacts") == 349
+    assert import_file(store, tmp_path / "cfpb.csv").already_imported
+    store.close()
