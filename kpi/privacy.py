@@ -13,11 +13,12 @@ from kpi.parsing import Params
 EMAIL = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 # Card-like: 13-19 digits, optionally grouped by spaces or dashes.
 CARD = r"\b(?:[0-9][ -]?){12,18}[0-9]\b"
-# Phone numbers: +44 / 0 prefixed UK numbers and other international forms, 9+ digits in all;
+# Phone numbers: +44 / 0 prefixed UK numbers and other international forms, 9+ digits in all
+# (up to three spaces, dots or dashes between two), so dates and short lists of numbers are kept;
 # an area code in brackets, "(07700) 900456", counts towards them, and "+44 (0)20 ..." is whole.
 PHONE = (
     r"(?:\+[0-9]{1,3}[ .-]?(?:\(0\)[ .-]?)?)?"
-    r"(?:\(0?[0-9]{2,5}\)[ .-]?[0-9][0-9 .-]{4,}[0-9]|[0-9][0-9 .-]{7,}[0-9])"
+    r"(?:\(0?[0-9]{2,5}\)[ .-]?[0-9](?:[ .-]{0,3}[0-9]){5,}|[0-9](?:[ .-]{0,3}[0-9]){8,})"
 )
 
 REPLACEMENTS = ((EMAIL, "[email removed]"), (CARD, "[number removed]"), (PHONE, "[phone removed]"))
