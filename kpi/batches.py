@@ -26,8 +26,29 @@ def next_batch_id(cur: duckdb.DuckDBPyConnection) -> int:
     return cur.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM imports").fetchall()[0][0]
 
 
-def upsert(cur: duckdb.DuckDBPyConnection, kind: str, staged: str, batch_id: int) -> UpsertCounts:
-    """Insert new rows, replace changed ones (keeping the old version), leave the rest."""
+def upsert(
+    cur: duckdb.DuckDBPyConnection, kind: str, select: str, params: dict, batch_id: int
+) -> UpsertCounts:
+    """Insert new rows, replace changed ones (keeping the old version), leave the rest.
+
+    ``select`` yields rows with the kind's stored columns; its values come in ``params``.
+    """
+    source_known = cur.execute(
+        f"SELECT count(*) FROM (SELECT source FROM {kind} LIMIT 1)"
+    ).fetchall()[0][0]
+    if not source_known:
+        # An empty table (the first import) needs no comparison: a plain insert is much faster.
+        inserted = cur.execute(f"INSERT INTO {kind} {select}", params).fetchall()[0][0]
+        return UpsertCounts(inserted=inserted)
+    staged = f"staged_{kind}_{int(batch_id)}"
+    cur.execute(f"CREATE TEMP TABLE {staged} AS {select}", params)
+    try:
+        return _merge(cur, kind, staged, batch_id)
+    finally:
+        cur.execute(f"DROP TABLE IF EXISTS {staged}")
+
+
+def _merge(cur: duckdb.DuckDBPyConnection, kind: str, staged: str, batch_id: int) -> UpsertCounts:
     key = key_field(kind)
     columns = [c for c in stored_columns(kind) if c != "batch_id"]
     differs = " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in columns)

@@ -21,11 +21,13 @@ from kpi.errors import ImportProblem
 from kpi.files import RawTable, read_export
 from kpi.layouts import Layout, detect_layout, get_layout, load_mapping, resolve_headers
 from kpi.parsing import (
+    SAMPLE_ROWS,
     DateDetection,
     DateParse,
     Params,
     boolean_sql,
     category_sql,
+    complete_dates,
     contains_sql,
     detect_dates,
     duration_sql,
@@ -188,8 +190,8 @@ class _Import:
         return self._load(sha)
 
     def _stage_text(self, positions: dict[str, int]) -> None:
-        """Stage 1: the source text of every mapped field, trimmed, empty as NULL."""
-        p = Params()
+        """The source text of every mapped field, trimmed, empty as NULL (a subquery)."""
+        p = Params("t")
         selects = ["_row"]
         layout = self.layout
         for name, spec in layout.columns.items():
@@ -204,16 +206,17 @@ class _Import:
             if spec.column in positions:
                 value = text_value([f"c{positions[spec.column]}"], p, layout.null_values, None)
                 selects.append(f"{value} AS {name}__raw")
-        self.text = f"stage_text_{self.tag}"
-        self.cur.execute(
-            f"CREATE TEMP TABLE {self.text} AS SELECT {', '.join(selects)} FROM {self.raw.table}",
-            p.values,
-        )
+        # Not materialised: the typed stage reads it once, so no second copy of every string.
+        self.text = f"(SELECT {', '.join(selects)} FROM {self.raw.table})"
+        # The same over a sample of rows, for detecting date formats without a full pass.
+        sample = f"(SELECT * FROM {self.raw.table} USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (42))"
+        self.text_sample = f"(SELECT {', '.join(selects)} FROM {sample})"
+        self.text_params = p
         self.present = {s.split(" AS ")[-1][: -len("__raw")] for s in selects[1:]}
 
     def _stage_typed(self) -> None:
-        """Stage 2: canonical typed values beside their source text."""
-        p = Params()
+        """Canonical typed values beside their source text."""
+        p = Params("y", self.text_params.values)
         selects = ["_row"]
         for name in self.present:
             selects.append(f"{name}__raw")
@@ -223,7 +226,13 @@ class _Import:
             f"CREATE TEMP TABLE {self.typed} AS SELECT {', '.join(selects)} FROM {self.text}",
             p.values,
         )
-        self.cur.execute(f"DROP TABLE {self.text}")
+        for name, parse in self.date_parses.items():
+            spec = self.layout.columns.get(name)
+            column = " + ".join(spec.columns) if spec else name
+            where = DateDetection(column, name)
+            self.date_parses[name] = complete_dates(
+                self.cur, self.typed, name, parse, self.layout.timezone, where, self.file_name
+            )
 
     def _typed(self, name: str, value: str, p: Params) -> str:
         if name in self.layout.scores:
@@ -257,7 +266,13 @@ class _Import:
         else:
             column = " + ".join(spec.columns) if spec else name
             parse = detect_dates(
-                self.cur, self.text, value, DateDetection(column, name), self.file_name
+                self.cur,
+                self.text,
+                value,
+                DateDetection(column, name),
+                self.file_name,
+                self.text_params.values,
+                sampled=self.text_sample,
             )
         self.date_parses[name] = parse
         return parse
@@ -490,13 +505,8 @@ class _Import:
         kind = self.layout.kind
         p = Params()
         accepted = f"{self.typed} WHERE _row IN (SELECT _row FROM dup_{self.tag})"
-        staged = f"load_{self.tag}"
-        self.cur.execute(
-            f"CREATE TEMP TABLE {staged} AS SELECT {self._canonical_select(kind, batch_id, p)} FROM {accepted}",
-            p.values,
-        )
-        counts = upsert(self.cur, kind, staged, batch_id)
-        self.cur.execute(f"DROP TABLE {staged}")
+        select = f"SELECT {self._canonical_select(kind, batch_id, p)} FROM {accepted}"
+        counts = upsert(self.cur, kind, select, p.values, batch_id)
         linked = 0
         if kind == "contacts" and self.layout.scores:
             p = Params()
@@ -504,14 +514,10 @@ class _Import:
                 f"{s} IS NOT NULL" for s in self.layout.scores if s in self.present
             )
             if scored:
-                self.cur.execute(
-                    f"""CREATE TEMP TABLE {staged} AS SELECT
-                    {self._canonical_select("responses", batch_id, p)} FROM {accepted} AND ({scored})""",
-                    p.values,
-                )
-                linked_counts = upsert(self.cur, "responses", staged, batch_id)
+                columns = self._canonical_select("responses", batch_id, p)
+                select = f"SELECT {columns} FROM {accepted} AND ({scored})"
+                linked_counts = upsert(self.cur, "responses", select, p.values, batch_id)
                 linked = linked_counts.inserted + linked_counts.updated + linked_counts.unchanged
-                self.cur.execute(f"DROP TABLE {staged}")
         return counts, linked
 
     def _raw_json(self, p: Params) -> str:

@@ -84,11 +84,15 @@ MONTH_FIRST = _family("%m", "%d") + ("%b %d, %Y", "%b %d, %Y %I:%M %p", "%B %d, 
 class Params:
     """Collects values for one statement and hands out their placeholders."""
 
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
+    def __init__(self, prefix: str = "p", base: dict[str, Any] | None = None) -> None:
+        # ``base`` carries the values of an enclosing statement (a subquery's parameters).
+        self.prefix = prefix
+        self.values: dict[str, Any] = dict(base or {})
+        self._next = 0
 
     def __call__(self, value: Any) -> str:
-        name = f"p{len(self.values)}"
+        name = f"{self.prefix}{self._next}"
+        self._next += 1
         self.values[name] = value
         return f"${name}"
 
@@ -102,6 +106,7 @@ class DateParse:
     offset: tuple[str, ...] = ()
     epoch: bool = False
     label: str = ""
+    family: str = ""  # iso, dmy, mdy or epoch when detected; "" when the user gave the format
 
     def sql(self, value: str, timezone: str, p: Params) -> str:
         tz = p(timezone) if self.local else ""
@@ -121,11 +126,15 @@ class DateParse:
 
 
 FAMILIES = {
-    "iso": DateParse(ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="ISO 8601"),
-    "epoch": DateParse((), epoch=True, label="Unix time"),
-    "dmy": DateParse(DAY_FIRST + ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="day-first"),
-    "mdy": DateParse(MONTH_FIRST + ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="month-first"),
+    "iso": DateParse(ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="ISO 8601", family="iso"),
+    "epoch": DateParse((), epoch=True, label="Unix time", family="epoch"),
+    "dmy": DateParse(DAY_FIRST + ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="day-first", family="dmy"),
+    "mdy": DateParse(
+        MONTH_FIRST + ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="month-first", family="mdy"
+    ),
 }
+SAMPLE_ROWS = 20_000  # rows of the file looked at to detect a date format
+SAMPLE_VALUES = 2_000  # distinct values of those tried against every candidate format
 
 
 def explicit_dates(date_format: str) -> DateParse:
@@ -143,26 +152,44 @@ class DateDetection:
 
 
 def detect_dates(
-    con: duckdb.DuckDBPyConnection, table: str, value_sql: str, where: DateDetection, file: str
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    value_sql: str,
+    where: DateDetection,
+    file: str,
+    params: dict[str, Any] | None = None,
+    sampled: str | None = None,
 ) -> DateParse:
-    """The one date family that reads every value, or a clear error asking for date_format.
+    """The one date family that reads a sample of the column, or a clear error.
 
-    Formats are tried on a sample of distinct values first (cheap), then the chosen few are
-    checked against every value in the column, so the answer holds for the whole file.
+    Formats are tried on a sample of distinct values (cheap). When one family fits, the
+    caller parses the whole column and hands what it could not read to ``complete_dates``;
+    when day-first and month-first both fit the sample, the whole column decides here.
     """
     sample = f"date_sample_{uuid.uuid4().hex[:8]}"
+    # ``sampled`` is ``table`` computed over a sample of the file's rows, when the caller has it.
+    rows = sampled or f"(SELECT * FROM {table} USING SAMPLE reservoir({SAMPLE_ROWS} ROWS))"
     con.execute(
         f"""CREATE TEMP TABLE {sample} AS SELECT v FROM (SELECT DISTINCT {value_sql} AS v
-            FROM {table} WHERE {value_sql} IS NOT NULL) USING SAMPLE reservoir(2000 ROWS)
-            REPEATABLE (42)"""
+            FROM {rows} WHERE {value_sql} IS NOT NULL)
+            USING SAMPLE reservoir({SAMPLE_VALUES} ROWS) REPEATABLE (42)""",
+        params or {},
     )
+    if con.execute(f"SELECT count(*) FROM {sample}").fetchall()[0][0] < 50:
+        # A mostly empty column: sample its values, not its rows.
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {sample} AS SELECT v FROM (SELECT DISTINCT
+                {value_sql} AS v FROM {table} WHERE {value_sql} IS NOT NULL)
+                USING SAMPLE reservoir({SAMPLE_VALUES} ROWS) REPEATABLE (42)""",
+            params or {},
+        )
     try:
-        return _decide(con, table, value_sql, sample, where, file)
+        return _decide(con, table, value_sql, sample, where, file, params or {})
     finally:
         con.execute(f"DROP TABLE IF EXISTS {sample}")
 
 
-def _decide(con, table, value_sql, sample, where: DateDetection, file: str) -> DateParse:
+def _decide(con, table, value_sql, sample, where: DateDetection, file: str, params) -> DateParse:
     if con.execute(f"SELECT count(*) FROM {sample}").fetchall()[0][0] == 0:
         return FAMILIES["iso"]
     if _unread(con, sample, "v", FAMILIES["epoch"]) == []:
@@ -173,9 +200,14 @@ def _decide(con, table, value_sql, sample, where: DateDetection, file: str) -> D
         if not _unread(con, sample, "v", narrowed):
             fitting[name] = narrowed
     if "iso" in fitting:
-        fitting = {"iso": fitting["iso"]}
-    # The sample decided which families might fit; the whole column decides which do.
-    checked = {name: _widened(con, table, value_sql, p, FAMILIES[name]) for name, p in fitting.items()}
+        return fitting["iso"]
+    if len(fitting) == 1:
+        return next(iter(fitting.values()))
+    # Day-first and month-first both read the sample, or neither does: the whole column decides.
+    checked = {
+        name: _widened(con, table, value_sql, p, FAMILIES[name], params)
+        for name, p in fitting.items()
+    }
     fitting = {name: parse for name, parse in checked.items() if parse is not None}
     if len(fitting) > 1:
         raise ImportProblem(
@@ -186,8 +218,8 @@ def _decide(con, table, value_sql, sample, where: DateDetection, file: str) -> D
         )
     if fitting:
         return next(iter(fitting.values()))
-    unread = _unread(con, table, value_sql, FAMILIES["dmy"]) or _unread(
-        con, table, value_sql, FAMILIES["mdy"]
+    unread = _unread(con, table, value_sql, FAMILIES["dmy"], params=params) or _unread(
+        con, table, value_sql, FAMILIES["mdy"], params=params
     )
     shown = ", ".join(repr(v) for v in unread) or _examples(con, sample)
     raise ImportProblem(
@@ -198,9 +230,63 @@ def _decide(con, table, value_sql, sample, where: DateDetection, file: str) -> D
     )
 
 
-def _unread(con, table: str, value_sql: str, parse: DateParse, limit: int = 3) -> list[str]:
+def complete_dates(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    name: str,
+    parse: DateParse,
+    timezone: str,
+    where: DateDetection,
+    file: str,
+) -> DateParse:
+    """After a detected format parsed the whole column (``name`` from ``name__raw`` in
+    ``table``): read what it missed with more formats of its family, or stop with the values
+    that no format of the family reads."""
+    raw = f"{name}__raw"
+    missed = con.execute(
+        f"SELECT DISTINCT {raw} FROM {table} WHERE {raw} IS NOT NULL AND {name} IS NULL LIMIT 2000"
+    ).fetchall()
+    if not missed or not parse.family:
+        return parse
+    values = [r[0] for r in missed]
+    extra = _narrow(
+        con, "(SELECT unnest($missed) AS v)", FAMILIES[parse.family], {"missed": values}
+    )
+    merged = DateParse(
+        tuple(dict.fromkeys(parse.local + extra.local)),
+        tuple(dict.fromkeys(parse.utc + extra.utc)),
+        tuple(dict.fromkeys(parse.offset + extra.offset)),
+        parse.epoch,
+        parse.label,
+        parse.family,
+    )
+    p = Params("c")
+    unread = con.execute(
+        f"SELECT v FROM (SELECT unnest($missed) AS v) WHERE {merged.sql('v', timezone, p)} IS NULL LIMIT 3",
+        {**p.values, "missed": values},
+    ).fetchall()
+    if unread or len(values) == 2000:
+        shown = ", ".join(repr(r[0]) for r in unread) or repr(values[0])
+        raise ImportProblem(
+            f"{file}: column {where.column!r} ({name}): no single date format reads every value "
+            f"(read as {parse.label}, but not: {shown}).",
+            hint="Give the column's format as date_format in a mapping file (strptime codes, "
+            'e.g. "%d/%m/%Y %H:%M") and import with --mapping FILE.',
+        )
+    p = Params("u")
+    con.execute(
+        f"UPDATE {table} SET {name} = {merged.sql(raw, timezone, p)} "
+        f"WHERE {raw} IS NOT NULL AND {name} IS NULL",
+        p.values,
+    )
+    return merged
+
+
+def _unread(
+    con, table: str, value_sql: str, parse: DateParse, limit: int = 3, params=None
+) -> list[str]:
     """Up to ``limit`` distinct values of the column that ``parse`` cannot read."""
-    p = Params()
+    p = Params("d", params)
     parsed = parse.sql(value_sql, "UTC", p)
     rows = con.execute(
         f"""SELECT DISTINCT {value_sql} FROM {table}
@@ -210,9 +296,11 @@ def _unread(con, table: str, value_sql: str, parse: DateParse, limit: int = 3) -
     return [r[0] for r in rows]
 
 
-def _widened(con, table, value_sql, narrowed: DateParse, family: DateParse) -> DateParse | None:
+def _widened(
+    con, table, value_sql, narrowed: DateParse, family: DateParse, params
+) -> DateParse | None:
     """``narrowed`` if it reads the whole column, else with the formats the misses need."""
-    missed = _unread(con, table, value_sql, narrowed, limit=2000)
+    missed = _unread(con, table, value_sql, narrowed, limit=2000, params=params)
     if not missed:
         return narrowed
     values = "(SELECT unnest($missed) AS v)"
@@ -223,7 +311,7 @@ def _widened(con, table, value_sql, narrowed: DateParse, family: DateParse) -> D
         tuple(dict.fromkeys(narrowed.offset + extra.offset)),
         label=narrowed.label,
     )
-    return None if _unread(con, table, value_sql, merged) else merged
+    return None if _unread(con, table, value_sql, merged, params=params) else merged
 
 
 def _narrow(con, sample: str, parse: DateParse, params: dict | None = None) -> DateParse:
@@ -239,7 +327,9 @@ def _narrow(con, sample: str, parse: DateParse, params: dict | None = None) -> D
     ).fetchall()[0]
     used = [(group, fmt) for (group, fmt, _), n in zip(probes, counts, strict=True) if n]
     pick = {g: tuple(f for grp, f in used if grp == g) for g, _ in groups}
-    return DateParse(pick["local"], pick["utc"], pick["offset"], label=parse.label)
+    return DateParse(
+        pick["local"], pick["utc"], pick["offset"], label=parse.label, family=parse.family
+    )
 
 
 def _examples(con: duckdb.DuckDBPyConnection, sample: str) -> str:
