@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from kpi.schema import Field, field_map, key_field, stored_columns
 from kpi.store import Store
 
 Progress = Callable[[str, float], None]
+VALIDATION_CHUNK = 500_000  # rows handed to Pandera at a time
 
 
 @dataclass
@@ -326,11 +327,9 @@ class _Import:
             raise ImportProblem(
                 f"{self.file_name}: the layout gives no column for {', '.join(missing_required)}."
             )
-        frame = self.cur.execute(f"SELECT _row, {', '.join(present)} FROM {self.typed}").df()
-        frame = frame.set_index("_row")
         scales = {name: spec.scale for name, spec in self.layout.scores.items()}
         seen = {(row, name) for row, name, *_ in self.issues}
-        for failure in validation.failures(self.layout.kind, frame, scales):
+        for failure in self._validated(present, scales):
             if (failure.row, failure.field) in seen:
                 continue  # already reported as unreadable
             issue = f"{failure.field} {_show(failure.value)} {failure.issue}"
@@ -341,6 +340,14 @@ class _Import:
             self.issues.append(
                 (failure.row, failure.field, _show(failure.value), issue, failure.required)
             )
+
+    def _validated(self, columns: list[str], scales) -> Iterator[validation.Failure]:
+        """Pandera over the typed rows in chunks, so memory stays flat however big the file."""
+        query = f"SELECT _row, {', '.join(columns)} FROM {self.typed}"
+        batches = self.cur.sql(query).to_arrow_reader(VALIDATION_CHUNK)
+        for batch in batches:
+            frame = batch.to_pandas().set_index("_row")
+            yield from validation.failures(self.layout.kind, frame, scales)
 
     def _checked(self, name: str) -> bool:
         f = self.fields.get(name)
