@@ -35,13 +35,31 @@ def _fail(text: str) -> int:
     return 2
 
 
+def _progress(file: str):
+    """Stage lines on a terminal, so a long import is visibly alive; silent when piped."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(stage: str, fraction: float) -> None:
+        end = "\n" if fraction >= 1 else ""
+        print(f"\r{file}: {stage:<12} {fraction:4.0%}", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     store = open_store(args.db)
     failed = 0
     try:
         for file in args.files:
             try:
-                result = import_file(store, Path(file), layout=args.source, mapping=args.mapping)
+                result = import_file(
+                    store,
+                    Path(file),
+                    layout=args.source,
+                    mapping=args.mapping,
+                    progress=_progress(Path(file).name),
+                )
             except ImportProblem as problem:
                 failed += 1
                 print(f"kpi: {problem}", file=sys.stderr, flush=True)
