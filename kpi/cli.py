@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from kpi import cli_report
 from kpi.batches import UndoRefused, undo
 from kpi.errors import ImportProblem
 from kpi.exports import csv_bytes
@@ -203,17 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.set_defaults(func=cmd_dashboard)
 
-    _register_optional(sub)
+    cli_report.register(sub)  # the report command lives beside the engine
     return parser
-
-
-def _register_optional(sub: argparse._SubParsersAction) -> None:
-    """Commands that live in their own modules register themselves here."""
-    try:
-        from kpi import cli_report
-    except ImportError:  # the report command lands with the KPI engine
-        return
-    cli_report.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
