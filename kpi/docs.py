@@ -30,7 +30,10 @@ def _cell(text: str) -> str:
 def glossary() -> str:
     """Every KPI of the registry with the definition each variant produces by default."""
     context = Context(Settings(), datetime(2026, 1, 1), frozenset())
-    lines = ["| key | KPI | unit | better | definition (default settings) |", "|---|---|---|---|---|"]
+    lines = [
+        "| key | KPI | unit | better | definition (default settings) |",
+        "|---|---|---|---|---|",
+    ]
     for metric in REGISTRY.values():
         definitions = []
         for name, formula in metric.variants.items():
