@@ -1,0 +1,107 @@
+"""Figure builders: the traces, axes, target and control lines, signals and annotations each
+chart promises, in the colour-blind-safe palette, with file text escaped."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from dashboard import charts
+from kpi.annotations import Annotation
+from kpi.statistics import xmr_limits
+
+WEEKS = ["2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26", "2026-02-02", "2026-02-09"]
+
+
+def series(values, segment=None):
+    frame = pd.DataFrame({"period": WEEKS[: len(values)], "value": values, "n": 100,
+                          "ci_low": [v - 3 for v in values], "ci_high": [v + 3 for v in values]})  # fmt: skip
+    return frame.assign(channel=segment) if segment else frame
+
+
+def names(fig):
+    return [t.name for t in fig.data]
+
+
+def test_trend_has_band_line_limits_target_and_annotations() -> None:
+    values = [80, 81, 79, 80, 81, 99]
+    chart = xmr_limits(values)
+    notes = [Annotation(1, date(2026, 1, 12), "Knowledge base <relaunched>")]
+    fig = charts.trend(series(values), "CSAT", "%", target=85, direction="higher",
+                       chart=chart, notes=notes)  # fmt: skip
+    assert names(fig) == [
+        "95% interval",
+        "CSAT",
+        "centre (mean)",
+        "upper limit",
+        "lower limit",
+        "signal",
+    ]
+    assert fig.layout.yaxis.title.text == "CSAT (%)"
+    assert fig.layout.title.text == "CSAT over time"
+    centre = fig.data[2]
+    assert set(centre.y) == {chart.centre}
+    signal = fig.data[-1]
+    assert list(signal.y) == [99]  # the point outside the limits is highlighted
+    assert signal.marker.color == charts.VERMILLION
+    target = [s for s in fig.layout.shapes if s.y0 == 85]
+    assert target and target[0].line.dash == "dot"
+    texts = [a.text for a in fig.layout.annotations]
+    assert "target 85 (higher is better)" in texts
+    assert "Knowledge base &lt;relaunched&gt;" in texts  # plain text, not HTML
+    assert any(s.x0 == pd.Timestamp("2026-01-12").timestamp() * 1000 for s in fig.layout.shapes)
+
+
+def test_a_split_trend_has_a_line_per_segment_and_no_limits() -> None:
+    frame = pd.concat([series([80, 82, 81], "email"), series([70, 71, 72], "phone")])
+    fig = charts.trend(frame, "CSAT", "%", split="channel", chart=xmr_limits([1, 2, 3]))
+    assert names(fig) == ["email", "phone"]
+
+
+def test_intervals_keep_the_given_order_and_mark_small_samples() -> None:
+    frame = pd.DataFrame({"agent": ["Amelia", "Bethan", "Carys"], "value": [80.0, 100.0, 75.0],
+                          "n": [300, 6, 250], "ci_low": [75.0, 61.0, 70.0],
+                          "ci_high": [84.0, 100.0, 80.0], "small_sample": [False, True, False]})  # fmt: skip
+    fig = charts.intervals(frame, "agent", "CSAT", "%", target=85, direction="higher")
+    dots = fig.data[0]
+    assert list(dots.y) == ["Amelia", "Bethan  (small n)", "Carys"]  # not re-sorted by value
+    assert list(dots.error_x.array) == [4.0, 0.0, 5.0]
+    assert list(dots.error_x.arrayminus) == [5.0, 39.0, 5.0]
+    assert list(dots.marker.symbol) == ["circle", "circle-open", "circle"]
+    assert any(s.x0 == 85 for s in fig.layout.shapes)
+
+
+def test_heatmap_is_weekday_by_hour() -> None:
+    grid = pd.DataFrame([(d, h) for d in range(7) for h in range(24)], columns=["weekday", "hour"])
+    grid = grid.assign(day=[("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[d] for d in grid.weekday],
+                       breached=[5 if (d, h) == (0, 9) else 0 for d, h in zip(grid.weekday, grid.hour, strict=True)],
+                       outcomes=10)  # fmt: skip
+    heat = charts.heatmap(grid, "Breaches").data[0]
+    assert list(heat.y) == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert len(heat.x) == 24 and heat.z[0][9] == 5
+    assert heat.colorscale[0][1] != heat.colorscale[-1][1]
+
+
+def test_pareto_has_bars_a_cumulative_line_and_the_80_percent_line() -> None:
+    ranked = pd.DataFrame({"category": ["Billing", "Faults <x>"], "count": [8, 2],
+                           "cumulative_share": [80.0, 100.0], "vital_few": [True, False]})  # fmt: skip
+    fig = charts.pareto(ranked, "category", "Complaints by category")
+    bars, line = fig.data
+    assert list(bars.x) == ["Billing", "Faults &lt;x&gt;"]
+    assert list(bars.marker.color) == [charts.BLUE, charts.GREY]
+    assert line.yaxis == "y2" and list(line.y) == [80.0, 100.0]
+    assert any(s.y0 == 80 and s.yref == "y2" for s in fig.layout.shapes)
+
+
+def test_nps_split_is_three_shares_of_one_bar() -> None:
+    fig = charts.nps_split(promoters=50, passives=30, detractors=20)
+    assert names(fig) == ["Detractors (0-6)", "Passives (7-8)", "Promoters (9-10)"]
+    assert [t.x[0] for t in fig.data] == [20.0, 30.0, 50.0]
+    assert fig.layout.barmode == "stack"
+
+
+def test_every_figure_uses_the_okabe_ito_palette() -> None:
+    fig = charts.bars(pd.DataFrame({"age": ["<1 day"], "contacts": [3]}), "age", "contacts", "Age")
+    assert tuple(fig.layout.colorway) == charts.OKABE_ITO
+    assert fig.data[0].x == ("&lt;1 day",)
