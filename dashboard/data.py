@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
 import streamlit as st
 
+from kpi import breakdowns, engine
+from kpi.engine import Overview, Report
+from kpi.filters import Filters
+from kpi.settings import Settings, load_settings
 from kpi.store import Store, default_path, open_store
 
 
@@ -16,3 +24,108 @@ def store() -> Store:
 def store_changed() -> None:
     """After an import or undo: cached results computed from the store are stale."""
     st.cache_data.clear()
+
+
+# --- results computed from the store: cached per filters and store version ---------------------
+# The public functions read the store's version on every call (two tiny queries), so an import,
+# an undo or a settings change gives new keys and the cached results are never stale. The store
+# is passed as ``_store`` so Streamlit does not try to hash the connection.
+
+
+def version() -> str:
+    return store().version()
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _report(
+    _store: Store,
+    version: str,
+    filters: Filters,
+    by: tuple[str, ...],
+    grain: str | None,
+    metrics: tuple[str, ...] | None,
+) -> Report:
+    return engine.report(_store, filters, by=by, grain=grain, metrics=metrics)
+
+
+def report(
+    filters: Filters,
+    by: Sequence[str] = (),
+    grain: str | None = None,
+    metrics: Sequence[str] | None = None,
+) -> Report:
+    """The engine's report (every KPI unless ``metrics`` names some), cached."""
+    keys = tuple(metrics) if metrics is not None else None
+    return _report(store(), version(), filters, tuple(by), grain, keys)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _overview(
+    _store: Store, version: str, filters: Filters, trend_keys: tuple[str, ...]
+) -> Overview:
+    return engine.overview(_store, filters, trend_keys=trend_keys)
+
+
+#: The KPIs whose 12-week trends the overview carries (every tile's but the backlog's).
+OVERVIEW_TRENDS = (
+    "contacts",
+    "responses",
+    "nps",
+    "csat",
+    "ces",
+    "fcr",
+    "sla",
+    "first_response_hours",
+    "resolution_hours",
+    "service_level",
+    "abandonment_rate",
+    "asa_seconds",
+    "aht_seconds",
+    "complaint_rate",
+    "reopen_rate",
+    "escalation_rate",
+)
+
+
+def overview(filters: Filters, trend_keys: Sequence[str] = OVERVIEW_TRENDS) -> Overview:
+    """Every KPI now and in the previous period, the changes, and weekly trends, cached."""
+    return _overview(store(), version(), filters, tuple(trend_keys))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _breakdown(_store: Store, version: str, name: str, filters: Filters, args: tuple) -> Any:
+    return getattr(breakdowns, name)(_store, filters, *args)
+
+
+def breakdown(name: str, filters: Filters, *args: Any) -> Any:
+    """One of kpi.breakdowns' tables (``time_distribution``, ``breach_heatmap``...), cached."""
+    return _breakdown(store(), version(), name, filters, args)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _shape(_store: Store, version: str) -> tuple[tuple[date | None, date | None], dict]:
+    timezone = load_settings(_store).timezone
+    return breakdowns.data_range(_store, timezone), breakdowns.segment_values(_store)
+
+
+def data_range() -> tuple[date | None, date | None]:
+    """The first and last day with data, in the reporting time zone."""
+    return _shape(store(), version())[0]
+
+
+def segment_values() -> dict[str, list[str]]:
+    """The values each filter field takes in the store."""
+    return _shape(store(), version())[1]
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _settings(_store: Store, version: str) -> Settings:
+    return load_settings(_store)
+
+
+def settings() -> Settings:
+    return _settings(store(), version())
+
+
+def has_data() -> bool:
+    return data_range()[1] is not None

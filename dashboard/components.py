@@ -1,0 +1,119 @@
+"""The pieces every page is built from: a KPI tile, the RAG legend, the empty state, a chart
+with its PNG button, a downloadable table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import data, filters
+from kpi.engine import Change, MetricResult
+from kpi.exports import csv_bytes
+from kpi.metrics import REGISTRY
+from kpi.tables import format_change, format_interval, format_value
+from kpi.targets import LEGEND, rag
+
+DATA_PAGE = "views/data.py"
+_RAG_COLOURS = {"green": "green", "amber": "orange", "red": "red"}
+
+
+def page(title: str, intro: str, uses_filters: bool = True) -> bool:
+    """Title, one line on what the page is for, the filters caption; False (after an empty
+    state) when the store holds no data, so the page can stop."""
+    st.title(title)
+    st.caption(intro)
+    if not data.has_data():
+        empty_state("The store holds no contacts or survey answers yet.")
+        return False
+    if uses_filters:
+        filters.caption()
+    return True
+
+
+def empty_state(message: str) -> None:
+    st.info(
+        f"{message} Import your team's exports on the Data page, or widen the filters.", icon="ℹ️"
+    )
+    st.page_link(DATA_PAGE, label="Go to Data import and quality", icon="📥")
+
+
+def no_rows(total: MetricResult | None, *others: MetricResult | None) -> bool:
+    """True (after an empty state) when the filters select no contacts and no answers."""
+    if any(r is not None and r.n for r in (total, *others)):
+        return False
+    empty_state("Nothing matches these filters.")
+    return True
+
+
+def kpi_tile(
+    result: MetricResult, change: Change | None = None, trend: Sequence[float | None] | None = None
+) -> None:
+    """Value, n and interval, a change marked only when significant, RAG against the target
+    with its direction in words, and the definition behind the ⓘ."""
+    metric = REGISTRY[result.key]
+    target = data.settings().targets.get(result.key)
+    delta, colour = None, "off"
+    if change is not None and change.significant and change.difference is not None:
+        delta = f"{format_change(change.difference, result.unit)} vs previous period"
+        colour = {"higher": "normal", "lower": "inverse"}.get(metric.direction or "", "off")
+    help_text = result.definition + (
+        f"\n\nChange tested with a {change.test}." if change and change.test else ""
+    )
+    points = [v for v in (trend or []) if v is not None]
+    with st.container(border=True):
+        st.metric(
+            metric.label,
+            format_value(result.value, result.unit),
+            delta,
+            delta_color=colour,
+            help=help_text,
+            chart_data=points if len(points) > 1 else None,
+        )
+        note = format_interval(result) if result.value is not None else (result.reason or "no data")
+        st.caption(note + (" · ⚠ small sample" if result.small_sample else ""))
+        status = rag(result.value, target, result.ci_low, result.ci_high)
+        if status:
+            st.badge(f"{status.symbol} {status.text}", color=_RAG_COLOURS[status.status])
+
+
+def tiles(
+    results: Sequence[MetricResult],
+    changes: dict[str, Change] | None = None,
+    trends: dict[str, Sequence[float | None]] | None = None,
+    per_row: int = 4,
+) -> None:
+    for start in range(0, len(results), per_row):
+        for column, result in zip(
+            st.columns(per_row), results[start : start + per_row], strict=False
+        ):
+            with column:
+                kpi_tile(result, (changes or {}).get(result.key), (trends or {}).get(result.key))
+
+
+def rag_legend() -> None:
+    st.caption(LEGEND)
+
+
+def chart(fig: go.Figure, key: str) -> None:
+    """A Plotly chart with its toolbar; the camera button saves a PNG named after the chart."""
+    config = {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": "png", "filename": key, "scale": 2},
+    }
+    st.plotly_chart(fig, key=key, config=config)
+
+
+def table(frame: pd.DataFrame, name: str, key: str) -> None:
+    """A table of aggregates and its CSV download (cells that could run as formulas neutralised)."""
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.download_button(
+        f"Download {name} (CSV)",
+        csv_bytes(frame),
+        file_name=f"{key}.csv",
+        mime="text/csv",
+        key=f"download_{key}",
+        icon="⬇️",
+    )
