@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import filters
 from dashboard.navigation import PAGES
 
 st.set_page_config(page_title="Service KPI Dashboard", page_icon="📊", layout="wide")
 
 sections: dict[str, list] = {}
-for spec in PAGES:
-    page = st.Page(spec.script, title=spec.title, icon=spec.icon, url_path=spec.url_path)
+for number, spec in enumerate(PAGES):
+    page = st.Page(
+        spec.script, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=number == 0
+    )
     sections.setdefault(spec.section, []).append(page)
 
-st.navigation(sections).run()
+current = st.navigation(sections)
+# The picture frame: the global filters, drawn before the page so every page reads the same ones.
+filters.sidebar()
+current.run()

@@ -1,4 +1,7 @@
-"""The app's pages, declared once: app.py builds the navigation and the tests visit each."""
+"""The app's pages, declared once: app.py builds the navigation and the tests visit each.
+
+The first page is the default one (served at the app's root).
+"""
 
 from __future__ import annotations
 
@@ -15,5 +18,12 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("Data", "views/data.py", "Data import and quality", "📥", "data"),
+    PageSpec("Dashboard", "views/overview.py", "Overview", "🏠", "overview"),
+    PageSpec("Dashboard", "views/trends.py", "Trends", "📈", "trends"),
+    PageSpec("Dashboard", "views/service_levels.py", "Service levels", "⏱️", "service-levels"),
+    PageSpec("Dashboard", "views/feedback.py", "Customer feedback", "💬", "feedback"),
+    PageSpec("Dashboard", "views/complaints.py", "Complaints and root causes", "🧭", "complaints"),
+    PageSpec("Dashboard", "views/team.py", "Team", "👥", "team"),
+    PageSpec("Data and settings", "views/data.py", "Data import and quality", "📥", "data"),
+    PageSpec("Data and settings", "views/settings.py", "Settings", "⚙️", "settings"),
 )

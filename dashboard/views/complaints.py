@@ -1,0 +1,65 @@
+"""Complaints and root causes: complaint rate and volume, and the categories that drive
+complaints, detractors and repeat contacts (Pareto, with the 80% line)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, components, data, filters
+from kpi.breakdowns import pareto
+from kpi.tables import long_frame
+
+DRIVERS = {
+    "complaints": "Complaints",
+    "detractors": "Detractors (NPS 0-6)",
+    "repeats": "Repeat contacts (same customer again within the FCR window)",
+}
+
+if components.page(
+    "Complaints and root causes",
+    "Which contact reasons cause most of the pain. The Pareto chart sorts categories by count; "
+    "the blue bars are the few that together make up 80%, where a fix helps most.",
+):
+    chosen = filters.current()
+    view = data.overview(chosen)
+    now = view.current.total().metrics
+    if not components.no_rows(now["contacts"], now["responses"]):
+        components.rag_legend()
+        components.tiles(
+            [now[k] for k in ("complaint_rate", "escalation_rate", "reopen_rate")],
+            view.changes,
+            per_row=3,
+        )
+
+        monthly = long_frame(
+            data.report(chosen, grain="month", metrics=("complaint_rate",)), ("complaint_rate",)
+        )
+        volume = monthly.assign(value=monthly.numerator.fillna(0))
+        rate_column, volume_column = st.columns(2)
+        with rate_column:
+            components.chart(charts.trend(monthly, "Complaint rate", "%"), "complaint_rate_trend")
+        with volume_column:
+            components.chart(
+                charts.bars(
+                    volume, "period", "value", "Complaints per month", "month", "complaints"
+                ),
+                "complaint_volume",
+            )
+
+        st.subheader("What drives them")
+        driver = (
+            st.segmented_control(
+                "Count", list(DRIVERS), default="complaints", format_func=DRIVERS.get, key="driver"
+            )
+            or "complaints"
+        )
+        counts = data.breakdown("drivers", chosen)
+        ranked = pareto(dict(zip(counts["category"], counts[driver], strict=True)))
+        if ranked.empty:
+            st.info(f"No {DRIVERS[driver].lower()} in this selection.")
+        else:
+            components.chart(
+                charts.pareto(ranked, "category", f"{DRIVERS[driver]} by category"),
+                f"pareto_{driver}",
+            )
+            components.table(ranked, f"{driver} by category", f"pareto_{driver}")

@@ -1,0 +1,36 @@
+"""Overview: the team at a glance, every headline KPI against the previous period and target."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import components, data, filters
+
+GROUPS = {
+    "Volume": ("contacts", "responses", "backlog"),
+    "Customer feedback": ("nps", "csat", "ces"),
+    "Resolution and service levels": ("fcr", "sla", "first_response_hours", "resolution_hours"),
+    "Calls": ("service_level", "abandonment_rate", "asa_seconds", "aht_seconds"),
+    "Quality": ("complaint_rate", "reopen_rate", "escalation_rate"),
+}
+
+if components.page(
+    "Overview",
+    "How the team is doing in the chosen period: each number with its sample size (n), 95% "
+    "interval, change against the previous period of the same length, and status against target. "
+    "Hover over ⓘ for the definition; the small lines are the last 12 weeks.",
+):
+    chosen = filters.current()
+    view = data.overview(chosen)
+    now = view.current.total()
+    if not components.no_rows(now.metrics["contacts"], now.metrics["responses"]):
+        components.rag_legend()
+        st.caption(
+            f"Previous period: {view.previous.filters.describe()}. Open contacts are judged as of "
+            f"{view.current.as_of:%d %b %Y %H:%M} UTC (the latest timestamp in the data)."
+        )
+        trends = {key: t.values for key, t in view.trends.items()}
+        for heading, keys in GROUPS.items():
+            st.subheader(heading)
+            results = [now.metrics[k] for k in keys]
+            components.tiles(results, view.changes, trends)

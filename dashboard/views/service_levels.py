@@ -1,0 +1,84 @@
+"""Service levels: SLA compliance by priority and channel, response and resolution times, when
+breaches happen, the backlog and its age, and the phone queue."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, components, data, filters
+from kpi.tables import format_value, long_frame
+
+SLA_KEYS = ("sla", "sla_first_response", "sla_resolution")
+TIME_KEYS = ("first_response_hours", "resolution_hours")
+CALL_KEYS = ("service_level", "abandonment_rate", "asa_seconds", "aht_seconds")
+
+if components.page(
+    "Service levels",
+    "Whether contacts were answered and resolved within the targets for their priority (set on "
+    "the Settings page), how long they took, when breaches cluster, and what is still open.",
+):
+    chosen = filters.current()
+    view = data.overview(chosen)
+    now = view.current.total().metrics
+    if not components.no_rows(now["contacts"]):
+        components.rag_legend()
+        components.tiles(
+            [now[k] for k in (*SLA_KEYS, "backlog", *TIME_KEYS)], view.changes, per_row=3
+        )
+        target = data.settings().targets.get("sla")
+        st.subheader("SLA compliance by priority and by channel")
+        by_priority, by_channel = st.columns(2)
+        for column, field in ((by_priority, "priority"), (by_channel, "channel")):
+            frame = long_frame(
+                data.report(chosen, by=(field,), metrics=SLA_KEYS), SLA_KEYS, totals=False
+            )
+            sla = frame[frame.key == "sla"].dropna(subset=["value"])
+            with column:
+                components.chart(
+                    charts.intervals(
+                        sla,
+                        field,
+                        f"SLA by {field}",
+                        "%",
+                        target.value if target else None,
+                        "higher",
+                    ),
+                    f"sla_by_{field}",
+                )
+                components.table(frame.drop(columns=["key"]), f"SLA by {field}", f"sla_by_{field}")
+
+        st.subheader("Response and resolution times")
+        for column, key in zip(st.columns(2), TIME_KEYS, strict=True):
+            result = now[key]
+            title = (
+                f"{result.definition.split(':')[0]}: median {format_value(result.value, 'hours')}, "
+                f"p90 {format_value(result.extra.get('p90'), 'hours')}"
+            )
+            frame = data.breakdown("time_distribution", chosen, key)
+            with column:
+                components.chart(
+                    charts.bars(frame, "bucket", "contacts", title, "time taken", "contacts"),
+                    f"dist_{key}",
+                )
+
+        st.subheader("When breaches happen")
+        heat = data.breakdown("breach_heatmap", chosen)
+        components.chart(
+            charts.heatmap(heat, "SLA breaches by the weekday and hour contacts were opened"),
+            "breach_heatmap",
+        )
+
+        st.subheader("Backlog")
+        weekly, ages = st.columns(2)
+        backlog = long_frame(data.report(chosen, grain="week", metrics=("backlog",)), ("backlog",))
+        with weekly:
+            components.chart(charts.trend(backlog, "Backlog", "count"), "backlog_trend")
+        with ages:
+            age = data.breakdown("backlog_age", chosen)
+            components.chart(
+                charts.bars(age, "age", "contacts", "Age of open contacts", "age", "open contacts"),
+                "backlog_age",
+            )
+
+        st.subheader("Calls")
+        components.tiles([now[k] for k in CALL_KEYS], view.changes)

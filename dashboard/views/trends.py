@@ -1,0 +1,86 @@
+"""Trends: any KPI over time, split by a field, with its target, XmR control limits and the
+team's dated annotations."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, components, data, filters
+from kpi import annotations
+from kpi.filters import SEGMENT_FIELDS
+from kpi.metrics import KEYS, REGISTRY
+from kpi.statistics import xmr_limits
+from kpi.tables import long_frame
+
+if components.page(
+    "Trends",
+    "Any KPI by day, week or month. Without a split, the grey lines are XmR control limits "
+    "(mean ± 2.66 × mean moving range): points outside them, or runs the rules flag, are "
+    "highlighted as signals; everything else is ordinary variation.",
+):
+    chosen = filters.current()
+    left, middle, right = st.columns(3)
+    key = left.selectbox(
+        "KPI",
+        KEYS,
+        index=KEYS.index("csat"),
+        format_func=lambda k: REGISTRY[k].label,
+        key="trend_kpi",
+    )
+    grain = (
+        middle.segmented_control("By", ["day", "week", "month"], default="week", key="trend_grain")
+        or "week"
+    )
+    split = right.selectbox(
+        "Split by",
+        [None, *SEGMENT_FIELDS],
+        format_func=lambda f: f or "nothing (total)",
+        key="trend_split",
+    )
+    metric, target = REGISTRY[key], data.settings().targets.get(key)
+    report = data.report(chosen, by=(split,) if split else (), grain=grain, metrics=(key,))
+    frame = long_frame(report, (key,), totals=not split)
+    frame = frame[frame.period != "undated"]
+    notes = annotations.between(data.store(), chosen.date_from, chosen.date_to)
+    if frame.empty or not frame.n.any():
+        components.empty_state("No data for this KPI with these filters.")
+    else:
+        control = None if split else xmr_limits(list(frame.value))
+        fig = charts.trend(
+            frame,
+            metric.label,
+            metric.unit,
+            split,
+            target.value if target else None,
+            metric.direction,
+            control,
+            notes,
+        )
+        components.chart(fig, f"trend_{key}")
+        for signal in control.signals if control else []:
+            st.caption(f"⚑ {frame.period.iloc[signal.index]}: {signal.description}")
+        components.table(
+            frame.drop(columns=["key"]), f"{metric.label} by {grain}", f"trend_{key}_{grain}"
+        )
+
+    st.subheader("Annotations")
+    st.caption("Dated notes shown on every trend chart, e.g. a process change or a system outage.")
+    with st.form("annotation", clear_on_submit=True, border=False):
+        when, what = st.columns([1, 3])
+        on_date = when.date_input("Date", value=chosen.date_to, format="DD/MM/YYYY")
+        text = what.text_input(
+            "Note",
+            max_chars=annotations.MAX_TEXT,
+            placeholder="New refund process",
+            key="annotation_text",
+        )
+        if st.form_submit_button("Add annotation", key="add_annotation") and text.strip():
+            annotations.add(data.store(), on_date, text)
+            st.rerun()
+    for note in annotations.all_annotations(data.store()):
+        day, words, button = st.columns([1, 4, 1])
+        day.text(f"{note.on_date:%d %b %Y}")
+        words.text(note.text)  # plain text: never rendered as Markdown or HTML
+        if button.button("Delete", key=f"delete_note_{note.annotation_id}"):
+            annotations.delete(data.store(), note.annotation_id)
+            st.rerun()
