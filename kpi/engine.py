@@ -10,10 +10,12 @@ expressions is DuckDB-only.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -43,6 +45,9 @@ UNDATED = "undated"
 
 _TRUNCATE = {"day": "D", "week": "W", "month": "M"}
 _MICROSECOND = timedelta(microseconds=1)
+#: Internal grain of a report over named periods (e.g. "current" and "previous").
+NAMED = "named"
+_FEW_PERIODS = 64
 
 
 # --- results -----------------------------------------------------------------------------------
@@ -109,6 +114,8 @@ class Report:
     as_of: datetime
     settings: Settings
     rows: list[ReportRow]
+    #: Label -> filters of each named period (report_periods only).
+    named: dict[str, Filters] = field(default_factory=dict)
 
     def total(self, period: str | None = None) -> ReportRow | None:
         """The row over every segment (the only row when there is no breakdown)."""
@@ -124,6 +131,14 @@ class Report:
             for r in self.rows
             if r.segment == wanted and r.period not in (None, UNDATED) and key in r.metrics
         ]
+
+    def split(self) -> list[Report]:
+        """A report over named periods as one report per period (rows with period None)."""
+        out = []
+        for label in dict.fromkeys(r.period for r in self.rows):
+            rows = [replace(r, period=None) for r in self.rows if r.period == label]
+            out.append(replace(self, grain=None, rows=rows, filters=self.named[label]))
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -372,8 +387,22 @@ def _needs(chosen: Mapping[str, tuple[str, Formula]], context: Context) -> set[s
 
 
 def _period_column(
-    t: ir.Table, column: str, grain: str | None, offsets: list[tuple[datetime, int]] | None
+    t: ir.Table,
+    column: str,
+    grain: str | None,
+    offsets: list[tuple[datetime, int]] | None,
+    periods: Sequence[Period] = (),
 ) -> ir.Table:
+    """Add ``period``: the local day/week/month start, or the label of a named period (rows in
+    none of the named periods are dropped)."""
+    if grain == NAMED:
+        value = t[column]
+        label = ibis.cases(
+            *[((value >= p.start) & (value < p.end), ibis.literal(p.label)) for p in periods],
+            else_=ibis.null("string"),
+        )
+        t = t.mutate(period=label)
+        return t.filter(t.period.notnull())
     if grain is None or offsets is None:
         return t
     local = local_time(t[column], offsets)
@@ -387,6 +416,7 @@ def _prepare_contacts(
     needs: set[str],
     grain: str | None,
     offsets: list[tuple[datetime, int]] | None,
+    periods: Sequence[Period] = (),
 ) -> ir.Table:
     t = backend.table("contacts")
     if "next_contact" in needs:
@@ -403,7 +433,7 @@ def _prepare_contacts(
     if "elapsed" in needs:
         t = _elapsed(backend, t, context.settings)
         t = t.mutate(**sla_columns(t, context))
-    return _period_column(t, "opened_at", grain, offsets)
+    return _period_column(t, "opened_at", grain, offsets, periods)
 
 
 def _elapsed(backend: ibis.BaseBackend, t: ir.Table, settings: Settings) -> ir.Table:
@@ -431,6 +461,7 @@ def _prepare_responses(
     timezone: str,
     grain: str | None,
     offsets: list[tuple[datetime, int]] | None,
+    periods: Sequence[Period] = (),
 ) -> ir.Table:
     """Responses with their segment fields; a field the answer lacks (priority always) comes
     from the contact it is linked to."""
@@ -455,7 +486,7 @@ def _prepare_responses(
     )
     if predicates:
         t = t.filter(*predicates)
-    return _period_column(t, "responded_at", grain, offsets)
+    return _period_column(t, "responded_at", grain, offsets, periods)
 
 
 # --- aggregating -------------------------------------------------------------------------------
@@ -497,17 +528,52 @@ def _aggregates(
     return out
 
 
-def _run(
-    backend: ibis.BaseBackend, t: ir.Table, keys: Sequence[str], aggs: Mapping[str, ir.Scalar]
-) -> list[dict[str, Any]]:
+def _aggregate(t: ir.Table, keys: Sequence[str], aggs: Mapping[str, ir.Scalar]) -> ir.Table | None:
     if not aggs:
+        return None
+    return t.group_by(list(keys)).aggregate(**aggs) if keys else t.aggregate(**aggs)
+
+
+_COMPILED: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+_COMPILED_LOCK = threading.Lock()
+_COMPILED_MAX = 512
+
+
+def _records(
+    backend: ibis.BaseBackend,
+    build: Callable[[], ir.Table | None],
+    cache_key: tuple[Any, ...] | None = None,
+) -> list[dict[str, Any]]:
+    """Run the aggregate ``build`` makes, as a list of dicts.
+
+    On DuckDB the compiled SQL of each distinct query (same store version, filters, settings,
+    as-of...) is kept: Ibis's compiler takes longer than DuckDB's run, and a dashboard asks the
+    same questions on every rerun. Other backends run the expression as usual.
+    """
+    if cache_key is None or backend.name != "duckdb":
+        expr = build()
+        return [] if expr is None else backend.execute(expr).to_dict("records")
+    sql = _COMPILED.get(cache_key)
+    if sql is None:
+        expr = build()
+        sql = "" if expr is None else str(backend.compile(expr))
+        with _COMPILED_LOCK:
+            _COMPILED[cache_key] = sql
+            while len(_COMPILED) > _COMPILED_MAX:
+                _COMPILED.popitem(last=False)
+    if not sql:
         return []
-    expr = t.group_by(list(keys)).aggregate(**aggs) if keys else t.aggregate(**aggs)
-    frame = backend.execute(expr)
-    records = frame.to_dict("records")
-    if not keys:  # an aggregate over no rows still returns one row of nulls
-        return records
-    return records
+    cursor = backend.con.execute(sql)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _open_at(t: ir.Table, end: ir.TimestampValue) -> ir.BooleanValue:
+    """Opened before ``end`` and not resolved by it; resolved at an unknown time is not open."""
+    resolved_time = ibis.coalesce(t.resolved_at, t.closed_at)
+    done = t.status.isin(["resolved", "closed"]).fill_null(False)
+    undated_done = resolved_time.isnull() & done
+    return (t.opened_at < end) & ~((resolved_time < end).fill_null(False) | undated_done)
 
 
 def _backlog(
@@ -516,42 +582,54 @@ def _backlog(
     periods: Sequence[Period],
     as_of: datetime,
     keys: Sequence[str],
+    cache_key: tuple[Any, ...] | None,
 ) -> list[dict[str, Any]]:
-    """Contacts open at each period's end (capped at as-of): opened before it, not resolved by
-    it. Contacts resolved at an unknown time are never counted as open."""
-    t = backend.table("contacts")
-    predicates = filters.segment_predicates(t)
-    if predicates:
-        t = t.filter(*predicates)
-    resolved_time = ibis.coalesce(t.resolved_at, t.closed_at)
-    undated_done = resolved_time.isnull() & t.status.isin(["resolved", "closed"]).fill_null(False)
-    # Untracked contacts (no status, no times: calls in a call log) are never open.
-    t = t.filter(t.status.notnull() | resolved_time.notnull() | t.first_response_at.notnull())
+    """Contacts open at each period's end (capped at as-of), whenever they were opened."""
     cap = as_of + _MICROSECOND
+
+    def tracked() -> ir.Table:
+        t = backend.table("contacts")
+        t = t.filter(*filters.segment_predicates(t)) if filters.segments() else t
+        # Untracked contacts (no status, no times: calls in a call log) are never open.
+        lifecycle = t.status.notnull() | t.resolved_at.notnull() | t.closed_at.notnull()
+        return t.filter(lifecycle | t.first_response_at.notnull())
+
     if len(periods) == 1 and periods[0].label is None:
-        resolved_time = ibis.coalesce(t.resolved_at, t.closed_at)
-        undated_done = resolved_time.isnull() & t.status.isin(["resolved", "closed"]).fill_null(
-            False
-        )
         end = ibis.literal(min(periods[0].end or cap, cap), type="timestamp")
-        is_open = (t.opened_at < end) & ~((resolved_time < end).fill_null(False) | undated_done)
-        return _run(backend, t, keys, {"backlog__n": _count_if(is_open)})
-    ends = ibis.memtable(
-        {
-            "period": [date.fromisoformat(p.label) for p in periods],
-            "_end": [min(p.end, cap) for p in periods],
-        }
-    ).cast({"_end": "timestamp"})
-    joined = t.cross_join(ends)
-    resolved_time = ibis.coalesce(joined.resolved_at, joined.closed_at)
-    undated_done = resolved_time.isnull() & joined.status.isin(["resolved", "closed"]).fill_null(
-        False
-    )
-    is_open = (joined.opened_at < joined._end) & ~(
-        (resolved_time < joined._end).fill_null(False) | undated_done
-    )
-    still_open = joined.filter(is_open)
-    return _run(backend, still_open, [*keys, "period"], {"backlog__n": still_open.count()})
+
+        def whole() -> ir.Table | None:
+            t = tracked()
+            return _aggregate(t, keys, {"backlog__n": _count_if(_open_at(t, end))})
+
+        return _records(backend, whole, cache_key)
+
+    def per_period() -> ir.Table | None:
+        ends = ibis.memtable(
+            {
+                "period": [date.fromisoformat(p.label) for p in periods],
+                "_end": [min(p.end, cap) for p in periods],
+            }
+        ).cast({"_end": "timestamp"})
+        joined = tracked().cross_join(ends)
+        still_open = joined.filter(_open_at(joined, joined._end))
+        return _aggregate(still_open, [*keys, "period"], {"backlog__n": still_open.count()})
+
+    if len(periods) <= _FEW_PERIODS:
+        # One conditional count per period end: a plain aggregate, so its SQL can be cached.
+        def few() -> ir.Table | None:
+            t = tracked()
+            ends = [ibis.literal(min(p.end, cap), type="timestamp") for p in periods]
+            counts = {f"backlog__{i}": _count_if(_open_at(t, end)) for i, end in enumerate(ends)}
+            return _aggregate(t, keys, counts)
+
+        out = []
+        for record in _records(backend, few, cache_key):
+            segment = {k: record[k] for k in keys}
+            for i, p in enumerate(periods):
+                out.append({**segment, "period": p.label, "backlog__n": record[f"backlog__{i}"]})
+        return out
+    # Not cached as SQL: the periods are an in-memory table Ibis registers when it executes.
+    return _records(backend, per_period)
 
 
 # --- from aggregates to results ----------------------------------------------------------------
@@ -671,6 +749,10 @@ def _index(
 # --- the report --------------------------------------------------------------------------------
 
 
+def _key(base: tuple[Any, ...] | None, *parts: Any) -> tuple[Any, ...] | None:
+    return None if base is None else (*base, *parts)
+
+
 def _check(by: Sequence[str], grain: str | None, keys: Sequence[str]) -> None:
     unknown = [f for f in by if f not in SEGMENT_FIELDS]
     if unknown:
@@ -699,10 +781,43 @@ def report(
     ``as_of`` (aware, or naive in the reporting time zone) is when open contacts are judged;
     the latest timestamp in the data by default.
     """
-    filters = filters or Filters()
+    _check(by, grain, tuple(metrics) if metrics is not None else KEYS)
+    return _compute(source, filters or Filters(), by, grain, {}, as_of, settings, metrics)
+
+
+def report_periods(
+    source: Store | ibis.BaseBackend,
+    periods: Mapping[str, Filters],
+    by: Sequence[str] = (),
+    as_of: datetime | None = None,
+    settings: Settings | None = None,
+    metrics: Sequence[str] | None = None,
+) -> Report:
+    """Several named periods (e.g. {"current": f, "previous": f.previous_period()}) in one pass:
+    one row per label (and segment). Each needs both dates; segment filters must agree."""
+    named = dict(periods)
+    if not named:
+        raise ValueError("give at least one named period")
+    segments = {tuple(sorted(f.segments().items())) for f in named.values()}
+    if len(segments) > 1 or any(f.days is None for f in named.values()):
+        raise ValueError("named periods need both dates and the same segment filters")
+    _check(by, None, tuple(metrics) if metrics is not None else KEYS)
+    first = next(iter(named.values()))
+    return _compute(source, first, by, NAMED, named, as_of, settings, metrics)
+
+
+def _compute(
+    source: Store | ibis.BaseBackend,
+    filters: Filters,
+    by: Sequence[str],
+    grain: str | None,
+    named: Mapping[str, Filters],
+    as_of: datetime | None,
+    settings: Settings | None,
+    metrics: Sequence[str] | None,
+) -> Report:
     by = tuple(dict.fromkeys(by))
     keys = tuple(metrics) if metrics is not None else KEYS
-    _check(by, grain, keys)
     if settings is None:
         settings = load_settings(source) if isinstance(source, Store) else Settings()
     backend = backend_of(source)
@@ -719,9 +834,16 @@ def report(
             _local_date(profile.first_day, settings.timezone),
             _local_date(profile.last_day, settings.timezone),
         )
-    periods = periods_for(filters, grain, settings.timezone, data_range)
+    if grain == NAMED:
+        periods = [Period(label, *f.utc_bounds(settings.timezone)) for label, f in named.items()]
+        # Read every row of the envelope once; the period column sorts them into the periods.
+        filters = filters.with_dates(
+            min(f.date_from for f in named.values()), max(f.date_to for f in named.values())
+        )
+    else:
+        periods = periods_for(filters, grain, settings.timezone, data_range)
     offsets = None
-    if grain is not None and periods:
+    if grain not in (None, NAMED) and periods:
         offsets = utc_offsets(
             settings.timezone,
             periods[0].start - timedelta(days=1),
@@ -734,30 +856,56 @@ def report(
     c_chosen = _formulas(contact_metrics, context)
     r_chosen = _formulas(response_metrics, context)
 
+    cache_key = None
+    if isinstance(source, Store):  # what decides the SQL text; the store version covers data
+        cache_key = (
+            id(backend),
+            source.version(),
+            filters,
+            grain,
+            tuple(periods),
+            instant,
+            json.dumps(settings.to_dict(), sort_keys=True, default=str),
+            keys,
+            profile.supported,
+        )
     groupings = [by, ()] if by else [()]
     indexes: dict[tuple[str, ...], dict] = {}
     for segment_by in groupings:
         keys_ = [*segment_by, *(["period"] if grain else [])]
         records: list[dict[str, Any]] = []
         if any(f.kind != "stock" and f.supported_by(context) for _, f in c_chosen.values()):
-            prepared = _prepare_contacts(
-                backend, filters, context, _needs(c_chosen, context), grain, offsets
-            )
-            records += _run(backend, prepared, keys_, _aggregates(prepared, c_chosen, context))
+
+            def contacts_query(segment_by=segment_by, keys_=keys_) -> ir.Table | None:
+                needs = _needs(c_chosen, context)
+                t = _prepare_contacts(backend, filters, context, needs, grain, offsets, periods)
+                return _aggregate(t, keys_, _aggregates(t, c_chosen, context))
+
+            records += _records(backend, contacts_query, _key(cache_key, "contacts", segment_by))
         if "backlog" in c_chosen and periods:
-            records += _backlog(backend, filters, periods, instant, segment_by)
-        if response_metrics:
-            prepared_r = _prepare_responses(
-                backend, filters, segment_by, settings.timezone, grain, offsets
+            records += _backlog(
+                backend,
+                filters,
+                periods,
+                instant,
+                segment_by,
+                _key(cache_key, "backlog", segment_by),
             )
-            r_aggs = _aggregates(prepared_r, r_chosen, context)
-            records += _run(backend, prepared_r, keys_, r_aggs)
+        if response_metrics:
+
+            def responses_query(segment_by=segment_by, keys_=keys_) -> ir.Table | None:
+                t = _prepare_responses(
+                    backend, filters, segment_by, settings.timezone, grain, offsets, periods
+                )
+                return _aggregate(t, keys_, _aggregates(t, r_chosen, context))
+
+            records += _records(backend, responses_query, _key(cache_key, "responses", segment_by))
         indexes[segment_by] = _index(records, segment_by, grain)
 
     rows = []
     labels: list[str | None] = [p.label for p in periods] if grain else [None]
     undated = (
-        grain is not None
+        grain not in (None, NAMED)
         and response_metrics
         and filters.date_from is None
         and filters.date_to is None
@@ -782,7 +930,9 @@ def report(
                 rows.append(ReportRow(dict(zip(segment_by, segment, strict=True)), label, results))
     if by:  # totals first, then segments
         rows.sort(key=lambda r: 0 if not r.segment else 1)
-    return Report(filters, by, grain, instant, settings, rows)
+    if grain == NAMED:
+        filters = next(iter(named.values()))
+    return Report(filters, by, grain, instant, settings, rows, dict(named))
 
 
 # --- change, trends and the dashboard overview ---------------------------------------------------
@@ -916,8 +1066,13 @@ def overview(
     """Every KPI for the period and the previous period, their changes, and weekly trends."""
     if settings is None:
         settings = load_settings(source) if isinstance(source, Store) else Settings()
-    current = report(source, filters, as_of=as_of, settings=settings)
-    previous = report(source, filters.previous_period(), as_of=as_of, settings=settings)
+    both = report_periods(
+        source,
+        {"current": filters, "previous": filters.previous_period()},
+        as_of=as_of,
+        settings=settings,
+    )
+    current, previous = both.split()
     now, before = current.total(), previous.total()
     changes = {k: change(now.metrics[k], before.metrics[k]) for k in now.metrics}
     trends = trend(source, filters, trend_keys, weeks, as_of, settings)

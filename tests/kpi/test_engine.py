@@ -25,6 +25,7 @@ from kpi.engine import (
     change,
     overview,
     report,
+    report_periods,
     trend,
     utc_offsets,
 )
@@ -662,3 +663,21 @@ def test_overview_has_both_periods_changes_and_trends():
     assert o.previous.filters.date_from == date(2025, 2, 1)
     assert set(o.changes) == set(KEYS) and o.changes["csat"].difference == pytest.approx(30.0)
     assert set(o.trends) == {"csat", "contacts"} and len(o.trends["csat"].periods) == 12
+
+
+@hsettings(max_examples=8, deadline=None)
+@given(
+    contacts=st.lists(contact_rows(), min_size=1, max_size=20),
+    responses=st.lists(response_rows(), max_size=10),
+)
+def test_named_periods_in_one_pass_equal_separate_reports(contacts, responses):
+    store = make_store(_with_ids(contacts, "c"), _with_ids(responses, "r"))
+    week = Filters(date_from=date(2025, 3, 24), date_to=date(2025, 3, 30))
+    as_of = datetime(2025, 4, 5, 12)
+    both = report_periods(store, {"current": week, "previous": week.previous_period()},
+                          by=["channel"], as_of=as_of, settings=CAL)  # fmt: skip
+    current, previous = both.split()
+    assert previous.filters == week.previous_period()
+    for one, alone in ((current, week), (previous, week.previous_period())):
+        separate = report(store, alone, by=["channel"], as_of=as_of, settings=CAL)
+        assert one.to_dict() == separate.to_dict()
