@@ -8,11 +8,14 @@ layouts are recognised from a profile of characteristic headers.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from kpi.errors import ImportProblem
 from kpi.schema import KINDS, field_map
@@ -170,6 +173,9 @@ def parse_layout(data: dict[str, Any], where: str, *, builtin: bool = False) -> 
         fname: {str(k).strip().lower(): str(v) for k, v in table.items()}
         for fname, table in dict(data.get("values", {})).items()
     }
+    _check_fields(kind, constants, values, where)
+    if not builtin:  # built-in layouts are checked by the test suite, not on every detection
+        _check_expressions(data, columns, where)
     name = str(data.get("name") or Path(where).stem)
     duplicates = data.get("duplicates", "quarantine")
     if duplicates not in ("quarantine", "keep_last"):
@@ -196,6 +202,68 @@ def parse_layout(data: dict[str, Any], where: str, *, builtin: bool = False) -> 
         notes=str(data.get("notes", "")),
         builtin=builtin,
     )
+
+
+def _check_fields(
+    kind: str, constants: dict[str, Any], values: dict[str, dict[str, str]], where: str
+) -> None:
+    """[constants] and [values] name fields of the kind, and values map to canonical words."""
+    fields = field_map(kind)
+    for section, names in (("constants", constants), ("values", values)):
+        unknown = sorted(n for n in names if n not in fields)
+        if unknown:
+            raise ImportProblem(
+                f"{where}: [{section}] {', '.join(unknown)} is not a {kind} field; "
+                f"fields are {', '.join(fields)}."
+            )
+    for fname, table in values.items():
+        choices = fields[fname].choices
+        for word, target in table.items():
+            if choices and target not in choices:
+                raise ImportProblem(
+                    f"{where}: [values.{fname}] maps {word!r} to {target!r}, which is not one of "
+                    f"{', '.join(choices)}."
+                )
+
+
+def _check_expressions(data: dict[str, Any], columns: dict[str, ColumnSpec], where: str) -> None:
+    """Time zone, date formats and patterns are tried now, so that a typo is named with the
+    mapping file instead of failing half-way through an import."""
+    checks: list[tuple[str, str, str]] = []  # what, value, SQL that uses it as DuckDB will
+    timezone = data.get("timezone")
+    if timezone is not None:
+        checks.append(("timezone", str(timezone), "SELECT timezone(?, TIMESTAMP '2000-01-01')"))
+    formats = [("date_format", data.get("date_format"))]
+    formats += [(f"[columns] {n} date_format", s.date_format) for n, s in columns.items()]
+    for what, fmt in formats:
+        if fmt is not None:
+            checks.append((what, str(fmt), "SELECT try_strptime('2000-01-01', ?)"))
+    for n, spec in columns.items():
+        if spec.extract is not None:
+            checks.append(
+                (f"[columns] {n} extract", spec.extract, "SELECT regexp_extract('', ?, 1)")
+            )
+    if checks:
+        con = duckdb.connect()
+        try:
+            for what, value, sql in checks:
+                try:
+                    con.execute(sql, [value])
+                except duckdb.Error as exc:
+                    reason = str(exc).splitlines()[0].split("Error: ", 1)[-1]
+                    raise ImportProblem(
+                        f"{where}: {what} {value!r} is not valid ({reason})."
+                    ) from None
+        finally:
+            con.close()
+    ignore = data.get("ignore_lines")
+    if ignore is not None:
+        try:
+            re.compile(str(ignore))
+        except re.error as exc:
+            raise ImportProblem(
+                f"{where}: ignore_lines {ignore!r} is not a valid regular expression ({exc})."
+            ) from None
 
 
 def load_mapping(path: Path) -> Layout:
