@@ -169,9 +169,27 @@ def test_the_design_documents_mapping_file_loads(tmp_path):
         ('duplicates = "sometimes"\n[columns]\ncontact_id = "a"\nopened_at = "b"\n',
          "duplicates must be 'quarantine' or 'keep_last'"),
         ("[columns\ncontact_id = 'a'\n", "not a valid TOML mapping file"),
+        ('timezone = "Mars/Olympus"\n[columns]\ncontact_id = "a"\nopened_at = "b"\n',
+         "timezone 'Mars/Olympus' is not valid"),
+        ('date_format = "%Q-%d"\n[columns]\ncontact_id = "a"\nopened_at = "b"\n',
+         "date_format '%Q-%d' is not valid"),
+        ('[columns]\ncontact_id = "a"\nopened_at = { column = "b", date_format = "%d/%Q" }\n',
+         "[columns] opened_at date_format '%d/%Q' is not valid"),
+        ('[columns]\ncontact_id = { column = "a", extract = "([0-9+" }\nopened_at = "b"\n',
+         "[columns] contact_id extract '([0-9+' is not valid"),
+        ('ignore_lines = "(unclosed"\n[columns]\ncontact_id = "a"\nopened_at = "b"\n',
+         "ignore_lines '(unclosed' is not a valid regular expression"),
+        ('[columns]\ncontact_id = "a"\nopened_at = "b"\n[constants]\nchanel = "phone"\n',
+         "[constants] chanel is not a contacts field"),
+        ('[columns]\ncontact_id = "a"\nopened_at = "b"\n[values.stauts]\n"x" = "open"\n',
+         "[values] stauts is not a contacts field"),
+        ('[columns]\ncontact_id = "a"\nopened_at = "b"\n[values.status]\n"Waiting" = "waiting"\n',
+         "[values.status] maps 'waiting' to 'waiting', which is not one of open, pending"),
     ],
     ids=["unknown-key", "unknown-field", "unit", "column-key", "kind", "required", "type",
-         "score-name", "scale", "duplicates", "toml"],
+         "score-name", "scale", "duplicates", "toml", "timezone", "date-format",
+         "column-date-format", "extract", "ignore-lines", "constant-field", "values-field",
+         "values-word"],
 )  # fmt: skip
 def test_a_broken_mapping_file_gets_one_line_naming_the_file(tmp_path, text, words):
     with pytest.raises(ImportProblem) as caught:
@@ -235,3 +253,13 @@ def test_real_export_headers_are_recognised(name):
     layout = detect_layout(headers, "export.csv")
     assert layout.name == name
     resolve_headers(layout, headers, "export.csv")  # every column it needs is there
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_every_built_in_layout_passes_the_checks_a_users_mapping_gets(name):
+    import tomllib
+    from importlib import resources
+
+    text = (resources.files("kpi") / "layouts" / f"{name}.toml").read_text(encoding="utf-8")
+    layout = parse_layout(tomllib.loads(text), f"{name}.toml", builtin=False)
+    assert layout.name == name
