@@ -70,8 +70,33 @@ def _migration_1(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _migration_2(con: duckdb.DuckDBPyConnection) -> None:
+    """Reflections (journal and supervisor review), their KSB mapping, and a provider's KSBs."""
+    con.execute(
+        """CREATE TABLE reflections (
+            reflection_id BIGINT PRIMARY KEY, title VARCHAR, learner VARCHAR, level INTEGER,
+            standard VARCHAR, model VARCHAR, sections VARCHAR, insight_id VARCHAR,
+            insight VARCHAR, filters VARCHAR, metrics VARCHAR, as_of TIMESTAMP,
+            customer_comment VARCHAR, action_text VARCHAR, action_kpi VARCHAR,
+            action_target DOUBLE, action_review_date DATE, annotation_id BIGINT,
+            status VARCHAR, supervisor VARCHAR, supervisor_comment VARCHAR,
+            signed_off_at TIMESTAMP, created_at TIMESTAMP, updated_at TIMESTAMP)"""
+    )
+    con.execute(
+        """CREATE TABLE reflection_ksbs (
+            reflection_id BIGINT, ref VARCHAR, PRIMARY KEY (reflection_id, ref))"""
+    )
+    con.execute(
+        """CREATE TABLE ksb_catalogue (
+            ref VARCHAR PRIMARY KEY, standard VARCHAR, standard_title VARCHAR, level INTEGER,
+            type VARCHAR, code VARCHAR, area VARCHAR, description VARCHAR,
+            evidence_prompt VARCHAR, kpi_support VARCHAR, status VARCHAR,
+            imported_from VARCHAR, imported_at TIMESTAMP)"""
+    )
+
+
 #: Ordered migrations; the store's schema version is the number applied. Append, never edit.
-MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (_migration_1,)
+MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (_migration_1, _migration_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
