@@ -265,6 +265,12 @@ def complete_dates(
         f"SELECT v FROM (SELECT unnest($missed) AS v) WHERE {merged.sql('v', timezone, p)} IS NULL LIMIT 3",
         {**p.values, "missed": values},
     ).fetchall()
+    if unread and parse.family == "iso" and len(values) < 2000:
+        # The sample was all ISO, the rest is not: ISO values read the same day-first or
+        # month-first, so the misses decide, as they would have had the sample held them.
+        wider = _beyond_iso(con, merged, values, timezone, where, file)
+        if wider is not None:
+            merged, unread = wider, []
     if unread or len(values) == 2000:
         shown = ", ".join(repr(r[0]) for r in unread) or repr(values[0])
         raise ImportProblem(
@@ -280,6 +286,42 @@ def complete_dates(
         p.values,
     )
     return merged
+
+
+def _beyond_iso(
+    con, parse: DateParse, missed: list[str], timezone: str, where: DateDetection, file: str
+) -> DateParse | None:
+    """``parse`` widened to the one non-ISO family that reads every missed value, if any."""
+    values = "(SELECT unnest($missed) AS v)"
+    fits: dict[str, DateParse] = {}
+    for name in ("dmy", "mdy"):
+        extra = _narrow(con, values, FAMILIES[name], {"missed": missed})
+        p = Params("b")
+        failing = con.execute(
+            f"SELECT count(*) FROM {values} WHERE {extra.sql('v', timezone, p)} IS NULL",
+            {**p.values, "missed": missed},
+        ).fetchall()[0][0]
+        if failing == 0:
+            fits[name] = extra
+    if len(fits) > 1:
+        examples = ", ".join(repr(v) for v in sorted(missed)[:3])
+        raise ImportProblem(
+            f"{file}: column {where.column!r} ({where.field_name}) has dates that read both "
+            f"day-first and month-first, e.g. {examples}.",
+            hint='Add date_format = "%d/%m/%Y %H:%M" (UK) or "%m/%d/%Y %H:%M" (US) to a '
+            "mapping file and import with --mapping FILE.",
+        )
+    if not fits:
+        return None
+    name, extra = next(iter(fits.items()))
+    return DateParse(
+        tuple(dict.fromkeys(parse.local + extra.local)),
+        tuple(dict.fromkeys(parse.utc + extra.utc)),
+        tuple(dict.fromkeys(parse.offset + extra.offset)),
+        parse.epoch,
+        FAMILIES[name].label,
+        name,
+    )
 
 
 def _unread(
