@@ -4,6 +4,7 @@ idempotently, and as batches that a later export updates and that can be undone.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from kpi.batches import UndoRefused, undo
+from kpi.errors import ImportProblem
 from kpi.ingest import import_file
 from kpi.store import SCHEMA_VERSION, Store, StoreError, open_store
 
@@ -302,3 +304,41 @@ def test_imported_data_survives_closing_and_reopening_the_store(tmp_path):
     assert store.count("contacts") == 349
     assert import_file(store, tmp_path / "cfpb.csv").already_imported
     store.close()
+
+
+# --- date detection does not depend on the file's size ------------------------------------------
+
+
+def iso_export_with_a_tail(path: Path, rows: int, tail: list[str]) -> Path:
+    """``rows`` ISO dates (detection samples some of them), then the ``tail`` values."""
+    start = dt.datetime(2024, 1, 1)
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("contact_id,opened_at\n")
+        for i in range(rows):
+            out.write(f"C{i},{start + dt.timedelta(minutes=i):%Y-%m-%d %H:%M}\n")
+        for i, value in enumerate(tail):
+            out.write(f"LATE{i},{value}\n")
+    return path
+
+
+@pytest.mark.parametrize("n", [3, 60_000], ids=["small", "large"])
+def test_iso_dates_followed_by_uk_dates_read_day_first_whatever_the_size(store, tmp_path, n):
+    export = iso_export_with_a_tail(tmp_path / "tail.csv", n, ["25/04/2025 10:00", "03/04/2025"])
+    result = import_file(store, export)
+    assert result.date_formats == {"opened_at": "day-first"}
+    assert result.rows_imported == n + 2
+    late = dict(
+        rows(store, "SELECT contact_id, opened_at FROM contacts WHERE contact_id LIKE 'LATE%'")
+    )
+    assert late == {
+        "LATE0": dt.datetime(2025, 4, 25, 9, 0),
+        "LATE1": dt.datetime(2025, 4, 2, 23, 0),
+    }
+
+
+@pytest.mark.parametrize("n", [3, 60_000], ids=["small", "large"])
+def test_iso_dates_followed_by_ambiguous_dates_stop_whatever_the_size(store, tmp_path, n):
+    export = iso_export_with_a_tail(tmp_path / "tail.csv", n, ["03/04/2025", "05/06/2025"])
+    with pytest.raises(ImportProblem, match="read both day-first and month-first"):
+        import_file(store, export)
+    assert store.count("imports") == 0
