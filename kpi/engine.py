@@ -14,7 +14,8 @@ import json
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -749,6 +750,33 @@ def _index(
 # --- the report --------------------------------------------------------------------------------
 
 
+_VERSIONS = threading.local()
+
+
+def _version(source: Store | ibis.BaseBackend) -> str | None:
+    """The store's data version (None for a bare backend), read once per outermost call: an
+    overview asks for it several times, and each read is a few queries."""
+    if not isinstance(source, Store):
+        return None
+    pinned = getattr(_VERSIONS, "pinned", None)
+    if pinned is not None and pinned[0] is source:
+        return pinned[1]
+    return source.version()
+
+
+@contextmanager
+def _one_version(source: Store | ibis.BaseBackend) -> Iterator[None]:
+    """Within the block, the store's version is read once (nested blocks reuse it)."""
+    if not isinstance(source, Store) or getattr(_VERSIONS, "pinned", None) is not None:
+        yield
+        return
+    _VERSIONS.pinned = (source, source.version())
+    try:
+        yield
+    finally:
+        _VERSIONS.pinned = None
+
+
 def _key(base: tuple[Any, ...] | None, *parts: Any) -> tuple[Any, ...] | None:
     return None if base is None else (*base, *parts)
 
@@ -821,7 +849,8 @@ def _compute(
     if settings is None:
         settings = load_settings(source) if isinstance(source, Store) else Settings()
     backend = backend_of(source)
-    profile = _profile(backend, source.version() if isinstance(source, Store) else None)
+    version = _version(source)
+    profile = _profile(backend, version)
     instant = (
         _to_utc(as_of, settings.timezone)
         if as_of is not None
@@ -860,7 +889,7 @@ def _compute(
     if isinstance(source, Store):  # what decides the SQL text; the store version covers data
         cache_key = (
             id(backend),
-            source.version(),
+            version,
             filters,
             grain,
             tuple(periods),
@@ -1032,15 +1061,15 @@ def trend(
     filters = filters or Filters()
     if settings is None:
         settings = load_settings(source) if isinstance(source, Store) else Settings()
-    instant = _to_utc(as_of, settings.timezone) if as_of else _latest(source, settings)
-    window = trend_window(filters, weeks, instant, settings.timezone)
-    weekly = report(source, window, grain="week", as_of=as_of, settings=settings, metrics=keys)
+    with _one_version(source):
+        instant = _to_utc(as_of, settings.timezone) if as_of else _latest(source, settings)
+        window = trend_window(filters, weeks, instant, settings.timezone)
+        weekly = report(source, window, grain="week", as_of=as_of, settings=settings, metrics=keys)
     return trends_from(weekly, keys)
 
 
 def _latest(source: Store | ibis.BaseBackend, settings: Settings) -> datetime:
-    backend = backend_of(source)
-    profile = _profile(backend, source.version() if isinstance(source, Store) else None)
+    profile = _profile(backend_of(source), _version(source))
     return profile.latest or datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -1066,14 +1095,15 @@ def overview(
     """Every KPI for the period and the previous period, their changes, and weekly trends."""
     if settings is None:
         settings = load_settings(source) if isinstance(source, Store) else Settings()
-    both = report_periods(
-        source,
-        {"current": filters, "previous": filters.previous_period()},
-        as_of=as_of,
-        settings=settings,
-    )
-    current, previous = both.split()
-    now, before = current.total(), previous.total()
-    changes = {k: change(now.metrics[k], before.metrics[k]) for k in now.metrics}
-    trends = trend(source, filters, trend_keys, weeks, as_of, settings)
+    with _one_version(source):
+        both = report_periods(
+            source,
+            {"current": filters, "previous": filters.previous_period()},
+            as_of=as_of,
+            settings=settings,
+        )
+        current, previous = both.split()
+        now, before = current.total(), previous.total()
+        changes = {k: change(now.metrics[k], before.metrics[k]) for k in now.metrics}
+        trends = trend(source, filters, trend_keys, weeks, as_of, settings)
     return Overview(current, previous, changes, trends)
