@@ -104,7 +104,12 @@ def import_file(
     report = progress or (lambda _stage, _fraction: None)
     if not path.exists():
         raise ImportProblem(f"{name}: no such file.")
-    sha = file_sha256(path)
+    if path.is_dir():
+        raise ImportProblem(f"{name}: is a folder; give the export files inside it.")
+    try:
+        sha = file_sha256(path)
+    except OSError as exc:
+        raise ImportProblem(f"{name}: cannot be read ({exc.strerror or exc}).") from None
     previous = _previous_import(store, sha)
     if previous is not None:
         return previous
