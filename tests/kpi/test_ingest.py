@@ -342,3 +342,12 @@ def test_iso_dates_followed_by_ambiguous_dates_stop_whatever_the_size(store, tmp
     with pytest.raises(ImportProblem, match="read both day-first and month-first"):
         import_file(store, export)
     assert store.count("imports") == 0
+
+
+def test_a_folder_or_a_missing_path_is_refused_by_name(store, tmp_path):
+    (tmp_path / "exports").mkdir()
+    with pytest.raises(ImportProblem, match="^exports: is a folder"):
+        import_file(store, tmp_path / "exports")
+    with pytest.raises(ImportProblem, match="^gone.csv: no such file"):
+        import_file(store, tmp_path / "gone.csv")
+    assert store.count("imports") == 0
