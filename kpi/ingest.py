@@ -6,7 +6,9 @@ Every row read ends up imported or quarantined with a reason, and the counts add
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -36,7 +38,7 @@ from kpi.parsing import (
     score_sql,
     text_value,
 )
-from kpi.privacy import pseudonym_sql, scrub, scrub_sql
+from kpi.privacy import pseudonym, pseudonym_sql, scrub, scrub_sql
 from kpi.schema import Field, field_map, key_field, stored_columns
 from kpi.store import Store
 
@@ -184,6 +186,7 @@ class _Import:
         if self.raw.rows_read == 0:
             raise ImportProblem(f"{self.file_name}: the file has a header but no data rows.")
         positions = resolve_headers(self.layout, self.raw.headers, self.file_name)
+        self.positions = positions
         self.report("parsing", 0.2)
         self._stage_text(positions)
         self._stage_typed()
@@ -544,6 +547,27 @@ class _Import:
             pairs.append(f"{p(name)}, {value}")
         return f"CAST(json_object({', '.join(pairs)}) AS VARCHAR)"
 
+    def _rejected_json(self, line: str) -> str:
+        """A malformed line as JSON of the layout's fields, read by position and made safe:
+        the columns a layout drops (names, emails) never reach the quarantine, and since a
+        malformed line's positions may be off by one, every kept value is scrubbed."""
+        try:
+            cells = next(csv.reader(io.StringIO(line), delimiter=self.raw.delimiter or ","), [])
+        except csv.Error:
+            cells = []
+        sources = {name: spec.columns for name, spec in self.layout.columns.items()}
+        sources.update({name: (spec.column,) for name, spec in self.layout.scores.items()})
+        kept: dict[str, str | None] = {}
+        for name, columns in sorted(sources.items()):
+            found = [self.positions[c] for c in columns if c in self.positions]
+            parts = [cells[i].strip() for i in found if i < len(cells) and cells[i].strip()]
+            value = " ".join(parts) or None
+            if name == "customer_id":
+                kept[name] = pseudonym(value, self.store.pseudonym_key)
+            else:
+                kept[name] = None if value is None else scrub(value)
+        return json.dumps(kept, ensure_ascii=False)
+
     def _store_issues(self, batch_id: int) -> int:
         kind, cur = self.layout.kind, self.cur
         p = Params()
@@ -559,7 +583,10 @@ class _Import:
         if self.raw.rejected:
             cur.executemany(
                 "INSERT INTO quarantine VALUES (?, ?, ?, ?, NULL, NULL, ?)",
-                [(batch_id, kind, r.row_number, r.reason, scrub(r.raw)) for r in self.raw.rejected],
+                [
+                    (batch_id, kind, r.row_number, r.reason, self._rejected_json(r.raw))
+                    for r in self.raw.rejected
+                ],
             )
         cur.execute(
             f"""INSERT INTO import_warnings

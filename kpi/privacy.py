@@ -5,6 +5,7 @@ Both run as SQL over whole columns at import, so no personal value is ever store
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from kpi.parsing import Params
@@ -37,6 +38,13 @@ def scrub(text: str) -> str:
     for pattern, marker in REPLACEMENTS:
         text = re.sub(pattern, marker, text)
     return text
+
+
+def pseudonym(value: str | None, key: str) -> str | None:
+    """``pseudonym_sql`` in Python, for values that never pass through the store's SQL."""
+    if value is None:
+        return None
+    return hashlib.sha256(f"{key}|{value}".encode()).hexdigest()[:HASH_LENGTH]
 
 
 def pseudonym_sql(value: str, key: str, p: Params) -> str:
