@@ -371,6 +371,17 @@ def injection() -> None:
             "T4,,CUST-999001,Missing date: contact m.jones@example.org,or 07700 900789 please",
         ),
     )
+    # Malformed lines are quarantined whole; the columns the layout drops must not ride along.
+    write_text(
+        "malformed_lines_with_personal_data.csv",
+        lines(
+            "contact_id,opened_at,customer_id,customer_name,team",
+            "T1,2025-03-03 09:15,CUST-4455667,Jane Doe,Billing",
+            "T2,2025-03-03 10:40,CUST-4455668,Ravi Shah,Care,stray extra field",
+            "T3,2025-03-04 11:00,CUST-4455669,Olu Ade",
+            "T4,2025-03-04 12:00,CUST-4455670,Mia Wong,Care",
+        ),
+    )
 
 
 def workbooks() -> None:

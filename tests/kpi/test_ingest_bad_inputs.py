@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import shutil
 import subprocess
 import sys
@@ -125,6 +126,9 @@ EXPECTED: dict[str, Refused | Counted] = {
     ),
     "html_script.csv": Counted(2),
     "personal_data_in_text.csv": Counted(4, quarantined=1, reasons=("opened_at is empty",)),
+    "malformed_lines_with_personal_data.csv": Counted(
+        4, quarantined=2, reasons=("too many columns", "missing columns")
+    ),
 }
 
 
@@ -439,6 +443,21 @@ def test_no_email_phone_card_or_raw_customer_id_reaches_the_store(store):
     # The same customer gets the same key; different customers different keys.
     assert stored["T1"][0] == stored["T3"][0] != stored["T2"][0]
     assert len(stored["T1"][0]) == 16
+
+
+def test_a_quarantined_malformed_line_keeps_no_dropped_column_or_raw_customer_id(store):
+    run_import(store, "malformed_lines_with_personal_data.csv")
+    dump = store_text(store)
+    for secret in ("Jane Doe", "Ravi Shah", "Olu Ade", "Mia Wong", "CUST-4455667", "CUST-4455668",
+                   "CUST-4455669", "CUST-4455670"):  # fmt: skip
+        assert secret not in dump, secret
+    # What is kept of a malformed line: the layout's fields, read by position, made safe.
+    raws = [json.loads(r) for (r,) in rows(store, "SELECT raw FROM quarantine ORDER BY row_number")]
+    assert [r["contact_id"] for r in raws] == ["T2", "T3"]
+    assert raws[0]["team"] == "Care"
+    keys = {k for (k,) in rows(store, "SELECT customer_key FROM contacts")}
+    assert len(keys) == 2 and all(len(k) == 16 for k in keys)
+    assert len(raws[0]["customer_id"]) == 16  # the same keyed hash as a stored row's
 
 
 # --- through the real command line ---------------------------------------------------------------

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from kpi.parsing import Params
-from kpi.privacy import pseudonym_sql, scrub, scrub_sql
+from kpi.privacy import pseudonym, pseudonym_sql, scrub, scrub_sql
 
 SCRUBBED = [
     ("write to jane.doe@example.com today", "write to [email removed] today"),
@@ -47,6 +47,11 @@ def con():
     connection.close()
 
 
+def pseudonym_sql_value(con, key: str, value: str | None) -> str | None:
+    p = Params()
+    return con.execute(f"SELECT {pseudonym_sql(p(value), key, p)}", p.values).fetchone()[0]
+
+
 @pytest.mark.parametrize(("text", "expected"), SCRUBBED)
 def test_emails_phones_and_card_numbers_are_replaced_by_markers(text, expected):
     assert scrub(text) == expected
@@ -64,19 +69,19 @@ def test_sql_and_python_scrub_the_same_way(con, text):
     assert con.execute(f"SELECT {scrub_sql(value, p)}", p.values).fetchone()[0] == scrub(text)
 
 
-def pseudonym(con, key: str, value: str | None) -> str | None:
-    p = Params()
-    return con.execute(f"SELECT {pseudonym_sql(p(value), key, p)}", p.values).fetchone()[0]
-
-
 def test_pseudonyms_are_stable_per_key_and_differ_between_keys(con):
-    first = pseudonym(con, "k1", "jane.doe@example.com")
-    assert first == pseudonym(con, "k1", "jane.doe@example.com")
-    assert first != pseudonym(con, "k1", "john@example.com")
-    assert first != pseudonym(con, "k2", "jane.doe@example.com")
+    first = pseudonym_sql_value(con, "k1", "jane.doe@example.com")
+    assert first == pseudonym_sql_value(con, "k1", "jane.doe@example.com")
+    assert first != pseudonym_sql_value(con, "k1", "john@example.com")
+    assert first != pseudonym_sql_value(con, "k2", "jane.doe@example.com")
     assert len(first) == 16 and "jane" not in first
-    assert pseudonym(con, "k1", None) is None  # no customer, no key
+    assert pseudonym_sql_value(con, "k1", None) is None  # no customer, no key
 
 
 def test_the_pseudonym_key_is_a_parameter_not_sql_text(con):
-    assert pseudonym(con, "x' || 'y", "c1") == pseudonym(con, "x' || 'y", "c1")
+    assert pseudonym_sql_value(con, "x' || 'y", "c1") == pseudonym_sql_value(con, "x' || 'y", "c1")
+
+
+@pytest.mark.parametrize("value", ["jane.doe@example.com", "CUST-1", "Caller 2403", "ü ß"])
+def test_the_python_pseudonym_is_the_sql_one(con, value):
+    assert pseudonym(value, "store-key") == pseudonym_sql_value(con, "store-key", value)
