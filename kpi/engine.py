@@ -10,9 +10,11 @@ expressions is DuckDB-only.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -154,21 +156,34 @@ class Report:
 
 # --- connecting --------------------------------------------------------------------------------
 
-_BACKENDS = threading.local()
+_BACKENDS: weakref.WeakKeyDictionary[Store, dict[int, ibis.BaseBackend]] = (
+    weakref.WeakKeyDictionary()
+)
+_BACKENDS_LOCK = threading.Lock()
+_TOKENS = itertools.count(1)
 
 
 def backend_of(source: Store | ibis.BaseBackend) -> ibis.BaseBackend:
-    """An Ibis backend for a store (on this thread's cursor), or the backend itself."""
+    """An Ibis backend for a store (on this thread's cursor), or the backend itself. Backends
+    live as long as their store."""
     if not isinstance(source, Store):
         return source
-    cache = getattr(_BACKENDS, "by_cursor", None)
-    if cache is None:
-        cache = _BACKENDS.by_cursor = {}
-    cursor = source.cursor()
-    backend = cache.get(id(cursor))
-    if backend is None or backend[0] is not cursor:
-        backend = cache[id(cursor)] = (cursor, ibis.duckdb.from_connection(cursor))
-    return backend[1]
+    cursor = source.cursor()  # the store keeps one per thread
+    with _BACKENDS_LOCK:
+        per_cursor = _BACKENDS.setdefault(source, {})
+        backend = per_cursor.get(id(cursor))
+        if backend is None or backend.con is not cursor:
+            backend = per_cursor[id(cursor)] = ibis.duckdb.from_connection(cursor)
+    return backend
+
+
+def _token(backend: ibis.BaseBackend) -> int:
+    """A number that names this backend in caches (unlike id(), never reused by another)."""
+    token = getattr(backend, "_kpi_cache_token", None)
+    if token is None:
+        token = next(_TOKENS)
+        backend._kpi_cache_token = token
+    return token
 
 
 # --- periods -----------------------------------------------------------------------------------
@@ -312,7 +327,7 @@ def _profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
     """Which columns hold any data (the whole store: definitions do not flip with filters), the
     latest timestamp (the default as-of) and the data's first and last instants. Cached per store
     version, so a warm dashboard skips it."""
-    key = (id(backend), cache_key) if cache_key else None
+    key = (_token(backend), cache_key) if cache_key else None
     if key and key in _PROFILES:
         return _PROFILES[key]
     contacts, responses = backend.table("contacts"), backend.table("responses")
@@ -888,7 +903,7 @@ def _compute(
     cache_key = None
     if isinstance(source, Store):  # what decides the SQL text; the store version covers data
         cache_key = (
-            id(backend),
+            _token(backend),
             version,
             filters,
             grain,

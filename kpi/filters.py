@@ -8,7 +8,7 @@ reach the backend as literals Ibis quotes, never as text pasted into SQL.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -154,7 +154,3 @@ def parse_list(text: str | None) -> tuple[str, ...]:
     if not text:
         return ()
     return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-def values_of(items: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(items))
