@@ -139,7 +139,7 @@ def trend(
     """A KPI over time: ``frame`` has ``period`` (ISO dates), ``value``, ``ci_low``, ``ci_high``,
     ``n`` and, with ``split``, that field. One line per segment (with a split) or the total with
     its 95% band and XmR limits."""
-    fig = _figure(f"{label} over time", "period", _axis_title(label, unit))
+    fig = _figure(f"{label} over time", "", _axis_title(label, unit))
     frame = frame.assign(period=pd.to_datetime(frame["period"]))
     groups = [(None, frame)] if not split else list(frame.groupby(split, dropna=False, sort=True))
     for name, part in groups:
@@ -149,6 +149,7 @@ def trend(
                     x=list(part.period) + list(part.period[::-1]),
                     y=list(part.ci_high) + list(part.ci_low[::-1]),
                     fill="toself",
+                    mode="lines",
                     fillcolor="rgba(0,114,178,0.12)",
                     line={"width": 0},
                     name="95% interval",
@@ -285,7 +286,7 @@ def nps_split(promoters: int, passives: int, detractors: int) -> go.Figure:
                 hovertemplate=f"{name}: {count:,} answers<extra></extra>",
             )
         )
-    fig.update_layout(barmode="stack")
+    fig.update_layout(barmode="stack", showlegend=False)  # each part is labelled in the bar
     fig.update_xaxes(range=[0, 100])
     return fig
 
@@ -319,6 +320,7 @@ def pareto(frame: pd.DataFrame, label: str, title: str, cut: float = 80.0) -> go
             "overlaying": "y",
             "side": "right",
             "range": [0, 105],
+            "tickvals": [0, 20, 40, 60, 80, 100],
             "showgrid": False,
         }
     )

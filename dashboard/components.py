@@ -35,9 +35,10 @@ def page(title: str, intro: str, uses_filters: bool = True) -> bool:
 
 def empty_state(message: str) -> None:
     st.info(
-        f"{message} Import your team's exports on the Data page, or widen the filters.", icon="ℹ️"
+        f"{message} Import your team's exports on the Data page, or widen the filters.",
+        icon=":material/info:",
     )
-    st.page_link(DATA_PAGE, label="Go to Data import and quality", icon="📥")
+    st.page_link(DATA_PAGE, label="Go to Data import and quality", icon=":material/upload_file:")
 
 
 def no_rows(total: MetricResult | None, *others: MetricResult | None) -> bool:
@@ -52,7 +53,7 @@ def kpi_tile(
     result: MetricResult, change: Change | None = None, trend: Sequence[float | None] | None = None
 ) -> None:
     """Value, n and interval, a change marked only when significant, RAG against the target
-    with its direction in words, and the definition behind the ⓘ."""
+    with its direction in words, and the definition behind the ? icon."""
     metric = REGISTRY[result.key]
     target = data.settings().targets.get(result.key)
     delta, colour = None, "off"
@@ -73,10 +74,14 @@ def kpi_tile(
             chart_data=points if len(points) > 1 else None,
         )
         note = format_interval(result) if result.value is not None else (result.reason or "no data")
-        st.caption(note + (" · ⚠ small sample" if result.small_sample else ""))
+        st.caption(note + (" · small sample: treat with care" if result.small_sample else ""))
         status = rag(result.value, target, result.ci_low, result.ci_high)
         if status:
-            st.badge(f"{status.symbol} {status.text}", color=_RAG_COLOURS[status.status])
+            st.badge(
+                f"{status.symbol} {status.label}",
+                color=_RAG_COLOURS[status.status],
+                help=status.text,
+            )
 
 
 def tiles(
@@ -108,6 +113,7 @@ def chart(fig: go.Figure, key: str) -> None:
 
 def table(frame: pd.DataFrame, name: str, key: str) -> None:
     """A table of aggregates and its CSV download (cells that could run as formulas neutralised)."""
+    frame = frame.round(2)
     st.dataframe(frame, hide_index=True, width="stretch")
     st.download_button(
         f"Download {name} (CSV)",
@@ -115,5 +121,5 @@ def table(frame: pd.DataFrame, name: str, key: str) -> None:
         file_name=f"{key}.csv",
         mime="text/csv",
         key=f"download_{key}",
-        icon="⬇️",
+        icon=":material/download:",
     )

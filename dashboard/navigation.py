@@ -18,12 +18,34 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("Dashboard", "views/overview.py", "Overview", "🏠", "overview"),
-    PageSpec("Dashboard", "views/trends.py", "Trends", "📈", "trends"),
-    PageSpec("Dashboard", "views/service_levels.py", "Service levels", "⏱️", "service-levels"),
-    PageSpec("Dashboard", "views/feedback.py", "Customer feedback", "💬", "feedback"),
-    PageSpec("Dashboard", "views/complaints.py", "Complaints and root causes", "🧭", "complaints"),
-    PageSpec("Dashboard", "views/team.py", "Team", "👥", "team"),
-    PageSpec("Data and settings", "views/data.py", "Data import and quality", "📥", "data"),
-    PageSpec("Data and settings", "views/settings.py", "Settings", "⚙️", "settings"),
+    PageSpec("Dashboard", "views/overview.py", "Overview", ":material/dashboard:", "overview"),
+    PageSpec("Dashboard", "views/trends.py", "Trends", ":material/show_chart:", "trends"),
+    PageSpec(
+        "Dashboard",
+        "views/service_levels.py",
+        "Service levels",
+        ":material/timer:",
+        "service-levels",
+    ),
+    PageSpec(
+        "Dashboard", "views/feedback.py", "Customer feedback", ":material/reviews:", "feedback"
+    ),
+    PageSpec(
+        "Dashboard",
+        "views/complaints.py",
+        "Complaints and root causes",
+        ":material/troubleshoot:",
+        "complaints",
+    ),
+    PageSpec("Dashboard", "views/team.py", "Team", ":material/groups:", "team"),
+    PageSpec(
+        "Data and settings",
+        "views/data.py",
+        "Data import and quality",
+        ":material/upload_file:",
+        "data",
+    ),
+    PageSpec(
+        "Data and settings", "views/settings.py", "Settings", ":material/settings:", "settings"
+    ),
 )

@@ -36,6 +36,7 @@ if components.page(
             counts = data.breakdown("score_counts", chosen, score)
             with column:
                 for scale, part in counts.groupby("scale", sort=True):
+                    part = part.assign(score=part.score.map("{:g}".format))
                     title = f"{score.upper()} answers (scale {scale})"
                     components.chart(
                         charts.bars(part, "score", "answers", title, "score", "answers"),

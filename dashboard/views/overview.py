@@ -18,7 +18,7 @@ if components.page(
     "Overview",
     "How the team is doing in the chosen period: each number with its sample size (n), 95% "
     "interval, change against the previous period of the same length, and status against target. "
-    "Hover over ⓘ for the definition; the small lines are the last 12 weeks.",
+    "Hover over the ? beside a name for its definition; the small lines are the last 12 weeks.",
 ):
     chosen = filters.current()
     view = data.overview(chosen)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, components, data, filters
+from kpi.schema import PRIORITIES
 from kpi.tables import format_value, long_frame
 
 SLA_KEYS = ("sla", "sla_first_response", "sla_resolution")
 TIME_KEYS = ("first_response_hours", "resolution_hours")
+URGENCY = {p: i for i, p in enumerate(reversed(PRIORITIES))}
 CALL_KEYS = ("service_level", "abandonment_rate", "asa_seconds", "aht_seconds")
 
 if components.page(
@@ -32,6 +34,9 @@ if components.page(
             frame = long_frame(
                 data.report(chosen, by=(field,), metrics=SLA_KEYS), SLA_KEYS, totals=False
             )
+            frame = frame[frame.n > 0]  # e.g. calls, which have no SLA outcome
+            if field == "priority":  # urgent first, as service standards list them
+                frame = frame.sort_values("priority", key=lambda p: p.map(URGENCY), kind="stable")
             sla = frame[frame.key == "sla"].dropna(subset=["value"])
             with column:
                 components.chart(

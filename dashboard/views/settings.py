@@ -18,7 +18,7 @@ from kpi.settings_form import settings_from_tables, sla_table, targets_table
 
 st.title("Settings")
 st.caption(
-    "These choices change what the numbers mean, so every definition (ⓘ) says which rule "
+    "These choices change what the numbers mean, so every definition (the ? beside each number) says which rule "
     "produced it. The defaults are examples: replace them with your organisation's own service standards."
 )
 if message := st.session_state.pop("settings_saved", None):

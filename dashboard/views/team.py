@@ -97,7 +97,7 @@ def supervisor_view(chosen, key: str) -> None:
                 f"{key}_by_{field}",
             )
         wide = frame.drop(columns=["key"])
-        st.dataframe(wide, hide_index=True, width="stretch")
+        st.dataframe(wide.round(2), hide_index=True, width="stretch")
         export = suppress_small(anonymise(wide, "agent") if field == "agent" else wide)
         st.download_button(
             f"Download by {field} (CSV; colleagues anonymised, cells under 5 suppressed)",

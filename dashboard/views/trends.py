@@ -45,7 +45,11 @@ if components.page(
     if frame.empty or not frame.n.any():
         components.empty_state("No data for this KPI with these filters.")
     else:
-        control = None if split else xmr_limits(list(frame.value))
+        # Small samples (a part week at the period's edge) would set off signals of their own: gaps.
+        points = [
+            None if small else v for v, small in zip(frame.value, frame.small_sample, strict=True)
+        ]
+        control = None if split else xmr_limits(points)
         fig = charts.trend(
             frame,
             metric.label,
@@ -58,7 +62,7 @@ if components.page(
         )
         components.chart(fig, f"trend_{key}")
         for signal in control.signals if control else []:
-            st.caption(f"⚑ {frame.period.iloc[signal.index]}: {signal.description}")
+            st.caption(f"Signal at {frame.period.iloc[signal.index]}: {signal.description}")
         components.table(
             frame.drop(columns=["key"]), f"{metric.label} by {grain}", f"trend_{key}_{grain}"
         )
