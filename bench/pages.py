@@ -1,0 +1,114 @@
+"""Benchmark: each dashboard page's script time, at sample size and at 1M contacts.
+
+For each store, every page is run as a Streamlit AppTest of the whole app (sidebar filters and
+all): once cold (Streamlit caches cleared first), then warm (the same view again: what a reader
+waits for after the first load), then after a filter change (channel = phone: new cache keys, so
+the engine runs again). Figures are seconds of one run each, measured on this machine. A script,
+not a test: ``python bench/pages.py [--contacts 1000000] [--skip-sample]``.
+
+The 1M store is generated with bench/engine.py's generator (time-ordered contacts and 0.3
+answers per contact), plus agents and categories so that the Team and Complaints pages have
+something to break down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import streamlit as st  # noqa: E402, TID251 (a benchmark of the pages drives Streamlit)
+from streamlit.testing.v1 import AppTest  # noqa: E402, TID251
+
+from dashboard.navigation import PAGES  # noqa: E402
+from kpi.ingest import import_file  # noqa: E402
+from kpi.store import open_store  # noqa: E402
+
+APP = ROOT / "dashboard" / "app.py"
+SAMPLE = ROOT / "sample_data"
+
+
+def sample_store(path: Path) -> Path:
+    store = open_store(path)
+    for file in sorted(SAMPLE.iterdir()):
+        if file.suffix in (".csv", ".xlsx"):
+            import_file(store, file)
+    store.close()
+    return path
+
+
+def large_store(path: Path, contacts: int) -> Path:
+    from engine import build_store  # bench/engine.py: the engine benchmark's generator
+
+    store = build_store(str(path), contacts)
+    with store.transaction() as cur:
+        # Agents in teams, and contact reasons, derived from the id so the run is repeatable.
+        cur.execute(
+            "UPDATE contacts SET agent = 'Agent ' || (hash(contact_id) % 36), "
+            "category = 'Reason ' || (hash(contact_id || 'c') % 12)"
+        )
+        cur.execute("UPDATE responses SET category = 'Reason ' || (hash(response_id) % 12)")
+        cur.execute("INSERT INTO imports (batch_id, file_name) VALUES (1, 'bench')")
+    store.close()
+    return path
+
+
+def _run(at: AppTest) -> float:
+    started = time.perf_counter()
+    at.run()
+    elapsed = time.perf_counter() - started
+    if at.exception:
+        raise RuntimeError([e.value for e in at.exception])
+    return elapsed
+
+
+def page_times(db: Path, script: str) -> tuple[float, float, float]:
+    """(cold, warm, after a filter change) seconds for one page."""
+    os.environ["KPI_DB"] = str(db)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(APP), default_timeout=600)
+    at.switch_page(script)
+    cold = _run(at)
+    warm = _run(at)
+    at.multiselect(key="filter_channel").set_value(["phone"])
+    changed = _run(at)
+    return cold, warm, changed
+
+
+def report(label: str, db: Path) -> None:
+    store = open_store(db)
+    contacts, answers = store.count("contacts"), store.count("responses")
+    store.close()
+    print(f"\n{label}: {contacts:,} contacts, {answers:,} survey answers")
+    print(f"{'page':<28} {'first load':>11} {'warm':>8} {'filter change':>14}")
+    for spec in PAGES:
+        cold, warm, changed = page_times(db, spec.script)
+        print(f"{spec.title:<28} {cold:>10.2f}s {warm:>7.2f}s {changed:>13.2f}s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--skip-sample", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        if not args.skip_sample:
+            report("Sample data", sample_store(Path(folder) / "sample.duckdb"))
+        started = time.perf_counter()
+        big = large_store(Path(folder) / "large.duckdb", args.contacts)
+        print(
+            f"\n(generated the {args.contacts:,}-contact store in {time.perf_counter() - started:.0f} s)"
+        )
+        report("Generated store", big)
+
+
+if __name__ == "__main__":
+    main()
