@@ -228,6 +228,9 @@ class _Import:
         p = Params("y", self.text_params.values)
         selects = ["_row"]
         for name in self.present:
+            if self._verbatim(name):
+                selects.append(f"{name}__raw AS {name}")  # text kept as is: one copy suffices
+                continue
             selects.append(f"{name}__raw")
             selects.append(f"{self._typed(name, f'{name}__raw', p)} AS {name}")
         self.typed = f"stage_{self.tag}"
@@ -242,6 +245,19 @@ class _Import:
             self.date_parses[name] = complete_dates(
                 self.cur, self.typed, name, parse, self.layout.timezone, where, self.file_name
             )
+
+    def _verbatim(self, name: str) -> bool:
+        """A text field taken as it is: it cannot be unreadable, so needs no source copy."""
+        f = self.fields.get(name)
+        return (
+            f is not None
+            and f.type == "text"
+            and name not in self.layout.scores
+            and name not in self.layout.values
+        )
+
+    def _raw(self, name: str) -> str:
+        return name if self._verbatim(name) else f"{name}__raw"
 
     def _typed(self, name: str, value: str, p: Params) -> str:
         if name in self.layout.scores:
@@ -292,7 +308,7 @@ class _Import:
         """Source text that could not be read as its field's type."""
         p = Params()
         parts = []
-        for name in sorted(self.present):
+        for name in sorted(n for n in self.present if not self._verbatim(n)):
             no_answer = self._no_answer_words(name)
             skip = f" AND lower({name}__raw) NOT IN ({', '.join(p(w) for w in no_answer)})"
             parts.append(
@@ -539,7 +555,7 @@ class _Import:
         """The quarantined row as JSON of the source columns the layout uses, made safe."""
         pairs = []
         for name in sorted(self.present):
-            value = f"{name}__raw"
+            value = self._raw(name)
             if name == "customer_id":
                 value = pseudonym_sql(value, self.store.pseudonym_key, p)
             elif name in self.fields and self.fields[name].free_text:
