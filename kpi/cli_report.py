@@ -218,7 +218,12 @@ def as_table(result: Report) -> str:
             interval = ""
             if m.ci_low is not None and m.ci_high is not None:
                 interval = f"{_show(m.ci_low, m.unit)} to {_show(m.ci_high, m.unit)}"
-            note = m.reason or ("small sample" if m.small_sample else "")
+            notes = [m.reason] if m.reason else []
+            if m.extra.get("p90") is not None:
+                notes.append(f"p90 {_show(m.extra['p90'], m.unit)}")
+            notes += [f"{k} {v:,}" for k, v in m.extra.items() if k.startswith("un")]
+            notes += ["small sample"] if m.small_sample else []
+            note = "; ".join(notes)
             label = REGISTRY[key].label
             lines.append(
                 f"  {label:<24}{_show(m.value, m.unit):>12}{m.n:>9,}  {interval:<20}{note}"
