@@ -199,7 +199,13 @@ def _show(value: float | None, unit: str) -> str:
         return f"{value:,.0f}"
     if unit == "%":
         return f"{value:.1f}%"
-    return f"{value:.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    if unit == "hours":
+        return f"{value:.2f} h"
+    if unit == "seconds":
+        return f"{value:,.0f} s"
+    if unit == "points":
+        return f"{value:+.1f}"
+    return f"{value:.2f}"
 
 
 def as_table(result: Report) -> str:
