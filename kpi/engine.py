@@ -744,7 +744,9 @@ def _segment_key(record: Mapping[str, Any], by: Sequence[str]) -> tuple[Any, ...
 
 
 def _plain(value: Any) -> Any:
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, float) and math.isnan(value):
         return None
     if hasattr(value, "isoformat"):
         return value.isoformat()[:10]

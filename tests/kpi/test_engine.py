@@ -681,3 +681,27 @@ def test_named_periods_in_one_pass_equal_separate_reports(contacts, responses):
     for one, alone in ((current, week), (previous, week.previous_period())):
         separate = report(store, alone, by=["channel"], as_of=as_of, settings=CAL)
         assert one.to_dict() == separate.to_dict()
+
+
+def test_backlog_over_many_periods_uses_the_same_rule():
+    # More than 64 daily periods take the cross-join path; the answer must not change.
+    rows = [
+        {"opened_at": datetime(2025, 1, 1, 12), "resolved_at": datetime(2025, 2, 19, 12),
+         "status": "resolved", "channel": "email"},
+        {"opened_at": datetime(2025, 1, 10, 12), "status": "open", "channel": None},
+    ]  # fmt: skip
+    store = make_store(rows)
+    days = Filters(date_from=date(2025, 1, 1), date_to=date(2025, 3, 31))
+    daily = report(store, days, grain="day", by=["channel"], settings=CAL, metrics=["backlog"])
+    totals = {r.period: r.metrics["backlog"].value for r in daily.rows if not r.segment}
+    assert len(totals) == 90
+    assert totals["2025-01-01"] == 1 and totals["2025-01-10"] == 2
+    assert totals["2025-02-18"] == 2 and totals["2025-02-19"] == 1  # resolved at noon that day
+    email = {
+        r.period: r.metrics["backlog"].value
+        for r in daily.rows
+        if r.segment == {"channel": "email"}
+    }
+    assert email["2025-02-18"] == 1 and email["2025-02-19"] == 0
+    weekly = report(store, days, grain="week", settings=CAL, metrics=["backlog"])
+    assert {r.period: r.metrics["backlog"].value for r in weekly.rows}["2025-02-17"] == 1
