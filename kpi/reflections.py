@@ -31,6 +31,8 @@ STATUS_LABELS = {"draft": "Draft", "ready_for_review": "Ready for review", "revi
 DEFAULT_MODEL = "STAR+Reflection"
 COMPLAINT_SETTING = "reflections.complaint_models"
 MAX_TEXT = 20_000
+#: Kept in the insight snapshot: the data it was detected on, so an unchanged store reuses it.
+STORE_VERSION = "store_version"
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,9 @@ class Reflection:
         return any(k.startswith(("heat.", "later.")) for k in self.sections)
 
     def insight_object(self) -> Insight | None:
-        return Insight.from_dict(self.insight) if self.insight else None
+        if not self.insight:
+            return None
+        return Insight.from_dict({k: v for k, v in self.insight.items() if k != STORE_VERSION})
 
 
 # --- starting and prompting ------------------------------------------------------------------------
@@ -403,6 +407,8 @@ def save(store: Store, r: Reflection) -> Reflection:
         r = replace(r, status=status, created_at=old.created_at, updated_at=now)
     else:
         r = replace(r, created_at=now, updated_at=now, as_of=r.as_of)
+    if r.insight and STORE_VERSION not in r.insight:
+        r = replace(r, insight={**r.insight, STORE_VERSION: store.version()})
     # KSBs come back sorted by reference, so keep them that way from the start.
     r = replace(r, customer_comment=scrub(r.customer_comment), ksbs=tuple(sorted(set(r.ksbs))))
     with store.transaction() as cur:
