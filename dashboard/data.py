@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from kpi import breakdowns, engine
+from kpi.comments import search
 from kpi.engine import Overview, Report
 from kpi.filters import Filters
 from kpi.settings import Settings, load_settings
@@ -129,3 +131,25 @@ def settings() -> Settings:
 
 def has_data() -> bool:
     return data_range()[1] is not None
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _comments(
+    _store: Store,
+    version: str,
+    filters: Filters,
+    words: str,
+    score: str | None,
+    score_range: tuple[float, float] | None,
+) -> pd.DataFrame:
+    return search(_store, filters, words, score, score_range)
+
+
+def comments(
+    filters: Filters,
+    words: str = "",
+    score: str | None = None,
+    score_range: tuple[float, float] | None = None,
+) -> pd.DataFrame:
+    """kpi.comments.search, cached."""
+    return _comments(store(), version(), filters, words, score, score_range)

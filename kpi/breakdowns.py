@@ -96,27 +96,34 @@ def _empty(s: Scope) -> bool:
     return s.profile.latest is None
 
 
-def time_distribution(store: Store, filters: Filters, key: str) -> pd.DataFrame:
-    """Contacts per hours bucket behind ``first_response_hours`` or ``resolution_hours``: the
-    KPI formula's own population and values, so the buckets add up to its n."""
-    columns = ["bucket", "upper_hours", "contacts"]
-    s = scope(store)
-    _, formula = REGISTRY[key].choose(s.context)
-    if _empty(s) or not formula.supported_by(s.context):
-        return pd.DataFrame(columns=columns)
-    t = _contacts(s, filters)
-    hours = formula.value(t, s.context)
-    t = t.filter(formula.population(t, s.context) & hours.notnull()).mutate(_h=hours)
-    branches = [(t._h <= edge, ibis.literal(i)) for i, edge in enumerate(HOUR_EDGES)]
-    counts = s.backend.execute(
-        t.group_by(b=ibis.cases(*branches, else_=ibis.literal(len(HOUR_EDGES)))).aggregate(
-            contacts=t.count()
-        )
-    )
-    found = dict(zip(counts["b"], counts["contacts"], strict=True))
+TIME_KEYS = ("first_response_hours", "resolution_hours")
+
+
+def time_distribution(
+    store: Store, filters: Filters, keys: tuple[str, ...] = TIME_KEYS
+) -> pd.DataFrame:
+    """Contacts per hours bucket behind each time KPI of ``keys`` (a column each): the
+    formula's own population and values, so a column adds up to its KPI's n. One pass over the
+    contacts, since the elapsed business hours are the costly part."""
     labels = _hour_labels()
-    rows = [(labels[i], _upper(i), int(found.get(i, 0))) for i in range(len(labels))]
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame({"bucket": labels, "upper_hours": [_upper(i) for i in range(len(labels))]})
+    s = scope(store)
+    usable = {k: REGISTRY[k].choose(s.context)[1] for k in keys}
+    usable = {k: f for k, f in usable.items() if f.supported_by(s.context)}
+    if _empty(s) or not usable:
+        return frame.assign(**{k: 0 for k in keys})
+    t = _contacts(s, filters)
+    counts = {}
+    for key, formula in usable.items():
+        hours = formula.value(t, s.context)
+        counted = formula.population(t, s.context) & hours.notnull()
+        branches = [(hours <= edge, ibis.literal(i)) for i, edge in enumerate(HOUR_EDGES)]
+        bucket = ibis.cases(*branches, else_=ibis.literal(len(HOUR_EDGES)))
+        for i in range(len(labels)):
+            counts[f"{key}__{i}"] = engine._count_if(counted & (bucket == i))
+    row = s.backend.execute(t.aggregate(**counts)).iloc[0]
+    columns = {k: [engine._int(row.get(f"{k}__{i}")) for i in range(len(labels))] for k in keys}
+    return frame.assign(**columns)
 
 
 def _upper(index: int) -> float | None:
@@ -225,37 +232,29 @@ def score_counts(store: Store, filters: Filters, score: str) -> pd.DataFrame:
 # --- root causes ------------------------------------------------------------------------------
 
 
-def drivers(store: Store, filters: Filters, field: str = "category") -> pd.DataFrame:
-    """Complaints, detractors and repeat contacts per value of ``field``, from the engine.
+#: The root-cause counts ``drivers`` can give.
+DRIVERS = ("complaints", "detractors", "repeats")
 
-    Complaints are the complaint rate's numerator, detractors the NPS result's detractor count,
-    repeats the contacts the no-repeat FCR variant counts as not resolved first time.
-    """
+
+def drivers(
+    store: Store, filters: Filters, driver: str, field: str = "category"
+) -> dict[str | None, int]:
+    """How many complaints, detractors or repeat contacts each value of ``field`` has, read
+    from the engine: complaints are the complaint rate's numerator, detractors the NPS result's
+    detractor count, repeats the contacts the no-repeat FCR variant does not count as resolved
+    first time (the costliest: it looks at every customer's next contact)."""
     settings = load_settings(store)
-    counts = engine.report(
-        store, filters, by=(field,), settings=settings, metrics=("complaint_rate", "nps")
-    )
-    repeat = engine.report(
-        store,
-        filters,
-        by=(field,),
-        metrics=("fcr",),
-        settings=settings.with_changes(fcr_variant="no_repeat"),
-    )
-    repeats = {
-        row.segment[field]: _repeats(row.metrics["fcr"]) for row in repeat.rows if row.segment
-    }
-    rows = [
-        {
-            field: row.segment[field],
-            "complaints": row.metrics["complaint_rate"].numerator or 0,
-            "detractors": int(row.metrics["nps"].extra.get("detractors", 0)),
-            "repeats": repeats.get(row.segment[field], 0),
-        }
-        for row in counts.rows
-        if row.segment
-    ]
-    return pd.DataFrame(rows, columns=[field, "complaints", "detractors", "repeats"])
+    if driver == "complaints":
+        key, count = "complaint_rate", lambda r: r.numerator or 0
+    elif driver == "detractors":
+        key, count = "nps", lambda r: int(r.extra.get("detractors", 0))
+    elif driver == "repeats":
+        key, count = "fcr", _repeats
+        settings = settings.with_changes(fcr_variant="no_repeat")
+    else:
+        raise ValueError(f"unknown driver {driver!r}; choose from {', '.join(DRIVERS)}")
+    result = engine.report(store, filters, by=(field,), settings=settings, metrics=(key,))
+    return {row.segment[field]: count(row.metrics[key]) for row in result.rows if row.segment}
 
 
 def _repeats(result: engine.MetricResult) -> int:

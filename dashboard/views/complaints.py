@@ -53,8 +53,7 @@ if components.page(
             )
             or "complaints"
         )
-        counts = data.breakdown("drivers", chosen)
-        ranked = pareto(dict(zip(counts["category"], counts[driver], strict=True)))
+        ranked = pareto(data.breakdown("drivers", chosen, driver))
         if ranked.empty:
             st.info(f"No {DRIVERS[driver].lower()} in this selection.")
         else:

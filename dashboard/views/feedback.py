@@ -8,7 +8,6 @@ from dataclasses import replace
 import streamlit as st
 
 from dashboard import charts, components, data, filters
-from kpi.comments import search
 from kpi.tables import long_frame
 
 SCALES = {"nps": (0.0, 10.0), "csat": (1.0, 5.0), "ces": (1.0, 7.0)}
@@ -72,7 +71,7 @@ if components.page(
                 f"{score.upper()} between", low, high, (low, high), step=1.0, key="comment_range"
             )
         narrowed = replace(chosen, category=tuple(categories)) if categories else chosen
-        found = search(data.store(), narrowed, text, score, low_high)
+        found = data.comments(narrowed, text, score, tuple(low_high) if low_high else None)
         st.caption(
             f"{len(found)} comments (newest first, at most 200), shown as plain text and not downloadable: exports carry aggregates only."
         )

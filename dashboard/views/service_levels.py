@@ -53,16 +53,16 @@ if components.page(
                 components.table(frame.drop(columns=["key"]), f"SLA by {field}", f"sla_by_{field}")
 
         st.subheader("Response and resolution times")
+        buckets = data.breakdown("time_distribution", chosen)
         for column, key in zip(st.columns(2), TIME_KEYS, strict=True):
             result = now[key]
             title = (
                 f"{result.definition.split(':')[0]}: median {format_value(result.value, 'hours')}, "
                 f"p90 {format_value(result.extra.get('p90'), 'hours')}"
             )
-            frame = data.breakdown("time_distribution", chosen, key)
             with column:
                 components.chart(
-                    charts.bars(frame, "bucket", "contacts", title, "time taken", "contacts"),
+                    charts.bars(buckets, "bucket", key, title, "time taken", "contacts"),
                     f"dist_{key}",
                 )
 

@@ -47,10 +47,10 @@ def test_data_range_and_filter_values(store) -> None:
     assert values["priority"] == ["high", "low", "normal", "urgent"]
 
 
-@pytest.mark.parametrize("key", ["first_response_hours", "resolution_hours"])
-def test_time_buckets_add_up_to_the_kpis_n(store, key: str) -> None:
-    buckets = breakdowns.time_distribution(store, PERIOD, key)
-    assert buckets.contacts.sum() == total(store, PERIOD, key).n
+def test_time_buckets_add_up_to_the_kpis_n(store) -> None:
+    buckets = breakdowns.time_distribution(store, PERIOD)
+    for key in ("first_response_hours", "resolution_hours"):
+        assert buckets[key].sum() == total(store, PERIOD, key).n
     assert list(buckets.bucket)[0] == "0-1 h" and list(buckets.bucket)[-1] == "over 80 h"
 
 
@@ -98,12 +98,15 @@ def test_score_counts_add_up_to_the_answers(store, score: str, key: str) -> None
 
 
 def test_drivers_match_the_engine_and_show_the_billing_spike(store) -> None:
-    drivers = breakdowns.drivers(store, MARCH)
-    assert drivers.complaints.sum() == total(store, MARCH, "complaint_rate").numerator
-    assert drivers.detractors.sum() == total(store, MARCH, "nps").extra["detractors"]
-    top = breakdowns.pareto(dict(zip(drivers.category, drivers.complaints, strict=True)))
-    assert top.category.iloc[0] == "Billing"
-    assert (drivers.repeats >= 0).all() and drivers.repeats.sum() > 0
+    complaints = breakdowns.drivers(store, MARCH, "complaints")
+    assert sum(complaints.values()) == total(store, MARCH, "complaint_rate").numerator
+    detractors = breakdowns.drivers(store, MARCH, "detractors")
+    assert sum(detractors.values()) == total(store, MARCH, "nps").extra["detractors"]
+    assert breakdowns.pareto(complaints).category.iloc[0] == "Billing"
+    repeats = breakdowns.drivers(store, MARCH, "repeats")
+    assert min(repeats.values()) >= 0 and sum(repeats.values()) > 0
+    with pytest.raises(ValueError, match="unknown driver"):
+        breakdowns.drivers(store, MARCH, "moans")
 
 
 def test_pareto_orders_causes_and_marks_the_vital_few() -> None:
@@ -117,10 +120,8 @@ def test_pareto_orders_causes_and_marks_the_vital_few() -> None:
 
 def test_an_empty_store_gives_empty_tables(empty) -> None:
     assert breakdowns.data_range(empty) == (None, None)
-    assert breakdowns.time_distribution(empty, Filters(), "first_response_hours").empty
+    assert breakdowns.time_distribution(empty, Filters()).first_response_hours.sum() == 0
     assert breakdowns.breach_heatmap(empty, Filters()).breached.sum() == 0
     assert breakdowns.backlog_age(empty, Filters()).contacts.sum() == 0
     assert breakdowns.score_counts(empty, Filters(), "nps").empty
-    assert breakdowns.pareto(
-        breakdowns.drivers(empty, Filters()).set_index("category").complaints.to_dict()
-    ).empty
+    assert breakdowns.pareto(breakdowns.drivers(empty, Filters(), "complaints")).empty
