@@ -128,6 +128,19 @@ def undo(store: Store, batch_id: int) -> None:
                     f"batch {later} updated rows that batch {batch_id} imported; "
                     f"undo batch {later} first."
                 )
+        # Rows a later batch found unchanged still carry this batch's id, so undoing this one
+        # would remove rows that the later batch (still imported) holds: undo in order.
+        later = cur.execute(
+            """SELECT min(l.batch_id) FROM imports l JOIN imports b ON l.source = b.source
+               WHERE b.batch_id = ? AND l.batch_id > b.batch_id AND l.undone_at IS NULL
+                 AND l.rows_unchanged > 0""",
+            [batch_id],
+        ).fetchall()[0][0]
+        if later is not None:
+            raise UndoRefused(
+                f"batch {later} was imported later from the same source and holds rows "
+                f"unchanged since batch {batch_id}; undo batch {later} first."
+            )
         for kind in ("contacts", "responses"):
             columns = ", ".join(stored_columns(kind))
             cur.execute(f"DELETE FROM {kind} WHERE batch_id = ?", [batch_id])
