@@ -351,3 +351,33 @@ def test_a_folder_or_a_missing_path_is_refused_by_name(store, tmp_path):
     with pytest.raises(ImportProblem, match="^gone.csv: no such file"):
         import_file(store, tmp_path / "gone.csv")
     assert store.count("imports") == 0
+
+
+def test_undoing_an_earlier_batch_keeps_the_rows_a_later_batch_also_holds(store, tmp_path):
+    data = "contact_id,opened_at,team\nT1,2025-03-03 09:15,Billing\nT2,2025-03-03 10:40,Care\n"
+    (tmp_path / "monday.csv").write_text(data, encoding="utf-8")
+    (tmp_path / "tuesday.csv").write_text(data.replace("\n", "\r\n"), encoding="utf-8")
+    monday = import_file(store, tmp_path / "monday.csv")
+    tuesday = import_file(store, tmp_path / "tuesday.csv")
+    assert tuesday.unchanged == 2 and not tuesday.already_imported
+    # Undoing Monday alone would remove T1 and T2, which Tuesday's batch (kept) holds.
+    with pytest.raises(UndoRefused, match=f"undo batch {tuesday.batch_id} first"):
+        undo(store, monday.batch_id)
+    assert store.count("contacts") == 2
+    undo(store, tuesday.batch_id)
+    undo(store, monday.batch_id)
+    assert store.count("contacts") == 0
+
+
+def test_batches_of_other_sources_or_without_shared_rows_do_not_block_an_undo(store, tmp_path):
+    (tmp_path / "week1.csv").write_text("contact_id,opened_at\nA,2025-03-03\n", encoding="utf-8")
+    (tmp_path / "week2.csv").write_text("contact_id,opened_at\nB,2025-03-10\n", encoding="utf-8")
+    week1 = import_file(store, tmp_path / "week1.csv")
+    import_file(store, tmp_path / "week2.csv")
+    if CFPB.exists():  # another source's later batch
+        import_file(store, CFPB)
+    undo(store, week1.batch_id)
+    assert [
+        r
+        for (r,) in rows(store, "SELECT contact_id FROM contacts WHERE source = 'generic_contacts'")
+    ] == ["B"]
