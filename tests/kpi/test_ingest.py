@@ -82,6 +82,16 @@ def test_every_real_export_imports_with_its_layout_detected_and_counts_that_add_
 
 
 @needs_real
+def test_every_file_in_the_real_samples_folder_imports_with_counts_that_add_up(store):
+    files = sorted(p for p in REAL.iterdir() if p.suffix.lower() in (".csv", ".xlsx"))
+    assert len(files) >= 3
+    for path in files:
+        result = import_file(store, path)
+        assert result.rows_read > 0, path.name
+        assert result.rows_read == result.rows_imported + result.rows_quarantined, path.name
+
+
+@needs_real
 def test_freshdesk_keeps_its_unknown_status_as_an_emptied_value_with_a_warning(store):
     result = import_file(store, FRESHDESK)
     assert result.warnings == 1
