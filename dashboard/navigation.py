@@ -38,6 +38,10 @@ PAGES: tuple[PageSpec, ...] = (
         "complaints",
     ),
     PageSpec("Dashboard", "views/team.py", "Team", ":material/groups:", "team"),
+    PageSpec("Evidence", "views/reflect.py", "Reflect", ":material/psychology:", "reflect"),
+    PageSpec(
+        "Evidence", "views/evidence.py", "Evidence", ":material/workspace_premium:", "evidence"
+    ),
     PageSpec(
         "Data and settings",
         "views/data.py",

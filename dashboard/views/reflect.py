@@ -1,0 +1,230 @@
+"""Reflect: what the data says for the current filters, and a guided reflection on it.
+
+Insights come from kpi.insights (each with its n, a chart, prompts, models and KSBs); a
+reflection starts from one (or blank), follows a model whose prompts suit the learner's level,
+ends in a SMART action, and is mapped to KSBs. Everything the learner types is shown back as
+plain text, never as HTML or markdown.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import components, data, filters, insight_cache
+from kpi import annotations, ksbs, reflections, viewer
+from kpi.figures import figure
+from kpi.insights import Insight
+from kpi.metrics import KEYS, REGISTRY
+from kpi.reflections import Reflection, SmartAction
+from kpi.tables import format_value
+
+EDITING = "reflect.editing"
+KIND_LABELS = {
+    "change": "Change against the previous period",
+    "signal": "Control-chart signal",
+    "concentration": "Where SLA breaches cluster",
+    "driver": "What drives complaints or detractors",
+    "target": "Target missed",
+    "before_after": "Before and after a dated change",
+    "small_sample": "Small sample",
+}
+
+
+def learner() -> tuple[str, int]:
+    """Who is reflecting, and at which level (Level 2 explains and applies; Level 3 analyses,
+    evaluates and shows impact)."""
+    left, right = st.columns([2, 1])
+    default = viewer.me(data.store()) or ""
+    name = left.text_input("Learner", value=default, key="reflect.learner", max_chars=80)
+    level = right.radio(
+        "Level", (2, 3), horizontal=True, key="reflect.level", format_func=lambda v: f"Level {v}"
+    )
+    return name.strip(), int(level)
+
+
+def insight_card(insight: Insight, number: int, name: str, level: int) -> None:
+    with st.expander(f"{KIND_LABELS[insight.kind]}: {insight.title}", expanded=number == 0):
+        st.text(insight.summary)
+        table = pd.DataFrame(
+            [
+                {"figure": f.label, "value": format_value(f.value, f.unit), "n": f.n}
+                for f in insight.figures
+            ]
+        )
+        st.dataframe(table, hide_index=True, width="stretch")
+        components.chart(figure(insight.chart), f"insight_{insight.id}")
+        st.caption("Models: " + ", ".join(insight.models) + " · KSBs: " + ", ".join(insight.ksbs))
+        for prompt in insight.prompts_for(level):
+            st.text(f"• {prompt}")
+        if st.button("Reflect on this", key=f"start_{insight.id}", disabled=not name):
+            draft = reflections.from_insight(insight, name, level, data.store())
+            start(draft)
+
+
+def start(draft: Reflection) -> None:
+    saved = reflections.save(data.store(), draft)
+    st.session_state[EDITING] = saved.reflection_id
+    st.rerun()
+
+
+def blank_start(name: str, level: int) -> None:
+    with st.form("blank_reflection"):
+        st.write("Or start from scratch on KPIs you choose (the current filters are kept).")
+        keys = st.multiselect(
+            "KPIs", KEYS, default=["csat"], format_func=lambda k: REGISTRY[k].label
+        )
+        if st.form_submit_button("Start a blank reflection", disabled=not name):
+            start(reflections.blank(name, level, filters.current(), tuple(keys)))
+
+
+def choose_draft() -> Reflection | None:
+    drafts = reflections.journal(data.store(), status="draft")
+    if not drafts:
+        st.info("No draft yet: start one from an insight above.")
+        return None
+    ids = [r.reflection_id for r in drafts]
+    wanted = st.session_state.get(EDITING)
+    index = ids.index(wanted) if wanted in ids else 0
+    chosen = st.selectbox(
+        "Draft",
+        ids,
+        index=index,
+        format_func=lambda i: next(
+            f"{r.reference} {r.title}" for r in drafts if r.reflection_id == i
+        ),
+    )
+    return next(r for r in drafts if r.reflection_id == chosen)
+
+
+def sections(r: Reflection) -> tuple[str, dict[str, str]]:
+    model = st.selectbox(
+        "Reflective model",
+        list(reflections.MODELS),
+        index=list(reflections.MODELS).index(r.model),
+        key=f"model_{r.reflection_id}",
+    )
+    steps = reflections.prompts(model, r.level, r.insight_object(), data.store(), r.complaint)
+    texts = {}
+    for key, label, prompt in steps:
+        texts[key] = st.text_area(
+            label, value=r.sections.get(key, ""), help=prompt, key=f"s_{r.reflection_id}_{key}"
+        )
+        st.caption(f"{prompt} ({len(texts[key].split())} words)")
+    return model, texts
+
+
+def action(r: Reflection) -> SmartAction:
+    st.subheader("SMART action")
+    text = st.text_area("What will you do?", value=r.action.text, key=f"a_{r.reflection_id}")
+    left, middle, right = st.columns(3)
+    keys = [None, *KEYS]
+    kpi = left.selectbox(
+        "Measured by",
+        keys,
+        index=keys.index(r.action.kpi) if r.action.kpi in keys else 0,
+        format_func=lambda k: "choose a KPI" if k is None else REGISTRY[k].label,
+        key=f"ak_{r.reflection_id}",
+    )
+    target = middle.number_input(
+        "Target", value=r.action.target, key=f"at_{r.reflection_id}", placeholder="e.g. 85"
+    )
+    review = right.date_input(
+        "Review date",
+        value=r.action.review_date or date.today() + timedelta(weeks=6),
+        key=f"ad_{r.reflection_id}",
+    )
+    result = SmartAction(text, kpi, target, review)
+    for gap in result.gaps():
+        st.caption(f"Not yet SMART: {gap}")
+    return result
+
+
+def ksb_picker(r: Reflection) -> tuple[str, ...]:
+    st.subheader("KSBs")
+    rows = ksbs.catalogue(data.store(), r.standard) + ksbs.catalogue(data.store(), "ST0384")
+    labels = {k.ref: k.label for k in rows}
+    picked = st.multiselect(
+        f"KSBs this evidences ({ksbs.STANDARDS.get(r.standard, r.standard)}; suggested first)",
+        list(labels),
+        default=[k for k in r.ksbs if k in labels],
+        format_func=labels.get,
+        key=f"k_{r.reflection_id}",
+    )
+    st.caption("Codes are provisional: check them against the official standard.")
+    return tuple(picked)
+
+
+def change_link(r: Reflection) -> int | None:
+    notes = annotations.all_annotations(data.store())
+    options = [None, *[n.annotation_id for n in notes]]
+    texts = {n.annotation_id: f"{n.on_date:%d %b %Y}: {n.text}" for n in notes}
+    return st.selectbox(
+        "The dated change your action made (for the before/after check; add one on Trends)",
+        options,
+        index=options.index(r.annotation_id) if r.annotation_id in options else 0,
+        format_func=lambda i: "none yet" if i is None else texts[i],
+        key=f"an_{r.reflection_id}",
+    )
+
+
+def editor(r: Reflection) -> None:
+    title = st.text_input("Title", value=r.title, key=f"t_{r.reflection_id}", max_chars=120)
+    model, texts = sections(r)
+    comment = st.text_area(
+        "A customer comment to include (optional; emails and phone numbers are removed)",
+        value=r.customer_comment,
+        key=f"c_{r.reflection_id}",
+    )
+    smart = action(r)
+    picked = ksb_picker(r)
+    annotation = change_link(r)
+    updated = reflections.replace(
+        r,
+        title=title,
+        model=model,
+        sections=texts,
+        customer_comment=comment,
+        action=smart,
+        ksbs=picked,
+        annotation_id=annotation,
+    )
+    save, send = st.columns(2)
+    if save.button("Save draft", type="primary", key=f"save_{r.reflection_id}"):
+        _save(updated, submit=False)
+    if send.button("Send for review", key=f"send_{r.reflection_id}"):
+        _save(updated, submit=True)
+
+
+def _save(r: Reflection, submit: bool) -> None:
+    try:
+        saved = reflections.save(data.store(), r)
+        if submit:
+            reflections.submit(data.store(), saved.reflection_id)
+    except ValueError as problem:
+        st.error(str(problem))
+        return
+    st.success(f"{saved.reference} {'sent for review' if submit else 'saved'}.")
+
+
+if components.page(
+    "Reflect",
+    "Patterns in the data for the current filters, each with its numbers and n. Pick one to "
+    "write a reflection with prompts for your level, a SMART action and the KSBs it evidences.",
+):
+    name, level = learner()
+    if not name:
+        st.caption("Type your name to start a reflection.")
+    st.subheader("What the data says")
+    found = insight_cache.detect(filters.current())
+    if not found:
+        st.info("No pattern stands out for these filters; try a longer period or start blank.")
+    for number, insight in enumerate(found[:12]):
+        insight_card(insight, number, name, level)
+    blank_start(name, level)
+    st.subheader("Write")
+    draft = choose_draft()
+    if draft is not None:
+        editor(draft)
