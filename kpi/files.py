@@ -92,24 +92,37 @@ def detect_encoding(path: Path, head: bytes) -> str:
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
+        return _utf16(path, "utf-16")
     sample = head[:4096]
     if sample and sample.count(b"\x00") > len(sample) // 4:
         # UTF-16 without a BOM: every other byte is NUL for ASCII text.
         even_nuls = sample[0::2].count(b"\x00")
         odd_nuls = sample[1::2].count(b"\x00")
         if odd_nuls > len(sample) // 3:
-            return "utf-16-le"
+            return _utf16(path, "utf-16-le")
         if even_nuls > len(sample) // 3:
-            return "utf-16-be"
+            return _utf16(path, "utf-16-be")
     if b"\x00" in sample:
-        raise ImportProblem(
-            "the file looks binary (it contains NUL bytes), not a CSV or XLSX export."
-        )
+        raise ImportProblem(BINARY)
     for encoding in ("utf-8", "cp1252"):
         if _decodes(path, encoding):
             return encoding
     return "latin-1"  # decodes any byte sequence; used for the rare mixed-encoding file
+
+
+BINARY = "the file looks binary (it contains NUL bytes), not a CSV or XLSX export."
+
+
+def _utf16(path: Path, encoding: str) -> str:
+    """A UTF-16 guess holds only when the whole file decodes, to text without NULs."""
+    if not _decodes(path, encoding):
+        raise ImportProblem(
+            f"the file is not valid {encoding.upper()} text (damaged or cut short?)."
+        )
+    with open(path, encoding=encoding, newline="") as handle:
+        if "\x00" in handle.read(4096):
+            raise ImportProblem(BINARY)
+    return encoding
 
 
 def _decodes(path: Path, encoding: str) -> bool:
@@ -159,7 +172,8 @@ def _records(text: str, delimiter: str, limit: int) -> list[list[str]]:
 
 
 def _header(text: str, delimiter: str) -> list[str]:
-    first = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    # newline="": a bare CR (classic Mac line ends) ends a record instead of raising.
+    first = next(iter(_records(text, delimiter, 1)), [])
     return _clean_headers(first)
 
 
