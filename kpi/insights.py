@@ -482,29 +482,35 @@ def _week(iso: str) -> str:
     return f"{day.day} {day:%b %Y}"
 
 
-def _breach_cells(s: Scope) -> pd.DataFrame:
-    """SLA outcomes and breaches by channel, priority, local weekday and hour, from the SLA
-    formula the engine uses (the same rows as ``breakdowns.breach_heatmap``)."""
-    b = breakdowns.scope(s.store, s.settings)
-    columns = ["channel", "priority", "weekday", "hour", "breached", "outcomes"]
-    _, formula = REGISTRY["sla"].choose(b.context)
-    if b.profile.latest is None or not formula.supported_by(b.context):
-        return pd.DataFrame(columns=columns)
-    t = engine._prepare_contacts(b.backend, s.filters, b.context, {"elapsed"}, None, None)
-    offsets = engine.utc_offsets(
-        s.settings.timezone,
-        b.profile.first_day - timedelta(days=1),
-        b.profile.latest + timedelta(days=1),
-    )
-    local = engine.local_time(t.opened_at, offsets)
-    outcome = formula.population(t, b.context)
-    breached = outcome & ~formula.success(t, b.context)
-    t = t.mutate(weekday=local.day_of_week.index(), hour=local.hour())
-    expr = t.group_by("channel", "priority", "weekday", "hour").aggregate(
-        breached=engine._count_if(breached), outcomes=engine._count_if(outcome)
-    )
-    frame = b.backend.execute(expr)
-    return frame[frame.outcomes > 0].reset_index(drop=True)[columns]
+def _breach_counts(s: Scope, field_: str) -> pd.DataFrame:
+    """SLA outcomes and breaches per value of ``field_``, from the engine's SLA result (a breach
+    is a contact in its population it does not count as met)."""
+    report = engine.report(s.store, s.filters, by=(field_,), settings=s.settings, metrics=["sla"])
+    rows = [
+        {
+            field_: "(none)" if r.segment[field_] is None else r.segment[field_],
+            "breached": r.metrics["sla"].n - (r.metrics["sla"].numerator or 0),
+            "outcomes": r.metrics["sla"].n,
+        }
+        for r in report.rows
+        if r.segment and r.metrics["sla"].n
+    ]
+    return pd.DataFrame(rows, columns=[field_, "breached", "outcomes"])
+
+
+def _breach_grid(s: Scope, channel: str) -> pd.DataFrame:
+    """One channel's breaches by local weekday and hour opened (``breakdowns.breach_heatmap``,
+    the same rows as SLA compliance)."""
+    if channel == "(none)":
+        return pd.DataFrame(columns=["weekday", "hour", "breached", "outcomes"])
+    chosen = Filters.from_dict({**s.filters.to_dict(), "channel": [channel]})
+    grid = breakdowns.breach_heatmap(s.store, chosen)
+    return grid[grid.outcomes > 0].reset_index(drop=True)
+
+
+def _definition(s: Scope, key: str) -> str:
+    """The registry's sentence for the variant the data supports (as the engine reports it)."""
+    return REGISTRY[key].definition(breakdowns.scope(s.store, s.settings).context)
 
 
 def _excess(group: pd.DataFrame, mask: pd.Series, tests: int) -> statistics.ChangeTest:
@@ -522,34 +528,31 @@ def _excess(group: pd.DataFrame, mask: pd.Series, tests: int) -> statistics.Chan
 def concentrations(s: Scope) -> list[Insight]:
     """Where SLA breaches cluster: weekday-hour blocks within a channel, and priorities or
     channels whose breach rate is well above the rest."""
-    cells = _breach_cells(s)
-    if cells.empty or cells.breached.sum() == 0:
+    by_channel = _breach_counts(s, "channel")
+    if by_channel.empty or by_channel.breached.sum() == 0:
         return []
-    cells = cells.fillna({"channel": "(none)", "priority": "(none)"})
-    out = []
-    for field_ in ("channel", "priority"):
-        out += _segment_concentration(s, cells, field_)
-    out += _time_concentration(s, cells)
-    return out
+    out = _segment_concentration(s, by_channel, "channel")
+    out += _segment_concentration(s, _breach_counts(s, "priority"), "priority")
+    return out + _time_concentration(s, by_channel)
 
 
-def _segment_concentration(s: Scope, cells: pd.DataFrame, field_: str) -> list[Insight]:
-    grouped = cells.groupby(field_)[["breached", "outcomes"]].sum()
-    if len(grouped) < 2:
+def _segment_concentration(s: Scope, counts: pd.DataFrame, field_: str) -> list[Insight]:
+    if len(counts) < 2:
         return []
     out = []
-    for value, row in grouped.iterrows():
+    for _, row in counts.iterrows():
+        value = row[field_]
         if row.outcomes < MIN_CELL:
             continue
-        test = _excess(cells, cells[field_] == value, len(grouped))
+        test = _excess(counts, counts[field_] == value, len(counts))
         if not test.significant or test.difference <= 0:
             continue
+        rest = counts[counts[field_] != value]
         rate = 100.0 * row.breached / row.outcomes
-        rest = cells[cells[field_] != value]
         rest_rate = 100.0 * rest.breached.sum() / rest.outcomes.sum()
         rows = tuple(
-            {field_: str(k), "value": 100.0 * r.breached / r.outcomes, "n": int(r.outcomes)}
-            for k, r in grouped.iterrows()
+            {field_: str(r[field_]), "value": 100.0 * r.breached / r.outcomes, "n": int(r.outcomes)}
+            for _, r in counts.iterrows()
         )
         out.append(
             _breach_insight(
@@ -566,61 +569,65 @@ def _segment_concentration(s: Scope, cells: pd.DataFrame, field_: str) -> list[I
     return out
 
 
-def _time_concentration(s: Scope, cells: pd.DataFrame) -> list[Insight]:
+def _time_concentration(s: Scope, by_channel: pd.DataFrame) -> list[Insight]:
     """Per channel, the weekday-hour cells breaching well above the channel's other hours,
     merged into blocks of consecutive hours."""
-    channels = [c for c, g in cells.groupby("channel") if g.outcomes.sum() >= MIN_CELL]
+    channels = [str(c) for c in by_channel[by_channel.outcomes >= MIN_CELL].channel]
     tests = 7 * 24 * max(len(channels), 1)
     out = []
     for channel in channels:
-        group = cells[cells.channel == channel]
-        grid = group.groupby(["weekday", "hour"])[["breached", "outcomes"]].sum().reset_index()
+        grid = _breach_grid(s, channel)
+        if grid.empty:
+            continue
         hot = []
         for _, cell in grid.iterrows():
             if cell.outcomes < MIN_CELL:
                 continue
-            mask = (group.weekday == cell.weekday) & (group.hour == cell.hour)
-            test = _excess(group, mask, tests)
+            mask = (grid.weekday == cell.weekday) & (grid.hour == cell.hour)
+            test = _excess(grid, mask, tests)
             if test.significant and test.difference > 0:
                 hot.append((int(cell.weekday), int(cell.hour)))
         for weekday, first, last in _blocks(hot):
-            mask = (group.weekday == weekday) & group.hour.between(first, last)
-            test = _excess(group, mask, tests)
-            inside, rest = group[mask], group[~mask]
-            hours = f"{first:02d}:00-{last:02d}:59"
-            rate = 100.0 * inside.breached.sum() / inside.outcomes.sum()
-            rest_rate = 100.0 * rest.breached.sum() / max(rest.outcomes.sum(), 1)
-            rows = tuple(
-                {
-                    "day": WEEKDAYS[int(r.weekday)],
-                    "hour": int(r.hour),
-                    "value": 100.0 * r.breached / r.outcomes,
-                    "n": int(r.outcomes),
-                }
-                for _, r in grid.iterrows()
-            )
-            out.append(
-                _breach_insight(
-                    s,
-                    ("time", channel, weekday, first, last),
-                    f"{str(channel).capitalize()} SLA breaches concentrate on "
-                    f"{_DAY_NAMES[weekday]} {hours}: {rate:.1f}% breached against "
-                    f"{rest_rate:.1f}% at other times",
-                    test,
-                    (int(inside.breached.sum()), int(inside.outcomes.sum())),
-                    (int(rest.breached.sum()), int(rest.outcomes.sum())),
-                    ChartSpec(
-                        "heatmap",
-                        f"SLA breach rate by weekday and hour opened, {channel}",
-                        "hour",
-                        "day",
-                        rows,
-                        unit="%",
-                        z="value",
-                    ),
-                )
-            )
+            out.append(_time_insight(s, channel, grid, weekday, first, last, tests))
     return out
+
+
+def _time_insight(
+    s: Scope, channel: str, grid: pd.DataFrame, weekday: int, first: int, last: int, tests: int
+) -> Insight:
+    mask = (grid.weekday == weekday) & grid.hour.between(first, last)
+    test = _excess(grid, mask, tests)
+    inside, rest = grid[mask], grid[~mask]
+    hours = f"{first:02d}:00-{last:02d}:59"
+    rate = 100.0 * inside.breached.sum() / inside.outcomes.sum()
+    rest_rate = 100.0 * rest.breached.sum() / max(rest.outcomes.sum(), 1)
+    rows = tuple(
+        {
+            "day": WEEKDAYS[int(r.weekday)],
+            "hour": int(r.hour),
+            "value": 100.0 * r.breached / r.outcomes,
+            "n": int(r.outcomes),
+        }
+        for _, r in grid.iterrows()
+    )
+    return _breach_insight(
+        s,
+        ("time", channel, weekday, first, last),
+        f"{channel.capitalize()} SLA breaches concentrate on {_DAY_NAMES[weekday]} {hours}: "
+        f"{rate:.1f}% breached against {rest_rate:.1f}% at other times",
+        test,
+        (int(inside.breached.sum()), int(inside.outcomes.sum())),
+        (int(rest.breached.sum()), int(rest.outcomes.sum())),
+        ChartSpec(
+            "heatmap",
+            f"SLA breach rate by weekday and hour opened, {channel}",
+            "hour",
+            "day",
+            rows,
+            unit="%",
+            z="value",
+        ),
+    )
 
 
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -646,7 +653,7 @@ def _breach_insight(
     rest: tuple[int, int],
     chart: ChartSpec,
 ) -> Insight:
-    definition = REGISTRY["sla"].definition(breakdowns.scope(s.store, s.settings).context)
+    definition = _definition(s, "sla")
     figures = (
         Figure("Breach rate here", 100.0 * inside[0] / inside[1], inside[1], "%", definition),
         Figure(

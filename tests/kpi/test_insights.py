@@ -179,13 +179,13 @@ def test_change_false_alarms_stay_near_nominal(null_store: Store) -> None:
 
 def test_other_detectors_stay_quiet_on_noise(null_store: Store) -> None:
     found = []
-    for seed in range(4):
+    for seed in range(2):
         scope_filters = Filters(team=(f"T{seed:02d}",))
         found += insights.detect(
             null_store, scope_filters, ("concentration", "driver", "small_sample")
         )
-    # Each family is Bonferroni-corrected to 5%, so four teams rarely raise more than one.
-    assert len(found) <= 2, _titles(found)
+    # Each family is Bonferroni-corrected to 5%, so two teams rarely raise more than one.
+    assert len(found) <= 1, _titles(found)
     assert not insights.detect(null_store, Filters(), ("before_after",))
 
 
