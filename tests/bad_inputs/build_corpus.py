@@ -68,6 +68,7 @@ def delimiters() -> None:
         ),
     )
     write_text("crlf_line_endings.csv", lines(CONTACTS_HEADER, *GOOD_CONTACTS, end="\r\n"))
+    write_text("cr_only_line_endings.csv", lines(CONTACTS_HEADER, *GOOD_CONTACTS, end="\r"))
     write_text(
         "trailing_delimiter.csv", lines(*[r + "," for r in (CONTACTS_HEADER, *GOOD_CONTACTS)])
     )
@@ -328,6 +329,9 @@ def not_text() -> None:
         b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(rng.randrange(256) for _ in range(200))
     )
     write_bytes("png_signature.csv", png)
+    write_bytes("nul_bytes_only.csv", b"\x00" * 7)
+    text = lines(*[r.replace(",", "\t") for r in (CONTACTS_HEADER, *GOOD_CONTACTS)])
+    write_bytes("utf16_cut_short.csv", b"\xff\xfe" + text.encode("utf-16-le") + b"T")
     ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
     write_bytes("old_excel.xls", ole)
     buffer = io.BytesIO()

@@ -195,3 +195,24 @@ def test_xlsx_cells_become_text_dates_in_iso_times_as_clock_durations(tmp_path, 
         ("A", "2025-03-03 09:15:00", "0:04:30", "TRUE", "3"),
         ("B", "2025-03-04 00:00:00", "0:05:00", "FALSE", "2.5"),  # a date cell is a datetime,
     ]
+
+
+def test_classic_mac_line_ends_are_line_ends(tmp_path, con):
+    path = write(tmp_path, b"id,team\r1,Billing\r2,Care\r")
+    raw = read_export(con, path)
+    assert raw.headers == ["id", "team"]
+    assert [r[1:] for r in table(con, raw)] == [("1", "Billing"), ("2", "Care")]
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"\x00" * 8, "looks binary"),  # decodes as UTF-16, to NULs
+        (b"\x00" * 7, "not valid UTF-16-LE text"),
+        (codecs.BOM_UTF16_LE + "id,x\n".encode("utf-16-le") + b"!", "not valid UTF-16 text"),
+    ],
+    ids=["nuls", "odd-nuls", "cut-short"],
+)
+def test_a_utf16_guess_must_decode_to_text(tmp_path, data, words):
+    with pytest.raises(ImportProblem, match=words):
+        encoding_of(write(tmp_path, data))

@@ -13,10 +13,13 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kpi.errors import ImportProblem
 from kpi.ingest import ImportResult, import_file
@@ -53,6 +56,7 @@ EXPECTED: dict[str, Refused | Counted] = {
     "pipe_delimited.csv": Counted(3),
     "colon_delimited.csv": Refused(("not recognised", "one column only", "delimiter")),
     "crlf_line_endings.csv": Counted(3),
+    "cr_only_line_endings.csv": Counted(3),
     "trailing_delimiter.csv": Counted(3),
     "duplicate_header_names.csv": Counted(2),
     "quoted_newlines.csv": Counted(3),
@@ -114,6 +118,8 @@ EXPECTED: dict[str, Refused | Counted] = {
     "header_only.csv": Refused(("header but no data rows",)),
     "binary_random.csv": Refused(("binary", "nul")),
     "png_signature.csv": Refused(("image",)),
+    "nul_bytes_only.csv": Refused(("not valid utf-16",)),
+    "utf16_cut_short.csv": Refused(("not valid utf-16 text", "cut short")),
     "old_excel.xls": Refused(("old excel", ".xls", "save it as .xlsx or csv")),
     "zip_not_xlsx.xlsx": Refused(("cannot open it as an xlsx workbook",)),
     "xlsx_all_sheets_empty.xlsx": Refused(("no sheet with data",)),
@@ -525,3 +531,38 @@ def test_the_cli_imports_with_quarantine_and_exports_it_with_formula_cells_neutr
     assert "'@dup" in {row["value"] for row in table}
     # The formulas of the quarantined rows are in the raw JSON, never at a cell's start.
     assert any("=HYPERLINK" in row["raw"] for row in table)
+
+
+# --- anything at all -----------------------------------------------------------------------------
+
+PIECES = [
+    b"", b"T1", b"2025-03-03 09:15", b"03/04/2025", b"25/03/2025", b'"', b'""', b",", b";",
+    b"\n", b"\r\n", b"\r", b"11", b"-1", b"\x00", b"\xff\xfe", b"\xef\xbb\xbf", b"=1+1",
+    b"\xe9", b"\t", b"|", b"NaN", b"PK\x03\x04",
+]  # fmt: skip
+HEADERS = [
+    b"contact_id,opened_at,team,description\n", b"response_id,responded_at,nps,csat,comment\n",
+    b"contact_id;opened_at;status\n", b"",
+]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    header=st.sampled_from(HEADERS),
+    body=st.lists(st.sampled_from(PIECES) | st.binary(max_size=6), max_size=40).map(b"".join),
+    suffix=st.sampled_from([".csv", ".xlsx"]),
+)
+def test_any_bytes_end_in_a_counted_import_or_one_line(header, body, suffix):
+    folder = Path(tempfile.mkdtemp(prefix="kpi-fuzz-"))
+    path = folder / f"fuzz{suffix}"
+    path.write_bytes(header + body)
+    store = open_store(":memory:")
+    try:
+        result = import_file(store, path)
+        assert result.rows_read == result.rows_imported + result.rows_quarantined
+    except ImportProblem as problem:
+        assert str(problem).startswith(f"{path.name}: ")
+        assert "\n" not in str(problem)
+    finally:
+        store.close()
+        shutil.rmtree(folder)
