@@ -1,0 +1,88 @@
+"""A real browser downloads an evidence pack from the Evidence page of the running app.
+
+Extends the dashboard's browser test (its helpers are reused): the store holds one signed-off
+reflection before the app starts, the browser builds the pack and downloads the PDF.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+from pypdf import PdfReader
+from test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, _errors, _free_port, _settle, _wait_healthy
+
+from kpi import insights, reflections
+from kpi.filters import Filters
+from kpi.store import open_store
+
+pytestmark = pytest.mark.browser
+
+
+def _seed_reflection(db: Path) -> None:
+    store = open_store(db)
+    month = Filters(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
+    insight = insights.detect(store, month, ("driver",))[0]
+    r = reflections.from_insight(insight, "Amelia Booth", 3, store)
+    r = reflections.save(store, reflections.replace(r, sections={"description": "Billing rose."}))
+    reflections.submit(store, r.reflection_id)
+    reflections.review(store, r.reflection_id, "Sam Supervisor", "Well evidenced.", True)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def evidence_url(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    db = tmp_path_factory.mktemp("browser_evidence") / "store.duckdb"
+    db.write_bytes(seeded_template.read_bytes())
+    _seed_reflection(db)
+    port = _free_port()
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    log = (tmp_path_factory.mktemp("logs") / "streamlit.log").open("w")
+    env = {**os.environ, "KPI_DB": str(db)}
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def test_the_evidence_page_downloads_a_pack(evidence_url: str) -> None:
+    assert Path(CHROMIUM).exists(), "Chromium is missing: apt-get install chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page.goto(f"{evidence_url}/evidence")
+        _settle(page)
+        assert _errors(page) == []
+        page.get_by_role("button", name="Build evidence pack").click()
+        _settle(page)
+        assert _errors(page) == []
+        with page.expect_download(timeout=60_000) as info:
+            page.get_by_role("button", name="Evidence pack (PDF)").click()
+        download = info.value
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+\.pdf", download.suggested_filename)
+        data = Path(download.path()).read_bytes()
+        browser.close()
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+    assert "EV-0001" in text and "Supervisor review and sign-off" in text
