@@ -10,6 +10,7 @@ set-wise through Ibis; Python only sees the grouped counts.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -88,8 +89,20 @@ def segment_values(store: Store) -> dict[str, list[str]]:
 
 
 def _contacts(s: Scope, filters: Filters) -> ir.Table:
-    """The engine's prepared contacts: filtered, with elapsed times and SLA outcomes."""
-    return engine._prepare_contacts(s.backend, filters, s.context, {"elapsed"}, None, None)
+    """The engine's prepared contacts: filtered, with elapsed times and SLA outcomes.
+
+    This reaches into the engine (a private function) rather than copying its row logic; the
+    engine is still changing, so the optional ``span`` (every instant a timed KPI reads, as the
+    engine's report computes it) is passed only when the function takes it.
+    """
+    as_of = s.context.as_of
+    extra = {}
+    if "span" in inspect.signature(engine._prepare_contacts).parameters:
+        extra["span"] = (
+            min(s.profile.first_day or as_of, as_of),
+            max(s.profile.latest or as_of, as_of),
+        )
+    return engine._prepare_contacts(s.backend, filters, s.context, {"elapsed"}, None, None, **extra)
 
 
 def _empty(s: Scope) -> bool:
