@@ -5,78 +5,43 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import charts, components, data, filters
 from kpi import viewer
+from kpi.comparison import colleagues, pair, side_by_side
 from kpi.disclosure import anonymise, suppress_small
-from kpi.engine import change
 from kpi.exports import csv_bytes
+from kpi.filters import Filters
 from kpi.metrics import REGISTRY
-from kpi.tables import format_interval, format_value, long_frame
+from kpi.tables import long_frame
 
 KEYS = ("csat", "nps", "fcr", "sla", "first_response_hours", "aht_seconds", "complaint_rate")
 
 
-def me_against_rest(me: str, chosen) -> None:
-    teams = long_frame(
-        data.report(replace(chosen, agent=()), by=("team", "agent"), metrics=("contacts",)),
-        ("contacts",),
-        totals=False,
-    )
-    mine = sorted(set(teams.loc[teams.agent == me, "team"].dropna()))
-    rest = sorted(set(teams.loc[teams.team.isin(mine) & (teams.agent != me), "agent"].dropna()))
-    st.caption(
-        f"Me: {me}. The rest of the team: {len(rest)} colleagues in {', '.join(mine) or 'no team'}, combined."
-    )
+def me_against_rest(me: str, chosen: Filters, key: str) -> None:
+    everyone = replace(chosen, agent=())  # "me" decides who is compared, not the agent filter
+    pairs = data.report(everyone, by=("team", "agent"), metrics=("contacts",))
+    teams, rest = colleagues(long_frame(pairs, ("contacts",), totals=False), me)
+    where = ", ".join(teams) or "no team"
+    st.caption(f"Me: {me}. The rest of the team: {len(rest)} colleagues in {where}, combined.")
     if not rest:
         st.info("Nobody else in your team has data in this selection.")
         return
-    ours = data.report(replace(chosen, agent=(me,))).total().metrics
-    theirs = data.report(replace(chosen, agent=tuple(rest), team=tuple(mine))).total().metrics
-    rows = []
-    for key in KEYS:
-        difference = change(ours[key], theirs[key])
-        rows.append(
-            {
-                "KPI": REGISTRY[key].label,
-                "me": format_value(ours[key].value, ours[key].unit),
-                "me (n, interval)": format_interval(ours[key]),
-                "rest of the team": format_value(theirs[key].value, theirs[key].unit),
-                "rest (n, interval)": format_interval(theirs[key]),
-                "a real difference?": "yes (p < 0.05)"
-                if difference.significant
-                else "not shown by the data",
-            }
+    ours = data.report(replace(everyone, agent=(me,))).total().metrics
+    theirs = data.report(replace(everyone, agent=rest, team=teams)).total().metrics
+    both = pair(ours[key], theirs[key], me)
+    if both.value.notna().all():
+        fig = charts.intervals(
+            both, "who", REGISTRY[key].label, ours[key].unit, highlight=f"Me ({me})"
         )
-        pair = pd.DataFrame(
-            [
-                {"who": f"Me ({me})", **_row(ours[key])},
-                {"who": "Rest of the team", **_row(theirs[key])},
-            ]
-        )
-        if key == st.session_state.get("team_kpi", "csat") and pair.value.notna().all():
-            components.chart(
-                charts.intervals(
-                    pair, "who", REGISTRY[key].label, ours[key].unit, highlight=f"Me ({me})"
-                ),
-                "me_vs_rest",
-            )
-    components.table(pd.DataFrame(rows), "me against the rest of the team", "me_vs_rest")
+        components.chart(fig, "me_vs_rest")
+    components.table(
+        side_by_side(ours, theirs, KEYS), "me against the rest of the team", "me_vs_rest"
+    )
 
 
-def _row(result) -> dict:
-    return {
-        "value": result.value,
-        "n": result.n,
-        "ci_low": result.ci_low,
-        "ci_high": result.ci_high,
-        "small_sample": result.small_sample,
-    }
-
-
-def supervisor_view(chosen, key: str) -> None:
+def supervisor_view(chosen: Filters, key: str) -> None:
     metric = REGISTRY[key]
     target = data.settings().targets.get(key)
     for field in ("team", "agent"):
@@ -121,7 +86,7 @@ if components.page(
     me = viewer.me(data.store())
     if me:
         st.subheader("Me against the rest of my team")
-        me_against_rest(me, chosen)
+        me_against_rest(me, chosen, key)
     else:
         st.caption(
             'Supervisor view. Set "this is me" on the Settings page for an apprentice\'s view of your own figures against the rest of your team.'
