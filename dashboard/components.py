@@ -10,8 +10,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import data, filters
+from kpi import annotations
+from kpi.annotations import Annotation
 from kpi.engine import Change, MetricResult
 from kpi.exports import csv_bytes
+from kpi.filters import Filters
 from kpi.metrics import REGISTRY
 from kpi.tables import format_change, format_interval, format_value
 from kpi.targets import LEGEND, rag
@@ -96,6 +99,11 @@ def tiles(
         ):
             with column:
                 kpi_tile(result, (changes or {}).get(result.key), (trends or {}).get(result.key))
+
+
+def notes(filters: Filters) -> list[Annotation]:
+    """The team's annotations inside the filters' dates, for every trend chart."""
+    return annotations.between(data.store(), filters.date_from, filters.date_to)
 
 
 def rag_legend() -> None:

@@ -37,7 +37,10 @@ if components.page(
         volume = monthly.assign(value=monthly.numerator.fillna(0))
         rate_column, volume_column = st.columns(2)
         with rate_column:
-            components.chart(charts.trend(monthly, "Complaint rate", "%"), "complaint_rate_trend")
+            components.chart(
+                charts.trend(monthly, "Complaint rate", "%", notes=components.notes(chosen)),
+                "complaint_rate_trend",
+            )
         with volume_column:
             components.chart(
                 charts.bars(

@@ -46,7 +46,12 @@ if components.page(
             data.report(chosen, grain="week", metrics=("responses",)), ("responses",)
         )
         components.chart(
-            charts.trend(weekly[weekly.period != "undated"], "Survey responses", "count"),
+            charts.trend(
+                weekly[weekly.period != "undated"],
+                "Survey responses",
+                "count",
+                notes=components.notes(chosen),
+            ),
             "responses_trend",
         )
 

@@ -77,7 +77,10 @@ if components.page(
         weekly, ages = st.columns(2)
         backlog = long_frame(data.report(chosen, grain="week", metrics=("backlog",)), ("backlog",))
         with weekly:
-            components.chart(charts.trend(backlog, "Backlog", "count"), "backlog_trend")
+            components.chart(
+                charts.trend(backlog, "Backlog", "count", notes=components.notes(chosen)),
+                "backlog_trend",
+            )
         with ages:
             age = data.breakdown("backlog_age", chosen)
             components.chart(

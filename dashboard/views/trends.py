@@ -41,7 +41,7 @@ if components.page(
     report = data.report(chosen, by=(split,) if split else (), grain=grain, metrics=(key,))
     frame = long_frame(report, (key,), totals=not split)
     frame = frame[frame.period != "undated"]
-    notes = annotations.between(data.store(), chosen.date_from, chosen.date_to)
+    notes = components.notes(chosen)
     if frame.empty or not frame.n.any():
         components.empty_state("No data for this KPI with these filters.")
     else:

@@ -116,3 +116,14 @@ def test_a_filter_that_selects_nothing_leads_to_the_data_page(app_for, seeded_db
     assert any("Nothing matches" in i.value for i in at.info)
     assert at.get("page_link")
     assert not at.metric
+
+
+def test_only_a_significant_change_is_marked(seeded_db: Path, monkeypatch) -> None:
+    # The knowledge-base change of 12 January 2026 lifts FCR (sample_data/README.md).
+    monkeypatch.setenv("KPI_DB", str(seeded_db))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update({"period": "custom", "from": "2026-01-12", "to": "2026-03-22"})
+    at.run()
+    deltas = {m.label: m.delta for m in at.metric}
+    assert "pts vs previous period" in deltas["FCR"] and deltas["FCR"].startswith("+")
+    assert not deltas["Contacts"]  # a count has no test, so no marked change
