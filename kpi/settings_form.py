@@ -7,6 +7,8 @@ a person edits, validated on the way back.
 from __future__ import annotations
 
 import math
+from datetime import time
+from typing import Any
 
 import pandas as pd
 
@@ -70,3 +72,16 @@ def settings_from_tables(settings: Settings, targets: pd.DataFrame, sla: pd.Data
             )
         sla_targets[row[0]] = SlaTarget(first, resolution)
     return settings.with_changes(targets=kpi_targets, sla_targets=sla_targets)
+
+
+def business_hours(
+    weekdays: tuple[time, time],
+    saturday: tuple[time, time] | None,
+    region: str,
+    timezone: str,
+) -> dict[str, Any]:
+    """The settings' business-hours dict: the same hours Monday to Friday, Saturday optional."""
+    weekly = {str(day): [f"{weekdays[0]:%H:%M}", f"{weekdays[1]:%H:%M}"] for day in range(5)}
+    if saturday is not None:
+        weekly["5"] = [f"{saturday[0]:%H:%M}", f"{saturday[1]:%H:%M}"]
+    return {"timezone": timezone, "weekly": weekly, "region": region}

@@ -43,3 +43,15 @@ def test_this_is_me_is_kept_and_cleared() -> None:
     assert viewer.me(store) == "Bethan Morgan"
     viewer.set_me(store, None)
     assert viewer.me(store) is None
+
+
+def test_business_hours_from_the_form() -> None:
+    from datetime import time
+
+    from kpi.settings_form import business_hours
+
+    hours = business_hours((time(8), time(20)), (time(9), time(13)), "scotland", "Europe/London")
+    assert hours["weekly"]["0"] == ["08:00", "20:00"] and hours["weekly"]["5"] == ["09:00", "13:00"]
+    assert "6" not in hours["weekly"]
+    closed = business_hours((time(9), time(17)), None, "none", "Europe/London")
+    assert Settings(business_hours=closed).calendar().weekly.get(5) is None
