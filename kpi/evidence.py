@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 
-from kpi import engine, figures, insights, ksbs, reflections
+from kpi import breakdowns, engine, figures, insights, ksbs, reflections
 from kpi.chartspec import ChartSpec, shareable, table
 from kpi.disclosure import SMALLEST_CELL
 from kpi.exports import csv_bytes
@@ -289,12 +289,12 @@ def build(
 
 
 def _whole(store: Store) -> str:
-    first, last = insights.breakdowns.data_range(store)
+    first, last = breakdowns.data_range(store)
     return f"all data ({first} to {last})" if first else "no data"
 
 
 def _definition(store: Store, key: str) -> str:
-    s = insights.breakdowns.scope(store)
+    s = breakdowns.scope(store)
     return REGISTRY[key].definition(s.context)
 
 

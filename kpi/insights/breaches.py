@@ -1,0 +1,212 @@
+"""Where SLA breaches cluster: channels and priorities breaching well above the rest, and
+weekday-hour blocks within a channel (Bonferroni-corrected two-proportion z-tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from kpi import breakdowns, engine, statistics
+from kpi.chartspec import ChartSpec
+from kpi.filters import Filters
+from kpi.insights.model import (
+    ALPHA,
+    MIN_CELL,
+    WEEKDAYS,
+    Figure,
+    Insight,
+    Scope,
+    definition_of,
+    guidance,
+    insight_id,
+)
+
+
+def _breach_counts(s: Scope, field_: str) -> pd.DataFrame:
+    """SLA outcomes and breaches per value of ``field_``, from the engine's SLA result (a breach
+    is a contact in its population it does not count as met)."""
+    report = engine.report(s.store, s.filters, by=(field_,), settings=s.settings, metrics=["sla"])
+    rows = [
+        {
+            field_: "(none)" if r.segment[field_] is None else r.segment[field_],
+            "breached": r.metrics["sla"].n - (r.metrics["sla"].numerator or 0),
+            "outcomes": r.metrics["sla"].n,
+        }
+        for r in report.rows
+        if r.segment and r.metrics["sla"].n
+    ]
+    return pd.DataFrame(rows, columns=[field_, "breached", "outcomes"])
+
+
+def _breach_grid(s: Scope, channel: str) -> pd.DataFrame:
+    """One channel's breaches by local weekday and hour opened (``breakdowns.breach_heatmap``,
+    the same rows as SLA compliance)."""
+    if channel == "(none)":
+        return pd.DataFrame(columns=["weekday", "hour", "breached", "outcomes"])
+    chosen = Filters.from_dict({**s.filters.to_dict(), "channel": [channel]})
+    grid = breakdowns.breach_heatmap(s.store, chosen)
+    return grid[grid.outcomes > 0].reset_index(drop=True)
+
+
+def _excess(group: pd.DataFrame, mask: pd.Series, tests: int) -> statistics.ChangeTest:
+    """Breach rate inside ``mask`` against the rest of ``group``, Bonferroni over ``tests``."""
+    inside, rest = group[mask], group[~mask]
+    return statistics.two_proportion_test(
+        int(rest.breached.sum()),
+        int(rest.outcomes.sum()),
+        int(inside.breached.sum()),
+        int(inside.outcomes.sum()),
+        alpha=ALPHA / max(tests, 1),
+    )
+
+
+def concentrations(s: Scope) -> list[Insight]:
+    """Where SLA breaches cluster: weekday-hour blocks within a channel, and priorities or
+    channels whose breach rate is well above the rest."""
+    by_channel = _breach_counts(s, "channel")
+    if by_channel.empty or by_channel.breached.sum() == 0:
+        return []
+    out = _segment_concentration(s, by_channel, "channel")
+    out += _segment_concentration(s, _breach_counts(s, "priority"), "priority")
+    return out + _time_concentration(s, by_channel)
+
+
+def _segment_concentration(s: Scope, counts: pd.DataFrame, field_: str) -> list[Insight]:
+    if len(counts) < 2:
+        return []
+    out = []
+    for _, row in counts.iterrows():
+        value = row[field_]
+        if row.outcomes < MIN_CELL:
+            continue
+        test = _excess(counts, counts[field_] == value, len(counts))
+        if not test.significant or test.difference <= 0:
+            continue
+        rest = counts[counts[field_] != value]
+        rate = 100.0 * row.breached / row.outcomes
+        rest_rate = 100.0 * rest.breached.sum() / rest.outcomes.sum()
+        rows = tuple(
+            {field_: str(r[field_]), "value": 100.0 * r.breached / r.outcomes, "n": int(r.outcomes)}
+            for _, r in counts.iterrows()
+        )
+        out.append(
+            _breach_insight(
+                s,
+                ("segment", field_, value),
+                f"SLA breaches concentrate in {field_} {value}: {rate:.1f}% breached against "
+                f"{rest_rate:.1f}% elsewhere",
+                test,
+                (int(row.breached), int(row.outcomes)),
+                (int(rest.breached.sum()), int(rest.outcomes.sum())),
+                ChartSpec("bars", f"SLA breach rate by {field_}", field_, "value", rows, unit="%"),
+            )
+        )
+    return out
+
+
+def _time_concentration(s: Scope, by_channel: pd.DataFrame) -> list[Insight]:
+    """Per channel, the weekday-hour cells breaching well above the channel's other hours,
+    merged into blocks of consecutive hours."""
+    channels = [str(c) for c in by_channel[by_channel.outcomes >= MIN_CELL].channel]
+    tests = 7 * 24 * max(len(channels), 1)
+    out = []
+    for channel in channels:
+        grid = _breach_grid(s, channel)
+        if grid.empty:
+            continue
+        hot = []
+        for _, cell in grid.iterrows():
+            if cell.outcomes < MIN_CELL:
+                continue
+            mask = (grid.weekday == cell.weekday) & (grid.hour == cell.hour)
+            test = _excess(grid, mask, tests)
+            if test.significant and test.difference > 0:
+                hot.append((int(cell.weekday), int(cell.hour)))
+        for weekday, first, last in _blocks(hot):
+            out.append(_time_insight(s, channel, grid, weekday, first, last, tests))
+    return out
+
+
+def _time_insight(
+    s: Scope, channel: str, grid: pd.DataFrame, weekday: int, first: int, last: int, tests: int
+) -> Insight:
+    mask = (grid.weekday == weekday) & grid.hour.between(first, last)
+    test = _excess(grid, mask, tests)
+    inside, rest = grid[mask], grid[~mask]
+    hours = f"{first:02d}:00-{last:02d}:59"
+    rate = 100.0 * inside.breached.sum() / inside.outcomes.sum()
+    rest_rate = 100.0 * rest.breached.sum() / max(rest.outcomes.sum(), 1)
+    rows = tuple(
+        {
+            "day": WEEKDAYS[int(r.weekday)],
+            "hour": int(r.hour),
+            "value": 100.0 * r.breached / r.outcomes,
+            "n": int(r.outcomes),
+        }
+        for _, r in grid.iterrows()
+    )
+    return _breach_insight(
+        s,
+        ("time", channel, weekday, first, last),
+        f"{channel.capitalize()} SLA breaches concentrate on {_DAY_NAMES[weekday]} {hours}: "
+        f"{rate:.1f}% breached against {rest_rate:.1f}% at other times",
+        test,
+        (int(inside.breached.sum()), int(inside.outcomes.sum())),
+        (int(rest.breached.sum()), int(rest.outcomes.sum())),
+        ChartSpec(
+            "heatmap",
+            f"SLA breach rate by weekday and hour opened, {channel}",
+            "hour",
+            "day",
+            rows,
+            unit="%",
+            z="value",
+        ),
+    )
+
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _blocks(cells: Iterable[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(weekday, first hour, last hour) runs of consecutive hours on the same day."""
+    out: list[tuple[int, int, int]] = []
+    for weekday, hour in sorted(cells):
+        if out and out[-1][0] == weekday and out[-1][2] == hour - 1:
+            out[-1] = (weekday, out[-1][1], hour)
+        else:
+            out.append((weekday, hour, hour))
+    return out
+
+
+def _breach_insight(
+    s: Scope,
+    parts: tuple[object, ...],
+    title: str,
+    test: statistics.ChangeTest,
+    inside: tuple[int, int],
+    rest: tuple[int, int],
+    chart: ChartSpec,
+) -> Insight:
+    definition = definition_of(s, "sla")
+    figures = (
+        Figure("Breach rate here", 100.0 * inside[0] / inside[1], inside[1], "%", definition),
+        Figure(
+            "Breach rate elsewhere", 100.0 * rest[0] / max(rest[1], 1), rest[1], "%", definition
+        ),
+    )
+    return Insight(
+        id=insight_id("concentration", s.filters, *parts),
+        kind="concentration",
+        title=title,
+        summary=f"Two-proportion z-test against the rest, Bonferroni-corrected: p = "
+        f"{test.p_value:.3g}. {inside[0]:,} of {inside[1]:,} contacts breached here.",
+        figures=figures,
+        chart=chart,
+        metrics=("sla",),
+        filters=s.filters,
+        p_value=test.p_value,
+        weight=100.0 * (test.difference or 0.0),
+        **guidance("concentration", "SLA compliance"),
+    )
