@@ -10,7 +10,6 @@ expressions is DuckDB-only.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import math
@@ -434,7 +433,6 @@ def _prepare_contacts(
     grain: str | None,
     offsets: list[tuple[datetime, int]] | None,
     periods: Sequence[Period] = (),
-    span: tuple[datetime, datetime] | None = None,
 ) -> ir.Table:
     t = backend.table("contacts")
     if "next_contact" in needs:
@@ -449,124 +447,27 @@ def _prepare_contacts(
         t = t.filter(*predicates)
     t = t.mutate(**contact_columns(t, context))
     if "elapsed" in needs:
-        t = _elapsed(backend, t, context.settings, span)
+        t = _elapsed(backend, t, context.settings)
         t = t.mutate(**sla_columns(t, context))
     return _period_column(t, "opened_at", grain, offsets, periods)
 
 
-def _elapsed(
-    backend: ibis.BaseBackend, t: ir.Table, settings: Settings, span: tuple[datetime, datetime]
-) -> ir.Table:
+def _elapsed(backend: ibis.BaseBackend, t: ir.Table, settings: Settings) -> ir.Table:
     """fr_elapsed and res_elapsed in seconds, business or calendar; never negative."""
     from kpi import calendar  # imported here: only timed KPIs need the calendar
 
-    pairs = (("fr_elapsed", "fr_end"), ("res_elapsed", "res_end"))
     if settings.hours == "business":
         hours = settings.calendar()
-        days = working_days(hours, *span)
-        if days is not None:
-            return _business_elapsed(backend, t, days, pairs)
-        # An unusual calendar (more than _PIECES working spells in a UTC day): the calendar's
-        # own as-of joins.
         t = calendar.business_seconds(backend, t, "opened_at", "fr_end", hours, "fr_elapsed")
         # view(): the second call joins the same interval table again; a fresh reference keeps
         # Ibis from finding its columns ambiguous.
         t = t.view()
         return calendar.business_seconds(backend, t, "opened_at", "res_end", hours, "res_elapsed")
     columns = {}
-    for out, end in pairs:
+    for out, end in (("fr_elapsed", "fr_end"), ("res_elapsed", "res_end")):
         seconds = calendar.calendar_seconds(t.opened_at, t[end])
         columns[out] = ibis.ifelse(seconds < 0, 0.0, seconds)
     return t.mutate(**columns)
-
-
-#: Working spells a UTC day may hold for the day-table method (a split shift, or a day whose
-#: hours cross UTC midnight, has two).
-_PIECES = 3
-
-
-def working_days(hours: Any, first: datetime, last: datetime) -> pd.DataFrame | None:
-    """The calendar's working intervals as one row per UTC day: the working seconds before the
-    day starts (``cum``) and its working spells (``s1``/``l1``... start and length, zero-length
-    padding). Elapsed working time up to an instant is then one equi-join on its UTC date, which
-    is far cheaper than an as-of join. None when a day would need more than _PIECES spells.
-    """
-    from kpi import calendar
-
-    first_day, last_day = first.date() - timedelta(days=2), last.date() + timedelta(days=2)
-    intervals = calendar.working_intervals(hours, first_day - timedelta(days=1), last_day)
-    spells: dict[date, list[tuple[datetime, float]]] = {}
-    for begin, finish in zip(intervals["start_utc"], intervals["end_utc"], strict=True):
-        begin, finish = begin.to_pydatetime(), finish.to_pydatetime()
-        while begin < finish:  # split at UTC midnights
-            midnight = datetime.combine(begin.date() + timedelta(days=1), datetime.min.time())
-            piece_end = min(finish, midnight)
-            spells.setdefault(begin.date(), []).append((begin, (piece_end - begin).total_seconds()))
-            begin = piece_end
-    rows, cum, day = [], 0.0, first_day
-    while day <= last_day:
-        pieces = spells.get(day, [])
-        if len(pieces) > _PIECES:
-            return None
-        midnight = datetime.combine(day, datetime.min.time())
-        padded = pieces + [(midnight, 0.0)] * (_PIECES - len(pieces))
-        row: dict[str, Any] = {"day": day, "cum": cum}
-        for i, (begin, length) in enumerate(padded, start=1):
-            row[f"s{i}"], row[f"l{i}"] = begin, length
-        rows.append(row)
-        cum += sum(length for _, length in pieces)
-        day += timedelta(days=1)
-    # Working seconds before the range: the same for every day, so it cancels in differences.
-    frame = pd.DataFrame(rows)
-    return frame.astype({f"s{i}": "datetime64[us]" for i in range(1, _PIECES + 1)})
-
-
-def _days_table(backend: ibis.BaseBackend, days: pd.DataFrame) -> ir.Table:
-    """Upload the day table as a temporary table named after its content (so an expression
-    built earlier never sees it change)."""
-    digest = hashlib.sha1(pd.util.hash_pandas_object(days, index=False).values.tobytes())
-    name = "_kpi_working_days_" + digest.hexdigest()[:16]
-    # (Ibis 12's list_tables() fails on DuckDB 2.0.1, so the table is simply rewritten.)
-    return backend.create_table(name, days, temp=True, overwrite=True)
-
-
-def _business_elapsed(
-    backend: ibis.BaseBackend,
-    t: ir.Table,
-    days: pd.DataFrame,
-    pairs: Sequence[tuple[str, str]],
-) -> ir.Table:
-    """Working seconds from opened_at to each end column: W(end) - W(start), W(x) = working
-    seconds before x's UTC day + the part of that day's spells before x."""
-    from kpi import calendar
-
-    table = _days_table(backend, days)
-    instants = ["opened_at", *[end for _, end in pairs]]
-    joined = t
-    for n, column in enumerate(instants):
-        prefix = f"__wd{n}_"
-        right = table.select(**{f"{prefix}{c}": table[c] for c in table.columns})
-        joined = joined.left_join(right, joined[column].date() == right[f"{prefix}day"])
-
-    def worked(n: int, column: str) -> ir.FloatingValue:
-        prefix = f"__wd{n}_"
-        total = joined[f"{prefix}cum"]
-        for i in range(1, _PIECES + 1):
-            into = calendar.calendar_seconds(joined[f"{prefix}s{i}"], joined[column])
-            length = joined[f"{prefix}l{i}"]
-            total = total + ibis.ifelse(into <= 0, 0.0, ibis.ifelse(into >= length, length, into))
-        return total
-
-    start = joined.opened_at
-    columns = {}
-    for n, (out, end) in enumerate(pairs, start=1):
-        finish = joined[end]
-        columns[out] = ibis.cases(
-            (start.isnull() | finish.isnull(), ibis.null("float64")),
-            (finish <= start, ibis.literal(0.0)),
-            else_=worked(n, end) - worked(0, "opened_at"),
-        )
-    return joined.select(*[joined[c] for c in t.columns], **columns)
 
 
 def _prepare_responses(
@@ -973,12 +874,6 @@ def _compute(
         else profile.latest or datetime.now(UTC).replace(tzinfo=None)
     )
     context = Context(settings, instant, profile.supported)
-    # Every instant a timed KPI reads lies between the first contact and the later of the
-    # latest timestamp and as-of.
-    span = (
-        min(profile.first_day or instant, instant),
-        max(profile.latest or instant, instant),
-    )
     data_range = None
     if profile.first_day and profile.last_day:
         data_range = (
@@ -1029,9 +924,7 @@ def _compute(
 
             def contacts_query(segment_by=segment_by, keys_=keys_) -> ir.Table | None:
                 needs = _needs(c_chosen, context)
-                t = _prepare_contacts(
-                    backend, filters, context, needs, grain, offsets, periods, span
-                )
+                t = _prepare_contacts(backend, filters, context, needs, grain, offsets, periods)
                 return _aggregate(t, keys_, _aggregates(t, c_chosen, context))
 
             records += _records(backend, contacts_query, _key(cache_key, "contacts", segment_by))

@@ -13,18 +13,14 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from zoneinfo import ZoneInfo
 
-import ibis
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from kpi import calendar, statistics
-from kpi.calendar import BusinessHours
+from kpi import statistics
 from kpi.engine import (
     Trend,
-    _business_elapsed,
     backend_of,
     change,
     overview,
@@ -32,7 +28,6 @@ from kpi.engine import (
     report_periods,
     trend,
     utc_offsets,
-    working_days,
 )
 from kpi.filters import Filters
 from kpi.metrics import KEYS
@@ -710,44 +705,3 @@ def test_backlog_over_many_periods_uses_the_same_rule():
     assert email["2025-02-18"] == 1 and email["2025-02-19"] == 0
     weekly = report(store, days, grain="week", settings=CAL, metrics=["backlog"])
     assert {r.period: r.metrics["backlog"].value for r in weekly.rows}["2025-02-17"] == 1
-
-
-CALENDARS = [
-    BusinessHours(),
-    # A Saturday of 24 hours crosses UTC midnight in summer; weekday evenings in New York do too.
-    BusinessHours(weekly={0: ("08:00", "18:00"), 5: ("00:00", "24:00")}, region="scotland"),
-    BusinessHours(timezone="America/New_York", weekly={d: ("16:00", "23:30") for d in range(5)}),
-]
-
-
-@hsettings(max_examples=15, deadline=None)
-@given(
-    hours=st.sampled_from(CALENDARS),
-    pairs=st.lists(
-        st.tuples(st.integers(0, 525_600), maybe(st.integers(-600, 30_000))),
-        min_size=1,
-        max_size=30,
-    ),
-)
-def test_day_table_business_time_equals_the_calendars(hours, pairs):
-    """The engine's equi-join method gives exactly what kpi.calendar.business_seconds gives."""
-    start = datetime(2025, 1, 1)
-    rows = {
-        "id": list(range(len(pairs))),
-        "opened_at": [start + timedelta(minutes=a) for a, _ in pairs],
-        "end_at": [None if b is None else start + timedelta(minutes=a + b) for a, b in pairs],
-    }
-    backend = ibis.duckdb.connect()
-    table = backend.create_table("pairs", pd.DataFrame(rows).astype({"end_at": "datetime64[us]"}))
-    days = working_days(hours, datetime(2024, 12, 30), datetime(2026, 1, 31))
-    assert days is not None
-    fast = backend.execute(_business_elapsed(backend, table, days, [("fast", "end_at")]))
-    slow = backend.execute(
-        calendar.business_seconds(backend, table, "opened_at", "end_at", hours, "slow")
-    )
-    merged = fast.merge(slow[["id", "slow"]], on="id")
-    for got, expected in zip(merged["fast"], merged["slow"], strict=True):
-        if pd.isna(expected):
-            assert pd.isna(got)
-        else:
-            assert got == pytest.approx(expected, abs=1e-6)
