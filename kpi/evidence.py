@@ -158,7 +158,7 @@ def _charts(store: Store, r: Reflection) -> tuple[list[ChartSpec], insights.Insi
     charts = [found.chart] if found else []
     wanted = [k for k in r.metrics if k in REGISTRY][:MAX_TREND_CHARTS]
     if found is None or found.kind != "signal":  # a signal's chart is already the trend
-        charts += [insights.trend_chart(store, r.filters, k) for k in wanted]
+        charts += [insights.trend_chart(store, r.filters, k, as_of=r.as_of_utc()) for k in wanted]
     return charts, found
 
 
@@ -182,7 +182,10 @@ def _key_figures(
         out.append(_shown(f.label, f.value, f.unit, f.n, f.definition, indexed))
     keys = [k for k in r.metrics if k in REGISTRY]
     if keys and r.filters.date_from and r.filters.date_to:
-        total = engine.report(store, r.filters, metrics=keys, settings=load_settings(store)).total()
+        settings = load_settings(store)
+        total = engine.report(
+            store, r.filters, as_of=r.as_of_utc(), metrics=keys, settings=settings
+        ).total()
         for key in keys:
             m = total.metrics[key]
             out.append(
@@ -303,7 +306,10 @@ def _action_check(store: Store, r: Reflection) -> list[str]:
     if found is None:
         return []
     note, comparisons = found
-    out = [f"Change dated {note.on_date.isoformat()}: {scrub(note.text)}"]
+    agents = _agents(store)
+    out = [
+        f"Change dated {note.on_date.isoformat()}: {redact_people(note.text, agents, r.learner)}"
+    ]
     for c in comparisons:
         p = f"p = {c.change.p_value:.3g}" if c.change.p_value is not None else "not testable"
         verdict = "more than chance" if c.change.significant else "within chance"

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from kpi import annotations, ksbs
+from kpi import annotations, breakdowns, ksbs
 from kpi.filters import Filters
 from kpi.insights import Comparison, Insight, before_after
 from kpi.metrics import REGISTRY
@@ -200,6 +200,7 @@ class Reflection:
     insight: dict[str, Any] | None = None
     filters: Filters = field(default_factory=Filters)
     metrics: tuple[str, ...] = ()
+    #: Naive UTC: when open contacts were judged (the data's latest instant at the start).
     as_of: datetime | None = None
     #: A customer comment the learner chose to include; always stored scrubbed.
     customer_comment: str = ""
@@ -223,6 +224,10 @@ class Reflection:
     @property
     def complaint(self) -> bool:
         return any(k.startswith(("heat.", "later.")) for k in self.sections)
+
+    def as_of_utc(self) -> datetime | None:
+        """``as_of`` as an aware instant, the form the engine reads as UTC."""
+        return self.as_of.replace(tzinfo=UTC) if self.as_of else None
 
     def insight_object(self) -> Insight | None:
         if not self.insight:
@@ -406,7 +411,10 @@ def save(store: Store, r: Reflection) -> Reflection:
         )
         r = replace(r, status=status, created_at=old.created_at, updated_at=now)
     else:
-        r = replace(r, created_at=now, updated_at=now, as_of=r.as_of)
+        # The instant open contacts are judged at (the data's latest, naive UTC), kept so the
+        # reflection's charts re-render the same after later imports.
+        as_of = r.as_of or breakdowns.scope(store).context.as_of
+        r = replace(r, created_at=now, updated_at=now, as_of=as_of)
     if r.insight and STORE_VERSION not in r.insight:
         r = replace(r, insight={**r.insight, STORE_VERSION: store.version()})
     # KSBs come back sorted by reference, so keep them that way from the start.

@@ -8,6 +8,7 @@ plain text, never as HTML or markdown.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pandas as pd
@@ -17,6 +18,7 @@ from dashboard import components, data, filters, insight_cache
 from kpi import annotations, ksbs, reflections, viewer
 from kpi.figures import figure
 from kpi.insights import Insight
+from kpi.insights.model import BEFORE_AFTER_DAYS
 from kpi.metrics import KEYS, REGISTRY
 from kpi.reflections import Reflection, SmartAction
 from kpi.tables import format_value
@@ -45,8 +47,15 @@ def learner() -> tuple[str, int]:
     return name.strip(), int(level)
 
 
+def plain_label(text: str) -> str:
+    """A widget label shown as typed: Streamlit reads markdown in labels, and an insight title
+    can carry user text (an annotation, a category name)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~<>$:])", r"\\\1", text)
+
+
 def insight_card(insight: Insight, number: int, name: str, level: int) -> None:
-    with st.expander(f"{KIND_LABELS[insight.kind]}: {insight.title}", expanded=number == 0):
+    label = plain_label(f"{KIND_LABELS[insight.kind]}: {insight.title}")
+    with st.expander(label, expanded=number == 0):
         st.text(insight.summary)
         table = pd.DataFrame(
             [
@@ -170,6 +179,30 @@ def change_link(r: Reflection) -> int | None:
     )
 
 
+def action_check(r: Reflection) -> None:
+    """The PDCA check: the action's KPI before and after the dated change, with its test."""
+    found = reflections.action_check(data.store(), r)
+    if found is None:
+        return
+    note, comparisons = found
+    rows = [
+        {
+            "KPI": REGISTRY[c.key].label,
+            "before": format_value(c.before.value, c.before.unit),
+            "n before": c.before.n,
+            "after": format_value(c.after.value, c.after.unit),
+            "n after": c.after.n,
+            "p": c.change.p_value,
+            "more than chance": "yes" if c.change.significant else "no",
+        }
+        for c in comparisons
+    ]
+    st.caption(
+        f"Before and after {note.on_date:%d %b %Y} ({BEFORE_AFTER_DAYS // 7} weeks each side)"
+    )
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
 def editor(r: Reflection) -> None:
     title = st.text_input("Title", value=r.title, key=f"t_{r.reflection_id}", max_chars=120)
     model, texts = sections(r)
@@ -181,6 +214,7 @@ def editor(r: Reflection) -> None:
     smart = action(r)
     picked = ksb_picker(r)
     annotation = change_link(r)
+    action_check(r)
     updated = reflections.replace(
         r,
         title=title,

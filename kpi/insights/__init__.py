@@ -15,6 +15,7 @@ categories driving complaints or detractors (Pareto), tiny samples that would to
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from kpi import engine
 from kpi.chartspec import ChartSpec
@@ -110,12 +111,19 @@ def find(
 
 
 def trend_chart(
-    store: Store, filters: Filters, key: str, settings: Settings | None = None
+    store: Store,
+    filters: Filters,
+    key: str,
+    settings: Settings | None = None,
+    as_of: datetime | None = None,
 ) -> ChartSpec:
-    """A KPI week by week over the filters' range: the chart of a reflection with no insight."""
+    """A KPI week by week over the filters' range: the chart of a reflection with no insight.
+    ``as_of`` (aware) fixes when open contacts are judged, so a later import cannot move it."""
     settings = settings or load_settings(store)
     metric = REGISTRY[key]
-    weekly = engine.report(store, filters, grain="week", settings=settings, metrics=[key])
+    weekly = engine.report(
+        store, filters, grain="week", as_of=as_of, settings=settings, metrics=[key]
+    )
     rows = tuple(
         {"week": r.period, "value": r.metrics[key].value, "n": r.metrics[key].n}
         for r in weekly.rows
