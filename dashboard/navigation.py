@@ -38,9 +38,15 @@ PAGES: tuple[PageSpec, ...] = (
         "complaints",
     ),
     PageSpec("Dashboard", "views/team.py", "Team", ":material/groups:", "team"),
-    PageSpec("Evidence", "views/reflect.py", "Reflect", ":material/psychology:", "reflect"),
     PageSpec(
-        "Evidence", "views/evidence.py", "Evidence", ":material/workspace_premium:", "evidence"
+        "Reflection and evidence", "views/reflect.py", "Reflect", ":material/psychology:", "reflect"
+    ),
+    PageSpec(
+        "Reflection and evidence",
+        "views/evidence.py",
+        "Evidence",
+        ":material/workspace_premium:",
+        "evidence",
     ),
     PageSpec(
         "Data and settings",
