@@ -4,6 +4,7 @@ with its PNG button, a downloadable table."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -76,8 +77,13 @@ def kpi_tile(
             help=help_text,
             chart_data=points if len(points) > 1 else None,
         )
-        note = format_interval(result) if result.value is not None else (result.reason or "no data")
-        st.caption(note + (" · small sample: treat with care" if result.small_sample else ""))
+        if result.value is None:
+            st.caption(result.reason or "no data")
+        elif result.unit != "count":  # a count is its own n
+            st.caption(
+                format_interval(result)
+                + (" · small sample: treat with care" if result.small_sample else "")
+            )
         status = rag(result.value, target, result.ci_low, result.ci_high)
         if status:
             st.badge(
@@ -104,6 +110,29 @@ def tiles(
 def notes(filters: Filters) -> list[Annotation]:
     """The team's annotations inside the filters' dates, for every trend chart."""
     return annotations.between(data.store(), filters.date_from, filters.date_to)
+
+
+def annotation_editor(default_date: date | None) -> None:
+    """A form to add a dated note, and the notes so far with a delete button each."""
+    with st.form("annotation", clear_on_submit=True, border=False):
+        when, what = st.columns([1, 3])
+        on_date = when.date_input("Date", value=default_date, format="DD/MM/YYYY")
+        text = what.text_input(
+            "Note",
+            max_chars=annotations.MAX_TEXT,
+            placeholder="New refund process",
+            key="annotation_text",
+        )
+        if st.form_submit_button("Add annotation", key="add_annotation") and text.strip():
+            annotations.add(data.store(), on_date, text)
+            st.rerun()
+    for note in annotations.all_annotations(data.store()):
+        day, words, button = st.columns([1, 4, 1])
+        day.text(f"{note.on_date:%d %b %Y}")
+        words.text(note.text)  # plain text: never rendered as Markdown or HTML
+        if button.button("Delete", key=f"delete_note_{note.annotation_id}"):
+            annotations.delete(data.store(), note.annotation_id)
+            st.rerun()
 
 
 def rag_legend() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, components, data, filters
-from kpi import annotations
 from kpi.filters import SEGMENT_FIELDS
 from kpi.metrics import KEYS, REGISTRY
 from kpi.statistics import xmr_limits
@@ -69,22 +68,4 @@ if components.page(
 
     st.subheader("Annotations")
     st.caption("Dated notes shown on every trend chart, e.g. a process change or a system outage.")
-    with st.form("annotation", clear_on_submit=True, border=False):
-        when, what = st.columns([1, 3])
-        on_date = when.date_input("Date", value=chosen.date_to, format="DD/MM/YYYY")
-        text = what.text_input(
-            "Note",
-            max_chars=annotations.MAX_TEXT,
-            placeholder="New refund process",
-            key="annotation_text",
-        )
-        if st.form_submit_button("Add annotation", key="add_annotation") and text.strip():
-            annotations.add(data.store(), on_date, text)
-            st.rerun()
-    for note in annotations.all_annotations(data.store()):
-        day, words, button = st.columns([1, 4, 1])
-        day.text(f"{note.on_date:%d %b %Y}")
-        words.text(note.text)  # plain text: never rendered as Markdown or HTML
-        if button.button("Delete", key=f"delete_note_{note.annotation_id}"):
-            annotations.delete(data.store(), note.annotation_id)
-            st.rerun()
+    components.annotation_editor(chosen.date_to)
