@@ -361,7 +361,7 @@ filters_strategy = st.sampled_from(
     ]
 )
 
-PROPERTY = hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY
@@ -419,7 +419,7 @@ def test_in_range_order_invariant_and_segments_recombine(contacts, responses, se
             assert m.value == pytest.approx(100 * m.numerator / m.denominator) or key == "nps"
 
 
-@hsettings(max_examples=10, deadline=None)
+@hsettings(max_examples=6, deadline=None)
 @given(contacts=st.lists(contact_rows(), min_size=1, max_size=20))
 def test_weekly_counts_add_up_to_the_period(contacts):
     contacts = _with_ids(contacts, "c")
@@ -665,7 +665,7 @@ def test_overview_has_both_periods_changes_and_trends():
     assert set(o.trends) == {"csat", "contacts"} and len(o.trends["csat"].periods) == 12
 
 
-@hsettings(max_examples=8, deadline=None)
+@hsettings(max_examples=5, deadline=None)
 @given(
     contacts=st.lists(contact_rows(), min_size=1, max_size=20),
     responses=st.lists(response_rows(), max_size=10),
