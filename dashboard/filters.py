@@ -92,11 +92,11 @@ def _load_url(options: Mapping[str, list[str]], first: date | None, latest: date
 def _custom_range(first: date | None, latest: date | None) -> tuple[date | None, date | None]:
     if first is None:  # nothing to choose from in an empty store
         return None, None
-    start, end = (list(st.session_state.get(_RANGE, ())) + [None, None])[:2]
-    # Keep the range inside the data (a shared link may predate an undo).
-    start = min(max(start or first, first), latest)
-    end = max(min(end or latest, latest), start)
-    st.session_state[_RANGE] = (start, end)
+    picked = list(st.session_state.get(_RANGE) or (first, latest))
+    # Keep the range inside the data (a shared link may predate an undo); a range the reader
+    # is still picking (one end so far) keeps its one end.
+    clamped = [min(max(day, first), latest) for day in picked if day is not None]
+    st.session_state[_RANGE] = tuple(sorted(clamped)) or (first, latest)
     picked = st.date_input(
         "From - to", min_value=first, max_value=latest, key=_RANGE, format="DD/MM/YYYY"
     )
