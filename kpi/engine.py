@@ -731,10 +731,6 @@ def finish(
     return result
 
 
-def _empty_record() -> dict[str, Any]:
-    return {}
-
-
 def _sort_key(segment: tuple[Any, ...]) -> tuple[tuple[bool, str], ...]:
     return tuple((value is None, "" if value is None else str(value)) for value in segment)
 
@@ -957,25 +953,20 @@ def _compute(
         and filters.date_to is None
         and profile.undated_responses > 0
     )
-    for segment_by in groupings:
+    if undated:  # with a grain, undated answers are a row of their own ("undated" in trends)
+        labels.append(UNDATED)
+    for segment_by in reversed(groupings):  # the total first, then the segments
         index = indexes[segment_by]
-        segments = sorted({k[0] for k in index}, key=_sort_key) or [tuple(None for _ in segment_by)]
-        if not segment_by:
-            segments = [()]
-        for segment in segments:
-            for label in labels + ([UNDATED] if undated else []):
-                # With a grain, undated answers are a row of their own ("undated" in trends).
-                lookup_label = None if label == UNDATED else label
-                record = index.get((segment, lookup_label), _empty_record())
-                if label == UNDATED:
-                    record = index.get((segment, None), _empty_record())
+        segments = sorted({k[0] for k in index}, key=_sort_key) if segment_by else [()]
+        for segment in segments or [tuple(None for _ in segment_by)]:
+            for label in labels:
+                # Undated answers were grouped under period null.
+                record = index.get((segment, None if label == UNDATED else label), {})
                 chosen = r_chosen if label == UNDATED else {**c_chosen, **r_chosen}
                 results = {
                     k: finish(REGISTRY[k], *chosen[k], record, context) for k in keys if k in chosen
                 }
                 rows.append(ReportRow(dict(zip(segment_by, segment, strict=True)), label, results))
-    if by:  # totals first, then segments
-        rows.sort(key=lambda r: 0 if not r.segment else 1)
     if grain == NAMED:
         filters = next(iter(named.values()))
     return Report(filters, by, grain, instant, settings, rows, dict(named))
