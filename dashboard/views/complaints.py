@@ -21,13 +21,13 @@ if components.page(
     "the blue bars are the few that together make up 80%, where a fix helps most.",
 ):
     chosen = filters.current()
-    view = data.overview(chosen)
-    now = view.current.total().metrics
+    keys = ("contacts", "responses", "complaint_rate", "escalation_rate", "reopen_rate")
+    now, changes = data.compare(chosen, keys)
     if not components.no_rows(now["contacts"], now["responses"]):
         components.rag_legend()
         components.tiles(
             [now[k] for k in ("complaint_rate", "escalation_rate", "reopen_rate")],
-            view.changes,
+            changes,
             per_row=3,
         )
 

@@ -19,11 +19,10 @@ if components.page(
     "at import).",
 ):
     chosen = filters.current()
-    view = data.overview(chosen)
-    now = view.current.total().metrics
+    now, changes = data.compare(chosen, ("nps", "csat", "ces", "responses"))
     if not components.no_rows(now["responses"]):
         components.rag_legend()
-        components.tiles([now[k] for k in ("nps", "csat", "ces", "responses")], view.changes)
+        components.tiles([now[k] for k in ("nps", "csat", "ces", "responses")], changes)
         nps = now["nps"]
         if nps.n:
             promoters, detractors = nps.extra.get("promoters", 0), nps.extra.get("detractors", 0)

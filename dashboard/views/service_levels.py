@@ -20,13 +20,10 @@ if components.page(
     "the Settings page), how long they took, when breaches cluster, and what is still open.",
 ):
     chosen = filters.current()
-    view = data.overview(chosen)
-    now = view.current.total().metrics
+    now, changes = data.compare(chosen, ("contacts", *SLA_KEYS, "backlog", *TIME_KEYS, *CALL_KEYS))
     if not components.no_rows(now["contacts"]):
         components.rag_legend()
-        components.tiles(
-            [now[k] for k in (*SLA_KEYS, "backlog", *TIME_KEYS)], view.changes, per_row=3
-        )
+        components.tiles([now[k] for k in (*SLA_KEYS, "backlog", *TIME_KEYS)], changes, per_row=3)
         target = data.settings().targets.get("sla")
         st.subheader("SLA compliance by priority and by channel")
         by_priority, by_channel = st.columns(2)
@@ -89,4 +86,4 @@ if components.page(
             )
 
         st.subheader("Calls")
-        components.tiles([now[k] for k in CALL_KEYS], view.changes)
+        components.tiles([now[k] for k in CALL_KEYS], changes)
