@@ -28,8 +28,8 @@ def me_against_rest(me: str, chosen: Filters, key: str) -> None:
     if not rest:
         st.info("Nobody else in your team has data in this selection.")
         return
-    ours = data.report(replace(everyone, agent=(me,))).total().metrics
-    theirs = data.report(replace(everyone, agent=rest, team=teams)).total().metrics
+    ours = data.report(replace(everyone, agent=(me,)), metrics=KEYS).total().metrics
+    theirs = data.report(replace(everyone, agent=rest, team=teams), metrics=KEYS).total().metrics
     both = pair(ours[key], theirs[key], me)
     if both.value.notna().all():
         fig = charts.intervals(
