@@ -411,7 +411,7 @@ def duration_sql(value: str, unit: str | None, p: Params) -> str:
 
 def integer_sql(value: str) -> str:
     number = f"TRY_CAST({value} AS DOUBLE)"
-    return f"(CASE WHEN {number} = floor({number}) THEN CAST({number} AS BIGINT) END)"
+    return f"(CASE WHEN {number} = floor({number}) THEN TRY_CAST({number} AS BIGINT) END)"
 
 
 def boolean_sql(value: str, p: Params, true_values=(), false_values=()) -> str:
