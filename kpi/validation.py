@@ -15,6 +15,9 @@ from kpi.schema import Field, fields_of
 
 EARLIEST = pd.Timestamp("1970-01-01")
 LATEST = pd.Timestamp("2100-01-01")
+#: The longest plausible duration (ten years): a longer one is a misread unit or a typo, and
+#: would overflow the timestamps derived from it.
+LONGEST_SECONDS = 10 * 365.25 * 86400
 
 #: Cross-field rules: (check name, field that is emptied, field it is compared with).
 ORDER_RULES = (
@@ -39,6 +42,8 @@ def _column(f: Field, scales: dict[str, tuple[float, float]]) -> pa.Column:
         checks.append(pa.Check.isin(f.choices, error=f"is not one of {', '.join(f.choices)}"))
     if f.type in ("integer", "duration"):
         checks.append(pa.Check.ge(0, error="is negative"))
+    if f.type == "duration":
+        checks.append(pa.Check.le(LONGEST_SECONDS, error="is longer than ten years"))
     if f.type == "timestamp":
         checks.append(pa.Check.in_range(EARLIEST, LATEST, error="is not a plausible date"))
     if f.type == "score" and f.name in scales:
