@@ -231,6 +231,14 @@ def values() -> None:
         ),
     )
     write_text(
+        "huge_numbers.csv",
+        lines(
+            "contact_id,opened_at,agent_replies,first_response_seconds,handle_seconds",
+            "C1,2025-03-03 09:15,3,60,300",
+            "C2,2025-03-03 09:20,9999999999999999999999,9999999999999999999999,1e308",
+        ),
+    )
+    write_text(
         "unknown_category_words.csv",
         lines(
             "contact_id,opened_at,status,priority,channel",

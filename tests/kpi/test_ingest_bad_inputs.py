@@ -108,6 +108,9 @@ EXPECTED: dict[str, Refused | Counted] = {
     "negative_durations.csv": Counted(
         3, warnings=3, warning_words=("wait_seconds", "is negative", "'-1:30'", "duration")
     ),
+    "huge_numbers.csv": Counted(
+        2, warnings=3, warning_words=("whole number", "longer than ten years", "'1e308'")
+    ),
     "unknown_category_words.csv": Counted(
         2, warnings=3, warning_words=("'escalated-ish'", "status", "'p1'", "'carrier pigeon'")
     ),
@@ -357,6 +360,15 @@ def test_negative_or_unreadable_durations_are_emptied(store):
         "C1": (30.0, 300.0, 60.0),
         "C2": (None, 240.0, 60.0),
         "C3": (12.0, None, None),
+    }
+
+
+def test_numbers_too_big_to_be_true_are_emptied_and_the_row_kept(store):
+    run_import(store, "huge_numbers.csv")
+    columns = "agent_replies, first_response_seconds, first_response_at, handle_seconds"
+    assert contacts(store, columns) == {
+        "C1": (3, 60.0, utc(2025, 3, 3, 9, 16), 300.0),
+        "C2": (None, None, None, None),
     }
 
 

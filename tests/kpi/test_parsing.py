@@ -178,13 +178,8 @@ def test_contains_finds_a_whole_word_and_an_empty_cell_is_false(con):
 
 
 def test_integers_are_whole_numbers_only(con):
-    assert evaluate(con, ["3", "3.0", "3.5", "three", "-2"], integer_sql_of) == [
-        3,
-        3,
-        None,
-        None,
-        -2,
-    ]
+    values = ["3", "3.0", "3.5", "three", "-2", "1e308", "9999999999999999999999", "inf"]
+    assert evaluate(con, values, integer_sql_of) == [3, 3, None, None, -2, None, None, None]
 
 
 def integer_sql_of(v: str, _p: Params) -> str:
