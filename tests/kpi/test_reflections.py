@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi import annotations, ksbs, reflections
+from kpi import annotations, ksbs, reflections, reflective_models
 from kpi.chartspec import ChartSpec
 from kpi.filters import Filters
 from kpi.insights import Figure, Insight
@@ -107,11 +107,11 @@ def test_prompts_adapt_to_the_level_and_complaints_get_heat_and_later() -> None:
 
 
 def test_heat_and_later_are_editable(store: Store) -> None:
-    reflections.save_complaint_models(store, {"HEAT": [["hear", "Hear", "My own words"]]})
+    reflective_models.save_complaint_models(store, {"HEAT": [["hear", "Hear", "My own words"]]})
     steps = reflections.prompts("Gibbs", 2, _insight(), store)
     assert ("heat.hear", "HEAT: Hear", "My own words") in steps
     with pytest.raises(ValueError):
-        reflections.save_complaint_models(store, {"HEAT": [["only two", "items"]]})
+        reflective_models.save_complaint_models(store, {"HEAT": [["only two", "items"]]})
 
 
 def test_smart_action_gaps() -> None:
