@@ -58,7 +58,7 @@ def figure(spec: ChartSpec) -> go.Figure:
         width=WIDTH,
         height=HEIGHT,
         margin={"l": 60, "r": 30, "t": 60, "b": 60},
-        yaxis_title=_plain(("value" if spec.kind != "heatmap" else spec.y) + _unit_suffix(spec)),
+        yaxis_title=_plain(spec.y if spec.kind == "heatmap" else "value" + _unit_suffix(spec)),
         xaxis_title=_plain(spec.x),
     )
     return fig

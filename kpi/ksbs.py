@@ -154,7 +154,12 @@ def _slug(text: str) -> str:
 def import_catalogue(store: Store, path: Path | str) -> list[Ksb]:
     """Replace the rows of every standard the file covers with the file's rows."""
     path = Path(path)
-    rows = parse_catalogue(path.read_text(encoding="utf-8-sig"), path.name)
+    return import_text(store, path.read_text(encoding="utf-8-sig"), path.name)
+
+
+def import_text(store: Store, text: str, source: str) -> list[Ksb]:
+    """The same for a file's text (an upload), named ``source`` in messages and statuses."""
+    rows = parse_catalogue(text, source)
     now = datetime.now(UTC).replace(tzinfo=None)
     with store.transaction() as cur:
         for standard in sorted({k.standard for k in rows}):
@@ -162,7 +167,7 @@ def import_catalogue(store: Store, path: Path | str) -> list[Ksb]:
         marks = ", ".join("?" for _ in range(len(COLUMNS) + 2))
         for k in rows:
             values = [asdict(k)[c] for c in COLUMNS]
-            cur.execute(f"INSERT INTO ksb_catalogue VALUES ({marks})", [*values, path.name, now])
+            cur.execute(f"INSERT INTO ksb_catalogue VALUES ({marks})", [*values, source, now])
     return rows
 
 

@@ -55,6 +55,25 @@ def coverage() -> None:
         "Codes are provisional: check them against the official standard."
     )
     st.dataframe(table_[["ksb", "reflections", "reviewed", "description"]], hide_index=True)
+    provider_wording()
+
+
+def provider_wording() -> None:
+    """Replace a standard's built-in (provisional) KSBs with the provider's official wording."""
+    with st.expander("Use your provider's KSB wording (CSV)"):
+        st.caption(
+            "Columns: standard, code or area, description (optional: level, type, "
+            "evidence_prompt). Every standard in the file replaces the built-in rows."
+        )
+        upload = st.file_uploader("KSB file", type=["csv"], key="ksb_upload")
+        if upload is not None and st.button("Import KSBs", key="ksb_import"):
+            try:
+                text = upload.getvalue().decode("utf-8-sig")
+                rows = ksbs.import_text(data.store(), text, evidence.safe_name(upload.name, 60))
+            except (UnicodeDecodeError, ksbs.CatalogueError) as problem:
+                st.error(str(problem))
+            else:
+                st.success(f"Imported {len(rows)} KSBs.")
 
 
 def show(r: Reflection) -> None:

@@ -141,7 +141,8 @@ def _time_insight(
         {
             "day": WEEKDAYS[int(r.weekday)],
             "hour": int(r.hour),
-            "value": 100.0 * r.breached / r.outcomes,
+            # A handful of contacts makes a dark cell out of noise: left blank below MIN_CELL.
+            "value": 100.0 * r.breached / r.outcomes if r.outcomes >= MIN_CELL else None,
             "n": int(r.outcomes),
         }
         for _, r in grid.iterrows()
