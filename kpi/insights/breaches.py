@@ -23,20 +23,26 @@ from kpi.insights.model import (
 )
 
 
-def _breach_counts(s: Scope, field_: str) -> pd.DataFrame:
-    """SLA outcomes and breaches per value of ``field_``, from the engine's SLA result (a breach
-    is a contact in its population it does not count as met)."""
-    report = engine.report(s.store, s.filters, by=(field_,), settings=s.settings, metrics=["sla"])
+def _breach_counts(s: Scope) -> pd.DataFrame:
+    """SLA outcomes and breaches per channel and priority, from the engine's SLA result (a
+    breach is a contact in its population it does not count as met). One query; counts
+    recombine by summing, so each field's totals come from this frame."""
+    by = ("channel", "priority")
+    report = engine.report(s.store, s.filters, by=by, settings=s.settings, metrics=["sla"])
     rows = [
         {
-            field_: "(none)" if r.segment[field_] is None else r.segment[field_],
+            **{f: "(none)" if r.segment[f] is None else r.segment[f] for f in by},
             "breached": r.metrics["sla"].n - (r.metrics["sla"].numerator or 0),
             "outcomes": r.metrics["sla"].n,
         }
         for r in report.rows
         if r.segment and r.metrics["sla"].n
     ]
-    return pd.DataFrame(rows, columns=[field_, "breached", "outcomes"])
+    return pd.DataFrame(rows, columns=[*by, "breached", "outcomes"])
+
+
+def _totals(cells: pd.DataFrame, field_: str) -> pd.DataFrame:
+    return cells.groupby(field_)[["breached", "outcomes"]].sum().reset_index()
 
 
 def _breach_grid(s: Scope, channel: str) -> pd.DataFrame:
@@ -64,11 +70,12 @@ def _excess(group: pd.DataFrame, mask: pd.Series, tests: int) -> statistics.Chan
 def concentrations(s: Scope) -> list[Insight]:
     """Where SLA breaches cluster: weekday-hour blocks within a channel, and priorities or
     channels whose breach rate is well above the rest."""
-    by_channel = _breach_counts(s, "channel")
-    if by_channel.empty or by_channel.breached.sum() == 0:
+    cells = _breach_counts(s)
+    if cells.empty or cells.breached.sum() == 0:
         return []
+    by_channel = _totals(cells, "channel")
     out = _segment_concentration(s, by_channel, "channel")
-    out += _segment_concentration(s, _breach_counts(s, "priority"), "priority")
+    out += _segment_concentration(s, _totals(cells, "priority"), "priority")
     return out + _time_concentration(s, by_channel)
 
 
@@ -115,12 +122,17 @@ def _time_concentration(s: Scope, by_channel: pd.DataFrame) -> list[Insight]:
         grid = _breach_grid(s, channel)
         if grid.empty:
             continue
+        breached, outcomes = int(grid.breached.sum()), int(grid.outcomes.sum())
         hot = []
-        for _, cell in grid.iterrows():
-            if cell.outcomes < MIN_CELL:
-                continue
-            mask = (grid.weekday == cell.weekday) & (grid.hour == cell.hour)
-            test = _excess(grid, mask, tests)
+        for cell in grid[grid.outcomes >= MIN_CELL].itertuples():
+            # This hour of this weekday against the channel's other hours.
+            test = statistics.two_proportion_test(
+                breached - int(cell.breached),
+                outcomes - int(cell.outcomes),
+                int(cell.breached),
+                int(cell.outcomes),
+                alpha=ALPHA / tests,
+            )
             if test.significant and test.difference > 0:
                 hot.append((int(cell.weekday), int(cell.hour)))
         for weekday, first, last in _blocks(hot):
