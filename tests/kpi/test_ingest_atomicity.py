@@ -17,7 +17,7 @@ from kpi.store import open_store
 
 KPI = Path(sys.executable).parent / "kpi"
 SMALL = Path(__file__).resolve().parents[1] / "bad_inputs" / "pipe_delimited.csv"
-ROWS = 200_000
+ROWS = 150_000
 
 pytestmark = [
     pytest.mark.slow,

@@ -558,7 +558,7 @@ HEADERS = [
 ]  # fmt: skip
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     header=st.sampled_from(HEADERS),
     body=st.lists(st.sampled_from(PIECES) | st.binary(max_size=6), max_size=40).map(b"".join),

@@ -23,7 +23,7 @@ from kpi.store import Store, open_store
 
 LONDON = ZoneInfo("Europe/London")
 UTC = dt.UTC
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 TRUE_WORDS = ("Y", "yes", "TRUE", "1", "True")
 FALSE_WORDS = ("N", "no", "FALSE", "0", "False")
