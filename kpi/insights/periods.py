@@ -297,6 +297,7 @@ def annotation_checks(s: Scope) -> list[Insight]:
 
 def _before_after_insight(s: Scope, note: annotations.Annotation) -> Insight | None:
     before, after, comparisons = before_after(s.store, s.filters, note.on_date, settings=s.settings)
+    undated = s.filters.with_dates(None, None)
     tested = [c for c in comparisons if min(c.before.n, c.after.n) >= s.settings.minimum_n]
     if not tested:
         return None
@@ -323,7 +324,8 @@ def _before_after_insight(s: Scope, note: annotations.Annotation) -> Insight | N
         ]
     best = min((c.change.p_value for c in tested if c.change.p_value is not None), default=None)
     return Insight(
-        id=insight_id("before_after", s.filters, note.annotation_id, note.on_date),
+        # The id leaves the dates out: found again on the window it reports, it stays the same.
+        id=insight_id("before_after", undated, note.annotation_id, note.on_date),
         kind="before_after",
         title=title,
         summary=f"{BEFORE_AFTER_DAYS} days before ({before.describe()}) against {BEFORE_AFTER_DAYS} "

@@ -63,6 +63,8 @@ def test_knowledge_base_change_lifts_fcr(sample: Store) -> None:
     assert "FCR" in insight.title and "Reopen rate" in insight.title
     before, after = (f for f in insight.figures if f.label.startswith("FCR"))
     assert after.value - before.value > 8 and min(before.n, after.n) > 500
+    again = insights.find(sample, insight.id, insight.filters)  # as a reflection re-renders it
+    assert again is not None and again.figures == insight.figures
     signals = insights.detect(sample, Filters(), ("signal",))
     fcr = next(i for i in signals if i.metrics == ("fcr",))
     marked = [r["week"] for r in fcr.chart.rows if r["signal"]]
