@@ -11,8 +11,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import data, filters
-from kpi import annotations
+from kpi import annotations, viewer
 from kpi.annotations import Annotation
+from kpi.disclosure import anonymise, suppress_small
 from kpi.engine import Change, MetricResult
 from kpi.exports import csv_bytes
 from kpi.filters import Filters
@@ -149,12 +150,20 @@ def chart(fig: go.Figure, key: str) -> None:
 
 
 def table(frame: pd.DataFrame, name: str, key: str) -> None:
-    """A table of aggregates and its CSV download (cells that could run as formulas neutralised)."""
+    """A table of aggregates and its CSV download (cells that could run as formulas neutralised).
+
+    A table by agent is shown as it is but exported with colleagues as "Colleague 1..n" and
+    cells under 5 suppressed: exports must not identify colleagues."""
     frame = frame.round(2)
     st.dataframe(frame, hide_index=True, width="stretch")
+    by_agent = "agent" in frame
+    export = (
+        suppress_small(anonymise(frame, "agent", viewer.me(data.store()))) if by_agent else frame
+    )
+    note = "; colleagues anonymised, cells under 5 suppressed" if by_agent else ""
     st.download_button(
-        f"Download {name} (CSV)",
-        csv_bytes(frame),
+        f"Download {name} (CSV{note})",
+        csv_bytes(export),
         file_name=f"{key}.csv",
         mime="text/csv",
         key=f"download_{key}",

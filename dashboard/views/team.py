@@ -10,8 +10,6 @@ import streamlit as st
 from dashboard import charts, components, data, filters
 from kpi import viewer
 from kpi.comparison import colleagues, pair, side_by_side
-from kpi.disclosure import anonymise, suppress_small
-from kpi.exports import csv_bytes
 from kpi.filters import Filters
 from kpi.metrics import REGISTRY
 from kpi.tables import long_frame
@@ -61,16 +59,7 @@ def supervisor_view(chosen: Filters, key: str) -> None:
                 ),
                 f"{key}_by_{field}",
             )
-        wide = frame.drop(columns=["key"])
-        st.dataframe(wide.round(2), hide_index=True, width="stretch")
-        export = suppress_small(anonymise(wide, "agent") if field == "agent" else wide)
-        st.download_button(
-            f"Download by {field} (CSV; colleagues anonymised, cells under 5 suppressed)",
-            csv_bytes(export),
-            file_name=f"kpis_by_{field}.csv",
-            mime="text/csv",
-            key=f"download_{field}",
-        )
+        components.table(frame.drop(columns=["key"]), f"KPIs by {field}", f"kpis_by_{field}")
 
 
 if components.page(
