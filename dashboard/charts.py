@@ -169,6 +169,8 @@ def trend(
         )
     if split is None:
         add_control_limits(fig, list(frame.period), list(frame.value), chart)
+    if len(frame) and (frame.period.dt.day == 1).all():  # monthly: one tick per month
+        fig.update_xaxes(dtick="M1", tickformat="%b %Y")
     add_target(fig, target, direction)
     add_annotations(fig, notes)
     return fig

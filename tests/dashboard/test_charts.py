@@ -105,3 +105,10 @@ def test_every_figure_uses_the_okabe_ito_palette() -> None:
     fig = charts.bars(pd.DataFrame({"age": ["<1 day"], "contacts": [3]}), "age", "contacts", "Age")
     assert tuple(fig.layout.colorway) == charts.OKABE_ITO
     assert fig.data[0].x == ("&lt;1 day",)
+
+
+def test_a_monthly_trend_has_a_tick_per_month() -> None:
+    frame = series([80, 81, 82]).assign(period=["2026-01-01", "2026-02-01", "2026-03-01"])
+    fig = charts.trend(frame, "CSAT", "%")
+    assert fig.layout.xaxis.dtick == "M1" and fig.layout.xaxis.tickformat == "%b %Y"
+    assert charts.trend(series([80, 81]), "CSAT", "%").layout.xaxis.dtick is None
