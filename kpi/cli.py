@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kpi import cli_report
+from kpi import cli_evidence, cli_report
 from kpi.batches import UndoRefused, undo
 from kpi.errors import ImportProblem
 from kpi.exports import csv_bytes
@@ -205,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dashboard)
 
     cli_report.register(sub)  # the report command lives beside the engine
+    cli_evidence.register(sub)  # and the evidence command beside the evidence packs
     return parser
 
 
