@@ -387,7 +387,7 @@ def test_engine_matches_the_reference(contacts, responses, filters):
             assert (m.numerator, m.denominator) == (numerator, denominator), key
 
 
-@PROPERTY
+@hsettings(PROPERTY, max_examples=10)  # two stores and two groupings per example
 @given(
     contacts=st.lists(contact_rows(), min_size=1, max_size=25),
     responses=st.lists(response_rows(), max_size=15),
