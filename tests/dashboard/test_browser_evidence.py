@@ -18,11 +18,19 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 from pypdf import PdfReader
-from test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, _errors, _free_port, _settle, _wait_healthy
 
 from kpi import insights, reflections
 from kpi.filters import Filters
 from kpi.store import open_store
+from tests.dashboard.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    _errors,
+    _free_port,
+    _settle,
+    _wait_healthy,
+)
 
 pytestmark = pytest.mark.browser
 
