@@ -7,13 +7,13 @@ Every failure a user can cause ends in one line on stderr and exit status 2, nev
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kpi import cli_evidence, cli_report
 from kpi.batches import UndoRefused, undo
 from kpi.errors import ImportProblem
 from kpi.exports import csv_bytes
@@ -162,7 +162,23 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return subprocess.call(command, env=env)
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: Commands whose modules load the engine or the evidence packs (seconds of imports): they are
+#: imported only when asked for, so `kpi import` and friends start quickly.
+HEAVY_COMMANDS = {"report": "kpi.cli_report", "evidence": "kpi.cli_evidence"}
+LIGHT_COMMANDS = {
+    "import",
+    "seed",
+    "quarantine",
+    "imports",
+    "undo",
+    "layouts",
+    "sample",
+    "dashboard",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command`` given, heavy commands other than it are left out."""
     parser = argparse.ArgumentParser(prog="kpi", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -204,13 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.set_defaults(func=cmd_dashboard)
 
-    cli_report.register(sub)  # the report command lives beside the engine
-    cli_evidence.register(sub)  # and the evidence command beside the evidence packs
+    for name, module in HEAVY_COMMANDS.items():
+        if command is None or command == name:
+            importlib.import_module(module).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = words[0] if words and words[0] in LIGHT_COMMANDS | HEAVY_COMMANDS.keys() else None
+    args = build_parser(command).parse_args(words)
     try:
         return int(args.func(args) or 0)
     except (ImportProblem, StoreError) as problem:
