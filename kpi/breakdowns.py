@@ -10,7 +10,6 @@ set-wise through Ibis; Python only sees the grouped counts.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -54,7 +53,7 @@ def scope(store: Store, settings: Settings | None = None) -> Scope:
     backend = engine.backend_of(store)
     # The engine's profile: which columns hold data (so the same formula variants are chosen)
     # and the as-of instant open contacts are judged at.
-    profile = engine._profile(backend, store.version())
+    profile = engine.data_profile(backend, store.version())
     as_of = profile.latest or datetime.now(UTC).replace(tzinfo=None)
     return Scope(backend, settings, Context(settings, as_of, profile.supported), profile)
 
@@ -68,8 +67,8 @@ def data_range(store: Store, timezone: str = "Europe/London") -> tuple[date | No
     if profile.first_day is None or profile.last_day is None:
         return None, None
     return (
-        engine._local_date(profile.first_day, timezone),
-        engine._local_date(profile.last_day, timezone),
+        engine.local_date(profile.first_day, timezone),
+        engine.local_date(profile.last_day, timezone),
     )
 
 
@@ -91,18 +90,10 @@ def segment_values(store: Store) -> dict[str, list[str]]:
 def _contacts(s: Scope, filters: Filters) -> ir.Table:
     """The engine's prepared contacts: filtered, with elapsed times and SLA outcomes.
 
-    This reaches into the engine (a private function) rather than copying its row logic; the
-    engine is still changing, so the optional ``span`` (every instant a timed KPI reads, as the
-    engine's report computes it) is passed only when the function takes it.
+    Breakdowns use the engine's own row preparation, so a definition (when a contact is
+    resolved, when a target is breached) is never written twice.
     """
-    as_of = s.context.as_of
-    extra = {}
-    if "span" in inspect.signature(engine._prepare_contacts).parameters:
-        extra["span"] = (
-            min(s.profile.first_day or as_of, as_of),
-            max(s.profile.latest or as_of, as_of),
-        )
-    return engine._prepare_contacts(s.backend, filters, s.context, {"elapsed"}, None, None, **extra)
+    return engine.prepare_contacts(s.backend, filters, s.context, {"elapsed"}, None, None)
 
 
 def _empty(s: Scope) -> bool:
@@ -133,9 +124,9 @@ def time_distribution(
         branches = [(hours <= edge, ibis.literal(i)) for i, edge in enumerate(HOUR_EDGES)]
         bucket = ibis.cases(*branches, else_=ibis.literal(len(HOUR_EDGES)))
         for i in range(len(labels)):
-            counts[f"{key}__{i}"] = engine._count_if(counted & (bucket == i))
+            counts[f"{key}__{i}"] = engine.count_if(counted & (bucket == i))
     row = s.backend.execute(t.aggregate(**counts)).iloc[0]
-    columns = {k: [engine._int(row.get(f"{k}__{i}")) for i in range(len(labels))] for k in keys}
+    columns = {k: [engine.as_int(row.get(f"{k}__{i}")) for i in range(len(labels))] for k in keys}
     return frame.assign(**columns)
 
 
@@ -171,7 +162,7 @@ def breach_heatmap(store: Store, filters: Filters) -> pd.DataFrame:
     t = t.mutate(weekday=local.day_of_week.index(), hour=local.hour())
     counts = s.backend.execute(
         t.group_by("weekday", "hour").aggregate(
-            breached=engine._count_if(breached), outcomes=engine._count_if(outcome)
+            breached=engine.count_if(breached), outcomes=engine.count_if(outcome)
         )
     )
     out = grid.merge(counts, on=["weekday", "hour"], how="left").fillna(0)
@@ -219,7 +210,7 @@ def responses(
 ) -> tuple[Scope, ir.Table]:
     """The engine's filtered answers, with segment ``fields`` filled from the linked contact."""
     s = scope(store)
-    t = engine._prepare_responses(s.backend, filters, fields, s.settings.timezone, None, None)
+    t = engine.prepare_responses(s.backend, filters, fields, s.settings.timezone, None, None)
     return s, t
 
 

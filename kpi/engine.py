@@ -204,7 +204,7 @@ def _to_utc(value: datetime, timezone: str) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
-def _local_date(instant: datetime, timezone: str) -> date:
+def local_date(instant: datetime, timezone: str) -> date:
     return instant.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
 
 
@@ -281,7 +281,7 @@ def local_time(column: ir.TimestampValue, offsets: list[tuple[datetime, int]]) -
 # --- the profile: what the data holds -----------------------------------------------------------
 
 
-def _count_if(condition: ir.BooleanValue) -> ir.IntegerScalar:
+def count_if(condition: ir.BooleanValue) -> ir.IntegerScalar:
     return ibis.ifelse(condition, 1, 0).sum()
 
 
@@ -323,7 +323,7 @@ _PROFILES: dict[tuple[int, str], Profile] = {}
 _PROFILE_LOCK = threading.Lock()
 
 
-def _profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
+def data_profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
     """Which columns hold any data (the whole store: definitions do not flip with filters), the
     latest timestamp (the default as-of) and the data's first and last instants. Cached per store
     version, so a warm dashboard skips it."""
@@ -334,22 +334,22 @@ def _profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
     c_cols, r_cols = _contact_profile_columns(contacts), _response_profile_columns(responses)
     c = backend.execute(
         contacts.aggregate(
-            **{f"has_{k}": _count_if(v) for k, v in c_cols.items()},
+            **{f"has_{k}": count_if(v) for k, v in c_cols.items()},
             **{f"max_{k}": contacts[k].max() for k in _CONTACT_TIMES},
             min_opened=contacts.opened_at.min(),
         )
     ).iloc[0]
     r = backend.execute(
         responses.aggregate(
-            **{f"has_{k}": _count_if(v) for k, v in r_cols.items()},
+            **{f"has_{k}": count_if(v) for k, v in r_cols.items()},
             min_responded=responses.responded_at.min(),
             max_responded=responses.responded_at.max(),
-            undated=_count_if(responses.responded_at.isnull()),
+            undated=count_if(responses.responded_at.isnull()),
             rows=responses.count(),
         )
     ).iloc[0]
-    supported = {k for k in c_cols if _int(c[f"has_{k}"])} | {
-        k for k in r_cols if _int(r[f"has_{k}"])
+    supported = {k for k in c_cols if as_int(c[f"has_{k}"])} | {
+        k for k in r_cols if as_int(r[f"has_{k}"])
     }
     latest = _max_time([c[f"max_{k}"] for k in _CONTACT_TIMES] + [r["max_responded"]])
     profile = Profile(
@@ -357,7 +357,7 @@ def _profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
         latest=latest,
         first_day=_min_time([c["min_opened"], r["min_responded"]]),
         last_day=_max_time([c["max_opened_at"], r["max_responded"]]),
-        undated_responses=_int(r["undated"]),
+        undated_responses=as_int(r["undated"]),
     )
     if key:
         with _PROFILE_LOCK:
@@ -368,7 +368,7 @@ def _profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
 _CONTACT_TIMES = ("opened_at", "first_response_at", "resolved_at", "closed_at")
 
 
-def _int(value: Any) -> int:
+def as_int(value: Any) -> int:
     return 0 if value is None or (isinstance(value, float) and math.isnan(value)) else int(value)
 
 
@@ -425,7 +425,7 @@ def _period_column(
     return t.mutate(period=local.truncate(_TRUNCATE[grain]).date())
 
 
-def _prepare_contacts(
+def prepare_contacts(
     backend: ibis.BaseBackend,
     filters: Filters,
     context: Context,
@@ -470,7 +470,7 @@ def _elapsed(backend: ibis.BaseBackend, t: ir.Table, settings: Settings) -> ir.T
     return t.mutate(**columns)
 
 
-def _prepare_responses(
+def prepare_responses(
     backend: ibis.BaseBackend,
     filters: Filters,
     by: Sequence[str],
@@ -523,12 +523,12 @@ def _aggregates(
         if f.kind in ("mean", "quantiles"):
             value = f.value(t, context)
             population = population & value.notnull()
-        out[f"{key}__n"] = _count_if(population)
+        out[f"{key}__n"] = count_if(population)
         if f.kind == "proportion":
-            out[f"{key}__x"] = _count_if(population & f.success(t, context))
+            out[f"{key}__x"] = count_if(population & f.success(t, context))
         elif f.kind == "nps":
-            out[f"{key}__x"] = _count_if(population & f.success(t, context))
-            out[f"{key}__y"] = _count_if(population & f.failure(t, context))
+            out[f"{key}__x"] = count_if(population & f.success(t, context))
+            out[f"{key}__y"] = count_if(population & f.failure(t, context))
         elif f.kind == "mean":
             out[f"{key}__sum"] = value.sum(where=population)
             out[f"{key}__sumsq"] = (value * value).sum(where=population)
@@ -536,7 +536,7 @@ def _aggregates(
             out[f"{key}__median"] = value.quantile(0.5, where=population)
             out[f"{key}__p90"] = value.quantile(0.9, where=population)
         for name, rows in f.extra_counts.items():
-            out[f"{key}__extra_{name}"] = _count_if(rows(t, context))
+            out[f"{key}__extra_{name}"] = count_if(rows(t, context))
         if f.same_scale:
             for column in f.same_scale:
                 out[f"{key}__{column}_min"] = t[column].min(where=population)
@@ -615,7 +615,7 @@ def _backlog(
 
         def whole() -> ir.Table | None:
             t = tracked()
-            return _aggregate(t, keys, {"backlog__n": _count_if(_open_at(t, end))})
+            return _aggregate(t, keys, {"backlog__n": count_if(_open_at(t, end))})
 
         return _records(backend, whole, cache_key)
 
@@ -635,7 +635,7 @@ def _backlog(
         def few() -> ir.Table | None:
             t = tracked()
             ends = [ibis.literal(min(p.end, cap), type="timestamp") for p in periods]
-            counts = {f"backlog__{i}": _count_if(_open_at(t, end)) for i, end in enumerate(ends)}
+            counts = {f"backlog__{i}": count_if(_open_at(t, end)) for i, end in enumerate(ends)}
             return _aggregate(t, keys, counts)
 
         out = []
@@ -684,8 +684,8 @@ def finish(
     base = {"key": key, "definition": definition, "variant": variant, "unit": metric.unit}
     if not formula.supported_by(context):
         return MetricResult(value=None, n=0, reason=formula.missing, **base)
-    n = _int(record.get(f"{key}__n"))
-    extra = {name: _int(record.get(f"{key}__extra_{name}")) for name in formula.extra_counts}
+    n = as_int(record.get(f"{key}__n"))
+    extra = {name: as_int(record.get(f"{key}__extra_{name}")) for name in formula.extra_counts}
     result = MetricResult(value=None, n=n, extra=extra, **base)
     if formula.kind in ("count", "stock"):
         result.value = float(n)
@@ -695,12 +695,12 @@ def finish(
         result.reason = f"no {formula.population_name} in this selection"
         return result
     if formula.kind == "proportion":
-        x = _int(record.get(f"{key}__x"))
+        x = as_int(record.get(f"{key}__x"))
         result.value = 100.0 * x / n
         result.numerator, result.denominator = x, n
         result.ci_low, result.ci_high = _percent(statistics.wilson_interval(x, n))
     elif formula.kind == "nps":
-        promoters, detractors = _int(record.get(f"{key}__x")), _int(record.get(f"{key}__y"))
+        promoters, detractors = as_int(record.get(f"{key}__x")), as_int(record.get(f"{key}__y"))
         result.value = 100.0 * (promoters - detractors) / n
         result.numerator, result.denominator = promoters - detractors, n
         interval = statistics.nps_interval(promoters, detractors, n)
@@ -863,7 +863,7 @@ def _compute(
         settings = load_settings(source) if isinstance(source, Store) else Settings()
     backend = backend_of(source)
     version = _version(source)
-    profile = _profile(backend, version)
+    profile = data_profile(backend, version)
     instant = (
         _to_utc(as_of, settings.timezone)
         if as_of is not None
@@ -873,8 +873,8 @@ def _compute(
     data_range = None
     if profile.first_day and profile.last_day:
         data_range = (
-            _local_date(profile.first_day, settings.timezone),
-            _local_date(profile.last_day, settings.timezone),
+            local_date(profile.first_day, settings.timezone),
+            local_date(profile.last_day, settings.timezone),
         )
     if grain == NAMED:
         periods = [Period(label, *f.utc_bounds(settings.timezone)) for label, f in named.items()]
@@ -920,7 +920,7 @@ def _compute(
 
             def contacts_query(segment_by=segment_by, keys_=keys_) -> ir.Table | None:
                 needs = _needs(c_chosen, context)
-                t = _prepare_contacts(backend, filters, context, needs, grain, offsets, periods)
+                t = prepare_contacts(backend, filters, context, needs, grain, offsets, periods)
                 return _aggregate(t, keys_, _aggregates(t, c_chosen, context))
 
             records += _records(backend, contacts_query, _key(cache_key, "contacts", segment_by))
@@ -936,7 +936,7 @@ def _compute(
         if response_metrics:
 
             def responses_query(segment_by=segment_by, keys_=keys_) -> ir.Table | None:
-                t = _prepare_responses(
+                t = prepare_responses(
                     backend, filters, segment_by, settings.timezone, grain, offsets, periods
                 )
                 return _aggregate(t, keys_, _aggregates(t, r_chosen, context))
@@ -1043,7 +1043,7 @@ class Trend:
 def trend_window(filters: Filters, weeks: int, as_of: datetime, timezone: str) -> Filters:
     """The last ``weeks`` whole weeks (Monday to Sunday) up to the filter's end date, or up to
     the as-of date when there is none."""
-    end = filters.date_to or _local_date(as_of, timezone)
+    end = filters.date_to or local_date(as_of, timezone)
     last_monday = _grain_start(end, "week")
     return filters.with_dates(last_monday - timedelta(weeks=weeks - 1), end)
 
@@ -1077,7 +1077,7 @@ def trend(
 
 
 def _latest(source: Store | ibis.BaseBackend, settings: Settings) -> datetime:
-    profile = _profile(backend_of(source), _version(source))
+    profile = data_profile(backend_of(source), _version(source))
     return profile.latest or datetime.now(UTC).replace(tzinfo=None)
 
 
