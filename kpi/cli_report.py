@@ -17,9 +17,11 @@ from typing import Any
 
 from kpi.engine import GRAINS, Report, report
 from kpi.errors import ImportProblem
+from kpi.exports import safe_cell
 from kpi.filters import SEGMENT_FIELDS, Filters, parse_list
 from kpi.metrics import KEYS, REGISTRY
 from kpi.store import StoreError, default_path, open_store
+from kpi.tables import format_value
 
 FORMATS = ("table", "json", "csv")
 
@@ -184,28 +186,8 @@ def as_csv(result: Report) -> str:
 
 
 def _csv_cell(value: Any) -> Any:
-    """Neutralise text a spreadsheet would run as a formula (DESIGN.md privacy and security)."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
-def _show(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "count":
-        return f"{value:,.0f}"
-    if unit == "%":
-        return f"{value:.1f}%"
-    if unit == "hours":
-        return f"{value:.2f} h"
-    if unit == "seconds":
-        return f"{value:,.0f} s"
-    if unit == "points":
-        return f"{value:+.1f}"
-    return f"{value:.2f}"
+    """Empty for None; text a spreadsheet would run as a formula is neutralised."""
+    return "" if value is None else safe_cell(value)
 
 
 def as_table(result: Report) -> str:
@@ -223,15 +205,15 @@ def as_table(result: Report) -> str:
         for key, m in row.metrics.items():
             interval = ""
             if m.ci_low is not None and m.ci_high is not None:
-                interval = f"{_show(m.ci_low, m.unit)} to {_show(m.ci_high, m.unit)}"
+                interval = f"{format_value(m.ci_low, m.unit)} to {format_value(m.ci_high, m.unit)}"
             notes = [m.reason] if m.reason else []
             if m.extra.get("p90") is not None:
-                notes.append(f"p90 {_show(m.extra['p90'], m.unit)}")
+                notes.append(f"p90 {format_value(m.extra['p90'], m.unit)}")
             notes += [f"{k} {v:,}" for k, v in m.extra.items() if k.startswith("un")]
             notes += ["small sample"] if m.small_sample else []
             note = "; ".join(notes)
             label = REGISTRY[key].label
             lines.append(
-                f"  {label:<24}{_show(m.value, m.unit):>12}{m.n:>9,}  {interval:<20}{note}"
+                f"  {label:<24}{format_value(m.value, m.unit):>12}{m.n:>9,}  {interval:<20}{note}"
             )
     return "\n".join(lines) + "\n"
