@@ -21,6 +21,9 @@ from kpi.schema import KINDS, key_field, stored_columns
 
 DEFAULT_PATH = Path.home() / ".local" / "share" / "service-kpi" / "team.duckdb"
 ENV_VAR = "KPI_DB"
+#: DuckDB would otherwise take up to 80% of RAM; capped, it spills big imports to disk and a
+#: laptop stays usable. Override with $KPI_MEMORY_LIMIT (e.g. "8GB").
+MEMORY_LIMIT = "2GB"
 
 
 def default_path() -> Path:
@@ -218,6 +221,7 @@ def open_store(path: str | Path | None = None, *, read_only: bool = False) -> St
         raise StoreError(f"cannot open the store {target}: {exc}") from exc
     # The session time zone is UTC so that naive timestamps in the store mean UTC everywhere.
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET memory_limit = ?", [os.environ.get("KPI_MEMORY_LIMIT", MEMORY_LIMIT)])
     if not read_only:
         _migrate(con)
     return Store(con, target)
