@@ -19,6 +19,7 @@ import duckdb
 
 from kpi import validation
 from kpi.batches import UpsertCounts, next_batch_id, upsert
+from kpi.canonical import StagedRows, canonical_select
 from kpi.errors import ImportProblem
 from kpi.files import RawTable, read_export
 from kpi.layouts import Layout, detect_layout, get_layout, load_mapping, resolve_headers
@@ -39,7 +40,7 @@ from kpi.parsing import (
     text_value,
 )
 from kpi.privacy import pseudonym, pseudonym_sql, scrub, scrub_sql
-from kpi.schema import Field, field_map, key_field, stored_columns
+from kpi.schema import Field, field_map, key_field
 from kpi.store import Store
 
 Progress = Callable[[str, float], None]
@@ -429,89 +430,8 @@ class _Import:
     # --- loading ----------------------------------------------------------------------------------
 
     def _canonical_select(self, kind: str, batch_id: int, p: Params) -> str:
-        """The stored columns of a kind, from the typed stage, with privacy rules applied."""
-        fields = field_map(kind)
-        key = self.store.pseudonym_key
-        selects = []
-        for column in stored_columns(kind):
-            selects.append(
-                f"{self._stored_value(kind, column, fields, key, batch_id, p)} AS {column}"
-            )
-        return ", ".join(selects)
-
-    def _stored_value(self, kind, column, fields, key, batch_id, p) -> str:
-        present = self.present
-        if column == "source":
-            return p(self.layout.source)
-        if column == "batch_id":
-            return str(int(batch_id))
-        if column == "customer_key":
-            return pseudonym_sql("customer_id", key, p) if "customer_id" in present else "NULL"
-        if column.endswith(("_scale_min", "_scale_max")):
-            score = column.split("_")[0]
-            spec = self.layout.scores.get(score)
-            bound = spec.scale[0 if column.endswith("min") else 1] if spec else None
-            return f"CAST({p(bound)} AS DOUBLE)" if spec and score in present else "NULL"
-        if kind == "responses" and self.layout.kind == "contacts":
-            return self._linked_response_value(column, p)
-        return self._field_value(column, fields, p)
-
-    def _field_value(self, column: str, fields: dict[str, Field], p: Params) -> str:
-        f = fields[column]
-        if column in ("first_response_at", "resolved_at"):
-            seconds = (
-                "first_response_seconds" if column == "first_response_at" else "resolution_seconds"
-            )
-            return self._derived_time(column, seconds)
-        if column in ("first_response_seconds", "resolution_seconds"):
-            at = "first_response_at" if column == "first_response_seconds" else "resolved_at"
-            return self._derived_seconds(column, at)
-        if column not in self.present:
-            return f"CAST(NULL AS {f.sql_type})"
-        if column == "ces" and self.layout.scores["ces"].low_is_good:
-            low, high = self.layout.scores["ces"].scale
-            return f"({p(low + high)} - ces)"  # stored so that higher is easier
-        if f.free_text:
-            return scrub_sql(column, p)
-        return column
-
-    def _derived_time(self, at: str, seconds: str) -> str:
-        # An export may give a duration where a timestamp is wanted (or the reverse); each
-        # derives the other from opened_at so KPIs can use whichever they need.
-        has_at, has_s = at in self.present, seconds in self.present
-        if has_at and has_s:
-            return f"coalesce({at}, opened_at + to_microseconds(CAST({seconds} * 1e6 AS BIGINT)))"
-        if has_s:
-            return f"opened_at + to_microseconds(CAST({seconds} * 1e6 AS BIGINT))"
-        return at if has_at else "CAST(NULL AS TIMESTAMP)"
-
-    def _derived_seconds(self, seconds: str, at: str) -> str:
-        has_at, has_s = at in self.present, seconds in self.present
-        diff = f"(epoch({at}) - epoch(opened_at))"
-        if has_at and has_s:
-            return f"coalesce({seconds}, {diff})"
-        if has_at:
-            return diff
-        return seconds if has_s else "CAST(NULL AS DOUBLE)"
-
-    def _linked_response_value(self, column: str, p: Params) -> str:
-        present = self.present
-        if column == "response_id":
-            return "contact_id"
-        if column == "contact_id":
-            return "contact_id"
-        if column == "responded_at":
-            when = self.layout.responded_at
-            return when if when in present else "CAST(NULL AS TIMESTAMP)"
-        if column in ("nps", "csat", "ces"):
-            return (
-                self._field_value(column, field_map("responses"), p)
-                if column in present
-                else "CAST(NULL AS DOUBLE)"
-            )
-        if column in ("channel", "team", "agent", "category") and column in present:
-            return column
-        return "CAST(NULL AS VARCHAR)"
+        rows = StagedRows(self.layout, frozenset(self.present), self.store.pseudonym_key)
+        return canonical_select(kind, rows, batch_id, p)
 
     def _load(self, sha: str) -> ImportResult:
         cur = self.cur
