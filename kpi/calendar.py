@@ -235,18 +235,22 @@ def business_seconds(
     end_col: str,
     hours: BusinessHours,
     out_col: str = "business_seconds",
+    span: tuple[date, date] | None = None,
 ) -> ir.Table:
     """``table`` with ``out_col``: working seconds between two UTC instants.
 
     Both columns are naive timestamps meaning UTC. The value is the length of the overlap of
     [start, end] with the working intervals; null when either instant is null, 0 when end is not
     after start. Row order is not kept (as-of joins reorder), so keep a key column.
+
+    ``span``, the first and last dates the instants fall on, saves a query over ``table`` when
+    the caller knows them.
     """
     for column in (start_col, end_col):
         dtype = table[column].type()
         if not dtype.is_timestamp() or dtype.timezone is not None:
             raise TypeError(f"{column} must be a naive timestamp meaning UTC, not {dtype}.")
-    first, last = _date_range(backend, table, [start_col, end_col])
+    first, last = span or _date_range(backend, table, [start_col, end_col])
     intervals = _intervals_table(backend, hours, first - _MARGIN, last + _MARGIN)
     joined = table
     for instant, prefix in ((start_col, "__bs_a_"), (end_col, "__bs_b_")):

@@ -10,6 +10,7 @@ expressions is DuckDB-only.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
@@ -23,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
@@ -174,6 +176,7 @@ def backend_of(source: Store | ibis.BaseBackend) -> ibis.BaseBackend:
         backend = per_cursor.get(id(cursor))
         if backend is None or backend.con is not cursor:
             backend = per_cursor[id(cursor)] = ibis.duckdb.from_connection(cursor)
+            backend._kpi_store = weakref.ref(source)  # whose version names cached tables
     return backend
 
 
@@ -447,27 +450,150 @@ def prepare_contacts(
         t = t.filter(*predicates)
     t = t.mutate(**contact_columns(t, context))
     if "elapsed" in needs:
-        t = _elapsed(backend, t, context.settings)
+        t = _elapsed(backend, t, context, filters)
         t = t.mutate(**sla_columns(t, context))
     return _period_column(t, "opened_at", grain, offsets, periods)
 
 
-def _elapsed(backend: ibis.BaseBackend, t: ir.Table, settings: Settings) -> ir.Table:
+def _elapsed(
+    backend: ibis.BaseBackend, t: ir.Table, context: Context, filters: Filters
+) -> ir.Table:
     """fr_elapsed and res_elapsed in seconds, business or calendar; never negative."""
     from kpi import calendar  # imported here: only timed KPIs need the calendar
 
-    if settings.hours == "business":
-        hours = settings.calendar()
-        t = calendar.business_seconds(backend, t, "opened_at", "fr_end", hours, "fr_elapsed")
-        # view(): the second call joins the same interval table again; a fresh reference keeps
-        # Ibis from finding its columns ambiguous.
-        t = t.view()
-        return calendar.business_seconds(backend, t, "opened_at", "res_end", hours, "res_elapsed")
+    if context.settings.hours == "business":
+        return _business_elapsed(backend, t, context, filters)
     columns = {}
     for out, end in (("fr_elapsed", "fr_end"), ("res_elapsed", "res_end")):
         seconds = calendar.calendar_seconds(t.opened_at, t[end])
         columns[out] = ibis.ifelse(seconds < 0, 0.0, seconds)
     return t.mutate(**columns)
+
+
+def _business_elapsed(
+    backend: ibis.BaseBackend, t: ir.Table, context: Context, filters: Filters
+) -> ir.Table:
+    """Business-hours fr_elapsed and res_elapsed.
+
+    A clock ends at the first response, the resolution or the as-of instant (``fr_end``,
+    ``res_end``). The first two are fixed instants, so their business seconds come from
+    ``_fixed_elapsed``, materialised once per store version and business hours; only contacts
+    still open are measured to as-of, here. Which end applies stays ``contact_columns``' choice.
+    """
+    from kpi import calendar
+
+    hours = context.settings.calendar()
+    store = getattr(backend, "_kpi_store", lambda: None)()
+    version = _version(store) if store is not None else None
+    fixed = _fixed_elapsed(backend, hours, version)
+    first_day = data_profile(backend, version).first_day
+    # Matching the opening time too lets the backend skip the stored rows outside the period.
+    keys = [
+        t.opened_at == fixed._fx_opened,
+        t.source == fixed._fx_source,
+        t.contact_id == fixed._fx_id,
+    ]
+    joined = t.left_join(fixed, keys)
+    t = joined.select(*t.columns, "_fx_fr", "_fx_res")
+    as_of = ibis.literal(context.as_of, type="timestamp")
+    day = context.as_of.date()
+    first = first_day.date() if first_day else day
+    span = (min(first, day), max(first, day))
+    # The selection's contacts still open at as-of, measured to as-of: read from the table with
+    # the same filters rather than from ``t``, so the backend does not compute ``t`` twice.
+    c = backend.table("contacts")
+    predicates = filters.segment_predicates(c) + filters.date_predicates(
+        c, "opened_at", context.settings.timezone
+    )
+    c = c.filter(*predicates, contact_columns(c, context)["is_open"])
+    c = c.select(_op_source=c.source, _op_id=c.contact_id, _op_opened=c.opened_at, _op_end=as_of)
+    still_open = calendar.business_seconds(
+        backend, c, "_op_opened", "_op_end", hours, "_fx_asof", span
+    )
+    keys = [
+        t.opened_at == still_open._op_opened,
+        t.source == still_open._op_source,
+        t.contact_id == still_open._op_id,
+    ]
+    joined = t.left_join(still_open, keys)
+    t = joined.select(*t.columns, "_fx_asof")
+
+    def elapsed(end: ir.TimestampValue) -> ir.FloatingValue:
+        # Seconds depend only on the two instants, so match the end by value.
+        return ibis.cases(
+            (end.isnull(), ibis.null("float64")),
+            (end == t.first_response_at, t._fx_fr),
+            (end == t.resolved_time, t._fx_res),
+            else_=t._fx_asof,
+        )
+
+    t = t.mutate(fr_elapsed=elapsed(t.fr_end), res_elapsed=elapsed(t.res_end))
+    return t.drop("_fx_fr", "_fx_res", "_fx_asof")
+
+
+_FIXED_SCHEMA = "_kpi_cache"
+_FIXED_KEEP = 2
+_FIXED_LOCK = threading.Lock()
+_FIXED_ORDER: list[str] = []
+
+
+def _fixed_expr(backend: ibis.BaseBackend, hours: Any) -> ir.Table:
+    """Business seconds from opening to the first response and to the resolution, per contact
+    (null where that instant is unknown), with the same calendar function as open clocks."""
+    from kpi import calendar
+    from kpi.metrics import resolved_time_of
+
+    c = backend.table("contacts")
+    t = c.select(
+        _fx_source=c.source,
+        _fx_id=c.contact_id,
+        _fx_opened=c.opened_at,
+        _fx_fr_end=c.first_response_at,
+        _fx_res_end=resolved_time_of(c),
+    )
+    t = calendar.business_seconds(backend, t, "_fx_opened", "_fx_fr_end", hours, "_fx_fr")
+    t = t.view()  # the second call joins the same interval table again
+    t = calendar.business_seconds(backend, t, "_fx_opened", "_fx_res_end", hours, "_fx_res")
+    return t.select("_fx_opened", "_fx_source", "_fx_id", "_fx_fr", "_fx_res")
+
+
+def _fixed_elapsed(backend: ibis.BaseBackend, hours: Any, version: str | None) -> ir.Table:
+    """The fixed-end business seconds per contact.
+
+    For a store on DuckDB, a table in an in-memory database attached to the store's connection
+    (every cursor sees it), named after a digest of the store's version and the business hours:
+    an import or a settings change names a new table, so it is never stale. Other backends, and
+    bare backends (whose data has no version), get the expression.
+    """
+    if version is None or backend.name != "duckdb":
+        return _fixed_expr(backend, hours)
+    key = json.dumps([version, hours.to_dict()], sort_keys=True, default=str)
+    name = "fixed_elapsed_" + hashlib.sha1(key.encode()).hexdigest()[:16]
+    with _FIXED_LOCK:
+        con = backend.con
+        try:
+            con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_FIXED_SCHEMA}")
+        except duckdb.Error:  # e.g. a read-only store: no in-memory database beside it
+            return _fixed_expr(backend, hours)
+        existing = {
+            row[0]
+            for row in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [_FIXED_SCHEMA]
+            ).fetchall()
+        }
+        if name not in existing:
+            # In opening order, so that a period's rows are a few adjacent row groups.
+            expr = _fixed_expr(backend, hours).order_by("_fx_opened")
+            sql = str(backend.compile(expr))
+            con.execute(f"CREATE TABLE {_FIXED_SCHEMA}.{name} AS {sql}")
+            # Keep the newest few: another thread may still read the previous version's.
+            if name in _FIXED_ORDER:
+                _FIXED_ORDER.remove(name)
+            _FIXED_ORDER.append(name)
+            del _FIXED_ORDER[:-_FIXED_KEEP]
+            for old in existing - set(_FIXED_ORDER):
+                con.execute(f"DROP TABLE IF EXISTS {_FIXED_SCHEMA}.{old}")
+    return backend.table(name, database=_FIXED_SCHEMA)
 
 
 def prepare_responses(

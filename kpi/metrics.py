@@ -146,12 +146,17 @@ def target_seconds(t: ir.Table, settings: Settings, attr: str) -> ir.FloatingVal
     return ibis.cases(*branches, else_=ibis.null("float64"))
 
 
+def resolved_time_of(t: ir.Table) -> ir.TimestampValue:
+    """When a contact was resolved: its resolution time, else its closing time."""
+    return ibis.coalesce(t.resolved_at, t.closed_at)
+
+
 def contact_columns(t: ir.Table, context: Context) -> dict[str, ir.Value]:
     """Per-contact facts every contacts formula reads, evaluated at the as-of instant."""
     settings = context.settings
     as_of = ibis.literal(context.as_of, type="timestamp")
     null_time = ibis.null("timestamp")
-    resolved_time = ibis.coalesce(t.resolved_at, t.closed_at)
+    resolved_time = resolved_time_of(t)
     resolved_by = _true(resolved_time <= as_of)
     # Resolved with no time: done, but when is unknown (no elapsed time, never open).
     is_resolved = resolved_by | (

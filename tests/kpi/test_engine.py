@@ -705,3 +705,31 @@ def test_backlog_over_many_periods_uses_the_same_rule():
     assert email["2025-02-18"] == 1 and email["2025-02-19"] == 0
     weekly = report(store, days, grain="week", settings=CAL, metrics=["backlog"])
     assert {r.period: r.metrics["backlog"].value for r in weekly.rows}["2025-02-17"] == 1
+
+
+def test_business_seconds_of_closed_contacts_follow_imports_and_settings():
+    """The engine keeps closed contacts' business seconds per store version and business hours:
+    an import or a change of hours must never serve the old figures."""
+    from kpi.settings import save_settings
+
+    opened = _local(2025, 11, 10, 9)  # a Monday
+    reply = {"priority": "urgent", "opened_at": opened, "status": "open"}
+    store = make_store([{**reply, "first_response_at": opened + timedelta(hours=2)}])
+
+    def hours():
+        return (
+            report(store, metrics=["first_response_hours"]).total().metrics["first_response_hours"]
+        )
+
+    assert (hours().value, hours().n) == (pytest.approx(2.0), 1)
+    save_settings(store, Settings(business_hours={"weekly": {"0": ["10:00", "17:00"]}}))
+    assert hours().value == pytest.approx(1.0)
+    row = {**reply, "contact_id": "late", "first_response_at": opened + timedelta(hours=4)}
+    store.con.execute(
+        "INSERT INTO contacts (source, contact_id, opened_at, first_response_at, priority, "
+        "status) VALUES ('test', ?, ?, ?, ?, ?)",
+        [row["contact_id"], opened, row["first_response_at"], "urgent", "open"],
+    )
+    store.con.execute("INSERT INTO imports (batch_id, file_name) VALUES (1, 'more')")
+    m = hours()
+    assert m.n == 2 and m.value == pytest.approx(2.0)  # median of 1 h and 3 h
