@@ -327,15 +327,22 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) -> RawTable:
+def _open_workbook(path: Path):
+    """The workbook in ``path``, whatever its name: openpyxl refuses names not ending in .xlsx,
+    but here the bytes have already said it is one."""
     import zipfile
 
     from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        return load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, InvalidFileException) as exc:
         raise ImportProblem(f"cannot open it as an XLSX workbook ({exc}).") from None
+
+
+def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) -> RawTable:
+    workbook = _open_workbook(path)
     try:
         if sheet is not None and sheet in workbook.sheetnames:
             candidates = [workbook[sheet]]
@@ -380,9 +387,7 @@ def peek_headers(path: Path) -> list[str]:
     if not head.strip():
         raise ImportProblem(f"{_display(path)}: the file is empty.")
     if sniff_kind(head) == "xlsx":
-        from openpyxl import load_workbook
-
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        workbook = _open_workbook(path)
         try:
             for worksheet in workbook.worksheets:  # the first sheet with data, as on import
                 for row in worksheet.iter_rows(values_only=True):

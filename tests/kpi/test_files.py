@@ -216,3 +216,15 @@ def test_classic_mac_line_ends_are_line_ends(tmp_path, con):
 def test_a_utf16_guess_must_decode_to_text(tmp_path, data, words):
     with pytest.raises(ImportProblem, match=words):
         encoding_of(write(tmp_path, data))
+
+
+def test_a_workbook_saved_with_a_csv_name_is_read_by_its_bytes(tmp_path) -> None:
+    # openpyxl refuses names not ending in .xlsx; the bytes say what the file is.
+    import duckdb
+
+    from kpi.files import read_export
+
+    misnamed = tmp_path / "calls.csv"
+    misnamed.write_bytes((Path(__file__).parents[2] / "sample_data" / "call_log.xlsx").read_bytes())
+    raw = read_export(duckdb.connect(), misnamed)
+    assert raw.encoding == "xlsx" and raw.rows_read == 15_812
