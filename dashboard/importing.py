@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from kpi.errors import ImportProblem
+from kpi.exports import csv_bytes
 from kpi.files import peek_headers
 from kpi.ingest import describe_import, import_file
 from kpi.layouts import DEFAULT_SCALES, SCORE_FIELDS, builtin_layouts, guess_columns, mapping_toml
@@ -141,3 +142,15 @@ def mapping_editor(store: Store, upload) -> None:
         st.session_state["import_results"] = run_imports(store, [upload], choice)
         st.cache_data.clear()
         st.rerun()
+
+
+def table_with_download(frame, title: str, empty: str, label: str, file_name: str) -> None:
+    """A table of rows set aside at import (first 1,000 shown) and all of them as a CSV."""
+    st.subheader(title)
+    if frame.empty:
+        st.success(empty)
+        return
+    st.dataframe(frame.head(1000), hide_index=True, width="stretch")
+    st.download_button(
+        label, csv_bytes(frame), file_name=file_name, mime="text/csv", key=f"download_{file_name}"
+    )

@@ -6,7 +6,6 @@ import streamlit as st
 
 from dashboard import data, importing
 from kpi.batches import UndoRefused, undo
-from kpi.exports import csv_bytes
 from kpi.quarantine import imports_table, quarantined_rows, warnings
 
 store = data.store()
@@ -70,29 +69,17 @@ with tab_quality:
     cols[1].metric("Imported", f"{kept:,}")
     cols[2].metric("Quarantined", f"{held:,}")
     st.caption(f"Rows read {read:,} = imported {kept:,} + quarantined {held:,}.")
-    held_rows = quarantined_rows(store)
-    st.subheader("Quarantined rows")
-    if held_rows.empty:
-        st.success("No rows are in quarantine.")
-    else:
-        st.dataframe(held_rows.head(1000), hide_index=True, width="stretch")
-        st.download_button(
-            "Download quarantined rows (CSV)",
-            csv_bytes(held_rows),
-            file_name="quarantined_rows.csv",
-            mime="text/csv",
-            key="download_quarantine",
-        )
-    emptied = warnings(store)
-    st.subheader("Values emptied at import")
-    if emptied.empty:
-        st.success("No values were emptied.")
-    else:
-        st.dataframe(emptied.head(1000), hide_index=True, width="stretch")
-        st.download_button(
-            "Download warnings (CSV)",
-            csv_bytes(emptied),
-            file_name="import_warnings.csv",
-            mime="text/csv",
-            key="download_warnings",
-        )
+    importing.table_with_download(
+        quarantined_rows(store),
+        "Quarantined rows",
+        "No rows are in quarantine.",
+        "Download quarantined rows (CSV)",
+        "quarantined_rows.csv",
+    )
+    importing.table_with_download(
+        warnings(store),
+        "Values emptied at import",
+        "No values were emptied.",
+        "Download warnings (CSV)",
+        "import_warnings.csv",
+    )

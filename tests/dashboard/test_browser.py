@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,10 +57,9 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> N
     raise TimeoutError(f"the app did not answer on {url} within {timeout} s")
 
 
-@pytest.fixture(scope="module")
-def app_url(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    db = tmp_path_factory.mktemp("browser") / "store.duckdb"
-    db.write_bytes(seeded_template.read_bytes())
+@contextmanager
+def running_app(db: Path, logs: Path) -> Iterator[str]:
+    """`streamlit run` of the app on ``db`` at a free local port; yields its URL."""
     port = _free_port()
     env = {**os.environ, "KPI_DB": str(db)}
     command = [
@@ -67,19 +67,26 @@ def app_url(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    log = (tmp_path_factory.mktemp("logs") / "streamlit.log").open("w")
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process)
-        yield url
-    finally:
-        process.terminate()
+    with (logs / "streamlit.log").open("w") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            _wait_healthy(url, process)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def app_url(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    db = tmp_path_factory.mktemp("browser") / "store.duckdb"
+    db.write_bytes(seeded_template.read_bytes())
+    with running_app(db, tmp_path_factory.mktemp("logs")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,7 @@ reflection before the app starts, the browser builds the pack and downloads the 
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -25,11 +22,9 @@ from kpi.store import open_store
 from tests.dashboard.test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    ROOT,
     _errors,
-    _free_port,
     _settle,
-    _wait_healthy,
+    running_app,
 )
 
 pytestmark = pytest.mark.browser
@@ -51,26 +46,8 @@ def evidence_url(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory
     db = tmp_path_factory.mktemp("browser_evidence") / "store.duckdb"
     db.write_bytes(seeded_template.read_bytes())
     _seed_reflection(db)
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-        "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    log = (tmp_path_factory.mktemp("logs") / "streamlit.log").open("w")
-    env = {**os.environ, "KPI_DB": str(db)}
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process)
+    with running_app(db, tmp_path_factory.mktemp("logs")) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def test_the_evidence_page_downloads_a_pack(evidence_url: str) -> None:
