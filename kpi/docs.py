@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from kpi.layouts import builtin_layouts
-from kpi.metrics import REGISTRY, Context
+from kpi.metrics import PROFILE_ALL, REGISTRY, Context
 from kpi.schema import CONTACT_FIELDS, RESPONSE_FIELDS, Field
 from kpi.settings import Settings
 
@@ -29,7 +29,8 @@ def _cell(text: str) -> str:
 
 def glossary() -> str:
     """Every KPI of the registry with the definition each variant produces by default."""
-    context = Context(Settings(), datetime(2026, 1, 1), frozenset())
+    # Every column counted as present: the glossary describes the KPI, not one data set.
+    context = Context(Settings(), datetime(2026, 1, 1), frozenset(PROFILE_ALL))
     lines = [
         "| key | KPI | unit | better | definition (default settings) |",
         "|---|---|---|---|---|",
