@@ -32,30 +32,11 @@ from kpi.engine import (
 from kpi.filters import Filters
 from kpi.metrics import KEYS
 from kpi.settings import Settings
-from kpi.store import open_store
+from tests.kpi.stores import make_store
 
 CAL = Settings(hours="calendar")
 LONDON = ZoneInfo("Europe/London")
 _ids = count(1)
-
-
-def make_store(contacts=(), responses=()):
-    store = open_store(":memory:")
-    for table, rows, key in (
-        ("contacts", contacts, "contact_id"),
-        ("responses", responses, "response_id"),
-    ):
-        for row in rows:
-            row = {"source": "test", **row}
-            row.setdefault(key, f"{key[0]}{next(_ids)}")
-            if table == "contacts":
-                row.setdefault("opened_at", datetime(2025, 3, 3, 9))
-            columns = ", ".join(row)
-            marks = ", ".join("?" for _ in row)
-            store.con.execute(
-                f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())
-            )
-    return store
 
 
 # --- the reference -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from kpi.batches import UndoRefused, undo
 from kpi.errors import ImportProblem
 from kpi.ingest import import_file
 from kpi.store import SCHEMA_VERSION, Store, StoreError, open_store
+from tests.kpi.stores import rows
 
 REAL = Path("/work/shared/real-samples")
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
@@ -23,17 +24,6 @@ CFPB = REAL / "cfpb_complaints_2016_official_header.csv"
 UCI = REAL / "uci_incident_event_log_head.csv"
 
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="the shared real samples are not here")
-
-
-@pytest.fixture
-def store(tmp_path):
-    opened = open_store(tmp_path / "store.duckdb")
-    yield opened
-    opened.close()
-
-
-def rows(store: Store, sql: str, params=()) -> list[tuple]:
-    return store.cursor().execute(sql, list(params)).fetchall()
 
 
 def store_text(store: Store) -> str:

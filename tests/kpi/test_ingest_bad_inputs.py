@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from kpi.errors import ImportProblem
 from kpi.ingest import ImportResult, import_file
 from kpi.store import Store, open_store
+from tests.kpi.stores import rows
 
 CORPUS = Path(__file__).resolve().parents[1] / "bad_inputs"
 KPI = Path(sys.executable).parent / "kpi"
@@ -154,17 +155,6 @@ def mapping_for(name: str) -> Path | None:
 
 def run_import(store: Store, name: str) -> ImportResult:
     return import_file(store, CORPUS / name, mapping=mapping_for(name))
-
-
-@pytest.fixture
-def store(tmp_path):
-    opened = open_store(tmp_path / "store.duckdb")
-    yield opened
-    opened.close()
-
-
-def rows(store: Store, sql: str, params=()) -> list[tuple]:
-    return store.cursor().execute(sql, list(params)).fetchall()
 
 
 def test_the_corpus_has_thirty_files_each_with_an_expected_outcome():

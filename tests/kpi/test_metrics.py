@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from itertools import count
 
 import pytest
 
@@ -17,30 +16,10 @@ from kpi.engine import report
 from kpi.filters import Filters
 from kpi.metrics import KEYS, REGISTRY, glossary
 from kpi.settings import Settings
-from kpi.store import open_store
+from tests.kpi.stores import make_store
 
 CAL = Settings(hours="calendar")
 AS_OF = datetime(2025, 3, 10, 12, 0)
-_ids = count(1)
-
-
-def make_store(contacts=(), responses=()):
-    """A real in-memory store holding the given rows (dicts of column -> value)."""
-    store = open_store(":memory:")
-    for table, rows, key in (
-        ("contacts", contacts, "contact_id"),
-        ("responses", responses, "response_id"),
-    ):
-        for row in rows:
-            row = {"source": "test", key: f"{key[0]}{next(_ids)}", **row}
-            if table == "contacts":
-                row.setdefault("opened_at", datetime(2025, 3, 3, 9))
-            columns = ", ".join(row)
-            marks = ", ".join("?" for _ in row)
-            store.con.execute(
-                f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())
-            )
-    return store
 
 
 def total(store, settings=CAL, filters=None, as_of=AS_OF, metrics=None):
