@@ -24,10 +24,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kpi.engine import overview, trend_window  # noqa: E402
-from kpi.filters import Filters  # noqa: E402
-from kpi.settings import Settings  # noqa: E402
-from kpi.store import open_store  # noqa: E402
+from kpi.engine.filters import Filters  # noqa: E402
+from kpi.engine.report import overview, trend_window  # noqa: E402
+from kpi.metrics.settings import Settings  # noqa: E402
+from kpi.store.connection import open_store  # noqa: E402
 
 START = datetime(2024, 12, 2)  # a Monday; two years of data
 DAYS = 728
@@ -140,7 +140,7 @@ def _ms(seconds: float) -> str:
 
 
 def _flags(c: pd.DataFrame, as_of: pd.Timestamp, s: Settings) -> pd.DataFrame:
-    """Per-contact facts, vectorised: the same rules as kpi.metrics, written again in pandas."""
+    """Per-contact facts, vectorised: the same rules as kpi.metrics.registry, written again in pandas."""
     rt = c["resolved_at"].fillna(c["closed_at"])
     done = c["status"].isin(["resolved", "closed"])
     resolved_by = rt.notna() & (rt <= as_of)

@@ -17,10 +17,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kpi import documents, evidence, figures, insights, reflections  # noqa: E402
-from kpi.filters import Filters  # noqa: E402
-from kpi.ingest import import_file  # noqa: E402
-from kpi.store import open_store  # noqa: E402
+from kpi import insights
+from kpi.charts import images
+from kpi.engine.filters import Filters  # noqa: E402
+from kpi.evidence import (
+    documents,
+    reflections,  # noqa: E402
+)
+from kpi.evidence import packs as evidence
+from kpi.ingest.importer import import_file  # noqa: E402
+from kpi.store.connection import open_store  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 MARCH_2026 = Filters(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
@@ -46,7 +52,7 @@ def _prepare(path: Path) -> int:
     return int(saved.reflection_id)
 
 
-def _pack(path: Path, reflection_id: int, renderer: figures.ChartRenderer) -> tuple[int, int]:
+def _pack(path: Path, reflection_id: int, renderer: images.ChartRenderer) -> tuple[int, int]:
     store = open_store(path)
     try:
         pack = evidence.build(store, reflection_id, renderer)
@@ -64,7 +70,7 @@ def main() -> int:
             f"setup (import sample data, detect, save reflection): {time.perf_counter() - started:.1f} s"
         )
         started = time.perf_counter()
-        renderer = figures.ChartRenderer().start()
+        renderer = images.ChartRenderer().start()
         try:
             pdf, docx = _pack(path, reflection_id, renderer)
             first = time.perf_counter() - started

@@ -72,8 +72,8 @@ def generate(rows: int, path: Path, seed: int = 7) -> None:
 
 
 def run_ours(csv: Path, db: Path) -> dict:
-    from kpi.ingest import import_file
-    from kpi.store import open_store
+    from kpi.ingest.importer import import_file
+    from kpi.store.connection import open_store
 
     store = open_store(db)
     result = import_file(store, csv, layout="generic_contacts")

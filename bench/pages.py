@@ -28,8 +28,8 @@ import streamlit as st  # noqa: E402, TID251 (a benchmark of the pages drives St
 from streamlit.testing.v1 import AppTest  # noqa: E402, TID251
 
 from dashboard.navigation import PAGES  # noqa: E402
-from kpi.ingest import import_file  # noqa: E402
-from kpi.store import open_store  # noqa: E402
+from kpi.ingest.importer import import_file  # noqa: E402
+from kpi.store.connection import open_store  # noqa: E402
 
 APP = ROOT / "dashboard" / "app.py"
 SAMPLE = ROOT / "sample_data"

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from kpi.annotations import Annotation
-from kpi.statistics import ControlChart
+from kpi.engine.statistics import ControlChart
+from kpi.store.annotations import Annotation
 
 #: Okabe & Ito (2008): orange, sky blue, bluish green, yellow, blue, vermillion, reddish purple.
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")

@@ -11,15 +11,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import data, filters
-from kpi import annotations, viewer
-from kpi.annotations import Annotation
-from kpi.disclosure import anonymise, suppress_small
-from kpi.engine import Change, MetricResult
-from kpi.exports import csv_bytes
-from kpi.filters import Filters
-from kpi.metrics import REGISTRY
-from kpi.tables import format_change, format_interval, format_value
-from kpi.targets import LEGEND, rag
+from kpi.charts.disclosure import anonymise, csv_bytes, suppress_small
+from kpi.engine.filters import Filters
+from kpi.engine.report import Change, MetricResult
+from kpi.engine.tables import format_change, format_interval, format_value
+from kpi.metrics.registry import REGISTRY
+from kpi.metrics.targets import LEGEND, rag
+from kpi.store import annotations, viewer
+from kpi.store.annotations import Annotation
 
 DATA_PAGE = "views/data.py"
 _RAG_COLOURS = {"green": "green", "amber": "orange", "red": "red"}

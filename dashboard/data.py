@@ -9,12 +9,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from kpi import breakdowns, engine
-from kpi.comments import search
-from kpi.engine import Change, MetricResult, Overview, Report
-from kpi.filters import Filters
-from kpi.settings import Settings, load_settings
-from kpi.store import Store, default_path, open_store
+from kpi.engine import breakdowns
+from kpi.engine import report as engine
+from kpi.engine.comments import search
+from kpi.engine.filters import Filters
+from kpi.engine.report import Change, MetricResult, Overview, Report
+from kpi.metrics.settings import Settings, load_settings
+from kpi.store.connection import Store, default_path, open_store
 
 
 @st.cache_resource(show_spinner=False)
@@ -114,7 +115,7 @@ def _breakdown(_store: Store, version: str, name: str, filters: Filters, args: t
 
 
 def breakdown(name: str, filters: Filters, *args: Any) -> Any:
-    """One of kpi.breakdowns' tables (``time_distribution``, ``breach_heatmap``...), cached."""
+    """One of kpi.engine.breakdowns' tables (``time_distribution``, ``breach_heatmap``...), cached."""
     return _breakdown(store(), version(), name, filters, args)
 
 
@@ -165,5 +166,5 @@ def comments(
     score: str | None = None,
     score_range: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
-    """kpi.comments.search, cached."""
+    """kpi.engine.comments.search, cached."""
     return _comments(store(), version(), filters, words, score, score_range)

@@ -14,8 +14,8 @@ from datetime import date
 import streamlit as st
 
 from dashboard import data
-from kpi.filters import SEGMENT_FIELDS, Filters
-from kpi.periods import DEFAULT_PRESET, PRESETS, preset_range
+from kpi.engine.filters import SEGMENT_FIELDS, Filters
+from kpi.engine.presets import DEFAULT_PRESET, PRESETS, preset_range
 
 _PERIOD, _RANGE, _READY, _ACTIVE = "filter_period", "filter_range", "filter_ready", "filter_active"
 

@@ -8,13 +8,19 @@ from pathlib import Path
 
 import streamlit as st
 
+from kpi.charts.disclosure import csv_bytes
 from kpi.errors import ImportProblem
-from kpi.exports import csv_bytes
-from kpi.files import peek_headers
-from kpi.ingest import describe_import, import_file
-from kpi.layouts import DEFAULT_SCALES, SCORE_FIELDS, builtin_layouts, guess_columns, mapping_toml
-from kpi.schema import field_map
-from kpi.store import Store
+from kpi.ingest.files import peek_headers
+from kpi.ingest.importer import describe_import, import_file
+from kpi.ingest.layouts import (
+    DEFAULT_SCALES,
+    SCORE_FIELDS,
+    builtin_layouts,
+    guess_columns,
+    mapping_toml,
+)
+from kpi.store.connection import Store
+from kpi.store.schema import field_map
 
 DETECT, BUILTIN, MAPPING = (
     "Detect from the header",

@@ -8,9 +8,9 @@ import streamlit as st
 
 from dashboard import data
 from kpi import insights
-from kpi.filters import Filters
+from kpi.engine.filters import Filters
 from kpi.insights import Insight
-from kpi.store import Store
+from kpi.store.connection import Store
 
 
 @st.cache_data(show_spinner="Looking for patterns...", max_entries=32)

@@ -1,12 +1,54 @@
-"""The one exception a user sees from the importer: a single line that says what to do next."""
+"""The exceptions a person can cause, all under ``KpiError``.
+
+A ``KpiError``'s message is one line that says what went wrong and what to do next. The CLI
+prints it and exits with status 2; a page shows it as an error box. Any other exception is a
+bug: the CLI says so and asks for a report (``KPI_DEBUG=1`` shows the traceback).
+
+This module is layer 0 (see ARCHITECTURE.md): every part of ``kpi`` may import it, and it
+imports nothing of ``kpi``.
+"""
 
 from __future__ import annotations
 
 
-class ImportProblem(Exception):
+class KpiError(Exception):
+    """A problem the user can fix; ``str(exc)`` is one line saying what to do next."""
+
+
+class ImportProblem(KpiError):
     """A file cannot be used as it is. ``str(exc)`` is one line naming file, column and value."""
 
     def __init__(self, message: str, *, hint: str = "") -> None:
         self.message = message
         self.hint = hint
         super().__init__(f"{message} {hint}".strip())
+
+
+class StoreError(KpiError):
+    """The store cannot be opened or used; the message says what to do."""
+
+
+class UndoRefused(KpiError):
+    """The batch cannot be undone as things stand; the message says what to do first."""
+
+
+class InvalidChoice(KpiError, ValueError):
+    """A value a person chose cannot be used: a setting, a filter, a period, a reflection's
+    field. Also a ``ValueError``, so code that validates with plain ``ValueError`` checks keeps
+    working."""
+
+
+class NotFound(KpiError, LookupError):
+    """Something asked for by its id or name is not in the store."""
+
+
+class CatalogueError(InvalidChoice):
+    """An imported KSB file cannot be used; the message names the problem."""
+
+
+class ReportProblem(KpiError):
+    """An argument or input the report cannot use; the message is the one line shown."""
+
+
+class ChromiumMissing(KpiError):
+    """No browser to draw chart images with; the message says how to install one."""

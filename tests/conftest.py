@@ -1,4 +1,15 @@
-"""Fixtures shared by every test folder: stores seeded from the real sample data."""
+"""Fixtures shared by every test folder: stores seeded from the sample data, the real exports
+beside the repository, and the rules for tests that need what a fresh clone may lack.
+
+Two markers say what a test needs from outside the repository:
+
+- ``real_samples``: the real exports in ``KPI_REAL_SAMPLES`` (default ``../shared/real-samples``),
+  reached through the ``real_samples`` fixture. They are third-party files, never copied here.
+- ``chromium``: Debian's Chromium (browser tests, and chart images through Kaleido).
+
+With ``CI=true`` both must be there and such tests run (and fail if they cannot); elsewhere a
+test whose need is missing is skipped with a reason naming the folder or the install command.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +17,49 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
-from kpi.ingest import import_file
-from kpi.store import open_store
+from kpi.charts.images import find_browser
+from kpi.ingest.importer import import_file
+from kpi.store.connection import open_store
+from tests.paths import IN_CI, REAL_SAMPLES, SAMPLE_DATA
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_DATA = ROOT / "sample_data"
-REAL_SAMPLES = ROOT.parent / "shared" / "real-samples"
+# CI: the same examples on every run (a red build reproduces) and more of them.
+settings.register_profile(
+    "ci", derandomize=True, max_examples=200, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=100)
+settings.load_profile("ci" if IN_CI else "dev")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "real_samples" in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
+            "real_samples"
+        ):
+            raise pytest.UsageError(f"{item.nodeid} uses real_samples without its marker")
+    if IN_CI:
+        return
+    missing = {
+        "real_samples": None
+        if REAL_SAMPLES.is_dir()
+        else f"the real exports are not in {REAL_SAMPLES} (set KPI_REAL_SAMPLES to their folder)",
+        "chromium": None
+        if find_browser()
+        else "Chromium is not installed: apt-get install chromium (make test installs it as root)",
+    }
+    for item in items:
+        for marker, reason in missing.items():
+            if reason and item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def real_samples() -> Path:
+    """The folder of real exports (tests that take this carry the ``real_samples`` marker)."""
+    if not REAL_SAMPLES.is_dir():
+        pytest.fail(f"CI=true needs the real exports in {REAL_SAMPLES} (or set KPI_REAL_SAMPLES)")
+    return REAL_SAMPLES
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, components, data, filters
-from kpi.breakdowns import pareto
-from kpi.tables import long_frame
+from kpi.engine.breakdowns import pareto
+from kpi.engine.tables import long_frame
 
 DRIVERS = {
     "complaints": "Complaints",

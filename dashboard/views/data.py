@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, importing
-from kpi.batches import UndoRefused, undo
-from kpi.quarantine import imports_table, quarantined_rows, warnings
+from kpi.store.batches import UndoRefused, undo
+from kpi.store.quarantine import imports_table, quarantined_rows, warnings
 
 store = data.store()
 

@@ -1,7 +1,7 @@
 """Evidence: the journal of reflections, KSB coverage, supervisor review, and exports.
 
 An evidence pack (PDF or DOCX) and each of its charts (PNG, SVG, interactive HTML, CSV) are
-built by kpi.evidence: aggregates only, colleagues anonymised, small cells suppressed. Reflection
+built by kpi.evidence.packs: aggregates only, colleagues anonymised, small cells suppressed. Reflection
 text is shown as plain text, never as HTML or markdown.
 """
 
@@ -11,10 +11,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import components, data
-from kpi import documents, evidence, figures, ksbs, reflections
-from kpi.chartspec import table
-from kpi.exports import csv_bytes
-from kpi.reflections import Reflection
+from kpi.charts import figures, images
+from kpi.charts.disclosure import csv_bytes
+from kpi.charts.spec import table
+from kpi.evidence import documents, ksbs, reflections
+from kpi.evidence import packs as evidence
+from kpi.evidence.reflections import Reflection
 
 BUILT = "evidence.built"
 
@@ -138,10 +140,10 @@ def exports(rows: list[Reflection]) -> None:
     )
     if st.button("Build evidence pack", type="primary", key="export_build"):
         try:
-            with st.spinner("Drawing charts and writing the pack..."), figures.renderer() as r:
+            with st.spinner("Drawing charts and writing the pack..."), images.renderer() as r:
                 pack = evidence.build(data.store(), chosen, r, indexed=indexed)
                 svgs = [r.image(figures.figure(spec), "svg") for spec in pack.charts]
-        except figures.ChromiumMissing as problem:
+        except images.ChromiumMissing as problem:
             st.error(str(problem))
             return
         st.session_state[BUILT] = (chosen, indexed, pack, svgs)
@@ -187,7 +189,7 @@ def downloads(pack: evidence.Pack, svgs: list[bytes]) -> None:
         )
         columns[1].download_button(
             "Interactive HTML",
-            figures.html_bytes(figures.figure(spec)),
+            images.html_bytes(figures.figure(spec)),
             evidence.file_name(pack, "html", suffix),
             "text/html",
             key=f"dl_html{number}",

@@ -8,7 +8,7 @@ from dataclasses import replace
 import streamlit as st
 
 from dashboard import charts, components, data, filters
-from kpi.tables import long_frame
+from kpi.engine.tables import long_frame
 
 SCALES = {"nps": (0.0, 10.0), "csat": (1.0, 5.0), "ces": (1.0, 7.0)}
 

@@ -15,13 +15,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import components, data, filters, insight_cache
-from kpi import annotations, ksbs, reflections, viewer
-from kpi.figures import figure
+from kpi.charts.figures import figure
+from kpi.engine.tables import format_value
+from kpi.evidence import ksbs, reflections
+from kpi.evidence.reflections import Reflection, SmartAction
 from kpi.insights import Insight
 from kpi.insights.model import BEFORE_AFTER_DAYS
-from kpi.metrics import KEYS, REGISTRY
-from kpi.reflections import Reflection, SmartAction
-from kpi.tables import format_value
+from kpi.metrics.registry import KEYS, REGISTRY
+from kpi.store import annotations, viewer
 
 EDITING = "reflect.editing"
 KIND_LABELS = {

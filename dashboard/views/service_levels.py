@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, components, data, filters
-from kpi.schema import PRIORITIES
-from kpi.tables import format_value, long_frame
+from kpi.engine.tables import format_value, long_frame
+from kpi.store.schema import PRIORITIES
 
 SLA_KEYS = ("sla", "sla_first_response", "sla_resolution")
 TIME_KEYS = ("first_response_hours", "resolution_hours")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, settings_inputs
-from kpi import viewer
-from kpi.settings import save_settings
+from kpi.metrics.settings import save_settings
+from kpi.store import viewer
 
 st.title("Settings")
 st.caption(

@@ -8,11 +8,11 @@ from dataclasses import replace
 import streamlit as st
 
 from dashboard import charts, components, data, filters
-from kpi import viewer
-from kpi.comparison import colleagues, pair, side_by_side
-from kpi.filters import Filters
-from kpi.metrics import REGISTRY
-from kpi.tables import long_frame
+from kpi.engine.comparison import colleagues, pair, side_by_side
+from kpi.engine.filters import Filters
+from kpi.engine.tables import long_frame
+from kpi.metrics.registry import REGISTRY
+from kpi.store import viewer
 
 KEYS = ("csat", "nps", "fcr", "sla", "first_response_hours", "aht_seconds", "complaint_rate")
 

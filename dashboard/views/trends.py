@@ -6,10 +6,10 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, components, data, filters
-from kpi.filters import SEGMENT_FIELDS
-from kpi.metrics import KEYS, REGISTRY
-from kpi.statistics import xmr_limits
-from kpi.tables import long_frame
+from kpi.engine.filters import SEGMENT_FIELDS
+from kpi.engine.statistics import xmr_limits
+from kpi.engine.tables import long_frame
+from kpi.metrics.registry import KEYS, REGISTRY
 
 if components.page(
     "Trends",

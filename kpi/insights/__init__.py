@@ -6,10 +6,13 @@ what to reflect with (prompts by level, models, KSB references). Every KPI value
 engine; the tests here only compare counts the engine returned, and each family of comparisons is
 Bonferroni-corrected, so on data without patterns the false alarms stay at the nominal level.
 
-``model``: what an insight holds and asks; ``periods``: significant changes against the previous
+``model``: what an insight holds and asks; ``changes``: significant changes against the previous
 period, XmR signals on weekly series, targets missed, before/after each dated annotation;
 ``breaches``: SLA breaches concentrated by weekday and hour, priority or channel; ``segments``:
 categories driving complaints or detractors (Pareto), tiny samples that would top a ranking.
+
+Layer 5 of the pipeline (see ARCHITECTURE.md). May import: ``kpi.errors``, ``kpi.store``,
+``kpi.metrics``, ``kpi.engine``, ``kpi.charts``.
 """
 
 from __future__ import annotations
@@ -17,10 +20,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from kpi import engine
-from kpi.chartspec import ChartSpec
-from kpi.filters import Filters
+from kpi.charts.spec import ChartSpec
+from kpi.engine import report as engine
+from kpi.engine.filters import Filters
 from kpi.insights.breaches import concentrations
+from kpi.insights.changes import (
+    annotation_checks,
+    before_after,
+    changes,
+    missed_targets,
+    period_comparisons,
+    signals,
+)
 from kpi.insights.model import (
     GUIDANCE,
     KINDS,
@@ -31,18 +42,10 @@ from kpi.insights.model import (
     current_period,
     scope,
 )
-from kpi.insights.periods import (
-    annotation_checks,
-    before_after,
-    changes,
-    missed_targets,
-    period_comparisons,
-    signals,
-)
 from kpi.insights.segments import drivers, small_samples
-from kpi.metrics import REGISTRY
-from kpi.settings import Settings, load_settings
-from kpi.store import Store
+from kpi.metrics.registry import REGISTRY
+from kpi.metrics.settings import Settings, load_settings
+from kpi.store.connection import Store
 
 __all__ = [
     "DETECTORS",

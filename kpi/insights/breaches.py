@@ -7,9 +7,10 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from kpi import breakdowns, engine, statistics
-from kpi.chartspec import ChartSpec
-from kpi.filters import Filters
+from kpi.charts.spec import ChartSpec
+from kpi.engine import breakdowns, statistics
+from kpi.engine import report as engine
+from kpi.engine.filters import Filters
 from kpi.insights.model import (
     ALPHA,
     MIN_CELL,

@@ -10,14 +10,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from kpi import breakdowns, engine, statistics
-from kpi.chartspec import ChartSpec
-from kpi.engine import MetricResult
-from kpi.filters import Filters
-from kpi.metrics import REGISTRY
-from kpi.settings import Settings, load_settings
-from kpi.store import Store
-from kpi.tables import format_value
+from kpi.charts.spec import ChartSpec
+from kpi.engine import breakdowns, statistics
+from kpi.engine import report as engine
+from kpi.engine.filters import Filters
+from kpi.engine.report import MetricResult
+from kpi.engine.tables import format_value
+from kpi.metrics.registry import REGISTRY
+from kpi.metrics.settings import Settings, load_settings
+from kpi.store.connection import Store
 
 ALPHA = statistics.ALPHA
 #: KPIs whose change between periods is tested (rates, NPS, means); medians and counts are not.
@@ -116,7 +117,7 @@ class Insight:
 # --- what each kind asks the learner ------------------------------------------------------------
 
 #: Per kind: (level 2 prompts, level 3 prompts, models, KSB references). KSB references point at
-#: rows of kpi/catalogue/ksbs.csv, whose codes are provisional (see kpi.ksbs).
+#: rows of kpi/catalogue/ksbs.csv, whose codes are provisional (see kpi.evidence.ksbs).
 GUIDANCE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "change": (
         (

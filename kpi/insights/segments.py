@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from kpi import breakdowns, engine, statistics
-from kpi.chartspec import ChartSpec
-from kpi.engine import MetricResult
+from kpi.charts.spec import ChartSpec
+from kpi.engine import breakdowns, statistics
+from kpi.engine import report as engine
+from kpi.engine.report import MetricResult
+from kpi.engine.tables import format_value
 from kpi.insights.model import (
     ALPHA,
     MIN_CELL,
@@ -18,8 +20,7 @@ from kpi.insights.model import (
     insight_id,
     metric_figure,
 )
-from kpi.metrics import REGISTRY
-from kpi.tables import format_value
+from kpi.metrics.registry import REGISTRY
 
 
 def drivers(s: Scope) -> list[Insight]:

@@ -20,8 +20,8 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from dashboard.navigation import PAGES
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -34,7 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.browser
+pytestmark = pytest.mark.chromium
 
 
 def _free_port() -> int:

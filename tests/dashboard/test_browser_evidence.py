@@ -16,9 +16,10 @@ import pytest
 from playwright.sync_api import sync_playwright
 from pypdf import PdfReader
 
-from kpi import insights, reflections
-from kpi.filters import Filters
-from kpi.store import open_store
+from kpi import insights
+from kpi.engine.filters import Filters
+from kpi.evidence import reflections
+from kpi.store.connection import open_store
 from tests.dashboard.test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -27,7 +28,7 @@ from tests.dashboard.test_browser import (
     running_app,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = pytest.mark.chromium
 
 
 def _seed_reflection(db: Path) -> None:

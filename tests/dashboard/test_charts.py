@@ -8,8 +8,8 @@ from datetime import date
 import pandas as pd
 
 from dashboard import charts
-from kpi.annotations import Annotation
-from kpi.statistics import xmr_limits
+from kpi.engine.statistics import xmr_limits
+from kpi.store.annotations import Annotation
 
 WEEKS = ["2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26", "2026-02-02", "2026-02-09"]
 

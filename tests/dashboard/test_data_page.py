@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import REAL_SAMPLES
+import pytest
 
 PAGE = "views/data.py"
-FRESHDESK = REAL_SAMPLES / "freshdesk_ticket_export_trial.csv"
+FRESHDESK = "freshdesk_ticket_export_trial.csv"  # in the real_samples folder
 
 
 def _metrics(at) -> dict[str, str]:
@@ -21,9 +21,12 @@ def _upload(at, name: str, content: bytes) -> None:
     at.run()
 
 
-def test_upload_imports_a_recognised_export_and_reports_counts(app_for, tmp_path: Path) -> None:
+@pytest.mark.real_samples
+def test_upload_imports_a_recognised_export_and_reports_counts(
+    real_samples: Path, app_for, tmp_path: Path
+) -> None:
     at = app_for(tmp_path / "store.duckdb", PAGE)
-    _upload(at, FRESHDESK.name, FRESHDESK.read_bytes())
+    _upload(at, FRESHDESK, (real_samples / FRESHDESK).read_bytes())
     assert not at.exception
     assert not at.error
     report = "\n".join(t.value for t in at.text)
@@ -71,9 +74,12 @@ def test_quarantined_rows_show_and_download_safely(app_for, tmp_path: Path) -> N
     assert "Download quarantined rows (CSV)" in labels
 
 
-def test_undo_removes_a_batch_and_the_history_says_so(app_for, tmp_path: Path) -> None:
+@pytest.mark.real_samples
+def test_undo_removes_a_batch_and_the_history_says_so(
+    real_samples: Path, app_for, tmp_path: Path
+) -> None:
     at = app_for(tmp_path / "store.duckdb", PAGE)
-    _upload(at, FRESHDESK.name, FRESHDESK.read_bytes())
+    _upload(at, FRESHDESK, (real_samples / FRESHDESK).read_bytes())
     at.selectbox(key="undo_batch").set_value(1)
     at.button(key="undo").click()
     at.run()

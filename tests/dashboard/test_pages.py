@@ -8,11 +8,10 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from kpi import annotations
-from kpi.settings import load_settings
-from kpi.store import open_store
-
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+from kpi.metrics.settings import load_settings
+from kpi.store import annotations
+from kpi.store.connection import open_store
+from tests.paths import APP
 
 
 def tile(at, label: str) -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from kpi import insights, reflections
-from kpi.filters import Filters
-from kpi.store import open_store
+from kpi import insights
+from kpi.engine.filters import Filters
+from kpi.evidence import reflections
+from kpi.store.connection import open_store
 
 REFLECT, EVIDENCE = "views/reflect.py", "views/evidence.py"
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from dashboard.navigation import PAGES
+from tests.paths import ROOT
 
-VIEWS = Path(__file__).resolve().parents[2] / "dashboard" / "views"
+VIEWS = ROOT / "dashboard" / "views"
 VIEW_SCRIPTS = sorted(f"views/{p.name}" for p in VIEWS.glob("*.py") if p.name != "__init__.py")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kpi.store import open_store
+from kpi.store.connection import open_store
 
 
 @pytest.fixture

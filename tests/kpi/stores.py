@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from itertools import count
 
-from kpi.store import Store, open_store
+from kpi.store.connection import Store, open_store
 
 _ids = count(1)
 

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from kpi.sample import FILE_NAMES, generate
+from tests.paths import SAMPLE_DATA
 
-COMMITTED = Path(__file__).resolve().parents[2] / "sample_data"
+COMMITTED = SAMPLE_DATA
 ZENDESK_HEADER = (
     "Summation column,Id,Requester,Requester id,Requester external id,Requester email,"
     "Requester domain,Submitter,Assignee,Group,Subject,Tags,Status,Priority,Via,Ticket type,"

@@ -1,0 +1,83 @@
+"""`kpi evidence ID --format pdf|docx|png --out DIR`: one reflection as an evidence pack.
+
+pdf and docx write the whole pack; png writes each of its charts (safe to share) plus the
+numbers behind each as CSV. Problems end in one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from kpi.charts import images
+from kpi.charts.disclosure import csv_bytes
+from kpi.charts.spec import table
+from kpi.errors import KpiError
+from kpi.evidence import documents
+from kpi.evidence import packs as evidence
+from kpi.store.connection import default_path, open_store
+
+FORMATS = ("pdf", "docx", "png")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "evidence",
+        help="export a reflection as an evidence pack (PDF, DOCX or chart PNGs)",
+        description="Write one reflection's evidence pack: aggregates only, colleagues "
+        "anonymised, small cells suppressed. Charts need Chromium (apt-get install chromium).",
+    )
+    p.add_argument(
+        "reflection", type=int, metavar="ID", help="the reflection's number (EV-0007 is 7)"
+    )
+    p.add_argument("--format", choices=FORMATS, default="pdf")
+    p.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="folder to write to")
+    p.add_argument("--db", metavar="PATH", help=f"the store (default {default_path()})")
+    p.add_argument("--indexed", action="store_true", help="index figures to 100, hide volumes")
+    p.set_defaults(func=run)
+
+
+def export(
+    db: str | None, reflection_id: int, fmt: str, out: Path, indexed: bool = False
+) -> list[Path]:
+    """Write the files and return their paths."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose {', '.join(FORMATS)}")
+    store = open_store(db) if db else open_store()
+    try:
+        with images.renderer() as renderer:
+            pack = evidence.build(store, reflection_id, renderer, indexed=indexed)
+    finally:
+        store.close()
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[tuple[Path, bytes]] = []
+    if fmt == "pdf":
+        written.append((out / evidence.file_name(pack, "pdf"), documents.pdf_bytes(pack)))
+    elif fmt == "docx":
+        written.append((out / evidence.file_name(pack, "docx"), documents.docx_bytes(pack)))
+    else:
+        for number, (spec, image) in enumerate(zip(pack.charts, pack.images, strict=True), 1):
+            suffix = f"chart{number}"
+            written.append((out / evidence.file_name(pack, "png", suffix), image))
+            written.append((out / evidence.file_name(pack, "csv", suffix), csv_bytes(table(spec))))
+    for path, data in written:
+        path.write_bytes(data)
+    return [path for path, _ in written]
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        paths = export(args.db, args.reflection, args.format, args.out, args.indexed)
+    except KeyError:
+        return _fail(f"no reflection {args.reflection} in the store; see the Evidence page")
+    except (KpiError, ValueError, OSError) as problem:
+        return _fail(str(problem).splitlines()[0])
+    for path in paths:
+        print(path, flush=True)
+    return 0
+
+
+def _fail(text: str) -> int:
+    print(f"kpi: {text}", file=sys.stderr, flush=True)
+    return 2

@@ -1,0 +1,249 @@
+"""The `kpi` command: import exports, inspect and undo batches, report KPIs, run the dashboard.
+
+Every failure a user can cause ends in one line on stderr and exit status 2, never a traceback
+(set KPI_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kpi.charts.disclosure import csv_bytes
+from kpi.errors import ImportProblem, KpiError
+from kpi.ingest.importer import describe_import, import_file
+from kpi.ingest.layouts import builtin_layouts
+from kpi.store.batches import UndoRefused, undo
+from kpi.store.connection import default_path, open_store
+from kpi.store.quarantine import imports_table, quarantined_rows
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_DIR = REPO_ROOT / "sample_data"
+SAMPLE_SUFFIXES = (".csv", ".xlsx")
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _fail(text: str) -> int:
+    print(f"kpi: {text}", file=sys.stderr, flush=True)
+    return 2
+
+
+def _progress(file: str):
+    """Stage lines on a terminal, so a long import is visibly alive; silent when piped."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(stage: str, fraction: float) -> None:
+        end = "\n" if fraction >= 1 else ""
+        print(f"\r{file}: {stage:<12} {fraction:4.0%}", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    failed = 0
+    try:
+        for file in args.files:
+            try:
+                result = import_file(
+                    store,
+                    Path(file),
+                    layout=args.source,
+                    mapping=args.mapping,
+                    progress=_progress(Path(file).name),
+                )
+            except ImportProblem as problem:
+                failed += 1
+                print(f"kpi: {problem}", file=sys.stderr, flush=True)
+                continue
+            for line in describe_import(result):
+                _say(line)
+    finally:
+        store.close()
+    return 2 if failed else 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Create the store and fill it from sample_data/ when it holds no imports yet."""
+    store = open_store(args.db)
+    try:
+        if store.count("imports"):
+            _say(f"store {store.path} already holds data; not seeding.")
+            return 0
+        files = sorted(p for p in Path(args.source_dir).iterdir() if p.suffix in SAMPLE_SUFFIXES)
+        if not files:
+            return _fail(f"no sample files in {args.source_dir}; run `kpi sample` first.")
+        for file in files:
+            for line in describe_import(import_file(store, file)):
+                _say(line)
+        _say(f"seeded {store.path}")
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    try:
+        frame = quarantined_rows(store, args.batch)
+    finally:
+        store.close()
+    if args.out:
+        Path(args.out).write_bytes(csv_bytes(frame))
+        _say(f"wrote {len(frame):,} quarantined rows to {args.out}")
+        return 0
+    if frame.empty:
+        _say("no quarantined rows.")
+        return 0
+    for row in frame.itertuples(index=False):
+        _say(f"batch {row.batch_id} {row.file_name} row {row.row}: {row.reason}")
+    return 0
+
+
+def cmd_imports(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    try:
+        frame = imports_table(store)
+    finally:
+        store.close()
+    if frame.empty:
+        _say("no imports yet.")
+    for r in frame.itertuples(index=False):
+        state = " (undone)" if r.undone_at is not None and str(r.undone_at) != "NaT" else ""
+        _say(
+            f"batch {r.batch_id}{state}: {r.file_name} [{r.layout}] read {r.rows_read:,}, "
+            f"imported {r.rows_imported:,}, quarantined {r.rows_quarantined:,}, "
+            f"at {r.imported_at:%Y-%m-%d %H:%M}"
+        )
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    try:
+        undo(store, args.batch)
+    except UndoRefused as refused:
+        return _fail(str(refused))
+    finally:
+        store.close()
+    _say(f"batch {args.batch} undone; the rows it replaced are restored.")
+    return 0
+
+
+def cmd_layouts(_args: argparse.Namespace) -> int:
+    for layout in builtin_layouts().values():
+        _say(f"{layout.name:24} {layout.kind:9} {layout.title}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from kpi.sample import generate
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in generate(out, progress=lambda msg: print(msg, file=sys.stderr)):
+        _say(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    env = {**os.environ, "KPI_DB": str(args.db or default_path())}
+    app = REPO_ROOT / "dashboard" / "app.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
+    return subprocess.call(command, env=env)
+
+
+#: Commands whose modules load the engine or the evidence packs (seconds of imports): they are
+#: imported only when asked for, so `kpi import` and friends start quickly.
+HEAVY_COMMANDS = {"report": "kpi.cli.report_command", "evidence": "kpi.cli.evidence_command"}
+LIGHT_COMMANDS = {
+    "import",
+    "seed",
+    "quarantine",
+    "imports",
+    "undo",
+    "layouts",
+    "sample",
+    "dashboard",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command`` given, heavy commands other than it are left out."""
+    parser = argparse.ArgumentParser(prog="kpi", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--db", help=f"store file (default ${'KPI_DB'} or {default_path()})")
+        return p
+
+    p = with_db(sub.add_parser("import", help="import CSV/XLSX exports into the store"))
+    p.add_argument("files", nargs="+", metavar="FILE")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--source", metavar="NAME", help="built-in layout (see `kpi layouts`)")
+    group.add_argument("--mapping", metavar="FILE", help="TOML mapping file for other exports")
+    p.set_defaults(func=cmd_import)
+
+    p = with_db(sub.add_parser("seed", help="fill an empty store from sample_data/"))
+    p.add_argument("--from", dest="source_dir", default=str(SAMPLE_DIR), metavar="DIR")
+    p.set_defaults(func=cmd_seed)
+
+    p = with_db(sub.add_parser("quarantine", help="list or export quarantined rows"))
+    p.add_argument("--batch", type=int, help="only this import batch")
+    p.add_argument("--out", metavar="FILE.csv", help="write them as an injection-safe CSV")
+    p.set_defaults(func=cmd_quarantine)
+
+    p = with_db(sub.add_parser("imports", help="list import batches"))
+    p.set_defaults(func=cmd_imports)
+
+    p = with_db(sub.add_parser("undo", help="undo an import batch"))
+    p.add_argument("batch", type=int)
+    p.set_defaults(func=cmd_undo)
+
+    p = sub.add_parser("layouts", help="list the built-in export layouts")
+    p.set_defaults(func=cmd_layouts)
+
+    p = sub.add_parser("sample", help="regenerate the sample exports (deterministic)")
+    p.add_argument("--out", default=str(SAMPLE_DIR), metavar="DIR")
+    p.set_defaults(func=cmd_sample)
+
+    p = with_db(sub.add_parser("dashboard", help="serve the dashboard"))
+    p.add_argument("--port", type=int, default=8501)
+    p.set_defaults(func=cmd_dashboard)
+
+    for name, module in HEAVY_COMMANDS.items():
+        if command is None or command == name:
+            importlib.import_module(module).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = words[0] if words and words[0] in LIGHT_COMMANDS | HEAVY_COMMANDS.keys() else None
+    args = build_parser(command).parse_args(words)
+    try:
+        return int(args.func(args) or 0)
+    except KpiError as problem:  # every mistake a user can make: one line, exit 2
+        return _fail(str(problem).strip().splitlines()[0])
+    except KeyboardInterrupt:
+        return _fail("interrupted; the store is unchanged by the unfinished step.")
+    except Exception as exc:  # noqa: BLE001 - the promise is: no traceback reaches a user
+        if os.environ.get("KPI_DEBUG"):
+            raise
+        return _fail(
+            f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            "(set KPI_DEBUG=1 for details and please report it)"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""`kpi report`: KPIs for a period, breakdown and grain, as a table, JSON or CSV.
+
+With export files and no --db it imports them into an in-memory store and writes nothing.
+Every failure is one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from kpi.charts.disclosure import safe_cell
+from kpi.engine.filters import SEGMENT_FIELDS, Filters, parse_list
+from kpi.engine.report import GRAINS, Report, report
+from kpi.engine.tables import format_value
+from kpi.errors import KpiError, ReportProblem
+from kpi.metrics.registry import KEYS, REGISTRY
+from kpi.store.connection import default_path, open_store
+
+FORMATS = ("table", "json", "csv")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="KPIs for a period, breakdown and grain (table, JSON or CSV)",
+        description="Compute every service KPI with its n, interval and definition. With FILEs "
+        "and no --db the files are read into memory and nothing is written.",
+    )
+    p.add_argument("files", nargs="*", metavar="FILE", help="export files to report on")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--source", metavar="NAME", help="built-in layout of the FILEs")
+    source.add_argument("--mapping", type=Path, metavar="FILE", help="TOML mapping of the FILEs")
+    p.add_argument("--db", metavar="PATH", help=f"the store (default {default_path()})")
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="first day, YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="last day, YYYY-MM-DD")
+    p.add_argument("--by", metavar="FIELD,...", help=f"break down by {', '.join(SEGMENT_FIELDS)}")
+    p.add_argument("--grain", choices=GRAINS, help="one row per day, week or month")
+    p.add_argument(
+        "--as-of",
+        dest="as_of",
+        metavar="INSTANT",
+        help="judge open contacts at this instant (ISO 8601; without an offset it is read in "
+        "the reporting time zone); default the latest timestamp in the data",
+    )
+    p.add_argument("--kpis", metavar="KEY,...", help=f"only these KPIs ({', '.join(KEYS)})")
+    for name in SEGMENT_FIELDS:
+        p.add_argument(f"--{name}", metavar="VALUE,...", help=f"only these {name} values")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        text = render(build_report(args), args.format)
+    except (KpiError, ValueError) as problem:  # ValueError: a date or option argparse let by
+        print(f"kpi: {_one_line(problem)}", file=sys.stderr, flush=True)
+        return 2
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0
+
+
+def _one_line(problem: Exception) -> str:
+    text = str(problem).strip()
+    return text.splitlines()[0] if text else type(problem).__name__
+
+
+def _date(text: str | None, flag: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ReportProblem(f"{flag} {text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _instant(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ReportProblem(
+            f"--as-of {text!r} is not an instant; use e.g. 2025-11-30T17:00 or 2025-11-30T17:00Z"
+        ) from None
+
+
+def build_report(args: argparse.Namespace) -> Report:
+    filters = Filters(
+        date_from=_date(args.date_from, "--from"),
+        date_to=_date(args.date_to, "--to"),
+        **{name: parse_list(getattr(args, name, None)) for name in SEGMENT_FIELDS},
+    )
+    by = parse_list(args.by)
+    kpis = parse_list(getattr(args, "kpis", None)) or None
+    as_of = _instant(args.as_of)
+    if (args.source or args.mapping) and not args.files:
+        raise ReportProblem("--source and --mapping describe FILEs; give the files to read")
+    if args.files and not args.db:
+        store = open_store(":memory:")  # in memory: nothing is written anywhere
+    else:
+        path = Path(args.db) if args.db else default_path()
+        if not args.files and not path.exists():
+            raise ReportProblem(f"no store at {path}; import files first or pass --db")
+        store = open_store(path)
+    try:
+        from kpi.ingest.importer import import_file
+
+        for file in args.files:
+            path = Path(file)
+            if not path.is_file():
+                raise ReportProblem(f"{file}: no such file")
+            import_file(store, path, layout=args.source, mapping=args.mapping)
+        return report(store, filters, by=by, grain=args.grain, as_of=as_of, metrics=kpis)
+    finally:
+        store.close()
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def render(result: Report, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(as_json(result), indent=2) + "\n"
+    if fmt == "csv":
+        return as_csv(result)
+    return as_table(result)
+
+
+def as_json(result: Report) -> dict[str, Any]:
+    """The documented shape (kpi/report.schema.json), with NaN never reaching the output."""
+    return _clean(result.to_dict())
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+CSV_COLUMNS = (
+    "period",
+    "kpi",
+    "value",
+    "n",
+    "ci_low",
+    "ci_high",
+    "numerator",
+    "denominator",
+    "unit",
+    "small_sample",
+    "reason",
+    "definition",
+)
+
+
+def as_csv(result: Report) -> str:
+    """One line per segment, period and KPI (long format: easy to pivot in a spreadsheet)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*result.by, *CSV_COLUMNS])
+    for row in result.rows:
+        segment = [
+            _csv_cell(row.segment.get(f, "(all)") if row.segment else "(all)") for f in result.by
+        ]
+        for key, m in row.metrics.items():
+            cells = [row.period or "", key, m.value, m.n, m.ci_low, m.ci_high, m.numerator]
+            cells += [m.denominator, m.unit, m.small_sample, m.reason or "", m.definition]
+            writer.writerow(segment + [_csv_cell(c) for c in cells])
+    return out.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    """Empty for None; text a spreadsheet would run as a formula is neutralised."""
+    return "" if value is None else safe_cell(value)
+
+
+def as_table(result: Report) -> str:
+    """A readable block per segment and period: KPI, value, n, 95% interval, note."""
+    lines = [
+        f"KPIs for {result.filters.describe()}; open contacts judged at "
+        f"{result.as_of:%Y-%m-%d %H:%M} UTC; times in {result.settings.hours} hours"
+    ]
+    for row in result.rows:
+        title = ", ".join(
+            f"{k}: {v if v is not None else '(none)'}" for k, v in row.segment.items()
+        )
+        heading = " | ".join(p for p in (title or "all", row.period or "") if p)
+        lines += ["", heading, f"  {'KPI':<24}{'value':>12}{'n':>9}  {'95% interval':<20}note"]
+        for key, m in row.metrics.items():
+            interval = ""
+            if m.ci_low is not None and m.ci_high is not None:
+                interval = f"{format_value(m.ci_low, m.unit)} to {format_value(m.ci_high, m.unit)}"
+            notes = [m.reason] if m.reason else []
+            if m.extra.get("p90") is not None:
+                notes.append(f"p90 {format_value(m.extra['p90'], m.unit)}")
+            notes += [f"{k} {v:,}" for k, v in m.extra.items() if k.startswith("un")]
+            notes += ["small sample"] if m.small_sample else []
+            note = "; ".join(notes)
+            label = REGISTRY[key].label
+            lines.append(
+                f"  {label:<24}{format_value(m.value, m.unit):>12}{m.n:>9,}  {interval:<20}{note}"
+            )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,295 @@
+"""What the pages show beside the KPIs: distributions, a heat map of breaches, the backlog's age,
+score counts, the data's date range and the values each filter can take.
+
+None of this is a KPI, but much of it counts the same rows a KPI counts (the replied contacts
+behind the median first-response time, the breaches behind SLA compliance). Those rows come from
+the registry's own formulas and the engine's prepared tables, so a definition still lives in one
+place: change the SLA targets and the heat map moves with SLA compliance. Everything runs
+set-wise through Ibis; Python only sees the grouped counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from kpi.engine import report as engine
+from kpi.engine.filters import SEGMENT_FIELDS, Filters
+from kpi.metrics.registry import REGISTRY, Context, contact_columns
+from kpi.metrics.settings import Settings, load_settings
+from kpi.store.connection import Store
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+#: Upper edges (hours) of the response/resolution time buckets; the last bucket is open.
+HOUR_EDGES = (1, 2, 4, 8, 16, 24, 40, 80)
+#: Upper edges (days) of the backlog age buckets, with their labels.
+AGE_BUCKETS = (
+    (1, "under 1 day"),
+    (3, "1-3 days"),
+    (7, "3-7 days"),
+    (14, "1-2 weeks"),
+    (28, "2-4 weeks"),
+    (None, "over 4 weeks"),
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The engine's view of a store for one question: backend, settings and formula context."""
+
+    backend: ibis.BaseBackend
+    settings: Settings
+    context: Context
+    profile: engine.Profile
+
+
+def scope(store: Store, settings: Settings | None = None) -> Scope:
+    settings = settings or load_settings(store)
+    backend = engine.backend_of(store)
+    # The engine's profile: which columns hold data (so the same formula variants are chosen)
+    # and the as-of instant open contacts are judged at.
+    profile = engine.data_profile(backend, store.version())
+    as_of = profile.latest or datetime.now(UTC).replace(tzinfo=None)
+    return Scope(backend, settings, Context(settings, as_of, profile.supported), profile)
+
+
+# --- the data's shape --------------------------------------------------------------------------
+
+
+def data_range(store: Store, timezone: str = "Europe/London") -> tuple[date | None, date | None]:
+    """First and last local day with a contact or a dated answer; (None, None) when empty."""
+    profile = scope(store).profile
+    if profile.first_day is None or profile.last_day is None:
+        return None, None
+    return (
+        engine.local_date(profile.first_day, timezone),
+        engine.local_date(profile.last_day, timezone),
+    )
+
+
+def segment_values(store: Store) -> dict[str, list[str]]:
+    """Every value each filter field takes in contacts or answers, sorted."""
+    cur = store.cursor()
+    out = {}
+    for name in SEGMENT_FIELDS:
+        tables = ["contacts"] if name == "priority" else ["contacts", "responses"]
+        union = " UNION ".join(f"SELECT DISTINCT {name} AS v FROM {t}" for t in tables)
+        rows = cur.execute(f"SELECT v FROM ({union}) WHERE v IS NOT NULL ORDER BY v").fetchall()
+        out[name] = [r[0] for r in rows]
+    return out
+
+
+# --- contacts: time distributions, breaches, backlog age -----------------------------------------
+
+
+def _contacts(s: Scope, filters: Filters) -> ir.Table:
+    """The engine's prepared contacts: filtered, with elapsed times and SLA outcomes.
+
+    Breakdowns use the engine's own row preparation, so a definition (when a contact is
+    resolved, when a target is breached) is never written twice.
+    """
+    return engine.prepare_contacts(s.backend, filters, s.context, {"elapsed"}, None, None)
+
+
+def _empty(s: Scope) -> bool:
+    return s.profile.latest is None
+
+
+TIME_KEYS = ("first_response_hours", "resolution_hours")
+
+
+def time_distribution(
+    store: Store, filters: Filters, keys: tuple[str, ...] = TIME_KEYS
+) -> pd.DataFrame:
+    """Contacts per hours bucket behind each time KPI of ``keys`` (a column each): the
+    formula's own population and values, so a column adds up to its KPI's n. One pass over the
+    contacts, since the elapsed business hours are the costly part."""
+    labels = _hour_labels()
+    frame = pd.DataFrame({"bucket": labels, "upper_hours": [_upper(i) for i in range(len(labels))]})
+    s = scope(store)
+    usable = {k: REGISTRY[k].choose(s.context)[1] for k in keys}
+    usable = {k: f for k, f in usable.items() if f.supported_by(s.context)}
+    if _empty(s) or not usable:
+        return frame.assign(**{k: 0 for k in keys})
+    t = _contacts(s, filters)
+    counts = {}
+    for key, formula in usable.items():
+        hours = formula.value(t, s.context)
+        counted = formula.population(t, s.context) & hours.notnull()
+        branches = [(hours <= edge, ibis.literal(i)) for i, edge in enumerate(HOUR_EDGES)]
+        bucket = ibis.cases(*branches, else_=ibis.literal(len(HOUR_EDGES)))
+        for i in range(len(labels)):
+            counts[f"{key}__{i}"] = engine.count_if(counted & (bucket == i))
+    row = s.backend.execute(t.aggregate(**counts)).iloc[0]
+    columns = {k: [engine.as_int(row.get(f"{k}__{i}")) for i in range(len(labels))] for k in keys}
+    return frame.assign(**columns)
+
+
+def _upper(index: int) -> float | None:
+    return float(HOUR_EDGES[index]) if index < len(HOUR_EDGES) else None
+
+
+def _hour_labels() -> list[str]:
+    lows = (0, *HOUR_EDGES)
+    labels = [f"{lo:g}-{hi:g} h" for lo, hi in zip(lows, HOUR_EDGES, strict=False)]
+    return [*labels, f"over {HOUR_EDGES[-1]:g} h"]
+
+
+def breach_heatmap(store: Store, filters: Filters) -> pd.DataFrame:
+    """SLA breaches and outcomes by local weekday and hour the contact was opened (7 x 24 rows).
+
+    A breach is a contact in the SLA formula's population that it does not count as met.
+    """
+    grid = pd.DataFrame([(d, h) for d in range(7) for h in range(24)], columns=["weekday", "hour"])
+    s = scope(store)
+    variant, formula = REGISTRY["sla"].choose(s.context)
+    if _empty(s) or not formula.supported_by(s.context):
+        return grid.assign(day=[WEEKDAYS[d] for d in grid.weekday], breached=0, outcomes=0)
+    t = _contacts(s, filters)
+    offsets = engine.utc_offsets(
+        s.settings.timezone,
+        s.profile.first_day - timedelta(days=1),
+        s.profile.latest + timedelta(days=1),
+    )
+    local = engine.local_time(t.opened_at, offsets)
+    outcome = formula.population(t, s.context)
+    breached = outcome & ~formula.success(t, s.context)
+    t = t.mutate(weekday=local.day_of_week.index(), hour=local.hour())
+    counts = s.backend.execute(
+        t.group_by("weekday", "hour").aggregate(
+            breached=engine.count_if(breached), outcomes=engine.count_if(outcome)
+        )
+    )
+    out = grid.merge(counts, on=["weekday", "hour"], how="left").fillna(0)
+    out[["breached", "outcomes"]] = out[["breached", "outcomes"]].astype(int)
+    return out.assign(day=[WEEKDAYS[d] for d in out.weekday])
+
+
+def backlog_age(store: Store, filters: Filters) -> pd.DataFrame:
+    """Contacts open at the end of the period (or the as-of instant, if earlier), by age.
+
+    The same rows as the engine's backlog: opened before that instant, tracked, not resolved by
+    it, whatever their opening date; the segment filters apply, the dates only set the instant.
+    """
+    columns = ["age", "contacts"]
+    s = scope(store)
+    if _empty(s):
+        return pd.DataFrame({"age": [label for _, label in AGE_BUCKETS], "contacts": 0})
+    _, end = filters.utc_bounds(s.settings.timezone)
+    instant = min(end, s.context.as_of + timedelta(microseconds=1)) if end else s.context.as_of
+    context = Context(s.settings, instant, s.context.supported)
+    t = s.backend.table("contacts")
+    predicates = filters.segment_predicates(t)
+    if predicates:
+        t = t.filter(*predicates)
+    t = t.mutate(**contact_columns(t, context))
+    t = t.filter(t.is_open & (t.opened_at < instant))
+    age_days = (
+        ibis.literal(instant, type="timestamp").epoch_seconds() - t.opened_at.epoch_seconds()
+    ) / 86400
+    branches = [
+        (age_days < limit, ibis.literal(i)) for i, (limit, _) in enumerate(AGE_BUCKETS[:-1])
+    ]
+    grouped = t.group_by(b=ibis.cases(*branches, else_=ibis.literal(len(AGE_BUCKETS) - 1)))
+    counts = s.backend.execute(grouped.aggregate(contacts=t.count()))
+    found = dict(zip(counts["b"], counts["contacts"], strict=True))
+    rows = [(label, int(found.get(i, 0))) for i, (_, label) in enumerate(AGE_BUCKETS)]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# --- survey answers ------------------------------------------------------------------------------
+
+
+def responses(
+    store: Store, filters: Filters, fields: tuple[str, ...] = ()
+) -> tuple[Scope, ir.Table]:
+    """The engine's filtered answers, with segment ``fields`` filled from the linked contact."""
+    s = scope(store)
+    t = engine.prepare_responses(s.backend, filters, fields, s.settings.timezone, None, None)
+    return s, t
+
+
+def score_counts(store: Store, filters: Filters, score: str) -> pd.DataFrame:
+    """Answers per score of ``nps``, ``csat`` or ``ces``, with the scale each was given on."""
+    if score not in ("nps", "csat", "ces"):
+        raise ValueError(f"no score called {score!r}; choose nps, csat or ces")
+    s, t = responses(store, filters)
+    t = t.filter(t[score].notnull())
+    if score == "nps":
+        t = t.mutate(scale_min=ibis.literal(0.0), scale_max=ibis.literal(10.0))
+    else:
+        t = t.mutate(scale_min=t[f"{score}_scale_min"], scale_max=t[f"{score}_scale_max"])
+    expr = t.group_by("scale_min", "scale_max", score).aggregate(answers=t.count())
+    frame = s.backend.execute(expr.order_by("scale_min", "scale_max", score))
+    frame = frame.rename(columns={score: "score"})
+    frame["scale"] = [
+        f"{lo:g}-{hi:g}" for lo, hi in zip(frame.scale_min, frame.scale_max, strict=True)
+    ]
+    return frame[["scale", "score", "answers"]].astype({"answers": int})
+
+
+# --- root causes ------------------------------------------------------------------------------
+
+
+#: The root-cause counts ``drivers`` can give.
+DRIVERS = ("complaints", "detractors", "repeats")
+
+
+def drivers(
+    store: Store, filters: Filters, driver: str, field: str = "category"
+) -> dict[str | None, int]:
+    """How many complaints, detractors or repeat contacts each value of ``field`` has, read
+    from the engine: complaints are the complaint rate's numerator, detractors the NPS result's
+    detractor count, repeats the contacts the no-repeat FCR variant does not count as resolved
+    first time (the costliest: it looks at every customer's next contact)."""
+    settings = load_settings(store)
+    if driver == "complaints":
+        key, count = "complaint_rate", lambda r: r.numerator or 0
+    elif driver == "detractors":
+        key, count = "nps", lambda r: int(r.extra.get("detractors", 0))
+    elif driver == "repeats":
+        key, count = "fcr", _repeats
+        settings = settings.with_changes(fcr_variant="no_repeat")
+    else:
+        raise ValueError(f"unknown driver {driver!r}; choose from {', '.join(DRIVERS)}")
+    result = engine.report(store, filters, by=(field,), settings=settings, metrics=(key,))
+    return {row.segment[field]: count(row.metrics[key]) for row in result.rows if row.segment}
+
+
+def _repeats(result: engine.MetricResult) -> int:
+    if result.numerator is None or result.denominator is None:
+        return 0
+    return result.denominator - result.numerator
+
+
+def pareto(
+    counts: Mapping[str | None, int], label: str = "category", cut: float = 80.0
+) -> pd.DataFrame:
+    """Causes largest first, with their share, the cumulative share, and whether each is among
+    the "vital few" that together reach ``cut`` percent. Zero counts are dropped; a missing
+    cause is shown as "(none)"."""
+    items = sorted(
+        ((("(none)" if k is None else str(k)), int(v)) for k, v in counts.items() if v),
+        key=lambda item: (-item[1], item[0]),
+    )
+    total = sum(v for _, v in items)
+    rows, running = [], 0
+    for name, value in items:
+        before = running
+        running += value
+        rows.append(
+            {
+                label: name,
+                "count": value,
+                "share": 100.0 * value / total,
+                "cumulative_share": 100.0 * running / total,
+                # A cause is vital while the causes before it have not yet reached the cut.
+                "vital_few": 100.0 * before / total < cut,
+            }
+        )
+    return pd.DataFrame(rows, columns=[label, "count", "share", "cumulative_share", "vital_few"])

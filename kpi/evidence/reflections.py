@@ -1,0 +1,464 @@
+"""Guided reflections: the learner's journal, kept in the store and reviewed by a supervisor.
+
+A reflection follows a model (STAR plus a Reflection step by default, Gibbs, or What / So what /
+Now what) whose prompts adapt to the learner's level: Level 2 explains and applies, Level 3
+analyses, evaluates and shows impact. Complaint insights add HEAT and LATER as editable content.
+It keeps the filters, period and as-of instant it refers to (so its charts re-render exactly), a
+SMART action with a review date, its KSBs, and a status: draft -> ready for review -> reviewed,
+with the supervisor's comment and sign-off serving as a witness statement.
+
+SQL here only ever receives values as parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+
+from kpi.engine import breakdowns
+from kpi.engine.filters import Filters
+from kpi.evidence import ksbs
+from kpi.evidence.reflective_models import DEFAULT_MODEL, MODELS, prompts
+from kpi.ingest.privacy import scrub
+from kpi.insights import Comparison, Insight, before_after
+from kpi.metrics.registry import REGISTRY
+from kpi.store import annotations
+from kpi.store.connection import Store
+
+STATUSES = ("draft", "ready_for_review", "reviewed")
+STATUS_LABELS = {"draft": "Draft", "ready_for_review": "Ready for review", "reviewed": "Reviewed"}
+MAX_TEXT = 20_000
+#: Kept in the insight snapshot: the data it was detected on, so an unchanged store reuses it.
+STORE_VERSION = "store_version"
+
+
+@dataclass(frozen=True)
+class SmartAction:
+    """Specific, Measurable, Achievable, Relevant, Time-bound: a KPI, a target and a date."""
+
+    text: str = ""
+    kpi: str | None = None
+    target: float | None = None
+    review_date: date | None = None
+
+    def gaps(self) -> list[str]:
+        """What the action still lacks to be SMART, in words; empty when complete."""
+        out = []
+        if len(self.text.split()) < 6:
+            out.append("Specific: say what you will do, in a sentence")
+        if self.kpi not in REGISTRY or self.target is None:
+            out.append("Measurable: choose a KPI and a target value")
+        if self.review_date is None:
+            out.append("Time-bound: set a review date")
+        return out
+
+    def describe(self) -> str:
+        parts = [self.text.strip() or "(no action yet)"]
+        if self.kpi in REGISTRY and self.target is not None:
+            parts.append(f"Measure: {REGISTRY[self.kpi].label} to {self.target:g}")
+        if self.review_date:
+            parts.append(f"Review on {self.review_date.isoformat()}")
+        return ". ".join(parts)
+
+
+@dataclass(frozen=True)
+class Reflection:
+    title: str
+    learner: str
+    level: int = 2
+    standard: str = "ST0072"
+    model: str = DEFAULT_MODEL
+    sections: dict[str, str] = field(default_factory=dict)
+    insight_id: str | None = None
+    #: The insight as detected when the reflection began (a snapshot, JSON-ready).
+    insight: dict[str, Any] | None = None
+    filters: Filters = field(default_factory=Filters)
+    metrics: tuple[str, ...] = ()
+    #: Naive UTC: when open contacts were judged (the data's latest instant at the start).
+    as_of: datetime | None = None
+    #: A customer comment the learner chose to include; always stored scrubbed.
+    customer_comment: str = ""
+    action: SmartAction = field(default_factory=SmartAction)
+    #: The dated change (annotation) the action made, for the before/after check.
+    annotation_id: int | None = None
+    ksbs: tuple[str, ...] = ()
+    status: str = "draft"
+    supervisor: str = ""
+    supervisor_comment: str = ""
+    signed_off_at: datetime | None = None
+    reflection_id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def reference(self) -> str:
+        """The evidence reference a portfolio cites, e.g. EV-0007."""
+        return f"EV-{self.reflection_id or 0:04d}"
+
+    @property
+    def complaint(self) -> bool:
+        return any(k.startswith(("heat.", "later.")) for k in self.sections)
+
+    def as_of_utc(self) -> datetime | None:
+        """``as_of`` as an aware instant, the form the engine reads as UTC."""
+        return self.as_of.replace(tzinfo=UTC) if self.as_of else None
+
+    def insight_object(self) -> Insight | None:
+        if not self.insight:
+            return None
+        return Insight.from_dict({k: v for k, v in self.insight.items() if k != STORE_VERSION})
+
+
+# --- starting ------------------------------------------------------------------------
+
+
+def standard_for(level: int) -> str:
+    return ksbs.LEVEL_STANDARD.get(level, "ST0071")
+
+
+def from_insight(
+    insight: Insight, learner: str, level: int = 2, store: Store | None = None
+) -> Reflection:
+    """A new (unsaved) reflection on an insight: its filters, KPIs and the KSBs it suggests for
+    the learner's standard; complaint insights start with HEAT and LATER sections."""
+    standard = standard_for(level)
+    model = next((m for m in insight.models if m in MODELS), DEFAULT_MODEL)
+    steps = prompts(model, level, insight, store)
+    return Reflection(
+        title=insight.title[:120],
+        learner=learner,
+        level=level,
+        standard=standard,
+        model=model,
+        sections={key: "" for key, _, _ in steps},
+        insight_id=insight.id,
+        insight=insight.to_dict(),
+        filters=insight.filters,
+        metrics=insight.metrics,
+        ksbs=tuple(k for k in insight.ksbs if k.startswith(standard)),
+    )
+
+
+def blank(learner: str, level: int, filters: Filters, metrics: tuple[str, ...] = ()) -> Reflection:
+    """A new (unsaved) reflection with no insight, on the learner's chosen KPIs."""
+    steps = MODELS[DEFAULT_MODEL]
+    return Reflection(
+        title="Reflection",
+        learner=learner,
+        level=level,
+        standard=standard_for(level),
+        sections={s.key: "" for s in steps},
+        filters=filters,
+        metrics=metrics,
+    )
+
+
+# --- persistence -------------------------------------------------------------------------------
+
+_COLUMNS = (
+    "reflection_id",
+    "title",
+    "learner",
+    "level",
+    "standard",
+    "model",
+    "sections",
+    "insight_id",
+    "insight",
+    "filters",
+    "metrics",
+    "as_of",
+    "customer_comment",
+    "action_text",
+    "action_kpi",
+    "action_target",
+    "action_review_date",
+    "annotation_id",
+    "status",
+    "supervisor",
+    "supervisor_comment",
+    "signed_off_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _check(r: Reflection) -> None:
+    if not r.title.strip():
+        raise ValueError("give the reflection a title")
+    if not r.learner.strip():
+        raise ValueError("say whose reflection this is (learner)")
+    if r.model not in MODELS:
+        raise ValueError(f"unknown model {r.model!r}; choose from {', '.join(MODELS)}")
+    if r.level not in (2, 3):
+        raise ValueError("level must be 2 or 3")
+    if r.status not in STATUSES:
+        raise ValueError(f"unknown status {r.status!r}")
+    if any(len(t) > MAX_TEXT for t in [*r.sections.values(), r.customer_comment]):
+        raise ValueError(f"keep each section under {MAX_TEXT:,} characters")
+    unknown = [m for m in r.metrics if m not in REGISTRY]
+    if unknown or (r.action.kpi and r.action.kpi not in REGISTRY):
+        raise ValueError(f"unknown KPI {', '.join(unknown) or r.action.kpi}")
+
+
+def _values(r: Reflection) -> list[Any]:
+    return [
+        r.reflection_id,
+        r.title.strip(),
+        r.learner.strip(),
+        r.level,
+        r.standard,
+        r.model,
+        json.dumps(r.sections),
+        r.insight_id,
+        json.dumps(r.insight) if r.insight else None,
+        json.dumps(r.filters.to_dict()),
+        json.dumps(list(r.metrics)),
+        r.as_of,
+        scrub(r.customer_comment),
+        r.action.text,
+        r.action.kpi,
+        r.action.target,
+        r.action.review_date,
+        r.annotation_id,
+        r.status,
+        r.supervisor,
+        r.supervisor_comment,
+        r.signed_off_at,
+        r.created_at,
+        r.updated_at,
+    ]
+
+
+def save(store: Store, r: Reflection) -> Reflection:
+    """Insert or update. A reviewed reflection is locked; editing one that waits for review
+    sends it back to draft (the supervisor must see what they sign)."""
+    _check(r)
+    now = _now()
+    if r.reflection_id is not None:
+        old = get(store, r.reflection_id)
+        if old.status == "reviewed":
+            raise ValueError(f"{r.reference} has been reviewed and signed off; it cannot change")
+        status = (
+            "draft" if old.status == "ready_for_review" and r.status != "reviewed" else r.status
+        )
+        r = replace(r, status=status, created_at=old.created_at, updated_at=now)
+    else:
+        # The instant open contacts are judged at (the data's latest, naive UTC), kept so the
+        # reflection's charts re-render the same after later imports.
+        as_of = r.as_of or breakdowns.scope(store).context.as_of
+        r = replace(r, created_at=now, updated_at=now, as_of=as_of)
+    if r.insight and STORE_VERSION not in r.insight:
+        r = replace(r, insight={**r.insight, STORE_VERSION: store.version()})
+    # KSBs come back sorted by reference, so keep them that way from the start.
+    r = replace(r, customer_comment=scrub(r.customer_comment), ksbs=tuple(sorted(set(r.ksbs))))
+    with store.transaction() as cur:
+        if r.reflection_id is None:
+            next_id = cur.execute(
+                "SELECT coalesce(max(reflection_id), 0) + 1 FROM reflections"
+            ).fetchone()[0]
+            r = replace(r, reflection_id=int(next_id))
+        else:
+            cur.execute("DELETE FROM reflections WHERE reflection_id = ?", [r.reflection_id])
+        marks = ", ".join("?" for _ in _COLUMNS)
+        cur.execute(f"INSERT INTO reflections ({', '.join(_COLUMNS)}) VALUES ({marks})", _values(r))
+        cur.execute("DELETE FROM reflection_ksbs WHERE reflection_id = ?", [r.reflection_id])
+        for ref in dict.fromkeys(r.ksbs):
+            cur.execute("INSERT INTO reflection_ksbs VALUES (?, ?)", [r.reflection_id, ref])
+    return r
+
+
+def _from_row(row: tuple[Any, ...], refs: tuple[str, ...]) -> Reflection:
+    d = dict(zip(_COLUMNS, row, strict=True))
+    review = d["action_review_date"]
+    return Reflection(
+        reflection_id=int(d["reflection_id"]),
+        title=d["title"],
+        learner=d["learner"],
+        level=int(d["level"]),
+        standard=d["standard"],
+        model=d["model"],
+        sections=json.loads(d["sections"] or "{}"),
+        insight_id=d["insight_id"],
+        insight=json.loads(d["insight"]) if d["insight"] else None,
+        filters=Filters.from_dict(json.loads(d["filters"] or "{}")),
+        metrics=tuple(json.loads(d["metrics"] or "[]")),
+        as_of=d["as_of"],
+        customer_comment=d["customer_comment"] or "",
+        action=SmartAction(
+            d["action_text"] or "",
+            d["action_kpi"],
+            d["action_target"],
+            review.date() if isinstance(review, datetime) else review,
+        ),
+        annotation_id=d["annotation_id"],
+        ksbs=refs,
+        status=d["status"],
+        supervisor=d["supervisor"] or "",
+        supervisor_comment=d["supervisor_comment"] or "",
+        signed_off_at=d["signed_off_at"],
+        created_at=d["created_at"],
+        updated_at=d["updated_at"],
+    )
+
+
+def _refs(store: Store) -> dict[int, tuple[str, ...]]:
+    rows = (
+        store.cursor()
+        .execute("SELECT reflection_id, ref FROM reflection_ksbs ORDER BY reflection_id, ref")
+        .fetchall()
+    )
+    out: dict[int, list[str]] = {}
+    for reflection_id, ref in rows:
+        out.setdefault(int(reflection_id), []).append(ref)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def get(store: Store, reflection_id: int) -> Reflection:
+    row = (
+        store.cursor()
+        .execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM reflections WHERE reflection_id = ?",
+            [reflection_id],
+        )
+        .fetchone()
+    )
+    if row is None:
+        raise KeyError(f"no reflection {reflection_id}")
+    return _from_row(row, _refs(store).get(int(reflection_id), ()))
+
+
+def journal(
+    store: Store, status: str | None = None, learner: str | None = None
+) -> list[Reflection]:
+    """Reflections newest first, optionally of one status or learner."""
+    sql = f"SELECT {', '.join(_COLUMNS)} FROM reflections WHERE 1 = 1"
+    params: list[Any] = []
+    if status:
+        sql += " AND status = ?"
+        params.append(status)
+    if learner:
+        sql += " AND learner = ?"
+        params.append(learner)
+    rows = store.cursor().execute(sql + " ORDER BY reflection_id DESC", params).fetchall()
+    refs = _refs(store)
+    return [_from_row(r, refs.get(int(r[0]), ())) for r in rows]
+
+
+def delete(store: Store, reflection_id: int) -> None:
+    with store.transaction() as cur:
+        cur.execute("DELETE FROM reflection_ksbs WHERE reflection_id = ?", [reflection_id])
+        cur.execute("DELETE FROM reflections WHERE reflection_id = ?", [reflection_id])
+
+
+# --- review --------------------------------------------------------------------------------------
+
+
+def _set_status(store: Store, r: Reflection, **changes: Any) -> Reflection:
+    updated = replace(r, **changes, updated_at=_now())
+    with store.transaction() as cur:
+        cur.execute(
+            """UPDATE reflections SET status = ?, supervisor = ?, supervisor_comment = ?,
+               signed_off_at = ?, updated_at = ? WHERE reflection_id = ?""",
+            [
+                updated.status,
+                updated.supervisor,
+                updated.supervisor_comment,
+                updated.signed_off_at,
+                updated.updated_at,
+                updated.reflection_id,
+            ],
+        )
+    return updated
+
+
+def submit(store: Store, reflection_id: int) -> Reflection:
+    """Draft -> ready for review; needs some writing and at least one KSB."""
+    r = get(store, reflection_id)
+    if r.status != "draft":
+        raise ValueError(f"{r.reference} is {STATUS_LABELS[r.status].lower()}, not a draft")
+    if not any(t.strip() for t in r.sections.values()):
+        raise ValueError("write the reflection before sending it for review")
+    if not r.ksbs:
+        raise ValueError("map the reflection to at least one KSB before sending it for review")
+    return _set_status(store, r, status="ready_for_review")
+
+
+def review(
+    store: Store, reflection_id: int, supervisor: str, comment: str, sign_off: bool
+) -> Reflection:
+    """The supervisor's comment; with ``sign_off`` the reflection becomes reviewed (locked),
+    otherwise it goes back to the learner as a draft with the comment."""
+    r = get(store, reflection_id)
+    if r.status != "ready_for_review":
+        raise ValueError(f"{r.reference} is not waiting for review")
+    if not supervisor.strip() or not comment.strip():
+        raise ValueError("a review needs the supervisor's name and a comment")
+    return _set_status(
+        store,
+        r,
+        status="reviewed" if sign_off else "draft",
+        supervisor=supervisor.strip(),
+        supervisor_comment=comment.strip(),
+        signed_off_at=_now() if sign_off else None,
+    )
+
+
+# --- KSB coverage and the action check -----------------------------------------------------------
+
+
+def coverage(store: Store, standard: str) -> pd.DataFrame:
+    """Every KSB of a standard with how many reflections evidence it, and how many of those are
+    reviewed; KSBs with none show 0 (the gaps)."""
+    counts = (
+        store.cursor()
+        .execute(
+            """SELECT k.ref, count(*) AS reflections,
+                  count(*) FILTER (WHERE r.status = 'reviewed') AS reviewed
+           FROM reflection_ksbs k JOIN reflections r USING (reflection_id)
+           GROUP BY k.ref"""
+        )
+        .fetchall()
+    )
+    found = {ref: (int(a), int(b)) for ref, a, b in counts}
+    rows = [
+        {
+            "ref": k.ref,
+            "ksb": k.label,
+            "type": k.type,
+            "description": k.description,
+            "reflections": found.get(k.ref, (0, 0))[0],
+            "reviewed": found.get(k.ref, (0, 0))[1],
+            "status": k.status,
+        }
+        for k in ksbs.catalogue(store, standard)
+    ]
+    columns = ["ref", "ksb", "type", "description", "reflections", "reviewed", "status"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def action_check(
+    store: Store, r: Reflection
+) -> tuple[annotations.Annotation, list[Comparison]] | None:
+    """Before/after the dated change the action made, on the action's KPI (or the reflection's
+    KPIs): the PDCA "check". None until the reflection names an annotation."""
+    if r.annotation_id is None:
+        return None
+    note = next(
+        (a for a in annotations.all_annotations(store) if a.annotation_id == r.annotation_id), None
+    )
+    if note is None:
+        return None
+    keys = tuple(k for k in ([r.action.kpi] if r.action.kpi else list(r.metrics)) if k)
+    if not keys:
+        return None
+    _, _, comparisons = before_after(store, r.filters.with_dates(None, None), note.on_date, keys)
+    return note, comparisons

@@ -1,0 +1,450 @@
+"""SQL expressions that turn source text into canonical values, set-wise in DuckDB.
+
+Every value that comes from a layout or mapping file (formats, words, patterns) reaches SQL as
+a named parameter; identifiers are the importer's own positional column names (c0, c1, ...).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from kpi.errors import ImportProblem
+
+TRUE_WORDS = ("y", "yes", "true", "t", "1", "x")
+FALSE_WORDS = ("n", "no", "false", "f", "0")
+
+# Built-in synonyms for the canonical category words, so that most exports need no [values].
+SYNONYMS: dict[str, dict[str, str]] = {
+    "status": {
+        "new": "open", "open": "open", "active": "open", "in progress": "open",
+        "assigned": "open", "pending": "pending", "waiting": "pending",
+        "waiting on customer": "pending", "waiting on third party": "pending",
+        "awaiting customer": "pending", "snoozed": "pending", "on-hold": "on_hold",
+        "on hold": "on_hold", "hold": "on_hold", "on_hold": "on_hold", "solved": "resolved",
+        "resolved": "resolved", "done": "resolved", "closed": "closed",
+    },
+    "priority": {
+        "low": "low", "lowest": "low", "4 - low": "low", "normal": "normal",
+        "medium": "normal", "moderate": "normal", "3 - moderate": "normal", "high": "high",
+        "highest": "urgent", "2 - high": "high", "urgent": "urgent", "critical": "urgent",
+        "1 - critical": "urgent",
+    },
+    "channel": {
+        "email": "email", "e-mail": "email", "mail": "email", "phone": "phone",
+        "call": "phone", "voice": "phone", "telephone": "phone", "phone call (inbound)": "phone",
+        "chat": "chat", "live chat": "chat", "messaging": "chat", "web chat": "chat",
+        "social": "social", "twitter": "social", "facebook": "social", "instagram": "social",
+        "whatsapp": "social", "web": "web", "web form": "web", "webform": "web",
+        "portal": "web", "self service": "web", "in person": "in_person",
+        "in_person": "in_person", "walk-in": "in_person", "post": "post", "letter": "post",
+        "postal mail": "post", "other": "other",
+    },
+}  # fmt: skip
+
+_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", " %H:%M:%S.%f")
+ISO_LOCAL = (
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+)  # fmt: skip
+ISO_UTC = (
+    "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d %H:%M:%S UTC",
+    "%Y-%m-%d %H:%M:%S.%f UTC",
+)  # fmt: skip
+ISO_OFFSET = (
+    "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S %z",
+)  # fmt: skip
+
+
+def _family(day: str, month: str) -> tuple[str, ...]:
+    # Two-digit years first: "%y" cannot swallow a four-digit year, but "%Y" reads "25" as 25 AD.
+    numeric = tuple(
+        f"{a}{sep}{b}{sep}{year}{time}"
+        for year in ("%y", "%Y")
+        for sep in "/-."
+        for time in _TIMES
+        for a, b in ((day, month),)
+    )
+    named = tuple(
+        f"%d{sep}%b{sep}{year}{time}" for year in ("%y", "%Y") for sep in "/- " for time in _TIMES
+    )
+    return numeric + (named if day == "%d" else ())
+
+
+DAY_FIRST = _family("%d", "%m")
+MONTH_FIRST = _family("%m", "%d") + ("%b %d, %Y", "%b %d, %Y %I:%M %p", "%B %d, %Y")
+
+
+class Params:
+    """Collects values for one statement and hands out their placeholders."""
+
+    def __init__(self, prefix: str = "p", base: dict[str, Any] | None = None) -> None:
+        # ``base`` carries the values of an enclosing statement (a subquery's parameters).
+        self.prefix = prefix
+        self.values: dict[str, Any] = dict(base or {})
+        self._next = 0
+
+    def __call__(self, value: Any) -> str:
+        name = f"{self.prefix}{self._next}"
+        self._next += 1
+        self.values[name] = value
+        return f"${name}"
+
+
+@dataclass(frozen=True)
+class DateParse:
+    """How one timestamp column is read: explicit or detected formats plus the family label."""
+
+    local: tuple[str, ...]
+    utc: tuple[str, ...] = ()
+    offset: tuple[str, ...] = ()
+    epoch: bool = False
+    label: str = ""
+    family: str = ""  # iso, dmy, mdy or epoch when detected; "" when the user gave the format
+
+    def sql(self, value: str, timezone: str, p: Params) -> str:
+        tz = p(timezone) if self.local else ""
+        parts = [
+            f"timezone('UTC', timezone({tz}, try_strptime({value}, {p(f)})))" for f in self.local
+        ]
+        parts += [f"try_strptime({value}, {p(f)})" for f in self.utc]
+        parts += [f"timezone('UTC', try_strptime({value}, {p(f)}))" for f in self.offset]
+        if self.epoch:
+            parts.append(
+                f"CASE WHEN regexp_full_match({value}, '[0-9]{{9,11}}') "
+                f"THEN timezone('UTC', to_timestamp(CAST({value} AS BIGINT))) END"
+            )
+        parsed = f"coalesce({', '.join(parts)})" if parts else "NULL::TIMESTAMP"
+        # A two-digit year read by %Y lands in antiquity: not a plausible service contact.
+        return f"(CASE WHEN year({parsed}) BETWEEN 1900 AND 2200 THEN {parsed} END)"
+
+
+FAMILIES = {
+    "iso": DateParse(ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="ISO 8601", family="iso"),
+    "epoch": DateParse((), epoch=True, label="Unix time", family="epoch"),
+    "dmy": DateParse(DAY_FIRST + ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="day-first", family="dmy"),
+    "mdy": DateParse(
+        MONTH_FIRST + ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="month-first", family="mdy"
+    ),
+}
+SAMPLE_ROWS = 20_000  # rows of the file looked at to detect a date format
+SAMPLE_VALUES = 2_000  # distinct values of those tried against every candidate format
+
+
+def explicit_dates(date_format: str) -> DateParse:
+    """A format the user gave; ISO 8601 values are accepted beside it (they are unambiguous)."""
+    if "%z" in date_format:
+        return DateParse((), (), (date_format, *ISO_OFFSET), label=date_format)
+    return DateParse((date_format, *ISO_LOCAL), ISO_UTC, ISO_OFFSET, label=date_format)
+
+
+@dataclass
+class DateDetection:
+    column: str
+    field_name: str
+    examples: list[str] = field(default_factory=list)
+
+
+def detect_dates(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    value_sql: str,
+    where: DateDetection,
+    file: str,
+    params: dict[str, Any] | None = None,
+    sampled: str | None = None,
+) -> DateParse:
+    """The one date family that reads a sample of the column, or a clear error.
+
+    Formats are tried on a sample of distinct values (cheap). When one family fits, the
+    caller parses the whole column and hands what it could not read to ``complete_dates``;
+    when day-first and month-first both fit the sample, the whole column decides here.
+    """
+    sample = f"date_sample_{uuid.uuid4().hex[:8]}"
+    # ``sampled`` is ``table`` computed over a sample of the file's rows, when the caller has it.
+    rows = sampled or f"(SELECT * FROM {table} USING SAMPLE reservoir({SAMPLE_ROWS} ROWS))"
+    con.execute(
+        f"""CREATE TEMP TABLE {sample} AS SELECT v FROM (SELECT DISTINCT {value_sql} AS v
+            FROM {rows} WHERE {value_sql} IS NOT NULL)
+            USING SAMPLE reservoir({SAMPLE_VALUES} ROWS) REPEATABLE (42)""",
+        params or {},
+    )
+    if con.execute(f"SELECT count(*) FROM {sample}").fetchall()[0][0] < 50:
+        # A mostly empty column: sample its values, not its rows.
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {sample} AS SELECT v FROM (SELECT DISTINCT
+                {value_sql} AS v FROM {table} WHERE {value_sql} IS NOT NULL)
+                USING SAMPLE reservoir({SAMPLE_VALUES} ROWS) REPEATABLE (42)""",
+            params or {},
+        )
+    try:
+        return _decide(con, table, value_sql, sample, where, file, params or {})
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {sample}")
+
+
+def _decide(con, table, value_sql, sample, where: DateDetection, file: str, params) -> DateParse:
+    if con.execute(f"SELECT count(*) FROM {sample}").fetchall()[0][0] == 0:
+        return FAMILIES["iso"]
+    if _unread(con, sample, "v", FAMILIES["epoch"]) == []:
+        return FAMILIES["epoch"]
+    fitting = {}
+    for name in ("iso", "dmy", "mdy"):
+        narrowed = _narrow(con, sample, FAMILIES[name])
+        if not _unread(con, sample, "v", narrowed):
+            fitting[name] = narrowed
+    if "iso" in fitting:
+        return fitting["iso"]
+    if len(fitting) == 1:
+        return next(iter(fitting.values()))
+    # Day-first and month-first both read the sample, or neither does: the whole column decides.
+    checked = {
+        name: _widened(con, table, value_sql, p, FAMILIES[name], params)
+        for name, p in fitting.items()
+    }
+    fitting = {name: parse for name, parse in checked.items() if parse is not None}
+    if len(fitting) > 1:
+        raise ImportProblem(
+            f"{file}: column {where.column!r} ({where.field_name}) has dates that read both "
+            f"day-first and month-first, e.g. {_examples(con, sample)}.",
+            hint='Add date_format = "%d/%m/%Y %H:%M" (UK) or "%m/%d/%Y %H:%M" (US) to a '
+            "mapping file and import with --mapping FILE.",
+        )
+    if fitting:
+        return next(iter(fitting.values()))
+    unread = _unread(con, table, value_sql, FAMILIES["dmy"], params=params) or _unread(
+        con, table, value_sql, FAMILIES["mdy"], params=params
+    )
+    shown = ", ".join(repr(v) for v in unread) or _examples(con, sample)
+    raise ImportProblem(
+        f"{file}: column {where.column!r} ({where.field_name}): no single date format reads "
+        f"every value (not read: {shown}).",
+        hint="Give the column's format as date_format in a mapping file (strptime codes, "
+        'e.g. "%d/%m/%Y %H:%M") and import with --mapping FILE.',
+    )
+
+
+def complete_dates(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    name: str,
+    parse: DateParse,
+    timezone: str,
+    where: DateDetection,
+    file: str,
+) -> DateParse:
+    """After a detected format parsed the whole column (``name`` from ``name__raw`` in
+    ``table``): read what it missed with more formats of its family, or stop with the values
+    that no format of the family reads."""
+    raw = f"{name}__raw"
+    missed = con.execute(
+        f"SELECT DISTINCT {raw} FROM {table} WHERE {raw} IS NOT NULL AND {name} IS NULL LIMIT 2000"
+    ).fetchall()
+    if not missed or not parse.family:
+        return parse
+    values = [r[0] for r in missed]
+    extra = _narrow(
+        con, "(SELECT unnest($missed) AS v)", FAMILIES[parse.family], {"missed": values}
+    )
+    merged = DateParse(
+        tuple(dict.fromkeys(parse.local + extra.local)),
+        tuple(dict.fromkeys(parse.utc + extra.utc)),
+        tuple(dict.fromkeys(parse.offset + extra.offset)),
+        parse.epoch,
+        parse.label,
+        parse.family,
+    )
+    p = Params("c")
+    unread = con.execute(
+        f"SELECT v FROM (SELECT unnest($missed) AS v) WHERE {merged.sql('v', timezone, p)} IS NULL LIMIT 3",
+        {**p.values, "missed": values},
+    ).fetchall()
+    if unread and parse.family == "iso" and len(values) < 2000:
+        # The sample was all ISO, the rest is not: ISO values read the same day-first or
+        # month-first, so the misses decide, as they would have had the sample held them.
+        wider = _beyond_iso(con, merged, values, timezone, where, file)
+        if wider is not None:
+            merged, unread = wider, []
+    if unread or len(values) == 2000:
+        shown = ", ".join(repr(r[0]) for r in unread) or repr(values[0])
+        raise ImportProblem(
+            f"{file}: column {where.column!r} ({name}): no single date format reads every value "
+            f"(read as {parse.label}, but not: {shown}).",
+            hint="Give the column's format as date_format in a mapping file (strptime codes, "
+            'e.g. "%d/%m/%Y %H:%M") and import with --mapping FILE.',
+        )
+    p = Params("u")
+    con.execute(
+        f"UPDATE {table} SET {name} = {merged.sql(raw, timezone, p)} "
+        f"WHERE {raw} IS NOT NULL AND {name} IS NULL",
+        p.values,
+    )
+    return merged
+
+
+def _beyond_iso(
+    con, parse: DateParse, missed: list[str], timezone: str, where: DateDetection, file: str
+) -> DateParse | None:
+    """``parse`` widened to the one non-ISO family that reads every missed value, if any."""
+    values = "(SELECT unnest($missed) AS v)"
+    fits: dict[str, DateParse] = {}
+    for name in ("dmy", "mdy"):
+        extra = _narrow(con, values, FAMILIES[name], {"missed": missed})
+        p = Params("b")
+        failing = con.execute(
+            f"SELECT count(*) FROM {values} WHERE {extra.sql('v', timezone, p)} IS NULL",
+            {**p.values, "missed": missed},
+        ).fetchall()[0][0]
+        if failing == 0:
+            fits[name] = extra
+    if len(fits) > 1:
+        examples = ", ".join(repr(v) for v in sorted(missed)[:3])
+        raise ImportProblem(
+            f"{file}: column {where.column!r} ({where.field_name}) has dates that read both "
+            f"day-first and month-first, e.g. {examples}.",
+            hint='Add date_format = "%d/%m/%Y %H:%M" (UK) or "%m/%d/%Y %H:%M" (US) to a '
+            "mapping file and import with --mapping FILE.",
+        )
+    if not fits:
+        return None
+    name, extra = next(iter(fits.items()))
+    return DateParse(
+        tuple(dict.fromkeys(parse.local + extra.local)),
+        tuple(dict.fromkeys(parse.utc + extra.utc)),
+        tuple(dict.fromkeys(parse.offset + extra.offset)),
+        parse.epoch,
+        FAMILIES[name].label,
+        name,
+    )
+
+
+def _unread(
+    con, table: str, value_sql: str, parse: DateParse, limit: int = 3, params=None
+) -> list[str]:
+    """Up to ``limit`` distinct values of the column that ``parse`` cannot read."""
+    p = Params("d", params)
+    parsed = parse.sql(value_sql, "UTC", p)
+    rows = con.execute(
+        f"""SELECT DISTINCT {value_sql} FROM {table}
+            WHERE {value_sql} IS NOT NULL AND {parsed} IS NULL LIMIT {int(limit)}""",
+        p.values,
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _widened(
+    con, table, value_sql, narrowed: DateParse, family: DateParse, params
+) -> DateParse | None:
+    """``narrowed`` if it reads the whole column, else with the formats the misses need."""
+    missed = _unread(con, table, value_sql, narrowed, limit=2000, params=params)
+    if not missed:
+        return narrowed
+    values = "(SELECT unnest($missed) AS v)"
+    extra = _narrow(con, values, family, {"missed": missed})
+    merged = DateParse(
+        tuple(dict.fromkeys(narrowed.local + extra.local)),
+        tuple(dict.fromkeys(narrowed.utc + extra.utc)),
+        tuple(dict.fromkeys(narrowed.offset + extra.offset)),
+        label=narrowed.label,
+    )
+    return None if _unread(con, table, value_sql, merged, params=params) else merged
+
+
+def _narrow(con, sample: str, parse: DateParse, params: dict | None = None) -> DateParse:
+    """Keep only the formats that read some sample value, so the full parse tries few."""
+    p = Params()
+    p.values.update(params or {})
+    groups = (("local", parse.local), ("utc", parse.utc), ("offset", parse.offset))
+    probes = [
+        (group, fmt, f"count(try_strptime(v, {p(fmt)}))") for group, fmts in groups for fmt in fmts
+    ]
+    counts = con.execute(
+        f"SELECT {', '.join(probe for _, _, probe in probes)} FROM {sample}", p.values
+    ).fetchall()[0]
+    used = [(group, fmt) for (group, fmt, _), n in zip(probes, counts, strict=True) if n]
+    pick = {g: tuple(f for grp, f in used if grp == g) for g, _ in groups}
+    return DateParse(
+        pick["local"], pick["utc"], pick["offset"], label=parse.label, family=parse.family
+    )
+
+
+def _examples(con: duckdb.DuckDBPyConnection, sample: str) -> str:
+    rows = con.execute(f"SELECT v FROM {sample} ORDER BY v LIMIT 3").fetchall()
+    return ", ".join(repr(r[0]) for r in rows)
+
+
+# --- other types --------------------------------------------------------------------------------
+
+
+def text_value(
+    columns: list[str], p: Params, null_values: tuple[str, ...], extract: str | None
+) -> str:
+    """The trimmed source text of one field (several columns joined with a space), NULL if empty."""
+    parts = [f"trim(CAST({c} AS VARCHAR))" for c in columns]
+    value = parts[0] if len(parts) == 1 else f"trim(concat_ws(' ', {', '.join(parts)}))"
+    if extract:
+        value = f"regexp_extract({value}, {p(extract)}, 1)"
+    empty = ["''"] + [p(v) for v in null_values]
+    return f"(CASE WHEN {value} IN ({', '.join(empty)}) THEN NULL ELSE {value} END)"
+
+
+def duration_sql(value: str, unit: str | None, p: Params) -> str:
+    """Seconds from a number with a unit, H:MM, HH:MM:SS or a spreadsheet time."""
+    from kpi.ingest.layouts import DURATION_UNITS
+
+    factor = DURATION_UNITS[unit or "seconds"]
+    parts = f"string_split({value}, ':')"
+    return f"""(CASE
+        WHEN regexp_full_match({value}, '-?[0-9]+([.][0-9]+)?') THEN CAST({value} AS DOUBLE) * {p(factor)}
+        WHEN regexp_full_match({value}, '[0-9]+:[0-9]{{1,2}}:[0-9]{{1,2}}([.][0-9]+)?')
+            THEN CAST({parts}[1] AS DOUBLE) * 3600 + CAST({parts}[2] AS DOUBLE) * 60 + CAST({parts}[3] AS DOUBLE)
+        WHEN regexp_full_match({value}, '[0-9]+:[0-9]{{2}}')
+            THEN CAST({parts}[1] AS DOUBLE) * 3600 + CAST({parts}[2] AS DOUBLE) * 60
+        END)"""
+
+
+def integer_sql(value: str) -> str:
+    number = f"TRY_CAST({value} AS DOUBLE)"
+    return f"(CASE WHEN {number} = floor({number}) THEN TRY_CAST({number} AS BIGINT) END)"
+
+
+def boolean_sql(value: str, p: Params, true_values=(), false_values=()) -> str:
+    trues = ", ".join(p(w) for w in (*TRUE_WORDS, *true_values))
+    falses = ", ".join(p(w) for w in (*FALSE_WORDS, *false_values))
+    low = f"lower({value})"
+    return f"(CASE WHEN {low} IN ({trues}) THEN true WHEN {low} IN ({falses}) THEN false END)"
+
+
+def contains_sql(value: str, word: str, p: Params) -> str:
+    """True when ``word`` appears as a whole word (tags, labels); an empty cell is false."""
+    pattern = p(r"(^|[^a-z0-9_])" + re.escape(word.lower()) + r"($|[^a-z0-9_])")
+    return f"coalesce(regexp_matches(lower({value}), {pattern}), false)"
+
+
+def category_sql(value: str, field_name: str, mapping: dict[str, str], p: Params) -> str:
+    """A source word mapped to the canonical word: the layout's [values] first, then synonyms."""
+    words = {**SYNONYMS.get(field_name, {}), **mapping}
+    if not words:
+        return value
+    keys = p(list(words.keys()))
+    targets = p(list(words.values()))
+    # list_position keeps this one expression however many words the mapping has.
+    return f"list_extract({targets}, list_position({keys}, lower({value})))"
+
+
+def score_sql(value: str, labels: dict[str, float | None], p: Params) -> str:
+    number = f"TRY_CAST(replace({value}, ',', '.') AS DOUBLE)"
+    if not labels:
+        return number
+    keys = p(list(labels.keys()))
+    scores = p([v for v in labels.values()])
+    return (
+        f"(CASE WHEN list_contains({keys}, lower({value})) "
+        f"THEN list_extract({scores}, list_position({keys}, lower({value}))) ELSE {number} END)"
+    )

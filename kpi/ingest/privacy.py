@@ -1,0 +1,52 @@
+"""Private by default: customer ids become keyed hashes; free text loses emails, phones, cards.
+
+Both run as SQL over whole columns at import, so no personal value is ever stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from kpi.ingest.parsing import Params
+
+# RE2 (DuckDB) and Python's re agree on these patterns; tests check both.
+EMAIL = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+# Card-like: 13-19 digits, optionally grouped by spaces or dashes.
+CARD = r"\b(?:[0-9][ -]?){12,18}[0-9]\b"
+# Phone numbers: +44 / 0 prefixed UK numbers and other international forms, 9+ digits in all
+# (up to three spaces, dots or dashes between two), so dates and short lists of numbers are kept;
+# an area code in brackets, "(07700) 900456", counts towards them, and "+44 (0)20 ..." is whole.
+PHONE = (
+    r"(?:\+[0-9]{1,3}[ .-]?(?:\(0\)[ .-]?)?)?"
+    r"(?:\(0?[0-9]{2,5}\)[ .-]?[0-9](?:[ .-]{0,3}[0-9]){5,}|[0-9](?:[ .-]{0,3}[0-9]){8,})"
+)
+
+REPLACEMENTS = ((EMAIL, "[email removed]"), (CARD, "[number removed]"), (PHONE, "[phone removed]"))
+HASH_LENGTH = 16
+
+
+def scrub_sql(value: str, p: Params) -> str:
+    """An expression for ``value`` with personal data patterns replaced by markers."""
+    for pattern, marker in REPLACEMENTS:
+        value = f"regexp_replace({value}, {p(pattern)}, {p(marker)}, 'g')"
+    return value
+
+
+def scrub(text: str) -> str:
+    """The same scrubbing in Python, for text that never passes through the store."""
+    for pattern, marker in REPLACEMENTS:
+        text = re.sub(pattern, marker, text)
+    return text
+
+
+def pseudonym(value: str | None, key: str) -> str | None:
+    """``pseudonym_sql`` in Python, for values that never pass through the store's SQL."""
+    if value is None:
+        return None
+    return hashlib.sha256(f"{key}|{value}".encode()).hexdigest()[:HASH_LENGTH]
+
+
+def pseudonym_sql(value: str, key: str, p: Params) -> str:
+    """A keyed hash of a customer id: stable within one store, meaningless outside it."""
+    return f"left(sha256({p(key)} || '|' || {value}), {HASH_LENGTH})"

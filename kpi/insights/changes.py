@@ -1,0 +1,358 @@
+"""Insights over time: changes against the previous period (the engine's tests), XmR signals
+on whole weeks, targets missed, and before/after each dated annotation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from kpi.charts.spec import ChartSpec
+from kpi.engine import report as engine
+from kpi.engine import statistics
+from kpi.engine.filters import Filters
+from kpi.engine.report import MetricResult, Report
+from kpi.engine.tables import format_value
+from kpi.insights.model import (
+    BEFORE_AFTER_DAYS,
+    BEFORE_AFTER_KEYS,
+    CHANGE_KEYS,
+    MIN_WEEKS,
+    SIGNAL_KEYS,
+    SIGNAL_RULES,
+    Comparison,
+    Figure,
+    Insight,
+    Scope,
+    bar_row,
+    current_period,
+    guidance,
+    insight_id,
+    label_of,
+    metric_figure,
+)
+from kpi.metrics import targets
+from kpi.metrics.registry import REGISTRY
+from kpi.metrics.settings import Settings, load_settings
+from kpi.store import annotations
+from kpi.store.connection import Store
+
+
+def period_comparisons(s: Scope) -> tuple[Filters, Filters, list[Comparison]] | None:
+    """Every testable KPI of the current period against the previous one (both n at least the
+    minimum), with the engine's test; None when there is no previous period in the data."""
+    period = current_period(s)
+    if period is None:
+        return None
+    previous = period.previous_period()
+    if s.first_day and previous.date_from < s.first_day:
+        return None
+    keys = list(CHANGE_KEYS)
+    now = engine.report(s.store, period, settings=s.settings, metrics=keys).total()
+    before = engine.report(s.store, previous, settings=s.settings, metrics=keys).total()
+    tested = []
+    for key in keys:
+        current, prior = now.metrics[key], before.metrics[key]
+        if min(current.n, prior.n) < s.settings.minimum_n:
+            continue
+        result = engine.change(current, prior)
+        if result.test is not None:
+            tested.append(Comparison(key, prior, current, result))
+    return period, previous, tested
+
+
+def changes(s: Scope) -> list[Insight]:
+    """KPIs that moved against the previous period by more than chance (engine ``change``)."""
+    found = period_comparisons(s)
+    if found is None:
+        return []
+    period, previous, tested = found
+    return [
+        _change_insight(c.key, period, previous, c.after, c.before, c.change)
+        for c in tested
+        if c.change.significant
+    ]
+
+
+def _change_insight(
+    key: str,
+    period: Filters,
+    previous: Filters,
+    current: MetricResult,
+    prior: MetricResult,
+    result: engine.Change,
+) -> Insight:
+    metric = REGISTRY[key]
+    better = (result.difference > 0) == (metric.direction == "higher")
+    verb = "rose" if result.difference > 0 else "fell"
+    title = (
+        f"{metric.label} {verb} from {format_value(prior.value, current.unit)} to "
+        f"{format_value(current.value, current.unit)} ({'better' if better else 'worse'})"
+    )
+    chart = ChartSpec(
+        "bars",
+        f"{metric.label}: previous period and this period",
+        "period",
+        "value",
+        (bar_row(previous.describe(), prior), bar_row(period.describe(), current)),
+        unit=current.unit,
+        ci=("ci_low", "ci_high"),
+    )
+    return Insight(
+        id=insight_id("change", period, key),
+        kind="change",
+        title=title,
+        summary=f"{result.test}: p = {result.p_value:.3g}; {period.describe()} against "
+        f"{previous.describe()}.",
+        figures=(
+            metric_figure(f"{metric.label}, previous", prior),
+            metric_figure(metric.label, current),
+        ),
+        chart=chart,
+        metrics=(key,),
+        filters=period,
+        p_value=result.p_value,
+        weight=abs(result.difference or 0.0) + (1 if not better else 0),
+        **guidance("change", metric.label),
+    )
+
+
+def _whole_weeks(s: Scope) -> Filters | None:
+    """The filters' range (the data's when unset) trimmed to whole Monday-Sunday weeks, so a
+    part week never looks like a drop in volume."""
+    start = s.filters.date_from or s.first_day
+    end = s.filters.date_to or s.last_day
+    if start is None or end is None:
+        return None
+    start = start + timedelta(days=(7 - start.weekday()) % 7)
+    end = end - timedelta(days=(end.weekday() + 1) % 7)
+    if (end - start).days + 1 < 7 * MIN_WEEKS:
+        # Too short for limits of its own: take the weeks before, up to the period's end.
+        start = end - timedelta(days=7 * 26 - 1)
+    if s.first_day and start < s.first_day:
+        start = s.first_day + timedelta(days=(7 - s.first_day.weekday()) % 7)
+    if (end - start).days + 1 < 7 * MIN_WEEKS:
+        return None
+    return s.filters.with_dates(start, end)
+
+
+def signals(s: Scope) -> list[Insight]:
+    """Weeks that an XmR chart marks: a point outside the limits or a run on one side."""
+    window = _whole_weeks(s)
+    if window is None:
+        return []
+    weekly = engine.report(
+        s.store, window, grain="week", settings=s.settings, metrics=list(SIGNAL_KEYS)
+    )
+    out = []
+    for key in SIGNAL_KEYS:
+        insight = _signal_insight(key, weekly, window, s)
+        if insight:
+            out.append(insight)
+    return out
+
+
+def _signal_insight(key: str, weekly: Report, window: Filters, s: Scope) -> Insight | None:
+    results = weekly.series(key)
+    periods = [r.period for r in weekly.rows if not r.segment and r.period not in (None, "undated")]
+    # Weeks too small to read are gaps, not points.
+    minimum = 0 if REGISTRY[key].unit == "count" else max(10, s.settings.minimum_n // 3)
+    values = [r.value if r.n >= minimum else None for r in results]
+    chart = statistics.xmr_limits(values)
+    if chart is None:
+        return None
+    shown_from = s.filters.date_from.isoformat() if s.filters.date_from else ""
+    found = [
+        g
+        for g in chart.signals
+        if g.rule in SIGNAL_RULES
+        and periods[g.index] >= shown_from[:10]
+        and chart.upper > chart.lower
+    ]
+    if not found:
+        return None
+    metric = REGISTRY[key]
+    weeks = sorted({periods[g.index] for g in found})
+    marked = {periods[g.index] for g in found}
+    rows = tuple(
+        {"week": p, "value": r.value, "n": r.n, "signal": p in marked}
+        for p, r in zip(periods, results, strict=True)
+    )
+    first = found[0]
+    listed = ", ".join(_week(w) for w in weeks[:3]) + (" ..." if len(weeks) > 3 else "")
+    title = (
+        f"{metric.label}: the weekly control chart marks {len(weeks)} "
+        f"week{'s' if len(weeks) != 1 else ''} ({listed})"
+    )
+    return Insight(
+        id=insight_id("signal", window, key),
+        kind="signal",
+        title=title,
+        summary=f"{first.description} Centre {chart.centre:.4g}, limits {chart.lower:.4g} to "
+        f"{chart.upper:.4g} (XmR, mean moving range x 2.66), {len(periods)} weeks.",
+        figures=tuple(
+            Figure(f"{metric.label}, week of {_week(p)}", r.value, r.n, r.unit, r.definition)
+            for p, r in zip(periods, results, strict=True)
+            if p in marked
+        )[:6],
+        chart=ChartSpec(
+            "line",
+            f"{metric.label} by week with XmR limits",
+            "week",
+            "value",
+            rows,
+            unit=metric.unit,
+            lines={"centre": chart.centre, "upper limit": chart.upper, "lower limit": chart.lower},
+        ),
+        metrics=(key,),
+        filters=window,
+        weight=float(len(weeks)),
+        **guidance("signal", metric.label),
+    )
+
+
+def _week(iso: str) -> str:
+    day = date.fromisoformat(iso)
+    return f"{day.day} {day:%b %Y}"
+
+
+def missed_targets(s: Scope) -> list[Insight]:
+    """KPIs whose whole 95% interval misses the team's target in the current period."""
+    period = current_period(s)
+    keys = [k for k in s.settings.targets if k in REGISTRY]
+    if period is None or not keys:
+        return []
+    total = engine.report(s.store, period, settings=s.settings, metrics=keys).total()
+    out = []
+    for key in keys:
+        result, target = total.metrics[key], s.settings.targets[key]
+        status = targets.rag(result.value, target, result.ci_low, result.ci_high)
+        if status is None or status.status != "red" or result.n < s.settings.minimum_n:
+            continue
+        label = label_of(key)
+        out.append(
+            Insight(
+                id=insight_id("target", period, key),
+                kind="target",
+                title=f"{label} {format_value(result.value, result.unit)} misses its target "
+                f"of {format_value(target.value, result.unit)}",
+                summary=f"{status.text}. {period.describe()}.",
+                figures=(metric_figure(label, result),),
+                chart=ChartSpec(
+                    "bars",
+                    f"{label} against target",
+                    "period",
+                    "value",
+                    (bar_row(period.describe(), result),),
+                    unit=result.unit,
+                    lines={"target": target.value},
+                    ci=("ci_low", "ci_high"),
+                ),
+                metrics=(key,),
+                filters=period,
+                weight=abs((result.value or 0.0) - target.value),
+                **guidance("target", label),
+            )
+        )
+    return out
+
+
+def before_after(
+    store: Store,
+    filters: Filters,
+    on_date: date,
+    keys: Sequence[str] = BEFORE_AFTER_KEYS,
+    days: int = BEFORE_AFTER_DAYS,
+    settings: Settings | None = None,
+) -> tuple[Filters, Filters, list[Comparison]]:
+    """The KPIs ``days`` before ``on_date`` against ``days`` from it (the same segments), each
+    with the engine's test (two-proportion z-test for rates)."""
+    settings = settings or load_settings(store)
+    before = filters.with_dates(on_date - timedelta(days=days), on_date - timedelta(days=1))
+    after = filters.with_dates(on_date, on_date + timedelta(days=days - 1))
+    first = engine.report(store, before, settings=settings, metrics=list(keys)).total()
+    second = engine.report(store, after, settings=settings, metrics=list(keys)).total()
+    comparisons = [
+        Comparison(
+            k,
+            first.metrics[k],
+            second.metrics[k],
+            engine.change(second.metrics[k], first.metrics[k]),
+        )
+        for k in keys
+    ]
+    return before, after, comparisons
+
+
+def annotation_checks(s: Scope) -> list[Insight]:
+    """Before/after each dated annotation inside the filters' range."""
+    notes = annotations.between(s.store, s.filters.date_from, s.filters.date_to)
+    out = []
+    for note in notes:
+        if s.first_day and note.on_date - timedelta(days=BEFORE_AFTER_DAYS) < s.first_day:
+            continue
+        if s.last_day and note.on_date > s.last_day:
+            continue
+        insight = _before_after_insight(s, note)
+        if insight:
+            out.append(insight)
+    return out
+
+
+def _before_after_insight(s: Scope, note: annotations.Annotation) -> Insight | None:
+    before, after, comparisons = before_after(s.store, s.filters, note.on_date, settings=s.settings)
+    undated = s.filters.with_dates(None, None)
+    tested = [c for c in comparisons if min(c.before.n, c.after.n) >= s.settings.minimum_n]
+    if not tested:
+        return None
+    moved = [c for c in tested if c.change.significant]
+    day = f"{note.on_date.day} {note.on_date:%b %Y}"
+    if moved:
+        parts = [
+            f"{label_of(c.key)} {format_value(c.before.value, c.before.unit)} -> "
+            f"{format_value(c.after.value, c.after.unit)}"
+            for c in moved
+        ]
+        title = f"After \u201c{note.text}\u201d ({day}): " + "; ".join(parts)
+    else:
+        title = f"No change beyond chance after \u201c{note.text}\u201d ({day})"
+    rows = []
+    for c in tested:
+        rows.append({"kpi": label_of(c.key), "period": "before", **bar_row("before", c.before)})
+        rows.append({"kpi": label_of(c.key), "period": "after", **bar_row("after", c.after)})
+    figures = []
+    for c in tested:
+        figures += [
+            metric_figure(f"{label_of(c.key)}, before", c.before),
+            metric_figure(f"{label_of(c.key)}, after", c.after),
+        ]
+    best = min((c.change.p_value for c in tested if c.change.p_value is not None), default=None)
+    return Insight(
+        # The id leaves the dates out: found again on the window it reports, it stays the same.
+        id=insight_id("before_after", undated, note.annotation_id, note.on_date),
+        kind="before_after",
+        title=title,
+        summary=f"{BEFORE_AFTER_DAYS} days before ({before.describe()}) against {BEFORE_AFTER_DAYS} "
+        f"days from the change ({after.describe()}); two-proportion z-test per KPI (NPS: z-test "
+        "of the difference). "
+        + "; ".join(
+            f"{label_of(c.key)} p = {c.change.p_value:.3g}"
+            for c in tested
+            if c.change.p_value is not None
+        ),
+        figures=tuple(figures),
+        chart=ChartSpec(
+            "bars",
+            f"Before and after {day}",
+            "kpi",
+            "value",
+            tuple(rows),
+            unit="%",
+            color="period",
+            ci=("ci_low", "ci_high"),
+        ),
+        metrics=tuple(c.key for c in tested),
+        filters=s.filters.with_dates(before.date_from, after.date_to),
+        p_value=best,
+        weight=10.0 * len(moved),
+        **guidance("before_after", ", ".join(label_of(c.key) for c in moved) or "the KPIs"),
+    )

@@ -1,0 +1,53 @@
+"""Reading back what an import set aside: quarantined rows and data-quality warnings."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from kpi.store.connection import Store
+
+
+def quarantined_rows(store: Store, batch_id: int | None = None) -> pd.DataFrame:
+    """Quarantined rows (newest batch first) with file name, row, reason and the raw row."""
+    where, params = ("WHERE q.batch_id = ?", [batch_id]) if batch_id is not None else ("", [])
+    return (
+        store.cursor()
+        .execute(
+            f"""SELECT q.batch_id, i.file_name, q.row_number AS row, q.reason,
+                   q.column_name AS field, q.value, q.raw
+            FROM quarantine q JOIN imports i USING (batch_id) {where}
+            ORDER BY q.batch_id DESC, q.row_number""",
+            params,
+        )
+        .df()
+    )
+
+
+def warnings(store: Store, batch_id: int | None = None) -> pd.DataFrame:
+    """Values that were emptied at import, with the reason."""
+    where, params = ("WHERE w.batch_id = ?", [batch_id]) if batch_id is not None else ("", [])
+    return (
+        store.cursor()
+        .execute(
+            f"""SELECT w.batch_id, i.file_name, w.row_number AS row, w.column_name AS field,
+                   w.value, w.issue
+            FROM import_warnings w JOIN imports i USING (batch_id) {where}
+            ORDER BY w.batch_id DESC, w.row_number""",
+            params,
+        )
+        .df()
+    )
+
+
+def imports_table(store: Store) -> pd.DataFrame:
+    """Every import batch with its counts, newest first."""
+    return (
+        store.cursor()
+        .execute(
+            """SELECT batch_id, file_name, layout, kind, rows_read, rows_imported,
+                  rows_quarantined, rows_inserted, rows_updated, rows_unchanged, rows_rolled_up,
+                  responses_linked, warnings, imported_at, undone_at
+           FROM imports ORDER BY batch_id DESC"""
+        )
+        .df()
+    )

@@ -1,0 +1,203 @@
+"""KSB catalogue and reflections: provisional codes say so, a provider's CSV replaces them,
+reflections round-trip through the store with their filters, KSBs, SMART action and review."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from kpi.charts.spec import ChartSpec
+from kpi.engine.filters import Filters
+from kpi.evidence import ksbs, reflections, reflective_models
+from kpi.insights import Figure, Insight
+from kpi.store import annotations
+from kpi.store.connection import Store, open_store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = open_store(tmp_path / "r.duckdb")
+    yield s
+    s.close()
+
+
+def _insight(kind: str = "driver") -> Insight:
+    return Insight(
+        id=f"{kind}-0123456789",
+        kind=kind,
+        title="Billing drives complaints: 64% of all complaints from 35% of contacts",
+        summary="test",
+        figures=(Figure("Complaint rate", 7.6, 922, "%", "Complaint rate: complaints / contacts"),),
+        chart=ChartSpec(
+            "pareto",
+            "Pareto",
+            "category",
+            "count",
+            ({"category": "Billing", "count": 70, "n": 922},),
+        ),
+        metrics=("complaint_rate",),
+        filters=Filters(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31), channel=("email",)),
+        prompts={2: ("Explain it.",), 3: ("Analyse it.",)},
+        models=("Gibbs", "STAR+Reflection", "HEAT"),
+        ksbs=("ST0072:S5", "ST0071:S2", "ST0071:K2"),
+    )
+
+
+def test_builtin_catalogue_covers_three_standards_and_never_claims_official_wording() -> None:
+    rows = ksbs.builtin()
+    assert {k.standard for k in rows} == {"ST0072", "ST0071", "ST0384"}
+    assert all("check against the official standard" in k.status for k in rows)
+    assert len({k.ref for k in rows}) == len(rows)
+    assert ksbs.by_ref()["ST0072:K6"].area == "Customer experience"
+    assert all(k.level == 2 for k in rows if k.standard == "ST0072")
+
+
+def test_every_ksb_an_insight_suggests_is_in_the_catalogue() -> None:
+    from kpi.insights import GUIDANCE
+
+    known = set(ksbs.by_ref())
+    for _, _, _, refs in GUIDANCE.values():
+        assert set(refs) <= known
+
+
+def test_a_providers_csv_replaces_one_standard(store: Store, tmp_path: Path) -> None:
+    file = tmp_path / "official.csv"
+    file.write_text(
+        "standard,code,area,description\nST0072,K1,Customers,Official wording one\n"
+        "ST0072,K2,Organisation,Official wording two\n",
+        encoding="utf-8",
+    )
+    ksbs.import_catalogue(store, file)
+    l2 = ksbs.catalogue(store, "ST0072")
+    assert [k.ref for k in l2] == ["ST0072:K1", "ST0072:K2"]
+    assert l2[0].description == "Official wording one" and "official.csv" in l2[0].status
+    assert ksbs.catalogue(store, "ST0071") == ksbs.catalogue(None, "ST0071")
+    ksbs.reset_catalogue(store, "ST0072")
+    assert len(ksbs.catalogue(store, "ST0072")) == 18
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "code,description\nK1,x\n",
+        "standard,code,description\nST0072,,x\n",
+        "standard,description\n",
+    ],
+)
+def test_a_broken_ksb_file_is_refused_with_its_name(text: str) -> None:
+    with pytest.raises(ksbs.CatalogueError, match="bad.csv"):
+        ksbs.parse_catalogue(text, "bad.csv")
+
+
+def test_prompts_adapt_to_the_level_and_complaints_get_heat_and_later() -> None:
+    l2 = reflections.prompts("STAR+Reflection", 2)
+    l3 = reflections.prompts("STAR+Reflection", 3)
+    assert [k for k, _, _ in l2] == ["situation", "task", "action", "result", "reflection"]
+    assert "Explain" in l2[1][2] and "Evaluate" in l3[3][2]
+    complaint = reflections.prompts("Gibbs", 3, _insight())
+    keys = [k for k, _, _ in complaint]
+    assert "heat.hear" in keys and "later.listen" in keys
+    assert "Analyse it." in complaint[5][2]
+    assert [k for k, _, _ in reflections.prompts("What/So what/Now what", 2)] == [
+        "what",
+        "so_what",
+        "now_what",
+    ]
+
+
+def test_heat_and_later_are_editable(store: Store) -> None:
+    reflective_models.save_complaint_models(store, {"HEAT": [["hear", "Hear", "My own words"]]})
+    steps = reflections.prompts("Gibbs", 2, _insight(), store)
+    assert ("heat.hear", "HEAT: Hear", "My own words") in steps
+    with pytest.raises(ValueError):
+        reflective_models.save_complaint_models(store, {"HEAT": [["only two", "items"]]})
+
+
+def test_smart_action_gaps() -> None:
+    assert len(reflections.SmartAction().gaps()) == 3
+    action = reflections.SmartAction(
+        "Use the billing FAQ template on every March billing email",
+        "complaint_rate",
+        3.0,
+        date(2026, 5, 1),
+    )
+    assert action.gaps() == []
+    assert "Review on 2026-05-01" in action.describe()
+
+
+def test_reflection_round_trip_review_and_coverage(store: Store) -> None:
+    draft = reflections.from_insight(_insight(), "Alex Learner", level=3)
+    assert draft.standard == "ST0071" and draft.ksbs == ("ST0071:S2", "ST0071:K2")
+    assert draft.model == "Gibbs" and draft.complaint
+    draft = reflections.replace(
+        draft,
+        sections={**draft.sections, "description": "Billing complaints rose in March."},
+        customer_comment="Call me on 07700 900123 or jo.bloggs@example.com",
+        action=reflections.SmartAction(
+            "Send the new tariff FAQ with every reply", "complaint_rate", 3, date(2026, 5, 1)
+        ),
+    )
+    saved = reflections.save(store, draft)
+    assert saved.reference == "EV-0001"
+    again = reflections.get(store, saved.reflection_id)
+    assert again.filters == _insight().filters and again.insight_object() == _insight()
+    assert "07700" not in again.customer_comment and "@" not in again.customer_comment
+    assert again.action == saved.action and again.ksbs == saved.ksbs
+
+    ready = reflections.submit(store, saved.reflection_id)
+    assert ready.status == "ready_for_review"
+    # Editing what waits for review sends it back to draft.
+    edited = reflections.save(store, replace_title(ready, "Billing complaints in March"))
+    assert edited.status == "draft"
+    reflections.submit(store, saved.reflection_id)
+    back = reflections.review(
+        store, saved.reflection_id, "Sam Supervisor", "Redo the action", False
+    )
+    assert back.status == "draft" and back.signed_off_at is None
+    reflections.submit(store, saved.reflection_id)
+    done = reflections.review(store, saved.reflection_id, "Sam Supervisor", "Good analysis", True)
+    assert done.status == "reviewed" and done.signed_off_at is not None
+    with pytest.raises(ValueError, match="reviewed"):
+        reflections.save(store, reflections.get(store, saved.reflection_id))
+
+    table = reflections.coverage(store, "ST0071")
+    row = table.set_index("ref").loc["ST0071:S2"]
+    assert row.reflections == 1 and row.reviewed == 1
+    assert (table.reflections == 0).sum() == len(table) - 2
+    assert [r.reflection_id for r in reflections.journal(store, status="reviewed")] == [1]
+
+
+def replace_title(r: reflections.Reflection, title: str) -> reflections.Reflection:
+    return reflections.replace(r, title=title)
+
+
+def test_submit_needs_writing_and_ksbs(store: Store) -> None:
+    r = reflections.save(store, reflections.blank("Alex", 2, Filters(), ("csat",)))
+    with pytest.raises(ValueError, match="write"):
+        reflections.submit(store, r.reflection_id)
+    r = reflections.save(store, reflections.replace(r, sections={"situation": "x"}))
+    with pytest.raises(ValueError, match="KSB"):
+        reflections.submit(store, r.reflection_id)
+    with pytest.raises(ValueError):
+        reflections.save(store, reflections.replace(r, metrics=("no_such_kpi",)))
+
+
+def test_action_check_uses_the_annotation(seeded_db: Path) -> None:
+    store = open_store(seeded_db)
+    note = annotations.add(store, date(2026, 1, 12), "New knowledge base")
+    r = reflections.blank("Alex", 3, Filters(), ("fcr",))
+    r = reflections.save(
+        store,
+        reflections.replace(
+            r,
+            annotation_id=note.annotation_id,
+            action=reflections.SmartAction("x", "fcr", 75, date(2026, 3, 1)),
+        ),
+    )
+    found = reflections.action_check(store, r)
+    assert found is not None
+    _, (fcr,) = found
+    assert fcr.change.significant and fcr.after.value > fcr.before.value
+    store.close()

@@ -1,0 +1,231 @@
+"""Source text to canonical values, set-wise in DuckDB: dates without guessing, durations,
+booleans, integers, scores and category words."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from kpi.errors import ImportProblem
+from kpi.ingest.parsing import (
+    DateDetection,
+    Params,
+    boolean_sql,
+    category_sql,
+    contains_sql,
+    detect_dates,
+    duration_sql,
+    explicit_dates,
+    integer_sql,
+    score_sql,
+    text_value,
+)
+
+
+@pytest.fixture
+def con():
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    yield connection
+    connection.close()
+
+
+def load(con, values: list[str | None]) -> str:
+    con.execute("CREATE OR REPLACE TEMP TABLE t (i INTEGER, v VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
+    return "t"
+
+
+def evaluate(con, values: list[str | None], build) -> list:
+    load(con, values)
+    p = Params()
+    expression = build("v", p)
+    return [
+        r[0] for r in con.execute(f"SELECT {expression} FROM t ORDER BY i", p.values).fetchall()
+    ]
+
+
+def detect(con, values: list[str | None]):
+    load(con, values)
+    return detect_dates(con, "t", "v", DateDetection("Created", "opened_at"), "export.csv")
+
+
+def read_dates(con, values, parse, timezone="Europe/London") -> list:
+    return evaluate(con, values, lambda v, p: parse.sql(v, timezone, p))
+
+
+# --- dates -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "label", "expected"),
+    [
+        (["2025-03-03 09:15:00", "2025-07-01T12:00"], "ISO 8601",
+         [dt.datetime(2025, 3, 3, 9, 15), dt.datetime(2025, 7, 1, 11, 0)]),
+        (["25/03/2025 10:00", "01/04/2025 10:00"], "day-first",
+         [dt.datetime(2025, 3, 25, 10, 0), dt.datetime(2025, 4, 1, 9, 0)]),
+        (["03/25/2025 10:00", "04/01/2025 10:00"], "month-first",
+         [dt.datetime(2025, 3, 25, 10, 0), dt.datetime(2025, 4, 1, 9, 0)]),
+        (["25/03/25", "13/01/24"], "day-first",
+         [dt.datetime(2025, 3, 25), dt.datetime(2024, 1, 13)]),
+        (["14 Mar 2025 10:40", "2025-03-20"], "day-first",
+         [dt.datetime(2025, 3, 14, 10, 40), dt.datetime(2025, 3, 20)]),
+        (["1741000000", "1741003600"], "Unix time",
+         [dt.datetime(2025, 3, 3, 11, 6, 40), dt.datetime(2025, 3, 3, 12, 6, 40)]),
+    ],
+    ids=["iso", "uk", "us", "two-digit-year", "named-month", "epoch"],
+)  # fmt: skip
+def test_a_date_family_is_detected_only_when_it_reads_every_value(con, values, label, expected):
+    parse = detect(con, [*values, None])
+    assert parse.label == label
+    assert read_dates(con, [*values, None], parse) == [*expected, None]
+
+
+def test_iso_values_with_a_zone_keep_their_instant(con):
+    parse = detect(con, ["2025-07-01T12:00:00Z", "2025-07-01T12:00:00+02:00"])
+    assert read_dates(con, ["2025-07-01T12:00:00Z", "2025-07-01T12:00:00+02:00"], parse) == [
+        dt.datetime(2025, 7, 1, 12),
+        dt.datetime(2025, 7, 1, 10),
+    ]
+
+
+def test_dates_that_read_both_day_and_month_first_stop_with_the_column_and_examples(con):
+    with pytest.raises(ImportProblem) as caught:
+        detect(con, ["03/04/2025", "05/06/2025", "12/11/2025"])
+    message = str(caught.value)
+    assert message.startswith("export.csv: column 'Created' (opened_at)")
+    assert "day-first and month-first" in message
+    assert "'03/04/2025'" in message
+    assert 'date_format = "%d/%m/%Y' in message
+    assert "\n" not in message
+
+
+def test_dates_no_single_format_reads_stop_with_the_values_not_read(con):
+    with pytest.raises(ImportProblem) as caught:
+        detect(con, ["25/03/2025", "03/26/2025", "yesterday"])
+    message = str(caught.value)
+    assert "column 'Created' (opened_at): no single date format reads every value" in message
+    assert "'yesterday'" in message
+    assert "date_format" in message
+
+
+def test_an_empty_date_column_is_not_an_error(con):
+    assert detect(con, [None, None]).label == "ISO 8601"
+
+
+def test_an_explicit_format_reads_its_values_and_iso_and_rejects_impossible_dates(con):
+    parse = explicit_dates("%d/%m/%Y %H:%M")
+    assert read_dates(
+        con, ["31/01/2025 09:00", "31/02/2025 09:00", "2025-06-01 09:00", "rubbish"], parse
+    ) == [dt.datetime(2025, 1, 31, 9), None, dt.datetime(2025, 6, 1, 8), None]
+
+
+def test_two_digit_years_never_land_in_antiquity(con):
+    parse = explicit_dates("%d/%m/%Y")
+    assert read_dates(con, ["05/06/25"], parse) == [None]
+
+
+def test_the_source_time_zone_is_applied_and_utc_stored(con):
+    parse = explicit_dates("%Y-%m-%d %H:%M")
+    values = ["2025-01-15 12:00", "2025-07-15 12:00"]
+    assert read_dates(con, values, parse, "Europe/London") == [
+        dt.datetime(2025, 1, 15, 12), dt.datetime(2025, 7, 15, 11)
+    ]  # fmt: skip
+    assert read_dates(con, values, parse, "America/New_York") == [
+        dt.datetime(2025, 1, 15, 17), dt.datetime(2025, 7, 15, 16)
+    ]  # fmt: skip
+
+
+# --- durations, booleans, numbers --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("unit", "values", "expected"),
+    [
+        (None, ["90", "0", "12.5"], [90.0, 0.0, 12.5]),
+        ("minutes", ["90", "1.5"], [5400.0, 90.0]),
+        ("hours", ["2"], [7200.0]),
+        ("days", ["1"], [86400.0]),
+        (None, ["1:30", "01:02:03", "0:00:07.5", "100:00:00"], [5400.0, 3723.0, 7.5, 360000.0]),
+        ("minutes", ["1:30"], [5400.0]),  # clock text is clock text whatever the unit
+        (None, ["-5"], [-5.0]),  # read here; validation then empties it as negative
+        (None, ["abc", "1:2", "1:30:", ""], [None, None, None, None]),
+    ],
+)
+def test_durations_read_numbers_with_a_unit_and_clock_text(con, unit, values, expected):
+    assert evaluate(con, values, lambda v, p: duration_sql(v, unit, p)) == expected
+
+
+def test_booleans_accept_the_usual_words_in_any_case(con):
+    values = ["Y", "n", "Yes", "NO", "TRUE", "false", "1", "0", "t", "F", "x", "maybe", None]
+    expected = [True, False, True, False, True, False, True, False, True, False, True, None, None]
+    assert evaluate(con, values, lambda v, p: boolean_sql(v, p)) == expected
+
+
+def test_a_mapping_can_add_its_own_boolean_words(con):
+    got = evaluate(
+        con, ["met", "breached", "y"], lambda v, p: boolean_sql(v, p, ("met",), ("breached",))
+    )
+    assert got == [True, False, True]
+
+
+def test_contains_finds_a_whole_word_and_an_empty_cell_is_false(con):
+    values = ["billing complaint", "complaints", "Complaint", None, "x,complaint"]
+    got = evaluate(con, values, lambda v, p: contains_sql(v, "complaint", p))
+    assert got == [True, False, True, False, True]
+
+
+def test_integers_are_whole_numbers_only(con):
+    values = ["3", "3.0", "3.5", "three", "-2", "1e308", "9999999999999999999999", "inf"]
+    assert evaluate(con, values, integer_sql_of) == [3, 3, None, None, -2, None, None, None]
+
+
+def integer_sql_of(v: str, _p: Params) -> str:
+    return integer_sql(v)
+
+
+def test_scores_read_decimal_commas_and_labels(con):
+    labels = {"good": 2.0, "bad": 1.0, "offered": None}
+    got = evaluate(
+        con, ["Good", "BAD", "Offered", "4,5", "7", "great"], lambda v, p: score_sql(v, labels, p)
+    )
+    assert got == [2.0, 1.0, None, 4.5, 7.0, None]
+
+
+def test_category_words_use_the_mapping_then_the_built_in_synonyms(con):
+    mapping = {"awaiting user info": "pending"}
+    values = ["Open", "On Hold", "Awaiting User Info", "Solved", "sideways"]
+    got = evaluate(con, values, lambda v, p: category_sql(v, "status", mapping, p))
+    assert got == ["open", "on_hold", "pending", "resolved", None]
+    priorities = evaluate(
+        con,
+        ["3 - Moderate", "1 - Critical", "Medium"],
+        lambda v, p: category_sql(v, "priority", {}, p),
+    )
+    assert priorities == ["normal", "urgent", "normal"]
+
+
+def test_text_is_trimmed_and_null_words_are_empty(con):
+    got = evaluate(
+        con, ["  a  ", "", "?", "NA", "b"], lambda v, p: text_value([v], p, ("?", "NA"), None)
+    )
+    assert got == ["a", None, None, None, "b"]
+
+
+def test_an_extract_pattern_keeps_its_first_group(con):
+    values = ["Asha Patel (asha@x.example)", "Ben Ng"]
+    got = evaluate(con, values, lambda v, p: text_value([v], p, (), r"^\s*([^(]*[^( ])"))
+    assert got == ["Asha Patel", "Ben Ng"]
+
+
+def test_values_from_mappings_reach_sql_only_as_parameters(con):
+    hostile = "x'); DROP TABLE t; --"
+    got = evaluate(
+        con,
+        [hostile, "open"],
+        lambda v, p: category_sql(v, "status", {hostile.lower(): "closed"}, p),
+    )
+    assert got == ["closed", "open"]
+    assert con.execute("SELECT count(*) FROM t").fetchone() == (2,)

@@ -1,0 +1,87 @@
+"""KPI definitions: DESIGN.md defaults, validation, and the round trip through the store."""
+
+from __future__ import annotations
+
+import pytest
+
+from kpi.engine.calendar import BusinessHours
+from kpi.metrics.settings import (
+    SETTINGS_KEY,
+    KpiTarget,
+    Settings,
+    SlaTarget,
+    load_settings,
+    save_settings,
+)
+from kpi.store.connection import open_store
+
+
+def test_defaults_are_the_designed_ones():
+    s = Settings()
+    assert s.fcr_variant == "auto" and s.fcr_repeat_window_days == 7
+    assert s.csat_rule == "auto" and s.ces_easy_top == 3
+    assert s.short_abandon_seconds == 5 and s.service_level_seconds == 20
+    assert s.sla_targets == {
+        "urgent": SlaTarget(1, 8),
+        "high": SlaTarget(4, 16),
+        "normal": SlaTarget(8, 40),
+        "low": SlaTarget(16, 80),
+    }
+    assert s.hours == "business" and s.timezone == "Europe/London" and s.minimum_n == 30
+    assert s.targets["abandonment_rate"] == KpiTarget(5, "lower")
+    assert s.calendar() == BusinessHours()
+    assert s.hours_label() == (
+        "business hours (Mon-Fri 09:00-17:00 Europe/London, england-and-wales bank holidays)"
+    )
+
+
+def test_round_trip_through_the_store():
+    store = open_store(":memory:")
+    assert load_settings(store) == Settings()  # nothing saved yet: defaults
+    chosen = Settings(
+        fcr_variant="no_repeat",
+        fcr_repeat_window_days=3,
+        sla_channel_targets={"phone": {"urgent": (0.5, 2)}},
+        business_hours=BusinessHours(weekly={0: ("08:00", "18:00")}, region="scotland").to_dict(),
+        targets={"csat": {"value": 90, "direction": "higher"}},
+    )
+    save_settings(store, chosen)
+    loaded = load_settings(store)
+    assert loaded == chosen
+    assert loaded.sla_channel_targets["phone"]["urgent"] == SlaTarget(0.5, 2)
+    assert loaded.calendar().region == "scotland"
+    assert "Mon 08:00-18:00" in loaded.hours_label()
+
+
+def test_partial_and_unknown_keys_keep_defaults():
+    store = open_store(":memory:")
+    store.set_setting(SETTINGS_KEY, {"minimum_n": 10, "from_a_newer_version": True})
+    s = load_settings(store)
+    assert s.minimum_n == 10 and s.fcr_variant == "auto"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"fcr_variant": "fast"}, "fcr_variant 'fast'"),
+        ({"csat_rule": "mean"}, "csat_rule"),
+        ({"hours": "office"}, "hours"),
+        ({"timezone": "Mars/Olympus"}, "unknown time zone"),
+        ({"sla_targets": {"critical": (1, 2)}}, "SLA target priority 'critical'"),
+        ({"sla_channel_targets": {"fax": {"low": (1, 2)}}}, "SLA target channel 'fax'"),
+        ({"ces_easy_top": 7}, "ces_easy_top"),
+        ({"minimum_n": 0}, "minimum_n"),
+        ({"targets": {"csat": {"value": 80, "direction": "up"}}}, "direction"),
+    ],
+)
+def test_invalid_settings_are_refused_with_a_message(change, message):
+    with pytest.raises(ValueError, match=message):
+        Settings(**change)
+
+
+def test_sla_target_lookup():
+    s = Settings(sla_channel_targets={"phone": {"urgent": (0.25, 1)}})
+    assert s.sla_target("urgent", "phone") == SlaTarget(0.25, 1)
+    assert s.sla_target("urgent", "email") == SlaTarget(1, 8)
+    assert s.sla_target(None) == SlaTarget(8, 40)  # no priority: the default priority's
+    assert Settings(sla_default_priority="low").sla_target(None) == SlaTarget(16, 80)
