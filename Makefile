@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STORE ?= $(HOME)/.local/share/service-kpi/team.duckdb
 PORT ?= 8501
 
-.PHONY: run test install seed lint format bench clean
+.PHONY: run test install chromium seed lint typecheck format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,13 +20,30 @@ seed: install
 run: seed
 	KPI_DB="$(STORE)" $(VENV)/bin/streamlit run dashboard/app.py --server.port $(PORT)
 
-test: install
+# Browser tests and chart images need Debian's Chromium: installed here when missing and we can
+# (root with apt), otherwise one line says how. Tests that need it carry the `chromium` marker.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing Debian's chromium (browser tests and chart images need it)"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "make: the tests need Chromium; install it with 'sudo apt-get install chromium' and run make test again" >&2; \
+	    exit 1; \
+	  fi; }
+
+test: install chromium
 	$(VENV)/bin/ruff check kpi dashboard tests bench
 	$(VENV)/bin/ruff format --check kpi dashboard tests bench
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 lint: install
 	$(VENV)/bin/ruff check kpi dashboard tests bench
+
+typecheck: install
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format kpi dashboard tests bench

@@ -52,6 +52,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, reason in missing.items():
             if reason and item.get_closest_marker(marker):
                 item.add_marker(pytest.mark.skip(reason=reason))
+                _SKIPPED.setdefault(marker, []).append(item.nodeid)
+    _REASONS.update({marker: reason for marker, reason in missing.items() if reason})
+
+
+#: What was skipped for a missing need, by marker, for the closing summary.
+_SKIPPED: dict[str, list[str]] = {}
+_REASONS: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """One line per missing need: how many tests it skipped and why."""
+    for marker, nodeids in _SKIPPED.items():
+        terminalreporter.write_line(
+            f"skipped {len(nodeids)} {marker} tests: {_REASONS[marker]}", yellow=True
+        )
 
 
 @pytest.fixture(scope="session")

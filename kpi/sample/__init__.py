@@ -4,6 +4,9 @@
 May 2025 to October 2026, with a handful of planted patterns documented in sample_data/README.md.
 The same seed always gives byte-identical files: everything random comes from one seeded
 numpy Generator and nothing reads the clock.
+
+Stands apart from the pipeline (see ARCHITECTURE.md): it may import nothing of ``kpi``, so the
+sample files cannot be shaped by the code that reads them; only ``kpi.cli`` imports it.
 """
 
 from __future__ import annotations

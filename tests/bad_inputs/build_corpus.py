@@ -2,7 +2,7 @@
 
 Run ``python tests/bad_inputs/build_corpus.py`` to rebuild them byte for byte. Each file is small
 except ``huge_field.csv`` (one 2 MB description). ``README.md`` says what is wrong with each one
-and what the importer must do about it; ``tests/kpi/test_ingest_bad_inputs.py`` checks it.
+and what the importer must do about it; ``tests/kpi/ingest/test_bad_inputs.py`` checks it.
 """
 
 from __future__ import annotations
