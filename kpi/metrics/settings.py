@@ -1,4 +1,4 @@
-"""The KPI definitions a team can choose, with DESIGN.md's defaults, kept in the store.
+"""The KPI definitions a team can choose, with the documented defaults, kept in the store.
 
 Every choice here changes what a number means, so each result's definition text is built from
 these values (see ``kpi.metrics.registry``): a report always says which rule produced it.
@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kpi.errors import InvalidChoice
 from kpi.store.schema import CHANNELS, PRIORITIES
 
 #: The key of the settings table row that holds the definitions (one JSON object).
@@ -41,7 +42,7 @@ class KpiTarget:
 
 
 def _default_sla_targets() -> dict[str, SlaTarget]:
-    # DESIGN.md's examples, to be replaced with the organisation's own service standards.
+    # Examples only, to be replaced with the organisation's own service standards.
     return {
         "urgent": SlaTarget(1, 8),
         "high": SlaTarget(4, 16),
@@ -64,7 +65,7 @@ def _default_kpi_targets() -> dict[str, KpiTarget]:
 
 @dataclass(frozen=True)
 class Settings:
-    """User-choosable KPI definitions. ``Settings()`` is DESIGN.md's default set."""
+    """User-choosable KPI definitions. ``Settings()`` is the default set."""
 
     #: "auto" = the first of flag, one_touch, no_repeat that the data supports.
     fcr_variant: str = "auto"
@@ -109,23 +110,36 @@ class Settings:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError with a one-line message when a setting cannot be used."""
+        """Raise InvalidChoice (a ValueError) with a one-line message when a setting cannot be
+        used."""
+        self._validate_choices()
+        self._validate_numbers()
+        self._validate_time_zone()
+        self._validate_targets()
+
+    def _validate_choices(self) -> None:
         _choice("fcr_variant", self.fcr_variant, ("auto", *FCR_VARIANTS))
         _choice("csat_rule", self.csat_rule, CSAT_RULES)
         _choice("hours", self.hours, HOURS)
         _choice("sla_default_priority", self.sla_default_priority, PRIORITIES)
+
+    def _validate_numbers(self) -> None:
         if self.fcr_repeat_window_days < 1:
-            raise ValueError("fcr_repeat_window_days must be at least 1 day")
+            raise InvalidChoice("fcr_repeat_window_days must be at least 1 day")
         if not 1 <= self.ces_easy_top <= 6:
-            raise ValueError("ces_easy_top must be between 1 and 6 points of a 1-7 scale")
+            raise InvalidChoice("ces_easy_top must be between 1 and 6 points of a 1-7 scale")
         if self.short_abandon_seconds < 0 or self.service_level_seconds <= 0:
-            raise ValueError("short_abandon_seconds must be >= 0 and service_level_seconds > 0")
+            raise InvalidChoice("short_abandon_seconds must be >= 0 and service_level_seconds > 0")
         if self.minimum_n < 1:
-            raise ValueError("minimum_n must be at least 1")
+            raise InvalidChoice("minimum_n must be at least 1")
+
+    def _validate_time_zone(self) -> None:
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {self.timezone!r}") from None
+            raise InvalidChoice(f"unknown time zone {self.timezone!r}") from None
+
+    def _validate_targets(self) -> None:
         for priority in self.sla_targets:
             _choice("SLA target priority", priority, PRIORITIES)
         for channel, targets in self.sla_channel_targets.items():
@@ -145,7 +159,7 @@ class Settings:
 
     def calendar(self) -> Any:
         """The working-hours calendar (kpi.engine.calendar.BusinessHours) these settings describe."""
-        from kpi.engine.calendar import BusinessHours  # only business-hours figures need it
+        from kpi.metrics.business_hours import BusinessHours  # only business-hours figures need it
 
         return (
             BusinessHours.from_dict(self.business_hours)
@@ -175,7 +189,7 @@ class Settings:
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ValueError(f"{name} {value!r} is not one of {', '.join(allowed)}")
+        raise InvalidChoice(f"{name} {value!r} is not one of {', '.join(allowed)}")
 
 
 def _sla(value: Any) -> SlaTarget:

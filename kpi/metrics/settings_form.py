@@ -1,19 +1,20 @@
 """Settings as the editable tables the Settings page shows, and back.
 
-Kept apart from ``kpi.metrics.settings`` (the definitions themselves): this is only their layout as rows
-a person edits, validated on the way back.
+Kept apart from ``kpi.metrics.settings`` (the definitions themselves): this is only their layout
+as rows a person edits, validated on the way back.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import time
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
+from kpi.errors import InvalidChoice
 from kpi.metrics.registry import REGISTRY
-from kpi.metrics.settings import KpiTarget, Settings, SlaTarget
+from kpi.metrics.settings import Direction, KpiTarget, Settings, SlaTarget
 from kpi.store.schema import PRIORITIES
 
 
@@ -49,7 +50,8 @@ def sla_table(settings: Settings) -> pd.DataFrame:
     return pd.DataFrame(rows).astype({"first response (hours)": float, "resolution (hours)": float})
 
 
-def _number(value: object) -> float | None:
+def _number(value: Any) -> float | None:
+    """A table cell as a number; None for an empty cell (None, NaN or "")."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
         return None
     return float(value)
@@ -57,21 +59,32 @@ def _number(value: object) -> float | None:
 
 def settings_from_tables(settings: Settings, targets: pd.DataFrame, sla: pd.DataFrame) -> Settings:
     """``settings`` with the targets and SLA policy the edited tables describe. Raises
-    ValueError for a negative or missing SLA target."""
-    kpi_targets = {
-        row.key: KpiTarget(_number(row.target), row.direction)
-        for row in targets.itertuples()
-        if _number(row.target) is not None
-    }
-    sla_targets = {}
-    for row in sla.itertuples(index=False):
-        first, resolution = _number(row[1]), _number(row[2])
+    InvalidChoice (a ValueError) for a negative or missing SLA target."""
+    return settings.with_changes(targets=_kpi_targets(targets), sla_targets=_sla_targets(sla))
+
+
+def _kpi_targets(targets: pd.DataFrame) -> dict[str, KpiTarget]:
+    """The KPI targets of the rows with a target; an empty target means none."""
+    chosen = {}
+    for row in targets.itertuples():
+        value = _number(row.target)
+        if value is not None:
+            # Settings validates the direction, with a message naming the KPI.
+            chosen[str(row.key)] = KpiTarget(value, cast(Direction, row.direction))
+    return chosen
+
+
+def _sla_targets(sla: pd.DataFrame) -> dict[str, SlaTarget]:
+    """The SLA targets per priority; every priority needs both, and both positive."""
+    chosen = {}
+    for row in sla.itertuples(index=False):  # priority, first response, resolution
+        priority, first, resolution = row[0], _number(row[1]), _number(row[2])
         if first is None or resolution is None or first <= 0 or resolution <= 0:
-            raise ValueError(
-                f"the {row[0]} priority needs positive first-response and resolution targets"
+            raise InvalidChoice(
+                f"the {priority} priority needs positive first-response and resolution targets"
             )
-        sla_targets[row[0]] = SlaTarget(first, resolution)
-    return settings.with_changes(targets=kpi_targets, sla_targets=sla_targets)
+        chosen[str(priority)] = SlaTarget(first, resolution)
+    return chosen
 
 
 def business_hours(

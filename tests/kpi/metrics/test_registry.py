@@ -14,7 +14,8 @@ import pytest
 from kpi.engine import statistics
 from kpi.engine.filters import Filters
 from kpi.engine.report import report
-from kpi.metrics.registry import KEYS, REGISTRY, glossary
+from kpi.metrics import calls, contacts, surveys, volume
+from kpi.metrics.registry import KEYS, REGISTRY, Formula, Metric, glossary
 from kpi.metrics.settings import Settings
 from tests.kpi.stores import make_store
 
@@ -48,6 +49,29 @@ def test_every_entry_is_fully_declared():
     rows = glossary()
     assert [r["key"] for r in rows] == list(KEYS)
     assert all(r["definition"].endswith(".") for r in rows)
+
+
+def test_declarations_take_keyword_arguments_only():
+    nps = REGISTRY["nps"]
+    with pytest.raises(TypeError):
+        Metric("x", "X", "%", "higher", "contacts", {})  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Formula("count", "x.", lambda t, c: t, "rows")  # type: ignore[misc]
+    assert nps.variants["standard"].kind == "nps"
+
+
+def test_each_family_module_declares_its_kpis_in_glossary_order():
+    families = [
+        [m.key for m in surveys.METRICS],
+        [m.key for m in contacts.SERVICE],
+        [m.key for m in calls.METRICS],
+        [m.key for m in contacts.RATES],
+        [m.key for m in volume.METRICS],
+    ]
+    assert families[0] == ["nps", "csat", "csat_mean", "ces"]
+    assert families[2] == ["aht_seconds", "asa_seconds", "abandonment_rate", "service_level"]
+    assert families[4] == ["contacts", "responses", "backlog"]
+    assert [key for family in families for key in family] == list(KEYS)
 
 
 # --- responses ---------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kpi.engine.calendar import BusinessHours
+from kpi.errors import InvalidChoice
+from kpi.metrics.business_hours import BusinessHours
 from kpi.metrics.settings import (
     SETTINGS_KEY,
     KpiTarget,
@@ -75,7 +76,7 @@ def test_partial_and_unknown_keys_keep_defaults():
     ],
 )
 def test_invalid_settings_are_refused_with_a_message(change, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidChoice, match=message):
         Settings(**change)
 
 

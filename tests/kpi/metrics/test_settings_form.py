@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kpi.errors import InvalidChoice
 from kpi.metrics.settings import Settings
 from kpi.metrics.settings_form import settings_from_tables, sla_table, targets_table
 from kpi.store import viewer
@@ -32,7 +33,7 @@ def test_an_edited_target_and_sla_policy() -> None:
 def test_a_missing_sla_target_is_refused() -> None:
     sla = sla_table(Settings())
     sla.loc[sla.priority == "low", "resolution (hours)"] = None
-    with pytest.raises(ValueError, match="low priority"):
+    with pytest.raises(InvalidChoice, match="low priority"):
         settings_from_tables(Settings(), targets_table(Settings()), sla)
 
 
