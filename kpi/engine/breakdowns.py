@@ -20,6 +20,7 @@ import pandas as pd
 
 from kpi.engine import report as engine
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
+from kpi.engine.timeline import offsets_around
 from kpi.metrics.registry import REGISTRY, Context, contact_columns
 from kpi.metrics.settings import Settings, load_settings
 from kpi.store.connection import Store
@@ -119,6 +120,8 @@ def time_distribution(
     t = _contacts(s, filters)
     counts = {}
     for key, formula in usable.items():
+        if formula.value is None:  # callers pass timed KPIs, whose formulas rank a value
+            raise TypeError(f"{key} has no value to bucket by hours")
         hours = formula.value(t, s.context)
         counted = formula.population(t, s.context) & hours.notnull()
         branches = [(hours <= edge, ibis.literal(i)) for i, edge in enumerate(HOUR_EDGES)]
@@ -151,13 +154,11 @@ def breach_heatmap(store: Store, filters: Filters) -> pd.DataFrame:
     if _empty(s) or not formula.supported_by(s.context):
         return grid.assign(day=[WEEKDAYS[d] for d in grid.weekday], breached=0, outcomes=0)
     t = _contacts(s, filters)
-    offsets = engine.utc_offsets(
-        s.settings.timezone,
-        s.profile.first_day - timedelta(days=1),
-        s.profile.latest + timedelta(days=1),
-    )
+    offsets = offsets_around(s.settings.timezone, s.profile.first_day, s.profile.latest)
     local = engine.local_time(t.opened_at, offsets)
     outcome = formula.population(t, s.context)
+    if formula.success is None:  # SLA is declared as a proportion; without one this is a bug
+        raise TypeError(f"the SLA variant {variant!r} has no success rule")
     breached = outcome & ~formula.success(t, s.context)
     t = t.mutate(weekday=local.day_of_week.index(), hour=local.hour())
     counts = s.backend.execute(

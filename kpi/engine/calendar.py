@@ -7,141 +7,27 @@ working day keeps its eight hours across daylight-saving changes.
 
 ``business_seconds`` never walks rows in Python: it builds the (small) table of working intervals
 with the cumulative working seconds before each, uploads it to the backend and answers every row
-with two as-of joins, which any Ibis backend with as-of joins can run.
+with two as-of joins, which any Ibis backend with as-of joins can run. What the business hours
+are (and their checks) is ``kpi.metrics.business_hours``, which settings store.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from types import MappingProxyType
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-import holidays
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-#: Regions a user can choose, as stored in settings; "none" means no bank holidays.
-REGIONS: tuple[str, ...] = ("england-and-wales", "scotland", "northern-ireland", "none")
+from kpi.metrics.business_hours import BusinessHours, bank_holidays, clock_seconds
 
-# The `holidays` package's UK subdivisions. England and Wales share their bank holidays.
-_SUBDIVISIONS: dict[str, str | None] = {
-    "england-and-wales": "ENG",
-    "scotland": "SCT",
-    "northern-ireland": "NIR",
-    "none": None,
-}
-
-_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 # Working intervals either side of the data's dates: covers any UTC offset (at most 14 h) and
 # instants after the last interval of the last day.
 _MARGIN = timedelta(days=3)
 _MICROSECONDS = 1_000_000.0
-
-
-def _default_weekly() -> dict[int, tuple[str, str] | None]:
-    return {day: ("09:00", "17:00") for day in range(5)}
-
-
-def _clock_seconds(text: str) -> int:
-    """Seconds after midnight of an "HH:MM" clock time; "24:00" is the end of the day."""
-    match = _CLOCK.match(text.strip())
-    if not match:
-        raise ValueError(f"Business hours must look like '09:00', not {text!r}.")
-    hour, minute = int(match[1]), int(match[2])
-    if minute > 59 or hour > 24 or (hour == 24 and minute):
-        raise ValueError(f"{text!r} is not a time of day between 00:00 and 24:00.")
-    return hour * 3600 + minute * 60
-
-
-def _day_key(key: int | str) -> int:
-    """A weekday number, Monday=0, from an int, a digit string (JSON keys) or a day name."""
-    text = str(key).strip().lower()
-    if text.isdigit() and 0 <= int(text) <= 6:
-        return int(text)
-    for number, name in enumerate(_DAY_NAMES):
-        if text in (name, name[:3]):
-            return number
-    raise ValueError(f"{key!r} is not a day of the week (Monday=0 .. Sunday=6).")
-
-
-def _normalise_weekly(weekly: Mapping[Any, Any]) -> Mapping[int, tuple[str, str]]:
-    days: dict[int, tuple[str, str]] = {}
-    for key, hours in weekly.items():
-        if hours is None:  # a closed day is the same as an absent one
-            continue
-        opens, closes = (str(part).strip() for part in hours)
-        if _clock_seconds(opens) >= _clock_seconds(closes):
-            raise ValueError(
-                f"Opening time {opens} must be before closing time {closes}; "
-                "split overnight hours over two days."
-            )
-        days[_day_key(key)] = (opens, closes)
-    return MappingProxyType(dict(sorted(days.items())))
-
-
-@dataclass(frozen=True)
-class BusinessHours:
-    """When the team works: local opening hours per weekday, a time zone and a holiday region."""
-
-    timezone: str = "Europe/London"
-    #: Monday=0 .. Sunday=6 -> ("09:00", "17:00"); absent or None for a closed day.
-    weekly: Mapping[int, tuple[str, str] | None] = field(
-        default_factory=_default_weekly, hash=False
-    )
-    #: "england-and-wales", "scotland", "northern-ireland" or "none" (no bank holidays).
-    region: str = "england-and-wales"
-
-    def __post_init__(self) -> None:
-        try:  # fail now, with the zone's name, rather than mid-query
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"Unknown time zone {self.timezone!r}: {error}") from None
-        if self.region not in _SUBDIVISIONS:
-            raise ValueError(f"Unknown holiday region {self.region!r}; choose one of {REGIONS}.")
-        object.__setattr__(self, "weekly", _normalise_weekly(self.weekly))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able form, as stored in the settings table; ``from_dict`` reads it back."""
-        return {
-            "timezone": self.timezone,
-            "weekly": {str(day): list(hours) for day, hours in self.weekly.items()},
-            "region": self.region,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> BusinessHours:
-        """Business hours from ``to_dict`` output (or its JSON); missing keys take the defaults."""
-        defaults = cls()
-        return cls(
-            timezone=data.get("timezone", defaults.timezone),
-            weekly=data.get("weekly", defaults.weekly),
-            region=data.get("region", defaults.region),
-        )
-
-
-def bank_holidays(region: str, start: date, end: date) -> list[date]:
-    """The bank holidays of a UK region between two dates inclusive, with substitute days.
-
-    Taken from the ``holidays`` package's rules (no download): England and Wales, Scotland or
-    Northern Ireland; "none" gives no holidays.
-    """
-    if region not in _SUBDIVISIONS:
-        raise ValueError(f"Unknown holiday region {region!r}; choose one of {REGIONS}.")
-    subdivision = _SUBDIVISIONS[region]
-    if subdivision is None or end < start:
-        return []
-    calendar = holidays.country_holidays(
-        "GB", subdiv=subdivision, years=range(start.year, end.year + 1)
-    )
-    return sorted(day for day in calendar if start <= day <= end)
 
 
 def _local_to_utc(day: date, seconds: int, zone: ZoneInfo) -> datetime:
@@ -169,7 +55,7 @@ def working_intervals(hours: BusinessHours, start: date, end: date) -> pd.DataFr
         opening = hours.weekly.get(day.weekday())
         if opening is None or day in closed:
             continue
-        opens, closes = (_clock_seconds(text) for text in opening)
+        opens, closes = (clock_seconds(text) for text in opening)
         begin, finish = _local_to_utc(day, opens, zone), _local_to_utc(day, closes, zone)
         if rows and begin < rows[-1][1]:
             # Only where a clock change repeats midnight: never count the same second twice.
@@ -228,6 +114,13 @@ def _cumulative(joined: ir.Table, instant: str, prefix: str) -> ir.FloatingValue
     return (joined[f"{prefix}cum"] + worked).fill_null(0.0)
 
 
+def _check_naive_utc(table: ir.Table, columns: tuple[str, ...]) -> None:
+    for column in columns:
+        dtype = table[column].type()
+        if not dtype.is_timestamp() or dtype.timezone is not None:
+            raise TypeError(f"{column} must be a naive timestamp meaning UTC, not {dtype}.")
+
+
 def business_seconds(
     backend: ibis.BaseBackend,
     table: ir.Table,
@@ -246,10 +139,7 @@ def business_seconds(
     ``span``, the first and last dates the instants fall on, saves a query over ``table`` when
     the caller knows them.
     """
-    for column in (start_col, end_col):
-        dtype = table[column].type()
-        if not dtype.is_timestamp() or dtype.timezone is not None:
-            raise TypeError(f"{column} must be a naive timestamp meaning UTC, not {dtype}.")
+    _check_naive_utc(table, (start_col, end_col))
     first, last = span or _date_range(backend, table, [start_col, end_col])
     intervals = _intervals_table(backend, hours, first - _MARGIN, last + _MARGIN)
     joined = table

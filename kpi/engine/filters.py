@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 import ibis.expr.types as ir
 
+from kpi.errors import InvalidChoice
+
 #: The fields a report can be filtered and broken down by.
 SEGMENT_FIELDS = ("channel", "team", "agent", "priority", "category")
 
@@ -45,7 +47,9 @@ class Filters:
             elif isinstance(value, str):
                 object.__setattr__(self, name, date.fromisoformat(value))
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError(f"the period starts ({self.date_from}) after it ends ({self.date_to})")
+            raise InvalidChoice(
+                f"the period starts ({self.date_from}) after it ends ({self.date_to})"
+            )
 
     # --- periods ---------------------------------------------------------------------------
 
@@ -59,14 +63,14 @@ class Filters:
         """The same filters over the period just before: as many whole months when the range is
         whole calendar months, otherwise as many days."""
         if self.date_from is None or self.date_to is None:
-            raise ValueError("a previous period needs both a start and an end date")
+            raise InvalidChoice("a previous period needs both a start and an end date")
         months = _whole_months(self.date_from, self.date_to)
         if months:
             start = _add_months(self.date_from, -months)
             end = self.date_from - timedelta(days=1)
         else:
             end = self.date_from - timedelta(days=1)
-            start = end - timedelta(days=self.days - 1)
+            start = self.date_from - (self.date_to - self.date_from) - timedelta(days=1)
         return self.with_dates(start, end)
 
     def with_dates(self, date_from: date | None, date_to: date | None) -> Filters:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from kpi.errors import InvalidChoice
+
 #: Preset key -> label, in the order the sidebar offers them.
 PRESETS: dict[str, str] = {
     "4w": "Last 4 weeks",
@@ -40,7 +42,7 @@ def preset_range(
     no data there is no range: every preset but a custom one is unbounded.
     """
     if preset not in PRESETS:
-        raise ValueError(f"unknown period {preset!r}; choose from {', '.join(PRESETS)}")
+        raise InvalidChoice(f"unknown period {preset!r}; choose from {', '.join(PRESETS)}")
     if preset == "custom":
         start, end = custom
         if start and end and start > end:

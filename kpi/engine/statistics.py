@@ -1,8 +1,7 @@
 """Small, pure statistics behind every number the dashboard shows with its n.
 
 Intervals for proportions (Wilson) and NPS (its standard error), tests of a change against the
-previous period, XmR control limits with the usual run rules, and the quantile method the engine
-uses. Nothing here knows about tables: callers pass counts and series.
+previous period, and XmR control limits with the usual run rules. Nothing here knows about tables: callers pass counts and series.
 """
 
 from __future__ import annotations
@@ -184,19 +183,7 @@ def _is_gap(value: object) -> bool:
 
 def _present(values: Iterable[float | None]) -> list[tuple[int, float]]:
     """(position, value) of the values that are numbers: None, NaN and NA are gaps."""
-    return [(i, float(v)) for i, v in enumerate(values) if not _is_gap(v)]
-
-
-def quantile(values: Iterable[float | None], q: float) -> float | None:
-    """The q-quantile (0..1) by linear interpolation between order statistics.
-
-    The same method as DuckDB's ``quantile_cont`` and NumPy's default (Hyndman-Fan type 7), so a
-    figure checked here matches the engine's. None and NaN are ignored; None when nothing is left.
-    """
-    if not 0 <= q <= 1:
-        raise ValueError(f"q must be between 0 and 1, not {q}")
-    present = [v for _, v in _present(values)]
-    return float(np.quantile(present, q)) if present else None
+    return [(i, float(v)) for i, v in enumerate(values) if v is not None and not _is_gap(v)]
 
 
 # --- XmR (individuals and moving range) control charts ----------------------------------------

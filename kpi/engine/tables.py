@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from kpi.engine.report import MetricResult, Report
+from kpi.engine.results import MetricResult, Report
 from kpi.metrics.registry import REGISTRY
 
 RESULT_COLUMNS = ["value", "n", "ci_low", "ci_high", "small_sample", "numerator"]

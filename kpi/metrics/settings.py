@@ -87,7 +87,7 @@ class Settings:
     sla_default_priority: str = "normal"
     #: Response, resolution and SLA times in "business" or "calendar" hours.
     hours: str = "business"
-    #: kpi.engine.calendar.BusinessHours.to_dict(); empty means the calendar's defaults.
+    #: kpi.metrics.business_hours.BusinessHours.to_dict(); empty means the calendar's defaults.
     business_hours: dict[str, Any] = field(default_factory=dict)
     #: Periods (days, weeks, months, date filters) are read in this time zone.
     timezone: str = "Europe/London"
@@ -158,7 +158,7 @@ class Settings:
         return by_channel.get(priority) or self.sla_targets.get(priority)
 
     def calendar(self) -> Any:
-        """The working-hours calendar (kpi.engine.calendar.BusinessHours) these settings describe."""
+        """The working-hours calendar (kpi.metrics.business_hours.BusinessHours) these settings describe."""
         from kpi.metrics.business_hours import BusinessHours  # only business-hours figures need it
 
         return (

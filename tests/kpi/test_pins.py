@@ -13,7 +13,7 @@ def _release(text: str) -> tuple[int, ...]:
 
 
 def test_sqlglot_pin_keeps_ibis_able_to_create_tables_from_pandas() -> None:
-    # Ibis 12.0.0 with sqlglot >= 30.18 fails here with a ParserException (DESIGN.md pitfalls).
+    # Ibis 12.0.0 with sqlglot >= 30.18 fails here with a ParserException (ARCHITECTURE.md, Known pitfalls).
     assert _release(version("sqlglot")) < (30, 18)
     con = ibis.duckdb.connect()
     table = con.create_table("t", pd.DataFrame({"a": [1, 2]}), temp=True)

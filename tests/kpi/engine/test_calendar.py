@@ -18,13 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpi.engine.calendar import (
-    BusinessHours,
-    bank_holidays,
-    business_seconds,
-    calendar_seconds,
-    working_intervals,
-)
+from kpi.engine.calendar import business_seconds, calendar_seconds, working_intervals
+from kpi.errors import InvalidChoice
+from kpi.metrics.business_hours import BusinessHours, bank_holidays
 
 UTC = ZoneInfo("UTC")
 HOUR = 3600.0
@@ -270,7 +266,7 @@ def test_business_hours_round_trip_through_json():
     ],
 )
 def test_invalid_business_hours_are_refused(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidChoice):
         BusinessHours(**kwargs)
 
 

@@ -8,6 +8,7 @@ import ibis
 import pytest
 
 from kpi.engine.filters import Filters, parse_list
+from kpi.errors import InvalidChoice
 
 
 def test_dates_are_local_days_as_utc_instants():
@@ -44,12 +45,12 @@ def test_previous_period(start, end, previous):
 
 
 def test_previous_period_needs_both_dates():
-    with pytest.raises(ValueError, match="start and an end"):
+    with pytest.raises(InvalidChoice, match="start and an end"):
         Filters(date_from=date(2025, 1, 1)).previous_period()
 
 
 def test_bad_range_is_refused():
-    with pytest.raises(ValueError, match="starts"):
+    with pytest.raises(InvalidChoice, match="starts"):
         Filters(date_from=date(2025, 2, 1), date_to=date(2025, 1, 1))
 
 

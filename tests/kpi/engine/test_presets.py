@@ -8,6 +8,7 @@ import pytest
 
 from kpi.engine.filters import Filters
 from kpi.engine.presets import PRESETS, preset_range
+from kpi.errors import InvalidChoice
 
 LATEST, FIRST = date(2026, 10, 31), date(2025, 5, 1)
 
@@ -51,5 +52,5 @@ def test_no_data_means_no_range() -> None:
 
 
 def test_unknown_preset_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown period"):
+    with pytest.raises(InvalidChoice, match="unknown period"):
         preset_range("fortnight", LATEST)

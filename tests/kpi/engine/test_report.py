@@ -2,7 +2,7 @@
 segments, as-of, change and trend.
 
 The reference below is deliberately slow and obvious: one loop per KPI over dicts, written from
-DESIGN.md's definitions, sharing nothing with the engine but the Settings values.
+the README glossary's definitions, sharing nothing with the engine but the Settings values.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from kpi.engine.report import (
     trend,
     utc_offsets,
 )
+from kpi.errors import InvalidChoice
 from kpi.metrics.registry import KEYS
 from kpi.metrics.settings import Settings
 from tests.kpi.stores import make_store
@@ -560,11 +561,11 @@ def test_filters_reach_the_backend_as_values_not_sql():
 
 def test_unknown_names_are_refused_with_a_message():
     store = make_store()
-    with pytest.raises(ValueError, match="break down by colour"):
+    with pytest.raises(InvalidChoice, match="break down by colour"):
         report(store, by=["colour"])
-    with pytest.raises(ValueError, match="unknown KPI happiness"):
+    with pytest.raises(InvalidChoice, match="unknown KPI happiness"):
         report(store, metrics=["happiness"])
-    with pytest.raises(ValueError, match="grain"):
+    with pytest.raises(InvalidChoice, match="grain"):
         report(store, grain="year")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import duckdb
 import pandas as pd
 import pytest
 from hypothesis import assume, given
@@ -21,7 +20,6 @@ from kpi.engine.statistics import (
     nps_change_test,
     nps_interval,
     nps_standard_error,
-    quantile,
     two_proportion_test,
     wilson_interval,
     xmr_limits,
@@ -201,22 +199,7 @@ def test_mean_change_test_agrees_with_welch_on_raw_values(first, second):
     assert result.p_value == pytest.approx(expected.pvalue, rel=1e-6, abs=1e-9)
 
 
-# --- quantiles and sample size ------------------------------------------------------------------
-
-
-def test_quantile_interpolates_like_duckdb_quantile_cont():
-    values = [4.0, 1.0, 3.0, 2.0, 10.0]
-    for q in (0.0, 0.25, 0.5, 0.9, 1.0):
-        [(expected,)] = duckdb.execute(
-            "SELECT quantile_cont(x, ?) FROM (SELECT unnest(?) AS x)", [q, values]
-        ).fetchall()
-        assert quantile(values, q) == pytest.approx(expected)
-    assert quantile([1.0, 2.0, 3.0, 4.0], 0.9) == pytest.approx(3.7)
-
-
-def test_quantile_ignores_gaps_and_has_no_answer_for_nothing():
-    assert quantile([None, 1.0, float("nan"), 3.0], 0.5) == 2.0
-    assert quantile([], 0.5) is None
+# --- sample size ------------------------------------------------------------------
 
 
 def test_small_sample_is_below_the_minimum():

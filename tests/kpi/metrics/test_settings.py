@@ -1,4 +1,4 @@
-"""KPI definitions: DESIGN.md defaults, validation, and the round trip through the store."""
+"""KPI definitions: the documented defaults (README glossary), validation, and the round trip through the store."""
 
 from __future__ import annotations
 

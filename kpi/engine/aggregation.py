@@ -1,0 +1,386 @@
+"""Aggregating: every selected formula's counts, sums and quantiles as one grouped query, the
+backlog, and the few aggregated rows turned into results (values, Wilson and NPS intervals,
+small-sample flags, reasons). Nothing walks the data row by row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from kpi.engine import statistics
+from kpi.engine.backend import CACHE
+from kpi.engine.filters import Filters
+from kpi.engine.results import MetricResult
+from kpi.engine.timeline import Period
+from kpi.metrics.registry import Context, Formula, Metric
+
+_MICROSECOND = timedelta(microseconds=1)
+#: Up to this many periods, the backlog is one conditional count per period end (cacheable SQL).
+_FEW_PERIODS = 64
+
+T = TypeVar("T")
+Record = dict[str, Any]
+#: (segment values, period label) -> the aggregated columns of that segment and period.
+Index = dict[tuple[tuple[Any, ...], str | None], Record]
+
+
+def count_if(condition: ir.BooleanValue) -> ir.IntegerScalar:
+    return ibis.ifelse(condition, 1, 0).sum()
+
+
+def as_int(value: Any) -> int:
+    return 0 if value is None or (isinstance(value, float) and math.isnan(value)) else int(value)
+
+
+def _required(part: T | None, what: str) -> T:
+    """A formula's optional part that its kind requires (a registry mistake if missing)."""
+    if part is None:
+        raise ValueError(f"the formula has no {what}")
+    return part
+
+
+# --- the aggregate query -------------------------------------------------------------------------
+
+
+def aggregates(
+    t: ir.Table, chosen: Mapping[str, tuple[str, Formula]], context: Context
+) -> dict[str, ir.Scalar]:
+    """Every selected formula's counts, sums and quantiles, as named aggregate expressions."""
+    out: dict[str, ir.Scalar] = {}
+    for key, (_, f) in chosen.items():
+        if f.kind != "stock" and f.supported_by(context):
+            out.update(_formula_aggregates(t, key, f, context))
+    return out
+
+
+def _formula_aggregates(
+    t: ir.Table, key: str, f: Formula, context: Context
+) -> dict[str, ir.Scalar]:
+    population = f.population(t, context)
+    if f.kind == "count":
+        return {f"{key}__n": t.count()}
+    out: dict[str, ir.Scalar] = {}
+    if f.kind in ("mean", "quantiles"):
+        value = _required(f.value, "value")(t, context)
+        population = population & value.notnull()
+    out[f"{key}__n"] = count_if(population)
+    if f.kind in ("proportion", "nps"):
+        out[f"{key}__x"] = count_if(population & _required(f.success, "success")(t, context))
+    if f.kind == "nps":
+        out[f"{key}__y"] = count_if(population & _required(f.failure, "failure")(t, context))
+    elif f.kind == "mean":
+        out[f"{key}__sum"] = value.sum(where=population)
+        out[f"{key}__sumsq"] = (value * value).sum(where=population)
+    elif f.kind == "quantiles":
+        out[f"{key}__median"] = value.quantile(0.5, where=population)
+        out[f"{key}__p90"] = value.quantile(0.9, where=population)
+    for name, rows in f.extra_counts.items():
+        out[f"{key}__extra_{name}"] = count_if(rows(t, context))
+    for column in f.same_scale or ():
+        out[f"{key}__{column}_min"] = t[column].min(where=population)
+        out[f"{key}__{column}_max"] = t[column].max(where=population)
+    return out
+
+
+def aggregate(t: ir.Table, keys: Sequence[str], aggs: Mapping[str, ir.Scalar]) -> ir.Table | None:
+    if not aggs:
+        return None
+    return t.group_by(list(keys)).aggregate(**aggs) if keys else t.aggregate(**aggs)
+
+
+def records(
+    backend: ibis.BaseBackend,
+    build: Callable[[], ir.Table | None],
+    cache_key: tuple[Any, ...] | None = None,
+) -> list[Record]:
+    """Run the aggregate ``build`` makes, as a list of dicts.
+
+    On DuckDB the compiled SQL of each distinct query (same store version, filters, settings,
+    as-of...) is kept: Ibis's compiler takes longer than DuckDB's run, and a dashboard asks the
+    same questions on every rerun. Other backends run the expression as usual.
+    """
+    if cache_key is None or backend.name != "duckdb":
+        expr = build()
+        return [] if expr is None else backend.execute(expr).to_dict("records")
+
+    def compile_sql() -> str:
+        expr = build()
+        return "" if expr is None else str(backend.compile(expr))
+
+    sql = CACHE.compiled(cache_key, compile_sql)
+    if not sql:
+        return []
+    cursor = backend.con.execute(sql)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+# --- the backlog ---------------------------------------------------------------------------------
+
+
+def _open_at(t: ir.Table, end: ir.TimestampValue) -> ir.BooleanValue:
+    """Opened before ``end`` and not resolved by it; resolved at an unknown time is not open."""
+    resolved_time = ibis.coalesce(t.resolved_at, t.closed_at)
+    done = t.status.isin(["resolved", "closed"]).fill_null(False)
+    undated_done = resolved_time.isnull() & done
+    return (t.opened_at < end) & ~((resolved_time < end).fill_null(False) | undated_done)
+
+
+def _tracked(backend: ibis.BaseBackend, filters: Filters) -> ir.Table:
+    """The segment's contacts with a lifecycle, whenever they were opened."""
+    t = backend.table("contacts")
+    t = t.filter(*filters.segment_predicates(t)) if filters.segments() else t
+    # Untracked contacts (no status, no times: calls in a call log) are never open.
+    lifecycle = t.status.notnull() | t.resolved_at.notnull() | t.closed_at.notnull()
+    return t.filter(lifecycle | t.first_response_at.notnull())
+
+
+def _end(period: Period, cap: datetime) -> datetime:
+    """A period's end capped at as-of; a dated period always has an end."""
+    return min(period.end or cap, cap)
+
+
+def backlog(
+    backend: ibis.BaseBackend,
+    filters: Filters,
+    periods: Sequence[Period],
+    as_of: datetime,
+    keys: Sequence[str],
+    cache_key: tuple[Any, ...] | None,
+) -> list[Record]:
+    """Contacts open at each period's end (capped at as-of), whenever they were opened."""
+    cap = as_of + _MICROSECOND
+    if len(periods) == 1 and periods[0].label is None:
+        end = ibis.literal(_end(periods[0], cap), type="timestamp")
+
+        def whole() -> ir.Table | None:
+            t = _tracked(backend, filters)
+            return aggregate(t, keys, {"backlog__n": count_if(_open_at(t, end))})
+
+        return records(backend, whole, cache_key)
+    if len(periods) <= _FEW_PERIODS:
+        return _few_backlogs(backend, filters, periods, cap, keys, cache_key)
+    return _many_backlogs(backend, filters, periods, cap, keys)
+
+
+def _few_backlogs(
+    backend: ibis.BaseBackend,
+    filters: Filters,
+    periods: Sequence[Period],
+    cap: datetime,
+    keys: Sequence[str],
+    cache_key: tuple[Any, ...] | None,
+) -> list[Record]:
+    """One conditional count per period end: a plain aggregate, so its SQL can be cached."""
+
+    def few() -> ir.Table | None:
+        t = _tracked(backend, filters)
+        ends = [ibis.literal(_end(p, cap), type="timestamp") for p in periods]
+        counts = {f"backlog__{i}": count_if(_open_at(t, end)) for i, end in enumerate(ends)}
+        return aggregate(t, keys, counts)
+
+    out = []
+    for record in records(backend, few, cache_key):
+        segment = {k: record[k] for k in keys}
+        for i, p in enumerate(periods):
+            out.append({**segment, "period": p.label, "backlog__n": record[f"backlog__{i}"]})
+    return out
+
+
+def _many_backlogs(
+    backend: ibis.BaseBackend,
+    filters: Filters,
+    periods: Sequence[Period],
+    cap: datetime,
+    keys: Sequence[str],
+) -> list[Record]:
+    """The period ends as a table joined to the contacts. Not cached as SQL: the periods are an
+    in-memory table Ibis registers when it executes."""
+
+    def per_period() -> ir.Table | None:
+        ends = ibis.memtable(
+            {
+                "period": [date.fromisoformat(p.label or "") for p in periods],
+                "_end": [_end(p, cap) for p in periods],
+            }
+        ).cast({"_end": "timestamp"})
+        joined = _tracked(backend, filters).cross_join(ends)
+        still_open = joined.filter(_open_at(joined, joined._end))
+        return aggregate(still_open, [*keys, "period"], {"backlog__n": still_open.count()})
+
+    return records(backend, per_period)
+
+
+# --- from aggregates to results ------------------------------------------------------------------
+
+
+def _number(record: Mapping[str, Any], name: str) -> float | None:
+    value = record.get(name)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def _percent(interval: statistics.Interval) -> tuple[float | None, float | None]:
+    if interval.low is None or interval.high is None:
+        return None, None
+    return 100.0 * interval.low, 100.0 * interval.high
+
+
+def _mean_interval(mean: float, sd: float | None, n: int) -> tuple[float | None, float | None]:
+    if sd is None or n < 2:
+        return None, None
+    margin = scipy_stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+    return mean - margin, mean + margin
+
+
+def finish(
+    metric: Metric,
+    variant: str,
+    formula: Formula,
+    record: Mapping[str, Any],
+    context: Context,
+) -> MetricResult:
+    """One KPI's result from its aggregated counts for one segment and period."""
+    key = metric.key
+    result = MetricResult(
+        key=key,
+        value=None,
+        n=0,
+        definition=metric.definition(context),
+        variant=variant,
+        unit=metric.unit,
+    )
+    if not formula.supported_by(context):
+        result.reason = formula.missing
+        return result
+    result.n = n = as_int(record.get(f"{key}__n"))
+    result.extra = {
+        name: as_int(record.get(f"{key}__extra_{name}")) for name in formula.extra_counts
+    }
+    if formula.kind in ("count", "stock"):
+        result.value = float(n)
+        return result
+    result.small_sample = statistics.is_small_sample(n, context.settings.minimum_n)
+    if n == 0:
+        result.reason = f"no {formula.population_name} in this selection"
+        return result
+    _FINISH[formula.kind](result, metric, formula, record, context)
+    return result
+
+
+def _finish_proportion(
+    result: MetricResult, metric: Metric, formula: Formula, record: Mapping[str, Any], _: Context
+) -> None:
+    x, n = as_int(record.get(f"{metric.key}__x")), result.n
+    result.value = 100.0 * x / n
+    result.numerator, result.denominator = x, n
+    result.ci_low, result.ci_high = _percent(statistics.wilson_interval(x, n))
+
+
+def _finish_nps(
+    result: MetricResult, metric: Metric, formula: Formula, record: Mapping[str, Any], _: Context
+) -> None:
+    key, n = metric.key, result.n
+    promoters, detractors = as_int(record.get(f"{key}__x")), as_int(record.get(f"{key}__y"))
+    result.value = 100.0 * (promoters - detractors) / n
+    result.numerator, result.denominator = promoters - detractors, n
+    interval = statistics.nps_interval(promoters, detractors, n)
+    result.ci_low, result.ci_high = interval.low, interval.high
+    result.extra.update(promoters=promoters, detractors=detractors)
+
+
+def _finish_mean(
+    result: MetricResult,
+    metric: Metric,
+    formula: Formula,
+    record: Mapping[str, Any],
+    context: Context,
+) -> None:
+    key, n = metric.key, result.n
+    total, squares = _number(record, f"{key}__sum") or 0.0, _number(record, f"{key}__sumsq")
+    mean = total / n
+    sd = None
+    if n >= 2 and squares is not None:
+        sd = math.sqrt(max(squares - n * mean * mean, 0.0) / (n - 1))
+    result.value = mean
+    result.ci_low, result.ci_high = _mean_interval(mean, sd, n)
+    result.extra["sd"] = sd
+    if formula.same_scale:
+        _check_one_scale(result, metric, formula.same_scale, record, context)
+
+
+def _check_one_scale(
+    result: MetricResult,
+    metric: Metric,
+    same_scale: Sequence[str],
+    record: Mapping[str, Any],
+    context: Context,
+) -> None:
+    """No mean over answers on different scales; otherwise name the scale in the definition."""
+    key = metric.key
+    low, high = same_scale
+    lows = {_number(record, f"{key}__{low}_min"), _number(record, f"{key}__{low}_max")}
+    highs = {_number(record, f"{key}__{high}_min"), _number(record, f"{key}__{high}_max")}
+    if len(lows) > 1 or len(highs) > 1:
+        result.value = result.ci_low = result.ci_high = None
+        result.reason = "answers use different scales, so one mean would mix them"
+    else:
+        scale = f" ({lows.pop():g}-{highs.pop():g})"
+        result.definition = metric.definition(context, scale=scale)
+
+
+def _finish_quantiles(
+    result: MetricResult, metric: Metric, formula: Formula, record: Mapping[str, Any], _: Context
+) -> None:
+    result.value = _number(record, f"{metric.key}__median")
+    result.extra["p90"] = _number(record, f"{metric.key}__p90")
+
+
+_FINISH: dict[str, Callable[[MetricResult, Metric, Formula, Mapping[str, Any], Context], None]] = {
+    "proportion": _finish_proportion,
+    "nps": _finish_nps,
+    "mean": _finish_mean,
+    "quantiles": _finish_quantiles,
+}
+
+
+# --- indexing the records ------------------------------------------------------------------------
+
+
+def sort_key(segment: tuple[Any, ...]) -> tuple[tuple[bool, str], ...]:
+    return tuple((value is None, "" if value is None else str(value)) for value in segment)
+
+
+def _segment_key(record: Mapping[str, Any], by: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(_plain(record.get(f)) for f in by)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10]
+    return value
+
+
+def index_records(
+    found: Iterable[Mapping[str, Any]], by: Sequence[str], grain: str | None
+) -> Index:
+    """Records by segment and period (several queries' records merge into one entry)."""
+    out: Index = {}
+    for record in found:
+        period = _plain(record.get("period")) if grain else None
+        key = (_segment_key(record, by), period)
+        out.setdefault(key, {}).update(record)
+    return out

@@ -1,0 +1,129 @@
+"""The data profile: which columns hold any data, the as-of default and the data's dates.
+
+The profile decides which formula variant each KPI uses (a definition must not flip with the
+filters, so it looks at the whole store) and is cached per store version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from kpi.engine.aggregation import as_int, count_if
+from kpi.engine.backend import CACHE
+
+_CONTACT_TIMES = ("opened_at", "first_response_at", "resolved_at", "closed_at")
+
+
+def _contact_profile_columns(t: ir.Table) -> dict[str, ir.BooleanValue]:
+    return {
+        "first_response_at": t.first_response_at.notnull(),
+        "resolved_time": t.resolved_at.notnull() | t.closed_at.notnull(),
+        "first_contact_resolved": t.first_contact_resolved.notnull(),
+        "agent_replies": t.agent_replies.notnull(),
+        "customer_key": t.customer_key.notnull(),
+        "sla_met": t.sla_met.notnull(),
+        "handle_seconds": t.handle_seconds.notnull(),
+        "wait_seconds": t.wait_seconds.notnull(),
+        "offered": t.answered.notnull() | t.abandoned.notnull(),
+        "reopens": t.reopens.notnull(),
+        "escalated": t.escalated.notnull(),
+        "complaint": t.complaint.notnull(),
+    }
+
+
+def _response_profile_columns(t: ir.Table) -> dict[str, ir.BooleanValue]:
+    return {
+        "nps": t.nps.notnull(),
+        "csat": t.csat.notnull() & t.csat_scale_min.notnull() & t.csat_scale_max.notnull(),
+        "ces": t.ces.notnull() & t.ces_scale_min.notnull() & t.ces_scale_max.notnull(),
+    }
+
+
+@dataclass(frozen=True)
+class Profile:
+    supported: frozenset[str]
+    latest: datetime | None
+    first_day: datetime | None
+    last_day: datetime | None
+    undated_responses: int
+
+
+def data_profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
+    """Which columns hold any data (the whole store: definitions do not flip with filters), the
+    latest timestamp (the default as-of) and the data's first and last instants. Cached per store
+    version, so a warm dashboard skips it."""
+    key = (CACHE.token(backend), cache_key) if cache_key else None
+    cached = CACHE.profile(key) if key else None
+    if cached is not None:
+        return cached
+    contacts, responses = backend.table("contacts"), backend.table("responses")
+    c_cols, r_cols = _contact_profile_columns(contacts), _response_profile_columns(responses)
+    c = _contact_summary(backend, contacts, c_cols)
+    r = _response_summary(backend, responses, r_cols)
+    supported = {k for k in c_cols if as_int(c[f"has_{k}"])} | {
+        k for k in r_cols if as_int(r[f"has_{k}"])
+    }
+    profile = Profile(
+        supported=frozenset(supported),
+        latest=_max_time([c[f"max_{k}"] for k in _CONTACT_TIMES] + [r["max_responded"]]),
+        first_day=_min_time([c["min_opened"], r["min_responded"]]),
+        last_day=_max_time([c["max_opened_at"], r["max_responded"]]),
+        undated_responses=as_int(r["undated"]),
+    )
+    if key:
+        CACHE.keep_profile(key, profile)
+    return profile
+
+
+def _contact_summary(
+    backend: ibis.BaseBackend, contacts: ir.Table, columns: dict[str, ir.BooleanValue]
+) -> Any:
+    """One row: how many contacts have each column, and the first and last instants."""
+    return backend.execute(
+        contacts.aggregate(
+            **{f"has_{k}": count_if(v) for k, v in columns.items()},
+            **{f"max_{k}": contacts[k].max() for k in _CONTACT_TIMES},
+            min_opened=contacts.opened_at.min(),
+        )
+    ).iloc[0]
+
+
+def _response_summary(
+    backend: ibis.BaseBackend, responses: ir.Table, columns: dict[str, ir.BooleanValue]
+) -> Any:
+    """One row: how many answers have each score, their first and last instants, how many are
+    undated."""
+    return backend.execute(
+        responses.aggregate(
+            **{f"has_{k}": count_if(v) for k, v in columns.items()},
+            min_responded=responses.responded_at.min(),
+            max_responded=responses.responded_at.max(),
+            undated=count_if(responses.responded_at.isnull()),
+            rows=responses.count(),
+        )
+    ).iloc[0]
+
+
+def _times(values: Iterable[Any]) -> list[datetime]:
+    out = []
+    for value in values:
+        if value is None or value != value:  # None, NaN, NaT
+            continue
+        out.append(value.to_pydatetime() if hasattr(value, "to_pydatetime") else value)
+    return [v.replace(tzinfo=None) for v in out]
+
+
+def _max_time(values: Iterable[Any]) -> datetime | None:
+    times = _times(values)
+    return max(times) if times else None
+
+
+def _min_time(values: Iterable[Any]) -> datetime | None:
+    times = _times(values)
+    return min(times) if times else None
