@@ -1,7 +1,8 @@
 """Reading an export file (CSV or XLSX) into a DuckDB table of text columns.
 
 Encodings and delimiters are decided here, explicitly: DuckDB's sniffer silently misreads some
-real files (see DESIGN.md, Known pitfalls), so it is given a decided dialect and never guesses.
+real files (a wrong delimiter or encoding, with no error), so it is given a decided dialect and
+never guesses.
 Every physical row ends up either as a row of the raw table or as a rejected line with a reason.
 """
 
@@ -15,6 +16,7 @@ import os
 import re
 import tempfile
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,7 +144,7 @@ def sniff_delimiter(text: str) -> str:
     end = max(text.rfind("\n"), text.rfind("\r"))
     if end > 0 and end < len(text) - 1:
         text = text[: end + 1]  # the sample may end mid-record
-    best, best_score = ",", (0, 0)
+    best, best_score = ",", (0.0, 0)
     for delimiter in DELIMITERS:
         # Records, not lines: a quoted field may hold newlines (and other delimiters).
         counts = [len(row) for row in _records(text, delimiter, 50) if row]
@@ -177,7 +179,7 @@ def _header(text: str, delimiter: str) -> list[str]:
     return _clean_headers(first)
 
 
-def _clean_headers(raw: list[object]) -> list[str]:
+def _clean_headers(raw: Sequence[object]) -> list[str]:
     headers = []
     for i, name in enumerate(raw):
         text = "" if name is None else str(name).replace("\ufeff", "").strip()

@@ -145,30 +145,9 @@ def parse_layout(data: dict[str, Any], where: str, *, builtin: bool = False) -> 
     kind = data.get("kind", "contacts")
     if kind not in KINDS:
         raise ImportProblem(f"{where}: kind must be 'contacts' or 'responses', not {kind!r}.")
-    fields = field_map(kind)
-    columns_raw = dict(data.get("columns", {}))
-    scores: dict[str, ScoreSpec] = {}
-    for name, raw in dict(data.get("scores", {})).items():
-        if name not in SCORE_FIELDS:
-            raise ImportProblem(f"{where}: [scores.{name}] is not one of nps, csat, ces.")
-        scores[name] = _score_spec(name, raw, where)
-    for name in list(columns_raw):
-        if name in SCORE_FIELDS and name not in scores:
-            # A plain score column takes the default scale of its kind of score.
-            scores[name] = _score_spec(name, {"column": columns_raw.pop(name)}, where)
-        elif name in SCORE_FIELDS:
-            columns_raw.pop(name)
-    for name in columns_raw:
-        if name not in fields:
-            raise ImportProblem(
-                f"{where}: [columns] {name} is not a {kind} field; fields are {', '.join(fields)}."
-            )
-    columns = {name: _column_spec(name, raw, where) for name, raw in columns_raw.items()}
+    columns, scores = _columns_and_scores(data, kind, where)
     constants = dict(data.get("constants", {}))
-    required = [f for f in fields.values() if f.required]
-    for f in required:
-        if f.name not in columns and f.name not in constants:
-            raise ImportProblem(f"{where}: [columns] must map {f.name} (it is required).")
+    _check_required(kind, columns, constants, where)
     values = {
         fname: {str(k).strip().lower(): str(v) for k, v in table.items()}
         for fname, table in dict(data.get("values", {})).items()
@@ -202,6 +181,41 @@ def parse_layout(data: dict[str, Any], where: str, *, builtin: bool = False) -> 
         notes=str(data.get("notes", "")),
         builtin=builtin,
     )
+
+
+def _columns_and_scores(
+    data: dict[str, Any], kind: str, where: str
+) -> tuple[dict[str, ColumnSpec], dict[str, ScoreSpec]]:
+    """[columns] and [scores]: a score named under [columns] is a score with its kind's
+    default scale, unless [scores] describes it too."""
+    fields = field_map(kind)
+    columns_raw = dict(data.get("columns", {}))
+    scores: dict[str, ScoreSpec] = {}
+    for name, raw in dict(data.get("scores", {})).items():
+        if name not in SCORE_FIELDS:
+            raise ImportProblem(f"{where}: [scores.{name}] is not one of nps, csat, ces.")
+        scores[name] = _score_spec(name, raw, where)
+    for name in list(columns_raw):
+        if name in SCORE_FIELDS and name not in scores:
+            # A plain score column takes the default scale of its kind of score.
+            scores[name] = _score_spec(name, {"column": columns_raw.pop(name)}, where)
+        elif name in SCORE_FIELDS:
+            columns_raw.pop(name)
+    for name in columns_raw:
+        if name not in fields:
+            raise ImportProblem(
+                f"{where}: [columns] {name} is not a {kind} field; fields are {', '.join(fields)}."
+            )
+    columns = {name: _column_spec(name, raw, where) for name, raw in columns_raw.items()}
+    return columns, scores
+
+
+def _check_required(
+    kind: str, columns: dict[str, ColumnSpec], constants: dict[str, Any], where: str
+) -> None:
+    for f in field_map(kind).values():
+        if f.required and f.name not in columns and f.name not in constants:
+            raise ImportProblem(f"{where}: [columns] must map {f.name} (it is required).")
 
 
 def _check_fields(

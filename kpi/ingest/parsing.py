@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -133,6 +133,14 @@ FAMILIES = {
         MONTH_FIRST + ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="month-first", family="mdy"
     ),
 }
+FORMAT_HINT = (
+    "Give the column's format as date_format in a mapping file (strptime codes, "
+    'e.g. "%d/%m/%Y %H:%M") and import with --mapping FILE.'
+)
+AMBIGUOUS_HINT = (
+    'Add date_format = "%d/%m/%Y %H:%M" (UK) or "%m/%d/%Y %H:%M" (US) to a '
+    "mapping file and import with --mapping FILE."
+)
 SAMPLE_ROWS = 20_000  # rows of the file looked at to detect a date format
 SAMPLE_VALUES = 2_000  # distinct values of those tried against every candidate format
 
@@ -213,8 +221,7 @@ def _decide(con, table, value_sql, sample, where: DateDetection, file: str, para
         raise ImportProblem(
             f"{file}: column {where.column!r} ({where.field_name}) has dates that read both "
             f"day-first and month-first, e.g. {_examples(con, sample)}.",
-            hint='Add date_format = "%d/%m/%Y %H:%M" (UK) or "%m/%d/%Y %H:%M" (US) to a '
-            "mapping file and import with --mapping FILE.",
+            hint=AMBIGUOUS_HINT,
         )
     if fitting:
         return next(iter(fitting.values()))
@@ -225,9 +232,12 @@ def _decide(con, table, value_sql, sample, where: DateDetection, file: str, para
     raise ImportProblem(
         f"{file}: column {where.column!r} ({where.field_name}): no single date format reads "
         f"every value (not read: {shown}).",
-        hint="Give the column's format as date_format in a mapping file (strptime codes, "
-        'e.g. "%d/%m/%Y %H:%M") and import with --mapping FILE.',
+        hint=FORMAT_HINT,
     )
+
+
+MISSED = "(SELECT unnest($missed) AS v)"  # the values a parse missed, as a table of ``v``
+MISSED_LIMIT = 2000  # distinct missed values looked at; more means the format is wrong
 
 
 def complete_dates(
@@ -244,40 +254,19 @@ def complete_dates(
     that no format of the family reads."""
     raw = f"{name}__raw"
     missed = con.execute(
-        f"SELECT DISTINCT {raw} FROM {table} WHERE {raw} IS NOT NULL AND {name} IS NULL LIMIT 2000"
+        f"SELECT DISTINCT {raw} FROM {table} WHERE {raw} IS NOT NULL AND {name} IS NULL "
+        f"LIMIT {MISSED_LIMIT}"
     ).fetchall()
     if not missed or not parse.family:
         return parse
     values = [r[0] for r in missed]
-    extra = _narrow(
-        con, "(SELECT unnest($missed) AS v)", FAMILIES[parse.family], {"missed": values}
-    )
-    merged = DateParse(
-        tuple(dict.fromkeys(parse.local + extra.local)),
-        tuple(dict.fromkeys(parse.utc + extra.utc)),
-        tuple(dict.fromkeys(parse.offset + extra.offset)),
-        parse.epoch,
-        parse.label,
-        parse.family,
-    )
-    p = Params("c")
-    unread = con.execute(
-        f"SELECT v FROM (SELECT unnest($missed) AS v) WHERE {merged.sql('v', timezone, p)} IS NULL LIMIT 3",
-        {**p.values, "missed": values},
-    ).fetchall()
-    if unread and parse.family == "iso" and len(values) < 2000:
-        # The sample was all ISO, the rest is not: ISO values read the same day-first or
-        # month-first, so the misses decide, as they would have had the sample held them.
-        wider = _beyond_iso(con, merged, values, timezone, where, file)
-        if wider is not None:
-            merged, unread = wider, []
-    if unread or len(values) == 2000:
-        shown = ", ".join(repr(r[0]) for r in unread) or repr(values[0])
+    merged, unread = _read_missed(con, parse, values, timezone, where, file)
+    if unread or len(values) == MISSED_LIMIT:
+        shown = ", ".join(repr(v) for v in unread) or repr(values[0])
         raise ImportProblem(
             f"{file}: column {where.column!r} ({name}): no single date format reads every value "
             f"(read as {parse.label}, but not: {shown}).",
-            hint="Give the column's format as date_format in a mapping file (strptime codes, "
-            'e.g. "%d/%m/%Y %H:%M") and import with --mapping FILE.',
+            hint=FORMAT_HINT,
         )
     p = Params("u")
     con.execute(
@@ -286,6 +275,43 @@ def complete_dates(
         p.values,
     )
     return merged
+
+
+def _read_missed(
+    con: duckdb.DuckDBPyConnection,
+    parse: DateParse,
+    values: list[str],
+    timezone: str,
+    where: DateDetection,
+    file: str,
+) -> tuple[DateParse, list[str]]:
+    """``parse`` with the formats of its family that the missed ``values`` need, and up to three
+    values it still cannot read."""
+    extra = _narrow(con, MISSED, FAMILIES[parse.family], {"missed": values})
+    merged = _with_formats(parse, extra)
+    p = Params("c")
+    unread = con.execute(
+        f"SELECT v FROM {MISSED} WHERE {merged.sql('v', timezone, p)} IS NULL LIMIT 3",
+        {**p.values, "missed": values},
+    ).fetchall()
+    if unread and parse.family == "iso" and len(values) < MISSED_LIMIT:
+        # The sample was all ISO, the rest is not: ISO values read the same day-first or
+        # month-first, so the misses decide, as they would have had the sample held them.
+        wider = _beyond_iso(con, merged, values, timezone, where, file)
+        if wider is not None:
+            return wider, []
+    return merged, [r[0] for r in unread]
+
+
+def _with_formats(parse: DateParse, extra: DateParse, **changes: Any) -> DateParse:
+    """``parse`` that also tries ``extra``'s formats (each once, ``parse``'s first)."""
+    return replace(
+        parse,
+        local=tuple(dict.fromkeys(parse.local + extra.local)),
+        utc=tuple(dict.fromkeys(parse.utc + extra.utc)),
+        offset=tuple(dict.fromkeys(parse.offset + extra.offset)),
+        **changes,
+    )
 
 
 def _beyond_iso(
@@ -308,20 +334,12 @@ def _beyond_iso(
         raise ImportProblem(
             f"{file}: column {where.column!r} ({where.field_name}) has dates that read both "
             f"day-first and month-first, e.g. {examples}.",
-            hint='Add date_format = "%d/%m/%Y %H:%M" (UK) or "%m/%d/%Y %H:%M" (US) to a '
-            "mapping file and import with --mapping FILE.",
+            hint=AMBIGUOUS_HINT,
         )
     if not fits:
         return None
     name, extra = next(iter(fits.items()))
-    return DateParse(
-        tuple(dict.fromkeys(parse.local + extra.local)),
-        tuple(dict.fromkeys(parse.utc + extra.utc)),
-        tuple(dict.fromkeys(parse.offset + extra.offset)),
-        parse.epoch,
-        FAMILIES[name].label,
-        name,
-    )
+    return _with_formats(parse, extra, label=FAMILIES[name].label, family=name)
 
 
 def _unread(
@@ -347,12 +365,8 @@ def _widened(
         return narrowed
     values = "(SELECT unnest($missed) AS v)"
     extra = _narrow(con, values, family, {"missed": missed})
-    merged = DateParse(
-        tuple(dict.fromkeys(narrowed.local + extra.local)),
-        tuple(dict.fromkeys(narrowed.utc + extra.utc)),
-        tuple(dict.fromkeys(narrowed.offset + extra.offset)),
-        label=narrowed.label,
-    )
+    # Without a family, so that the import does not widen it again (``complete_dates``).
+    merged = _with_formats(narrowed, extra, epoch=False, family="")
     return None if _unread(con, table, value_sql, merged, params=params) else merged
 
 

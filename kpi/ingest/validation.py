@@ -96,21 +96,21 @@ def _interpret(kind: str, cases: pd.DataFrame, frame: pd.DataFrame) -> list[Fail
         )
     found: list[Failure] = []
     ordered: set[tuple[int, str]] = set()
-    for case in cases.itertuples(index=False):
-        index = case.index
+    columns = cases[["index", "check", "column", "failure_case"]]
+    for index, check_name, column, failure_case in columns.itertuples(index=False, name=None):
         if index is None or pd.isna(index):
             continue  # a column-level problem (e.g. missing column), not a row's
         row = int(index)
-        check = str(case.check)
+        check = str(check_name)
         if check in order:
             name, message = order[check]
             if (row, name) not in ordered:
                 ordered.add((row, name))
                 found.append(Failure(row, name, frame.at[row, name], message, False))
             continue
-        name = str(case.column)
+        name = str(column)
         issue = "is empty" if check == "not_nullable" else _issue(check)
-        found.append(Failure(row, name, case.failure_case, issue, name in required))
+        found.append(Failure(row, name, failure_case, issue, name in required))
     return found
 
 

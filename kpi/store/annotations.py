@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from kpi.errors import InvalidChoice
 from kpi.store.connection import Store
 
 MAX_TEXT = 200
@@ -25,14 +26,18 @@ def add(store: Store, on_date: date, text: str) -> Annotation:
     """Store a note for a day; the text is trimmed and must not be empty."""
     text = " ".join(text.split())
     if not text:
-        raise ValueError("an annotation needs some text")
+        raise InvalidChoice("an annotation needs some text")
     if len(text) > MAX_TEXT:
-        raise ValueError(f"keep an annotation under {MAX_TEXT} characters")
+        raise InvalidChoice(f"keep an annotation under {MAX_TEXT} characters")
     with store.transaction() as cur:
-        row = cur.execute("SELECT coalesce(max(annotation_id), 0) + 1 FROM annotations").fetchone()
+        next_id = cur.execute(
+            "SELECT coalesce(max(annotation_id), 0) + 1 FROM annotations"
+        ).fetchall()[0][0]
         created = datetime.now(UTC).replace(tzinfo=None)
-        cur.execute("INSERT INTO annotations VALUES (?, ?, ?, ?)", [row[0], on_date, text, created])
-    return Annotation(int(row[0]), on_date, text)
+        cur.execute(
+            "INSERT INTO annotations VALUES (?, ?, ?, ?)", [next_id, on_date, text, created]
+        )
+    return Annotation(int(next_id), on_date, text)
 
 
 def all_annotations(store: Store) -> list[Annotation]:

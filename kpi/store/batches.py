@@ -1,4 +1,4 @@
-"""Import batches in the store: loading one atomically, listing them, and undoing one.
+"""Import batches in the store: loading one atomically, and undoing one.
 
 A batch upserts rows by (source, id). Rows it replaces are kept in ``<kind>_history`` so that
 undoing the batch restores them exactly.
@@ -6,7 +6,6 @@ undoing the batch restores them exactly.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
@@ -78,66 +77,10 @@ def _merge(cur: duckdb.DuckDBPyConnection, kind: str, staged: str, batch_id: int
     return UpsertCounts(new, changed, total - new - changed)
 
 
-@dataclass(frozen=True)
-class Batch:
-    batch_id: int
-    file_name: str
-    layout: str
-    kind: str
-    rows_read: int
-    rows_imported: int
-    rows_quarantined: int
-    rows_inserted: int
-    rows_updated: int
-    imported_at: dt.datetime
-    undone_at: dt.datetime | None
-
-
-def list_batches(store: Store) -> list[Batch]:
-    rows = (
-        store.cursor()
-        .execute(
-            """SELECT batch_id, file_name, layout, kind, rows_read, rows_imported,
-                  rows_quarantined, rows_inserted, rows_updated, imported_at, undone_at
-           FROM imports ORDER BY batch_id DESC"""
-        )
-        .fetchall()
-    )
-    return [Batch(*row) for row in rows]
-
-
 def undo(store: Store, batch_id: int) -> None:
     """Remove a batch's rows and restore the versions it replaced, in one transaction."""
     with store.transaction() as cur:
-        found = cur.execute(
-            "SELECT undone_at FROM imports WHERE batch_id = ?", [batch_id]
-        ).fetchall()
-        if not found:
-            raise UndoRefused(f"there is no import batch {batch_id}.")
-        if found[0][0] is not None:
-            raise UndoRefused(f"batch {batch_id} was already undone.")
-        for kind in ("contacts", "responses"):
-            later = cur.execute(
-                f"SELECT min(replaced_by) FROM {kind}_history WHERE batch_id = ?", [batch_id]
-            ).fetchall()[0][0]
-            if later is not None:
-                raise UndoRefused(
-                    f"batch {later} updated rows that batch {batch_id} imported; "
-                    f"undo batch {later} first."
-                )
-        # Rows a later batch found unchanged still carry this batch's id, so undoing this one
-        # would remove rows that the later batch (still imported) holds: undo in order.
-        later = cur.execute(
-            """SELECT min(l.batch_id) FROM imports l JOIN imports b ON l.source = b.source
-               WHERE b.batch_id = ? AND l.batch_id > b.batch_id AND l.undone_at IS NULL
-                 AND l.rows_unchanged > 0""",
-            [batch_id],
-        ).fetchall()[0][0]
-        if later is not None:
-            raise UndoRefused(
-                f"batch {later} was imported later from the same source and holds rows "
-                f"unchanged since batch {batch_id}; undo batch {later} first."
-            )
+        _check_undoable(cur, batch_id)
         for kind in ("contacts", "responses"):
             columns = ", ".join(stored_columns(kind))
             cur.execute(f"DELETE FROM {kind} WHERE batch_id = ?", [batch_id])
@@ -151,4 +94,36 @@ def undo(store: Store, batch_id: int) -> None:
         cur.execute(
             "UPDATE imports SET undone_at = current_timestamp::TIMESTAMP WHERE batch_id = ?",
             [batch_id],
+        )
+
+
+def _check_undoable(cur: duckdb.DuckDBPyConnection, batch_id: int) -> None:
+    """Raise ``UndoRefused`` unless the batch exists, is not undone, and no later batch that is
+    still imported depends on its rows."""
+    found = cur.execute("SELECT undone_at FROM imports WHERE batch_id = ?", [batch_id]).fetchall()
+    if not found:
+        raise UndoRefused(f"there is no import batch {batch_id}.")
+    if found[0][0] is not None:
+        raise UndoRefused(f"batch {batch_id} was already undone.")
+    for kind in ("contacts", "responses"):
+        later = cur.execute(
+            f"SELECT min(replaced_by) FROM {kind}_history WHERE batch_id = ?", [batch_id]
+        ).fetchall()[0][0]
+        if later is not None:
+            raise UndoRefused(
+                f"batch {later} updated rows that batch {batch_id} imported; "
+                f"undo batch {later} first."
+            )
+    # Rows a later batch found unchanged still carry this batch's id, so undoing this one
+    # would remove rows that the later batch (still imported) holds: undo in order.
+    later = cur.execute(
+        """SELECT min(l.batch_id) FROM imports l JOIN imports b ON l.source = b.source
+           WHERE b.batch_id = ? AND l.batch_id > b.batch_id AND l.undone_at IS NULL
+             AND l.rows_unchanged > 0""",
+        [batch_id],
+    ).fetchall()[0][0]
+    if later is not None:
+        raise UndoRefused(
+            f"batch {later} was imported later from the same source and holds rows "
+            f"unchanged since batch {batch_id}; undo batch {later} first."
         )

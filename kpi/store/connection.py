@@ -177,13 +177,13 @@ class Store:
     def count(self, table: str) -> int:
         if table not in {*KINDS, "quarantine", "imports", "import_warnings"}:
             raise ValueError(f"unknown table {table!r}")
-        return self.cursor().execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return self.cursor().execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     has_meta = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     current = 0
     if has_meta:
         row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()

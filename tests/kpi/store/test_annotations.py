@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from kpi.errors import InvalidChoice
 from kpi.store import annotations
 from kpi.store.connection import open_store
 
@@ -38,6 +39,6 @@ def test_text_that_looks_like_sql_or_html_is_kept_verbatim(store) -> None:
 
 
 @pytest.mark.parametrize("text", ["", "   ", "x" * (annotations.MAX_TEXT + 1)])
-def test_empty_or_long_text_is_refused(store, text: str) -> None:
-    with pytest.raises(ValueError):
+def test_empty_or_long_text_is_refused_as_an_invalid_choice(store, text: str) -> None:
+    with pytest.raises(InvalidChoice):
         annotations.add(store, date(2026, 3, 3), text)

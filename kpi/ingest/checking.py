@@ -1,0 +1,232 @@
+"""The second step of an import: the staged rows checked, and each problem given its outcome.
+
+A value that cannot be read, or that Pandera rejects, is an issue. An issue on a required field
+is fatal: the row goes to quarantine. Any other issue empties its value and is recorded as a
+data-quality warning; the rest of the row still counts. A repeated id is quarantined, or for an
+event log (``duplicates = "keep_last"``) rolled up into its last row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import duckdb
+
+from kpi.errors import ImportProblem
+from kpi.ingest import validation
+from kpi.ingest.parsing import Params
+from kpi.ingest.staging import Staged
+from kpi.store.schema import key_field
+
+VALIDATION_CHUNK = 500_000  # rows handed to Pandera at a time
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem with one value of one row."""
+
+    row: int
+    field: str
+    value: str | None
+    issue: str
+    fatal: bool  # the row is quarantined; otherwise the value is emptied with a warning
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Staged rows with their issues recorded.
+
+    ``issues_table`` holds every issue (plus repeated ids, as fatal issues); ``accepted_table``
+    holds the ``_row`` of each row to load: no fatal issue, and one row per id.
+    """
+
+    staged: Staged
+    rolled_up: int  # event rows rolled up into the last row of their id
+
+    @property
+    def issues_table(self) -> str:
+        return f"issues_{self.staged.tag}"
+
+    @property
+    def accepted_table(self) -> str:
+        return f"dup_{self.staged.tag}"
+
+    @property
+    def accepted_rows(self) -> str:
+        """The staged rows to load, as a FROM clause (extendable with ``AND ...``)."""
+        return f"{self.staged.table} WHERE _row IN (SELECT _row FROM {self.accepted_table})"
+
+
+def check(cur: duckdb.DuckDBPyConnection, staged: Staged) -> Checked:
+    """Find every issue in ``staged``, empty the values of non-fatal ones, mark duplicates."""
+    issues = _parse_issues(cur, staged)
+    issues += _validation_issues(cur, staged, {(i.row, i.field) for i in issues})
+    checked = Checked(staged, rolled_up=0)
+    _record_issues(cur, checked, issues)
+    return replace(checked, rolled_up=_mark_duplicates(cur, checked))
+
+
+# --- values that cannot be read -------------------------------------------------------------
+
+
+def _parse_issues(cur: duckdb.DuckDBPyConnection, staged: Staged) -> list[Issue]:
+    """Source text that could not be read as its field's type."""
+    p = Params()
+    parts = []
+    for name in sorted(n for n in staged.present if not staged.verbatim(n)):
+        no_answer = _no_answer_words(staged, name)
+        skip = f" AND lower({name}__raw) NOT IN ({', '.join(p(w) for w in no_answer)})"
+        parts.append(
+            f"SELECT _row, {p(name)} AS f, {name}__raw AS v FROM {staged.table} "
+            f"WHERE {name}__raw IS NOT NULL AND {name} IS NULL{skip if no_answer else ''}"
+        )
+    if not parts:
+        return []
+    rows = cur.execute(" UNION ALL ".join(parts), p.values).fetchall()
+    return [
+        Issue(row, name, value, _unreadable(staged, name, value), _fatal(staged, name))
+        for row, name, value in rows
+    ]
+
+
+def _no_answer_words(staged: Staged, name: str) -> list[str]:
+    spec = staged.layout.scores.get(name)
+    return [w for w, v in spec.labels.items() if v is None] if spec else []
+
+
+def _unreadable(staged: Staged, name: str, value: str) -> str:
+    if name in staged.layout.scores:
+        return f"cannot read {value!r} as a {name} score"
+    f = staged.fields[name]
+    if f.type == "timestamp":
+        return f"cannot read {value!r} as a date ({staged.date_parses[name].label})"
+    if f.type == "category":
+        return f"{value!r} is not a known {name} (use [values.{name}] in a mapping)"
+    kinds = {"duration": "a duration", "integer": "a whole number", "boolean": "yes/no"}
+    return f"cannot read {value!r} as {kinds.get(f.type, f.type)}"
+
+
+def _fatal(staged: Staged, name: str) -> bool:
+    fields = staged.fields
+    return name in fields and fields[name].required
+
+
+# --- values Pandera rejects -----------------------------------------------------------------
+
+
+def _validation_issues(
+    cur: duckdb.DuckDBPyConnection, staged: Staged, unreadable: set[tuple[int, str]]
+) -> list[Issue]:
+    """Pandera's verdict on the typed values (ranges, scales, order of timestamps); a value
+    already reported as unreadable is not reported again."""
+    columns = _validated_columns(staged)
+    scales = {name: spec.scale for name, spec in staged.layout.scores.items()}
+    issues = []
+    for failure in _failures(cur, staged, columns, scales):
+        if (failure.row, failure.field) in unreadable:
+            continue
+        shown = _show(failure.value)
+        issues.append(
+            Issue(failure.row, failure.field, shown, _describe(failure, shown), failure.required)
+        )
+    return issues
+
+
+def _validated_columns(staged: Staged) -> list[str]:
+    """The present fields Pandera checks; raise when a required field has no column."""
+    fields = staged.fields
+    columns = [
+        n
+        for n in sorted(staged.present)
+        if n in staged.layout.scores
+        or (n in fields and (fields[n].type != "text" or fields[n].required))
+    ]
+    missing = [f.name for f in fields.values() if f.required and f.name not in staged.present]
+    if missing:
+        raise ImportProblem(
+            f"{staged.file_name}: the layout gives no column for {', '.join(missing)}."
+        )
+    return columns
+
+
+def _describe(failure: validation.Failure, shown: str) -> str:
+    if failure.issue == "is empty":
+        return f"{failure.field} is empty"
+    if failure.issue.startswith(failure.field):
+        return failure.issue
+    return f"{failure.field} {shown} {failure.issue}"
+
+
+def _failures(
+    cur: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    columns: list[str],
+    scales: dict[str, tuple[float, float]],
+) -> Iterator[validation.Failure]:
+    """Pandera over the typed rows in chunks, so memory stays flat however big the file."""
+    query = f"SELECT _row, {', '.join(columns)} FROM {staged.table}"
+    for batch in cur.sql(query).to_arrow_reader(VALIDATION_CHUNK):
+        frame = batch.to_pandas().set_index("_row")
+        yield from validation.failures(staged.layout.kind, frame, scales)
+
+
+def _show(value: object) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+# --- outcomes -------------------------------------------------------------------------------
+
+
+def _record_issues(cur: duckdb.DuckDBPyConnection, checked: Checked, issues: list[Issue]) -> None:
+    """Issues into their table; non-fatal ones empty their value (fatal ones quarantine the
+    row when it is loaded)."""
+    table = checked.issues_table
+    cur.execute(
+        f"""CREATE TEMP TABLE {table} (_row BIGINT, field VARCHAR, value VARCHAR,
+            issue VARCHAR, fatal BOOLEAN)"""
+    )
+    if issues:
+        cur.executemany(
+            f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?)",
+            [
+                (i.row, i.field, None if i.value is None else str(i.value)[:500], i.issue, i.fatal)
+                for i in issues
+            ],
+        )
+    for name in {i.field for i in issues if not i.fatal}:
+        cur.execute(
+            f"""UPDATE {checked.staged.table} SET {name} = NULL WHERE _row IN
+                (SELECT _row FROM {table} WHERE field = ? AND NOT fatal)""",
+            [name],
+        )
+
+
+def _mark_duplicates(cur: duckdb.DuckDBPyConnection, checked: Checked) -> int:
+    """A repeated id: quarantined, or for event logs rolled up into its last row. Leaves one
+    row per id in the accepted table; returns how many rows were rolled up."""
+    staged, accepted = checked.staged, checked.accepted_table
+    duplicates, key = staged.layout.duplicates, key_field(staged.layout.kind)
+    keep = "DESC" if duplicates == "keep_last" else "ASC"
+    cur.execute(
+        f"""CREATE TEMP TABLE {accepted} AS
+        SELECT _row, {key} AS id,
+               row_number() OVER (PARTITION BY {key} ORDER BY _row {keep}) AS rank,
+               first(_row) OVER (PARTITION BY {key} ORDER BY _row {keep}) AS kept
+        FROM {staged.table}
+        WHERE {key} IS NOT NULL
+          AND _row NOT IN (SELECT _row FROM {checked.issues_table} WHERE fatal)"""
+    )
+    if duplicates == "quarantine":
+        cur.execute(
+            f"""INSERT INTO {checked.issues_table}
+            SELECT _row, ?, id, printf('duplicate {key} %s (first at row %d)', id, kept), true
+            FROM {accepted} WHERE rank > 1""",
+            [key],
+        )
+    rolled_up = 0
+    if duplicates == "keep_last":
+        rolled_up = cur.execute(f"SELECT count(*) FROM {accepted} WHERE rank > 1").fetchall()[0][0]
+    cur.execute(f"DELETE FROM {accepted} WHERE rank > 1")
+    return rolled_up

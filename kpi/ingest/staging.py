@@ -1,0 +1,236 @@
+"""The first step of an import: a file read into DuckDB becomes a typed staging table.
+
+Every field the layout maps and the file has is staged twice: its source text as
+``<field>__raw`` (trimmed, empty as NULL) and its canonical typed value as ``<field>``, so that
+the check step can name the text it could not read. A text field kept as it is has one copy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
+
+import duckdb
+
+from kpi.errors import ImportProblem
+from kpi.ingest.files import RawTable
+from kpi.ingest.layouts import Layout, resolve_headers
+from kpi.ingest.parsing import (
+    SAMPLE_ROWS,
+    DateDetection,
+    DateParse,
+    Params,
+    boolean_sql,
+    category_sql,
+    complete_dates,
+    contains_sql,
+    detect_dates,
+    duration_sql,
+    explicit_dates,
+    integer_sql,
+    score_sql,
+    text_value,
+)
+from kpi.store.schema import Field, field_map
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A file staged for checking: the typed table and what it holds.
+
+    ``present`` is every field the file gives a value for (a mapped column it has, a constant,
+    a score column it has); ``table`` has ``_row`` and, per present field, ``<field>`` and
+    (unless the field is kept verbatim) ``<field>__raw``.
+    """
+
+    raw: RawTable
+    layout: Layout
+    file_name: str
+    tag: str  # makes this run's temporary table names unique
+    positions: Mapping[str, int]  # source header -> column position in the raw table
+    present: frozenset[str]
+    date_parses: Mapping[str, DateParse]  # how each timestamp field was read
+
+    @property
+    def table(self) -> str:
+        return f"stage_{self.tag}"
+
+    @property
+    def fields(self) -> dict[str, Field]:
+        return field_map(self.layout.kind)
+
+    def verbatim(self, name: str) -> bool:
+        """A text field taken as it is: it cannot be unreadable, so needs no source copy."""
+        f = self.fields.get(name)
+        return (
+            f is not None
+            and f.type == "text"
+            and name not in self.layout.scores
+            and name not in self.layout.values
+        )
+
+    def source_column(self, name: str) -> str:
+        """The staging column holding a field's source text."""
+        return name if self.verbatim(name) else f"{name}__raw"
+
+
+@dataclass(frozen=True)
+class _SourceText:
+    """The source text of every present field, as a subquery over the raw table (and over a
+    sample of its rows, for detecting date formats without a full pass)."""
+
+    fields: tuple[str, ...]  # in the order of the select list
+    query: str
+    sample: str
+    params: Mapping[str, Any]
+
+
+def source_positions(raw: RawTable, layout: Layout, file_name: str) -> dict[str, int]:
+    """Where each source column the layout uses is; raise ``ImportProblem`` when the file has
+    no data rows or lacks a column it needs."""
+    if raw.rows_read == 0:
+        raise ImportProblem(f"{file_name}: the file has a header but no data rows.")
+    return resolve_headers(layout, raw.headers, file_name)
+
+
+def stage(
+    cur: duckdb.DuckDBPyConnection,
+    raw: RawTable,
+    layout: Layout,
+    file_name: str,
+    positions: Mapping[str, int],
+) -> Staged:
+    """Stage ``raw`` as read with ``layout``; raise ``ImportProblem`` when its dates cannot be
+    read with one format."""
+    tag = uuid.uuid4().hex[:10]
+    text = _source_text(raw.table, layout, positions)
+    present = frozenset(text.fields)
+    staged = Staged(raw, layout, file_name, tag, MappingProxyType(positions), present, {})
+    parses = _read_dates(cur, staged, text)
+    _create_typed_table(cur, staged, text, parses)
+    return replace(staged, date_parses=MappingProxyType(_complete_dates(cur, staged, parses)))
+
+
+def _source_text(table: str, layout: Layout, positions: Mapping[str, int]) -> _SourceText:
+    """The trimmed source text of each field the layout maps and the file has."""
+    p = Params("t")
+    fields = field_map(layout.kind)
+    texts: list[tuple[str, str]] = []
+    for name, spec in layout.columns.items():
+        cols = [f"c{positions[c]}" for c in spec.columns if c in positions]
+        if cols:
+            texts.append((name, text_value(cols, p, layout.null_values, spec.extract)))
+    for name, constant in layout.constants.items():
+        if name in fields and name not in layout.columns:
+            texts.append((name, f"CAST({p(str(constant))} AS VARCHAR)"))
+    for name, score in layout.scores.items():
+        if score.column in positions:
+            column = f"c{positions[score.column]}"
+            texts.append((name, text_value([column], p, layout.null_values, None)))
+    selects = ", ".join(["_row", *(f"{value} AS {name}__raw" for name, value in texts)])
+    sample = f"(SELECT * FROM {table} USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (42))"
+    # Not materialised: the typed stage reads it once, so no second copy of every string.
+    return _SourceText(
+        fields=tuple(name for name, _ in texts),
+        query=f"(SELECT {selects} FROM {table})",
+        sample=f"(SELECT {selects} FROM {sample})",
+        params=p.values,
+    )
+
+
+def _timestamp_fields(staged: Staged, names: tuple[str, ...]) -> list[str]:
+    fields = staged.fields
+    return [
+        name
+        for name in dict.fromkeys(names)
+        if name not in staged.layout.scores
+        and not staged.verbatim(name)
+        and fields[name].type == "timestamp"
+    ]
+
+
+def _read_dates(
+    cur: duckdb.DuckDBPyConnection, staged: Staged, text: _SourceText
+) -> dict[str, DateParse]:
+    """Each timestamp field's formats: the layout's, else those detected on a sample."""
+    layout, parses = staged.layout, {}
+    for name in _timestamp_fields(staged, text.fields):
+        spec = layout.columns.get(name)
+        explicit = (spec.date_format if spec else None) or layout.date_format
+        if explicit:
+            parses[name] = explicit_dates(explicit)
+            continue
+        where = DateDetection(" + ".join(spec.columns) if spec else name, name)
+        parses[name] = detect_dates(
+            cur,
+            text.query,
+            f"{name}__raw",
+            where,
+            staged.file_name,
+            dict(text.params),
+            sampled=text.sample,
+        )
+    return parses
+
+
+def _create_typed_table(
+    cur: duckdb.DuckDBPyConnection, staged: Staged, text: _SourceText, parses: dict[str, DateParse]
+) -> None:
+    """Canonical typed values beside their source text."""
+    p = Params("y", dict(text.params))
+    selects = ["_row"]
+    for name in dict.fromkeys(text.fields):
+        if staged.verbatim(name):
+            selects.append(f"{name}__raw AS {name}")  # text kept as is: one copy suffices
+            continue
+        selects.append(f"{name}__raw")
+        selects.append(f"{_typed_value(staged, name, f'{name}__raw', parses, p)} AS {name}")
+    cur.execute(
+        f"CREATE TEMP TABLE {staged.table} AS SELECT {', '.join(selects)} FROM {text.query}",
+        p.values,
+    )
+
+
+def _typed_value(
+    staged: Staged, name: str, value: str, parses: dict[str, DateParse], p: Params
+) -> str:
+    """SQL reading the source text ``value`` as the field's canonical type (NULL if it cannot)."""
+    layout = staged.layout
+    if name in layout.scores:
+        return score_sql(value, layout.scores[name].labels, p)
+    f = staged.fields[name]
+    spec = layout.columns.get(name)
+    if f.type == "timestamp":
+        return parses[name].sql(value, layout.timezone, p)
+    if f.type == "duration":
+        return duration_sql(value, spec.unit if spec else None, p)
+    if f.type == "integer":
+        return integer_sql(value)
+    if f.type == "boolean":
+        if spec and spec.contains:
+            return contains_sql(value, spec.contains, p)
+        return boolean_sql(
+            value, p, spec.true_values if spec else (), spec.false_values if spec else ()
+        )
+    if f.type == "category":
+        return category_sql(value, name, layout.values.get(name, {}), p)
+    if name in layout.values:  # free text renamed word for word; others kept
+        return f"coalesce({category_sql(value, name, layout.values[name], p)}, {value})"
+    return value
+
+
+def _complete_dates(
+    cur: duckdb.DuckDBPyConnection, staged: Staged, parses: dict[str, DateParse]
+) -> dict[str, DateParse]:
+    """Values a detected format missed, read with more formats of its family (or an error)."""
+    completed = {}
+    for name, parse in parses.items():
+        spec = staged.layout.columns.get(name)
+        where = DateDetection(" + ".join(spec.columns) if spec else name, name)
+        completed[name] = complete_dates(
+            cur, staged.table, name, parse, staged.layout.timezone, where, staged.file_name
+        )
+    return completed
