@@ -3,8 +3,9 @@ with its PNG button, a downloadable table."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Literal
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -17,11 +18,16 @@ from kpi.engine.report import Change, MetricResult
 from kpi.engine.tables import format_change, format_interval, format_value
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.targets import LEGEND, rag
-from kpi.store import annotations, viewer
+from kpi.store import annotations as annotation_store
+from kpi.store import viewer
 from kpi.store.annotations import Annotation
 
 DATA_PAGE = "views/data.py"
-_RAG_COLOURS = {"green": "green", "amber": "orange", "red": "red"}
+Colour = Literal["red", "orange", "green"]
+DeltaColour = Literal["normal", "inverse", "off"]
+_RAG_COLOURS: dict[str, Colour] = {"green": "green", "amber": "orange", "red": "red"}
+#: How st.metric colours a change: green when it moved the better way.
+_DELTA_COLOURS: dict[str, DeltaColour] = {"higher": "normal", "lower": "inverse"}
 
 
 def page(title: str, intro: str, uses_filters: bool = True) -> bool:
@@ -60,10 +66,11 @@ def kpi_tile(
     with its direction in words, and the definition behind the ? icon."""
     metric = REGISTRY[result.key]
     target = data.settings().targets.get(result.key)
-    delta, colour = None, "off"
+    delta: str | None = None
+    colour: DeltaColour = "off"
     if change is not None and change.significant and change.difference is not None:
         delta = f"{format_change(change.difference, result.unit)} vs previous period"
-        colour = {"higher": "normal", "lower": "inverse"}.get(metric.direction or "", "off")
+        colour = _DELTA_COLOURS.get(metric.direction or "", "off")
     help_text = result.definition + (
         f"\n\nChange tested with a {change.test}." if change and change.test else ""
     )
@@ -96,7 +103,7 @@ def kpi_tile(
 def tiles(
     results: Sequence[MetricResult],
     changes: dict[str, Change] | None = None,
-    trends: dict[str, Sequence[float | None]] | None = None,
+    trends: Mapping[str, Sequence[float | None]] | None = None,
     per_row: int = 4,
 ) -> None:
     for start in range(0, len(results), per_row):
@@ -109,7 +116,7 @@ def tiles(
 
 def notes(filters: Filters) -> list[Annotation]:
     """The team's annotations inside the filters' dates, for every trend chart."""
-    return annotations.between(data.store(), filters.date_from, filters.date_to)
+    return annotation_store.between(data.store(), filters.date_from, filters.date_to)
 
 
 def annotation_editor(default_date: date | None) -> None:
@@ -119,19 +126,20 @@ def annotation_editor(default_date: date | None) -> None:
         on_date = when.date_input("Date", value=default_date, format="DD/MM/YYYY")
         text = what.text_input(
             "Note",
-            max_chars=annotations.MAX_TEXT,
+            max_chars=annotation_store.MAX_TEXT,
             placeholder="New refund process",
             key="annotation_text",
         )
-        if st.form_submit_button("Add annotation", key="add_annotation") and text.strip():
-            annotations.add(data.store(), on_date, text)
+        added = st.form_submit_button("Add annotation", key="add_annotation")
+        if added and text.strip() and isinstance(on_date, date):
+            annotation_store.add(data.store(), on_date, text)
             st.rerun()
-    for note in annotations.all_annotations(data.store()):
+    for note in annotation_store.all_annotations(data.store()):
         day, words, button = st.columns([1, 4, 1])
         day.text(f"{note.on_date:%d %b %Y}")
         words.text(note.text)  # plain text: never rendered as Markdown or HTML
         if button.button("Delete", key=f"delete_note_{note.annotation_id}"):
-            annotations.delete(data.store(), note.annotation_id)
+            annotation_store.delete(data.store(), note.annotation_id)
             st.rerun()
 
 

@@ -9,11 +9,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from kpi.engine import breakdowns
+from kpi.engine import breakdowns, page_data
 from kpi.engine import report as engine
 from kpi.engine.comments import search
+from kpi.engine.comparison import MeAgainstRest
+from kpi.engine.comparison import me_against_rest as _me_against_rest
 from kpi.engine.filters import Filters
-from kpi.engine.report import Change, MetricResult, Overview, Report
+from kpi.engine.report import Change, Grain, MetricResult, Overview, Report
 from kpi.metrics.settings import Settings, load_settings
 from kpi.store.connection import Store, default_path, open_store
 
@@ -45,7 +47,7 @@ def _report(
     version: str,
     filters: Filters,
     by: tuple[str, ...],
-    grain: str | None,
+    grain: Grain | None,
     metrics: tuple[str, ...] | None,
 ) -> Report:
     return engine.report(_store, filters, by=by, grain=grain, metrics=metrics)
@@ -54,7 +56,7 @@ def _report(
 def report(
     filters: Filters,
     by: Sequence[str] = (),
-    grain: str | None = None,
+    grain: Grain | None = None,
     metrics: Sequence[str] | None = None,
 ) -> Report:
     """The engine's report (every KPI unless ``metrics`` names some), cached."""
@@ -95,18 +97,30 @@ def overview(filters: Filters, trend_keys: Sequence[str] = OVERVIEW_TRENDS) -> O
     return _overview(store(), version(), filters, tuple(trend_keys))
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _compare(
+    _store: Store, version: str, filters: Filters, keys: tuple[str, ...]
+) -> tuple[dict[str, MetricResult], dict[str, Change]]:
+    return page_data.compare(_store, filters, keys)
+
+
 def compare(
     filters: Filters, keys: Sequence[str]
 ) -> tuple[dict[str, MetricResult], dict[str, Change]]:
-    """A few KPIs now and their changes against the previous period (the engine's tests).
+    """kpi.engine.page_data.compare (a few KPIs now and their changes), cached."""
+    return _compare(store(), version(), filters, tuple(keys))
 
-    Cheaper than ``overview`` on pages that show a few tiles: only the KPIs named are computed
-    (survey KPIs never touch the contacts) and no weekly trends."""
-    now = report(filters, metrics=keys).total().metrics
-    if filters.date_from is None or filters.date_to is None:
-        return now, {}
-    before = report(filters.previous_period(), metrics=keys).total().metrics
-    return now, {k: engine.change(now[k], before[k]) for k in keys}
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _me(
+    _store: Store, version: str, filters: Filters, me: str, keys: tuple[str, ...]
+) -> MeAgainstRest:
+    return _me_against_rest(_store, filters, me, keys)
+
+
+def me_against_rest(filters: Filters, me: str, keys: Sequence[str]) -> MeAgainstRest:
+    """kpi.engine.comparison.me_against_rest, cached."""
+    return _me(store(), version(), filters, me, tuple(keys))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -62,13 +62,20 @@ def _day(text: str | None) -> date | None:
         return None
 
 
+def _last(params: Mapping[str, list[str]], name: str) -> str | None:
+    """The last value a query parameter was given (a link may repeat one), or None."""
+    values = params.get(name)
+    return values[-1] if values else None
+
+
 def from_params(params: Mapping[str, list[str]], options: Mapping[str, list[str]]) -> Choice:
     """The choice a URL describes; unknown presets, bad dates and values the store does not
     hold are dropped rather than trusted."""
-    preset = (params.get("period") or [DEFAULT_PRESET])[-1]
+    periods = params.get("period") or [DEFAULT_PRESET]
+    preset = periods[-1]
     if preset not in PRESETS:
         preset = DEFAULT_PRESET
-    custom = (_day((params.get("from") or [None])[-1]), _day((params.get("to") or [None])[-1]))
+    custom = (_day(_last(params, "from")), _day(_last(params, "to")))
     segments = {
         name: tuple(v for v in params.get(name, []) if v in options.get(name, []))
         for name in SEGMENT_FIELDS
@@ -97,12 +104,12 @@ def _custom_range(first: date | None, latest: date | None) -> tuple[date | None,
     # is still picking (one end so far) keeps its one end.
     clamped = [min(max(day, first), latest) for day in picked if day is not None]
     st.session_state[_RANGE] = tuple(sorted(clamped)) or (first, latest)
-    picked = st.date_input(
+    chosen = st.date_input(
         "From - to", min_value=first, max_value=latest, key=_RANGE, format="DD/MM/YYYY"
     )
-    if isinstance(picked, tuple | list):  # one end while the reader is still picking
-        return (picked[0] if picked else None, picked[1] if len(picked) > 1 else None)
-    return picked, picked
+    if isinstance(chosen, tuple | list):  # one end while the reader is still picking
+        return (chosen[0] if chosen else None, chosen[1] if len(chosen) > 1 else None)
+    return chosen, chosen
 
 
 def sidebar() -> Filters:
@@ -113,7 +120,9 @@ def sidebar() -> Filters:
         _load_url(options, first, latest)
     with st.sidebar:
         st.header("Filters")
-        preset = st.selectbox("Period", list(PRESETS), format_func=PRESETS.get, key=_PERIOD)
+        preset: str = st.selectbox(
+            "Period", list(PRESETS), format_func=lambda p: PRESETS[p], key=_PERIOD
+        )
         custom = _custom_range(first, latest) if preset == "custom" else (None, None)
         segments = {}
         for name in SEGMENT_FIELDS:

@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from kpi.charts.disclosure import csv_bytes
-from kpi.errors import ImportProblem
+from kpi.errors import KpiError
 from kpi.ingest.files import peek_headers
 from kpi.ingest.importer import describe_import, import_file
 from kpi.ingest.layouts import (
@@ -77,7 +77,7 @@ def run_imports(store: Store, uploads, choice: LayoutChoice) -> list[dict]:
                 result = import_file(
                     store, path, layout=choice.layout, mapping=mapping, progress=report
                 )
-            except ImportProblem as problem:
+            except KpiError as problem:  # an unreadable file, or the store refusing it
                 results.append({"file": upload.name, "error": str(problem)})
             else:
                 results.append({"file": upload.name, "result": result})
@@ -101,17 +101,19 @@ def show_results(results: list[dict]) -> None:
         box.text("\n".join(describe_import(r)))
 
 
-def mapping_editor(store: Store, upload) -> None:
-    """Pick a column for each canonical field, then save a mapping file or import with it."""
+def _headers(upload) -> list[str] | None:
+    """The uploaded file's column names; None (after a one-line error) when it cannot be read."""
     with tempfile.TemporaryDirectory(prefix="kpi-peek-") as folder:
         path = _saved(upload.name, upload.getvalue(), Path(folder))
         try:
-            headers = peek_headers(path)
-        except ImportProblem as problem:
+            return peek_headers(path)
+        except KpiError as problem:
             st.error(str(problem))
-            return
-    st.write(f"Columns in **{upload.name}**: {len(headers)}")
-    kind = st.radio("Each row is", ["contacts", "responses"], horizontal=True, key="map_kind")
+            return None
+
+
+def _column_picks(kind: str, headers: list[str]) -> dict[str, str]:
+    """A selectbox per canonical field (the importer's guess preselected): field -> column."""
     guesses = guess_columns(kind, headers)
     options = [NOT_IN_FILE, *headers]
     chosen: dict[str, str] = {}
@@ -127,6 +129,17 @@ def mapping_editor(store: Store, upload) -> None:
         )
         if pick != NOT_IN_FILE:
             chosen[name] = pick
+    return chosen
+
+
+def mapping_editor(store: Store, upload) -> None:
+    """Pick a column for each canonical field, then save a mapping file or import with it."""
+    headers = _headers(upload)
+    if headers is None:
+        return
+    st.write(f"Columns in **{upload.name}**: {len(headers)}")
+    kind = st.radio("Each row is", ["contacts", "responses"], horizontal=True, key="map_kind")
+    chosen = _column_picks(kind, headers)
     date_format = st.text_input(
         "Date format (strptime codes, e.g. %d/%m/%Y %H:%M; empty = detect)", key="map_date"
     )

@@ -10,7 +10,7 @@ from zoneinfo import available_timezones
 import pandas as pd
 import streamlit as st
 
-from kpi.engine.calendar import REGIONS
+from kpi.metrics.business_hours import REGIONS
 from kpi.metrics.settings import CSAT_RULES, FCR_VARIANTS, HOURS, Settings
 from kpi.metrics.settings_form import business_hours, settings_from_tables, sla_table, targets_table
 

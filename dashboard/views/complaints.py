@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, components, data, filters
+from dashboard import components, data, filters
+from kpi.charts import figures
 from kpi.engine.breakdowns import pareto
+from kpi.engine.page_data import counts
 from kpi.engine.tables import long_frame
 
 DRIVERS = {
@@ -34,16 +36,16 @@ if components.page(
         monthly = long_frame(
             data.report(chosen, grain="month", metrics=("complaint_rate",)), ("complaint_rate",)
         )
-        volume = monthly.assign(value=monthly.numerator.fillna(0))
+        volume = counts(monthly)
         rate_column, volume_column = st.columns(2)
         with rate_column:
             components.chart(
-                charts.trend(monthly, "Complaint rate", "%", notes=components.notes(chosen)),
+                figures.trend(monthly, "Complaint rate", "%", notes=components.notes(chosen)),
                 "complaint_rate_trend",
             )
         with volume_column:
             components.chart(
-                charts.bars(
+                figures.bars(
                     volume, "period", "value", "Complaints per month", "month", "complaints"
                 ),
                 "complaint_volume",
@@ -52,7 +54,11 @@ if components.page(
         st.subheader("What drives them")
         driver = (
             st.segmented_control(
-                "Count", list(DRIVERS), default="complaints", format_func=DRIVERS.get, key="driver"
+                "Count",
+                list(DRIVERS),
+                default="complaints",
+                format_func=lambda d: DRIVERS[d],
+                key="driver",
             )
             or "complaints"
         )
@@ -61,7 +67,7 @@ if components.page(
             st.info(f"No {DRIVERS[driver].lower()} in this selection.")
         else:
             components.chart(
-                charts.pareto(ranked, "category", f"{DRIVERS[driver]} by category"),
+                figures.pareto(ranked, "category", f"{DRIVERS[driver]} by category"),
                 f"pareto_{driver}",
             )
             components.table(ranked, f"{driver} by category", f"pareto_{driver}")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, importing
-from kpi.store.batches import UndoRefused, undo
+from kpi.engine.page_data import active_batches, import_totals
+from kpi.errors import KpiError
+from kpi.store.batches import undo
 from kpi.store.quarantine import imports_table, quarantined_rows, warnings
 
 store = data.store()
@@ -45,13 +47,13 @@ with tab_history:
         st.info("Nothing imported yet. Upload an export on the Import tab.")
     else:
         st.dataframe(batches, hide_index=True, width="stretch")
-        active = batches[batches["undone_at"].isna()]["batch_id"].tolist()
+        active = active_batches(batches)
         if active:
             batch = st.selectbox("Batch to undo", active, key="undo_batch")
             if st.button("Undo this batch", key="undo"):
                 try:
                     undo(store, int(batch))
-                except UndoRefused as refused:
+                except KpiError as refused:  # UndoRefused, or a store problem
                     outcome = ("error", f"Cannot undo: {refused}")
                 else:
                     data.store_changed()
@@ -61,9 +63,8 @@ with tab_history:
                 st.rerun()
 
 with tab_quality:
-    totals = batches[batches["undone_at"].isna()] if not batches.empty else batches
-    read, kept, held = (int(totals[c].sum()) if not totals.empty else 0 for c in
-                        ("rows_read", "rows_imported", "rows_quarantined"))  # fmt: skip
+    totals = import_totals(batches)
+    read, kept, held = totals.read, totals.imported, totals.quarantined
     cols = st.columns(3)
     cols[0].metric("Rows read", f"{read:,}")
     cols[1].metric("Imported", f"{kept:,}")

@@ -7,6 +7,9 @@ text is shown as plain text, never as HTML or markdown.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import pandas as pd
 import streamlit as st
 
@@ -14,6 +17,7 @@ from dashboard import components, data
 from kpi.charts import figures, images
 from kpi.charts.disclosure import csv_bytes
 from kpi.charts.spec import table
+from kpi.errors import KpiError
 from kpi.evidence import documents, ksbs, reflections
 from kpi.evidence import packs as evidence
 from kpi.evidence.reflections import Reflection
@@ -47,8 +51,11 @@ def journal() -> list[Reflection]:
 
 def coverage() -> None:
     st.subheader("KSB coverage")
-    standard = st.selectbox(
-        "Standard", list(ksbs.STANDARDS), format_func=ksbs.STANDARDS.get, key="coverage_standard"
+    standard: str = st.selectbox(
+        "Standard",
+        list(ksbs.STANDARDS),
+        format_func=lambda code: ksbs.STANDARDS[code],
+        key="coverage_standard",
     )
     table_ = reflections.coverage(data.store(), standard)
     gaps = int((table_.reflections == 0).sum())
@@ -72,7 +79,7 @@ def provider_wording() -> None:
             try:
                 text = upload.getvalue().decode("utf-8-sig")
                 rows = ksbs.import_text(data.store(), text, evidence.safe_name(upload.name, 60))
-            except (UnicodeDecodeError, ksbs.CatalogueError) as problem:
+            except (UnicodeDecodeError, KpiError) as problem:
                 st.error(str(problem))
             else:
                 st.success(f"Imported {len(rows)} KSBs.")
@@ -99,16 +106,14 @@ def review(rows: list[Reflection]) -> None:
     if not waiting:
         st.caption("Nothing is waiting for review.")
         return
-    ids = [r.reflection_id for r in waiting]
+    by_id = {r.reflection_id: r for r in waiting if r.reflection_id is not None}
     chosen = st.selectbox(
         "Waiting for review",
-        ids,
-        format_func=lambda i: next(
-            f"{r.reference} {r.title}" for r in waiting if r.reflection_id == i
-        ),
+        list(by_id),
+        format_func=lambda i: f"{by_id[i].reference} {by_id[i].title}",
         key="review_pick",
     )
-    r = next(r for r in waiting if r.reflection_id == chosen)
+    r = by_id[chosen]
     show(r)
     supervisor = st.text_input("Supervisor", key="review_name", max_chars=80)
     comment = st.text_area("Comment (serves as a witness statement)", key="review_comment")
@@ -116,90 +121,115 @@ def review(rows: list[Reflection]) -> None:
     for column, label, sign_off in ((sign, "Sign off", True), (back, "Return to learner", False)):
         if column.button(label, key=f"review_{sign_off}"):
             try:
-                reflections.review(data.store(), r.reflection_id, supervisor, comment, sign_off)
-            except ValueError as problem:
+                reflections.review(data.store(), chosen, supervisor, comment, sign_off)
+            except KpiError as problem:
                 st.error(str(problem))
             else:
                 st.success(f"{r.reference} {'signed off' if sign_off else 'returned'}.")
 
 
+@dataclass(frozen=True)
+class ChartFiles:
+    title: str
+    png: bytes
+    svg: bytes
+    html: bytes
+    csv: bytes
+
+
+@dataclass(frozen=True)
+class Built:
+    """A pack and every file made from it, built once when asked for (not on each rerun) and
+    kept for the reflection as it was then: ``key`` is its id, its last update and ``indexed``."""
+
+    key: tuple[int, datetime | None, bool]
+    pack: evidence.Pack
+    pdf: bytes
+    docx: bytes
+    charts: list[ChartFiles]
+
+
+def build(reflection_id: int, r: Reflection, indexed: bool) -> Built:
+    with images.renderer() as renderer:
+        pack = evidence.build(data.store(), reflection_id, renderer, indexed=indexed)
+        svgs = [renderer.image(figures.figure(spec), "svg") for spec in pack.charts]
+    charts = [
+        ChartFiles(
+            spec.title,
+            png,
+            svg,
+            images.html_bytes(figures.figure(spec)),
+            csv_bytes(table(spec)),
+        )
+        for spec, png, svg in zip(pack.charts, pack.images, svgs, strict=True)
+    ]
+    key = (reflection_id, r.updated_at, indexed)
+    return Built(key, pack, documents.pdf_bytes(pack), documents.docx_bytes(pack), charts)
+
+
 def exports(rows: list[Reflection]) -> None:
     st.subheader("Export")
-    ids = [r.reflection_id for r in rows]
+    by_id = {r.reflection_id: r for r in rows if r.reflection_id is not None}
     chosen = st.selectbox(
         "Reflection",
-        ids,
-        format_func=lambda i: next(
-            f"{r.reference} {r.title}" for r in rows if r.reflection_id == i
-        ),
+        list(by_id),
+        format_func=lambda i: f"{by_id[i].reference} {by_id[i].title}",
         key="export_pick",
     )
     indexed = st.checkbox(
         "Indexed figures (first value = 100; hides commercially sensitive volumes)",
         key="export_indexed",
     )
+    r = by_id[chosen]
     if st.button("Build evidence pack", type="primary", key="export_build"):
         try:
-            with st.spinner("Drawing charts and writing the pack..."), images.renderer() as r:
-                pack = evidence.build(data.store(), chosen, r, indexed=indexed)
-                svgs = [r.image(figures.figure(spec), "svg") for spec in pack.charts]
-        except images.ChromiumMissing as problem:
+            with st.spinner("Drawing charts and writing the pack..."):
+                st.session_state[BUILT] = build(chosen, r, indexed)
+        except KpiError as problem:  # Chromium missing, or the reflection's data gone
             st.error(str(problem))
             return
-        st.session_state[BUILT] = (chosen, indexed, pack, svgs)
     built = st.session_state.get(BUILT)
-    if built and built[:2] == (chosen, indexed):
-        downloads(built[2], built[3])
+    if built and built.key == (chosen, r.updated_at, indexed):
+        downloads(built)
 
 
-def downloads(pack: evidence.Pack, svgs: list[bytes]) -> None:
+def downloads(built: Built) -> None:
+    pack = built.pack
     pdf, docx = st.columns(2)
     pdf.download_button(
         "Evidence pack (PDF)",
-        documents.pdf_bytes(pack),
+        built.pdf,
         evidence.file_name(pack, "pdf"),
         "application/pdf",
         key="dl_pdf",
     )
     docx.download_button(
         "Evidence pack (DOCX)",
-        documents.docx_bytes(pack),
+        built.docx,
         evidence.file_name(pack, "docx"),
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         key="dl_docx",
     )
-    charts = zip(pack.charts, pack.images, svgs, strict=True)
-    for number, (spec, image, svg) in enumerate(charts, 1):
-        st.caption(f"Chart {number}: {spec.title}")
-        columns = st.columns(4)
-        suffix = f"chart{number}"
-        columns[0].download_button(
-            "PNG",
-            image,
-            evidence.file_name(pack, "png", suffix),
-            "image/png",
-            key=f"dl_png{number}",
-        )
-        columns[3].download_button(
-            "SVG",
-            svg,
-            evidence.file_name(pack, "svg", suffix),
-            "image/svg+xml",
-            key=f"dl_svg{number}",
-        )
-        columns[1].download_button(
-            "Interactive HTML",
-            images.html_bytes(figures.figure(spec)),
-            evidence.file_name(pack, "html", suffix),
-            "text/html",
-            key=f"dl_html{number}",
-        )
-        columns[2].download_button(
-            "Numbers (CSV)",
-            csv_bytes(table(spec)),
-            evidence.file_name(pack, "csv", suffix),
-            "text/csv",
-            key=f"dl_csv{number}",
+    for number, files in enumerate(built.charts, 1):
+        st.caption(f"Chart {number}: {files.title}")
+        chart_downloads(pack, number, files)
+
+
+def chart_downloads(pack: evidence.Pack, number: int, files: ChartFiles) -> None:
+    suffix = f"chart{number}"
+    buttons = (
+        ("PNG", files.png, "png", "image/png"),
+        ("Interactive HTML", files.html, "html", "text/html"),
+        ("Numbers (CSV)", files.csv, "csv", "text/csv"),
+        ("SVG", files.svg, "svg", "image/svg+xml"),
+    )
+    for column, (label, content, extension, mime) in zip(st.columns(4), buttons, strict=True):
+        column.download_button(
+            label,
+            content,
+            evidence.file_name(pack, extension, suffix),
+            mime,
+            key=f"dl_{extension}{number}",
         )
 
 

@@ -7,10 +7,11 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dashboard import charts, components, data, filters
+from dashboard import components, data, filters
+from kpi.charts import figures
+from kpi.engine.page_data import dated
 from kpi.engine.tables import long_frame
-
-SCALES = {"nps": (0.0, 10.0), "csat": (1.0, 5.0), "ces": (1.0, 7.0)}
+from kpi.metrics.registry import score_range
 
 if components.page(
     "Customer feedback",
@@ -23,11 +24,8 @@ if components.page(
     if not components.no_rows(now["responses"]):
         components.rag_legend()
         components.tiles([now[k] for k in ("nps", "csat", "ces", "responses")], changes)
-        nps = now["nps"]
-        if nps.n:
-            promoters, detractors = nps.extra.get("promoters", 0), nps.extra.get("detractors", 0)
-            split = charts.nps_split(promoters, nps.n - promoters - detractors, detractors)
-            components.chart(split, "nps_split")
+        if now["nps"].n:
+            components.chart(figures.nps_split_of(now["nps"]), "nps_split")
 
         st.subheader("How customers scored")
         for column, score in zip(st.columns(3), ("nps", "csat", "ces"), strict=True):
@@ -37,7 +35,7 @@ if components.page(
                     part = part.assign(score=part.score.map("{:g}".format))
                     title = f"{score.upper()} answers (scale {scale})"
                     components.chart(
-                        charts.bars(part, "score", "answers", title, "score", "answers"),
+                        figures.bars(part, "score", "answers", title, "score", "answers"),
                         f"scores_{score}_{scale}",
                     )
 
@@ -45,8 +43,8 @@ if components.page(
             data.report(chosen, grain="week", metrics=("responses",)), ("responses",)
         )
         components.chart(
-            charts.trend(
-                weekly[weekly.period != "undated"],
+            figures.trend(
+                dated(weekly),
                 "Survey responses",
                 "count",
                 notes=components.notes(chosen),
@@ -59,7 +57,7 @@ if components.page(
         text = words.text_input(
             "Words in the comment", key="comment_words", placeholder="e.g. bill"
         )
-        score = which.selectbox(
+        picked = which.selectbox(
             "Score",
             [None, "nps", "csat", "ces"],
             key="comment_score",
@@ -68,14 +66,15 @@ if components.page(
         categories = cats.multiselect(
             "Category", data.segment_values()["category"], key="comment_category", placeholder="All"
         )
-        low_high = None
-        if score:
-            low, high = SCALES[score]
+        low_high: tuple[float, float] | None = None
+        if picked:
+            # Spans every scale the answers use (a 1-10 CSAT as well as a 1-5 one).
+            low, high = score_range(picked, data.breakdown("score_counts", chosen, picked).scale)
             low_high = st.slider(
-                f"{score.upper()} between", low, high, (low, high), step=1.0, key="comment_range"
+                f"{picked.upper()} between", low, high, (low, high), step=1.0, key="comment_range"
             )
         narrowed = replace(chosen, category=tuple(categories)) if categories else chosen
-        found = data.comments(narrowed, text, score, tuple(low_high) if low_high else None)
+        found = data.comments(narrowed, text, picked, low_high)
         st.caption(
             f"{len(found)} comments (newest first, at most 200), shown as plain text and not downloadable: exports carry aggregates only."
         )

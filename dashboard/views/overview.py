@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import components, data, filters
+from kpi.engine.page_data import totals
 
 GROUPS = {
     "Volume": ("contacts", "responses", "backlog"),
@@ -22,8 +23,8 @@ if components.page(
 ):
     chosen = filters.current()
     view = data.overview(chosen)
-    now = view.current.total()
-    if not components.no_rows(now.metrics["contacts"], now.metrics["responses"]):
+    now = totals(view.current)
+    if not components.no_rows(now["contacts"], now["responses"]):
         components.rag_legend()
         st.caption(
             f"Previous period: {view.previous.filters.describe()}. Open contacts are judged as of "
@@ -32,5 +33,5 @@ if components.page(
         trends = {key: t.values for key, t in view.trends.items()}
         for heading, keys in GROUPS.items():
             st.subheader(heading)
-            results = [now.metrics[k] for k in keys]
+            results = [now[k] for k in keys]
             components.tiles(results, view.changes, trends)

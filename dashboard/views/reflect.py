@@ -17,12 +17,15 @@ import streamlit as st
 from dashboard import components, data, filters, insight_cache
 from kpi.charts.figures import figure
 from kpi.engine.tables import format_value
+from kpi.errors import KpiError
 from kpi.evidence import ksbs, reflections
+from kpi.evidence.ksb_choices import ksbs_for
 from kpi.evidence.reflections import Reflection, SmartAction
 from kpi.insights import Insight
 from kpi.insights.model import BEFORE_AFTER_DAYS
 from kpi.metrics.registry import KEYS, REGISTRY
-from kpi.store import annotations, viewer
+from kpi.store import annotations as annotation_store
+from kpi.store import viewer
 
 EDITING = "reflect.editing"
 KIND_LABELS = {
@@ -154,13 +157,12 @@ def action(r: Reflection) -> SmartAction:
 
 def ksb_picker(r: Reflection) -> tuple[str, ...]:
     st.subheader("KSBs")
-    rows = ksbs.catalogue(data.store(), r.standard) + ksbs.catalogue(data.store(), "ST0384")
-    labels = {k.ref: k.label for k in rows}
+    labels = {k.ref: k.label for k in ksbs_for(data.store(), r.standard, r.level)}
     picked = st.multiselect(
         f"KSBs this evidences ({ksbs.STANDARDS.get(r.standard, r.standard)}; suggested first)",
         list(labels),
         default=[k for k in r.ksbs if k in labels],
-        format_func=labels.get,
+        format_func=lambda ref: labels[ref],
         key=f"k_{r.reflection_id}",
     )
     st.caption("Codes are provisional: check them against the official standard.")
@@ -168,7 +170,7 @@ def ksb_picker(r: Reflection) -> tuple[str, ...]:
 
 
 def change_link(r: Reflection) -> int | None:
-    notes = annotations.all_annotations(data.store())
+    notes = annotation_store.all_annotations(data.store())
     options = [None, *[n.annotation_id for n in notes]]
     texts = {n.annotation_id: f"{n.on_date:%d %b %Y}: {n.text}" for n in notes}
     return st.selectbox(
@@ -236,9 +238,9 @@ def editor(r: Reflection) -> None:
 def _save(r: Reflection, submit: bool) -> None:
     try:
         saved = reflections.save(data.store(), r)
-        if submit:
-            reflections.submit(data.store(), saved.reflection_id)
-    except ValueError as problem:
+        if submit and saved.reflection_id is not None:
+            saved = reflections.submit(data.store(), saved.reflection_id)
+    except KpiError as problem:
         st.error(str(problem))
         return
     st.success(f"{saved.reference} {'sent for review' if submit else 'saved'}.")

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, components, data, filters
+from dashboard import components, data, filters
+from kpi.charts import figures
+from kpi.engine.page_data import by_segment, plotted
 from kpi.engine.tables import format_value, long_frame
-from kpi.store.schema import PRIORITIES
+from kpi.metrics.registry import short_label
 
 SLA_KEYS = ("sla", "sla_first_response", "sla_resolution")
 TIME_KEYS = ("first_response_hours", "resolution_hours")
-URGENCY = {p: i for i, p in enumerate(reversed(PRIORITIES))}
 CALL_KEYS = ("service_level", "abandonment_rate", "asa_seconds", "aht_seconds")
 
 if components.page(
@@ -28,16 +29,13 @@ if components.page(
         st.subheader("SLA compliance by priority and by channel")
         by_priority, by_channel = st.columns(2)
         for column, field in ((by_priority, "priority"), (by_channel, "channel")):
-            frame = long_frame(
-                data.report(chosen, by=(field,), metrics=SLA_KEYS), SLA_KEYS, totals=False
+            frame = by_segment(
+                data.report(chosen, by=(field,), metrics=SLA_KEYS), SLA_KEYS, drop_empty=True
             )
-            frame = frame[frame.n > 0]  # e.g. calls, which have no SLA outcome
-            if field == "priority":  # urgent first, as service standards list them
-                frame = frame.sort_values("priority", key=lambda p: p.map(URGENCY), kind="stable")
-            sla = frame[frame.key == "sla"].dropna(subset=["value"])
+            sla = plotted(frame, "sla")
             with column:
                 components.chart(
-                    charts.intervals(
+                    figures.intervals(
                         sla,
                         field,
                         f"SLA by {field}",
@@ -54,19 +52,19 @@ if components.page(
         for column, key in zip(st.columns(2), TIME_KEYS, strict=True):
             result = now[key]
             title = (
-                f"{result.definition.split(':')[0]}: median {format_value(result.value, 'hours')}, "
+                f"{short_label(key, result.variant)}: median {format_value(result.value, 'hours')}, "
                 f"p90 {format_value(result.extra.get('p90'), 'hours')}"
             )
             with column:
                 components.chart(
-                    charts.bars(buckets, "bucket", key, title, "time taken", "contacts"),
+                    figures.bars(buckets, "bucket", key, title, "time taken", "contacts"),
                     f"dist_{key}",
                 )
 
         st.subheader("When breaches happen")
         heat = data.breakdown("breach_heatmap", chosen)
         components.chart(
-            charts.heatmap(heat, "SLA breaches by the weekday and hour contacts were opened"),
+            figures.heatmap(heat, "SLA breaches by the weekday and hour contacts were opened"),
             "breach_heatmap",
         )
 
@@ -75,13 +73,15 @@ if components.page(
         backlog = long_frame(data.report(chosen, grain="week", metrics=("backlog",)), ("backlog",))
         with weekly:
             components.chart(
-                charts.trend(backlog, "Backlog", "count", notes=components.notes(chosen)),
+                figures.trend(backlog, "Backlog", "count", notes=components.notes(chosen)),
                 "backlog_trend",
             )
         with ages:
             age = data.breakdown("backlog_age", chosen)
             components.chart(
-                charts.bars(age, "age", "contacts", "Age of open contacts", "age", "open contacts"),
+                figures.bars(
+                    age, "age", "contacts", "Age of open contacts", "age", "open contacts"
+                ),
                 "backlog_age",
             )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, settings_inputs
+from kpi.errors import KpiError
 from kpi.metrics.settings import save_settings
 from kpi.store import viewer
 
@@ -36,7 +37,7 @@ with st.form("settings"):
 if saved:
     try:
         chosen = settings_inputs.apply(current, targets, sla, {**sla_changes, **changes}, hours)
-    except ValueError as problem:
+    except (KpiError, ValueError) as problem:  # a user's impossible choice (InvalidChoice is both)
         st.error(f"Not saved: {problem}")
     else:
         save_settings(store, chosen)

@@ -3,14 +3,12 @@ table); for an apprentice who set "this is me", their figures against the rest o
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import streamlit as st
 
-from dashboard import charts, components, data, filters
-from kpi.engine.comparison import colleagues, pair, side_by_side
+from dashboard import components, data, filters
+from kpi.charts import figures
 from kpi.engine.filters import Filters
-from kpi.engine.tables import long_frame
+from kpi.engine.page_data import by_segment, plotted
 from kpi.metrics.registry import REGISTRY
 from kpi.store import viewer
 
@@ -18,38 +16,31 @@ KEYS = ("csat", "nps", "fcr", "sla", "first_response_hours", "aht_seconds", "com
 
 
 def me_against_rest(me: str, chosen: Filters, key: str) -> None:
-    everyone = replace(chosen, agent=())  # "me" decides who is compared, not the agent filter
-    pairs = data.report(everyone, by=("team", "agent"), metrics=("contacts",))
-    teams, rest = colleagues(long_frame(pairs, ("contacts",), totals=False), me)
-    where = ", ".join(teams) or "no team"
-    st.caption(f"Me: {me}. The rest of the team: {len(rest)} colleagues in {where}, combined.")
-    if not rest:
+    found = data.me_against_rest(chosen, me, KEYS)
+    st.caption(
+        f"Me: {me}. The rest of the team: {len(found.rest)} colleagues in {found.where}, combined."
+    )
+    if not found.rest:
         st.info("Nobody else in your team has data in this selection.")
         return
-    ours = data.report(replace(everyone, agent=(me,)), metrics=KEYS).total().metrics
-    theirs = data.report(replace(everyone, agent=rest, team=teams), metrics=KEYS).total().metrics
-    both = pair(ours[key], theirs[key], me)
-    if both.value.notna().all():
-        fig = charts.intervals(
-            both, "who", REGISTRY[key].label, ours[key].unit, highlight=f"Me ({me})"
+    both = found.pair(key)
+    if both is not None:
+        fig = figures.intervals(
+            both, "who", REGISTRY[key].label, found.ours[key].unit, highlight=f"Me ({me})"
         )
         components.chart(fig, "me_vs_rest")
-    components.table(
-        side_by_side(ours, theirs, KEYS), "me against the rest of the team", "me_vs_rest"
-    )
+    components.table(found.table(), "me against the rest of the team", "me_vs_rest")
 
 
 def supervisor_view(chosen: Filters, key: str) -> None:
     metric = REGISTRY[key]
     target = data.settings().targets.get(key)
     for field in ("team", "agent"):
-        frame = long_frame(
-            data.report(chosen, by=(field,), metrics=KEYS), KEYS, totals=False
-        ).sort_values(field)
-        shown = frame[(frame.key == key) & frame.value.notna()]
+        frame = by_segment(data.report(chosen, by=(field,), metrics=KEYS), KEYS)
+        shown = plotted(frame, key)
         if not shown.empty:
             components.chart(
-                charts.intervals(
+                figures.intervals(
                     shown,
                     field,
                     f"{metric.label} by {field}",

@@ -3,11 +3,15 @@ team's dated annotations."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import streamlit as st
 
-from dashboard import charts, components, data, filters
+from dashboard import components, data, filters
+from kpi.charts import figures
 from kpi.engine.filters import SEGMENT_FIELDS
-from kpi.engine.statistics import xmr_limits
+from kpi.engine.page_data import control_chart, dated
+from kpi.engine.report import Grain
 from kpi.engine.tables import long_frame
 from kpi.metrics.registry import KEYS, REGISTRY
 
@@ -26,9 +30,8 @@ if components.page(
         format_func=lambda k: REGISTRY[k].label,
         key="trend_kpi",
     )
-    grain = (
-        middle.segmented_control("By", ["day", "week", "month"], default="week", key="trend_grain")
-        or "week"
+    grain: Grain = (
+        middle.segmented_control("By", get_args(Grain), default="week", key="trend_grain") or "week"
     )
     split = right.selectbox(
         "Split by",
@@ -38,18 +41,13 @@ if components.page(
     )
     metric, target = REGISTRY[key], data.settings().targets.get(key)
     report = data.report(chosen, by=(split,) if split else (), grain=grain, metrics=(key,))
-    frame = long_frame(report, (key,), totals=not split)
-    frame = frame[frame.period != "undated"]
+    frame = dated(long_frame(report, (key,), totals=not split))
     notes = components.notes(chosen)
     if frame.empty or not frame.n.any():
         components.empty_state("No data for this KPI with these filters.")
     else:
-        # Small samples (a part week at the period's edge) would set off signals of their own: gaps.
-        points = [
-            None if small else v for v, small in zip(frame.value, frame.small_sample, strict=True)
-        ]
-        control = None if split else xmr_limits(points)
-        fig = charts.trend(
+        control = None if split else control_chart(frame)
+        fig = figures.trend(
             frame,
             metric.label,
             metric.unit,

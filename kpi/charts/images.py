@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import plotly.graph_objects as go
 
-from kpi.charts.figures import HEIGHT, WIDTH
+from kpi.charts.style import HEIGHT, WIDTH
 from kpi.errors import ChromiumMissing
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")

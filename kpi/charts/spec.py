@@ -118,7 +118,7 @@ def _indexed(
     return out, {k: v * 100.0 / base for k, v in lines.items()}
 
 
-def _clean(record: Mapping[str, Any]) -> dict[str, Any]:
+def _clean(record: Mapping[Any, Any]) -> dict[str, Any]:
     """NaN -> None so rows survive JSON and render as gaps."""
     out = {}
     for key, value in record.items():

@@ -8,12 +8,17 @@ colleague is singled out. Whether the two differ is the same test as a change be
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from kpi.engine.report import MetricResult, change
-from kpi.engine.tables import format_interval, format_value, result_row
+from kpi.engine.filters import Filters
+from kpi.engine.page_data import totals
+from kpi.engine.report import MetricResult, change, report
+from kpi.engine.tables import format_interval, format_value, long_frame, result_row
 from kpi.metrics.registry import REGISTRY
+from kpi.metrics.settings import Settings
+from kpi.store.connection import Store
 
 
 def colleagues(pairs: pd.DataFrame, me: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -51,3 +56,52 @@ def pair(mine: MetricResult, rest: MetricResult, me: str) -> pd.DataFrame:
     return pd.DataFrame(
         [{"who": f"Me ({me})", **result_row(mine)}, {"who": "Rest of the team", **result_row(rest)}]
     )
+
+
+@dataclass(frozen=True)
+class MeAgainstRest:
+    """What the Team page shows an apprentice: my teams, the colleagues combined as "the rest",
+    and both sets of results (empty when nobody else in my teams has data)."""
+
+    me: str
+    teams: tuple[str, ...]
+    rest: tuple[str, ...]
+    keys: tuple[str, ...] = ()
+    ours: Mapping[str, MetricResult] = field(default_factory=dict)
+    theirs: Mapping[str, MetricResult] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        return ", ".join(self.teams) or "no team"
+
+    def pair(self, key: str) -> pd.DataFrame | None:
+        """``pair`` of one KPI for a chart, or None when either side has no value."""
+        if not self.rest:
+            return None
+        both = pair(self.ours[key], self.theirs[key], self.me)
+        return both if both.value.notna().all() else None
+
+    def table(self) -> pd.DataFrame:
+        """``side_by_side`` of every KPI compared."""
+        return side_by_side(self.ours, self.theirs, self.keys)
+
+
+def me_against_rest(
+    store: Store,
+    filters: Filters,
+    me: str,
+    keys: Sequence[str],
+    settings: Settings | None = None,
+) -> MeAgainstRest:
+    """My results against the rest of my teams' for ``keys``. "me" decides who is compared,
+    so the agent filter is ignored; every other filter applies to both sides."""
+    everyone = replace(filters, agent=())
+    pairs = report(store, everyone, by=("team", "agent"), metrics=("contacts",), settings=settings)
+    teams, rest = colleagues(long_frame(pairs, ("contacts",), totals=False), me)
+    if not rest:
+        return MeAgainstRest(me, teams, rest, tuple(keys))
+    ours = report(store, replace(everyone, agent=(me,)), metrics=keys, settings=settings)
+    theirs = report(
+        store, replace(everyone, agent=rest, team=teams), metrics=keys, settings=settings
+    )
+    return MeAgainstRest(me, teams, rest, tuple(keys), totals(ours), totals(theirs))

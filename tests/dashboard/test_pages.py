@@ -8,6 +8,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from kpi.engine import breakdowns
+from kpi.engine.filters import Filters
+from kpi.metrics.registry import score_range
 from kpi.metrics.settings import load_settings
 from kpi.store import annotations
 from kpi.store.connection import open_store
@@ -126,3 +129,15 @@ def test_only_a_significant_change_is_marked(seeded_db: Path, monkeypatch) -> No
     deltas = {m.label: m.delta for m in at.metric}
     assert "pts vs previous period" in deltas["FCR"] and deltas["FCR"].startswith("+")
     assert not deltas["Contacts"]  # a count has no test, so no marked change
+
+
+def test_the_comment_score_filter_spans_the_scales_in_the_data(app_for, seeded_db: Path) -> None:
+    at = app_for(seeded_db, "views/feedback.py")
+    at.selectbox(key="comment_score").set_value("csat").run()
+    assert not at.exception
+    store = open_store(seeded_db)
+    scales = breakdowns.score_counts(store, Filters(), "csat").scale
+    store.close()
+    low, high = score_range("csat", scales)
+    slider = at.slider(key="comment_range")
+    assert (slider.min, slider.max) == (low, high) and slider.value == (low, high)

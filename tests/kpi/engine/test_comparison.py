@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kpi.engine.comparison import colleagues, pair, side_by_side
-from kpi.engine.report import MetricResult
+from kpi.engine.results import MetricResult
 
 PAIRS = pd.DataFrame(
     {

@@ -1,0 +1,111 @@
+"""Engine results shaped into what a dashboard page shows, so that no page computes a figure,
+an order or a default: pages call these and lay the result out.
+
+Layer 3 (see ARCHITECTURE.md): reads ``kpi.engine`` results and ``kpi.store`` tables only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from kpi.engine.filters import Filters
+from kpi.engine.report import Change, MetricResult, Report, change, report
+from kpi.engine.results import UNDATED
+from kpi.engine.statistics import ControlChart, xmr_limits
+from kpi.engine.tables import long_frame
+from kpi.metrics.settings import Settings
+from kpi.store.connection import Store
+from kpi.store.schema import PRIORITIES
+
+#: Priorities urgent first, as service standards list them.
+URGENCY = {p: i for i, p in enumerate(reversed(PRIORITIES))}
+
+
+def totals(found: Report) -> dict[str, MetricResult]:
+    """The KPIs of a report's total row (of the whole period); empty if it has none."""
+    row = found.total()
+    return dict(row.metrics) if row is not None else {}
+
+
+def compare(
+    store: Store, filters: Filters, keys: Sequence[str], settings: Settings | None = None
+) -> tuple[dict[str, MetricResult], dict[str, Change]]:
+    """A few KPIs now, and their changes against the previous period of the same length (none
+    when the period is open-ended). Cheaper than ``report.overview`` for a page that shows a few
+    tiles: only the KPIs named are computed, and no weekly trends."""
+    now = totals(report(store, filters, metrics=keys, settings=settings))
+    if filters.date_from is None or filters.date_to is None:
+        return now, {}
+    before = totals(report(store, filters.previous_period(), metrics=keys, settings=settings))
+    return now, {k: change(now[k], before[k]) for k in keys}
+
+
+def by_segment(report: Report, keys: Sequence[str], drop_empty: bool = False) -> pd.DataFrame:
+    """``long_frame`` of a report broken down by one field, without its total row, in the
+    field's reading order: priorities urgent first, anything else by name (never ranked by
+    value). With ``drop_empty``, segments with no observations (calls have no SLA outcome) are
+    left out."""
+    field = report.by[0]
+    frame = long_frame(report, keys, totals=False)
+    if drop_empty:
+        frame = frame[frame.n > 0]
+    if field == "priority":
+        return frame.sort_values(field, key=lambda p: p.map(URGENCY), kind="stable")
+    return frame.sort_values(field, kind="stable")
+
+
+def plotted(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The rows of one KPI of a ``long_frame`` that have a value: what a chart of it shows."""
+    return frame[(frame.key == key) & frame.value.notna()]
+
+
+def dated(frame: pd.DataFrame) -> pd.DataFrame:
+    """A ``long_frame`` by period without its "undated" rows, for charts over time."""
+    return frame[frame.period != UNDATED]
+
+
+def counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """A rate's ``long_frame`` with its numerator (e.g. the complaints behind the complaint
+    rate) as the value, zero where there were none."""
+    return frame.assign(value=frame.numerator.fillna(0))
+
+
+def control_chart(frame: pd.DataFrame) -> ControlChart | None:
+    """XmR limits of a ``long_frame``'s values over time. Small samples (a part week at the
+    period's edge) are gaps: they would set off signals of their own."""
+    points = [
+        None if small else value
+        for value, small in zip(frame.value, frame.small_sample, strict=True)
+    ]
+    return xmr_limits(points)
+
+
+@dataclass(frozen=True)
+class ImportTotals:
+    """Rows read, imported and set aside by the imports still in force (undone ones left out):
+    read always equals imported plus quarantined."""
+
+    read: int = 0
+    imported: int = 0
+    quarantined: int = 0
+
+
+def import_totals(batches: pd.DataFrame) -> ImportTotals:
+    """``ImportTotals`` of ``kpi.store.quarantine.imports_table``."""
+    if batches.empty:
+        return ImportTotals()
+    active = batches[batches["undone_at"].isna()]
+    read, kept, held = (
+        int(active[c].sum()) for c in ("rows_read", "rows_imported", "rows_quarantined")
+    )
+    return ImportTotals(read, kept, held)
+
+
+def active_batches(batches: pd.DataFrame) -> list[int]:
+    """The batch ids of ``imports_table`` that can still be undone."""
+    if batches.empty:
+        return []
+    return [int(b) for b in batches[batches["undone_at"].isna()]["batch_id"]]

@@ -1,0 +1,94 @@
+"""What the pages show, worked out in kpi: segment order, the rows a chart shows, control limits
+with small samples as gaps, import totals, changes against the previous period, and me against
+the rest of my team in one call."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kpi.engine import page_data
+from kpi.engine.comparison import me_against_rest
+from kpi.engine.filters import Filters
+from kpi.engine.report import report
+from kpi.engine.tables import long_frame
+from kpi.metrics.registry import REGISTRY
+from kpi.store.connection import Store, open_store
+
+MARCH = Filters(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
+
+
+@pytest.fixture
+def store(seeded_db: Path) -> Store:
+    s = open_store(seeded_db)
+    yield s
+    s.close()
+
+
+def test_priorities_read_urgent_first_and_empty_segments_are_left_out(store: Store) -> None:
+    found = report(store, MARCH, by=("priority",), metrics=("sla",))
+    frame = page_data.by_segment(found, ("sla",), drop_empty=True)
+    order = [p for p in ("urgent", "high", "normal", "low") if p in set(frame.priority)]
+    assert list(dict.fromkeys(frame.priority)) == order
+    assert (frame.n > 0).all() and "All" not in set(frame.priority)
+
+
+def test_other_segments_read_in_name_order_never_by_value(store: Store) -> None:
+    found = report(store, MARCH, by=("agent",), metrics=("csat", "contacts"))
+    frame = page_data.by_segment(found, ("csat", "contacts"))
+    named = [a for a in dict.fromkeys(frame.agent) if isinstance(a, str)]  # unassigned last
+    assert named == sorted(named)
+    shown = page_data.plotted(frame, "csat")
+    assert set(shown.key) == {"csat"} and shown.value.notna().all()
+
+
+def test_control_limits_leave_small_samples_as_gaps() -> None:
+    frame = pd.DataFrame({"value": [80.0, 81.0, 79.0, 80.0, 5.0],
+                          "small_sample": [False, False, False, False, True]})  # fmt: skip
+    chart = page_data.control_chart(frame)
+    assert chart is not None and not chart.signals  # the tiny last week sets off nothing
+    assert page_data.control_chart(frame.assign(small_sample=True)) is None
+
+
+def test_dated_drops_undated_rows_and_counts_are_numerators() -> None:
+    frame = pd.DataFrame({"period": ["2026-03-01", "undated"], "value": [2.0, 1.0],
+                          "numerator": [4, None]})  # fmt: skip
+    assert list(page_data.dated(frame).period) == ["2026-03-01"]
+    assert list(page_data.counts(frame).value) == [4.0, 0.0]
+
+
+def test_import_totals_leave_out_undone_batches() -> None:
+    batches = pd.DataFrame({"batch_id": [2, 1], "rows_read": [10, 7], "rows_imported": [8, 7],
+                            "rows_quarantined": [2, 0], "undone_at": [None, pd.Timestamp("2026-03-01")]})  # fmt: skip
+    totals = page_data.import_totals(batches)
+    assert (totals.read, totals.imported, totals.quarantined) == (10, 8, 2)
+    assert totals.read == totals.imported + totals.quarantined
+    assert page_data.active_batches(batches) == [2]
+    assert page_data.import_totals(batches.iloc[0:0]) == page_data.ImportTotals(0, 0, 0)
+    assert page_data.active_batches(batches.iloc[0:0]) == []
+
+
+def test_compare_tests_changes_only_for_a_closed_period(store: Store) -> None:
+    now, changes = page_data.compare(store, MARCH, ("contacts", "csat"))
+    assert set(now) >= {"contacts", "csat"} and set(changes) == {"contacts", "csat"}
+    assert now["contacts"].n > 0
+    _, open_ended = page_data.compare(store, Filters(), ("contacts",))
+    assert open_ended == {}
+
+
+def test_me_against_rest_is_one_call_with_both_sides(store: Store) -> None:
+    pairs = long_frame(report(store, MARCH, by=("team", "agent"), metrics=("contacts",)),
+                       ("contacts",), totals=False)  # fmt: skip
+    me = str(pairs.dropna(subset=["team"]).agent.iloc[0])
+    mine_only = Filters(date_from=MARCH.date_from, date_to=MARCH.date_to, agent=(me,))
+    found = me_against_rest(store, mine_only, me, ("csat", "contacts"))  # agent filter ignored
+    assert me not in found.rest and found.rest and found.teams
+    assert found.where == ", ".join(found.teams)
+    assert list(found.table()["KPI"]) == [REGISTRY["csat"].label, REGISTRY["contacts"].label]
+    both = found.pair("contacts")
+    assert both is not None and list(both.who) == [f"Me ({me})", "Rest of the team"]
+    nobody = me_against_rest(store, MARCH, "Nobody at all", ("csat",))
+    assert nobody.rest == () and nobody.pair("csat") is None
