@@ -145,13 +145,26 @@ def _flags(c: pd.DataFrame, as_of: pd.Timestamp, s: Settings) -> pd.DataFrame:
     done = c["status"].isin(["resolved", "closed"])
     resolved_by = rt.notna() & (rt <= as_of)
     is_resolved = resolved_by | (rt.isna() & done)
+    return pd.DataFrame(
+        {
+            **_sla_facts(c, as_of, s, rt, resolved_by, is_resolved),
+            **_contact_facts(c, s, is_resolved),
+        }
+    )
+
+
+def _sla_facts(
+    c: pd.DataFrame,
+    as_of: pd.Timestamp,
+    s: Settings,
+    rt: pd.Series,
+    resolved_by: pd.Series,
+    is_resolved: pd.Series,
+) -> dict[str, pd.Series]:
+    """First response and resolution against the priority's targets; open contacts are timed
+    up to ``as_of``. ``rt`` is when each contact was resolved (or closed)."""
     fr = c["first_response_at"]
     replied = fr.notna() & (fr <= as_of)
-    answered, abandoned = c["answered"].astype("boolean"), c["abandoned"].astype("boolean")
-    answered_eff = answered.fillna(~abandoned).fillna(False).astype(bool)
-    abandoned_eff = abandoned.fillna(~answered).fillna(False).astype(bool)
-    offered = answered.notna() | abandoned.notna()
-    short = abandoned_eff & (c["wait_seconds"] < s.short_abandon_seconds)
     tracked = c["status"].notna() | rt.notna() | fr.notna()
     is_open = tracked & ~is_resolved
     fr_done = replied | resolved_by
@@ -167,33 +180,43 @@ def _flags(c: pd.DataFrame, as_of: pd.Timestamp, s: Settings) -> pd.DataFrame:
     fr_breached = (fr_done | (~fr_done & is_open)) & (fr_s > fr_t)
     res_met = resolved_by & (res_s <= res_t)
     res_breached = (resolved_by | is_open) & (res_s > res_t)
+    return {
+        "fr_met": fr_met,
+        "fr_outcome": fr_met | fr_breached,
+        "res_met": res_met,
+        "res_outcome": res_met | res_breached,
+        "sla_met": fr_met & res_met,
+        "sla_outcome": (fr_met & res_met) | fr_breached | res_breached,
+        "fr_hours": (fr_s / 3600).where(replied),
+        "res_hours": (res_s / 3600).where(resolved_by),
+    }
+
+
+def _contact_facts(c: pd.DataFrame, s: Settings, is_resolved: pd.Series) -> dict[str, pd.Series]:
+    """Calls (answered, abandoned, waits), first-contact resolution, reopens, escalations and
+    complaints."""
+    answered, abandoned = c["answered"].astype("boolean"), c["abandoned"].astype("boolean")
+    answered_eff = answered.fillna(~abandoned).fillna(False).astype(bool)
+    abandoned_eff = abandoned.fillna(~answered).fillna(False).astype(bool)
+    offered = answered.notna() | abandoned.notna()
+    short = abandoned_eff & (c["wait_seconds"] < s.short_abandon_seconds)
     wait, handled = c["wait_seconds"], ~abandoned_eff
-    return pd.DataFrame(
-        {
-            "fr_met": fr_met,
-            "fr_outcome": fr_met | fr_breached,
-            "res_met": res_met,
-            "res_outcome": res_met | res_breached,
-            "sla_met": fr_met & res_met,
-            "sla_outcome": (fr_met & res_met) | fr_breached | res_breached,
-            "fr_hours": (fr_s / 3600).where(replied),
-            "res_hours": (res_s / 3600).where(resolved_by),
-            "fcr_pop": handled & is_resolved & c["agent_replies"].notna(),
-            "fcr_ok": (c["agent_replies"] <= 1) & (c["reopens"].fillna(0) == 0),
-            "aht": c["handle_seconds"].where(handled),
-            "asa": wait.where(answered_eff),
-            "offered": offered & ~short,
-            "abandoned": abandoned_eff,
-            "sl_pop": offered & ~short & (abandoned_eff | wait.notna()),
-            "sl_ok": answered_eff & (wait <= s.service_level_seconds),
-            "reopen_pop": is_resolved & c["reopens"].notna(),
-            "reopened": c["reopens"] > 0,
-            "escalation_pop": c["escalated"].notna(),
-            "escalated": c["escalated"].fillna(False).astype(bool),
-            "complaint_pop": c["complaint"].notna(),
-            "complaint": c["complaint"].fillna(False).astype(bool),
-        }
-    )
+    return {
+        "fcr_pop": handled & is_resolved & c["agent_replies"].notna(),
+        "fcr_ok": (c["agent_replies"] <= 1) & (c["reopens"].fillna(0) == 0),
+        "aht": c["handle_seconds"].where(handled),
+        "asa": wait.where(answered_eff),
+        "offered": offered & ~short,
+        "abandoned": abandoned_eff,
+        "sl_pop": offered & ~short & (abandoned_eff | wait.notna()),
+        "sl_ok": answered_eff & (wait <= s.service_level_seconds),
+        "reopen_pop": is_resolved & c["reopens"].notna(),
+        "reopened": c["reopens"] > 0,
+        "escalation_pop": c["escalated"].notna(),
+        "escalated": c["escalated"].fillna(False).astype(bool),
+        "complaint_pop": c["complaint"].notna(),
+        "complaint": c["complaint"].fillna(False).astype(bool),
+    }
 
 
 def _rate(pop: pd.Series, ok: pd.Series) -> float | None:

@@ -12,19 +12,17 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kpi import insights
-from kpi.charts import images
+from kpi import insights  # noqa: E402
+from kpi.charts import images  # noqa: E402
 from kpi.engine.filters import Filters  # noqa: E402
-from kpi.evidence import (
-    documents,
-    reflections,  # noqa: E402
-)
-from kpi.evidence import packs as evidence
+from kpi.evidence import documents, reflections  # noqa: E402
+from kpi.evidence import packs as evidence  # noqa: E402
 from kpi.ingest.importer import import_file  # noqa: E402
 from kpi.store.connection import open_store  # noqa: E402
 
@@ -42,7 +40,7 @@ def _prepare(path: Path) -> int:
         i for i in insights.detect(store, MARCH_2026, ("driver",)) if "complaints" in i.title
     )
     r = reflections.from_insight(driver, "Amelia Booth", level=3, store=store)
-    r = reflections.replace(
+    r = replace(
         r,
         metrics=("complaint_rate",),
         sections={"description": "Billing complaints doubled in March."},

@@ -13,7 +13,7 @@ from pathlib import Path
 from kpi.charts import images
 from kpi.charts.disclosure import csv_bytes
 from kpi.charts.spec import table
-from kpi.errors import KpiError
+from kpi.errors import InvalidChoice, KpiError, NotFound
 from kpi.evidence import documents
 from kpi.evidence import packs as evidence
 from kpi.store.connection import default_path, open_store
@@ -43,7 +43,7 @@ def export(
 ) -> list[Path]:
     """Write the files and return their paths."""
     if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; choose {', '.join(FORMATS)}")
+        raise InvalidChoice(f"unknown format {fmt!r}; choose {', '.join(FORMATS)}")
     store = open_store(db) if db else open_store()
     try:
         with images.renderer() as renderer:
@@ -69,7 +69,7 @@ def export(
 def run(args: argparse.Namespace) -> int:
     try:
         paths = export(args.db, args.reflection, args.format, args.out, args.indexed)
-    except KeyError:
+    except NotFound:
         return _fail(f"no reflection {args.reflection} in the store; see the Evidence page")
     except (KpiError, ValueError, OSError) as problem:
         return _fail(str(problem).splitlines()[0])

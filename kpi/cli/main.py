@@ -11,7 +11,7 @@ import importlib
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kpi.charts.disclosure import csv_bytes
@@ -36,7 +36,7 @@ def _fail(text: str) -> int:
     return 2
 
 
-def _progress(file: str):
+def _progress(file: str) -> Callable[[str, float], None] | None:
     """Stage lines on a terminal, so a long import is visibly alive; silent when piped."""
     if not sys.stderr.isatty():
         return None
@@ -79,7 +79,10 @@ def cmd_seed(args: argparse.Namespace) -> int:
         if store.count("imports"):
             _say(f"store {store.path} already holds data; not seeding.")
             return 0
-        files = sorted(p for p in Path(args.source_dir).iterdir() if p.suffix in SAMPLE_SUFFIXES)
+        source = Path(args.source_dir)
+        if not source.is_dir():
+            return _fail(f"no folder {source}; give --from the folder holding the sample files.")
+        files = sorted(p for p in source.iterdir() if p.suffix in SAMPLE_SUFFIXES)
         if not files:
             return _fail(f"no sample files in {args.source_dir}; run `kpi sample` first.")
         for file in files:
@@ -177,38 +180,51 @@ LIGHT_COMMANDS = {
 }
 
 
+def _with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("--db", help=f"store file (default ${'KPI_DB'} or {default_path()})")
+    return p
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``command`` given, heavy commands other than it are left out."""
-    parser = argparse.ArgumentParser(prog="kpi", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="kpi", description=(__doc__ or "").splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_import_commands(sub)
+    _add_other_commands(sub)
+    for name, module in HEAVY_COMMANDS.items():
+        if command is None or command == name:
+            importlib.import_module(module).register(sub)
+    return parser
 
-    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--db", help=f"store file (default ${'KPI_DB'} or {default_path()})")
-        return p
 
-    p = with_db(sub.add_parser("import", help="import CSV/XLSX exports into the store"))
+def _add_import_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """import, seed, quarantine, imports and undo: the commands that fill or inspect the store."""
+    p = _with_db(sub.add_parser("import", help="import CSV/XLSX exports into the store"))
     p.add_argument("files", nargs="+", metavar="FILE")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--source", metavar="NAME", help="built-in layout (see `kpi layouts`)")
     group.add_argument("--mapping", metavar="FILE", help="TOML mapping file for other exports")
     p.set_defaults(func=cmd_import)
 
-    p = with_db(sub.add_parser("seed", help="fill an empty store from sample_data/"))
+    p = _with_db(sub.add_parser("seed", help="fill an empty store from sample_data/"))
     p.add_argument("--from", dest="source_dir", default=str(SAMPLE_DIR), metavar="DIR")
     p.set_defaults(func=cmd_seed)
 
-    p = with_db(sub.add_parser("quarantine", help="list or export quarantined rows"))
+    p = _with_db(sub.add_parser("quarantine", help="list or export quarantined rows"))
     p.add_argument("--batch", type=int, help="only this import batch")
     p.add_argument("--out", metavar="FILE.csv", help="write them as an injection-safe CSV")
     p.set_defaults(func=cmd_quarantine)
 
-    p = with_db(sub.add_parser("imports", help="list import batches"))
+    p = _with_db(sub.add_parser("imports", help="list import batches"))
     p.set_defaults(func=cmd_imports)
 
-    p = with_db(sub.add_parser("undo", help="undo an import batch"))
+    p = _with_db(sub.add_parser("undo", help="undo an import batch"))
     p.add_argument("batch", type=int)
     p.set_defaults(func=cmd_undo)
 
+
+def _add_other_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """layouts, sample and dashboard."""
     p = sub.add_parser("layouts", help="list the built-in export layouts")
     p.set_defaults(func=cmd_layouts)
 
@@ -216,14 +232,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(SAMPLE_DIR), metavar="DIR")
     p.set_defaults(func=cmd_sample)
 
-    p = with_db(sub.add_parser("dashboard", help="serve the dashboard"))
+    p = _with_db(sub.add_parser("dashboard", help="serve the dashboard"))
     p.add_argument("--port", type=int, default=8501)
     p.set_defaults(func=cmd_dashboard)
-
-    for name, module in HEAVY_COMMANDS.items():
-        if command is None or command == name:
-            importlib.import_module(module).register(sub)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -236,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(problem).strip().splitlines()[0])
     except KeyboardInterrupt:
         return _fail("interrupted; the store is unchanged by the unfinished step.")
+    except OSError as problem:  # a path the user gave cannot be read or written
+        where = f"{problem.filename}: " if problem.filename else ""
+        return _fail(f"{where}{problem.strerror or problem}")
     except Exception as exc:  # noqa: BLE001 - the promise is: no traceback reaches a user
         if os.environ.get("KPI_DEBUG"):
             raise

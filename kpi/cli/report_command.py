@@ -135,7 +135,7 @@ def render(result: Report, fmt: str) -> str:
 
 
 def as_json(result: Report) -> dict[str, Any]:
-    """The documented shape (kpi/report.schema.json), with NaN never reaching the output."""
+    """The documented shape (kpi/cli/report.schema.json), with NaN never reaching the output."""
     return _clean(result.to_dict())
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from docx import Document
+from docx.document import Document as DocxDocument
 from docx.shared import Inches, Pt
 from fpdf import FPDF
 
@@ -118,6 +119,13 @@ def pdf_bytes(pack: Pack) -> bytes:
     pdf.grid([[k, v] for k, v in _details(pack)], (40, 140))
     pdf.heading(SECTION_TITLES[1])
     pdf.grid(_ksb_rows(pack), (40, 90, 50)) if pack.ksbs else pdf.para("No KSB mapped yet.")
+    _pdf_data(pdf, pack)
+    _pdf_reflection(pdf, pack)
+    return bytes(pdf.output())
+
+
+def _pdf_data(pdf: _Pdf, pack: Pack) -> None:
+    """Charts, key figures, provenance and the anonymisation statement."""
     pdf.heading(SECTION_TITLES[2])
     for spec, image in zip(pack.charts, pack.images, strict=False):
         pdf.para(spec.title, bold=True)
@@ -133,6 +141,10 @@ def pdf_bytes(pack: Pack) -> bytes:
     pdf.grid(_provenance_rows(pack))
     pdf.heading(SECTION_TITLES[5])
     pdf.para(pack.anonymisation)
+
+
+def _pdf_reflection(pdf: _Pdf, pack: Pack) -> None:
+    """The learner's reflection, the SMART action and the sign-off lines."""
     pdf.heading(SECTION_TITLES[6])
     for label, text in pack.sections:
         pdf.para(label, bold=True)
@@ -147,13 +159,12 @@ def pdf_bytes(pack: Pack) -> bytes:
     pdf.heading(SECTION_TITLES[8])
     for line in _sign_off(pack):
         pdf.para(line)
-    return bytes(pdf.output())
 
 
 # --- DOCX ------------------------------------------------------------------------------------------
 
 
-def _docx_table(doc: Document, rows: Sequence[Sequence[str]]) -> None:
+def _docx_table(doc: DocxDocument, rows: Sequence[Sequence[str]]) -> None:
     table = doc.add_table(rows=len(rows), cols=len(rows[0]))
     table.style = "Table Grid"
     for r, row in enumerate(rows):
@@ -176,6 +187,15 @@ def docx_bytes(pack: Pack) -> bytes:
         _docx_table(doc, _ksb_rows(pack))
     else:
         doc.add_paragraph("No KSB mapped yet.")
+    _docx_data(doc, pack)
+    _docx_reflection(doc, pack)
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()
+
+
+def _docx_data(doc: DocxDocument, pack: Pack) -> None:
+    """Charts, key figures, provenance and the anonymisation statement."""
     doc.add_heading(SECTION_TITLES[2], 1)
     for spec, image in zip(pack.charts, pack.images, strict=False):
         doc.add_paragraph(spec.title).runs[0].bold = True
@@ -191,6 +211,10 @@ def docx_bytes(pack: Pack) -> bytes:
     _docx_table(doc, _provenance_rows(pack))
     doc.add_heading(SECTION_TITLES[5], 1)
     doc.add_paragraph(pack.anonymisation)
+
+
+def _docx_reflection(doc: DocxDocument, pack: Pack) -> None:
+    """The learner's reflection, the SMART action and the sign-off lines."""
     doc.add_heading(SECTION_TITLES[6], 1)
     for label, text in pack.sections:
         doc.add_heading(label, 2)
@@ -205,6 +229,3 @@ def docx_bytes(pack: Pack) -> bytes:
     doc.add_heading(SECTION_TITLES[8], 1)
     for line in _sign_off(pack):
         doc.add_paragraph(line)
-    buffer = io.BytesIO()
-    doc.save(buffer)
-    return buffer.getvalue()

@@ -74,8 +74,20 @@ def builtin() -> list[Ksb]:
 
 
 def _row(data: dict[str, str]) -> Ksb:
-    values = {c: (data.get(c) or "").strip() for c in COLUMNS}
-    return Ksb(**{**values, "level": int(values["level"] or 0)})
+    v = {c: (data.get(c) or "").strip() for c in COLUMNS}
+    return Ksb(
+        ref=v["ref"],
+        standard=v["standard"],
+        standard_title=v["standard_title"],
+        level=int(v["level"] or 0),
+        type=v["type"],
+        code=v["code"],
+        area=v["area"],
+        description=v["description"],
+        evidence_prompt=v["evidence_prompt"],
+        kpi_support=v["kpi_support"],
+        status=v["status"],
+    )
 
 
 def catalogue(store: Store | None = None, standard: str | None = None) -> list[Ksb]:
@@ -115,34 +127,38 @@ def parse_catalogue(text: str, source: str) -> list[Ksb]:
     out: dict[str, Ksb] = {}
     for number, raw in enumerate(reader, start=2):
         data = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
-        standard, code, area = data["standard"].upper(), data.get("code", ""), data.get("area", "")
-        if not standard or not (code or area) or not data["description"]:
-            raise CatalogueError(
-                f"{source}, line {number}: each KSB needs a standard, a code or area, and a "
-                "description"
-            )
-        ref = f"{standard}:{code or _slug(area)}"
-        level = data.get("level", "") or ("2" if standard == "ST0072" else "3")
-        if not level.isdigit():
-            raise CatalogueError(f"{source}, line {number}: level {level!r} is not a number")
-        out[ref] = Ksb(
-            ref=ref,
-            standard=standard,
-            standard_title=data.get("standard_title") or STANDARDS.get(standard, standard),
-            level=int(level),
-            type=data.get("type", ""),
-            code=code,
-            area=area,
-            description=data["description"],
-            evidence_prompt=data.get("evidence_prompt", ""),
-            kpi_support=data.get("kpi_support", ""),
-            status=data.get("status") or f"provider's wording, imported from {source}",
-        )
+        ksb = _provider_row(data, f"{source}, line {number}", source)
+        out[ksb.ref] = ksb
         if len(out) > MAX_ROWS:
             raise CatalogueError(f"{source}: more than {MAX_ROWS} KSBs; is this the right file?")
     if not out:
         raise CatalogueError(f"{source}: the KSB file has no rows")
     return list(out.values())
+
+
+def _provider_row(data: dict[str, str], where: str, source: str) -> Ksb:
+    """One row of a provider's file (lower-case headers); ``where`` names it in messages."""
+    standard, code, area = data["standard"].upper(), data.get("code", ""), data.get("area", "")
+    if not standard or not (code or area) or not data["description"]:
+        raise CatalogueError(
+            f"{where}: each KSB needs a standard, a code or area, and a description"
+        )
+    level = data.get("level", "") or ("2" if standard == "ST0072" else "3")
+    if not level.isdigit():
+        raise CatalogueError(f"{where}: level {level!r} is not a number")
+    return Ksb(
+        ref=f"{standard}:{code or _slug(area)}",
+        standard=standard,
+        standard_title=data.get("standard_title") or STANDARDS.get(standard, standard),
+        level=int(level),
+        type=data.get("type", ""),
+        code=code,
+        area=area,
+        description=data["description"],
+        evidence_prompt=data.get("evidence_prompt", ""),
+        kpi_support=data.get("kpi_support", ""),
+        status=data.get("status") or f"provider's wording, imported from {source}",
+    )
 
 
 def _slug(text: str) -> str:

@@ -18,8 +18,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-import pandas as pd
-
 from kpi import insights
 from kpi.charts import images
 from kpi.charts.disclosure import SMALLEST_CELL, csv_bytes
@@ -29,9 +27,11 @@ from kpi.charts.spec import ChartSpec, shareable, table
 from kpi.engine import breakdowns
 from kpi.engine import report as engine
 from kpi.engine.tables import format_value
+from kpi.errors import InvalidChoice
 from kpi.evidence import ksbs, reflections
 from kpi.evidence.reflections import Reflection
 from kpi.ingest.privacy import scrub
+from kpi.insights.model import totals
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.settings import load_settings
 from kpi.store.connection import Store
@@ -157,7 +157,8 @@ def _charts(store: Store, r: Reflection) -> tuple[list[ChartSpec], insights.Insi
     """The insight's chart (its snapshot while the data is unchanged, else detected again on
     the reflection's filters, falling back to the snapshot), then weekly trends of its KPIs."""
     found = r.insight_object()
-    if found is not None and r.insight.get(reflections.STORE_VERSION) != store.version():
+    snapshot = r.insight or {}
+    if found is not None and snapshot.get(reflections.STORE_VERSION) != store.version():
         found = insights.find(store, found.id, found.filters) or found
     charts = [found.chart] if found else []
     wanted = [k for k in r.metrics if k in REGISTRY][:MAX_TREND_CHARTS]
@@ -187,11 +188,11 @@ def _key_figures(
     keys = [k for k in r.metrics if k in REGISTRY]
     if keys and r.filters.date_from and r.filters.date_to:
         settings = load_settings(store)
-        total = engine.report(
-            store, r.filters, as_of=r.as_of_utc(), metrics=keys, settings=settings
-        ).total()
+        total = totals(
+            engine.report(store, r.filters, as_of=r.as_of_utc(), metrics=keys, settings=settings)
+        )
         for key in keys:
-            m = total.metrics[key]
+            m = total[key]
             out.append(
                 _shown(
                     f"{REGISTRY[key].label}, whole period",
@@ -217,7 +218,7 @@ def _shown(
     return KeyFigure(label, shown, _n_text(n, indexed), definition)
 
 
-def _provenance(store: Store, r: Reflection, indexed: bool) -> list[dict[str, str]]:
+def _provenance(store: Store, indexed: bool) -> list[dict[str, str]]:
     rows = (
         store.cursor()
         .execute(
@@ -252,17 +253,6 @@ def build(
     charts, found = _charts(store, r)
     safe = [shareable(c, me=r.learner, indexed=indexed) for c in charts]
     images = [renderer.image(figure(c)) for c in safe] if renderer else []
-    steps = {
-        key: label
-        for key, label, _ in reflections.prompts(
-            r.model, r.level, complaint=r.complaint, store=store
-        )
-    }
-    sections = [
-        (steps.get(key, key), redact_people(text, agents, r.learner))
-        for key, text in r.sections.items()
-        if text.strip()
-    ]
     today = today or datetime.now(UTC).date()
     keys = list(dict.fromkeys([*(found.metrics if found else ()), *r.metrics]))
     return Pack(
@@ -282,9 +272,9 @@ def build(
         images=images,
         figures=_key_figures(store, r, found, indexed),
         definitions={REGISTRY[k].label: _definition(store, k) for k in keys if k in REGISTRY},
-        provenance=_provenance(store, r, indexed),
+        provenance=_provenance(store, indexed),
         anonymisation=ANONYMISATION.format(minimum=SMALLEST_CELL, day=today.isoformat()),
-        sections=sections,
+        sections=_sections(store, r, agents),
         customer_comment=scrub(r.customer_comment),
         action=redact_people(r.action.describe(), agents, r.learner),
         action_check=_action_check(store, r),
@@ -293,6 +283,21 @@ def build(
         signed_off=r.signed_off_at.strftime("%Y-%m-%d") if r.signed_off_at else "",
         indexed=indexed,
     )
+
+
+def _sections(store: Store, r: Reflection, agents: list[str]) -> list[tuple[str, str]]:
+    """(step label, the learner's text with colleagues redacted) for each written section."""
+    steps = {
+        key: label
+        for key, label, _ in reflections.prompts(
+            r.model, r.level, complaint=r.complaint, store=store
+        )
+    }
+    return [
+        (steps.get(key, key), redact_people(text, agents, r.learner))
+        for key, text in r.sections.items()
+        if text.strip()
+    ]
 
 
 def _whole(store: Store) -> str:
@@ -346,10 +351,4 @@ def chart_file(
             return renderer.image(figure(safe), fmt)
         with images.renderer() as own:
             return own.image(figure(safe), fmt)
-    raise ValueError(f"cannot export a chart as {fmt!r}; choose png, svg, html or csv")
-
-
-def figures_frame(pack: Pack) -> pd.DataFrame:
-    return pd.DataFrame(
-        [vars(f) for f in pack.figures], columns=["label", "value", "n", "definition"]
-    )
+    raise InvalidChoice(f"cannot export a chart as {fmt!r}; choose png, svg, html or csv")

@@ -21,12 +21,13 @@ import pandas as pd
 
 from kpi.engine import breakdowns
 from kpi.engine.filters import Filters
+from kpi.errors import InvalidChoice, NotFound
 from kpi.evidence import ksbs
 from kpi.evidence.reflective_models import DEFAULT_MODEL, MODELS, prompts
 from kpi.ingest.privacy import scrub
 from kpi.insights import Comparison, Insight, before_after
 from kpi.metrics.registry import REGISTRY
-from kpi.store import annotations
+from kpi.store.annotations import Annotation, all_annotations
 from kpi.store.connection import Store
 
 STATUSES = ("draft", "ready_for_review", "reviewed")
@@ -193,20 +194,20 @@ def _now() -> datetime:
 
 def _check(r: Reflection) -> None:
     if not r.title.strip():
-        raise ValueError("give the reflection a title")
+        raise InvalidChoice("give the reflection a title")
     if not r.learner.strip():
-        raise ValueError("say whose reflection this is (learner)")
+        raise InvalidChoice("say whose reflection this is (learner)")
     if r.model not in MODELS:
-        raise ValueError(f"unknown model {r.model!r}; choose from {', '.join(MODELS)}")
+        raise InvalidChoice(f"unknown model {r.model!r}; choose from {', '.join(MODELS)}")
     if r.level not in (2, 3):
-        raise ValueError("level must be 2 or 3")
+        raise InvalidChoice("level must be 2 or 3")
     if r.status not in STATUSES:
-        raise ValueError(f"unknown status {r.status!r}")
+        raise InvalidChoice(f"unknown status {r.status!r}")
     if any(len(t) > MAX_TEXT for t in [*r.sections.values(), r.customer_comment]):
-        raise ValueError(f"keep each section under {MAX_TEXT:,} characters")
+        raise InvalidChoice(f"keep each section under {MAX_TEXT:,} characters")
     unknown = [m for m in r.metrics if m not in REGISTRY]
     if unknown or (r.action.kpi and r.action.kpi not in REGISTRY):
-        raise ValueError(f"unknown KPI {', '.join(unknown) or r.action.kpi}")
+        raise InvalidChoice(f"unknown KPI {', '.join(unknown) or r.action.kpi}")
 
 
 def _values(r: Reflection) -> list[Any]:
@@ -242,11 +243,31 @@ def save(store: Store, r: Reflection) -> Reflection:
     """Insert or update. A reviewed reflection is locked; editing one that waits for review
     sends it back to draft (the supervisor must see what they sign)."""
     _check(r)
+    r = _stamped(store, r)
+    with store.transaction() as cur:
+        if r.reflection_id is None:
+            row = cur.execute(
+                "SELECT coalesce(max(reflection_id), 0) + 1 FROM reflections"
+            ).fetchone()
+            r = replace(r, reflection_id=int(row[0]) if row else 1)
+        else:
+            cur.execute("DELETE FROM reflections WHERE reflection_id = ?", [r.reflection_id])
+        marks = ", ".join("?" for _ in _COLUMNS)
+        cur.execute(f"INSERT INTO reflections ({', '.join(_COLUMNS)}) VALUES ({marks})", _values(r))
+        cur.execute("DELETE FROM reflection_ksbs WHERE reflection_id = ?", [r.reflection_id])
+        for ref in dict.fromkeys(r.ksbs):
+            cur.execute("INSERT INTO reflection_ksbs VALUES (?, ?)", [r.reflection_id, ref])
+    return r
+
+
+def _stamped(store: Store, r: Reflection) -> Reflection:
+    """The reflection as it will be stored: times, status after an edit, the store version in
+    its insight snapshot, the comment scrubbed and KSBs sorted."""
     now = _now()
     if r.reflection_id is not None:
         old = get(store, r.reflection_id)
         if old.status == "reviewed":
-            raise ValueError(f"{r.reference} has been reviewed and signed off; it cannot change")
+            raise InvalidChoice(f"{r.reference} has been reviewed and signed off; it cannot change")
         status = (
             "draft" if old.status == "ready_for_review" and r.status != "reviewed" else r.status
         )
@@ -259,21 +280,7 @@ def save(store: Store, r: Reflection) -> Reflection:
     if r.insight and STORE_VERSION not in r.insight:
         r = replace(r, insight={**r.insight, STORE_VERSION: store.version()})
     # KSBs come back sorted by reference, so keep them that way from the start.
-    r = replace(r, customer_comment=scrub(r.customer_comment), ksbs=tuple(sorted(set(r.ksbs))))
-    with store.transaction() as cur:
-        if r.reflection_id is None:
-            next_id = cur.execute(
-                "SELECT coalesce(max(reflection_id), 0) + 1 FROM reflections"
-            ).fetchone()[0]
-            r = replace(r, reflection_id=int(next_id))
-        else:
-            cur.execute("DELETE FROM reflections WHERE reflection_id = ?", [r.reflection_id])
-        marks = ", ".join("?" for _ in _COLUMNS)
-        cur.execute(f"INSERT INTO reflections ({', '.join(_COLUMNS)}) VALUES ({marks})", _values(r))
-        cur.execute("DELETE FROM reflection_ksbs WHERE reflection_id = ?", [r.reflection_id])
-        for ref in dict.fromkeys(r.ksbs):
-            cur.execute("INSERT INTO reflection_ksbs VALUES (?, ?)", [r.reflection_id, ref])
-    return r
+    return replace(r, customer_comment=scrub(r.customer_comment), ksbs=tuple(sorted(set(r.ksbs))))
 
 
 def _from_row(row: tuple[Any, ...], refs: tuple[str, ...]) -> Reflection:
@@ -332,7 +339,7 @@ def get(store: Store, reflection_id: int) -> Reflection:
         .fetchone()
     )
     if row is None:
-        raise KeyError(f"no reflection {reflection_id}")
+        raise NotFound(f"no reflection {reflection_id}")
     return _from_row(row, _refs(store).get(int(reflection_id), ()))
 
 
@@ -384,11 +391,11 @@ def submit(store: Store, reflection_id: int) -> Reflection:
     """Draft -> ready for review; needs some writing and at least one KSB."""
     r = get(store, reflection_id)
     if r.status != "draft":
-        raise ValueError(f"{r.reference} is {STATUS_LABELS[r.status].lower()}, not a draft")
+        raise InvalidChoice(f"{r.reference} is {STATUS_LABELS[r.status].lower()}, not a draft")
     if not any(t.strip() for t in r.sections.values()):
-        raise ValueError("write the reflection before sending it for review")
+        raise InvalidChoice("write the reflection before sending it for review")
     if not r.ksbs:
-        raise ValueError("map the reflection to at least one KSB before sending it for review")
+        raise InvalidChoice("map the reflection to at least one KSB before sending it for review")
     return _set_status(store, r, status="ready_for_review")
 
 
@@ -399,9 +406,9 @@ def review(
     otherwise it goes back to the learner as a draft with the comment."""
     r = get(store, reflection_id)
     if r.status != "ready_for_review":
-        raise ValueError(f"{r.reference} is not waiting for review")
+        raise InvalidChoice(f"{r.reference} is not waiting for review")
     if not supervisor.strip() or not comment.strip():
-        raise ValueError("a review needs the supervisor's name and a comment")
+        raise InvalidChoice("a review needs the supervisor's name and a comment")
     return _set_status(
         store,
         r,
@@ -445,16 +452,12 @@ def coverage(store: Store, standard: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def action_check(
-    store: Store, r: Reflection
-) -> tuple[annotations.Annotation, list[Comparison]] | None:
+def action_check(store: Store, r: Reflection) -> tuple[Annotation, list[Comparison]] | None:
     """Before/after the dated change the action made, on the action's KPI (or the reflection's
     KPIs): the PDCA "check". None until the reflection names an annotation."""
     if r.annotation_id is None:
         return None
-    note = next(
-        (a for a in annotations.all_annotations(store) if a.annotation_id == r.annotation_id), None
-    )
+    note = next((a for a in all_annotations(store) if a.annotation_id == r.annotation_id), None)
     if note is None:
         return None
     keys = tuple(k for k in ([r.action.kpi] if r.action.kpi else list(r.metrics)) if k)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kpi.errors import InvalidChoice
 from kpi.insights import Insight
 from kpi.store.connection import Store
 
@@ -150,7 +151,7 @@ def complaint_models(store: Store | None = None) -> dict[str, list[list[str]]]:
 def save_complaint_models(store: Store, models: dict[str, list[list[str]]]) -> None:
     for name, steps in models.items():
         if not steps or any(len(s) != 3 or not all(isinstance(v, str) for v in s) for s in steps):
-            raise ValueError(f"{name}: each step needs a key, a label and a prompt")
+            raise InvalidChoice(f"{name}: each step needs a key, a label and a prompt")
     store.set_setting(COMPLAINT_SETTING, models)
 
 
@@ -164,7 +165,7 @@ def prompts(
     """(section key, label, prompt) for a model at a level; the insight's own prompts join the
     last step, and complaint reflections get the HEAT and LATER steps."""
     if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+        raise InvalidChoice(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
     out = [(s.key, s.label, s.prompt(level)) for s in MODELS[model]]
     if insight is not None:
         extra = " ".join(insight.prompts_for(level))

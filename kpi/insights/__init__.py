@@ -23,6 +23,7 @@ from datetime import datetime
 from kpi.charts.spec import ChartSpec
 from kpi.engine import report as engine
 from kpi.engine.filters import Filters
+from kpi.errors import InvalidChoice
 from kpi.insights.breaches import concentrations
 from kpi.insights.changes import (
     annotation_checks,
@@ -91,7 +92,7 @@ def detect(
     """Every insight of ``kinds`` for the filters, most striking first within each kind."""
     unknown = [k for k in kinds if k not in DETECTORS]
     if unknown:
-        raise ValueError(
+        raise InvalidChoice(
             f"unknown insight kind {', '.join(unknown)}; choose from {', '.join(KINDS)}"
         )
     s = scope(store, filters or Filters(), settings)

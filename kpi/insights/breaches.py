@@ -21,6 +21,7 @@ from kpi.insights.model import (
     definition_of,
     guidance,
     insight_id,
+    significantly_higher,
 )
 
 
@@ -89,7 +90,7 @@ def _segment_concentration(s: Scope, counts: pd.DataFrame, field_: str) -> list[
         if row.outcomes < MIN_CELL:
             continue
         test = _excess(counts, counts[field_] == value, len(counts))
-        if not test.significant or test.difference <= 0:
+        if not significantly_higher(test):
             continue
         rest = counts[counts[field_] != value]
         rate = 100.0 * row.breached / row.outcomes
@@ -123,22 +124,35 @@ def _time_concentration(s: Scope, by_channel: pd.DataFrame) -> list[Insight]:
         grid = _breach_grid(s, channel)
         if grid.empty:
             continue
-        breached, outcomes = int(grid.breached.sum()), int(grid.outcomes.sum())
-        hot = []
-        for cell in grid[grid.outcomes >= MIN_CELL].itertuples():
-            # This hour of this weekday against the channel's other hours.
-            test = statistics.two_proportion_test(
-                breached - int(cell.breached),
-                outcomes - int(cell.outcomes),
-                int(cell.breached),
-                int(cell.outcomes),
-                alpha=ALPHA / tests,
-            )
-            if test.significant and test.difference > 0:
-                hot.append((int(cell.weekday), int(cell.hour)))
-        for weekday, first, last in _blocks(hot):
+        for weekday, first, last in _blocks(_hot_cells(grid, tests)):
             out.append(_time_insight(s, channel, grid, weekday, first, last, tests))
     return out
+
+
+def _hot_cells(grid: pd.DataFrame, tests: int) -> list[tuple[int, int]]:
+    """(weekday, hour) cells of one channel's grid breaching well above its other hours."""
+    breached, outcomes = int(grid.breached.sum()), int(grid.outcomes.sum())
+    big = grid[grid.outcomes >= MIN_CELL]
+    cells = zip(
+        big.weekday.astype(int).tolist(),
+        big.hour.astype(int).tolist(),
+        big.breached.astype(int).tolist(),
+        big.outcomes.astype(int).tolist(),
+        strict=True,
+    )
+    hot = []
+    for weekday, hour, cell_breached, cell_outcomes in cells:
+        # This hour of this weekday against the channel's other hours.
+        test = statistics.two_proportion_test(
+            breached - cell_breached,
+            outcomes - cell_outcomes,
+            cell_breached,
+            cell_outcomes,
+            alpha=ALPHA / tests,
+        )
+        if significantly_higher(test):
+            hot.append((int(weekday), int(hour)))
+    return hot
 
 
 def _time_insight(

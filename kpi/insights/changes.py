@@ -10,7 +10,7 @@ from kpi.charts.spec import ChartSpec
 from kpi.engine import report as engine
 from kpi.engine import statistics
 from kpi.engine.filters import Filters
-from kpi.engine.report import MetricResult, Report
+from kpi.engine.results import MetricResult, Report
 from kpi.engine.tables import format_value
 from kpi.insights.model import (
     BEFORE_AFTER_DAYS,
@@ -29,11 +29,13 @@ from kpi.insights.model import (
     insight_id,
     label_of,
     metric_figure,
+    totals,
 )
 from kpi.metrics import targets
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.settings import Settings, load_settings
-from kpi.store import annotations
+from kpi.store import annotations as store_annotations
+from kpi.store.annotations import Annotation
 from kpi.store.connection import Store
 
 
@@ -44,14 +46,14 @@ def period_comparisons(s: Scope) -> tuple[Filters, Filters, list[Comparison]] | 
     if period is None:
         return None
     previous = period.previous_period()
-    if s.first_day and previous.date_from < s.first_day:
+    if s.first_day and previous.date_from and previous.date_from < s.first_day:
         return None
     keys = list(CHANGE_KEYS)
-    now = engine.report(s.store, period, settings=s.settings, metrics=keys).total()
-    before = engine.report(s.store, previous, settings=s.settings, metrics=keys).total()
+    now = totals(engine.report(s.store, period, settings=s.settings, metrics=keys))
+    before = totals(engine.report(s.store, previous, settings=s.settings, metrics=keys))
     tested = []
     for key in keys:
-        current, prior = now.metrics[key], before.metrics[key]
+        current, prior = now[key], before[key]
         if min(current.n, prior.n) < s.settings.minimum_n:
             continue
         result = engine.change(current, prior)
@@ -67,23 +69,25 @@ def changes(s: Scope) -> list[Insight]:
         return []
     period, previous, tested = found
     return [
-        _change_insight(c.key, period, previous, c.after, c.before, c.change)
+        _change_insight(c, c.change.difference, period, previous)
         for c in tested
-        if c.change.significant
+        if c.change.significant and c.change.difference is not None
     ]
 
 
 def _change_insight(
-    key: str,
-    period: Filters,
-    previous: Filters,
-    current: MetricResult,
-    prior: MetricResult,
-    result: engine.Change,
+    comparison: Comparison, difference: float, period: Filters, previous: Filters
 ) -> Insight:
+    """One significant change; ``difference`` is the comparison's, known to be a number."""
+    key, current, prior, result = (
+        comparison.key,
+        comparison.after,
+        comparison.before,
+        comparison.change,
+    )
     metric = REGISTRY[key]
-    better = (result.difference > 0) == (metric.direction == "higher")
-    verb = "rose" if result.difference > 0 else "fell"
+    better = (difference > 0) == (metric.direction == "higher")
+    verb = "rose" if difference > 0 else "fell"
     title = (
         f"{metric.label} {verb} from {format_value(prior.value, current.unit)} to "
         f"{format_value(current.value, current.unit)} ({'better' if better else 'worse'})"
@@ -111,7 +115,7 @@ def _change_insight(
         metrics=(key,),
         filters=period,
         p_value=result.p_value,
-        weight=abs(result.difference or 0.0) + (1 if not better else 0),
+        weight=abs(difference) + (1 if not better else 0),
         **guidance("change", metric.label),
     )
 
@@ -151,9 +155,18 @@ def signals(s: Scope) -> list[Insight]:
     return out
 
 
+def _week_starts(weekly: Report) -> list[str]:
+    """The ISO start date of each dated week of the total, in order."""
+    return [
+        r.period
+        for r in weekly.rows
+        if not r.segment and r.period is not None and r.period != "undated"
+    ]
+
+
 def _signal_insight(key: str, weekly: Report, window: Filters, s: Scope) -> Insight | None:
     results = weekly.series(key)
-    periods = [r.period for r in weekly.rows if not r.segment and r.period not in (None, "undated")]
+    periods = _week_starts(weekly)
     # Weeks too small to read are gaps, not points.
     minimum = 0 if REGISTRY[key].unit == "count" else max(10, s.settings.minimum_n // 3)
     values = [r.value if r.n >= minimum else None for r in results]
@@ -170,6 +183,18 @@ def _signal_insight(key: str, weekly: Report, window: Filters, s: Scope) -> Insi
     ]
     if not found:
         return None
+    return _signal_found(key, window, chart, found, periods, results)
+
+
+def _signal_found(
+    key: str,
+    window: Filters,
+    chart: statistics.ControlChart,
+    found: list[statistics.Signal],
+    periods: list[str],
+    results: list[MetricResult],
+) -> Insight:
+    """The insight for the weeks an XmR chart marks (``found``, never empty)."""
     metric = REGISTRY[key]
     weeks = sorted({periods[g.index] for g in found})
     marked = {periods[g.index] for g in found}
@@ -221,10 +246,10 @@ def missed_targets(s: Scope) -> list[Insight]:
     keys = [k for k in s.settings.targets if k in REGISTRY]
     if period is None or not keys:
         return []
-    total = engine.report(s.store, period, settings=s.settings, metrics=keys).total()
+    total = totals(engine.report(s.store, period, settings=s.settings, metrics=keys))
     out = []
     for key in keys:
-        result, target = total.metrics[key], s.settings.targets[key]
+        result, target = total[key], s.settings.targets[key]
         status = targets.rag(result.value, target, result.ci_low, result.ci_high)
         if status is None or status.status != "red" or result.n < s.settings.minimum_n:
             continue
@@ -269,23 +294,17 @@ def before_after(
     settings = settings or load_settings(store)
     before = filters.with_dates(on_date - timedelta(days=days), on_date - timedelta(days=1))
     after = filters.with_dates(on_date, on_date + timedelta(days=days - 1))
-    first = engine.report(store, before, settings=settings, metrics=list(keys)).total()
-    second = engine.report(store, after, settings=settings, metrics=list(keys)).total()
+    first = totals(engine.report(store, before, settings=settings, metrics=list(keys)))
+    second = totals(engine.report(store, after, settings=settings, metrics=list(keys)))
     comparisons = [
-        Comparison(
-            k,
-            first.metrics[k],
-            second.metrics[k],
-            engine.change(second.metrics[k], first.metrics[k]),
-        )
-        for k in keys
+        Comparison(k, first[k], second[k], engine.change(second[k], first[k])) for k in keys
     ]
     return before, after, comparisons
 
 
 def annotation_checks(s: Scope) -> list[Insight]:
     """Before/after each dated annotation inside the filters' range."""
-    notes = annotations.between(s.store, s.filters.date_from, s.filters.date_to)
+    notes = store_annotations.between(s.store, s.filters.date_from, s.filters.date_to)
     out = []
     for note in notes:
         if s.first_day and note.on_date - timedelta(days=BEFORE_AFTER_DAYS) < s.first_day:
@@ -298,7 +317,28 @@ def annotation_checks(s: Scope) -> list[Insight]:
     return out
 
 
-def _before_after_insight(s: Scope, note: annotations.Annotation) -> Insight | None:
+def _before_after_title(note: Annotation, moved: list[Comparison]) -> str:
+    day = f"{note.on_date.day} {note.on_date:%b %Y}"
+    if not moved:
+        return f"No change beyond chance after \u201c{note.text}\u201d ({day})"
+    parts = [
+        f"{label_of(c.key)} {format_value(c.before.value, c.before.unit)} -> "
+        f"{format_value(c.after.value, c.after.unit)}"
+        for c in moved
+    ]
+    return f"After \u201c{note.text}\u201d ({day}): " + "; ".join(parts)
+
+
+def _before_after_rows(tested: list[Comparison]) -> tuple[dict[str, object], ...]:
+    """Chart rows: each KPI's value before and after, side by side."""
+    rows: list[dict[str, object]] = []
+    for c in tested:
+        rows.append({"kpi": label_of(c.key), "period": "before", **bar_row("before", c.before)})
+        rows.append({"kpi": label_of(c.key), "period": "after", **bar_row("after", c.after)})
+    return tuple(rows)
+
+
+def _before_after_insight(s: Scope, note: Annotation) -> Insight | None:
     before, after, comparisons = before_after(s.store, s.filters, note.on_date, settings=s.settings)
     undated = s.filters.with_dates(None, None)
     tested = [c for c in comparisons if min(c.before.n, c.after.n) >= s.settings.minimum_n]
@@ -306,19 +346,7 @@ def _before_after_insight(s: Scope, note: annotations.Annotation) -> Insight | N
         return None
     moved = [c for c in tested if c.change.significant]
     day = f"{note.on_date.day} {note.on_date:%b %Y}"
-    if moved:
-        parts = [
-            f"{label_of(c.key)} {format_value(c.before.value, c.before.unit)} -> "
-            f"{format_value(c.after.value, c.after.unit)}"
-            for c in moved
-        ]
-        title = f"After \u201c{note.text}\u201d ({day}): " + "; ".join(parts)
-    else:
-        title = f"No change beyond chance after \u201c{note.text}\u201d ({day})"
-    rows = []
-    for c in tested:
-        rows.append({"kpi": label_of(c.key), "period": "before", **bar_row("before", c.before)})
-        rows.append({"kpi": label_of(c.key), "period": "after", **bar_row("after", c.after)})
+    title = _before_after_title(note, moved)
     figures = []
     for c in tested:
         figures += [
@@ -345,7 +373,7 @@ def _before_after_insight(s: Scope, note: annotations.Annotation) -> Insight | N
             f"Before and after {day}",
             "kpi",
             "value",
-            tuple(rows),
+            _before_after_rows(tested),
             unit="%",
             color="period",
             ci=("ci_low", "ci_high"),

@@ -14,7 +14,7 @@ from kpi.charts.spec import ChartSpec
 from kpi.engine import breakdowns, statistics
 from kpi.engine import report as engine
 from kpi.engine.filters import Filters
-from kpi.engine.report import MetricResult
+from kpi.engine.results import MetricResult, Report
 from kpi.engine.tables import format_value
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.settings import Settings, load_settings
@@ -234,6 +234,20 @@ def metric_figure(label: str, result: MetricResult) -> Figure:
         result.ci_low,
         result.ci_high,
     )
+
+
+def totals(report: Report) -> dict[str, MetricResult]:
+    """The KPIs of a report's whole-period, all-segments row; a report run without a grain
+    always has that row, so a missing one is a bug."""
+    row = report.total()
+    if row is None:
+        raise RuntimeError("the report has no total row; run it without a grain")
+    return row.metrics
+
+
+def significantly_higher(test: statistics.ChangeTest) -> bool:
+    """The second rate of a two-proportion test is above the first by more than chance."""
+    return test.significant and test.difference is not None and test.difference > 0
 
 
 def label_of(key: str) -> str:

@@ -61,7 +61,7 @@ def _days() -> pd.DataFrame:
     day_type = np.where(
         days.day_of_week < 5, WEEKDAY, np.where(days.day_of_week == 5, SATURDAY, CLOSED)
     )
-    day_type[np.isin(days.date, list(closed))] = CLOSED
+    day_type[np.isin(days.date, np.array(list(closed), dtype=object))] = CLOSED
     weekday_factor = np.where(
         days.day_of_week < 5, DAY_FACTOR[np.minimum(days.day_of_week, 4)], 1.0
     )

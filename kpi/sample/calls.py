@@ -89,7 +89,7 @@ def build_calls(rng: np.random.Generator, customers: Customers, scale: float) ->
     _outcomes(rng, c)
     day = c["opened"].to_numpy().astype("datetime64[s]").astype("datetime64[D]")
     agents = assign_agents(rng, c["team"].to_numpy(), day, np.ones(len(c), dtype=bool))
-    c["agent"] = np.where(c["answered"], agents, None)
+    c["agent"] = np.where(c["answered"].to_numpy(), agents, np.array(None, dtype=object))
     unresolved = c["answered"].to_numpy() & ~c["fcr"].to_numpy()
     picked = pick_customers(rng, customers, len(c))
     c["customer"] = link_repeats(rng, c["opened"].to_numpy(), picked, unresolved)
@@ -106,14 +106,16 @@ def sheet_rows(c: pd.DataFrame, customers: Customers) -> list[list[object]]:
     starts = pd.DatetimeIndex(c["opened"].to_numpy().astype("datetime64[s]")).to_pydatetime()
     refs = customers.account_refs[c["customer"].to_numpy()]
     rows: list[list[object]] = []
-    for i, r in enumerate(c.itertuples(index=False)):
-        start: object = starts[i].strftime("%d/%m/%Y %H:%M") if r.text_date else starts[i]
+    for i, r in enumerate(c.to_dict("records")):
+        start: object = starts[i].strftime("%d/%m/%Y %H:%M") if r["text_date"] else starts[i]
         handle = None
-        if r.answered:
-            handle = dt.time(r.handle // 3600, r.handle % 3600 // 60, r.handle % 60)
-        fcr = _yes(r.fcr) if r.answered else None
+        if r["answered"]:
+            seconds = int(r["handle"])
+            handle = dt.time(seconds // 3600, seconds % 3600 // 60, seconds % 60)
+        fcr = _yes(r["fcr"]) if r["answered"] else None
         rows.append(
-            [r.id, start, r.team, r.agent, r.category, str(refs[i]), int(r.wait), handle]
-            + [_yes(r.answered), _yes(r.abandoned), fcr, _yes(r.escalated), _yes(r.complaint)]
+            [r["id"], start, r["team"], r["agent"], r["category"], str(refs[i]), int(r["wait"])]
+            + [handle, _yes(r["answered"]), _yes(r["abandoned"]), fcr]
+            + [_yes(r["escalated"]), _yes(r["complaint"])]
         )
     return rows

@@ -27,7 +27,8 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
 def _cell(sheet: WriteOnlyWorksheet, value: object) -> object:
     """Dates and durations need a number format, or Excel shows them as bare serial numbers."""
     if isinstance(value, dt.datetime | dt.time):
-        cell = WriteOnlyCell(sheet, value)
+        # openpyxl writes time cells; its stubs leave time out of the value type.
+        cell = WriteOnlyCell(sheet, value)  # type: ignore[arg-type]
         cell.number_format = DATE_FORMAT if isinstance(value, dt.datetime) else DURATION_FORMAT
         return cell
     return value

@@ -126,7 +126,7 @@ def _resolution(rng: np.random.Generator, t: pd.DataFrame, cal: WorkingCalendar)
     reopen_p = np.where(t["after_kb"], REOPEN_P[1], REOPEN_P[0]) * ~one_touch
     reopens = np.where(rng.random(n) < reopen_p, 1 + (rng.random(n) < 0.15), 0)
     t["reopened_at"] = normalise(
-        (t["first_solved"] + rng.uniform(0.3, 6.0, n) * DAY).astype(np.int64)
+        (t["first_solved"].to_numpy() + rng.uniform(0.3, 6.0, n) * DAY).astype(np.int64)
     )
     again = cal.add(
         t["reopened_at"].to_numpy(), _lognormal(rng, 3 * 3600 * np.maximum(reopens, 1), 0.8)

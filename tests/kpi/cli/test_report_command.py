@@ -21,7 +21,7 @@ from kpi.store.connection import open_store
 from tests.paths import ROOT
 
 SAMPLES = ROOT / "sample_data"
-SCHEMA = json.loads((ROOT / "kpi" / "report.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "kpi" / "cli" / "report.schema.json").read_text())
 
 MAPPING = """\
 kind = "contacts"

@@ -205,7 +205,7 @@ def test_small_cells_are_suppressed_and_indexed_mode_hides_volumes() -> None:
 
 def test_missing_chromium_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BROWSER_PATH", raising=False)
-    monkeypatch.setattr(figures.shutil, "which", lambda name: None)
+    monkeypatch.setattr(images.shutil, "which", lambda name: None)
     with pytest.raises(images.ChromiumMissing, match="apt-get install chromium"):
         images.ChartRenderer().start()
 
