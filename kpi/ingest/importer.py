@@ -23,7 +23,7 @@ from kpi.ingest.checking import check
 from kpi.ingest.files import RawTable, read_export
 from kpi.ingest.layouts import Layout, detect_layout, get_layout, load_mapping
 from kpi.ingest.loading import load
-from kpi.ingest.results import ImportResult, describe_import, previous_import, top_reasons
+from kpi.ingest.outcome import ImportResult, describe_import, previous_import, top_reasons
 from kpi.ingest.staging import source_positions, stage
 from kpi.store.connection import Store
 

@@ -16,9 +16,9 @@ import duckdb
 
 from kpi.ingest.canonical import StagedRows, canonical_select
 from kpi.ingest.checking import Checked
+from kpi.ingest.outcome import ImportResult, top_reasons
 from kpi.ingest.parsing import Params
 from kpi.ingest.privacy import pseudonym, pseudonym_sql, scrub, scrub_sql
-from kpi.ingest.results import ImportResult, top_reasons
 from kpi.ingest.staging import Staged
 from kpi.store.batches import UpsertCounts, next_batch_id, upsert
 
