@@ -6,7 +6,7 @@ what to reflect with (prompts by level, models, KSB references). Every KPI value
 engine; the tests here only compare counts the engine returned, and each family of comparisons is
 Bonferroni-corrected, so on data without patterns the false alarms stay at the nominal level.
 
-``model``: what an insight holds and asks; ``changes``: significant changes against the previous
+``model``: what an insight holds and asks; ``over_time``: significant changes against the previous
 period, XmR signals on weekly series, targets missed, before/after each dated annotation;
 ``breaches``: SLA breaches concentrated by weekday and hour, priority or channel; ``segments``:
 categories driving complaints or detractors (Pareto), tiny samples that would top a ranking.
@@ -25,14 +25,6 @@ from kpi.engine import report as engine
 from kpi.engine.filters import Filters
 from kpi.errors import InvalidChoice
 from kpi.insights.breaches import concentrations
-from kpi.insights.changes import (
-    annotation_checks,
-    before_after,
-    changes,
-    missed_targets,
-    period_comparisons,
-    signals,
-)
 from kpi.insights.model import (
     GUIDANCE,
     KINDS,
@@ -42,6 +34,14 @@ from kpi.insights.model import (
     Scope,
     current_period,
     scope,
+)
+from kpi.insights.over_time import (
+    annotation_checks,
+    before_after,
+    changes,
+    missed_targets,
+    period_comparisons,
+    signals,
 )
 from kpi.insights.segments import drivers, small_samples
 from kpi.metrics.registry import REGISTRY

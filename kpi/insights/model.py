@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+import pandas as pd
+
 from kpi.charts.spec import ChartSpec
 from kpi.engine import breakdowns, statistics
 from kpi.engine import report as engine
@@ -44,15 +46,17 @@ BEFORE_AFTER_DAYS = 56
 #: A cell needs this many outcomes before its breach rate is compared with the rest.
 MIN_CELL = 20
 MIN_WEEKS = 8
-KINDS = (
-    "change",
-    "signal",
-    "concentration",
-    "driver",
-    "target",
-    "before_after",
-    "small_sample",
-)
+#: Every kind of insight, with the heading a page or pack gives it.
+KIND_LABELS = {
+    "change": "Change against the previous period",
+    "signal": "Control-chart signal",
+    "concentration": "Where SLA breaches cluster",
+    "driver": "What drives complaints or detractors",
+    "target": "Target missed",
+    "before_after": "Before and after a dated change",
+    "small_sample": "Small sample",
+}
+KINDS = tuple(KIND_LABELS)
 WEEKDAYS = breakdowns.WEEKDAYS
 
 
@@ -95,6 +99,19 @@ class Insight:
     def prompts_for(self, level: int) -> tuple[str, ...]:
         return tuple(self.prompts.get(3 if level >= 3 else 2, ()))
 
+    @property
+    def heading(self) -> str:
+        """ "Target missed: CSAT below its target of 85%": its kind's label, then its title."""
+        return f"{kind_label(self.kind)}: {self.title}"
+
+    def figures_table(self) -> pd.DataFrame:
+        """The figures behind the insight as a table shows them: label, value in its unit, n."""
+        rows = [
+            {"figure": f.label, "value": format_value(f.value, f.unit), "n": f.n}
+            for f in self.figures
+        ]
+        return pd.DataFrame(rows, columns=["figure", "value", "n"])
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["chart"] = self.chart.to_dict()
@@ -112,6 +129,11 @@ class Insight:
         for name in ("metrics", "models", "ksbs"):
             values[name] = tuple(values.get(name) or ())
         return cls(**values)
+
+
+def kind_label(kind: str) -> str:
+    """The heading of a kind of insight ("Target missed"); an unknown kind is shown as it is."""
+    return KIND_LABELS.get(kind, kind)
 
 
 # --- what each kind asks the learner ------------------------------------------------------------
