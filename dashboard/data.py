@@ -15,7 +15,7 @@ from kpi.engine.comments import search
 from kpi.engine.comparison import MeAgainstRest
 from kpi.engine.comparison import me_against_rest as _me_against_rest
 from kpi.engine.filters import Filters
-from kpi.engine.report import Change, Grain, MetricResult, Overview, Report
+from kpi.engine.report import OVERVIEW_TRENDS, Change, Grain, MetricResult, Overview, Report
 from kpi.metrics.settings import Settings, load_settings
 from kpi.store.connection import Store, default_path, open_store
 
@@ -69,27 +69,6 @@ def _overview(
     _store: Store, version: str, filters: Filters, trend_keys: tuple[str, ...]
 ) -> Overview:
     return engine.overview(_store, filters, trend_keys=trend_keys)
-
-
-#: The KPIs whose 12-week trends the overview carries (every tile's but the backlog's).
-OVERVIEW_TRENDS = (
-    "contacts",
-    "responses",
-    "nps",
-    "csat",
-    "ces",
-    "fcr",
-    "sla",
-    "first_response_hours",
-    "resolution_hours",
-    "service_level",
-    "abandonment_rate",
-    "asa_seconds",
-    "aht_seconds",
-    "complaint_rate",
-    "reopen_rate",
-    "escalation_rate",
-)
 
 
 def overview(filters: Filters, trend_keys: Sequence[str] = OVERVIEW_TRENDS) -> Overview:

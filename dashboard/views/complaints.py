@@ -7,15 +7,9 @@ import streamlit as st
 
 from dashboard import components, data, filters
 from kpi.charts import figures
-from kpi.engine.breakdowns import pareto
+from kpi.engine.breakdowns import DRIVERS, pareto
 from kpi.engine.page_data import counts
 from kpi.engine.tables import long_frame
-
-DRIVERS = {
-    "complaints": "Complaints",
-    "detractors": "Detractors (NPS 0-6)",
-    "repeats": "Repeat contacts (same customer again within the FCR window)",
-}
 
 if components.page(
     "Complaints and root causes",

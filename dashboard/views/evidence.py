@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import components, data
@@ -31,20 +30,7 @@ def journal() -> list[Reflection]:
     if not rows:
         st.info("No reflection yet. Start one on the Reflect page.")
         return []
-    frame = pd.DataFrame(
-        [
-            {
-                "reference": r.reference,
-                "title": r.title,
-                "learner": r.learner,
-                "status": reflections.STATUS_LABELS[r.status],
-                "KSBs": ", ".join(r.ksbs),
-                "review date": r.action.review_date,
-                "updated": r.updated_at,
-            }
-            for r in rows
-        ]
-    )
+    frame = reflections.journal_table(rows)
     st.dataframe(frame, hide_index=True, width="stretch")
     return rows
 
@@ -58,11 +44,7 @@ def coverage() -> None:
         key="coverage_standard",
     )
     table_ = reflections.coverage(data.store(), standard)
-    gaps = int((table_.reflections == 0).sum())
-    st.caption(
-        f"{len(table_) - gaps} of {len(table_)} KSBs have evidence; {gaps} have none yet. "
-        "Codes are provisional: check them against the official standard."
-    )
+    st.caption(f"{reflections.coverage_summary(table_)} {ksbs.PROVISIONAL}")
     st.dataframe(table_[["ksb", "reflections", "reviewed", "description"]], hide_index=True)
     provider_wording()
 
@@ -87,14 +69,10 @@ def provider_wording() -> None:
 
 def show(r: Reflection) -> None:
     """A reflection as plain text, section by section."""
-    st.text(f"{r.reference} · {r.title} · {r.learner} (Level {r.level})")
-    labels = {
-        k: label for k, label, _ in reflections.prompts(r.model, r.level, complaint=r.complaint)
-    }
-    for key, text in r.sections.items():
-        if text.strip():
-            st.caption(labels.get(key, key))
-            st.text(text)
+    st.text(r.byline)
+    for label, text in reflections.written_sections(r, data.store()):
+        st.caption(label)
+        st.text(text)
     st.caption("SMART action")
     st.text(r.action.describe())
     st.caption("KSBs: " + (", ".join(r.ksbs) or "none"))
@@ -110,7 +88,7 @@ def review(rows: list[Reflection]) -> None:
     chosen = st.selectbox(
         "Waiting for review",
         list(by_id),
-        format_func=lambda i: f"{by_id[i].reference} {by_id[i].title}",
+        format_func=lambda i: by_id[i].heading,
         key="review_pick",
     )
     r = by_id[chosen]
@@ -173,7 +151,7 @@ def exports(rows: list[Reflection]) -> None:
     chosen = st.selectbox(
         "Reflection",
         list(by_id),
-        format_func=lambda i: f"{by_id[i].reference} {by_id[i].title}",
+        format_func=lambda i: by_id[i].heading,
         key="export_pick",
     )
     indexed = st.checkbox(

@@ -9,9 +9,10 @@ import streamlit as st
 
 from dashboard import components, data, filters
 from kpi.charts import figures
+from kpi.engine.breakdowns import SCORES, by_scale
 from kpi.engine.page_data import dated
 from kpi.engine.tables import long_frame
-from kpi.metrics.registry import score_range
+from kpi.metrics.registry import score_range, short_label
 
 if components.page(
     "Customer feedback",
@@ -28,15 +29,15 @@ if components.page(
             components.chart(figures.nps_split_of(now["nps"]), "nps_split")
 
         st.subheader("How customers scored")
-        for column, score in zip(st.columns(3), ("nps", "csat", "ces"), strict=True):
+        for column, score in zip(st.columns(3), SCORES, strict=True):
             counts = data.breakdown("score_counts", chosen, score)
             with column:
-                for scale, part in counts.groupby("scale", sort=True):
-                    part = part.assign(score=part.score.map("{:g}".format))
-                    title = f"{score.upper()} answers (scale {scale})"
+                for part in by_scale(counts, score):
                     components.chart(
-                        figures.bars(part, "score", "answers", title, "score", "answers"),
-                        f"scores_{score}_{scale}",
+                        figures.bars(
+                            part.counts, "score", "answers", part.title, "score", "answers"
+                        ),
+                        f"scores_{score}_{part.scale}",
                     )
 
         weekly = long_frame(
@@ -59,9 +60,9 @@ if components.page(
         )
         picked = which.selectbox(
             "Score",
-            [None, "nps", "csat", "ces"],
+            [None, *SCORES],
             key="comment_score",
-            format_func=lambda s: (s or "any score").upper() if s else "any score",
+            format_func=lambda s: short_label(s) if s else "any score",
         )
         categories = cats.multiselect(
             "Category", data.segment_values()["category"], key="comment_category", placeholder="All"
@@ -71,7 +72,12 @@ if components.page(
             # Spans every scale the answers use (a 1-10 CSAT as well as a 1-5 one).
             low, high = score_range(picked, data.breakdown("score_counts", chosen, picked).scale)
             low_high = st.slider(
-                f"{picked.upper()} between", low, high, (low, high), step=1.0, key="comment_range"
+                f"{short_label(picked)} between",
+                low,
+                high,
+                (low, high),
+                step=1.0,
+                key="comment_range",
             )
         narrowed = replace(chosen, category=tuple(categories)) if categories else chosen
         found = data.comments(narrowed, text, picked, low_high)

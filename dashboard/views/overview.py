@@ -6,14 +6,7 @@ import streamlit as st
 
 from dashboard import components, data, filters
 from kpi.engine.page_data import totals
-
-GROUPS = {
-    "Volume": ("contacts", "responses", "backlog"),
-    "Customer feedback": ("nps", "csat", "ces"),
-    "Resolution and service levels": ("fcr", "sla", "first_response_hours", "resolution_hours"),
-    "Calls": ("service_level", "abandonment_rate", "asa_seconds", "aht_seconds"),
-    "Quality": ("complaint_rate", "reopen_rate", "escalation_rate"),
-}
+from kpi.engine.report import OVERVIEW_GROUPS
 
 if components.page(
     "Overview",
@@ -31,7 +24,7 @@ if components.page(
             f"{view.current.as_of:%d %b %Y %H:%M} UTC (the latest timestamp in the data)."
         )
         trends = {key: t.values for key, t in view.trends.items()}
-        for heading, keys in GROUPS.items():
+        for heading, keys in OVERVIEW_GROUPS.items():
             st.subheader(heading)
             results = [now[k] for k in keys]
             components.tiles(results, view.changes, trends)

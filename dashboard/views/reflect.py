@@ -11,32 +11,19 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import components, data, filters, insight_cache
 from kpi.charts.figures import figure
-from kpi.engine.tables import format_value
 from kpi.errors import KpiError
 from kpi.evidence import ksbs, reflections
-from kpi.evidence.ksb_choices import ksbs_for
 from kpi.evidence.reflections import Reflection, SmartAction
 from kpi.insights import Insight
-from kpi.insights.model import BEFORE_AFTER_DAYS
 from kpi.metrics.registry import KEYS, REGISTRY
 from kpi.store import annotations as annotation_store
 from kpi.store import viewer
 
 EDITING = "reflect.editing"
-KIND_LABELS = {
-    "change": "Change against the previous period",
-    "signal": "Control-chart signal",
-    "concentration": "Where SLA breaches cluster",
-    "driver": "What drives complaints or detractors",
-    "target": "Target missed",
-    "before_after": "Before and after a dated change",
-    "small_sample": "Small sample",
-}
 
 
 def learner() -> tuple[str, int]:
@@ -58,16 +45,9 @@ def plain_label(text: str) -> str:
 
 
 def insight_card(insight: Insight, number: int, name: str, level: int) -> None:
-    label = plain_label(f"{KIND_LABELS[insight.kind]}: {insight.title}")
-    with st.expander(label, expanded=number == 0):
+    with st.expander(plain_label(insight.heading), expanded=number == 0):
         st.text(insight.summary)
-        table = pd.DataFrame(
-            [
-                {"figure": f.label, "value": format_value(f.value, f.unit), "n": f.n}
-                for f in insight.figures
-            ]
-        )
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(insight.figures_table(), hide_index=True, width="stretch")
         components.chart(figure(insight.chart), f"insight_{insight.id}")
         st.caption("Models: " + ", ".join(insight.models) + " · KSBs: " + ", ".join(insight.ksbs))
         for prompt in insight.prompts_for(level):
@@ -105,9 +85,7 @@ def choose_draft() -> Reflection | None:
         "Draft",
         ids,
         index=index,
-        format_func=lambda i: next(
-            f"{r.reference} {r.title}" for r in drafts if r.reflection_id == i
-        ),
+        format_func=lambda i: next(r.heading for r in drafts if r.reflection_id == i),
     )
     return next(r for r in drafts if r.reflection_id == chosen)
 
@@ -157,7 +135,7 @@ def action(r: Reflection) -> SmartAction:
 
 def ksb_picker(r: Reflection) -> tuple[str, ...]:
     st.subheader("KSBs")
-    labels = {k.ref: k.label for k in ksbs_for(data.store(), r.standard, r.level)}
+    labels = {k.ref: k.label for k in ksbs.ksbs_for(data.store(), r.standard, r.level)}
     picked = st.multiselect(
         f"KSBs this evidences ({ksbs.STANDARDS.get(r.standard, r.standard)}; suggested first)",
         list(labels),
@@ -165,7 +143,7 @@ def ksb_picker(r: Reflection) -> tuple[str, ...]:
         format_func=lambda ref: labels[ref],
         key=f"k_{r.reflection_id}",
     )
-    st.caption("Codes are provisional: check them against the official standard.")
+    st.caption(ksbs.PROVISIONAL)
     return tuple(picked)
 
 
@@ -188,22 +166,8 @@ def action_check(r: Reflection) -> None:
     if found is None:
         return
     note, comparisons = found
-    rows = [
-        {
-            "KPI": REGISTRY[c.key].label,
-            "before": format_value(c.before.value, c.before.unit),
-            "n before": c.before.n,
-            "after": format_value(c.after.value, c.after.unit),
-            "n after": c.after.n,
-            "p": c.change.p_value,
-            "more than chance": "yes" if c.change.significant else "no",
-        }
-        for c in comparisons
-    ]
-    st.caption(
-        f"Before and after {note.on_date:%d %b %Y} ({BEFORE_AFTER_DAYS // 7} weeks each side)"
-    )
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.caption(reflections.action_check_caption(note))
+    st.dataframe(reflections.action_check_table(comparisons), hide_index=True)
 
 
 def editor(r: Reflection) -> None:

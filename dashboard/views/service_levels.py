@@ -7,9 +7,8 @@ import streamlit as st
 
 from dashboard import components, data, filters
 from kpi.charts import figures
-from kpi.engine.page_data import by_segment, plotted
-from kpi.engine.tables import format_value, long_frame
-from kpi.metrics.registry import short_label
+from kpi.engine.page_data import by_segment, plotted, time_title
+from kpi.engine.tables import long_frame
 
 SLA_KEYS = ("sla", "sla_first_response", "sla_resolution")
 TIME_KEYS = ("first_response_hours", "resolution_hours")
@@ -25,7 +24,7 @@ if components.page(
     if not components.no_rows(now["contacts"]):
         components.rag_legend()
         components.tiles([now[k] for k in (*SLA_KEYS, "backlog", *TIME_KEYS)], changes, per_row=3)
-        target = data.settings().targets.get("sla")
+        target = data.settings().target_value("sla")
         st.subheader("SLA compliance by priority and by channel")
         by_priority, by_channel = st.columns(2)
         for column, field in ((by_priority, "priority"), (by_channel, "channel")):
@@ -40,7 +39,7 @@ if components.page(
                         field,
                         f"SLA by {field}",
                         "%",
-                        target.value if target else None,
+                        target,
                         "higher",
                     ),
                     f"sla_by_{field}",
@@ -50,11 +49,7 @@ if components.page(
         st.subheader("Response and resolution times")
         buckets = data.breakdown("time_distribution", chosen)
         for column, key in zip(st.columns(2), TIME_KEYS, strict=True):
-            result = now[key]
-            title = (
-                f"{short_label(key, result.variant)}: median {format_value(result.value, 'hours')}, "
-                f"p90 {format_value(result.extra.get('p90'), 'hours')}"
-            )
+            title = time_title(now[key])
             with column:
                 components.chart(
                     figures.bars(buckets, "bucket", key, title, "time taken", "contacts"),

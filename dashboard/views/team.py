@@ -34,7 +34,7 @@ def me_against_rest(me: str, chosen: Filters, key: str) -> None:
 
 def supervisor_view(chosen: Filters, key: str) -> None:
     metric = REGISTRY[key]
-    target = data.settings().targets.get(key)
+    target = data.settings().target_value(key)
     for field in ("team", "agent"):
         frame = by_segment(data.report(chosen, by=(field,), metrics=KEYS), KEYS)
         shown = plotted(frame, key)
@@ -45,7 +45,7 @@ def supervisor_view(chosen: Filters, key: str) -> None:
                     field,
                     f"{metric.label} by {field}",
                     metric.unit,
-                    target.value if target else None,
+                    target,
                     metric.direction,
                 ),
                 f"{key}_by_{field}",

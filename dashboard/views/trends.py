@@ -39,7 +39,7 @@ if components.page(
         format_func=lambda f: f or "nothing (total)",
         key="trend_split",
     )
-    metric, target = REGISTRY[key], data.settings().targets.get(key)
+    metric, target = REGISTRY[key], data.settings().target_value(key)
     report = data.report(chosen, by=(split,) if split else (), grain=grain, metrics=(key,))
     frame = dated(long_frame(report, (key,), totals=not split))
     notes = components.notes(chosen)
@@ -52,7 +52,7 @@ if components.page(
             metric.label,
             metric.unit,
             split,
-            target.value if target else None,
+            target,
             metric.direction,
             control,
             notes,

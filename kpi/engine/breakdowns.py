@@ -21,7 +21,7 @@ import pandas as pd
 from kpi.engine import report as engine
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
 from kpi.engine.timeline import offsets_around
-from kpi.metrics.registry import REGISTRY, Context, contact_columns
+from kpi.metrics.registry import REGISTRY, Context, contact_columns, short_label
 from kpi.metrics.settings import Settings, load_settings
 from kpi.store.connection import Store
 
@@ -215,9 +215,13 @@ def responses(
     return s, t
 
 
+#: The survey scores whose answers ``score_counts`` counts.
+SCORES = ("nps", "csat", "ces")
+
+
 def score_counts(store: Store, filters: Filters, score: str) -> pd.DataFrame:
     """Answers per score of ``nps``, ``csat`` or ``ces``, with the scale each was given on."""
-    if score not in ("nps", "csat", "ces"):
+    if score not in SCORES:
         raise ValueError(f"no score called {score!r}; choose nps, csat or ces")
     s, t = responses(store, filters)
     t = t.filter(t[score].notnull())
@@ -234,11 +238,38 @@ def score_counts(store: Store, filters: Filters, score: str) -> pd.DataFrame:
     return frame[["scale", "score", "answers"]].astype({"answers": int})
 
 
+@dataclass(frozen=True, eq=False)
+class ScaleCounts:
+    """The answers to one score given on one scale: a bar chart's ``title`` and ``counts``
+    (columns scale, score, answers; the score as text such as "7" or "4.5", one bar each)."""
+
+    scale: str
+    title: str
+    counts: pd.DataFrame
+
+
+def by_scale(counts: pd.DataFrame, score: str) -> list[ScaleCounts]:
+    """``score_counts`` split by the scale the answers were given on (a 1-5 and a 1-10 CSAT
+    cannot share an axis), scales in text order."""
+    return [
+        ScaleCounts(
+            str(scale),
+            f"{short_label(score)} answers (scale {scale})",
+            part.assign(score=part.score.map("{:g}".format)),
+        )
+        for scale, part in counts.groupby("scale", sort=True)
+    ]
+
+
 # --- root causes ------------------------------------------------------------------------------
 
 
-#: The root-cause counts ``drivers`` can give.
-DRIVERS = ("complaints", "detractors", "repeats")
+#: The root-cause counts ``drivers`` can give, with what each counts in words.
+DRIVERS = {
+    "complaints": "Complaints",
+    "detractors": "Detractors (NPS 0-6)",
+    "repeats": "Repeat contacts (same customer again within the FCR window)",
+}
 
 
 def drivers(

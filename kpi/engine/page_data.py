@@ -15,7 +15,8 @@ from kpi.engine.filters import Filters
 from kpi.engine.report import Change, MetricResult, Report, change, report
 from kpi.engine.results import UNDATED
 from kpi.engine.statistics import ControlChart, xmr_limits
-from kpi.engine.tables import long_frame
+from kpi.engine.tables import format_value, long_frame
+from kpi.metrics.registry import short_label
 from kpi.metrics.settings import Settings
 from kpi.store.connection import Store
 from kpi.store.schema import PRIORITIES
@@ -55,6 +56,14 @@ def by_segment(report: Report, keys: Sequence[str], drop_empty: bool = False) ->
     if field == "priority":
         return frame.sort_values(field, key=lambda p: p.map(URGENCY), kind="stable")
     return frame.sort_values(field, kind="stable")
+
+
+def time_title(result: MetricResult) -> str:
+    """The heading of a time KPI's distribution: its name, median and 90th percentile, as in
+    "Resolution time: median 5.2 h, p90 31 h"."""
+    median = format_value(result.value, "hours")
+    p90 = format_value(result.extra.get("p90"), "hours")
+    return f"{short_label(result.key, result.variant)}: median {median}, p90 {p90}"
 
 
 def plotted(frame: pd.DataFrame, key: str) -> pd.DataFrame:

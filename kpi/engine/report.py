@@ -418,6 +418,20 @@ def _latest(source: Store | ibis.BaseBackend) -> datetime:
     return _latest_or_now(data_profile(backend_of(source), CACHE.version(source)))
 
 
+#: The overview's tiles, by heading, in the order the page shows them.
+OVERVIEW_GROUPS: dict[str, tuple[str, ...]] = {
+    "Volume": ("contacts", "responses", "backlog"),
+    "Customer feedback": ("nps", "csat", "ces"),
+    "Resolution and service levels": ("fcr", "sla", "first_response_hours", "resolution_hours"),
+    "Calls": ("service_level", "abandonment_rate", "asa_seconds", "aht_seconds"),
+    "Quality": ("complaint_rate", "reopen_rate", "escalation_rate"),
+}
+#: The KPIs whose 12-week trends the overview's tiles carry: every tile's but the backlog's.
+OVERVIEW_TRENDS = tuple(
+    key for keys in OVERVIEW_GROUPS.values() for key in keys if key != "backlog"
+)
+
+
 @dataclass
 class Overview:
     """What a dashboard's overview page shows: every KPI now and before, the changes, and

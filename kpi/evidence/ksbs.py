@@ -25,6 +25,8 @@ STANDARDS = {
     "ST0071": "Customer service specialist (Level 3)",
     "ST0384": "Team leader or supervisor (Level 3)",
 }
+#: Shown wherever KSB codes are offered or counted: the built-in codes are not official.
+PROVISIONAL = "Codes are provisional: check them against the official standard."
 #: The standard a learner at each level is usually registered on.
 LEVEL_STANDARD = {2: "ST0072", 3: "ST0071"}
 COLUMNS = (
@@ -100,6 +102,17 @@ def catalogue(store: Store | None = None, standard: str | None = None) -> list[K
     if standard:
         rows = [k for k in rows if k.standard == standard]
     return rows
+
+
+def ksbs_for(store: Store | None, standard: str, level: int) -> list[Ksb]:
+    """The KSBs to offer for a reflection on ``standard`` by a learner at ``level``: that
+    standard's first, then the others at ``level`` or above, in catalogue order. A Level 3
+    learner is not offered Level 2 wording; a Level 2 learner may stretch to Level 3 KSBs (such
+    as the team leader standard's data skills)."""
+    rows = catalogue(store)
+    own = [k for k in rows if k.standard == standard]
+    others = [k for k in rows if k.standard != standard and k.level >= level]
+    return own + others
 
 
 def by_ref(store: Store | None = None) -> dict[str, Ksb]:

@@ -287,16 +287,9 @@ def build(
 
 def _sections(store: Store, r: Reflection, agents: list[str]) -> list[tuple[str, str]]:
     """(step label, the learner's text with colleagues redacted) for each written section."""
-    steps = {
-        key: label
-        for key, label, _ in reflections.prompts(
-            r.model, r.level, complaint=r.complaint, store=store
-        )
-    }
     return [
-        (steps.get(key, key), redact_people(text, agents, r.learner))
-        for key, text in r.sections.items()
-        if text.strip()
+        (label, redact_people(text, agents, r.learner))
+        for label, text in reflections.written_sections(r, store)
     ]
 
 

@@ -13,6 +13,7 @@ SQL here only ever receives values as parameters.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,11 +22,13 @@ import pandas as pd
 
 from kpi.engine import breakdowns
 from kpi.engine.filters import Filters
+from kpi.engine.tables import format_value
 from kpi.errors import InvalidChoice, NotFound
 from kpi.evidence import ksbs
 from kpi.evidence.reflective_models import DEFAULT_MODEL, MODELS, prompts
 from kpi.ingest.privacy import scrub
 from kpi.insights import Comparison, Insight, before_after
+from kpi.insights.model import BEFORE_AFTER_DAYS
 from kpi.metrics.registry import REGISTRY
 from kpi.store.annotations import Annotation, all_annotations
 from kpi.store.connection import Store
@@ -99,6 +102,16 @@ class Reflection:
     def reference(self) -> str:
         """The evidence reference a portfolio cites, e.g. EV-0007."""
         return f"EV-{self.reflection_id or 0:04d}"
+
+    @property
+    def heading(self) -> str:
+        """How a list names the reflection: "EV-0007 Billing complaints in March"."""
+        return f"{self.reference} {self.title}"
+
+    @property
+    def byline(self) -> str:
+        """The heading of a reflection shown in full: reference, title, learner and level."""
+        return f"{self.reference} · {self.title} · {self.learner} (Level {self.level})"
 
     @property
     def complaint(self) -> bool:
@@ -360,6 +373,34 @@ def journal(
     return [_from_row(r, refs.get(int(r[0]), ())) for r in rows]
 
 
+def journal_table(rows: Sequence[Reflection]) -> pd.DataFrame:
+    """The journal as a table: one row per reflection, in the order given."""
+    return pd.DataFrame(
+        [
+            {
+                "reference": r.reference,
+                "title": r.title,
+                "learner": r.learner,
+                "status": STATUS_LABELS[r.status],
+                "KSBs": ", ".join(r.ksbs),
+                "review date": r.action.review_date,
+                "updated": r.updated_at,
+            }
+            for r in rows
+        ]
+    )
+
+
+def written_sections(r: Reflection, store: Store | None = None) -> list[tuple[str, str]]:
+    """(step label, text) of each section the learner wrote, in the order written; a section
+    the model no longer has keeps its key as its label."""
+    labels = {
+        key: label
+        for key, label, _ in prompts(r.model, r.level, complaint=r.complaint, store=store)
+    }
+    return [(labels.get(key, key), text) for key, text in r.sections.items() if text.strip()]
+
+
 def delete(store: Store, reflection_id: int) -> None:
     with store.transaction() as cur:
         cur.execute("DELETE FROM reflection_ksbs WHERE reflection_id = ?", [reflection_id])
@@ -452,6 +493,12 @@ def coverage(store: Store, standard: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def coverage_summary(table: pd.DataFrame) -> str:
+    """One line on a ``coverage`` table: how many KSBs have evidence and how many are gaps."""
+    gaps = int((table.reflections == 0).sum())
+    return f"{len(table) - gaps} of {len(table)} KSBs have evidence; {gaps} have none yet."
+
+
 def action_check(store: Store, r: Reflection) -> tuple[Annotation, list[Comparison]] | None:
     """Before/after the dated change the action made, on the action's KPI (or the reflection's
     KPIs): the PDCA "check". None until the reflection names an annotation."""
@@ -465,3 +512,27 @@ def action_check(store: Store, r: Reflection) -> tuple[Annotation, list[Comparis
         return None
     _, _, comparisons = before_after(store, r.filters.with_dates(None, None), note.on_date, keys)
     return note, comparisons
+
+
+def action_check_caption(note: Annotation) -> str:
+    """What an ``action_check`` compares: "Before and after 12 Jan 2026 (8 weeks each side)"."""
+    return f"Before and after {note.on_date:%d %b %Y} ({BEFORE_AFTER_DAYS // 7} weeks each side)"
+
+
+def action_check_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
+    """An ``action_check``'s comparisons as a table: each KPI before and after with its n, the
+    test's p-value and whether the change is more than chance."""
+    return pd.DataFrame(
+        [
+            {
+                "KPI": REGISTRY[c.key].label,
+                "before": format_value(c.before.value, c.before.unit),
+                "n before": c.before.n,
+                "after": format_value(c.after.value, c.after.unit),
+                "n after": c.after.n,
+                "p": c.change.p_value,
+                "more than chance": "yes" if c.change.significant else "no",
+            }
+            for c in comparisons
+        ]
+    )

@@ -109,6 +109,11 @@ class Settings:
             object.__setattr__(self, name, value)
         self.validate()
 
+    def target_value(self, key: str) -> float | None:
+        """The value of a KPI's target (what a chart draws as its target line), None without one."""
+        target = self.targets.get(key)
+        return target.value if target else None
+
     def validate(self) -> None:
         """Raise InvalidChoice (a ValueError) with a one-line message when a setting cannot be
         used."""

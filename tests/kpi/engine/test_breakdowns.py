@@ -7,6 +7,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from kpi.engine import breakdowns
@@ -125,3 +126,23 @@ def test_an_empty_store_gives_empty_tables(empty) -> None:
     assert breakdowns.backlog_age(empty, Filters()).contacts.sum() == 0
     assert breakdowns.score_counts(empty, Filters(), "nps").empty
     assert breakdowns.pareto(breakdowns.drivers(empty, Filters(), "complaints")).empty
+
+
+def test_score_answers_are_split_by_scale_with_each_score_as_a_bar_label() -> None:
+    counts = pd.DataFrame(
+        {
+            "scale": ["1-5", "1-5", "1-10", "1-10"],
+            "score": [4.0, 5.0, 7.5, 10.0],
+            "answers": [3, 9, 1, 2],
+        }
+    )
+    parts = breakdowns.by_scale(counts, "csat")
+    assert [p.scale for p in parts] == ["1-10", "1-5"]  # in text order, as the page lays them out
+    assert [p.title for p in parts] == ["CSAT answers (scale 1-10)", "CSAT answers (scale 1-5)"]
+    assert list(parts[0].counts.score) == ["7.5", "10"]
+    assert list(parts[1].counts.answers) == [3, 9]
+
+
+def test_every_root_cause_driver_says_what_it_counts() -> None:
+    assert list(breakdowns.DRIVERS) == ["complaints", "detractors", "repeats"]
+    assert breakdowns.DRIVERS["detractors"] == "Detractors (NPS 0-6)"

@@ -13,7 +13,7 @@ import pytest
 from kpi.engine import page_data
 from kpi.engine.comparison import me_against_rest
 from kpi.engine.filters import Filters
-from kpi.engine.report import report
+from kpi.engine.report import MetricResult, report
 from kpi.engine.tables import long_frame
 from kpi.metrics.registry import REGISTRY
 from kpi.store.connection import Store, open_store
@@ -92,3 +92,10 @@ def test_me_against_rest_is_one_call_with_both_sides(store: Store) -> None:
     assert both is not None and list(both.who) == [f"Me ({me})", "Rest of the team"]
     nobody = me_against_rest(store, MARCH, "Nobody at all", ("csat",))
     assert nobody.rest == () and nobody.pair("csat") is None
+
+
+def test_a_time_distribution_is_headed_by_its_median_and_90th_percentile() -> None:
+    result = MetricResult("resolution_hours", 5.2, 40, "", "standard", "hours", extra={"p90": 31.0})
+    assert page_data.time_title(result) == "Resolution time: median 5.2 h, p90 31.0 h"
+    empty = MetricResult("first_response_hours", None, 0, "", "standard", "hours")
+    assert page_data.time_title(empty) == "First response time: median —, p90 —"

@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 from kpi.engine import statistics
 from kpi.engine.filters import Filters
 from kpi.engine.report import (
+    OVERVIEW_GROUPS,
+    OVERVIEW_TRENDS,
     Trend,
     backend_of,
     change,
@@ -715,3 +717,10 @@ def test_business_seconds_of_closed_contacts_follow_imports_and_settings():
     store.con.execute("INSERT INTO imports (batch_id, file_name) VALUES (1, 'more')")
     m = hours()
     assert m.n == 2 and m.value == pytest.approx(2.0)  # median of 1 h and 3 h
+
+
+def test_the_overview_trends_every_tile_but_the_backlog_in_tile_order() -> None:
+    tiles = [k for keys in OVERVIEW_GROUPS.values() for k in keys]
+    assert set(tiles) <= set(KEYS) and len(set(tiles)) == len(tiles)
+    assert tuple(k for k in tiles if k != "backlog") == OVERVIEW_TRENDS
+    assert "backlog" in tiles and "backlog" not in OVERVIEW_TRENDS

@@ -201,3 +201,75 @@ def test_action_check_uses_the_annotation(seeded_db: Path) -> None:
     _, (fcr,) = found
     assert fcr.change.significant and fcr.after.value > fcr.before.value
     store.close()
+
+
+def test_a_reflection_is_named_by_its_reference_and_title(store: Store) -> None:
+    r = reflections.save(store, reflections.blank("Alex", 3, Filters(), ("csat",)))
+    r = reflections.replace(r, title="Billing complaints")
+    assert r.heading == "EV-0001 Billing complaints"
+    assert r.byline == "EV-0001 · Billing complaints · Alex (Level 3)"
+
+
+def test_the_journal_table_has_a_row_per_reflection_with_its_status_in_words() -> None:
+    action = reflections.SmartAction("x", "csat", 85, date(2026, 5, 1))
+    r = reflections.Reflection(
+        "Billing", "Alex", ksbs=("ST0072:K6", "ST0071:S2"), action=action, reflection_id=7
+    )
+    (row,) = reflections.journal_table([r]).to_dict("records")
+    assert row == {
+        "reference": "EV-0007",
+        "title": "Billing",
+        "learner": "Alex",
+        "status": "Draft",
+        "KSBs": "ST0072:K6, ST0071:S2",
+        "review date": date(2026, 5, 1),
+        "updated": None,
+    }
+
+
+def test_only_written_sections_are_shown_under_their_step_labels() -> None:
+    r = reflections.Reflection(
+        "Billing",
+        "Alex",
+        model="STAR+Reflection",
+        sections={"situation": "Queues grew", "task": "  ", "heat.hear": "Listened", "old": "x"},
+    )
+    assert reflections.written_sections(r) == [
+        ("Situation", "Queues grew"),
+        ("HEAT: Hear", "Listened"),
+        ("old", "x"),  # a step the model no longer has keeps its key
+    ]
+
+
+def test_the_coverage_summary_counts_ksbs_without_evidence_as_gaps(store: Store) -> None:
+    table = reflections.coverage(store, "ST0071")
+    assert reflections.coverage_summary(table) == (
+        f"0 of {len(table)} KSBs have evidence; {len(table)} have none yet."
+    )
+    some = table.assign(reflections=[1, 2] + [0] * (len(table) - 2))
+    assert reflections.coverage_summary(some).startswith(f"2 of {len(table)} KSBs have evidence;")
+
+
+def test_the_action_check_reads_before_and_after_with_n_and_the_test(seeded_db: Path) -> None:
+    store = open_store(seeded_db)
+    note = annotations.add(store, date(2026, 1, 12), "New knowledge base")
+    r = reflections.blank("Alex", 3, Filters(), ("fcr",))
+    r = reflections.save(store, reflections.replace(r, annotation_id=note.annotation_id))
+    found = reflections.action_check(store, r)
+    store.close()
+    assert found is not None
+    note, comparisons = found
+    assert reflections.action_check_caption(note) == (
+        "Before and after 12 Jan 2026 (8 weeks each side)"
+    )
+    (row,) = reflections.action_check_table(comparisons).to_dict("records")
+    (fcr,) = comparisons
+    assert row == {
+        "KPI": "FCR",
+        "before": f"{fcr.before.value:.1f}%",
+        "n before": fcr.before.n,
+        "after": f"{fcr.after.value:.1f}%",
+        "n after": fcr.after.n,
+        "p": fcr.change.p_value,
+        "more than chance": "yes",
+    }

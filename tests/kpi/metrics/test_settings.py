@@ -86,3 +86,9 @@ def test_sla_target_lookup():
     assert s.sla_target("urgent", "email") == SlaTarget(1, 8)
     assert s.sla_target(None) == SlaTarget(8, 40)  # no priority: the default priority's
     assert Settings(sla_default_priority="low").sla_target(None) == SlaTarget(16, 80)
+
+
+def test_a_kpi_without_a_target_has_no_target_value() -> None:
+    settings = Settings(targets={"csat": KpiTarget(85, "higher")})
+    assert settings.target_value("csat") == 85
+    assert settings.target_value("contacts") is None

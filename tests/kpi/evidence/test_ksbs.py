@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from kpi.evidence.ksb_choices import ksbs_for
-from kpi.evidence.ksbs import LEVEL_STANDARD, catalogue
+from kpi.evidence.ksbs import LEVEL_STANDARD, catalogue, ksbs_for
 
 
 def test_the_learners_own_standard_comes_first() -> None:
