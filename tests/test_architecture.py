@@ -35,10 +35,14 @@ STANDALONE = {"sample"}
 UI_PACKAGES = ("streamlit",)
 #: Where an exception to the order is allowed, and why.
 ALLOWED: dict[tuple[str, str], str] = {
-    # Evidence packs scrub free text with the importer's own scrubber: the same rule at import
-    # and at export, declared once.
-    ("evidence", "ingest"): "evidence uses ingest.privacy.scrub",
     ("cli", "sample"): "kpi sample regenerates the sample exports",
+}
+#: Importing is a command's business, not the engine's: above its own layer only these may import
+#: kpi.ingest, and only these modules of it. Evidence packs scrub free text with the importer's
+#: own scrubber, so one rule holds at import and at export.
+INGEST_USERS: dict[str, tuple[str, ...]] = {
+    "cli": ("kpi.ingest",),
+    "evidence": ("kpi.ingest.privacy",),
 }
 
 
@@ -54,12 +58,19 @@ def _imports(path: Path) -> list[tuple[int, str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "kpi":
-                found += [(node.lineno, f"kpi.{alias.name}") for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            found.append((node.lineno, "." * node.level + (node.module or "")))
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.split(".")[0] == "kpi":  # the names may be modules: keep them
+                found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
             else:
                 found.append((node.lineno, node.module))
     return found
+
+
+def _may_use_ingest(here: str, name: str) -> bool:
+    allowed = INGEST_USERS.get(here, ())
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in allowed)
 
 
 def _kpi_modules() -> list[Path]:
@@ -75,6 +86,9 @@ def _violations(path: Path) -> list[str]:
         if name.split(".")[0] in UI_PACKAGES:
             problems.append(f"{where}: kpi is UI-free")
             continue
+        if name.startswith("."):
+            problems.append(f"{where}: import kpi modules by their full name")
+            continue
         there = _part(name)
         if here is None or there is None or there == here:
             continue
@@ -88,6 +102,8 @@ def _violations(path: Path) -> list[str]:
             problems.append(f"{where}: {here} (layer {LAYERS[here]}) is below {there}")
         elif (here, there) in INDEPENDENT:
             problems.append(f"{where}: {here} and {there} are independent")
+        elif there == "ingest" and not _may_use_ingest(here, name):
+            problems.append(f"{where}: only {', '.join(INGEST_USERS)} may import kpi.ingest")
     return problems
 
 
@@ -111,6 +127,24 @@ def test_the_checker_catches_a_store_module_importing_the_engine(tmp_path: Path)
     assert len(problems) == 2
     assert "store (layer 1) is below engine" in problems[0]
     assert "UI-free" in problems[1]
+
+
+def test_the_checker_keeps_the_importer_out_of_the_engine_and_allows_the_packs_scrubber() -> None:
+    engine = ROOT / "kpi" / "engine" / "_probe_for_architecture_test.py"
+    packs = ROOT / "kpi" / "evidence" / "_probe_for_architecture_test.py"
+    engine.write_text("from kpi.ingest.importer import import_file\n", encoding="utf-8")
+    packs.write_text(
+        "from kpi.ingest.privacy import scrub\nfrom kpi.ingest import importer\nfrom . import x\n",
+        encoding="utf-8",
+    )
+    try:
+        in_engine, in_packs = _violations(engine), _violations(packs)
+    finally:
+        engine.unlink()
+        packs.unlink()
+    assert len(in_engine) == 1 and "may import kpi.ingest" in in_engine[0]
+    assert len(in_packs) == 2
+    assert "kpi.ingest.importer" in in_packs[0] and "full name" in in_packs[1]
 
 
 def test_every_subpackage_says_what_it_owns_and_may_import() -> None:

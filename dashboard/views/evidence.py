@@ -13,9 +13,7 @@ from datetime import datetime
 import streamlit as st
 
 from dashboard import components, data
-from kpi.charts import figures, images
-from kpi.charts.disclosure import csv_bytes
-from kpi.charts.spec import table
+from kpi.charts import images
 from kpi.errors import KpiError
 from kpi.evidence import documents, ksbs, reflections
 from kpi.evidence import packs as evidence
@@ -107,15 +105,6 @@ def review(rows: list[Reflection]) -> None:
 
 
 @dataclass(frozen=True)
-class ChartFiles:
-    title: str
-    png: bytes
-    svg: bytes
-    html: bytes
-    csv: bytes
-
-
-@dataclass(frozen=True)
 class Built:
     """A pack and every file made from it, built once when asked for (not on each rerun) and
     kept for the reflection as it was then: ``key`` is its id, its last update and ``indexed``."""
@@ -124,23 +113,13 @@ class Built:
     pack: evidence.Pack
     pdf: bytes
     docx: bytes
-    charts: list[ChartFiles]
+    charts: list[evidence.ChartFiles]
 
 
 def build(reflection_id: int, r: Reflection, indexed: bool) -> Built:
     with images.renderer() as renderer:
         pack = evidence.build(data.store(), reflection_id, renderer, indexed=indexed)
-        svgs = [renderer.image(figures.figure(spec), "svg") for spec in pack.charts]
-    charts = [
-        ChartFiles(
-            spec.title,
-            png,
-            svg,
-            images.html_bytes(figures.figure(spec)),
-            csv_bytes(table(spec)),
-        )
-        for spec, png, svg in zip(pack.charts, pack.images, svgs, strict=True)
-    ]
+        charts = evidence.chart_files(pack, renderer)
     key = (reflection_id, r.updated_at, indexed)
     return Built(key, pack, documents.pdf_bytes(pack), documents.docx_bytes(pack), charts)
 
@@ -193,7 +172,7 @@ def downloads(built: Built) -> None:
         chart_downloads(pack, number, files)
 
 
-def chart_downloads(pack: evidence.Pack, number: int, files: ChartFiles) -> None:
+def chart_downloads(pack: evidence.Pack, number: int, files: evidence.ChartFiles) -> None:
     suffix = f"chart{number}"
     buttons = (
         ("PNG", files.png, "png", "image/png"),

@@ -23,7 +23,13 @@ WIDTH, HEIGHT = 900, 450
 #: Room for the axis titles of a fixed-size image (a page's chart grows its own margins).
 EXPORT_MARGIN = {"l": 60, "r": 30, "t": 60, "b": 60}
 
-_UNIT_SUFFIX = {"%": "%", "points": "points", "hours": "hours", "seconds": "seconds"}
+_UNIT_SUFFIX = {
+    "%": "%",
+    "points": "points",
+    "hours": "hours",
+    "seconds": "seconds",
+    "score": "score",
+}
 
 
 def plain(text: object) -> str:

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         paths = export(args.db, args.reflection, args.format, args.out, args.indexed)
     except NotFound:
         return _fail(f"no reflection {args.reflection} in the store; see the Evidence page")
-    except (KpiError, ValueError, OSError) as problem:
+    except KpiError as problem:  # an unwritable --out is an OSError, which main() reports
         return _fail(str(problem).splitlines()[0])
     for path in paths:
         print(path, flush=True)

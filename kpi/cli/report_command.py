@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         text = render(build_report(args), args.format)
-    except (KpiError, ValueError) as problem:  # ValueError: a date or option argparse let by
+    except KpiError as problem:
         print(f"kpi: {_one_line(problem)}", file=sys.stderr, flush=True)
         return 2
     sys.stdout.write(text)

@@ -323,7 +323,37 @@ def _action_check(store: Store, r: Reflection) -> list[str]:
     return out
 
 
-# --- a chart alone -------------------------------------------------------------------------------
+# --- charts as files ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartFiles:
+    """One chart of a pack as the files a learner can download on their own."""
+
+    title: str
+    png: bytes
+    svg: bytes
+    html: bytes
+    csv: bytes
+
+
+def chart_files(pack: Pack, renderer: ChartRenderer) -> list[ChartFiles]:
+    """Every chart of a pack as PNG, SVG, HTML (plotly.js inline: opens offline) and CSV.
+
+    The pack's charts are already safe to share (``build`` applied ``shareable``), so they are
+    drawn as they are; the PNGs are the ones the pack holds when it drew them.
+    """
+    pngs = pack.images or [renderer.image(figure(spec), "png") for spec in pack.charts]
+    return [
+        ChartFiles(
+            title=spec.title,
+            png=png,
+            svg=renderer.image(figure(spec), "svg"),
+            html=html_bytes(figure(spec)),
+            csv=csv_bytes(table(spec)),
+        )
+        for spec, png in zip(pack.charts, pngs, strict=True)
+    ]
 
 
 def chart_file(
@@ -333,7 +363,8 @@ def chart_file(
     me: str | None = None,
     indexed: bool = False,
 ) -> bytes:
-    """One chart, safe to share, as png, svg, html (plotly.js inline: opens offline) or csv."""
+    """One chart not yet made safe (an insight's), made safe to share and written as png, svg,
+    html or csv."""
     safe = shareable(spec, me=me, indexed=indexed)
     if fmt == "csv":
         return csv_bytes(table(safe))

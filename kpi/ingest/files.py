@@ -1,8 +1,8 @@
 """Reading an export file (CSV or XLSX) into a DuckDB table of text columns.
 
 Encodings and delimiters are decided here, explicitly: DuckDB's sniffer silently misreads some
-real files (a wrong delimiter or encoding, with no error), so it is given a decided dialect and
-never guesses.
+real files (a wrong delimiter or encoding, with no error; ARCHITECTURE.md, Known pitfalls), so it
+is given a decided dialect and never guesses.
 Every physical row ends up either as a row of the raw table or as a rejected line with a reason.
 """
 

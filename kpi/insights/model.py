@@ -139,7 +139,7 @@ def kind_label(kind: str) -> str:
 # --- what each kind asks the learner ------------------------------------------------------------
 
 #: Per kind: (level 2 prompts, level 3 prompts, models, KSB references). KSB references point at
-#: rows of kpi/catalogue/ksbs.csv, whose codes are provisional (see kpi.evidence.ksbs).
+#: rows of kpi/evidence/catalogue/ksbs.csv, whose codes are provisional (see kpi.evidence.ksbs).
 GUIDANCE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "change": (
         (

@@ -2,7 +2,7 @@
 
 Times are int64 seconds since 1970 on the Europe/London wall clock (no offset), because that is
 how the exports show them. Calendar durations are measured in UTC so that they stay right across
-the clock changes; business durations use the design's default calendar (Mon-Fri 09:00-17:00
+the clock changes; business durations use the product's default business hours (Mon-Fri 09:00-17:00
 minus England and Wales bank holidays), so the "within business hours" figures written into the
 files are the ones the dashboard would compute itself.
 """

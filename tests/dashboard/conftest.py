@@ -14,7 +14,8 @@ from tests.paths import APP
 
 @pytest.fixture(autouse=True)
 def fresh_caches() -> Iterator[None]:
-    # Streamlit caches outlive an AppTest within one pytest process: clear them around each test.
+    # Streamlit caches outlive an AppTest within one pytest process (ARCHITECTURE.md, Known
+    # pitfalls): clear them around each test.
     st.cache_data.clear()
     st.cache_resource.clear()
     yield

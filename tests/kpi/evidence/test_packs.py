@@ -241,3 +241,17 @@ def test_cli_writes_chart_pngs_and_csvs(
     missing = parser.parse_args(["evidence", "99", "--out", str(tmp_path), "--db", str(db)])
     assert missing.func(missing) == 2
     assert "no reflection 99" in capsys.readouterr().err
+
+
+@pytest.mark.chromium
+def test_every_chart_of_a_pack_downloads_as_four_files_safe_to_share(store: Store) -> None:
+    with images.renderer() as renderer:
+        pack = evidence.build(store, 1, renderer)
+        files = evidence.chart_files(pack, renderer)
+    assert [f.title for f in files] == [spec.title for spec in pack.charts] != []
+    for f in files:
+        assert f.png.startswith(b"\x89PNG") and b"<svg" in f.svg[:500]
+        assert not re.search(r"<script[^>]*src=", f.html.decode())
+        assert not pd.read_csv(io.BytesIO(f.csv), encoding="utf-8-sig").empty
+        for blob in (f.svg, f.html, f.csv):
+            assert b"Bethan" not in blob and b"Daniel Haigh" not in blob
