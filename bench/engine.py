@@ -18,14 +18,16 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kpi.engine.change import trend_window  # noqa: E402
 from kpi.engine.filters import Filters  # noqa: E402
-from kpi.engine.report import overview, trend_window  # noqa: E402
+from kpi.engine.report import overview  # noqa: E402
 from kpi.metrics.settings import Settings  # noqa: E402
 from kpi.store.connection import open_store  # noqa: E402
 
@@ -51,7 +53,7 @@ def contacts_frame(n: int, seed: int = 1) -> pd.DataFrame:
     unresolved = rng.random(n) < 0.05
     channel = CHANNELS[rng.integers(0, len(CHANNELS), n)]
     is_call = channel == "phone"
-    answered = np.where(is_call, rng.random(n) < 0.9, None)
+    answered = np.where(is_call, rng.random(n) < 0.9, np.array(None, dtype=object))
     wait = np.where(is_call, rng.exponential(25, n), np.nan)
     frame = pd.DataFrame(
         {
@@ -116,7 +118,10 @@ def build_store(path: str, contacts: int, shuffled: bool = False):
     return store
 
 
-def timed(function: Callable[[], object], repeat: int) -> tuple[float, float, float, object]:
+T = TypeVar("T")
+
+
+def timed(function: Callable[[], T], repeat: int) -> tuple[float, float, float, T]:
     """(median wall, best wall, median CPU) seconds of ``repeat`` warm runs, and the last result.
 
     CPU time (this process, all threads) is printed too: on a shared, busy machine it moves far
@@ -291,7 +296,8 @@ def pandas_overview(c: pd.DataFrame, r: pd.DataFrame, filters: Filters, s: Setti
         period = _between(c, "opened_at", f, s.timezone)
         kpis = _contact_kpis(_flags(period, as_of, s))
         kpis |= _response_kpis(_between(r, "responded_at", f, s.timezone), s)
-        kpis["backlog"] = _backlog(c, min(pd.Timestamp(f.utc_bounds(s.timezone)[1]), cap))
+        end = f.utc_bounds(s.timezone)[1]
+        kpis["backlog"] = _backlog(c, cap if end is None else min(pd.Timestamp(end), cap))
         out[label] = kpis
     window = trend_window(filters, 12, as_of.to_pydatetime(), s.timezone)
     period = _between(c, "opened_at", window, s.timezone)
@@ -301,7 +307,8 @@ def pandas_overview(c: pd.DataFrame, r: pd.DataFrame, filters: Filters, s: Setti
     answers = answers.assign(week=_local_week(answers["responded_at"], s.timezone))
     for week, group in answers.groupby("week"):
         weekly.setdefault(week, {}).update(_response_kpis(group, s))
-    out["trend"] = {key: [weekly[w].get(key) for w in sorted(weekly)] for key in TREND_KEYS}
+    weeks = sorted(weekly, key=str)  # week-start dates: their ISO text sorts in time order
+    out["trend"] = {key: [weekly[w].get(key) for w in weeks] for key in TREND_KEYS}
     return out
 
 

@@ -47,7 +47,8 @@ def _prepare(path: Path) -> int:
     )
     saved = reflections.save(store, r)
     store.close()
-    return int(saved.reflection_id)
+    assert saved.reflection_id is not None  # save gives a new reflection its id
+    return saved.reflection_id
 
 
 def _pack(path: Path, reflection_id: int, renderer: images.ChartRenderer) -> tuple[int, int]:

@@ -13,8 +13,9 @@ import streamlit as st
 
 from dashboard import data, filters
 from kpi.charts.disclosure import anonymise, csv_bytes, suppress_small
+from kpi.engine.change import Change
 from kpi.engine.filters import Filters
-from kpi.engine.report import Change, MetricResult
+from kpi.engine.results import MetricResult
 from kpi.engine.tables import format_change, format_interval, format_value
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.targets import LEGEND, rag

@@ -11,11 +11,14 @@ import streamlit as st
 
 from kpi.engine import breakdowns, page_data
 from kpi.engine import report as engine
+from kpi.engine.change import Change
 from kpi.engine.comments import search
 from kpi.engine.comparison import MeAgainstRest
 from kpi.engine.comparison import me_against_rest as _me_against_rest
 from kpi.engine.filters import Filters
-from kpi.engine.report import OVERVIEW_TRENDS, Change, Grain, MetricResult, Overview, Report
+from kpi.engine.report import OVERVIEW_TRENDS, Overview
+from kpi.engine.results import MetricResult, Report
+from kpi.engine.timeline import Grain
 from kpi.metrics.settings import Settings, load_settings
 from kpi.store.connection import Store, default_path, open_store
 

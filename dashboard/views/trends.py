@@ -11,8 +11,8 @@ from dashboard import components, data, filters
 from kpi.charts import figures
 from kpi.engine.filters import SEGMENT_FIELDS
 from kpi.engine.page_data import control_chart, dated
-from kpi.engine.report import Grain
 from kpi.engine.tables import long_frame
+from kpi.engine.timeline import Grain
 from kpi.metrics.registry import KEYS, REGISTRY
 
 if components.page(

@@ -17,8 +17,10 @@ from typing import Any
 
 from kpi.charts.disclosure import safe_cell
 from kpi.engine.filters import SEGMENT_FIELDS, Filters, parse_list
-from kpi.engine.report import GRAINS, Report, report
+from kpi.engine.report import report
+from kpi.engine.results import Report
 from kpi.engine.tables import format_value
+from kpi.engine.timeline import GRAINS
 from kpi.errors import KpiError, ReportProblem
 from kpi.metrics.registry import KEYS, REGISTRY
 from kpi.store.connection import default_path, open_store

@@ -19,8 +19,13 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from kpi.engine import report as engine
+from kpi.engine.aggregation import as_int, count_if
+from kpi.engine.backend import backend_of
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
-from kpi.engine.timeline import offsets_around
+from kpi.engine.preparation import prepare_contacts, prepare_responses
+from kpi.engine.profile import Profile, data_profile
+from kpi.engine.results import MetricResult
+from kpi.engine.timeline import local_date, local_time, offsets_around
 from kpi.metrics.registry import REGISTRY, Context, contact_columns, short_label
 from kpi.metrics.settings import Settings, load_settings
 from kpi.store.connection import Store
@@ -46,15 +51,15 @@ class Scope:
     backend: ibis.BaseBackend
     settings: Settings
     context: Context
-    profile: engine.Profile
+    profile: Profile
 
 
 def scope(store: Store, settings: Settings | None = None) -> Scope:
     settings = settings or load_settings(store)
-    backend = engine.backend_of(store)
+    backend = backend_of(store)
     # The engine's profile: which columns hold data (so the same formula variants are chosen)
     # and the as-of instant open contacts are judged at.
-    profile = engine.data_profile(backend, store.version())
+    profile = data_profile(backend, store.version())
     as_of = profile.latest or datetime.now(UTC).replace(tzinfo=None)
     return Scope(backend, settings, Context(settings, as_of, profile.supported), profile)
 
@@ -68,8 +73,8 @@ def data_range(store: Store, timezone: str = "Europe/London") -> tuple[date | No
     if profile.first_day is None or profile.last_day is None:
         return None, None
     return (
-        engine.local_date(profile.first_day, timezone),
-        engine.local_date(profile.last_day, timezone),
+        local_date(profile.first_day, timezone),
+        local_date(profile.last_day, timezone),
     )
 
 
@@ -94,7 +99,7 @@ def _contacts(s: Scope, filters: Filters) -> ir.Table:
     Breakdowns use the engine's own row preparation, so a definition (when a contact is
     resolved, when a target is breached) is never written twice.
     """
-    return engine.prepare_contacts(s.backend, filters, s.context, {"elapsed"}, None, None)
+    return prepare_contacts(s.backend, filters, s.context, {"elapsed"}, None, None)
 
 
 def _empty(s: Scope) -> bool:
@@ -127,9 +132,9 @@ def time_distribution(
         branches = [(hours <= edge, ibis.literal(i)) for i, edge in enumerate(HOUR_EDGES)]
         bucket = ibis.cases(*branches, else_=ibis.literal(len(HOUR_EDGES)))
         for i in range(len(labels)):
-            counts[f"{key}__{i}"] = engine.count_if(counted & (bucket == i))
+            counts[f"{key}__{i}"] = count_if(counted & (bucket == i))
     row = s.backend.execute(t.aggregate(**counts)).iloc[0]
-    columns = {k: [engine.as_int(row.get(f"{k}__{i}")) for i in range(len(labels))] for k in keys}
+    columns = {k: [as_int(row.get(f"{k}__{i}")) for i in range(len(labels))] for k in keys}
     return frame.assign(**columns)
 
 
@@ -155,7 +160,7 @@ def breach_heatmap(store: Store, filters: Filters) -> pd.DataFrame:
         return grid.assign(day=[WEEKDAYS[d] for d in grid.weekday], breached=0, outcomes=0)
     t = _contacts(s, filters)
     offsets = offsets_around(s.settings.timezone, s.profile.first_day, s.profile.latest)
-    local = engine.local_time(t.opened_at, offsets)
+    local = local_time(t.opened_at, offsets)
     outcome = formula.population(t, s.context)
     if formula.success is None:  # SLA is declared as a proportion; without one this is a bug
         raise TypeError(f"the SLA variant {variant!r} has no success rule")
@@ -163,7 +168,7 @@ def breach_heatmap(store: Store, filters: Filters) -> pd.DataFrame:
     t = t.mutate(weekday=local.day_of_week.index(), hour=local.hour())
     counts = s.backend.execute(
         t.group_by("weekday", "hour").aggregate(
-            breached=engine.count_if(breached), outcomes=engine.count_if(outcome)
+            breached=count_if(breached), outcomes=count_if(outcome)
         )
     )
     out = grid.merge(counts, on=["weekday", "hour"], how="left").fillna(0)
@@ -211,7 +216,7 @@ def responses(
 ) -> tuple[Scope, ir.Table]:
     """The engine's filtered answers, with segment ``fields`` filled from the linked contact."""
     s = scope(store)
-    t = engine.prepare_responses(s.backend, filters, fields, s.settings.timezone, None, None)
+    t = prepare_responses(s.backend, filters, fields, s.settings.timezone, None, None)
     return s, t
 
 
@@ -293,7 +298,7 @@ def drivers(
     return {row.segment[field]: count(row.metrics[key]) for row in result.rows if row.segment}
 
 
-def _repeats(result: engine.MetricResult) -> int:
+def _repeats(result: MetricResult) -> int:
     if result.numerator is None or result.denominator is None:
         return 0
     return result.denominator - result.numerator

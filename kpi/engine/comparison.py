@@ -12,9 +12,11 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from kpi.engine.change import change
 from kpi.engine.filters import Filters
 from kpi.engine.page_data import totals
-from kpi.engine.report import MetricResult, change, report
+from kpi.engine.report import report
+from kpi.engine.results import MetricResult
 from kpi.engine.tables import format_interval, format_value, long_frame, result_row
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.settings import Settings

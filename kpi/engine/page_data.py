@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from kpi.engine.change import Change, change
 from kpi.engine.filters import Filters
-from kpi.engine.report import Change, MetricResult, Report, change, report
-from kpi.engine.results import UNDATED
+from kpi.engine.report import report
+from kpi.engine.results import UNDATED, MetricResult, Report
 from kpi.engine.statistics import ControlChart, xmr_limits
 from kpi.engine.tables import format_value, long_frame
 from kpi.metrics.registry import short_label

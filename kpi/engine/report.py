@@ -10,8 +10,8 @@ expressions is DuckDB-only.
 
 The steps live in modules named for them: ``results`` (what a report holds), ``backend`` (backends
 and the engine's caches), ``timeline`` (periods and time zones), ``profile``, ``preparation``,
-``aggregation`` and ``change`` (changes and trends). This module re-exports the names callers reach
-as ``engine.<name>`` (``from kpi.engine import report as engine``).
+``aggregation`` and ``change`` (changes and trends). Each name is imported from the module that
+owns it; this one owns the entry points (``report``, ``report_periods``, ``trend``, ``overview``).
 """
 
 from __future__ import annotations
@@ -30,9 +30,7 @@ from kpi.engine.aggregation import (
     Record,
     aggregate,
     aggregates,
-    as_int,
     backlog,
-    count_if,
     finish,
     index_records,
     records,
@@ -43,7 +41,7 @@ from kpi.engine.change import Change, Trend, change, trend_window, trends_from
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
 from kpi.engine.preparation import Chosen, formulas, needs, prepare_contacts, prepare_responses
 from kpi.engine.profile import Profile, data_profile
-from kpi.engine.results import UNDATED, MetricResult, Report, ReportRow
+from kpi.engine.results import UNDATED, Report, ReportRow
 from kpi.engine.timeline import (
     GRAINS,
     NAMED,
@@ -51,47 +49,14 @@ from kpi.engine.timeline import (
     Offsets,
     Period,
     local_date,
-    local_time,
     offsets_for,
     periods_for,
     to_utc,
-    utc_offsets,
 )
 from kpi.errors import InvalidChoice
 from kpi.metrics.registry import KEYS, REGISTRY, Context
 from kpi.metrics.settings import Settings, load_settings
 from kpi.store.connection import Store
-
-__all__ = [
-    "GRAINS",
-    "UNDATED",
-    "Change",
-    "Grain",
-    "MetricResult",
-    "Overview",
-    "Period",
-    "Profile",
-    "Report",
-    "ReportRow",
-    "Trend",
-    "as_int",
-    "backend_of",
-    "change",
-    "count_if",
-    "data_profile",
-    "local_date",
-    "local_time",
-    "overview",
-    "periods_for",
-    "prepare_contacts",
-    "prepare_responses",
-    "report",
-    "report_periods",
-    "trend",
-    "trend_window",
-    "trends_from",
-    "utc_offsets",
-]
 
 
 def _check(by: Sequence[str], grain: str | None, keys: Sequence[str]) -> None:

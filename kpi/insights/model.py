@@ -14,7 +14,7 @@ import pandas as pd
 
 from kpi.charts.spec import ChartSpec
 from kpi.engine import breakdowns, statistics
-from kpi.engine import report as engine
+from kpi.engine.change import Change
 from kpi.engine.filters import Filters
 from kpi.engine.results import MetricResult, Report
 from kpi.engine.tables import format_value
@@ -325,7 +325,7 @@ class Comparison:
     key: str
     before: MetricResult
     after: MetricResult
-    change: engine.Change
+    change: Change
 
 
 def definition_of(s: Scope, key: str) -> str:

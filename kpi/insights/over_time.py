@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from kpi.charts.spec import ChartSpec
 from kpi.engine import report as engine
 from kpi.engine import statistics
+from kpi.engine.change import change
 from kpi.engine.filters import Filters
 from kpi.engine.results import MetricResult, Report
 from kpi.engine.tables import format_value
@@ -56,7 +57,7 @@ def period_comparisons(s: Scope) -> tuple[Filters, Filters, list[Comparison]] | 
         current, prior = now[key], before[key]
         if min(current.n, prior.n) < s.settings.minimum_n:
             continue
-        result = engine.change(current, prior)
+        result = change(current, prior)
         if result.test is not None:
             tested.append(Comparison(key, prior, current, result))
     return period, previous, tested
@@ -296,9 +297,7 @@ def before_after(
     after = filters.with_dates(on_date, on_date + timedelta(days=days - 1))
     first = totals(engine.report(store, before, settings=settings, metrics=list(keys)))
     second = totals(engine.report(store, after, settings=settings, metrics=list(keys)))
-    comparisons = [
-        Comparison(k, first[k], second[k], engine.change(second[k], first[k])) for k in keys
-    ]
+    comparisons = [Comparison(k, first[k], second[k], change(second[k], first[k])) for k in keys]
     return before, after, comparisons
 
 

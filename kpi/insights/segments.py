@@ -11,7 +11,7 @@ import pandas as pd
 from kpi.charts.spec import ChartSpec
 from kpi.engine import breakdowns, statistics
 from kpi.engine import report as engine
-from kpi.engine.results import MetricResult
+from kpi.engine.results import MetricResult, ReportRow
 from kpi.engine.tables import format_value
 from kpi.insights.model import (
     ALPHA,
@@ -45,7 +45,7 @@ def drivers(s: Scope) -> list[Insight]:
 
 def _driver_insights(
     s: Scope,
-    rows: Sequence[engine.ReportRow],
+    rows: Sequence[ReportRow],
     key: str,
     what: str,
     counts: Callable[[MetricResult], tuple[int, int]],

@@ -13,7 +13,8 @@ import pytest
 from kpi.engine import page_data
 from kpi.engine.comparison import me_against_rest
 from kpi.engine.filters import Filters
-from kpi.engine.report import MetricResult, report
+from kpi.engine.report import report
+from kpi.engine.results import MetricResult
 from kpi.engine.tables import long_frame
 from kpi.metrics.registry import REGISTRY
 from kpi.store.connection import Store, open_store

@@ -19,19 +19,18 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from kpi.engine import statistics
+from kpi.engine.backend import backend_of
+from kpi.engine.change import Trend, change
 from kpi.engine.filters import Filters
 from kpi.engine.report import (
     OVERVIEW_GROUPS,
     OVERVIEW_TRENDS,
-    Trend,
-    backend_of,
-    change,
     overview,
     report,
     report_periods,
     trend,
-    utc_offsets,
 )
+from kpi.engine.timeline import utc_offsets
 from kpi.errors import InvalidChoice
 from kpi.metrics.registry import KEYS
 from kpi.metrics.settings import Settings

@@ -7,7 +7,8 @@ from datetime import date, datetime
 import pytest
 
 from kpi.engine.filters import Filters
-from kpi.engine.report import MetricResult, report
+from kpi.engine.report import report
+from kpi.engine.results import MetricResult
 from kpi.engine.tables import format_change, format_interval, format_value, long_frame
 from kpi.metrics.settings import Settings
 from kpi.store.connection import open_store
