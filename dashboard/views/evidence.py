@@ -15,7 +15,7 @@ import streamlit as st
 from dashboard import components, data
 from kpi.charts import images
 from kpi.errors import KpiError
-from kpi.evidence import documents, ksbs, reflections
+from kpi.evidence import coverage, documents, ksbs, reflections
 from kpi.evidence import packs as evidence
 from kpi.evidence.reflections import Reflection
 
@@ -33,7 +33,7 @@ def journal() -> list[Reflection]:
     return rows
 
 
-def coverage() -> None:
+def coverage_section() -> None:
     st.subheader("KSB coverage")
     standard: str = st.selectbox(
         "Standard",
@@ -41,8 +41,8 @@ def coverage() -> None:
         format_func=lambda code: ksbs.STANDARDS[code],
         key="coverage_standard",
     )
-    table_ = reflections.coverage(data.store(), standard)
-    st.caption(f"{reflections.coverage_summary(table_)} {ksbs.PROVISIONAL}")
+    table_ = coverage.ksb_coverage(data.store(), standard)
+    st.caption(f"{coverage.coverage_summary(table_)} {ksbs.PROVISIONAL}")
     st.dataframe(table_[["ksb", "reflections", "reviewed", "description"]], hide_index=True)
     provider_wording()
 
@@ -197,7 +197,7 @@ if components.page(
     uses_filters=False,
 ):
     found = journal()
-    coverage()
+    coverage_section()
     if found:
         review(found)
         exports(found)

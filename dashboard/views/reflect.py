@@ -16,7 +16,7 @@ import streamlit as st
 from dashboard import components, data, filters, insight_cache
 from kpi.charts.figures import figure
 from kpi.errors import KpiError
-from kpi.evidence import ksbs, reflections
+from kpi.evidence import action_check, ksbs, reflections
 from kpi.evidence.reflections import Reflection, SmartAction
 from kpi.insights import Insight
 from kpi.metrics.registry import KEYS, REGISTRY
@@ -160,14 +160,14 @@ def change_link(r: Reflection) -> int | None:
     )
 
 
-def action_check(r: Reflection) -> None:
+def action_check_section(r: Reflection) -> None:
     """The PDCA check: the action's KPI before and after the dated change, with its test."""
-    found = reflections.action_check(data.store(), r)
+    found = action_check.check(data.store(), r)
     if found is None:
         return
     note, comparisons = found
-    st.caption(reflections.action_check_caption(note))
-    st.dataframe(reflections.action_check_table(comparisons), hide_index=True)
+    st.caption(action_check.caption(note))
+    st.dataframe(action_check.table(comparisons), hide_index=True)
 
 
 def editor(r: Reflection) -> None:
@@ -181,7 +181,7 @@ def editor(r: Reflection) -> None:
     smart = action(r)
     picked = ksb_picker(r)
     annotation = change_link(r)
-    action_check(r)
+    action_check_section(r)
     updated = reflections.replace(
         r,
         title=title,

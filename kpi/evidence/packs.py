@@ -28,7 +28,7 @@ from kpi.engine import breakdowns
 from kpi.engine import report as engine
 from kpi.engine.tables import format_value
 from kpi.errors import InvalidChoice
-from kpi.evidence import ksbs, reflections
+from kpi.evidence import action_check, ksbs, reflections
 from kpi.evidence.reflections import Reflection
 from kpi.ingest.privacy import scrub
 from kpi.insights.model import totals
@@ -304,7 +304,7 @@ def _definition(store: Store, key: str) -> str:
 
 
 def _action_check(store: Store, r: Reflection) -> list[str]:
-    found = reflections.action_check(store, r)
+    found = action_check.check(store, r)
     if found is None:
         return []
     note, comparisons = found

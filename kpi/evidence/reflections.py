@@ -22,15 +22,12 @@ import pandas as pd
 
 from kpi.engine import breakdowns
 from kpi.engine.filters import Filters
-from kpi.engine.tables import format_value
 from kpi.errors import InvalidChoice, NotFound
 from kpi.evidence import ksbs
 from kpi.evidence.reflective_models import DEFAULT_MODEL, MODELS, prompts
 from kpi.ingest.privacy import scrub
-from kpi.insights import Comparison, Insight, before_after
-from kpi.insights.model import BEFORE_AFTER_DAYS
+from kpi.insights import Insight
 from kpi.metrics.registry import REGISTRY
-from kpi.store.annotations import Annotation, all_annotations
 from kpi.store.connection import Store
 
 STATUSES = ("draft", "ready_for_review", "reviewed")
@@ -457,82 +454,4 @@ def review(
         supervisor=supervisor.strip(),
         supervisor_comment=comment.strip(),
         signed_off_at=_now() if sign_off else None,
-    )
-
-
-# --- KSB coverage and the action check -----------------------------------------------------------
-
-
-def coverage(store: Store, standard: str) -> pd.DataFrame:
-    """Every KSB of a standard with how many reflections evidence it, and how many of those are
-    reviewed; KSBs with none show 0 (the gaps)."""
-    counts = (
-        store.cursor()
-        .execute(
-            """SELECT k.ref, count(*) AS reflections,
-                  count(*) FILTER (WHERE r.status = 'reviewed') AS reviewed
-           FROM reflection_ksbs k JOIN reflections r USING (reflection_id)
-           GROUP BY k.ref"""
-        )
-        .fetchall()
-    )
-    found = {ref: (int(a), int(b)) for ref, a, b in counts}
-    rows = [
-        {
-            "ref": k.ref,
-            "ksb": k.label,
-            "type": k.type,
-            "description": k.description,
-            "reflections": found.get(k.ref, (0, 0))[0],
-            "reviewed": found.get(k.ref, (0, 0))[1],
-            "status": k.status,
-        }
-        for k in ksbs.catalogue(store, standard)
-    ]
-    columns = ["ref", "ksb", "type", "description", "reflections", "reviewed", "status"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def coverage_summary(table: pd.DataFrame) -> str:
-    """One line on a ``coverage`` table: how many KSBs have evidence and how many are gaps."""
-    gaps = int((table.reflections == 0).sum())
-    return f"{len(table) - gaps} of {len(table)} KSBs have evidence; {gaps} have none yet."
-
-
-def action_check(store: Store, r: Reflection) -> tuple[Annotation, list[Comparison]] | None:
-    """Before/after the dated change the action made, on the action's KPI (or the reflection's
-    KPIs): the PDCA "check". None until the reflection names an annotation."""
-    if r.annotation_id is None:
-        return None
-    note = next((a for a in all_annotations(store) if a.annotation_id == r.annotation_id), None)
-    if note is None:
-        return None
-    keys = tuple(k for k in ([r.action.kpi] if r.action.kpi else list(r.metrics)) if k)
-    if not keys:
-        return None
-    _, _, comparisons = before_after(store, r.filters.with_dates(None, None), note.on_date, keys)
-    return note, comparisons
-
-
-def action_check_caption(note: Annotation) -> str:
-    """What an ``action_check`` compares: "Before and after 12 Jan 2026 (8 weeks each side)"."""
-    return f"Before and after {note.on_date:%d %b %Y} ({BEFORE_AFTER_DAYS // 7} weeks each side)"
-
-
-def action_check_table(comparisons: Sequence[Comparison]) -> pd.DataFrame:
-    """An ``action_check``'s comparisons as a table: each KPI before and after with its n, the
-    test's p-value and whether the change is more than chance."""
-    return pd.DataFrame(
-        [
-            {
-                "KPI": REGISTRY[c.key].label,
-                "before": format_value(c.before.value, c.before.unit),
-                "n before": c.before.n,
-                "after": format_value(c.after.value, c.after.unit),
-                "n after": c.after.n,
-                "p": c.change.p_value,
-                "more than chance": "yes" if c.change.significant else "no",
-            }
-            for c in comparisons
-        ]
     )

@@ -10,9 +10,8 @@ import pytest
 
 from kpi.charts.spec import ChartSpec
 from kpi.engine.filters import Filters
-from kpi.evidence import ksbs, reflections, reflective_models
+from kpi.evidence import coverage, ksbs, reflections, reflective_models
 from kpi.insights import Figure, Insight
-from kpi.store import annotations
 from kpi.store.connection import Store, open_store
 
 
@@ -162,7 +161,7 @@ def test_reflection_round_trip_review_and_coverage(store: Store) -> None:
     with pytest.raises(ValueError, match="reviewed"):
         reflections.save(store, reflections.get(store, saved.reflection_id))
 
-    table = reflections.coverage(store, "ST0071")
+    table = coverage.ksb_coverage(store, "ST0071")
     row = table.set_index("ref").loc["ST0071:S2"]
     assert row.reflections == 1 and row.reviewed == 1
     assert (table.reflections == 0).sum() == len(table) - 2
@@ -182,25 +181,6 @@ def test_submit_needs_writing_and_ksbs(store: Store) -> None:
         reflections.submit(store, r.reflection_id)
     with pytest.raises(ValueError):
         reflections.save(store, reflections.replace(r, metrics=("no_such_kpi",)))
-
-
-def test_action_check_uses_the_annotation(seeded_db: Path) -> None:
-    store = open_store(seeded_db)
-    note = annotations.add(store, date(2026, 1, 12), "New knowledge base")
-    r = reflections.blank("Alex", 3, Filters(), ("fcr",))
-    r = reflections.save(
-        store,
-        reflections.replace(
-            r,
-            annotation_id=note.annotation_id,
-            action=reflections.SmartAction("x", "fcr", 75, date(2026, 3, 1)),
-        ),
-    )
-    found = reflections.action_check(store, r)
-    assert found is not None
-    _, (fcr,) = found
-    assert fcr.change.significant and fcr.after.value > fcr.before.value
-    store.close()
 
 
 def test_a_reflection_is_named_by_its_reference_and_title(store: Store) -> None:
@@ -239,37 +219,3 @@ def test_only_written_sections_are_shown_under_their_step_labels() -> None:
         ("HEAT: Hear", "Listened"),
         ("old", "x"),  # a step the model no longer has keeps its key
     ]
-
-
-def test_the_coverage_summary_counts_ksbs_without_evidence_as_gaps(store: Store) -> None:
-    table = reflections.coverage(store, "ST0071")
-    assert reflections.coverage_summary(table) == (
-        f"0 of {len(table)} KSBs have evidence; {len(table)} have none yet."
-    )
-    some = table.assign(reflections=[1, 2] + [0] * (len(table) - 2))
-    assert reflections.coverage_summary(some).startswith(f"2 of {len(table)} KSBs have evidence;")
-
-
-def test_the_action_check_reads_before_and_after_with_n_and_the_test(seeded_db: Path) -> None:
-    store = open_store(seeded_db)
-    note = annotations.add(store, date(2026, 1, 12), "New knowledge base")
-    r = reflections.blank("Alex", 3, Filters(), ("fcr",))
-    r = reflections.save(store, reflections.replace(r, annotation_id=note.annotation_id))
-    found = reflections.action_check(store, r)
-    store.close()
-    assert found is not None
-    note, comparisons = found
-    assert reflections.action_check_caption(note) == (
-        "Before and after 12 Jan 2026 (8 weeks each side)"
-    )
-    (row,) = reflections.action_check_table(comparisons).to_dict("records")
-    (fcr,) = comparisons
-    assert row == {
-        "KPI": "FCR",
-        "before": f"{fcr.before.value:.1f}%",
-        "n before": fcr.before.n,
-        "after": f"{fcr.after.value:.1f}%",
-        "n after": fcr.after.n,
-        "p": fcr.change.p_value,
-        "more than chance": "yes",
-    }
