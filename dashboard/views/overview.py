@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import components, data, filters
-from kpi.engine.page_data import totals
 from kpi.engine.report import OVERVIEW_GROUPS
 
 if components.page(
@@ -16,7 +15,7 @@ if components.page(
 ):
     chosen = filters.current()
     view = data.overview(chosen)
-    now = totals(view.current)
+    now = view.current.totals()
     if not components.no_rows(now["contacts"], now["responses"]):
         components.rag_legend()
         st.caption(

@@ -14,7 +14,6 @@ import pandas as pd
 
 from kpi.engine.change import change
 from kpi.engine.filters import Filters
-from kpi.engine.page_data import totals
 from kpi.engine.report import report
 from kpi.engine.results import MetricResult
 from kpi.engine.tables import format_interval, format_value, long_frame, result_row
@@ -106,4 +105,4 @@ def me_against_rest(
     theirs = report(
         store, replace(everyone, agent=rest, team=teams), metrics=keys, settings=settings
     )
-    return MeAgainstRest(me, teams, rest, tuple(keys), totals(ours), totals(theirs))
+    return MeAgainstRest(me, teams, rest, tuple(keys), ours.totals(), theirs.totals())

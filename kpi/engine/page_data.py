@@ -26,22 +26,16 @@ from kpi.store.schema import PRIORITIES
 URGENCY = {p: i for i, p in enumerate(reversed(PRIORITIES))}
 
 
-def totals(found: Report) -> dict[str, MetricResult]:
-    """The KPIs of a report's total row (of the whole period); empty if it has none."""
-    row = found.total()
-    return dict(row.metrics) if row is not None else {}
-
-
 def compare(
     store: Store, filters: Filters, keys: Sequence[str], settings: Settings | None = None
 ) -> tuple[dict[str, MetricResult], dict[str, Change]]:
     """A few KPIs now, and their changes against the previous period of the same length (none
     when the period is open-ended). Cheaper than ``report.overview`` for a page that shows a few
     tiles: only the KPIs named are computed, and no weekly trends."""
-    now = totals(report(store, filters, metrics=keys, settings=settings))
+    now = report(store, filters, metrics=keys, settings=settings).totals()
     if filters.date_from is None or filters.date_to is None:
         return now, {}
-    before = totals(report(store, filters.previous_period(), metrics=keys, settings=settings))
+    before = report(store, filters.previous_period(), metrics=keys, settings=settings).totals()
     return now, {k: change(now[k], before[k]) for k in keys}
 
 

@@ -426,14 +426,7 @@ def overview(
             settings=settings,
         )
         current, previous = both.split()
-        now, before = _total(current), _total(previous)
-        changes = {k: change(now.metrics[k], before.metrics[k]) for k in now.metrics}
+        now, before = current.totals(), previous.totals()
+        changes = {k: change(now[k], before[k]) for k in now}
         trends = trend(source, filters, trend_keys, weeks, as_of, settings)
     return Overview(current, previous, changes, trends)
-
-
-def _total(report_: Report) -> ReportRow:
-    total = report_.total()
-    if total is None:  # every report has a total row per period
-        raise ValueError("the report has no total row")
-    return total

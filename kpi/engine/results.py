@@ -82,6 +82,14 @@ class Report:
         """The row over every segment (the only row when there is no breakdown)."""
         return next((r for r in self.rows if not r.segment and r.period == period), None)
 
+    def totals(self) -> dict[str, MetricResult]:
+        """The KPIs of the whole-period, all-segments row. A report run without a grain always
+        has that row, so a missing one is a bug."""
+        row = self.total()
+        if row is None:
+            raise RuntimeError("the report has no total row; run it without a grain")
+        return dict(row.metrics)
+
     def series(
         self, key: str, segment: Mapping[str, str | None] | None = None
     ) -> list[MetricResult]:

@@ -31,7 +31,6 @@ from kpi.errors import InvalidChoice
 from kpi.evidence import action_check, ksbs, reflections
 from kpi.evidence.reflections import Reflection
 from kpi.ingest.privacy import scrub
-from kpi.insights.model import totals
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.settings import load_settings
 from kpi.store.connection import Store
@@ -188,9 +187,9 @@ def _key_figures(
     keys = [k for k in r.metrics if k in REGISTRY]
     if keys and r.filters.date_from and r.filters.date_to:
         settings = load_settings(store)
-        total = totals(
-            engine.report(store, r.filters, as_of=r.as_of_utc(), metrics=keys, settings=settings)
-        )
+        total = engine.report(
+            store, r.filters, as_of=r.as_of_utc(), metrics=keys, settings=settings
+        ).totals()
         for key in keys:
             m = total[key]
             out.append(

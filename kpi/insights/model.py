@@ -16,7 +16,7 @@ from kpi.charts.spec import ChartSpec
 from kpi.engine import breakdowns, statistics
 from kpi.engine.change import Change
 from kpi.engine.filters import Filters
-from kpi.engine.results import MetricResult, Report
+from kpi.engine.results import MetricResult
 from kpi.engine.tables import format_value
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.settings import Settings, load_settings
@@ -256,15 +256,6 @@ def metric_figure(label: str, result: MetricResult) -> Figure:
         result.ci_low,
         result.ci_high,
     )
-
-
-def totals(report: Report) -> dict[str, MetricResult]:
-    """The KPIs of a report's whole-period, all-segments row; a report run without a grain
-    always has that row, so a missing one is a bug."""
-    row = report.total()
-    if row is None:
-        raise RuntimeError("the report has no total row; run it without a grain")
-    return row.metrics
 
 
 def significantly_higher(test: statistics.ChangeTest) -> bool:

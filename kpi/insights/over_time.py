@@ -30,7 +30,6 @@ from kpi.insights.model import (
     insight_id,
     label_of,
     metric_figure,
-    totals,
 )
 from kpi.metrics import targets
 from kpi.metrics.registry import REGISTRY
@@ -50,8 +49,8 @@ def period_comparisons(s: Scope) -> tuple[Filters, Filters, list[Comparison]] | 
     if s.first_day and previous.date_from and previous.date_from < s.first_day:
         return None
     keys = list(CHANGE_KEYS)
-    now = totals(engine.report(s.store, period, settings=s.settings, metrics=keys))
-    before = totals(engine.report(s.store, previous, settings=s.settings, metrics=keys))
+    now = engine.report(s.store, period, settings=s.settings, metrics=keys).totals()
+    before = engine.report(s.store, previous, settings=s.settings, metrics=keys).totals()
     tested = []
     for key in keys:
         current, prior = now[key], before[key]
@@ -247,7 +246,7 @@ def missed_targets(s: Scope) -> list[Insight]:
     keys = [k for k in s.settings.targets if k in REGISTRY]
     if period is None or not keys:
         return []
-    total = totals(engine.report(s.store, period, settings=s.settings, metrics=keys))
+    total = engine.report(s.store, period, settings=s.settings, metrics=keys).totals()
     out = []
     for key in keys:
         result, target = total[key], s.settings.targets[key]
@@ -295,8 +294,8 @@ def before_after(
     settings = settings or load_settings(store)
     before = filters.with_dates(on_date - timedelta(days=days), on_date - timedelta(days=1))
     after = filters.with_dates(on_date, on_date + timedelta(days=days - 1))
-    first = totals(engine.report(store, before, settings=settings, metrics=list(keys)))
-    second = totals(engine.report(store, after, settings=settings, metrics=list(keys)))
+    first = engine.report(store, before, settings=settings, metrics=list(keys)).totals()
+    second = engine.report(store, after, settings=settings, metrics=list(keys)).totals()
     comparisons = [Comparison(k, first[k], second[k], change(second[k], first[k])) for k in keys]
     return before, after, comparisons
 
