@@ -15,6 +15,7 @@ import duckdb
 
 from kpi.errors import ImportProblem
 from kpi.ingest import validation
+from kpi.ingest.limits import ImportLimits
 from kpi.ingest.parsing import Params
 from kpi.ingest.staging import Staged
 from kpi.store.schema import key_field
@@ -58,8 +59,13 @@ class Checked:
         return f"{self.staged.table} WHERE _row IN (SELECT _row FROM {self.accepted_table})"
 
 
-def check(cur: duckdb.DuckDBPyConnection, staged: Staged) -> Checked:
-    """Find every issue in ``staged``, empty the values of non-fatal ones, mark duplicates."""
+def check(
+    cur: duckdb.DuckDBPyConnection, staged: Staged, limits: ImportLimits | None = None
+) -> Checked:
+    """Find every issue in ``staged``, empty the values of non-fatal ones, mark duplicates.
+
+    ``limits`` bound plausible dates (``kpi.ingest.limits``)."""
+    limits = limits or ImportLimits()
     issues = _parse_issues(cur, staged)
     issues += _validation_issues(cur, staged, {(i.row, i.field) for i in issues})
     checked = Checked(staged, rolled_up=0)

@@ -24,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from kpi.errors import ImportProblem
+from kpi.ingest.limits import ImportLimits
 
 DELIMITERS = (",", ";", "\t", "|")
 SNIFF_BYTES = 256 * 1024
@@ -190,9 +191,16 @@ def _clean_headers(raw: Sequence[object]) -> list[str]:
 
 
 def read_export(
-    con: duckdb.DuckDBPyConnection, path: Path, *, sheet: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    sheet: str | None = None,
+    limits: ImportLimits | None = None,
 ) -> RawTable:
-    """Read ``path`` into a new temporary table on ``con`` and return its description."""
+    """Read ``path`` into a new temporary table on ``con`` and return its description.
+
+    ``limits`` bound what a workbook may declare or inflate to (``kpi.ingest.limits``)."""
+    limits = limits or ImportLimits()
     path = Path(path)
     if not path.exists():
         raise ImportProblem(f"{_display(path)}: no such file.")

@@ -22,6 +22,7 @@ from kpi.errors import ImportProblem
 from kpi.ingest.checking import check
 from kpi.ingest.files import RawTable, read_export
 from kpi.ingest.layouts import Layout, detect_layout, get_layout, load_mapping
+from kpi.ingest.limits import ImportLimits, from_environment
 from kpi.ingest.loading import load
 from kpi.ingest.outcome import ImportResult, describe_import, previous_import, top_reasons
 from kpi.ingest.staging import source_positions, stage
@@ -58,8 +59,14 @@ def import_file(
     mapping: Path | str | None = None,
     file_name: str | None = None,
     progress: Progress | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportResult:
-    """Import one export into the store; raise ``ImportProblem`` when it cannot be used."""
+    """Import one export into the store; raise ``ImportProblem`` when it cannot be used.
+
+    ``limits`` bound what the file may do (dates, workbook sizes); by default they come from
+    the environment (``kpi.ingest.limits``).
+    """
+    limits = limits or from_environment()
     path = Path(path)
     name = file_name or path.name
     report = progress or (lambda _stage, _fraction: None)
@@ -79,11 +86,11 @@ def import_file(
         cur = store.con.cursor()
         try:
             report("reading", 0.05)
-            raw = read_export(cur, path, sheet=_sheet(mapping_layout, layout))
+            raw = read_export(cur, path, sheet=_sheet(mapping_layout, layout), limits=limits)
             chosen = mapping_layout or choose_layout(raw.headers, name, layout, None)
             raw.skip_lines_matching(chosen.ignore_lines)
             raw.number_rows(cur)
-            return _import_table(cur, store, raw, chosen, name, sha, report)
+            return _import_table(cur, store, raw, chosen, name, sha, report, limits)
         finally:
             cur.close()
 
@@ -105,13 +112,14 @@ def _import_table(
     file_name: str,
     sha: str,
     report: Progress,
+    limits: ImportLimits,
 ) -> ImportResult:
     """The steps after reading, on one cursor (temporary tables are private to a cursor)."""
     positions = source_positions(raw, layout, file_name)
     report("parsing", 0.2)
     staged = stage(cur, raw, layout, file_name, positions)
     report("validating", 0.45)
-    checked = check(cur, staged)
+    checked = check(cur, staged, limits)
     report("loading", 0.7)
     result = load(cur, checked, sha=sha, pseudonym_key=store.pseudonym_key)
     report("done", 1.0)

@@ -1,0 +1,79 @@
+"""The bounds an import keeps to, so that a hostile or careless file cannot hang it, exhaust
+memory, or move every figure with one impossible value.
+
+Each limit has a default that suits a laptop and can be changed without code: an environment
+variable (for the app and scripts), or the ``kpi import`` option of the same name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, replace
+
+from kpi.errors import ImportProblem
+
+#: Environment variable -> (field, what it means). Values are plain numbers or an ISO date.
+ENVIRONMENT = {
+    "KPI_MAX_FUTURE_DAYS": ("max_future_days", "days after the import a date may lie"),
+    "KPI_EARLIEST_DATE": ("earliest_date", "the earliest plausible date (YYYY-MM-DD)"),
+    "KPI_XLSX_MAX_CELLS": ("xlsx_max_cells", "cells a workbook sheet may declare"),
+    "KPI_XLSX_MAX_MB": ("xlsx_max_mb", "megabytes a workbook may inflate to"),
+}
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """Bounds on one import. ``now`` is the import's own clock (tests fix it)."""
+
+    #: A date later than the import plus this many days cannot have happened yet: quarantined.
+    max_future_days: float = 2.0
+    #: A date before this is not a plausible service contact (a typo or a spreadsheet's 1900).
+    earliest_date: dt.date = dt.date(1990, 1, 1)
+    #: A workbook sheet declaring more cells than this (e.g. a lone cell at XFD1048576) is
+    #: refused before any row is read.
+    xlsx_max_cells: int = 100_000_000
+    #: A workbook whose parts inflate beyond this many megabytes (a zip bomb) is refused.
+    xlsx_max_mb: float = 1024.0
+    now: dt.datetime | None = None  # UTC, naive; None means the time the import runs
+
+    def latest(self) -> dt.datetime:
+        """The latest plausible instant (naive UTC, like stored timestamps)."""
+        now = self.now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        return now + dt.timedelta(days=self.max_future_days)
+
+    def earliest(self) -> dt.datetime:
+        return dt.datetime.combine(self.earliest_date, dt.time())
+
+    def with_changes(self, **changes: object) -> ImportLimits:
+        """These limits with some replaced (None values are left as they are)."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        return replace(self, **given) if given else self
+
+
+def _parse(field: str, text: str) -> object:
+    if field == "earliest_date":
+        return dt.date.fromisoformat(text)
+    if field == "xlsx_max_cells":
+        return int(float(text))
+    return float(text)
+
+
+def from_environment(environ: dict[str, str] | None = None) -> ImportLimits:
+    """The default limits, changed by whichever KPI_* variables are set; a bad value is named."""
+    env = os.environ if environ is None else environ
+    changes: dict[str, object] = {}
+    for variable, (field, meaning) in ENVIRONMENT.items():
+        text = env.get(variable, "").strip()
+        if not text:
+            continue
+        try:
+            value = _parse(field, text)
+        except ValueError:
+            raise ImportProblem(
+                f"{variable}={text!r} is not valid: it should be {meaning}."
+            ) from None
+        if isinstance(value, int | float) and value < 0:
+            raise ImportProblem(f"{variable}={text!r} is not valid: it cannot be negative.")
+        changes[field] = value
+    return ImportLimits().with_changes(**changes)
