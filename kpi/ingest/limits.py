@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass, replace
+from typing import Any
 
 from kpi.errors import ImportProblem
 
@@ -45,7 +46,7 @@ class ImportLimits:
     def earliest(self) -> dt.datetime:
         return dt.datetime.combine(self.earliest_date, dt.time())
 
-    def with_changes(self, **changes: object) -> ImportLimits:
+    def with_changes(self, **changes: Any) -> ImportLimits:
         """These limits with some replaced (None values are left as they are)."""
         given = {k: v for k, v in changes.items() if v is not None}
         return replace(self, **given) if given else self
@@ -62,7 +63,7 @@ def _parse(field: str, text: str) -> object:
 def from_environment(environ: dict[str, str] | None = None) -> ImportLimits:
     """The default limits, changed by whichever KPI_* variables are set; a bad value is named."""
     env = os.environ if environ is None else environ
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     for variable, (field, meaning) in ENVIRONMENT.items():
         text = env.get(variable, "").strip()
         if not text:
