@@ -423,6 +423,26 @@ def workbooks() -> None:
     _save(book, "xlsx_all_sheets_empty.xlsx")
 
 
+def hostile_reading() -> None:
+    """Issue 14: records, encodings, workbooks, devices (files.py)."""
+    # (section filled in by its owner)
+
+
+def hostile_mappings() -> None:
+    """Issue 14: mapping files checked against their schema (layouts.py)."""
+    # (section filled in by its owner)
+
+
+def hostile_values() -> None:
+    """Issue 14: non-finite numbers, impossible dates, durations, names (parsing, checking)."""
+    # (section filled in by its owner)
+
+
+def hostile_reimports() -> None:
+    """Issue 14: older re-imports and missing columns (store.batches, loading)."""
+    # (section filled in by its owner)
+
+
 def _save(book, name: str) -> None:
     """A workbook with fixed timestamps, so rebuilding gives the same bytes."""
     fixed = dt.datetime(2025, 1, 1)
@@ -441,6 +461,10 @@ def main() -> None:
     not_text()
     injection()
     workbooks()
+    hostile_reading()
+    hostile_mappings()
+    hostile_values()
+    hostile_reimports()
 
 
 if __name__ == "__main__":

@@ -140,6 +140,10 @@ EXPECTED: dict[str, Refused | Counted] = {
     "malformed_lines_with_personal_data.csv": Counted(
         4, quarantined=2, reasons=("too many columns", "missing columns")
     ),
+    # Issue 14: reading (records, encodings, workbooks)
+    # Issue 14: mapping files
+    # Issue 14: values (non-finite numbers, impossible dates, durations, names)
+    # Issue 14: re-imports
 }
 
 
