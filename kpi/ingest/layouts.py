@@ -7,31 +7,31 @@ layouts are recognised from a profile of characteristic headers.
 
 from __future__ import annotations
 
+import functools
 import json
-import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from kpi.errors import ImportProblem
-from kpi.store.schema import KINDS, field_map
+from kpi.ingest.mapping_schema import COLUMN_KEYS as COLUMN_KEYS  # re-exported
+from kpi.ingest.mapping_schema import DURATION_UNITS as DURATION_UNITS  # re-exported
+from kpi.ingest.mapping_schema import (
+    LOW_IS_GOOD,
+    SCORE_FIELDS,
+    ColumnTable,
+    MappingDocument,
+    Score,
+    quote,
+    validate_mapping,
+)
+from kpi.ingest.mapping_schema import TOP_LEVEL_KEYS as TOP_LEVEL_KEYS  # re-exported
+from kpi.store.schema import field_map
 
-DURATION_UNITS = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0, "days": 86400.0}
 DEFAULT_SCALES = {"nps": (0.0, 10.0), "csat": (1.0, 5.0), "ces": (1.0, 7.0)}
-SCORE_FIELDS = ("nps", "csat", "ces")
-TOP_LEVEL_KEYS = {
-    "name", "title", "kind", "source", "date_format", "timezone", "null_values", "columns",
-    "values", "constants", "scores", "detect", "duplicates", "ignore_lines", "sheet",
-    "missing_columns", "responses", "notes",
-}  # fmt: skip
-COLUMN_KEYS = {
-    "column", "columns", "unit", "contains", "optional", "extract", "true_values",
-    "false_values", "date_format",
-}  # fmt: skip
+MAX_MAPPING_BYTES = 1 << 20  # a mapping file is a page of text; anything bigger is a mistake
 
 
 @dataclass(frozen=True)
@@ -83,131 +83,136 @@ class Layout:
         return used | {s.column for s in self.scores.values()}
 
 
-def _column_spec(field_name: str, raw: Any, where: str) -> ColumnSpec:
-    if isinstance(raw, str):
-        return ColumnSpec((raw,))
-    if isinstance(raw, list) and raw and all(isinstance(c, str) for c in raw):
-        return ColumnSpec(tuple(raw))
-    if isinstance(raw, dict):
-        unknown = set(raw) - COLUMN_KEYS
-        if unknown:
-            raise ImportProblem(
-                f"{where}: [columns] {field_name} has unknown keys {sorted(unknown)}; "
-                f"allowed: {sorted(COLUMN_KEYS)}."
-            )
-        cols = raw.get("columns", raw.get("column"))
-        cols = (cols,) if isinstance(cols, str) else tuple(cols or ())
-        if not cols:
-            raise ImportProblem(f"{where}: [columns] {field_name} names no column.")
-        unit = raw.get("unit")
-        if unit is not None and unit not in DURATION_UNITS:
-            raise ImportProblem(
-                f"{where}: [columns] {field_name} unit {unit!r} is not one of "
-                f"{', '.join(DURATION_UNITS)}."
-            )
-        return ColumnSpec(
-            cols,
-            unit=unit,
-            contains=raw.get("contains"),
-            extract=raw.get("extract"),
-            optional=bool(raw.get("optional", False)),
-            true_values=tuple(str(v).lower() for v in raw.get("true_values", ())),
-            false_values=tuple(str(v).lower() for v in raw.get("false_values", ())),
-            date_format=raw.get("date_format"),
+def _column_spec(raw: ColumnTable | tuple[str, ...]) -> ColumnSpec:
+    """A [columns] entry, already checked by the schema: a header, headers or a table."""
+    if not isinstance(raw, ColumnTable):
+        return ColumnSpec(raw)
+    return ColumnSpec(
+        raw.headers,
+        unit=raw.unit,
+        contains=raw.contains,
+        extract=raw.extract,
+        optional=raw.optional,
+        true_values=tuple(v.lower() for v in raw.true_values),
+        false_values=tuple(v.lower() for v in raw.false_values),
+        date_format=raw.date_format,
+    )
+
+
+def _score_spec(name: str, raw: Score, where: str) -> ScoreSpec:
+    """A [scores.NAME] table, already checked by the schema; here what depends on the score."""
+    scale = raw.scale or DEFAULT_SCALES[name]
+    low_is_good = raw.direction in LOW_IS_GOOD
+    if low_is_good and name != "ces":
+        # Only effort scores are turned round when stored; saying it of NPS or CSAT would be
+        # silently ignored.
+        raise ImportProblem(
+            f"{where}: [scores.{name}] direction {quote(raw.direction)} is only for ces; "
+            f"{name} is read with high = good (map reversed answers with labels)."
         )
-    raise ImportProblem(
-        f"{where}: [columns] {field_name} must be a header, a list of headers or a table."
-    )
+    for word, value in raw.labels.items():
+        if value is not None and not scale[0] <= value <= scale[1]:
+            raise ImportProblem(
+                f"{where}: [scores.{name}] labels {quote(word)} = {value:g} is outside the scale "
+                f"[{scale[0]:g}, {scale[1]:g}]."
+            )
+    labels = _lowercase_keys(raw.labels, f"[scores.{name}] labels", where)
+    return ScoreSpec(column=raw.column, scale=scale, labels=labels, low_is_good=low_is_good)
 
 
-def _score_spec(name: str, raw: Any, where: str) -> ScoreSpec:
-    if not isinstance(raw, dict) or "column" not in raw:
-        raise ImportProblem(f'{where}: [scores.{name}] needs column = "Header".')
-    scale = raw.get("scale", DEFAULT_SCALES[name])
-    if len(scale) != 2 or float(scale[0]) >= float(scale[1]):
-        raise ImportProblem(f"{where}: [scores.{name}] scale must be [low, high].")
-    labels: dict[str, float | None] = {}
-    for word, value in dict(raw.get("labels", {})).items():
-        labels[str(word).strip().lower()] = None if value in ("", None) else float(value)
-    return ScoreSpec(
-        column=raw["column"],
-        scale=(float(scale[0]), float(scale[1])),
-        labels=labels,
-        low_is_good=raw.get("direction", "high_is_good") in ("low_is_good", "low_is_easy"),
-    )
+def _lowercase_keys(table: dict[str, Any], what: str, where: str) -> dict[str, Any]:
+    """Words are matched case-insensitively, so two spellings of one word must agree."""
+    out: dict[str, Any] = {}
+    for word, value in table.items():
+        key = word.strip().lower()
+        if key in out and out[key] != value:
+            raise ImportProblem(
+                f"{where}: {what} gives {quote(word)} two different values; keep one spelling."
+            )
+        out[key] = value
+    return out
 
 
 def parse_layout(data: dict[str, Any], where: str, *, builtin: bool = False) -> Layout:
-    """Validate a layout/mapping document and build a ``Layout``; errors name the file."""
-    unknown = set(data) - TOP_LEVEL_KEYS
-    if unknown:
-        raise ImportProblem(f"{where}: unknown keys {sorted(unknown)} in the mapping file.")
-    kind = data.get("kind", "contacts")
-    if kind not in KINDS:
-        raise ImportProblem(f"{where}: kind must be 'contacts' or 'responses', not {kind!r}.")
-    columns, scores = _columns_and_scores(data, kind, where)
-    constants = dict(data.get("constants", {}))
+    """Validate a layout/mapping document and build a ``Layout``; errors name the file.
+
+    The schema (``kpi.ingest.mapping_schema``) checks every key, type and closed set, and tries
+    patterns, date formats and the time zone in DuckDB; what depends on the kind (which fields
+    exist, which are required, which words a field takes) is checked here.
+    """
+    doc = validate_mapping(data, where)
+    kind = doc.kind
+    columns, scores = _columns_and_scores(doc, where)
+    constants = dict(doc.constants)
     _check_required(kind, columns, constants, where)
     values = {
-        fname: {str(k).strip().lower(): str(v) for k, v in table.items()}
-        for fname, table in dict(data.get("values", {})).items()
+        fname: _lowercase_keys(table, f"[values.{fname}]", where)
+        for fname, table in doc.values.items()
     }
     _check_fields(kind, constants, values, where)
-    if not builtin:  # built-in layouts are checked by the test suite, not on every detection
-        _check_expressions(data, columns, where)
-    name = str(data.get("name") or Path(where).stem)
-    duplicates = data.get("duplicates", "quarantine")
-    if duplicates not in ("quarantine", "keep_last"):
-        raise ImportProblem(f"{where}: duplicates must be 'quarantine' or 'keep_last'.")
-    responses = dict(data.get("responses", {}))
+    _check_responded_at(doc, where)
+    name = doc.name or Path(where).stem
     return Layout(
         name=name,
-        title=str(data.get("title", name)),
+        title=doc.title if doc.title is not None else name,
         kind=kind,
-        source=str(data.get("source", name)),
+        source=doc.source if doc.source is not None else name,
         columns=columns,
         values=values,
         constants=constants,
         scores=scores,
-        detect=tuple(data.get("detect", {}).get("headers", ())),
-        date_format=data.get("date_format"),
-        timezone=str(data.get("timezone", "Europe/London")),
-        null_values=tuple(str(v) for v in data.get("null_values", ())),
-        duplicates=duplicates,
-        ignore_lines=data.get("ignore_lines"),
-        sheet=data.get("sheet"),
-        missing_columns=data.get("missing_columns", "error"),
-        responded_at=responses.get("responded_at"),
-        notes=str(data.get("notes", "")),
+        detect=doc.detect.headers if doc.detect else (),
+        date_format=doc.date_format,
+        timezone=doc.timezone,
+        null_values=doc.null_values,
+        duplicates=doc.duplicates,
+        ignore_lines=doc.ignore_lines,
+        sheet=doc.sheet,
+        missing_columns=doc.missing_columns,
+        responded_at=doc.responses.responded_at,
+        notes=doc.notes,
         builtin=builtin,
     )
 
 
 def _columns_and_scores(
-    data: dict[str, Any], kind: str, where: str
+    doc: MappingDocument, where: str
 ) -> tuple[dict[str, ColumnSpec], dict[str, ScoreSpec]]:
     """[columns] and [scores]: a score named under [columns] is a score with its kind's
     default scale, unless [scores] describes it too."""
-    fields = field_map(kind)
-    columns_raw = dict(data.get("columns", {}))
-    scores: dict[str, ScoreSpec] = {}
-    for name, raw in dict(data.get("scores", {})).items():
-        if name not in SCORE_FIELDS:
-            raise ImportProblem(f"{where}: [scores.{name}] is not one of nps, csat, ces.")
-        scores[name] = _score_spec(name, raw, where)
+    fields = field_map(doc.kind)
+    columns_raw = dict(doc.columns)
+    scores = {
+        name: _score_spec(name, raw, where)
+        for name in SCORE_FIELDS
+        if (raw := getattr(doc.scores, name)) is not None
+    }
     for name in list(columns_raw):
+        raw = columns_raw[name]
         if name in SCORE_FIELDS and name not in scores:
+            if isinstance(raw, ColumnTable) or len(raw) != 1:
+                raise ImportProblem(
+                    f'{where}: [columns] {name} is a score: give one header ({name} = "Header") '
+                    f"or describe it under [scores.{name}]."
+                )
             # A plain score column takes the default scale of its kind of score.
-            scores[name] = _score_spec(name, {"column": columns_raw.pop(name)}, where)
+            scores[name] = _score_spec(name, Score(column=raw[0]), where)
+            columns_raw.pop(name)
         elif name in SCORE_FIELDS:
             columns_raw.pop(name)
     for name in columns_raw:
         if name not in fields:
             raise ImportProblem(
-                f"{where}: [columns] {name} is not a {kind} field; fields are {', '.join(fields)}."
+                f"{where}: [columns] {_shown(name)} is not a {doc.kind} field; "
+                f"fields are {', '.join(fields)}."
             )
-    columns = {name: _column_spec(name, raw, where) for name, raw in columns_raw.items()}
+    columns = {name: _column_spec(raw) for name, raw in columns_raw.items()}
     return columns, scores
+
+
+def _shown(name: str) -> str:
+    """A key from the file, printable on one line."""
+    return name if name.isidentifier() else quote(name)
 
 
 def _check_required(
@@ -224,7 +229,7 @@ def _check_fields(
     """[constants] and [values] name fields of the kind, and values map to canonical words."""
     fields = field_map(kind)
     for section, names in (("constants", constants), ("values", values)):
-        unknown = sorted(n for n in names if n not in fields)
+        unknown = sorted(_shown(n) for n in names if n not in fields)
         if unknown:
             raise ImportProblem(
                 f"{where}: [{section}] {', '.join(unknown)} is not a {kind} field; "
@@ -235,65 +240,64 @@ def _check_fields(
         for word, target in table.items():
             if choices and target not in choices:
                 raise ImportProblem(
-                    f"{where}: [values.{fname}] maps {word!r} to {target!r}, which is not one of "
-                    f"{', '.join(choices)}."
+                    f"{where}: [values.{fname}] maps {quote(word)} to {quote(target)}, which is "
+                    f"not one of {', '.join(choices)}."
                 )
 
 
-def _check_expressions(data: dict[str, Any], columns: dict[str, ColumnSpec], where: str) -> None:
-    """Time zone, date formats and patterns are tried now, so that a typo is named with the
-    mapping file instead of failing half-way through an import."""
-    checks: list[tuple[str, str, str]] = []  # what, value, SQL that uses it as DuckDB will
-    timezone = data.get("timezone")
-    if timezone is not None:
-        checks.append(("timezone", str(timezone), "SELECT timezone(?, TIMESTAMP '2000-01-01')"))
-    formats = [("date_format", data.get("date_format"))]
-    formats += [(f"[columns] {n} date_format", s.date_format) for n, s in columns.items()]
-    for what, fmt in formats:
-        if fmt is not None:
-            checks.append((what, str(fmt), "SELECT try_strptime('2000-01-01', ?)"))
-    for n, spec in columns.items():
-        if spec.extract is not None:
-            checks.append(
-                (f"[columns] {n} extract", spec.extract, "SELECT regexp_extract('', ?, 1)")
-            )
-    if checks:
-        con = duckdb.connect()
-        try:
-            for what, value, sql in checks:
-                try:
-                    con.execute(sql, [value])
-                except duckdb.Error as exc:
-                    reason = str(exc).splitlines()[0].split("Error: ", 1)[-1]
-                    raise ImportProblem(
-                        f"{where}: {what} {value!r} is not valid ({reason})."
-                    ) from None
-        finally:
-            con.close()
-    ignore = data.get("ignore_lines")
-    if ignore is not None:
-        try:
-            re.compile(str(ignore))
-        except re.error as exc:
-            raise ImportProblem(
-                f"{where}: ignore_lines {ignore!r} is not a valid regular expression ({exc})."
-            ) from None
+def _check_responded_at(doc: MappingDocument, where: str) -> None:
+    """[responses] responded_at names the contacts date that dates linked survey answers."""
+    when = doc.responses.responded_at
+    dates = [f.name for f in field_map("contacts").values() if f.type == "timestamp"]
+    if when is not None and when not in dates:
+        raise ImportProblem(
+            f"{where}: [responses] responded_at must be one of {', '.join(dates)}, "
+            f"not {quote(when)}."
+        )
 
 
 def load_mapping(path: Path) -> Layout:
-    """A user's mapping file."""
+    """A user's mapping file, checked whole before any row of the export is read."""
     path = Path(path)
     try:
+        if not path.is_file():
+            raise ImportProblem(
+                f"{path.name}: no such mapping file."
+                if not path.exists()
+                else f"{path.name}: is not a mapping file (a folder or a device)."
+            )
+        if path.stat().st_size > MAX_MAPPING_BYTES:
+            raise ImportProblem(
+                f"{path.name}: is too big for a mapping file "
+                f"({path.stat().st_size:,} bytes; a mapping is a page of TOML)."
+            )
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ImportProblem(f"{path.name}: no such mapping file.") from None
+    except OSError as exc:
+        raise ImportProblem(
+            f"{path.name}: cannot read the mapping file ({exc.strerror})."
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ImportProblem(f"{path.name}: not a valid TOML mapping file ({exc}).") from None
+        reason = " ".join(str(exc).split())
+        raise ImportProblem(f"{path.name}: not a valid TOML mapping file ({reason}).") from None
+    except (ValueError, RecursionError):  # a number too long to read, lists nested too deep
+        raise ImportProblem(
+            f"{path.name}: not a valid TOML mapping file (a value is too long or too deeply "
+            "nested)."
+        ) from None
     return parse_layout(data, path.name)
 
 
 def builtin_layouts() -> dict[str, Layout]:
-    """Every built-in layout by name, in file-name order."""
+    """Every built-in layout by name, in file-name order (a fresh dict of the cached layouts)."""
+    return dict(_builtin_layouts())
+
+
+@functools.lru_cache(maxsize=1)
+def _builtin_layouts() -> tuple[tuple[str, Layout], ...]:
+    """Read and checked once per process: detection asks for them on every import, and the
+    schema tries each layout's patterns and formats in DuckDB."""
     folder = resources.files("kpi.ingest") / "builtin"
     layouts = {}
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
@@ -301,7 +305,7 @@ def builtin_layouts() -> dict[str, Layout]:
             data = tomllib.loads(entry.read_text(encoding="utf-8"))
             layout = parse_layout(data, entry.name, builtin=True)
             layouts[layout.name] = layout
-    return layouts
+    return tuple(layouts.items())
 
 
 def get_layout(name: str) -> Layout:

@@ -152,39 +152,39 @@ def test_the_design_documents_mapping_file_loads(tmp_path):
     ("text", "words"),
     [
         ('kind = "contacts"\ncolour = "red"\n[columns]\ncontact_id = "a"\nopened_at = "b"\n',
-         "unknown keys ['colour']"),
+         "the mapping file has an unknown key colour"),
         ('[columns]\ncontact_id = "a"\nopened_at = "b"\nmood = "c"\n',
          "[columns] mood is not a contacts field"),
         ('[columns]\ncontact_id = "a"\nopened_at = "b"\nwait_seconds = { column = "w", unit = "fortnights" }\n',
-         "unit 'fortnights' is not one of"),
+         '[columns] wait_seconds unit must be one of seconds, minutes, hours, days, not "fortnights"'),
         ('[columns]\ncontact_id = "a"\nopened_at = { column = "b", format = "%d" }\n',
-         "[columns] opened_at has unknown keys ['format']"),
-        ('kind = "tickets"\n[columns]\ncontact_id = "a"\n', "kind must be 'contacts' or 'responses'"),
+         "[columns] opened_at has an unknown key format (did you mean date_format?)"),
+        ('kind = "tickets"\n[columns]\ncontact_id = "a"\n', 'kind must be one of contacts, responses, not "tickets"'),
         ('[columns]\ncontact_id = "a"\n', "[columns] must map opened_at (it is required)"),
-        ('[columns]\ncontact_id = "a"\nopened_at = 3\n', "must be a header, a list of headers or a table"),
+        ('[columns]\ncontact_id = "a"\nopened_at = 3\n', "[columns] opened_at must be a header, a list of headers or a table"),
         ('[columns]\ncontact_id = "a"\nopened_at = "b"\n[scores.happiness]\ncolumn = "h"\n',
          "[scores.happiness] is not one of nps, csat, ces"),
         ('[columns]\ncontact_id = "a"\nopened_at = "b"\n[scores.csat]\ncolumn = "c"\nscale = [5, 1]\n',
-         "scale must be [low, high]"),
+         "[scores.csat] scale must be [low, high] with low < high, e.g. [1, 5], not [5, 1]"),
         ('duplicates = "sometimes"\n[columns]\ncontact_id = "a"\nopened_at = "b"\n',
-         "duplicates must be 'quarantine' or 'keep_last'"),
+         'duplicates must be one of quarantine, keep_last, not "sometimes"'),
         ("[columns\ncontact_id = 'a'\n", "not a valid TOML mapping file"),
         ('timezone = "Mars/Olympus"\n[columns]\ncontact_id = "a"\nopened_at = "b"\n',
-         "timezone 'Mars/Olympus' is not valid"),
+         'timezone must be a known time zone name such as "Europe/London" or "UTC", not "Mars/Olympus"'),
         ('date_format = "%Q-%d"\n[columns]\ncontact_id = "a"\nopened_at = "b"\n',
-         "date_format '%Q-%d' is not valid"),
+         'date_format "%Q-%d" is not valid ('),
         ('[columns]\ncontact_id = "a"\nopened_at = { column = "b", date_format = "%d/%Q" }\n',
-         "[columns] opened_at date_format '%d/%Q' is not valid"),
+         '[columns] opened_at date_format "%d/%Q" is not valid ('),
         ('[columns]\ncontact_id = { column = "a", extract = "([0-9+" }\nopened_at = "b"\n',
-         "[columns] contact_id extract '([0-9+' is not valid"),
+         '[columns] contact_id extract "([0-9+" is not a valid RE2 regular expression'),
         ('ignore_lines = "(unclosed"\n[columns]\ncontact_id = "a"\nopened_at = "b"\n',
-         "ignore_lines '(unclosed' is not a valid regular expression"),
+         'ignore_lines "(unclosed" is not a valid RE2 regular expression'),
         ('[columns]\ncontact_id = "a"\nopened_at = "b"\n[constants]\nchanel = "phone"\n',
          "[constants] chanel is not a contacts field"),
         ('[columns]\ncontact_id = "a"\nopened_at = "b"\n[values.stauts]\n"x" = "open"\n',
          "[values] stauts is not a contacts field"),
         ('[columns]\ncontact_id = "a"\nopened_at = "b"\n[values.status]\n"Waiting" = "waiting"\n',
-         "[values.status] maps 'waiting' to 'waiting', which is not one of open, pending"),
+         '[values.status] maps "waiting" to "waiting", which is not one of open, pending'),
     ],
     ids=["unknown-key", "unknown-field", "unit", "column-key", "kind", "required", "type",
          "score-name", "scale", "duplicates", "toml", "timezone", "date-format",
@@ -263,3 +263,149 @@ def test_every_built_in_layout_passes_the_checks_a_users_mapping_gets(name):
     text = (resources.files("kpi.ingest") / "builtin" / f"{name}.toml").read_text(encoding="utf-8")
     layout = parse_layout(tomllib.loads(text), f"{name}.toml", builtin=False)
     assert layout.name == name
+
+
+# --- issue 14: values that used to import wrong data or end in "unexpected" ------------------------
+
+BASE = '[columns]\ncontact_id = "a"\nopened_at = "b"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('null_values = "NA"\n' + BASE,
+         'null_values must be a list of strings, e.g. ["NA", "-"], not the string "NA".'),
+        (BASE + 'escalated = { column = "e", true_values = "YA" }\n',
+         '[columns] escalated true_values must be a list of words, e.g. ["done", "yes"], '
+         'not the string "YA".'),
+        (BASE + '[scores.ces]\ncolumn = "c"\ndirection = "low_is_eassy"\n',
+         "[scores.ces] direction must be one of high_is_good, high_is_easy, low_is_good, "
+         'low_is_easy, not "low_is_eassy" (did you mean low_is_easy?).'),
+        ('[columns]\ncontact_id = { column = "a", extract = "A" }\nopened_at = "b"\n',
+         '[columns] contact_id extract "A" has no capture group: put the part to keep in '
+         'parentheses, e.g. "^([^(]*)".'),
+        (BASE + '[scores.csat]\ncolumn = "c"\nscale = 5\n',
+         "[scores.csat] scale must be [low, high] numbers with low < high, e.g. [1, 5], "
+         "not the number 5."),
+        ('columns = "x"\n',
+         'columns must be a table of field = "Header" lines, e.g. contact_id = "Ticket ID", '
+         'not the string "x".'),
+        (BASE + 'escalated = { column = "Tags", contains = 5 }\n',
+         '[columns] escalated contains must be a word to look for, e.g. "complaint", '
+         "not the number 5."),
+        (BASE + '[scores.csat]\ncolumn = "c"\nscale = ["Bad", "Good"]\n',
+         '[scores.csat] scale must be [low, high] numbers, not the words ["Bad", "Good"]: give '
+         "the words their numbers with labels = { Bad = 1, Good = 2 } and scale = [1, 2]."),
+        (BASE + '[scores.csat]\ncolumn = "c"\nlabels = { Good = "yes" }\n',
+         '[scores.csat] labels Good must be a number or "" (not an answer), not the string "yes".'),
+        ('sheet = 2\n' + BASE, 'sheet must be a sheet name (a string), e.g. "Calls", not the number 2.'),
+        (BASE + 'team = { column = "t", optional = "yes" }\n',
+         '[columns] team optional must be true or false, not the string "yes".'),
+        ('[detect]\nheaders = "Id"\n' + BASE,
+         '[detect] headers must be a list of headers, e.g. ["Id", "Created at"], not the string "Id".'),
+        (BASE + '[constants]\nchannel = ["phone"]\n',
+         '[constants] channel must be one value (a string, a number or true/false), '
+         'not the list ["phone"].'),
+        (BASE + '[values.status]\n"Waiting" = 2\n',
+         '[values.status] Waiting must be a canonical word (a string), e.g. "pending", '
+         "not the number 2."),
+        (BASE + '[scores.csat]\nscale = [1, 5]\n', '[scores.csat] needs column = "Header".'),
+        (BASE + 'team = { column = "t", columns = ["u"] }\n',
+         "[columns] team gives both column and columns: keep one."),
+        ('missing_columns = "skip"\n' + BASE,
+         'missing_columns must be one of error, ignore, not "skip".'),
+    ],
+    ids=["null-values-string", "true-values-string", "direction-typo", "extract-no-group",
+         "scale-number", "columns-string", "contains-number", "scale-words", "label-word",
+         "sheet-number", "optional-string", "detect-string", "constant-list", "values-number",
+         "score-column-missing", "column-and-columns", "missing-columns"],
+)  # fmt: skip
+def test_a_wrong_type_or_value_is_refused_with_the_key_and_what_it_expects(tmp_path, text, line):
+    with pytest.raises(ImportProblem) as caught:
+        load_mapping(mapping(tmp_path, text, "my.toml"))
+    assert str(caught.value) == f"my.toml: {line}"
+
+
+def test_several_problems_name_the_first_and_count_the_rest(tmp_path):
+    text = 'null_values = "NA"\nkind = "tickets"\nsheet = 3\n' + BASE
+    with pytest.raises(ImportProblem) as caught:
+        load_mapping(mapping(tmp_path, text, "my.toml"))
+    assert (
+        str(caught.value)
+        == 'my.toml: kind must be one of contacts, responses, not "tickets" (and 2 more).'
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (BASE + '[scores.csat]\ncolumn = "c"\ndirection = "low_is_good"\n',
+         '[scores.csat] direction "low_is_good" is only for ces'),
+        (BASE + '[scores.csat]\ncolumn = "c"\nscale = [1, 5]\nlabels = { Good = 7 }\n',
+         '[scores.csat] labels "Good" = 7 is outside the scale [1, 5]'),
+        (BASE + '[scores.csat]\ncolumn = "c"\nlabels = { Good = 2, good = 1 }\n',
+         '[scores.csat] labels gives "good" two different values'),
+        (BASE + '[responses]\nresponded_at = "solved_at"\n',
+         '[responses] responded_at must be one of opened_at, first_response_at, resolved_at'),
+        (BASE + 'csat = ["Score", "Other"]\n', "[columns] csat is a score: give one header"),
+        ('date_format = "dd/mm/yyyy"\n' + BASE,
+         'date_format must use strptime codes such as "%d/%m/%Y %H:%M", not "dd/mm/yyyy"'),
+        ('[columns]\ncontact_id = { column = "a", extract = "(a)\\\\1" }\nopened_at = "b"\n',
+         "is not a valid RE2 regular expression (Pattern failed to parse: invalid escape "
+         "sequence: \\1)"),
+        ('timezone = "Europe/Londn"\n' + BASE, "(did you mean Europe/London?)"),
+    ],
+    ids=["direction-not-ces", "label-outside-scale", "label-twice", "responded-at",
+         "score-headers", "date-format-no-codes", "backreference", "timezone-typo"],
+)  # fmt: skip
+def test_a_value_that_would_be_silently_ignored_or_misread_is_refused(tmp_path, text, words):
+    with pytest.raises(ImportProblem) as caught:
+        load_mapping(mapping(tmp_path, text, "my.toml"))
+    message = str(caught.value)
+    assert message.startswith("my.toml: ") and words in message
+    assert len(message.splitlines()) == 1
+
+
+def test_a_catastrophic_backtracking_pattern_is_accepted_because_re2_runs_it_in_linear_time(
+    tmp_path,
+):
+    layout = load_mapping(mapping(tmp_path, 'ignore_lines = "(x+x+)+y"\n' + BASE))
+    assert layout.ignore_lines == "(x+x+)+y"
+
+
+def test_the_documented_values_are_read_as_typed_values(tmp_path):
+    text = (
+        'null_values = ["NA"]\nsheet = "Calls"\n' + BASE
+        + 'escalated = { column = "e", true_values = ["YA"], contains = "esc" }\n'
+        + '[scores.ces]\ncolumn = "c"\nscale = [1, 7]\ndirection = "low_is_easy"\n'
+        + 'labels = { "Very easy" = 1, "N/A" = "" }\n'
+    )  # fmt: skip
+    layout = load_mapping(mapping(tmp_path, text))
+    assert layout.null_values == ("NA",) and layout.sheet == "Calls"
+    assert layout.columns["escalated"].true_values == ("ya",)
+    assert layout.columns["escalated"].contains == "esc"
+    assert layout.scores["ces"].low_is_good and layout.scores["ces"].scale == (1.0, 7.0)
+    assert layout.scores["ces"].labels == {"very easy": 1.0, "n/a": None}
+
+
+def test_a_folder_or_an_oversized_file_is_not_read_as_a_mapping(tmp_path):
+    (tmp_path / "folder.toml").mkdir()
+    with pytest.raises(ImportProblem, match=r"^folder.toml: is not a mapping file"):
+        load_mapping(tmp_path / "folder.toml")
+    big = tmp_path / "big.toml"
+    big.write_text("# padding\n" * 200_000, encoding="utf-8")
+    with pytest.raises(ImportProblem, match=r"^big.toml: is too big for a mapping file"):
+        load_mapping(big)
+
+
+def test_a_number_too_long_for_python_is_one_line_not_a_traceback(tmp_path):
+    with pytest.raises(ImportProblem, match=r"^long.toml: not a valid TOML mapping file"):
+        load_mapping(mapping(tmp_path, "x = " + "9" * 5000 + "\n" + BASE, "long.toml"))
+
+
+def test_the_built_in_layouts_are_read_once_and_handed_out_as_fresh_dicts():
+    first = builtin_layouts()
+    first.pop("zendesk")
+    second = builtin_layouts()
+    assert "zendesk" in second  # the cache is not the caller's dict
+    assert second["freshdesk"] is builtin_layouts()["freshdesk"]  # parsed once per process

@@ -1,0 +1,563 @@
+"""The mapping file's schema: every key, its type and the values it may take.
+
+A mapping document (a user's mapping file, or a built-in layout, which has the same format) is
+validated as a whole with pydantic before any row of the export is read, so a typo can never
+import wrong data: a string where a list belongs, a misspelt direction, a pattern with no group.
+Each value checks itself and says, for a person, what it expects; ``validate_mapping`` turns
+pydantic's error list into the one line an ``ImportProblem`` carries, naming the file and the key
+as it is written in TOML (``my.toml: [scores.csat] scale must be ...``).
+
+Patterns, date formats and time zones are tried in DuckDB, the engine that will use them: its RE2
+for patterns (linear time, so no pattern can hang an import; RE2 refuses backreferences) and its
+strptime for date formats. Which canonical fields a mapping may name depends on its kind and is
+checked by ``kpi.ingest.layouts`` once the document has its shape.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import math
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import duckdb
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    PlainValidator,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+
+from kpi.errors import ImportProblem
+from kpi.store.schema import KINDS
+
+DURATION_UNITS = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0, "days": 86400.0}
+SCORE_FIELDS = ("nps", "csat", "ces")
+#: ``high_is_easy`` and ``low_is_easy`` are the words effort scales (ces) are described with.
+DIRECTIONS = ("high_is_good", "high_is_easy", "low_is_good", "low_is_easy")
+LOW_IS_GOOD = ("low_is_good", "low_is_easy")
+DUPLICATES = ("quarantine", "keep_last")
+MISSING_COLUMNS = ("error", "ignore")
+BIGGEST_NUMBER = 1e15  # beyond any scale, label or constant; keeps messages short
+
+
+class Unfit(ValueError):
+    """A value a key cannot take; ``str()`` is the rest of the line after the key's name."""
+
+
+# --- showing a person what was found (one line, no control characters, short) ----------------
+
+
+def quote(text: str, limit: int = 40) -> str:
+    """A string as written in TOML, cut short, with anything unprintable escaped."""
+    short = text if len(text) <= limit else text[:limit] + "…"
+    return '"' + "".join(_safe_char(ch) for ch in short) + '"'
+
+
+def _safe_char(ch: str) -> str:
+    if ch in '"\\':
+        return "\\" + ch
+    if ch.isprintable():
+        return ch
+    return f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}"
+
+
+def printable(text: str) -> str:
+    """Text from outside (DuckDB's reasons, pydantic's) with anything unprintable escaped."""
+    return "".join(ch if ch.isprintable() else _safe_char(ch) for ch in text)
+
+
+def _number(value: int | float) -> str:
+    if isinstance(value, int) and abs(value) > BIGGEST_NUMBER:
+        return "a very large number"  # str() of a huge int is refused by Python itself
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _toml(value: Any, depth: int = 0) -> str:
+    """A short TOML-like rendering: enough to recognise the value, never a whole document."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return quote(value, 20 if depth else 40)
+    if isinstance(value, int | float):
+        return _number(value)
+    if isinstance(value, list):
+        if depth >= 2:
+            return "[...]"
+        items = [_toml(v, depth + 1) for v in value[:4]]
+        return "[" + ", ".join(items + (["..."] if len(value) > 4 else [])) + "]"
+    if isinstance(value, dict):
+        return "{...}"
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()  # a TOML date or time, written as in the file
+    return quote(str(value), 30)
+
+
+def describe(value: Any) -> str:
+    """What was found, for "must be X, not <this>"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"the string {quote(value)}"
+    if isinstance(value, int | float):
+        shown = _number(value)
+        return shown if shown.startswith("a ") else f"the number {shown}"
+    if isinstance(value, list):
+        return f"the list {_toml(value)}"
+    if isinstance(value, dict):
+        return "a table"
+    if value is None:
+        return "nothing"
+    return f"a {type(value).__name__} ({_toml(value)})"
+
+
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+# --- the values, each checking itself ------------------------------------------------------
+
+
+def _string(what: str) -> PlainValidator:
+    def check(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        raise Unfit(f"must be {what}, not {describe(value)}")
+
+    return PlainValidator(check)
+
+
+def _strings(what: str) -> PlainValidator:
+    """A list of strings. A lone string is refused: it would be read letter by letter."""
+
+    def check(value: Any) -> tuple[str, ...]:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise Unfit(f"must be {what}, not {describe(value)}")
+
+    return PlainValidator(check)
+
+
+def _one_of(words: Sequence[str]) -> PlainValidator:
+    def check(value: Any) -> str:
+        if isinstance(value, str) and value in words:
+            return value
+        found = quote(value) + _suggest(value, words) if isinstance(value, str) else describe(value)
+        raise Unfit(f"must be one of {', '.join(words)}, not {found}")
+
+    return PlainValidator(check)
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise Unfit(f"must be true or false, not {describe(value)}")
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) <= BIGGEST_NUMBER
+    )
+
+
+def _headers(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise Unfit(
+        'must be a header, a list of headers or a table, e.g. "Ticket ID" or '
+        f'{{ column = "Tags", contains = "complaint" }}, not {describe(value)}'
+    )
+
+
+def _word(value: Any) -> str:
+    if isinstance(value, str) and value.strip():
+        return value
+    raise Unfit(f'must be a word to look for, e.g. "complaint", not {describe(value)}')
+
+
+def _scale(value: Any) -> tuple[float, float]:
+    if isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value):
+        low, high = float(value[0]), float(value[1])
+        if low < high:
+            return low, high
+        raise Unfit(f"must be [low, high] with low < high, e.g. [1, 5], not {_toml(value)}")
+    if isinstance(value, list) and len(value) >= 2 and all(isinstance(v, str) for v in value):
+        # An ordered list of answer words: say how to give them their numbers.
+        words = value[:5]
+        labels = ", ".join(f"{_key(str(w))} = {i}" for i, w in enumerate(words, start=1))
+        more = ", ..." if len(value) > 5 else ""
+        raise Unfit(
+            f"must be [low, high] numbers, not the words {_toml(value)}: give the words their "
+            f"numbers with labels = {{ {labels}{more} }} and scale = [1, {len(value)}]"
+        )
+    raise Unfit(f"must be [low, high] numbers with low < high, e.g. [1, 5], not {describe(value)}")
+
+
+def _label(value: Any) -> float | None:
+    if value == "" and isinstance(value, str):
+        return None  # not an answer (e.g. "Offered")
+    if _is_number(value):
+        return float(value)
+    raise Unfit(f'must be a number or "" (not an answer), not {describe(value)}')
+
+
+def _constant(value: Any) -> str | bool | int | float:
+    if isinstance(value, str | bool) or _is_number(value):
+        return value
+    raise Unfit(f"must be one value (a string, a number or true/false), not {describe(value)}")
+
+
+# --- values DuckDB must accept, tried on a private in-memory connection ------------------------
+
+_ENGINE: duckdb.DuckDBPyConnection | None = None
+_ENGINE_LOCK = threading.Lock()
+
+
+@contextmanager
+def _cursor() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on one in-memory DuckDB kept for the process (connecting costs ~20 ms; it holds
+    no data, so nothing of an import can reach it)."""
+    global _ENGINE
+    with _ENGINE_LOCK:
+        if _ENGINE is None:
+            _ENGINE = duckdb.connect(":memory:")
+        cursor = _ENGINE.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def _duckdb(info: ValidationInfo) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The validation's cursor (``validate_mapping`` passes one), or one of our own when a
+    model is built directly."""
+    given = (info.context or {}).get("duckdb")
+    if given is not None:
+        yield given
+    else:
+        with _cursor() as own:
+            yield own
+
+
+def _refusal(info: ValidationInfo, sql: str, value: str) -> str | None:
+    """DuckDB's one-line reason for refusing ``value`` in ``sql``, or None when it takes it."""
+    with _duckdb(info) as con:
+        try:
+            con.execute(sql, [value]).fetchall()
+        except (duckdb.Error, UnicodeError) as exc:
+            lines = str(exc).strip().splitlines() or [type(exc).__name__]
+            return printable(lines[0].split("Error: ", 1)[-1].strip()[:120])
+    return None
+
+
+def _timezone(value: Any, info: ValidationInfo) -> str:
+    if not isinstance(value, str):
+        raise Unfit(f'must be a time zone name, e.g. "Europe/London", not {describe(value)}')
+    if _refusal(info, "SELECT timezone(?, TIMESTAMP '2000-01-01')", value) is None:
+        return value
+    with _duckdb(info) as con:
+        names = [name for (name,) in con.execute("FROM pg_timezone_names() SELECT name").fetchall()]
+    raise Unfit(
+        f'must be a known time zone name such as "Europe/London" or "UTC", not {quote(value)}'
+        + _suggest(value, names)
+    )
+
+
+def _date_format(value: Any, info: ValidationInfo) -> str:
+    example = '"%d/%m/%Y %H:%M"'
+    if not isinstance(value, str):
+        raise Unfit(f"must be strptime codes such as {example}, not {describe(value)}")
+    if not re.search("%.", value.replace("%%", "")):
+        # No directive: DuckDB would take it and then read no date at all.
+        raise Unfit(f"must use strptime codes such as {example}, not {quote(value)}")
+    reason = _refusal(info, "SELECT try_strptime('2000-01-01', ?)", value)
+    if reason:
+        raise Unfit(f"{quote(value)} is not valid ({reason}); use strptime codes such as {example}")
+    return value
+
+
+def _extract(value: Any, info: ValidationInfo) -> str:
+    example = '"^([^(]*)"'
+    if not isinstance(value, str):
+        raise Unfit(f"must be a regular expression, e.g. {example}, not {describe(value)}")
+    # Naming group 1 makes DuckDB refuse a pattern with no capture group at all.
+    reason = _refusal(info, "SELECT regexp_extract('', ?, ['kept'])", value)
+    if reason and "capturing groups" in reason:
+        raise Unfit(
+            f"{quote(value)} has no capture group: put the part to keep in parentheses, "
+            f"e.g. {example}"
+        )
+    if reason:
+        raise Unfit(f"{quote(value)} is not a valid RE2 regular expression ({reason})")
+    return value
+
+
+def _pattern(value: Any, info: ValidationInfo) -> str:
+    if not isinstance(value, str):
+        raise Unfit(
+            f'must be a regular expression, e.g. "^Reporting period", not {describe(value)}'
+        )
+    reason = _refusal(info, "SELECT regexp_matches('', ?)", value)
+    if reason:
+        raise Unfit(f"{quote(value)} is not a valid RE2 regular expression ({reason})")
+    return value
+
+
+# --- the document --------------------------------------------------------------------------
+
+Text = Annotated[str, _string("a string")]
+Header = Annotated[str, _string('a column header (a string), e.g. "Ticket ID"')]
+Headers = Annotated[tuple[str, ...], PlainValidator(_headers)]
+Words = Annotated[tuple[str, ...], _strings('a list of words, e.g. ["done", "yes"]')]
+Flag = Annotated[bool, PlainValidator(_flag)]
+Word = Annotated[str, PlainValidator(_word)]
+Timezone = Annotated[str, PlainValidator(_timezone)]
+DateFormat = Annotated[str, PlainValidator(_date_format)]
+Extract = Annotated[str, PlainValidator(_extract)]
+Pattern = Annotated[str, PlainValidator(_pattern)]
+Scale = Annotated[tuple[float, float], PlainValidator(_scale)]
+Label = Annotated[float | None, PlainValidator(_label)]
+Constant = Annotated[str | bool | int | float, PlainValidator(_constant)]
+Canonical = Annotated[str, _string('a canonical word (a string), e.g. "pending"')]
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnTable(_Table):
+    """``field = { column = "Header", ... }``: where a field comes from and how to read it."""
+
+    column: Header | None = None
+    columns: Headers | None = None  # several are joined with a space (a date and a time column)
+    unit: Annotated[str, _one_of(tuple(DURATION_UNITS))] | None = None
+    contains: Word | None = None
+    optional: Flag = False
+    extract: Extract | None = None
+    true_values: Words = ()
+    false_values: Words = ()
+    date_format: DateFormat | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ColumnTable:
+        if self.column is None and self.columns is None:
+            raise Unfit('names no column: give column = "Header"')
+        if self.column is not None and self.columns is not None:
+            raise Unfit("gives both column and columns: keep one")
+        return self
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        return (self.column,) if self.column is not None else (self.columns or ())
+
+
+def _source_tag(value: Any) -> str:
+    return "table" if isinstance(value, dict) else "headers"
+
+
+#: A header, a list of headers, or a table; pydantic puts the tag in error locations.
+ColumnSource = Annotated[
+    Annotated[ColumnTable, Tag("table")] | Annotated[Headers, Tag("headers")],
+    Discriminator(_source_tag),
+]
+SOURCE_TAGS = ("table", "headers")
+
+
+class Score(_Table):
+    column: Header
+    scale: Scale | None = None  # None: the score's default scale
+    labels: dict[str, Label] = {}
+    direction: Annotated[str, _one_of(DIRECTIONS)] = "high_is_good"
+
+
+class Scores(_Table):
+    nps: Score | None = None
+    csat: Score | None = None
+    ces: Score | None = None
+
+
+class Detect(_Table):
+    headers: Annotated[tuple[str, ...], _strings('a list of headers, e.g. ["Id", "Created at"]')]
+
+
+class Responses(_Table):
+    responded_at: Annotated[str, _string('a contacts date field, e.g. "resolved_at"')] | None = None
+
+
+class MappingDocument(_Table):
+    """A whole mapping file (see the README's mapping-file reference)."""
+
+    name: Text | None = None
+    title: Text | None = None
+    kind: Annotated[str, _one_of(KINDS)] = "contacts"
+    source: Text | None = None
+    date_format: DateFormat | None = None
+    timezone: Timezone = "Europe/London"
+    null_values: Annotated[tuple[str, ...], _strings('a list of strings, e.g. ["NA", "-"]')] = ()
+    columns: dict[str, ColumnSource] = {}
+    values: dict[str, dict[str, Canonical]] = {}
+    constants: dict[str, Constant] = {}
+    scores: Scores = Scores()
+    detect: Detect | None = None
+    duplicates: Annotated[str, _one_of(DUPLICATES)] = "quarantine"
+    ignore_lines: Pattern | None = None
+    sheet: Annotated[str, _string('a sheet name (a string), e.g. "Calls"')] | None = None
+    missing_columns: Annotated[str, _one_of(MISSING_COLUMNS)] = "error"
+    responses: Responses = Responses()
+    notes: Text = ""
+
+
+#: The models of the document's tables, by where they sit ("*" is any field name).
+TABLE_MODELS: dict[tuple[str, ...], type[_Table]] = {
+    (): MappingDocument,
+    ("columns", "*"): ColumnTable,
+    ("scores",): Scores,
+    ("scores", "*"): Score,
+    ("detect",): Detect,
+    ("responses",): Responses,
+}
+#: What a table-valued key holds, for "must be <this>, not ...".
+TABLES: dict[tuple[str, ...], str] = {
+    (): "a table of keys",
+    ("columns",): 'a table of field = "Header" lines, e.g. contact_id = "Ticket ID"',
+    ("values",): 'tables such as [values.status] with "Source word" = "canonical word" lines',
+    ("values", "*"): 'a table of "Source word" = "canonical word" lines',
+    ("constants",): 'a table of field = value lines, e.g. channel = "phone"',
+    ("scores",): "tables [scores.nps], [scores.csat] or [scores.ces]",
+    ("scores", "*"): 'a table with column = "Header" (and scale, labels, direction)',
+    ("scores", "*", "labels"): 'a table of word = score, e.g. { "Good" = 2, "Bad" = 1 }',
+    ("detect",): 'a table with headers = ["Header", ...]',
+    ("responses",): 'a table with responded_at = "resolved_at"',
+}
+TOP_LEVEL_KEYS = frozenset(MappingDocument.model_fields)
+COLUMN_KEYS = frozenset(ColumnTable.model_fields)
+
+
+def validate_mapping(data: Any, where: str) -> MappingDocument:
+    """The document with its shape checked, or an ``ImportProblem`` naming the file and key."""
+    with _cursor() as con:
+        try:
+            return MappingDocument.model_validate(data, context={"duckdb": con})
+        except ValidationError as exc:
+            raise ImportProblem(problem_line(exc, data, where)) from None
+
+
+# --- pydantic's errors as one line for a person ---------------------------------------------
+
+
+def problem_line(error: ValidationError, data: Any, where: str) -> str:
+    """``where: <first problem> (and N more).`` from a validation error of the document."""
+    problems: list[str] = []
+    for detail in error.errors(include_url=False):
+        text = _problem(detail, data)
+        if text not in problems:
+            problems.append(text)
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{where}: {problems[0] if problems else 'is not a valid mapping file'}{more}."
+
+
+def _problem(detail: Any, data: Any) -> str:
+    keys = _keys(detail["loc"])
+    kind = detail["type"]
+    error = (detail.get("ctx") or {}).get("error")
+    if isinstance(error, Unfit):
+        return f"{_path(keys)} {error}"
+    if kind == "extra_forbidden":
+        parent, key = keys[:-1], keys[-1]
+        if parent == ("scores",):
+            return f"[scores.{_key(key)}] is not one of {', '.join(SCORE_FIELDS)}"
+        model = _model_at(parent)
+        allowed = list(model.model_fields) if model is not None else []
+        return (
+            f"{_table(parent)} has an unknown key {_key(key)}{_suggest(key, allowed)}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    if kind == "missing":
+        parent, key = keys[:-1], keys[-1]
+        return f"{_table(parent)} needs {key}" + (' = "Header"' if key == "column" else "")
+    if kind in ("dict_type", "model_type", "model_attributes_type", "mapping_type"):
+        found = _value_at(data, keys, detail.get("input"))
+        return f"{_path(keys)} must be {TABLES.get(_pattern_of(keys), 'a table')}, not {describe(found)}"
+    if "[key]" in detail["loc"]:
+        return f"{_path(keys)} has a key that is not a string"
+    message = printable(str(detail.get("msg", ""))[:120])
+    return f"{_path(keys)} is not valid ({message})"
+
+
+def _keys(loc: Sequence[int | str]) -> tuple[str, ...]:
+    """The location as TOML keys: list positions, dict-key markers and union tags dropped."""
+    keys = [str(k) for k in loc if isinstance(k, str) and k != "[key]"]
+    if len(keys) >= 3 and keys[0] == "columns" and keys[2] in SOURCE_TAGS:
+        del keys[2]
+    return tuple(keys)
+
+
+def _pattern_of(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Field names and words (the free keys of a table) replaced by "*"."""
+    free = {"columns": (1,), "values": (1, 2), "constants": (1,), "scores": (1, 3)}
+    positions = free.get(keys[0], ()) if keys else ()
+    return tuple("*" if i in positions else k for i, k in enumerate(keys))
+
+
+def _model_at(keys: tuple[str, ...]) -> type[_Table] | None:
+    return TABLE_MODELS.get(_pattern_of(keys))
+
+
+def _value_at(data: Any, keys: tuple[str, ...], default: Any) -> Any:
+    for key in keys:
+        if not isinstance(data, dict) or key not in data:
+            return default
+        data = data[key]
+    return data
+
+
+def _key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else quote(key, 30)
+
+
+def _table(keys: tuple[str, ...]) -> str:
+    """A table as its header: ``[detect]``, ``[scores.csat]``, ``[columns] team``."""
+    return f"[{_key(keys[0])}]" if len(keys) == 1 else _path(keys)
+
+
+def _path(keys: tuple[str, ...]) -> str:
+    """``null_values``, ``[columns] escalated contains``, ``[scores.csat] scale``."""
+    if not keys:
+        return "the mapping file"
+    if len(keys) == 1:
+        return _key(keys[0])
+    depth = 2 if keys[0] in ("scores", "values") else 1
+    head = ".".join(_key(k) for k in keys[:depth])
+    rest = " ".join(_key(k) for k in keys[depth:])
+    return f"[{head}]" + (f" {rest}" if rest else "")
+
+
+__all__ = [
+    "COLUMN_KEYS",
+    "DIRECTIONS",
+    "DURATION_UNITS",
+    "LOW_IS_GOOD",
+    "SCORE_FIELDS",
+    "TOP_LEVEL_KEYS",
+    "ColumnTable",
+    "MappingDocument",
+    "Score",
+    "describe",
+    "quote",
+    "validate_mapping",
+]
