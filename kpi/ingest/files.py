@@ -8,27 +8,36 @@ Every physical row ends up either as a row of the raw table or as a rejected lin
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import csv
 import datetime as dt
 import io
 import os
 import re
-import tempfile
+import stat
 import uuid
-from collections.abc import Sequence
+import zipfile
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 
 from kpi.errors import ImportProblem
-from kpi.ingest.limits import ImportLimits
+from kpi.ingest.limits import ImportLimits, from_environment
+from kpi.store import scratch
 
 DELIMITERS = (",", ";", "\t", "|")
 SNIFF_BYTES = 256 * 1024
 MAX_LINE_BYTES = 32 * 1024 * 1024
+#: A first line longer than this is not a header row (and could not be sniffed whole).
+MAX_HEADER_BYTES = SNIFF_BYTES
+#: A file is still UTF-8 when at most this share of its lines (or 3 lines) fail to decode.
+UTF8_BAD_SHARE = 0.01
 
 
 @dataclass
@@ -55,13 +64,27 @@ class RawTable:
         return self._rows + len(self.rejected)
 
     def skip_lines_matching(self, pattern: str | None) -> None:
-        """Drop rejected lines that are a layout's known non-data lines (report footers)."""
-        if not pattern:
+        """Drop rejected lines that are a layout's known non-data lines (report footers).
+
+        The pattern comes from a mapping file, so it runs on DuckDB's RE2 engine, whose time is
+        linear in the text: Python's backtracking ``re`` hangs on ``(x+x+)+y`` (issue 14)."""
+        if not pattern or not self.rejected:
             return
-        regex = re.compile(pattern)
-        kept = [r for r in self.rejected if not regex.search(r.raw)]
-        self.skipped_lines += len(self.rejected) - len(kept)
-        self.rejected = kept
+        with duckdb.connect(":memory:") as con:
+            try:
+                matched = con.execute(
+                    """SELECT i - 1 FROM (SELECT unnest(?) AS raw, generate_subscripts(?, 1) AS i)
+                    WHERE regexp_matches(raw, ?)""",
+                    [[r.raw for r in self.rejected], [r.raw for r in self.rejected], pattern],
+                ).fetchall()
+            except duckdb.Error as exc:
+                first = str(exc).splitlines()[0].split("Error: ", 1)[-1]
+                raise ImportProblem(
+                    f"ignore_lines {_shown(pattern)} is not a valid regular expression ({first})."
+                ) from None
+        skipped = {i for (i,) in matched}
+        self.skipped_lines += len(skipped)
+        self.rejected = [r for i, r in enumerate(self.rejected) if i not in skipped]
 
     def number_rows(self, con: duckdb.DuckDBPyConnection) -> None:
         """Interleave rejected lines with accepted rows, so row numbers follow the file."""
@@ -70,8 +93,47 @@ class RawTable:
     _rows: int = 0
 
 
-def _display(path: Path | str) -> str:
-    return Path(path).name
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(text: str) -> str:
+    """User text for a one-line message: quoted, control characters (ANSI escapes, line ends,
+    bidi overrides) as visible \\x.. escapes so they never act on a terminal or a page."""
+    return "'" + _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text) + "'"
+
+
+def display_name(path: Path | str) -> str:
+    """A file's name for a message, with control characters shown as escapes (never raw)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", Path(path).name)
+
+
+_KINDS = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def check_regular_file(path: Path, name: str | None = None) -> None:
+    """Refuse anything but a regular file before opening it: reading a device or a FIFO
+    (``/dev/zero``, a named pipe) never ends (issue 14)."""
+    shown = name if name is not None else display_name(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ImportProblem(f"{shown}: no such file.") from None
+    except OSError as exc:
+        raise ImportProblem(f"{shown}: cannot be read ({exc.strerror or exc}).") from None
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise ImportProblem(f"{shown}: is a folder; give the export files inside it.")
+    kind = next((what for test, what in _KINDS if test(mode)), "not a plain file")
+    raise ImportProblem(
+        f"{shown}: is not a regular file ({kind}); give an exported CSV or XLSX file."
+    )
 
 
 def sniff_kind(head: bytes) -> str:
@@ -107,10 +169,35 @@ def detect_encoding(path: Path, head: bytes) -> str:
             return _utf16(path, "utf-16-be")
     if b"\x00" in sample:
         raise ImportProblem(BINARY)
-    for encoding in ("utf-8", "cp1252"):
-        if _decodes(path, encoding):
-            return encoding
+    if _decodes(path, "utf-8"):
+        return "utf-8"
+    if _mostly_utf8(path):
+        return "utf-8"  # its few lines with a bad byte are quarantined when it is read
+    if _decodes(path, "cp1252"):
+        return "cp1252"
     return "latin-1"  # decodes any byte sequence; used for the rare mixed-encoding file
+
+
+def _mostly_utf8(path: Path) -> bool:
+    """Whether a file that is not wholly valid UTF-8 is still UTF-8 with a few damaged lines.
+
+    The whole file is the evidence (issue 14): one bad byte must not turn every "é" into "Ã©".
+    It is UTF-8 when it holds multi-byte UTF-8 characters (which Windows-1252 text almost never
+    forms by chance) and all but a few of its lines decode."""
+    lines = bad = 0
+    multibyte = False
+    with open(path, "rb") as handle:
+        while line := handle.readline(1 << 20):  # bounded: a file may have no line ends
+            lines += 1
+            if line.isascii():
+                continue
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                bad += 1
+            else:
+                multibyte = True
+    return multibyte and bad <= max(3, int(lines * UTF8_BAD_SHARE))
 
 
 BINARY = "the file looks binary (it contains NUL bytes), not a CSV or XLSX export."
@@ -202,21 +289,20 @@ def read_export(
     ``limits`` bound what a workbook may declare or inflate to (``kpi.ingest.limits``)."""
     limits = limits or ImportLimits()
     path = Path(path)
-    if not path.exists():
-        raise ImportProblem(f"{_display(path)}: no such file.")
+    check_regular_file(path)
     if path.stat().st_size == 0:
-        raise ImportProblem(f"{_display(path)}: the file is empty.")
+        raise ImportProblem(f"{display_name(path)}: the file is empty.")
     with open(path, "rb") as handle:
         head = handle.read(SNIFF_BYTES)
     try:
         kind = sniff_kind(head)
         if kind == "xlsx":
-            return _read_xlsx(con, path, sheet)
+            return _read_xlsx(con, path, sheet, limits)
         return _read_csv(con, path, head)
     except ImportProblem as problem:
-        if problem.message.startswith(_display(path)):
+        if problem.message.startswith(display_name(path)):
             raise
-        raise ImportProblem(f"{_display(path)}: {problem.message}", hint=problem.hint) from None
+        raise ImportProblem(f"{display_name(path)}: {problem.message}", hint=problem.hint) from None
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, head: bytes) -> RawTable:
@@ -224,33 +310,316 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, head: bytes) -> RawTab
     text = head.decode(encoding, errors="replace")
     if not text.strip().strip("\ufeff"):
         raise ImportProblem("the file is empty.")
+    _check_first_line(path, head)
     delimiter = sniff_delimiter(text)
     headers = _header(text, delimiter)
-    source = path
-    tmp: Path | None = None
-    if encoding not in ("utf-8", "utf-8-sig"):
-        tmp = _transcode(path, encoding)
-        source = tmp
+    copies: list[Path] = []
     try:
-        table, rows, rejected = _duckdb_read(con, source, delimiter, len(headers))
+        source = path
+        if encoding not in ("utf-8", "utf-8-sig"):
+            source = _transcode(path, encoding)
+            copies.append(source)
+        # An independent count of the file's records, and the records DuckDB must not see.
+        scan = _scan_records(source, delimiter, check_utf8=encoding == "utf-8")
+        if scan.set_aside or scan.mixed_line_ends:
+            source = _write_copy(source, scan)
+            copies.append(source)
+        table, rows, rejected = _duckdb_read(con, source, delimiter, len(headers), scan)
     finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+        for copy in copies:
+            copy.unlink(missing_ok=True)
+    _check_count(rows + len(rejected), scan)
     raw = RawTable(table, headers, encoding, delimiter, rejected)
     raw._rows = rows
     return raw
 
 
+def _check_first_line(path: Path, head: bytes) -> None:
+    """A first line too long to be a header is said so (not "unbalanced double quotes")."""
+    if len(head) < SNIFF_BYTES or re.search(rb"[\r\n]", head):
+        return
+    length = len(head)
+    with open(path, "rb") as handle:
+        handle.seek(length)
+        while chunk := handle.read(1 << 20):
+            cut = re.search(rb"[\r\n]", chunk)
+            if cut:
+                length += cut.start()
+                break
+            length += len(chunk)
+    raise ImportProblem(
+        f"the first line is {length:,} bytes long: not a header row "
+        f"(a header is at most {MAX_HEADER_BYTES // 1024} KB); is this an export?"
+    )
+
+
+def _check_count(read: int, scan: _Scan) -> None:
+    """Every record of the file must be a row or a rejected line: never fewer (issue 14)."""
+    if read == scan.records:
+        return
+    raise ImportProblem(
+        f"the CSV reader found {read:,} records but the file holds {scan.records:,} "
+        "(counted line by line); nothing was imported: check the quoting of the text fields."
+    )
+
+
 def _transcode(path: Path, encoding: str) -> Path:
-    """Write a UTF-8 copy, so that DuckDB reads exactly the characters we decoded."""
-    handle, name = tempfile.mkstemp(suffix=".csv", prefix="kpi-import-")
+    """Write a UTF-8 copy, so that DuckDB reads exactly the characters we decoded. It lives in
+    the private scratch folder (swept if the process is killed), never the shared temp folder."""
+    target = scratch.new_path("import.csv")
     with (
-        os.fdopen(handle, "w", encoding="utf-8", newline="") as out,
+        open(target, "x", encoding="utf-8", newline="") as out,
         open(path, encoding=encoding, newline="") as src,
     ):
         while chunk := src.read(1 << 20):
             out.write(chunk.lstrip("\ufeff") if out.tell() == 0 else chunk)
-    return Path(name)
+    return target
+
+
+# --- counting records independently -------------------------------------------------------------
+#
+# DuckDB's reader, meeting a quote that never closes, reads the rest of the file as one field and
+# rejects it as one line: 9,998 rows vanished while the counts still added up (issue 14). So the
+# file is also read here line by line, with a quote rule of its own: a quoted field may span lines
+# only when it closes properly (its closing quote followed by a delimiter or the line end). A line
+# whose quote does not is set aside with its line number, and the lines after it are read as rows.
+
+
+@dataclass
+class _SetAside:
+    """A record DuckDB is not given: quarantined with ``reason``; ``lines`` are left out."""
+
+    line: int
+    lines: range
+    reason: str
+    raw: str
+
+
+@dataclass
+class _Scan:
+    records: int = 0  # data records: the header and empty lines are not records
+    set_aside: list[_SetAside] = field(default_factory=list)
+    quoted_line_ends: set[int] = field(default_factory=set)  # lines ending inside a quoted field
+    line_ends: set[str] = field(default_factory=set)  # the line ends that end records
+    header_seen: bool = False
+
+    @property
+    def mixed_line_ends(self) -> bool:
+        return len(self.line_ends) > 1
+
+
+_Line = tuple[int, str, int]  # (physical line number, text with its line end, its length)
+
+
+def _physical_lines(handle: io.TextIOBase) -> Iterator[_Line]:
+    """Lines with their numbers; a line longer than MAX_LINE_BYTES is not held in memory."""
+    number = 0
+    while piece := handle.readline(MAX_LINE_BYTES):
+        number += 1
+        if len(piece) < MAX_LINE_BYTES or piece.endswith(("\n", "\r")):
+            yield number, piece, len(piece)
+            continue
+        size = len(piece)
+        while rest := handle.readline(MAX_LINE_BYTES):
+            size += len(rest)
+            if rest.endswith(("\n", "\r")):
+                break
+        yield number, piece[:2000], size  # a line this long is only ever set aside
+
+
+def _line_end(text: str) -> str:
+    return "\r\n" if text.endswith("\r\n") else text[-1:] if text.endswith(("\n", "\r")) else ""
+
+
+def _walk(text: str, delimiter: str, in_quote: bool) -> tuple[bool, bool]:
+    """One line's quotes: (does the line end inside a quoted field, did a quoted field that came
+    from an earlier line close improperly). A quote opens a field only at its start."""
+    body = text.rstrip("\r\n")
+    crossed = in_quote  # the open field began on an earlier line
+    i = 0
+    while True:
+        if in_quote:
+            j = body.find('"', i)
+            if j < 0:
+                return True, False
+            if body.startswith('""', j):
+                i = j + 2
+                continue
+            k = j + 1
+            while k < len(body) and body[k] == " ":
+                k += 1
+            proper = k == len(body) or body[k] == delimiter
+            if not proper and crossed:
+                return False, True
+            in_quote = crossed = False
+            nxt = k if proper else body.find(delimiter, k)
+            if nxt < 0 or nxt >= len(body):
+                return False, False
+            i = nxt + 1
+        else:
+            k = i
+            while k < len(body) and body[k] == " ":
+                k += 1
+            if k < len(body) and body[k] == '"':
+                in_quote, i = True, k + 1
+                continue
+            nxt = body.find(delimiter, i)
+            if nxt < 0:
+                return False, False
+            i = nxt + 1
+
+
+def _scan_records(source: Path, delimiter: str, *, check_utf8: bool) -> _Scan:
+    """Count the records of ``source`` (UTF-8) in one streaming pass; see the section comment.
+
+    Bytes are read as Latin-1, so that one character is one byte whatever the text holds."""
+    scanner = _Scanner(delimiter, check_utf8)
+    with open(source, encoding="latin-1", newline="") as handle:
+        lines = _physical_lines(handle)
+        while (item := scanner.again.popleft() if scanner.again else next(lines, None)) is not None:
+            scanner.feed(item)
+        while scanner.end():  # lines set aside at the end are read again
+            while scanner.again:
+                scanner.feed(scanner.again.popleft())
+    return scanner.scan
+
+
+class _Scanner:
+    """The state of ``_scan_records``: the record being read and the lines to read again."""
+
+    def __init__(self, delimiter: str, check_utf8: bool) -> None:
+        self.scan = _Scan()
+        self.delimiter, self.check_utf8 = delimiter, check_utf8
+        self.again: deque[_Line] = deque()  # lines to read once more, after a line set aside
+        self.record: list[_Line] = []
+        self.size, self.in_quote = 0, False
+        # A line of whole fields, each plain or properly quoted: one record (fast, no walk).
+        d = re.escape(delimiter)
+        field = f'(?: *"[^"]*(?:""[^"]*)*" *|[^"{d}\\r\\n]*)'
+        self.whole = re.compile(f"{field}(?:{d}{field})*\\r?\\n?")
+
+    def feed(self, item: _Line) -> None:
+        number, text, length = item
+        if not self.record:
+            if text in ("\n", "\r\n", "\r"):
+                return  # DuckDB skips empty lines: they are not records
+            if (
+                length == len(text)
+                and (text.isascii() or not self.check_utf8)
+                and ('"' not in text or self.whole.fullmatch(text))
+            ):
+                self._one_line(text)  # the common case, kept fast
+                return
+        if length > len(text):
+            self._too_long(item)
+            return
+        self.record.append(item)
+        self.size += length
+        if self.in_quote or '"' in text:
+            self.in_quote, bad = _walk(text, self.delimiter, self.in_quote)
+            if bad or (self.in_quote and self.size > MAX_LINE_BYTES):
+                self._set_aside_quote()
+                return
+        if not self.in_quote:
+            _finish(self.scan, self.record, self.check_utf8)
+            self.record, self.size = [], 0
+
+    def end(self) -> bool:
+        """At the end of the file; True when lines were put back to be read again."""
+        if len(self.record) > 1:  # a quote that opened lines ago never closed
+            self._set_aside_quote()
+            return True
+        if self.record:  # a lone unterminated quote on the last line: DuckDB rejects it itself
+            _finish(self.scan, self.record, self.check_utf8)
+            self.record = []
+        return False
+
+    def _one_line(self, text: str) -> None:
+        scan = self.scan
+        scan.records += scan.header_seen
+        scan.header_seen = True
+        if text[-1] == "\n":
+            scan.line_ends.add("\r\n" if text[-2:-1] == "\r" else "\n")
+        elif text[-1] == "\r":
+            scan.line_ends.add("\r")
+
+    def _too_long(self, item: _Line) -> None:
+        number, text, _ = item
+        if self.record:  # it ends a quoted field that ran on for MAX_LINE_BYTES: not a field
+            self.again.appendleft(item)
+            self._set_aside_quote()
+            return
+        reason = f"line {number}: longer than {MAX_LINE_BYTES >> 20} MB, not a record"
+        _set(self.scan, _SetAside(number, range(number, number + 1), reason, _utf8(text)))
+
+    def _set_aside_quote(self) -> None:
+        """Set the record's first line aside; its other lines are read again on their own."""
+        number, text, _ = self.record[0]
+        reason = (
+            f'line {number}: unterminated quote (a field opens with " and does not close '
+            "properly); the lines after it are read as rows"
+        )
+        _set(self.scan, _SetAside(number, range(number, number + 1), reason, _utf8(text)))
+        self.again.extendleft(reversed(self.record[1:]))
+        self.record, self.size, self.in_quote = [], 0, False
+
+
+def _set(scan: _Scan, aside: _SetAside) -> None:
+    if not scan.header_seen:
+        raise ImportProblem(f"the header row cannot be read: {aside.reason}.")
+    scan.records += 1
+    scan.set_aside.append(aside)
+
+
+def _finish(scan: _Scan, record: list[_Line], check_utf8: bool) -> None:
+    first, last = record[0][0], record[-1][0]
+    scan.quoted_line_ends.update(n for n, _, _ in record[:-1])
+    if end := _line_end(record[-1][1]):
+        scan.line_ends.add(end)
+    text = "".join(t for _, t, _ in record)
+    if check_utf8 and not text.isascii():
+        problem = _utf8_problem(record)
+        if problem:
+            _set(scan, _SetAside(first, range(first, last + 1), problem, _utf8(text)))
+            return
+    if scan.header_seen:
+        scan.records += 1
+    scan.header_seen = True
+
+
+def _utf8_problem(record: list[_Line]) -> str:
+    """ "line N: not valid UTF-8 text (byte 0x.. at column ..)" for the record's first bad byte."""
+    for number, text, _ in record:
+        data = text.encode("latin-1")
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            column = len(data[: exc.start].decode("utf-8", errors="replace")) + 1
+            return (
+                f"line {number}: not valid UTF-8 text "
+                f"(byte 0x{data[exc.start]:02X} at column {column})"
+            )
+    return ""
+
+
+def _utf8(text: str) -> str:
+    """Latin-1-read bytes back to the UTF-8 text they hold (bad bytes as U+FFFD), kept short."""
+    return text.encode("latin-1").decode("utf-8", errors="replace").rstrip("\r\n")[:2000]
+
+
+def _write_copy(source: Path, scan: _Scan) -> Path:
+    """A copy of ``source`` without the records set aside, and with one line end throughout when
+    the file mixes them (DuckDB's reader stops on a mix of CRLF and LF), in the scratch folder."""
+    left_out = {n for aside in scan.set_aside for n in aside.lines}
+    target = scratch.new_path("records.csv")
+    with open(source, encoding="latin-1", newline="") as src, open(target, "xb") as out:
+        for number, text, _ in _physical_lines(src):
+            if number in left_out:
+                continue
+            if scan.mixed_line_ends and number not in scan.quoted_line_ends:
+                text = text.rstrip("\r\n") + ("\n" if _line_end(text) else "")
+            out.write(text.encode("latin-1"))
+    return target
 
 
 def _duckdb_read(
@@ -258,6 +627,7 @@ def _duckdb_read(
     source: Path,
     delimiter: str,
     width: int,
+    scan: _Scan,
 ) -> tuple[str, int, list[RejectedLine]]:
     table = f"raw_{uuid.uuid4().hex[:12]}"
     rejects, scans = f"{table}_rejects", f"{table}_scans"
@@ -273,33 +643,73 @@ def _duckdb_read(
                 max_line_size = {MAX_LINE_BYTES})""",
             [str(source), delimiter],
         )
-    except duckdb.Error as exc:
-        # Some malformed files (stray quotes around line ends) stop the reader outright.
-        first = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ").rstrip(".")
-        shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[delimiter]
+    except duckdb.OutOfMemoryException:
         raise ImportProblem(
-            f"cannot be read as a {shown}-separated CSV file ({first}); "
-            'check for unbalanced double quotes (") in the text.'
+            "ran out of memory reading it; set KPI_MEMORY_LIMIT higher or split the file."
         ) from None
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0].split("Error: ", 1)[-1].rstrip(".")
+        shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[delimiter]
+        raise ImportProblem(f"cannot be read as a {shown}-separated CSV file ({first}).") from None
     found = con.execute(
-        f"SELECT line, error_type, error_message, csv_line FROM {rejects} ORDER BY line"
-    ).fetchall()
+        f"""SELECT line_byte_position, first(error_type ORDER BY byte_position),
+            first(error_message ORDER BY byte_position), first(csv_line)
+        FROM {rejects} GROUP BY line_byte_position ORDER BY line_byte_position"""
+    ).fetchall()  # one line can fail several checks; it is still one row
     con.execute(f"DROP TABLE IF EXISTS {rejects}")
     con.execute(f"DROP TABLE IF EXISTS {scans}")
-    rejected: list[RejectedLine] = []
-    seen_lines: set[int] = set()
-    for line, error_type, message, csv_line in found:
-        if line in seen_lines:
-            continue  # one line can fail several checks; it is still one row
-        seen_lines.add(line)
-        reason = f"line {line}: malformed CSV ({error_type.lower()}: {message})"
-        rejected.append(RejectedLine(int(line), reason, (csv_line or "")[:2000]))
+    numbers = _original_lines(_lines_at(source, [int(f[0]) for f in found]), scan)
+    rejected = [
+        RejectedLine(
+            line,
+            f"line {line}: malformed CSV ({error_type.lower()}: {message})",
+            (csv_line or "")[:2000],
+        )
+        for line, (_, error_type, message, csv_line) in zip(numbers, found, strict=True)
+    ]
+    rejected += [RejectedLine(a.line, a.reason, a.raw) for a in scan.set_aside]
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    return table, rows, rejected
+    return table, rows, sorted(rejected, key=lambda r: r.line)
+
+
+def _lines_at(source: Path, positions: list[int]) -> list[int]:
+    """The physical line (1-based) holding each byte position (sorted) of ``source``."""
+    if not positions:
+        return []
+    found: list[int] = []
+    pending = deque(positions)
+    number = 1
+    with open(source, encoding="latin-1", newline="") as handle:
+        offset = 0
+        for number, _, length in _physical_lines(handle):
+            offset += length
+            while pending and pending[0] < offset:
+                pending.popleft()
+                found.append(number)
+            if not pending:
+                break
+    return found + [number] * len(pending)
+
+
+def _original_lines(lines: list[int], scan: _Scan) -> list[int]:
+    """Lines of the copy DuckDB read, as lines of the original file (set-aside lines removed)."""
+    gone = sorted(n for aside in scan.set_aside for n in aside.lines)
+    if not gone:
+        return lines
+    original = []
+    for line in lines:
+        guess = line
+        while (shifted := line + bisect.bisect_right(gone, guess)) != guess:
+            guess = shifted
+        original.append(guess)
+    return original
 
 
 def _renumber(con: duckdb.DuckDBPyConnection, table: str, rejected: list[RejectedLine]) -> None:
-    """Give rejected lines row numbers and shift accepted rows past them (file order)."""
+    """Give rejected lines row numbers and shift accepted rows past them (file order).
+
+    Set-wise: one join against a table of reject positions, not one CASE branch per rejected
+    line (200k malformed lines took minutes that way; issue 14)."""
     if not rejected:
         return
     rejected.sort(key=lambda r: r.line)
@@ -307,11 +717,26 @@ def _renumber(con: duckdb.DuckDBPyConnection, table: str, rejected: list[Rejecte
     # reader reports lines only, so that is the best position there is.
     for r in rejected:
         r.row_number = r.line - 1
-    # Accepted rows before the j-th reject: its position - 1 - j. Accepted row k moves past
-    # every reject with fewer accepted rows before it than k.
+    # Accepted rows before the j-th reject (0-based): its position - 1 - j. Accepted row k moves
+    # past every reject with fewer accepted rows before it than k.
     before = [r.row_number - 1 - j for j, r in enumerate(rejected)]
-    cases = " ".join(f"WHEN _row > {b} THEN {j + 1}" for j, b in reversed(list(enumerate(before))))
-    con.execute(f"UPDATE {table} SET _row = _row + (CASE {cases} ELSE 0 END)")
+    shifts = f"{table}_shifts"
+    # (before, n): rows after ``before`` accepted ones move on by n; the as-of join finds, for
+    # each accepted row, the last reject with fewer accepted rows before it.
+    con.execute(
+        f"""CREATE TEMP TABLE {shifts} AS SELECT b.before, max(b.n) AS n
+        FROM (SELECT unnest(?::BIGINT[]) AS before, unnest(range(1, ? + 1)) AS n) b
+        GROUP BY b.before""",
+        [before, len(before)],
+    )
+    try:
+        con.execute(
+            f"""UPDATE {table} SET _row = {table}._row + s.n FROM (
+                SELECT t._row AS k, b.n FROM {table} t ASOF JOIN {shifts} b ON t._row > b.before
+            ) s WHERE {table}._row = s.k"""
+        )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {shifts}")
 
 
 # --- XLSX -------------------------------------------------------------------------------------
@@ -337,45 +762,86 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _open_workbook(path: Path):
-    """The workbook in ``path``, whatever its name: openpyxl refuses names not ending in .xlsx,
-    but here the bytes have already said it is one."""
-    import zipfile
-
+def _open_workbook(path: Path, limits: ImportLimits) -> Any:
+    """The workbook in ``path``, whatever its name, once its declared sizes are within
+    ``limits``: openpyxl refuses names not ending in .xlsx, but here the bytes have already
+    said it is one; and it inflates shared strings whole when it opens a workbook."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    data = path.read_bytes()
     try:
-        return load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
+        _check_inflated_size(data, limits)
+        return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, InvalidFileException) as exc:
         raise ImportProblem(f"cannot open it as an XLSX workbook ({exc}).") from None
 
 
-def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) -> RawTable:
-    workbook = _open_workbook(path)
+def _check_inflated_size(data: bytes, limits: ImportLimits) -> None:
+    """Refuse a zip bomb before inflating anything: the zip's declared sizes bound what reading
+    can produce (Python's zip reader stops at the declared size)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        total = sum(info.file_size for info in archive.infolist())
+    limit = limits.xlsx_max_mb * 1024 * 1024
+    if total > limit:
+        raise ImportProblem(
+            f"the workbook inflates to {total / 1024 / 1024:,.0f} MB, more than the limit of "
+            f"{limits.xlsx_max_mb:g} MB; if it is genuine, set KPI_XLSX_MAX_MB higher."
+        )
+
+
+def _check_dimension(worksheet: Any, limits: ImportLimits) -> None:
+    """Refuse a sheet whose declared size (its <dimension> element, e.g. a lone cell at
+    XFD1048576) is beyond ``limits`` before reading a row of it."""
+    rows, columns = worksheet.max_row or 0, worksheet.max_column or 0
+    if rows * columns > limits.xlsx_max_cells:
+        raise ImportProblem(
+            f"sheet '{_CONTROL.sub('?', worksheet.title)}' declares {rows:,} rows x "
+            f"{columns:,} columns, more than the limit of {limits.xlsx_max_cells:,} cells; if "
+            "it is genuine, set KPI_XLSX_MAX_CELLS higher."
+        )
+
+
+def _candidate_sheets(workbook: Any, sheet: str | None) -> list[Any]:
+    """The named sheet, or every sheet in order; a named sheet that does not exist is refused
+    (it used to be the first sheet, silently)."""
+    if sheet is None:  # the first sheet with data: a blank 'Sheet1' or cover sheet is not it
+        return list(workbook.worksheets)
+    if sheet not in workbook.sheetnames:
+        names = ", ".join(_shown(n) for n in workbook.sheetnames)
+        raise ImportProblem(
+            f"the workbook has no sheet {_shown(sheet)} (its sheets: {names}); "
+            "fix `sheet` in the mapping."
+        )
+    return [workbook[sheet]]
+
+
+def _first_header(
+    sheets: list[Any], limits: ImportLimits, max_rows: int | None = None
+) -> tuple[Any, int, list[object]] | None:
+    """(sheet, row index, header cells) of the first non-empty row of the first sheet with
+    one; at most ``max_rows`` rows of each sheet are looked at."""
+    for worksheet in sheets:
+        _check_dimension(worksheet, limits)
+        rows = worksheet.iter_rows(max_row=max_rows, values_only=True)
+        for index, row in enumerate(rows, start=1):
+            if any(v not in (None, "") for v in row):
+                return worksheet, index, list(row)
+    return None
+
+
+def _read_xlsx(
+    con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None, limits: ImportLimits
+) -> RawTable:
+    workbook = _open_workbook(path, limits)
     try:
-        if sheet is not None and sheet in workbook.sheetnames:
-            candidates = [workbook[sheet]]
-        else:  # the first sheet with data: a blank 'Sheet1' or cover sheet is not the export
-            candidates = list(workbook.worksheets)
-        header: list[object] | None = None
-        for worksheet in candidates:
-            rows = worksheet.iter_rows(values_only=True)
-            for row in rows:
-                if any(v not in (None, "") for v in row):
-                    header = list(row)
-                    break
-            if header is not None:
-                break
-        if header is None:
+        found = _first_header(_candidate_sheets(workbook, sheet), limits)
+        if found is None:
             raise ImportProblem("the workbook has no sheet with data (every sheet is empty).")
+        worksheet, index, header = found
         headers = _clean_headers(header)
         width = len(headers)
-        data = [
-            [_cell_text(v) for v in row[:width]] + [""] * (width - len(row))
-            for row in rows
-            if any(v not in (None, "") for v in row)
-        ]
+        data = _data_rows(worksheet, index, width, limits)
     finally:
         workbook.close()
     frame = pd.DataFrame(data, columns=[f"c{i}" for i in range(width)], dtype="object")
@@ -389,23 +855,49 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) ->
     return raw
 
 
-def peek_headers(path: Path) -> list[str]:
-    """Just the header of an export, for the mapping editor (reads a few kilobytes)."""
+def _data_rows(worksheet: Any, header_row: int, width: int, limits: ImportLimits) -> list[list]:
+    """The rows under the header, only the header's width of them (a stray cell far to the
+    right is not read), stopping at the cell limit even when no dimension was declared."""
+    data: list[list] = []
+    rows = worksheet.iter_rows(min_row=header_row + 1, max_col=width, values_only=True)
+    for seen, row in enumerate(rows, start=1):
+        if seen * width > limits.xlsx_max_cells:
+            raise ImportProblem(
+                f"sheet '{_CONTROL.sub('?', worksheet.title)}' holds more than "
+                f"{limits.xlsx_max_cells:,} cells; if it is genuine, set KPI_XLSX_MAX_CELLS higher."
+            )
+        if any(v not in (None, "") for v in row):
+            data.append([_cell_text(v) for v in row] + [""] * (width - len(row)))
+    return data
+
+
+#: The mapping editor looks for a header in this many rows of each sheet at most.
+PEEK_ROWS = 50
+
+
+def peek_headers(path: Path, limits: ImportLimits | None = None) -> list[str]:
+    """Just the header of an export, for the mapping editor: a few kilobytes of a CSV, the
+    first rows of a workbook, under the same limits as an import (so it never inflates a bomb)."""
+    limits = limits or from_environment()
     path = Path(path)
+    check_regular_file(path)
     with open(path, "rb") as handle:
         head = handle.read(SNIFF_BYTES)
     if not head.strip():
-        raise ImportProblem(f"{_display(path)}: the file is empty.")
-    if sniff_kind(head) == "xlsx":
-        workbook = _open_workbook(path)
-        try:
-            for worksheet in workbook.worksheets:  # the first sheet with data, as on import
-                for row in worksheet.iter_rows(values_only=True):
-                    if any(v not in (None, "") for v in row):
-                        return _clean_headers(list(row))
-        finally:
-            workbook.close()
-        return []
-    encoding = detect_encoding(path, head)
-    text = head.decode(encoding, errors="replace")
-    return _header(text, sniff_delimiter(text))
+        raise ImportProblem(f"{display_name(path)}: the file is empty.")
+    try:
+        if sniff_kind(head) == "xlsx":
+            workbook = _open_workbook(path, limits)
+            try:
+                found = _first_header(list(workbook.worksheets), limits, PEEK_ROWS)
+            finally:
+                workbook.close()
+            return [] if found is None else _clean_headers(found[2])
+        encoding = detect_encoding(path, head)
+        text = head.decode(encoding, errors="replace")
+        _check_first_line(path, head)
+        return _header(text, sniff_delimiter(text))
+    except ImportProblem as problem:
+        if problem.message.startswith(display_name(path)):
+            raise
+        raise ImportProblem(f"{display_name(path)}: {problem.message}", hint=problem.hint) from None

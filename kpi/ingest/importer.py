@@ -20,7 +20,7 @@ import duckdb
 
 from kpi.errors import ImportProblem
 from kpi.ingest.checking import check
-from kpi.ingest.files import RawTable, read_export
+from kpi.ingest.files import RawTable, check_regular_file, display_name, read_export
 from kpi.ingest.layouts import Layout, detect_layout, get_layout, load_mapping
 from kpi.ingest.limits import ImportLimits, from_environment
 from kpi.ingest.loading import load
@@ -68,12 +68,11 @@ def import_file(
     """
     limits = limits or from_environment()
     path = Path(path)
-    name = file_name or path.name
+    # A name is printed in messages and listings: control characters (ANSI escapes) as escapes.
+    name = display_name(file_name or path.name)
     report = progress or (lambda _stage, _fraction: None)
-    if not path.exists():
-        raise ImportProblem(f"{name}: no such file.")
-    if path.is_dir():
-        raise ImportProblem(f"{name}: is a folder; give the export files inside it.")
+    # Before hashing: reading a device or a FIFO (/dev/zero, a named pipe) never ends.
+    check_regular_file(path, name)
     try:
         sha = file_sha256(path)
     except OSError as exc:
