@@ -2,12 +2,15 @@
 
 A value that cannot be read, or that Pandera rejects, is an issue. An issue on a required field
 is fatal: the row goes to quarantine. Any other issue empties its value and is recorded as a
-data-quality warning; the rest of the row still counts. A repeated id is quarantined, or for an
-event log (``duplicates = "keep_last"``) rolled up into its last row.
+data-quality warning; the rest of the row still counts. A date that cannot have happened (after
+the import time plus a tolerance, or before a plausible floor) quarantines its whole row,
+whichever timestamp it is in. A repeated id is quarantined, or for an event log
+(``duplicates = "keep_last"``) rolled up into its last row.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -66,11 +69,112 @@ def check(
 
     ``limits`` bound plausible dates (``kpi.ingest.limits``)."""
     limits = limits or ImportLimits()
-    issues = _parse_issues(cur, staged)
-    issues += _validation_issues(cur, staged, {(i.row, i.field) for i in issues})
     checked = Checked(staged, rolled_up=0)
+    _create_issues_table(cur, checked)
+    bounds = DateBounds.of(limits)
+    _record_impossible_dates(cur, checked, bounds)
+    issues = _parse_issues(cur, staged) + _non_finite_issues(cur, staged)
+    issues += _validation_issues(cur, staged, {(i.row, i.field) for i in issues}, bounds)
     _record_issues(cur, checked, issues)
     return replace(checked, rolled_up=_mark_duplicates(cur, checked))
+
+
+# --- dates that cannot have happened ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DateBounds:
+    """The plausible dates of one import (naive UTC, like the staged timestamps)."""
+
+    now: dt.datetime
+    latest: dt.datetime
+    earliest: dt.datetime
+    future_days: float
+
+    @classmethod
+    def of(cls, limits: ImportLimits) -> DateBounds:
+        latest = limits.latest()
+        now = latest - dt.timedelta(days=limits.max_future_days)
+        return cls(now, latest, limits.earliest(), limits.max_future_days)
+
+    def outside(self, name: str, p: Params) -> str:
+        """SQL: the staged timestamp ``name`` is outside the bounds (NULL is not)."""
+        return f"({name} > {p(self.latest)} OR {name} < {p(self.earliest)})"
+
+    def reasons(self, name: str, whole_row: str) -> tuple[str, str]:
+        """printf formats of the quarantine reasons for a date too late and too early (the
+        value is the ``%s``)."""
+        days = f"{self.future_days:g} day{'' if self.future_days == 1 else 's'}"
+        future = (
+            f"{name} '%s' is after the import time ({self.now:%Y-%m-%d}) + {days}: "
+            f"a date that has not happened yet{whole_row} "
+            "(set KPI_MAX_FUTURE_DAYS to change the tolerance)"
+        )
+        past = (
+            f"{name} '%s' is before {self.earliest:%Y-%m-%d}, the earliest plausible date"
+            f"{whole_row} (set KPI_EARLIEST_DATE to change it)"
+        )
+        return future, past
+
+    def plausible_rows(self, staged: Staged, p: Params) -> str:
+        """SQL: the row has no impossible date (always true without timestamps)."""
+        outside = [self.outside(name, p) for name in sorted(staged.date_parses)]
+        return f"NOT coalesce({' OR '.join(outside)}, false)" if outside else "true"
+
+
+def _record_impossible_dates(
+    cur: duckdb.DuckDBPyConnection, checked: Checked, bounds: DateBounds
+) -> None:
+    """A timestamp after the import time plus the tolerance, or before the earliest plausible
+    date, quarantines its row, set-wise: one such date moves the as-of instant, the SLA and the
+    Overview's default period, and a row holding one cannot be trusted in its other fields."""
+    staged = checked.staged
+    fields = staged.fields
+    p = Params()
+    parts = []
+    for name in sorted(staged.date_parses):
+        # An impossible date in an optional field still sets the row aside: say so.
+        whole_row = "" if fields[name].required else WHOLE_ROW
+        future, past = bounds.reasons(name, whole_row)
+        raw = f"{name}__raw"
+        shown = f"(CASE WHEN length({raw}) > 60 THEN left({raw}, 57) || '...' ELSE {raw} END)"
+        parts.append(
+            f"""SELECT _row, {p(name)}, {raw},
+                printf(CASE WHEN {name} > {p(bounds.latest)} THEN {p(future)} ELSE {p(past)} END,
+                       {shown}), true
+            FROM {staged.table} WHERE {bounds.outside(name, p)}"""
+        )
+    if parts:
+        cur.execute(f"INSERT INTO {checked.issues_table} {' UNION ALL '.join(parts)}", p.values)
+
+
+#: Said of an impossible date in an optional field: the row goes, not just the value.
+WHOLE_ROW = "; a row with an impossible date cannot be trusted, so the whole row is set aside"
+
+
+# --- numbers that are not finite ----------------------------------------------------------------
+
+
+def _non_finite_issues(cur: duckdb.DuckDBPyConnection, staged: Staged) -> list[Issue]:
+    """A NaN or infinity in a typed number (the parsers never give one: this is the guard that
+    keeps it so, since pandas cannot tell a NaN from an empty value)."""
+    fields, p = staged.fields, Params()
+    names = [
+        n
+        for n in sorted(staged.present)
+        if n in staged.layout.scores or (n in fields and fields[n].type in ("duration", "score"))
+    ]
+    parts = [
+        f"SELECT _row, {p(n)} AS f, {n}__raw AS v FROM {staged.table} WHERE NOT isfinite({n})"
+        for n in names
+    ]
+    if not parts:
+        return []
+    rows = cur.execute(" UNION ALL ".join(parts), p.values).fetchall()
+    return [
+        Issue(row, name, value, _unreadable(staged, name, value), _fatal(staged, name))
+        for row, name, value in rows
+    ]
 
 
 # --- values that cannot be read -------------------------------------------------------------
@@ -122,14 +226,18 @@ def _fatal(staged: Staged, name: str) -> bool:
 
 
 def _validation_issues(
-    cur: duckdb.DuckDBPyConnection, staged: Staged, unreadable: set[tuple[int, str]]
+    cur: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    unreadable: set[tuple[int, str]],
+    bounds: DateBounds,
 ) -> list[Issue]:
     """Pandera's verdict on the typed values (ranges, scales, order of timestamps); a value
-    already reported as unreadable is not reported again."""
+    already reported as unreadable is not reported again, and a row quarantined for an
+    impossible date is not looked at (its timestamps' order means nothing)."""
     columns = _validated_columns(staged)
     scales = {name: spec.scale for name, spec in staged.layout.scores.items()}
     issues = []
-    for failure in _failures(cur, staged, columns, scales):
+    for failure in _failures(cur, staged, columns, scales, bounds):
         if (failure.row, failure.field) in unreadable:
             continue
         shown = _show(failure.value)
@@ -169,10 +277,15 @@ def _failures(
     staged: Staged,
     columns: list[str],
     scales: dict[str, tuple[float, float]],
+    bounds: DateBounds,
 ) -> Iterator[validation.Failure]:
     """Pandera over the typed rows in chunks, so memory stays flat however big the file."""
-    query = f"SELECT _row, {', '.join(columns)} FROM {staged.table}"
-    for batch in cur.sql(query).to_arrow_reader(VALIDATION_CHUNK):
+    p = Params()
+    query = (
+        f"SELECT _row, {', '.join(columns)} FROM {staged.table} "
+        f"WHERE {bounds.plausible_rows(staged, p)}"
+    )
+    for batch in cur.sql(query, params=p.values).to_arrow_reader(VALIDATION_CHUNK):
         frame = batch.to_pandas().set_index("_row")
         yield from validation.failures(staged.layout.kind, frame, scales)
 
@@ -185,14 +298,17 @@ def _show(value: object) -> str:
 # --- outcomes -------------------------------------------------------------------------------
 
 
+def _create_issues_table(cur: duckdb.DuckDBPyConnection, checked: Checked) -> None:
+    cur.execute(
+        f"""CREATE TEMP TABLE {checked.issues_table} (_row BIGINT, field VARCHAR, value VARCHAR,
+            issue VARCHAR, fatal BOOLEAN)"""
+    )
+
+
 def _record_issues(cur: duckdb.DuckDBPyConnection, checked: Checked, issues: list[Issue]) -> None:
     """Issues into their table; non-fatal ones empty their value (fatal ones quarantine the
     row when it is loaded)."""
     table = checked.issues_table
-    cur.execute(
-        f"""CREATE TEMP TABLE {table} (_row BIGINT, field VARCHAR, value VARCHAR,
-            issue VARCHAR, fatal BOOLEAN)"""
-    )
     if issues:
         cur.executemany(
             f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?)",

@@ -7,6 +7,7 @@ a named parameter; identifiers are the importer's own positional column names (c
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -408,24 +409,43 @@ def text_value(
     return f"(CASE WHEN {value} IN ({', '.join(empty)}) THEN NULL ELSE {value} END)"
 
 
+def finite_sql(number: str) -> str:
+    """``number`` when it is a finite number, else NULL: NaN and infinities (``'nan'``, ``'inf'``,
+    ``'1e400'``) are never scores, durations or counts, so they are reported as unreadable."""
+    return f"(CASE WHEN isfinite({number}) THEN {number} END)"
+
+
+#: Clock text, minutes and seconds below 60: H:MM:SS (or H:M:S, with fractional seconds) and H:MM.
+CLOCK_HMS = "[0-9]+:[0-5]?[0-9]:[0-5]?[0-9]([.][0-9]+)?"
+CLOCK_HM = "[0-9]+:[0-5][0-9]"
+
+
 def duration_sql(value: str, unit: str | None, p: Params) -> str:
-    """Seconds from a number with a unit, H:MM, HH:MM:SS or a spreadsheet time."""
+    """Seconds from a number with a unit, H:MM, H:MM:SS or a spreadsheet time.
+
+    ``12:34`` is twelve hours and 34 minutes (H:MM); ``99:99`` and ``1:99:99`` are not clock
+    times and read as nothing, so the check step names them."""
     from kpi.ingest.layouts import DURATION_UNITS
 
     factor = DURATION_UNITS[unit or "seconds"]
     parts = f"string_split({value}, ':')"
-    return f"""(CASE
-        WHEN regexp_full_match({value}, '-?[0-9]+([.][0-9]+)?') THEN CAST({value} AS DOUBLE) * {p(factor)}
-        WHEN regexp_full_match({value}, '[0-9]+:[0-9]{{1,2}}:[0-9]{{1,2}}([.][0-9]+)?')
-            THEN CAST({parts}[1] AS DOUBLE) * 3600 + CAST({parts}[2] AS DOUBLE) * 60 + CAST({parts}[3] AS DOUBLE)
-        WHEN regexp_full_match({value}, '[0-9]+:[0-9]{{2}}')
-            THEN CAST({parts}[1] AS DOUBLE) * 3600 + CAST({parts}[2] AS DOUBLE) * 60
+    hours, minutes = f"CAST({parts}[1] AS DOUBLE) * 3600", f"CAST({parts}[2] AS DOUBLE) * 60"
+    seconds = f"""(CASE
+        WHEN regexp_full_match({value}, '-?[0-9]+([.][0-9]+)?')
+            THEN CAST({value} AS DOUBLE) * {p(factor)}
+        WHEN regexp_full_match({value}, '{CLOCK_HMS}')
+            THEN {hours} + {minutes} + CAST({parts}[3] AS DOUBLE)
+        WHEN regexp_full_match({value}, '{CLOCK_HM}') THEN {hours} + {minutes}
         END)"""
+    # Four hundred digits cast to a double are infinite. (DuckDB evaluates the repeated CASE
+    # once: measured as fast as the bare one.)
+    return finite_sql(seconds)
 
 
 def integer_sql(value: str) -> str:
     number = f"TRY_CAST({value} AS DOUBLE)"
-    return f"(CASE WHEN {number} = floor({number}) THEN TRY_CAST({number} AS BIGINT) END)"
+    whole = f"isfinite({number}) AND {number} = floor({number})"  # NaN equals itself in DuckDB
+    return f"(CASE WHEN {whole} THEN TRY_CAST({number} AS BIGINT) END)"
 
 
 def boolean_sql(value: str, p: Params, true_values=(), false_values=()) -> str:
@@ -443,7 +463,8 @@ def contains_sql(value: str, word: str, p: Params) -> str:
 
 def category_sql(value: str, field_name: str, mapping: dict[str, str], p: Params) -> str:
     """A source word mapped to the canonical word: the layout's [values] first, then synonyms."""
-    words = {**SYNONYMS.get(field_name, {}), **mapping}
+    # The source word arrives normalised (``name_text``); so are the mapping's own words.
+    words = {**SYNONYMS.get(field_name, {}), **{_mapped_word(k): v for k, v in mapping.items()}}
     if not words:
         return value
     keys = p(list(words.keys()))
@@ -453,12 +474,41 @@ def category_sql(value: str, field_name: str, mapping: dict[str, str], p: Params
 
 
 def score_sql(value: str, labels: dict[str, float | None], p: Params) -> str:
+    """A score from a number (decimal comma allowed) or one of the layout's labels; never a
+    non-finite number, whether typed in the file or given as a label's score."""
     number = f"TRY_CAST(replace({value}, ',', '.') AS DOUBLE)"
     if not labels:
-        return number
+        return finite_sql(number)
     keys = p(list(labels.keys()))
     scores = p([v for v in labels.values()])
-    return (
+    return finite_sql(
         f"(CASE WHEN list_contains({keys}, lower({value})) "
         f"THEN list_extract({scores}, list_position({keys}, lower({value}))) ELSE {number} END)"
     )
+
+
+# --- names --------------------------------------------------------------------------------------
+
+#: A name that may need normalising: any character outside printable ASCII, or a double space.
+#: Plain ASCII names (nearly all) are left alone without a look from Python.
+UNUSUAL_TEXT = "[^ -~]|  "
+
+
+def name_text(text: str) -> str | None:
+    """An agent, team, category or category word as one spelling: Unicode NFKC (fullwidth and
+    compatibility forms become plain letters, a no-break space a space), without format
+    characters (zero-width space and joiners, BOM, bidi marks, soft hyphen) or invisible
+    controls, whitespace runs collapsed to one space; None when nothing visible is left."""
+    visible = "".join(ch for ch in text if not _invisible(ch))
+    normal = unicodedata.normalize("NFKC", visible)
+    words = "".join(ch for ch in normal if not _invisible(ch)).split()
+    return " ".join(words) or None
+
+
+def _invisible(ch: str) -> bool:
+    kind = unicodedata.category(ch)
+    return kind == "Cf" or (kind == "Cc" and not ch.isspace())
+
+
+def _mapped_word(word: str) -> str:
+    return (name_text(word) or word).lower()

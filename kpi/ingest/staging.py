@@ -20,6 +20,7 @@ from kpi.ingest.files import RawTable
 from kpi.ingest.layouts import Layout, resolve_headers
 from kpi.ingest.parsing import (
     SAMPLE_ROWS,
+    UNUSUAL_TEXT,
     DateDetection,
     DateParse,
     Params,
@@ -31,6 +32,7 @@ from kpi.ingest.parsing import (
     duration_sql,
     explicit_dates,
     integer_sql,
+    name_text,
     score_sql,
     text_value,
 )
@@ -111,6 +113,7 @@ def stage(
     staged = Staged(raw, layout, file_name, tag, MappingProxyType(positions), present, {})
     parses = _read_dates(cur, staged, text)
     _create_typed_table(cur, staged, text, parses)
+    _normalise_names(cur, staged, parses)
     return replace(staged, date_parses=MappingProxyType(_complete_dates(cur, staged, parses)))
 
 
@@ -220,6 +223,88 @@ def _typed_value(
     if name in layout.values:  # free text renamed word for word; others kept
         return f"coalesce({category_sql(value, name, layout.values[name], p)}, {value})"
     return value
+
+
+def name_fields(staged: Staged) -> list[str]:
+    """The present fields that name something (agent, team, category, and the category words
+    before they are mapped): one spelling each, so that an invisible or fullwidth variant is not
+    a second agent. Ids are kept exactly as the source has them, free text as it is written."""
+    fields = staged.fields
+    return [
+        name
+        for name in sorted(staged.present)
+        if name in fields
+        and name not in staged.layout.scores
+        and (
+            fields[name].type == "category"
+            or (fields[name].type == "text" and not fields[name].free_text)
+        )
+        and not name.endswith("_id")
+    ]
+
+
+def _normalise_names(
+    cur: duckdb.DuckDBPyConnection, staged: Staged, parses: dict[str, DateParse]
+) -> None:
+    """Each name field's unusual spellings normalised (``parsing.name_text``), set-wise: the
+    distinct values that are not plain printable ASCII are few (agents, teams), so Python
+    normalises them (DuckDB has no NFKC) and one join per field writes them back, with the
+    typed value read again from the normalised text."""
+    names = name_fields(staged)
+    if not names:
+        return
+    columns = [staged.source_column(name) for name in names]
+    p = Params("n")
+    # One scan for every field's distinct values (a grouping set each): each result row holds
+    # one field's value, the others NULL.
+    distinct = (
+        f"SELECT {', '.join(columns)} FROM {staged.table} "
+        f"GROUP BY GROUPING SETS ({', '.join(f'({c})' for c in columns)})"
+    )
+    found = cur.execute(
+        f"SELECT * FROM ({distinct}) WHERE regexp_matches(coalesce({', '.join(columns)}), "
+        f"{p(UNUSUAL_TEXT)})",
+        p.values,
+    ).fetchall()
+    changes = []
+    for row in found:
+        name, value = next((n, v) for n, v in zip(names, row, strict=True) if v is not None)
+        clean = name_text(value)
+        if clean != value:
+            changes.append((name, value, clean))
+    if not changes:
+        return
+    table = f"names_{staged.tag}"
+    fields, raws, cleans = (list(column) for column in zip(*changes, strict=True))
+    cur.execute(
+        f"CREATE TEMP TABLE {table} AS SELECT unnest($f) AS f, unnest($raw) AS raw, "
+        "unnest($clean) AS clean",
+        {"f": fields, "raw": raws, "clean": cleans},
+    )
+    try:
+        for name in sorted(set(fields)):
+            _rewrite_names(cur, staged, name, table, parses)
+    finally:
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _rewrite_names(
+    cur: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    name: str,
+    table: str,
+    parses: dict[str, DateParse],
+) -> None:
+    source = staged.source_column(name)
+    p = Params("w")
+    sets = [f"{source} = n.clean"]
+    if not staged.verbatim(name):
+        sets.append(f"{name} = {_typed_value(staged, name, 'n.clean', parses, p)}")
+    cur.execute(
+        f"UPDATE {staged.table} SET {', '.join(sets)} FROM {table} n "
+        f"WHERE n.f = {p(name)} AND n.raw = {staged.table}.{source}",
+        p.values,
+    )
 
 
 def _complete_dates(

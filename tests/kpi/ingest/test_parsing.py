@@ -19,6 +19,7 @@ from kpi.ingest.parsing import (
     duration_sql,
     explicit_dates,
     integer_sql,
+    name_text,
     score_sql,
     text_value,
 )
@@ -177,9 +178,29 @@ def test_contains_finds_a_whole_word_and_an_empty_cell_is_false(con):
     assert got == [True, False, True, False, True]
 
 
+def test_clock_durations_need_minutes_and_seconds_below_sixty(con):
+    # H:MM is hours and minutes (12:34 is 12 h 34 min); 99 minutes is no clock time.
+    values = ["12:34", "0:59", "0:59:59", "1:5:7", "99:99", "1:99:99", "0:60", "1:60:00", "1:00:60"]
+    got = evaluate(con, values, lambda v, p: duration_sql(v, None, p))
+    assert got == [45240.0, 3540.0, 3599.0, 3907.0, None, None, None, None, None]
+
+
+@pytest.mark.parametrize("unit", [None, "minutes", "hours"])
+def test_a_non_finite_number_is_never_a_duration_whatever_the_unit(con, unit):
+    values = ["nan", "NaN", "inf", "-Infinity", "1e400", "9" * 400, "9" * 400 + ":00", "2"]
+    got = evaluate(con, values, lambda v, p: duration_sql(v, unit, p))
+    assert got[:-1] == [None] * 7
+    assert got[-1] is not None
+
+
 def test_integers_are_whole_numbers_only(con):
     values = ["3", "3.0", "3.5", "three", "-2", "1e308", "9999999999999999999999", "inf"]
     assert evaluate(con, values, integer_sql_of) == [3, 3, None, None, -2, None, None, None]
+
+
+def test_a_non_finite_number_is_never_a_count(con):
+    values = ["NaN", "nan", "-inf", "Infinity", "1e400", "2"]
+    assert evaluate(con, values, integer_sql_of) == [None, None, None, None, None, 2]
 
 
 def integer_sql_of(v: str, _p: Params) -> str:
@@ -192,6 +213,40 @@ def test_scores_read_decimal_commas_and_labels(con):
         con, ["Good", "BAD", "Offered", "4,5", "7", "great"], lambda v, p: score_sql(v, labels, p)
     )
     assert got == [2.0, 1.0, None, 4.5, 7.0, None]
+
+
+def test_a_non_finite_number_is_never_a_score(con):
+    values = ["NaN", "nan", "inf", "-Infinity", "1e400", "1e400,5", "8"]
+    assert evaluate(con, values, lambda v, p: score_sql(v, {}, p)) == [None] * 6 + [8.0]
+
+
+def test_a_label_given_a_non_finite_score_reads_as_nothing(con):
+    labels = {"good": 2.0, "weird": float("nan"), "huge": float("inf")}
+    got = evaluate(con, ["weird", "Huge", "NaN", "good"], lambda v, p: score_sql(v, labels, p))
+    assert got == [None, None, None, 2.0]
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["Asha", "Asha\u200b", "\u202aAsha\u202c", "\uff21\uff53\uff48\uff41", "Asha\u00a0",
+     "\ufeffAsha", "As\u00adha", "A\u200dsha\u2060", " Asha\t", "\u200fAsha\u200e"],
+)  # fmt: skip
+def test_invisible_and_fullwidth_variants_of_a_name_are_one_name(variant):
+    assert name_text(variant) == "Asha"
+
+
+def test_a_name_keeps_its_accents_and_inner_spaces_collapse_to_one():
+    assert name_text("Zo\u00eb  \u00a0Smith") == "Zo\u00eb Smith"
+    assert name_text("Zoe\u0301") == "Zo\u00e9"  # composed (NFKC)
+    assert name_text("Leeds\u2003Care") == "Leeds Care"  # an em space is a space
+    assert name_text("\u200b\u00ad") is None  # nothing visible left
+
+
+def test_category_words_are_mapped_whatever_their_invisible_spelling(con):
+    # The source word arrives normalised by staging; a mapping's own word is normalised too.
+    mapping = {"awaiting\u00a0user": "pending"}
+    got = evaluate(con, ["awaiting user"], lambda v, p: category_sql(v, "status", mapping, p))
+    assert got == ["pending"]
 
 
 def test_category_words_use_the_mapping_then_the_built_in_synonyms(con):

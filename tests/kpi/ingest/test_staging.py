@@ -1,5 +1,6 @@
 """The import's steps one by one: staging says which fields a file gives (from the layout and
-the header), and checking decides what each problem does to its row."""
+the header) and gives each name one spelling, and checking decides what each problem does to its
+row."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pytest
 
 from kpi.ingest.checking import check
 from kpi.ingest.files import read_export
+from kpi.ingest.importer import import_file
 from kpi.ingest.layouts import parse_layout
 from kpi.ingest.staging import Staged, source_positions, stage
 from kpi.store.connection import Store
+from tests.paths import BAD_INPUTS
 
 MAPPING = {
     "name": "steps",
@@ -87,3 +90,47 @@ def test_checking_quarantines_a_repeated_id_and_empties_an_unreadable_optional_v
     accepted = cur.execute(f"SELECT _row, wait_seconds FROM {checked.accepted_rows} ORDER BY _row")
     assert accepted.fetchall() == [(1, 5.0), (3, None)]
     assert checked.rolled_up == 0
+
+
+def test_invisible_and_fullwidth_variants_of_a_name_are_staged_as_one(
+    cur: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    variants = ["Asha", "Asha\u200b", "\u202aAsha\u202c", "\uff21\uff53\uff48\uff41", "Asha\u00a0"]
+    statuses = ["open", "Open\u200b", "\ufeffopen", "\uff2f\uff50\uff45\uff4e", "open\u00a0"]
+    lines = [
+        f"C{i},02/03/2025 09:00,{agent},{status},5,4"
+        for i, (agent, status) in enumerate(zip(variants, statuses, strict=True))
+    ]
+    staged = staged_file(
+        cur, tmp_path, "Id,Opened,Agent,Status,Wait,Rating\n" + "\n".join(lines) + "\n"
+    )
+    found = cur.execute(f"SELECT DISTINCT agent, status FROM {staged.table}").fetchall()
+    assert found == [("Asha", "open")]
+    # The category word's source text is normalised too (case is the mapping's business).
+    raw = cur.execute(f"SELECT DISTINCT status__raw FROM {staged.table} ORDER BY 1").fetchall()
+    assert raw == [("Open",), ("open",)]
+
+
+def test_ids_keep_their_exact_spelling(cur: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    # An id is matched exactly (repeats, re-imports): it is not a name, so not normalised.
+    staged = staged_file(
+        cur,
+        tmp_path,
+        "Id,Opened,Agent,Status,Wait,Rating\n"
+        "C1,02/03/2025 09:00,Ann,open,5,4\nC1\u200b,02/03/2025 09:00,Ann,open,5,4\n",
+    )
+    ids = cur.execute(f"SELECT contact_id FROM {staged.table} ORDER BY _row").fetchall()
+    assert ids == [("C1",), ("C1\u200b",)]
+
+
+def test_an_imported_file_with_name_variants_has_one_agent_one_team_and_its_free_text_as_written(
+    store: Store,
+) -> None:
+    result = import_file(store, BAD_INPUTS / "invisible_name_variants.csv")
+    assert result.rows_imported == 5 and result.warnings == 0
+    cur = store.cursor()
+    names = cur.execute("SELECT DISTINCT agent, team, status, category FROM contacts").fetchall()
+    assert names == [("Asha", "Care", "open", "Billing query")]
+    subjects = {s for (s,) in cur.execute("SELECT subject FROM contacts").fetchall()}
+    assert subjects == {"Hello there", "Hello\u00a0there", "Hello  there", "Hello\u2009there",
+                        "Hello\tthere"}  # fmt: skip
