@@ -40,6 +40,39 @@ def canonical_select(kind: str, rows: StagedRows, batch_id: int, p: Params) -> s
     )
 
 
+def supplied_columns(kind: str, rows: StagedRows) -> frozenset[str]:
+    """The stored columns of ``kind`` that the export gives values for. A re-import keeps the
+    stored value of every other column: a column the file does not have erases nothing."""
+    return frozenset(c for c in stored_columns(kind) if _supplies(kind, c, rows))
+
+
+def _supplies(kind: str, column: str, rows: StagedRows) -> bool:
+    layout, present = rows.layout, rows.present
+    if column in ("source", "batch_id"):
+        return True
+    if column == "customer_key":
+        return "customer_id" in present
+    if column.endswith(("_scale_min", "_scale_max")):
+        score = column.split("_")[0]
+        return score in layout.scores and score in present
+    if kind == "responses" and layout.kind == "contacts":
+        return _linked_supplies(column, rows)
+    pair = TIME_PAIRS.get(column) or SECONDS_OF.get(column)
+    return column in present or (pair is not None and pair in present)
+
+
+def _linked_supplies(column: str, rows: StagedRows) -> bool:
+    """``_linked_response_value``'s columns that come from the file (the others are empty)."""
+    if column in ("response_id", "contact_id"):
+        return True
+    if column == "responded_at":
+        when = rows.layout.responded_at
+        return when is not None and when in rows.present
+    return column in ("nps", "csat", "ces", "channel", "team", "agent", "category") and (
+        column in rows.present
+    )
+
+
 def _stored_value(
     kind: str, column: str, fields: dict[str, Field], rows: StagedRows, batch_id: int, p: Params
 ) -> str:

@@ -2,23 +2,30 @@
 
 Accepted rows are upserted as canonical rows (customer ids pseudonymised, free text scrubbed);
 rows with a fatal issue and lines the reader rejected go to the quarantine, made as safe; the
-other issues become warnings. All of it is one transaction: a failure leaves the store as it
-was.
+other issues become warnings, their values made safe the same way. A row older than the stored
+one is kept out, and a column the export lacks keeps its stored values (``kpi.store.batches``).
+All of it is one transaction: a failure leaves the store as it was, and says why.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import json
+import os
+import re
 
 import duckdb
+import pandas as pd
 
-from kpi.ingest.canonical import StagedRows, canonical_select
+from kpi.errors import ImportProblem
+from kpi.ingest.canonical import StagedRows, canonical_select, supplied_columns
 from kpi.ingest.checking import Checked
 from kpi.ingest.outcome import ImportResult, top_reasons
 from kpi.ingest.parsing import Params
-from kpi.ingest.privacy import pseudonym, pseudonym_sql, scrub, scrub_sql
+from kpi.ingest.privacy import pseudonym_sql, scrub_sql
 from kpi.ingest.staging import Staged
 from kpi.store.batches import UpsertCounts, next_batch_id, upsert
 
@@ -26,25 +33,59 @@ from kpi.store.batches import UpsertCounts, next_batch_id, upsert
 def load(
     cur: duckdb.DuckDBPyConnection, checked: Checked, *, sha: str, pseudonym_key: str
 ) -> ImportResult:
-    """Load ``checked`` as the next batch and record it; drop the run's temporary tables."""
+    """Load ``checked`` as the next batch and record it; drop the run's temporary tables.
+
+    A full disk is an ``ImportProblem``; any other failure propagates as it is, never hidden
+    behind an error of the cleanup that follows it.
+    """
     staged = checked.staged
-    cur.execute("BEGIN TRANSACTION")
     try:
+        cur.execute("BEGIN TRANSACTION")
         batch_id = next_batch_id(cur)
         counts, linked = _upsert_rows(cur, checked, batch_id, pseudonym_key)
         quarantined = _quarantine(cur, checked, batch_id, pseudonym_key)
-        _record_warnings(cur, checked, batch_id)
+        _record_warnings(cur, checked, batch_id, pseudonym_key)
         result = _result(cur, checked, batch_id, counts, linked, quarantined)
         _record_batch(cur, staged, batch_id, sha, result)
         cur.execute("COMMIT")
-    except BaseException:
-        cur.execute("ROLLBACK")
+    except BaseException as exc:
+        # A failed COMMIT has already ended the transaction, so ROLLBACK itself fails ("no
+        # transaction is active"): that must not replace the error that says what went wrong.
+        _quietly(cur, "ROLLBACK")
+        full = _disk_full(exc)
+        if full is not None:
+            raise ImportProblem(
+                f"{staged.file_name}: the disk is full ({full}): free space and import again; "
+                "the store is unchanged."
+            ) from exc
         raise
     finally:
         tables = (staged.table, checked.issues_table, checked.accepted_table, staged.raw.table)
         for table in tables:
-            cur.execute(f"DROP TABLE IF EXISTS {table}")
+            # Temporary tables also go with the cursor, so a failed DROP loses nothing; after
+            # a failure it would only hide the real error.
+            _quietly(cur, f"DROP TABLE IF EXISTS {table}")
     return result
+
+
+def _quietly(cur: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """A cleanup statement whose own failure is of no interest."""
+    with contextlib.suppress(duckdb.Error):
+        cur.execute(sql)
+
+
+#: What the operating system says when a disk (or the user's quota on it) is full.
+_FULL = tuple(os.strerror(code) for code in (errno.ENOSPC, errno.EDQUOT))
+
+
+def _disk_full(exc: BaseException) -> str | None:
+    """What could not be written, when ``exc`` (DuckDB's or the OS's) says the disk is full."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"writing {exc.filename}" if exc.filename else exc.strerror or "no space left"
+    if not isinstance(exc, duckdb.Error) or not any(m in str(exc) for m in _FULL):
+        return None
+    written = re.search(r'file "([^"]+)"', str(exc))
+    return f"writing {written.group(1)}" if written else "no space left on the device"
 
 
 # --- canonical rows ---------------------------------------------------------------------------
@@ -58,8 +99,9 @@ def _upsert_rows(
     staged = checked.staged
     kind = staged.layout.kind
     p = Params()
-    select = f"SELECT {_canonical(staged, kind, batch_id, key, p)} FROM {checked.accepted_rows}"
-    counts = upsert(cur, kind, select, p.values, batch_id)
+    rows = StagedRows(staged.layout, staged.present, key)
+    select = f"SELECT {canonical_select(kind, rows, batch_id, p)} FROM {checked.accepted_rows}"
+    counts = upsert(cur, kind, select, p.values, batch_id, supplied_columns(kind, rows))
     linked = 0
     if kind == "contacts" and staged.layout.scores:
         linked = _link_responses(cur, checked, batch_id, key)
@@ -75,15 +117,13 @@ def _link_responses(
     if not scored:
         return 0
     p = Params()
-    columns = _canonical(staged, "responses", batch_id, key, p)
-    select = f"SELECT {columns} FROM {checked.accepted_rows} AND ({scored})"
-    counts = upsert(cur, "responses", select, p.values, batch_id)
-    return counts.inserted + counts.updated + counts.unchanged
-
-
-def _canonical(staged: Staged, kind: str, batch_id: int, key: str, p: Params) -> str:
     rows = StagedRows(staged.layout, staged.present, key)
-    return canonical_select(kind, rows, batch_id, p)
+    columns = canonical_select("responses", rows, batch_id, p)
+    select = f"SELECT {columns} FROM {checked.accepted_rows} AND ({scored})"
+    counts = upsert(
+        cur, "responses", select, p.values, batch_id, supplied_columns("responses", rows)
+    )
+    return counts.inserted + counts.updated + counts.unchanged + counts.older
 
 
 # --- quarantine and warnings ------------------------------------------------------------------
@@ -93,78 +133,149 @@ def _quarantine(cur: duckdb.DuckDBPyConnection, checked: Checked, batch_id: int,
     """Rows with a fatal issue and lines the reader rejected; returns the batch's count."""
     staged = checked.staged
     p = Params()
+    value, issue = _safe_value("i", key, p), _safe_issue("i", key, p)
     cur.execute(
         f"""INSERT INTO quarantine
+            (batch_id, kind, row_number, reason, column_name, value, raw)
         SELECT {int(batch_id)}, {p(staged.layout.kind)}, i._row,
-               string_agg(i.issue, '; ' ORDER BY i.field),
-               first(i.field ORDER BY i.field), first(i.value ORDER BY i.field),
+               string_agg({issue}, '; ' ORDER BY i.field),
+               first(i.field ORDER BY i.field), first({value} ORDER BY i.field),
                first({_raw_json(staged, key, p)})
         FROM {checked.issues_table} i JOIN {staged.table} t USING (_row)
         WHERE i.fatal GROUP BY i._row""",
         p.values,
     )
     if staged.raw.rejected:
-        cur.executemany(
-            "INSERT INTO quarantine VALUES (?, ?, ?, ?, NULL, NULL, ?)",
-            [
-                (
-                    batch_id,
-                    staged.layout.kind,
-                    r.row_number,
-                    r.reason,
-                    _rejected_json(staged, r.raw, key),
-                )
-                for r in staged.raw.rejected
-            ],
-        )
+        _quarantine_rejected(cur, staged, batch_id, key)
     return cur.execute("SELECT count(*) FROM quarantine WHERE batch_id = ?", [batch_id]).fetchall()[
         0
     ][0]
 
 
 def _raw_json(staged: Staged, key: str, p: Params) -> str:
-    """The quarantined row as JSON of the source columns the layout uses, made safe."""
+    """The quarantined row as JSON of the source columns the layout uses, made safe: a
+    quarantined row is often one whose values are in the wrong columns (an email in a date
+    column), so every value is scrubbed like free text, except a date and time that was read as
+    one (the phone pattern would take its digits for a number)."""
     fields = staged.fields
     pairs = []
     for name in sorted(staged.present):
         value = staged.source_column(name)
         if name == "customer_id":
             value = pseudonym_sql(value, key, p)
-        elif name in fields and fields[name].free_text:
+        elif name in fields and fields[name].type == "timestamp":
+            read = f"t.{name} IS NOT NULL OR {_a_time(value)}"
+            value = f"CASE WHEN {read} THEN {value} ELSE {scrub_sql(value, p)} END"
+        else:
             value = scrub_sql(value, p)
         pairs.append(f"{p(name)}, {value}")
     return f"CAST(json_object({', '.join(pairs)}) AS VARCHAR)"
 
 
-def _rejected_json(staged: Staged, line: str, key: str) -> str:
-    """A malformed line as JSON of the layout's fields, read by position and made safe:
-    the columns a layout drops (names, emails) never reach the quarantine, and since a
-    malformed line's positions may be off by one, every kept value is scrubbed."""
+def _a_time(value: str) -> str:
+    """``value`` (shown quoted or not) is an ISO date and time: nothing personal, kept whole."""
+    return f"TRY_CAST(trim({value}, '''') AS TIMESTAMP) IS NOT NULL"
+
+
+def _safe_value(alias: str, key: str, p: Params) -> str:
+    """An issue's value as it may be kept: a customer id as its keyed hash, a date as it is,
+    anything else scrubbed like free text (a value that could not be read is often personal
+    data typed into the wrong column)."""
+    value = f"{alias}.value"
+    return (
+        f"CASE WHEN {alias}.field = 'customer_id' THEN {pseudonym_sql(value, key, p)} "
+        f"WHEN {_a_time(value)} THEN {value} ELSE {scrub_sql(value, p)} END"
+    )
+
+
+def _safe_issue(alias: str, key: str, p: Params) -> str:
+    """An issue's text, which quotes its value, made safe the same way: the value inside it is
+    replaced by its safe form first (so the quotes around it stay), then the rest scrubbed."""
+    issue, value = f"{alias}.issue", f"{alias}.value"
+    hashed = f"replace({issue}, {value}, {pseudonym_sql(value, key, p)})"
+    scrubbed = scrub_sql(f"replace({issue}, {value}, {scrub_sql(value, p)})", p)
+    return (
+        f"CASE WHEN {value} IS NULL THEN {scrub_sql(issue, p)} "
+        f"WHEN {alias}.field = 'customer_id' THEN {hashed} "
+        f"WHEN {_a_time(value)} THEN {issue} ELSE {scrubbed} END"
+    )
+
+
+def _quarantine_rejected(
+    cur: duckdb.DuckDBPyConnection, staged: Staged, batch_id: int, key: str
+) -> None:
+    """Lines the reader rejected, in one statement however many there are (a flood of 200k
+    malformed lines must not become 200k inserts): each becomes JSON of the layout's fields,
+    read by position and made safe in SQL, like a quarantined row."""
+    table = f"rejected_{staged.tag}"
+    frame = _rejected_frame(staged)
+    cur.register(f"{table}_frame", frame)
     try:
-        cells = next(csv.reader(io.StringIO(line), delimiter=staged.raw.delimiter or ","), [])
-    except csv.Error:
-        cells = []
+        cur.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {table}_frame")
+    finally:
+        cur.unregister(f"{table}_frame")
+    p = Params()
+    pairs = []
+    for name in frame.columns[2:]:
+        value = f"r.{name}"
+        if name == "customer_id":
+            safe = pseudonym_sql(value, key, p)
+        else:  # positions may be off by one on a malformed line: everything is scrubbed
+            safe = f"CASE WHEN {_a_time(value)} THEN {value} ELSE {scrub_sql(value, p)} END"
+        pairs.append(f"{p(name)}, {safe}")
+    raw = f"CAST(json_object({', '.join(pairs)}) AS VARCHAR)" if pairs else "'{}'"
+    try:
+        cur.execute(
+            f"""INSERT INTO quarantine (batch_id, kind, row_number, reason, raw)
+            SELECT {int(batch_id)}, {p(staged.layout.kind)}, r.row_number,
+                   {scrub_sql("r.reason", p)}, {raw}
+            FROM {table} r""",
+            p.values,
+        )
+    finally:
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _rejected_frame(staged: Staged) -> pd.DataFrame:
+    """Row number, reason and each layout field's text (by position) of every rejected line:
+    the columns a layout drops (names, emails) are never taken."""
     layout, positions = staged.layout, staged.positions
     sources = {name: spec.columns for name, spec in layout.columns.items()}
     sources.update({name: (spec.column,) for name, spec in layout.scores.items()})
-    kept: dict[str, str | None] = {}
-    for name, columns in sorted(sources.items()):
-        found = [positions[c] for c in columns if c in positions]
-        parts = [cells[i].strip() for i in found if i < len(cells) and cells[i].strip()]
-        value = " ".join(parts) or None
-        if name == "customer_id":
-            kept[name] = pseudonym(value, key)
-        else:
-            kept[name] = None if value is None else scrub(value)
-    return json.dumps(kept, ensure_ascii=False)
+    wanted = {
+        name: [positions[c] for c in columns if c in positions]
+        for name, columns in sorted(sources.items())
+    }
+    data: dict[str, list] = {"row_number": [], "reason": [], **{n: [] for n in wanted}}
+    delimiter = staged.raw.delimiter or ","
+    for r in staged.raw.rejected:
+        cells = _cells(r.raw, delimiter)
+        data["row_number"].append(r.row_number)
+        data["reason"].append(r.reason)
+        for name, found in wanted.items():
+            parts = [cells[i].strip() for i in found if i < len(cells) and cells[i].strip()]
+            data[name].append(" ".join(parts) or None)
+    return pd.DataFrame(data, dtype="object").astype({"row_number": "int64"})
 
 
-def _record_warnings(cur: duckdb.DuckDBPyConnection, checked: Checked, batch_id: int) -> None:
+def _cells(line: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+    except csv.Error:
+        return []
+
+
+def _record_warnings(
+    cur: duckdb.DuckDBPyConnection, checked: Checked, batch_id: int, key: str
+) -> None:
+    """The values emptied at import, with their reasons, made safe like the quarantine's."""
+    p = Params()
     cur.execute(
-        f"""INSERT INTO import_warnings
-        SELECT {int(batch_id)}, ?, _row, field, value, issue FROM {checked.issues_table}
-        WHERE NOT fatal""",
-        [checked.staged.layout.kind],
+        f"""INSERT INTO import_warnings (batch_id, kind, row_number, column_name, value, issue)
+        SELECT {int(batch_id)}, {p(checked.staged.layout.kind)}, i._row, i.field,
+               {_safe_value("i", key, p)}, {_safe_issue("i", key, p)}
+        FROM {checked.issues_table} i WHERE NOT i.fatal""",
+        p.values,
     )
 
 
@@ -196,6 +307,7 @@ def _result(
         inserted=counts.inserted,
         updated=counts.updated,
         unchanged=counts.unchanged,
+        older=counts.older,
         rolled_up=checked.rolled_up,
         responses_linked=linked,
         warnings=warnings,
@@ -211,12 +323,16 @@ def _record_batch(
     cur: duckdb.DuckDBPyConnection, staged: Staged, batch_id: int, sha: str, r: ImportResult
 ) -> None:
     cur.execute(
-        """INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-            current_timestamp::TIMESTAMP, NULL)""",
+        """INSERT INTO imports (batch_id, file_name, sha256, layout, kind, source, encoding,
+            rows_read, rows_imported, rows_inserted, rows_updated, rows_unchanged,
+            rows_quarantined, rows_rolled_up, responses_linked, warnings, timezone,
+            date_formats, rows_older, imported_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+            current_timestamp::TIMESTAMP)""",
         [
             batch_id, r.file_name, sha, r.layout, r.kind, r.source, r.encoding, r.rows_read,
             r.rows_imported, r.inserted, r.updated, r.unchanged, r.rows_quarantined,
             r.rolled_up, r.responses_linked, r.warnings, staged.layout.timezone,
-            json.dumps(r.date_formats),
+            json.dumps(r.date_formats), r.older,
         ],
     )  # fmt: skip

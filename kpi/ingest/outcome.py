@@ -23,6 +23,8 @@ class ImportResult:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: Rows older than the stored versions, which were kept as stored.
+    older: int = 0
     rolled_up: int = 0
     responses_linked: int = 0
     warnings: int = 0
@@ -43,7 +45,7 @@ def previous_import(store: Store, sha: str) -> ImportResult | None:
         store.cursor()
         .execute(
             """SELECT batch_id, file_name, layout, kind, source, rows_read, rows_imported,
-                  rows_quarantined, rows_unchanged, rows_inserted, rows_updated, encoding
+                  rows_quarantined, coalesce(rows_older, 0), encoding
            FROM imports WHERE sha256 = ? AND undone_at IS NULL ORDER BY batch_id LIMIT 1""",
             [sha],
         )
@@ -51,12 +53,21 @@ def previous_import(store: Store, sha: str) -> ImportResult | None:
     )
     if not rows:
         return None
-    b, file_name, layout, kind, source, read, imported, quarantined, _u, _i, _up, enc = rows[0]
-    # Re-importing the same bytes changes nothing: every imported row is unchanged.
+    b, file_name, layout, kind, source, read, imported, quarantined, older, enc = rows[0]
+    # Re-importing the same bytes changes nothing: every imported row is unchanged, except
+    # the rows found older than the stored ones, which still are.
     return ImportResult(
         file_name, layout, kind, source, b, read, imported, quarantined,
-        unchanged=imported, encoding=enc, already_imported=True,
+        unchanged=imported - older, older=older, encoding=enc, already_imported=True,
     )  # fmt: skip
+
+
+#: (RE2 pattern, replacement) applied in turn to a reason to find its kind of problem.
+GROUPING = (
+    ("''[^'']*''", "…"),  # a quoted value
+    ("^line [0-9]+: ", ""),  # a malformed line's number
+    ("duplicate ([a-z_]+) .* \\(first at row [0-9]+\\)", "duplicate \\1 …"),
+)
 
 
 def top_reasons(
@@ -65,11 +76,16 @@ def top_reasons(
     """The most common problems of a batch, grouped by their kind, with an example row."""
     if table not in ("quarantine", "import_warnings") or column not in ("reason", "issue"):
         raise ValueError("unknown issue table")  # a programming error: callers pass constants
-    # Group by the text before the first quoted value, so 'cannot read '31/02' ...' groups.
+    # Group by the kind of problem: quoted values, a malformed line's number and a repeated
+    # id differ from row to row, so '200k x line N: malformed CSV' is one group, not 200k.
+    problem = column
+    for pattern, replacement in GROUPING:
+        problem = f"regexp_replace({problem}, '{pattern}', '{replacement}', 'g')"
     rows = cur.execute(
-        f"""SELECT regexp_replace({column}, '''[^'']*''', '…', 'g') AS problem, count(*) AS n,
-                   min(printf('row %d: %s', row_number, {column})) AS example
-            FROM {table} WHERE batch_id = ? GROUP BY problem ORDER BY n DESC, problem LIMIT {int(limit)}""",
+        f"""SELECT {problem} AS problem, count(*) AS n,
+                   arg_min(printf('row %d: %s', row_number, {column}), row_number) AS example
+            FROM {table} WHERE batch_id = ? GROUP BY problem
+            ORDER BY n DESC, problem LIMIT {int(limit)}""",
         [batch_id],
     ).fetchall()
     return [(problem, n, example) for problem, n, example in rows]
@@ -90,6 +106,7 @@ def describe_import(r: ImportResult) -> list[str]:
         f"{r.file_name}: layout {r.layout}, encoding {r.encoding}, batch {r.batch_id}",
         counts,
         f"  {r.kind}: {r.inserted:,} new, {r.updated:,} updated, {r.unchanged:,} unchanged"
+        + (f"; {r.older:,} older than the stored rows, kept as stored" if r.older else "")
         + (f"; {r.rolled_up:,} event rows rolled up into their contact" if r.rolled_up else ""),
     ]
     if r.responses_linked:

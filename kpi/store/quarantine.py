@@ -45,8 +45,9 @@ def imports_table(store: Store) -> pd.DataFrame:
         store.cursor()
         .execute(
             """SELECT batch_id, file_name, layout, kind, rows_read, rows_imported,
-                  rows_quarantined, rows_inserted, rows_updated, rows_unchanged, rows_rolled_up,
-                  responses_linked, warnings, imported_at, undone_at
+                  rows_quarantined, rows_inserted, rows_updated, rows_unchanged,
+                  coalesce(rows_older, 0) AS rows_older, rows_rolled_up, responses_linked,
+                  warnings, imported_at, undone_at
            FROM imports ORDER BY batch_id DESC"""
         )
         .df()

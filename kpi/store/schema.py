@@ -50,6 +50,7 @@ CONTACT_FIELDS: tuple[Field, ...] = (
     Field("resolved_at", "timestamp", "when the contact was resolved"),
     Field("resolution_seconds", "duration", "time to resolution, when the export gives it"),
     Field("closed_at", "timestamp", "when the contact was closed"),
+    Field("updated_at", "timestamp", "when the source last changed the contact"),
     Field("status", "category", "workflow state", choices=STATUSES),
     Field("priority", "category", "priority", choices=PRIORITIES),
     Field("channel", "category", "how the customer made contact", choices=CHANNELS),
@@ -98,6 +99,15 @@ RESPONSE_STORE_EXTRA = {
 }
 
 KINDS = ("contacts", "responses")
+
+#: What makes one version of a stored row newer than another (a re-import never replaces a row
+#: with an older one): the source's own last-change time where both versions have it, else the
+#: row's latest timestamp of these.
+VERSION_FIELD = {"contacts": "updated_at"}
+RECENCY_FIELDS = {
+    "contacts": ("opened_at", "first_response_at", "resolved_at", "closed_at"),
+    "responses": ("responded_at",),
+}
 
 
 def fields_of(kind: str) -> tuple[Field, ...]:
