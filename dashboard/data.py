@@ -19,6 +19,7 @@ from kpi.engine.filters import Filters
 from kpi.engine.report import OVERVIEW_TRENDS, Overview
 from kpi.engine.results import MetricResult, Report
 from kpi.engine.timeline import Grain
+from kpi.errors import StoreError
 from kpi.metrics.settings import Settings, load_settings
 from kpi.store.connection import Store, default_path, open_store
 
@@ -27,6 +28,17 @@ from kpi.store.connection import Store, default_path, open_store
 def store() -> Store:
     """One connection per process (DuckDB allows one writer); each thread gets its cursor."""
     return open_store(default_path())
+
+
+def store_problem() -> str | None:
+    """Why the store cannot be opened (locked, damaged, read-only, not a store), else None.
+
+    A failed open is not cached, so the next rerun tries again (the lock may have gone)."""
+    try:
+        store()
+    except StoreError as problem:
+        return str(problem)
+    return None
 
 
 def store_changed() -> None:

@@ -7,12 +7,17 @@ Every failure a user can cause ends in one line on stderr and exit status 2, nev
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
+
+import duckdb
 
 from kpi.charts.disclosure import csv_bytes
 from kpi.errors import ImportProblem, KpiError
@@ -27,25 +32,56 @@ SAMPLE_DIR = REPO_ROOT / "sample_data"
 SAMPLE_SUFFIXES = (".csv", ".xlsx")
 
 
+#: Characters a terminal acts on rather than shows: C0/C1 controls (ANSI escape sequences start
+#: with ESC), bidirectional overrides, line separators, and the lone surrogates that stand for
+#: undecodable bytes in a file name (printing one would raise).
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on written as its escape (``\\x1b``),
+    so a file name or a cell value can never move the cursor, recolour or hide output."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def _say(text: str = "") -> None:
-    print(text, flush=True)
+    print(printable(text), flush=True)
 
 
 def _fail(text: str) -> int:
-    print(f"kpi: {text}", file=sys.stderr, flush=True)
+    print(f"kpi: {printable(text)}", file=sys.stderr, flush=True)
     return 2
 
 
-def _progress(file: str) -> Callable[[str, float], None] | None:
-    """Stage lines on a terminal, so a long import is visibly alive; silent when piped."""
-    if not sys.stderr.isatty():
+#: Files at least this big say each stage of their import on stderr even when it is not a
+#: terminal (a log, a pipe), so a long import is never silent.
+PROGRESS_BYTES = 20_000_000
+
+
+def _progress(path: Path) -> Callable[[str, float], None] | None:
+    """Stage lines on a terminal, so a long import is visibly alive; when piped, one line per
+    stage for big files and nothing for small ones (whose output stays the summary alone)."""
+    name = printable(path.name)
+    if sys.stderr.isatty():
+
+        def show(stage: str, fraction: float) -> None:
+            end = "\n" if fraction >= 1 else ""
+            print(f"\r{name}: {stage:<12} {fraction:4.0%}", end=end, file=sys.stderr, flush=True)
+
+        return show
+    try:
+        big = path.stat().st_size >= PROGRESS_BYTES
+    except OSError:
+        big = False  # import_file says what is wrong with the path
+    if not big:
         return None
 
-    def show(stage: str, fraction: float) -> None:
-        end = "\n" if fraction >= 1 else ""
-        print(f"\r{file}: {stage:<12} {fraction:4.0%}", end=end, file=sys.stderr, flush=True)
+    def log(stage: str, fraction: float) -> None:
+        print(f"{name}: {stage} ({fraction:.0%})", file=sys.stderr, flush=True)
 
-    return show
+    return log
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -59,11 +95,11 @@ def cmd_import(args: argparse.Namespace) -> int:
                     Path(file),
                     layout=args.source,
                     mapping=args.mapping,
-                    progress=_progress(Path(file).name),
+                    progress=_progress(Path(file)),
                 )
             except ImportProblem as problem:
                 failed += 1
-                print(f"kpi: {problem}", file=sys.stderr, flush=True)
+                _fail(str(problem))
                 continue
             for line in describe_import(result):
                 _say(line)
@@ -180,6 +216,14 @@ LIGHT_COMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistaken argument is echoed with its control characters escaped."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {printable(message)}\n")
+
+
 def _with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--db", help=f"store file (default ${'KPI_DB'} or {default_path()})")
     return p
@@ -187,7 +231,9 @@ def _with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``command`` given, heavy commands other than it are left out."""
-    parser = argparse.ArgumentParser(prog="kpi", description=(__doc__ or "").splitlines()[0])
+    parser: argparse.ArgumentParser = _Parser(
+        prog="kpi", description=(__doc__ or "").splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_import_commands(sub)
     _add_other_commands(sub)
@@ -237,6 +283,14 @@ def _add_other_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.set_defaults(func=cmd_dashboard)
 
 
+def _reader_gone() -> int:
+    """The reader of our output stopped (`kpi quarantine | head -1`): that is its choice, not
+    an error; say nothing, and keep Python from complaining as it flushes stdout at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     command = words[0] if words and words[0] in LIGHT_COMMANDS | HEAVY_COMMANDS.keys() else None
@@ -247,16 +301,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(problem).strip().splitlines()[0])
     except KeyboardInterrupt:
         return _fail("interrupted; the store is unchanged by the unfinished step.")
-    except OSError as problem:  # a path the user gave cannot be read or written
-        where = f"{problem.filename}: " if problem.filename else ""
-        return _fail(f"{where}{problem.strerror or problem}")
+    except BrokenPipeError:
+        return _reader_gone()
     except Exception as exc:  # noqa: BLE001 - the promise is: no traceback reaches a user
+        full = _disk_full(exc)
+        if full is not None:
+            return _fail(full)
+        if isinstance(exc, OSError):  # a path the user gave cannot be read or written
+            where = f"{exc.filename}: " if exc.filename else ""
+            return _fail(f"{where}{exc.strerror or exc}")
         if os.environ.get("KPI_DEBUG"):
             raise
         return _fail(
             f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
             "(set KPI_DEBUG=1 for details and please report it)"
         )
+
+
+def _disk_full(exc: BaseException) -> str | None:
+    """The one line for a full disk, wherever in the chain of errors it hides: a cleanup step
+    (a rollback) can fail after the write that filled the disk and mask it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            where = f" writing {current.filename}" if current.filename else ""
+            return f"the disk is full{where}; free some space and run the command again."
+        if isinstance(current, duckdb.Error) and "No space left" in str(current):
+            file = re.search(r'"([^"]+)"', str(current))
+            where = f" writing {file[1]}" if file else ""
+            return (
+                f"the disk is full{where}; free some space and run the command again "
+                "(the store is unchanged by the unfinished step)."
+            )
+        current = current.__cause__ or current.__context__
+    return None
 
 
 if __name__ == "__main__":

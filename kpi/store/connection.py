@@ -6,9 +6,13 @@ DuckDB connection is not safe to share between threads.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import re
 import secrets
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +22,7 @@ from typing import Any
 import duckdb
 
 from kpi.errors import StoreError
+from kpi.store import scratch
 from kpi.store.schema import KINDS, key_field, stored_columns
 
 DEFAULT_PATH = Path.home() / ".local" / "share" / "service-kpi" / "team.duckdb"
@@ -99,8 +104,23 @@ def _migration_2(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _migration_3(con: duckdb.DuckDBPyConnection) -> None:
+    """Contacts' ``updated_at`` (which version of a row is newer) and each batch's count of rows
+    older than the stored ones (kept out)."""
+    # Migration 1 creates the canonical tables from schema.py as it is now, so a new store
+    # already has updated_at: add it only where it is missing. Its position differs between
+    # new and migrated stores, so rows are always written by column name.
+    for table in ("contacts", "contacts_history"):
+        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS updated_at TIMESTAMP")
+    con.execute("ALTER TABLE imports ADD COLUMN rows_older BIGINT DEFAULT 0")
+
+
 #: Ordered migrations; the store's schema version is the number applied. Append, never edit.
-MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (_migration_1, _migration_2)
+MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
+    _migration_1,
+    _migration_2,
+    _migration_3,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -207,18 +227,159 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def open_store(path: str | Path | None = None, *, read_only: bool = False) -> Store:
-    """Open (creating and migrating as needed) the store at ``path``; ':memory:' works too."""
+    """Open (creating and migrating as needed) the store at ``path``; ':memory:' works too.
+
+    Raises ``StoreError`` with one line saying what is wrong and what to do when the path is
+    not a DuckDB store, or the store is locked, read-only, damaged or on a full disk.
+    """
     target = str(path) if path is not None else str(default_path())
+    new = False
     if target != ":memory:":
-        Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
         target = str(Path(target).expanduser())
+        _check_usable(Path(target), read_only)
+        new = not Path(target).exists()
     try:
-        con = duckdb.connect(target, read_only=read_only)
+        con = duckdb.connect(target, read_only=read_only, config=CONNECT_CONFIG)
     except duckdb.Error as exc:
-        raise StoreError(f"cannot open the store {target}: {exc}") from exc
+        _forget(target, new, exc)
+        raise _store_error(target, exc) from None
+    try:
+        _configure(con, target)
+        if not read_only:
+            # This process holds the write lock, so no other process is spilling there now.
+            shutil.rmtree(f"{target}.tmp", ignore_errors=True)
+            _migrate(con)
+    except BaseException as exc:
+        con.close()
+        _forget(target, new, exc)
+        if isinstance(exc, duckdb.Error):
+            raise _store_error(target, exc) from None
+        raise
+    return Store(con, target)
+
+
+def _forget(target: str, new: bool, exc: BaseException) -> None:
+    """Remove a store this call created but could not write for a full disk, which leaves an
+    empty file that would otherwise be refused as "not a DuckDB store" next time. Only then:
+    after any other failure the file may be another process's store in the making."""
+    if new and "No space left" in str(exc):
+        for leftover in (target, f"{target}.wal"):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
+
+
+#: DuckDB loads (and would download) the extension for a SQLite or other foreign file given as a
+#: store; the store is always DuckDB's own format, so nothing is ever fetched or loaded.
+CONNECT_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+#: Every DuckDB database file has these bytes at offset 8 (after a checksum).
+DUCKDB_MAGIC = b"DUCK"
+_OTHER_FORMATS = (
+    (b"SQLite format 3\x00", "it is a SQLite database"),
+    (b"PK\x03\x04", "it is a ZIP file, e.g. an XLSX workbook"),
+    (b"PAR1", "it is a Parquet file"),
+)
+_ANOTHER_DB = "give --db a .duckdb file or a new path"
+_LOCKED = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+_READ_ONLY = ("Permission denied", "Operation not permitted", "Read-only file system")
+#: What DuckDB says of a damaged file, and how the message puts it.
+_DAMAGED = {
+    "checksum": "a block's checksum does not match its contents",
+    "Could not read enough bytes": "the file is cut short",
+    "not a valid DuckDB": "its header is not valid",
+    "Corrupt database": "DuckDB reports it corrupt",
+}
+
+
+def _check_usable(path: Path, read_only: bool) -> None:
+    """Refuse, before DuckDB touches it, a path that is not a DuckDB store or cannot be
+    written: DuckDB would open a CSV as a database and try to download an extension for a
+    SQLite file."""
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder, not a DuckDB store; {_ANOTHER_DB}")
+    if path.exists():
+        kind = _not_duckdb(path)
+        if kind:
+            raise StoreError(f"{path} is not a DuckDB store ({kind}); {_ANOTHER_DB}")
+    if read_only:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _store_error(str(path), exc) from None
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StoreError(_read_only_message(str(path), "read-only file"))
+    if not os.access(path.parent, os.W_OK | os.X_OK):  # DuckDB writes a .wal beside the store
+        raise StoreError(_read_only_message(str(path), "read-only folder"))
+
+
+def _not_duckdb(path: Path) -> str | None:
+    """What the file is when it is not a DuckDB database, else None."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4096)
+    except OSError as exc:
+        raise _store_error(str(path), exc) from None
+    if head[8:12] == DUCKDB_MAGIC:
+        return None
+    if not head:
+        return "it is empty"
+    for magic, kind in _OTHER_FORMATS:
+        if head.startswith(magic):
+            return kind
+    if b"\x00" not in head:
+        return "it is a text file, e.g. a CSV"
+    return "it has no DuckDB header: another kind of file, or a store damaged at its start"
+
+
+def _configure(con: duckdb.DuckDBPyConnection, target: str) -> None:
+    """Session settings: UTC, the memory cap, and spill files in this process's scratch folder."""
     # The session time zone is UTC so that naive timestamps in the store mean UTC everywhere.
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET memory_limit = ?", [os.environ.get("KPI_MEMORY_LIMIT", MEMORY_LIMIT)])
-    if not read_only:
-        _migrate(con)
-    return Store(con, target)
+    limit = os.environ.get("KPI_MEMORY_LIMIT", MEMORY_LIMIT)
+    try:
+        con.execute("SET memory_limit = ?", [limit])
+    except duckdb.Error:
+        raise StoreError(
+            f"KPI_MEMORY_LIMIT={limit!r} is not a memory size; give one such as 2GB or 512MB"
+        ) from None
+    # DuckDB spills big sorts and temporary tables (raw imported rows) to <store>.tmp/ by
+    # default, where a killed import leaves them: spill into this process's private scratch
+    # folder instead, which is removed at exit and swept by the next process (scratch.py).
+    root = scratch.root_beside(target) if target != ":memory:" else scratch.default_root()
+    scratch.use_root(root)
+    current = con.execute("SELECT current_setting('temp_directory')").fetchone()
+    if current is None or not str(current[0]).startswith(str(scratch.folder())):
+        # A second connection to the same file in this process shares the first one's setting.
+        con.execute("SET temp_directory = ?", [str(scratch.new_path("duckdb"))])
+
+
+def _store_error(target: str, exc: BaseException) -> StoreError:
+    """One line for a store DuckDB (or the file system) refused, saying which and what to do."""
+    text = str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    locked = _LOCKED.search(text)
+    if locked:
+        pid = locked["pid"]
+        return StoreError(
+            f"the store {target} is locked by another process (PID {pid}); close the dashboard "
+            f"or the other `kpi` command (PID {pid}) using it, or use another --db"
+        )
+    if "No space left" in text or getattr(exc, "errno", None) == errno.ENOSPC:
+        return StoreError(
+            f"the disk is full: the store {target} cannot be written; free some space and try again"
+        )
+    if any(sign in text for sign in _READ_ONLY) or isinstance(exc, PermissionError):
+        return StoreError(_read_only_message(target, "read-only file or folder"))
+    reason = next((why for sign, why in _DAMAGED.items() if sign in text), None)
+    if reason:
+        return StoreError(
+            f"the store {target} is damaged ({reason}); restore a backup or move it aside"
+        )
+    return StoreError(f"cannot open the store {target}: {first}")
+
+
+def _read_only_message(target: str, what: str) -> str:
+    return f"the store {target} cannot be written ({what}); make it writable, or use another --db"

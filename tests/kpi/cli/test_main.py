@@ -3,11 +3,17 @@ never a traceback or an "unexpected" error."""
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+from kpi.cli import main as cli_main
 from kpi.cli.main import main
+from kpi.store.connection import open_store
+from tests.kpi.store.test_connection import held_by_another_process
+from tests.paths import SAMPLE_DATA
 
 
 @pytest.mark.parametrize(
@@ -30,3 +36,154 @@ def test_user_mistakes_are_one_line_and_exit_2(
     assert says in err
     assert "unexpected" not in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+# --- the store, the disk and the terminal (issue 14, points 10, 12, 15) -------------------------
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_failure(code: int, err: str) -> str:
+    assert code == 2
+    assert "unexpected" not in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    return err.strip()
+
+
+def test_a_sqlite_file_given_as_db_is_one_line_saying_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "team.sqlite"
+    sqlite3.connect(db).execute("CREATE TABLE t (a)").connection.commit()
+    code, _, err = run(["imports", "--db", str(db)], capsys)
+    assert one_line_failure(code, err) == (
+        f"kpi: {db} is not a DuckDB store (it is a SQLite database); "
+        "give --db a .duckdb file or a new path"
+    )
+
+
+def test_a_store_locked_by_the_dashboard_or_another_command_is_one_line_naming_its_pid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "team.duckdb"
+    open_store(db).close()
+    with held_by_another_process(db) as pid:
+        code, _, err = run(["import", str(SAMPLE_DATA / "zendesk_tickets.csv"), "--db", str(db)], capsys)  # fmt: skip
+    assert one_line_failure(code, err) == (
+        f"kpi: the store {db} is locked by another process (PID {pid}); close the dashboard or "
+        f"the other `kpi` command (PID {pid}) using it, or use another --db"
+    )
+
+
+def test_a_full_disk_is_one_line_saying_the_disk_is_full(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full, where every write fails for want of space")
+    code, _, err = run(["quarantine", "--db", str(tmp_path / "s.duckdb"), "--out", "/dev/full"], capsys)  # fmt: skip
+    assert one_line_failure(code, err) == (
+        "kpi: the disk is full; free some space and run the command again."
+    )
+
+
+ANSI_NAME = "evil\x1b[2J\x1b[31mred\u202eosc.csv"
+
+
+def test_control_characters_in_a_file_name_are_escaped_never_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["import", str(tmp_path / ANSI_NAME), "--db", str(tmp_path / "s.duckdb")], capsys)  # fmt: skip
+    line = one_line_failure(code, err)
+    assert "\x1b" not in err and "\u202e" not in err
+    assert line.startswith("kpi: evil\\x1b[2J\\x1b[31mred\\")
+    assert line.endswith("osc.csv: no such file.")
+
+
+def test_an_imported_file_name_with_control_characters_is_escaped_in_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = tmp_path / ANSI_NAME
+    shutil.copy(SAMPLE_DATA / "zendesk_tickets.csv", export)
+    code, out, err = run(["import", str(export), "--db", str(tmp_path / "s.duckdb")], capsys)
+    assert code == 0, err
+    assert "\x1b" not in out + err
+    assert out.startswith("evil\\x1b[2J\\x1b[31mred\\")
+    assert out.splitlines()[0].endswith("osc.csv: layout zendesk, encoding utf-8, batch 1")
+
+
+def test_a_mistyped_argument_is_echoed_with_its_control_characters_escaped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["undo", "1\x1b[2J"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert "\x1b" not in err
+    assert err.strip().splitlines()[-1] == (
+        "kpi undo: error: argument batch: invalid int value: '1\\x1b[2J'"
+    )
+
+
+def test_a_big_import_says_each_stage_even_when_stderr_is_not_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = SAMPLE_DATA / "zendesk_tickets.csv"
+    db = str(tmp_path / "s.duckdb")
+    monkeypatch.setattr(cli_main, "PROGRESS_BYTES", export.stat().st_size)  # "big" from here
+    code, out, err = run(["import", str(export), "--db", db], capsys)
+    assert code == 0
+    stages = [line.split(": ", 1)[1].split(" (")[0] for line in err.splitlines()]
+    assert stages == ["reading", "parsing", "validating", "loading", "done"]
+    assert out.startswith("zendesk_tickets.csv: layout zendesk,")
+    # A smaller file stays quiet when piped: its summary is the whole output.
+    monkeypatch.setattr(cli_main, "PROGRESS_BYTES", export.stat().st_size + 1)
+    other = tmp_path / "first_rows.csv"
+    other.write_bytes(b"".join(export.open("rb").readlines()[:100]))
+    code, out, err = run(["import", str(other), "--db", db], capsys)
+    assert code == 0 and err == ""
+
+
+def test_many_malformed_lines_are_summarised_in_a_few_grouped_reasons(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = tmp_path / "flood.csv"
+    lines = ["contact_id,opened_at,status,channel"]
+    for i in range(4000):
+        lines.append(
+            f"C{i},2025-01-06 09:00,open" if i % 2 else f"C{i},2025-01-06 09:00,open,email,x"
+        )
+    export.write_text("\n".join(lines) + "\n")
+    code, out, err = run(["import", str(export), "--db", str(tmp_path / "s.duckdb")], capsys)
+    assert code == 0, err
+    assert "rows read 4,000 = imported 0 + quarantined 4,000" in out
+    reasons = out.split("top reasons quarantined:\n", 1)[1].splitlines()
+    grouped = [line for line in reasons if line.startswith("    ") and " x " in line]
+    assert len(grouped) == 2, out  # too few fields, too many: one line each, not 4,000
+    assert sum(int(line.split(" x ")[0].replace(",", "")) for line in grouped) == 4000
+
+
+def test_a_reader_that_stops_early_ends_the_listing_quietly(tmp_path: Path) -> None:
+    """`kpi quarantine | head -1`: the pipe closes after one line; no BrokenPipe message."""
+    import subprocess
+    import sys
+
+    export = tmp_path / "ragged.csv"
+    rows = [f"C{i},2025-01-06 09:00,open,email,extra" for i in range(5000)]
+    export.write_text("contact_id,opened_at,status,channel\n" + "\n".join(rows) + "\n")
+    store = tmp_path / "s.duckdb"
+    kpi = Path(sys.executable).parent / "kpi"
+    subprocess.run([kpi, "import", export, "--db", store], check=True, capture_output=True)
+    listing = subprocess.Popen(
+        [kpi, "quarantine", "--db", store], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert listing.stdout is not None and listing.stderr is not None
+    first = listing.stdout.readline()
+    listing.stdout.close()  # what `head -1` does after its line
+    error = listing.stderr.read()
+    assert listing.wait(timeout=60) == 0
+    assert first.startswith(b"batch 1 ragged.csv row 1: ")
+    assert error == b""
