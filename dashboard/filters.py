@@ -14,6 +14,7 @@ from datetime import date
 import streamlit as st
 
 from dashboard import data
+from kpi.charts.disclosure import escape_markdown
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
 from kpi.engine.presets import DEFAULT_PRESET, PRESETS, preset_range
 
@@ -147,8 +148,9 @@ def current() -> Filters:
 
 
 def caption() -> None:
-    """One line saying what the page shows: the period preset, its dates and the segments."""
+    """One line saying what the page shows: the period preset, its dates and the segments
+    (team, agent and category names escaped: they are the store's data, shown as typed)."""
     choice, filters = st.session_state[_ACTIVE]
     latest = data.data_range()[1]
     ending = f" Periods end on the latest data ({latest:%d %b %Y})." if latest else ""
-    st.caption(f"{PRESETS[choice.preset]}: {filters.describe()}.{ending}")
+    st.caption(f"{PRESETS[choice.preset]}: {escape_markdown(filters.describe())}.{ending}")

@@ -1,14 +1,22 @@
-"""The Data page's import widgets: layout choice, progress, results and the mapping editor."""
+"""The Data page's import widgets: layout choice, progress, results and the mapping editor.
+
+An upload is saved to a private folder in the store's scratch space (kpi.store.scratch: readable
+by its owner only, removed after use, and swept at the next start when a killed process could
+not remove it), never to the shared system temporary folder. File names, layout names and error
+messages are shown escaped: a name is shown as typed, never as Markdown.
+"""
 
 from __future__ import annotations
 
-import tempfile
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from kpi.charts.disclosure import csv_bytes
+from kpi.charts.disclosure import csv_bytes, escape_markdown
 from kpi.errors import KpiError
 from kpi.ingest.files import peek_headers
 from kpi.ingest.importer import describe_import, import_file
@@ -19,6 +27,7 @@ from kpi.ingest.layouts import (
     guess_columns,
     mapping_toml,
 )
+from kpi.store import scratch
 from kpi.store.connection import Store
 from kpi.store.schema import field_map
 
@@ -28,12 +37,14 @@ DETECT, BUILTIN, MAPPING = (
     "Use a mapping file",
 )
 NOT_IN_FILE = "(not in this file)"
+RESULTS = "import_results"  # session state: what the last import said, per file
 
 
 @dataclass(frozen=True)
 class LayoutChoice:
     layout: str | None = None
     mapping: bytes | None = None
+    mapping_name: str = "mapping.toml"  # the uploaded file's name, which messages quote
 
 
 def layout_choice() -> LayoutChoice:
@@ -50,13 +61,35 @@ def layout_choice() -> LayoutChoice:
         return LayoutChoice(layout=name)
     if how == MAPPING:
         mapping = st.file_uploader("Mapping file (TOML)", type=["toml"], key="mapping_upload")
-        return LayoutChoice(mapping=mapping.getvalue() if mapping else None)
+        if mapping is None:
+            return LayoutChoice()
+        return LayoutChoice(mapping=mapping.getvalue(), mapping_name=mapping.name)
     return LayoutChoice()
 
 
+@contextmanager
+def _private_folder(purpose: str) -> Iterator[Path]:
+    """A fresh private scratch folder, removed (with the uploads in it) when done."""
+    folder = scratch.new_folder(purpose)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _disk_name(name: str, longest: int = 120) -> str:
+    """An uploaded file's name as a file in the scratch folder: its last part only, no control
+    characters, never "." or "..", at most ``longest`` characters with its suffix kept (the
+    reader looks at bytes, but people read messages with names)."""
+    plain = "".join(c for c in Path(name.replace("\\", "/")).name if c.isprintable())
+    if plain in ("", ".", ".."):
+        plain = "upload"
+    suffix = Path(plain).suffix[:10]
+    return plain if len(plain) <= longest else plain[: longest - len(suffix)] + suffix
+
+
 def _saved(name: str, content: bytes, folder: Path) -> Path:
-    # Keep the suffix (the reader looks at bytes, but people read messages with names).
-    path = folder / Path(name).name
+    path = folder / _disk_name(name)
     path.write_bytes(content)
     return path
 
@@ -64,15 +97,19 @@ def _saved(name: str, content: bytes, folder: Path) -> Path:
 def run_imports(store: Store, uploads, choice: LayoutChoice) -> list[dict]:
     """Import each uploaded file with a progress bar; one result or one error per file."""
     results: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="kpi-upload-") as folder:
-        mapping = _saved("mapping.toml", choice.mapping, Path(folder)) if choice.mapping else None
+    with _private_folder("upload") as folder:
+        mapping = None
+        if choice.mapping:  # in a folder of its own: an upload of the same name cannot replace it
+            (folder / "mapping").mkdir()
+            mapping = _saved(choice.mapping_name, choice.mapping, folder / "mapping")
         for upload in uploads:
-            bar = st.progress(0.0, text=f"{upload.name}: starting")
+            shown = escape_markdown(upload.name)
+            bar = st.progress(0.0, text=f"{shown}: starting")
 
-            def report(stage: str, fraction: float, bar=bar, name: str = upload.name) -> None:
-                bar.progress(min(fraction, 1.0), text=f"{name}: {stage}")
+            def report(stage: str, fraction: float, bar=bar, name: str = shown) -> None:
+                bar.progress(min(fraction, 1.0), text=f"{name}: {escape_markdown(stage)}")
 
-            path = _saved(upload.name, upload.getvalue(), Path(folder))
+            path = _saved(upload.name, upload.getvalue(), folder)
             try:
                 result = import_file(
                     store, path, layout=choice.layout, mapping=mapping, progress=report
@@ -88,11 +125,11 @@ def run_imports(store: Store, uploads, choice: LayoutChoice) -> list[dict]:
 def show_results(results: list[dict]) -> None:
     for item in results:
         if "error" in item:
-            st.error(item["error"])
+            st.error(escape_markdown(item["error"]))
             continue
         r = item["result"]
         box = st.container(border=True)
-        box.markdown(f"**{r.file_name}** - layout `{r.layout}`")
+        box.markdown(f"**{escape_markdown(r.file_name)}** - layout {escape_markdown(r.layout)}")
         cols = box.columns(4)
         cols[0].metric("Rows read", f"{r.rows_read:,}")
         cols[1].metric("Imported", f"{r.rows_imported:,}")
@@ -103,13 +140,20 @@ def show_results(results: list[dict]) -> None:
 
 def _headers(upload) -> list[str] | None:
     """The uploaded file's column names; None (after a one-line error) when it cannot be read."""
-    with tempfile.TemporaryDirectory(prefix="kpi-peek-") as folder:
-        path = _saved(upload.name, upload.getvalue(), Path(folder))
+    with _private_folder("peek") as folder:
+        path = _saved(upload.name, upload.getvalue(), folder)
         try:
             return peek_headers(path)
-        except KpiError as problem:
-            st.error(str(problem))
+        except KpiError as problem:  # an ImportProblem: unreadable, or past the size limits
+            if _already_said(str(problem)):  # by the import of the same file, just above
+                st.caption("The editor cannot read this file either: see the error above.")
+            else:
+                st.error(escape_markdown(problem))
             return None
+
+
+def _already_said(message: str) -> bool:
+    return any(item.get("error") == message for item in st.session_state.get(RESULTS, []))
 
 
 def _column_picks(kind: str, headers: list[str]) -> dict[str, str]:
@@ -118,7 +162,8 @@ def _column_picks(kind: str, headers: list[str]) -> dict[str, str]:
     options = [NOT_IN_FILE, *headers]
     chosen: dict[str, str] = {}
     cols = st.columns(3)
-    names = [*field_map(kind), *[s for s in SCORE_FIELDS if kind == "responses"]]
+    # The score fields are response fields already: listed once, so each key is unique.
+    names = list(dict.fromkeys([*field_map(kind), *(SCORE_FIELDS if kind == "responses" else ())]))
     for i, name in enumerate(names):
         guess = guesses.get(name)
         pick = cols[i % 3].selectbox(
@@ -137,7 +182,7 @@ def mapping_editor(store: Store, upload) -> None:
     headers = _headers(upload)
     if headers is None:
         return
-    st.write(f"Columns in **{upload.name}**: {len(headers)}")
+    st.write(f"Columns in **{escape_markdown(upload.name)}**: {len(headers)}")
     kind = st.radio("Each row is", ["contacts", "responses"], horizontal=True, key="map_kind")
     chosen = _column_picks(kind, headers)
     date_format = st.text_input(
@@ -158,7 +203,7 @@ def mapping_editor(store: Store, upload) -> None:
     )
     if st.button("Import with this mapping", key="map_import"):
         choice = LayoutChoice(mapping=text.encode("utf-8"))
-        st.session_state["import_results"] = run_imports(store, [upload], choice)
+        st.session_state[RESULTS] = run_imports(store, [upload], choice)
         st.cache_data.clear()
         st.rerun()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, importing
+from kpi.charts.disclosure import escape_markdown
 from kpi.engine.page_data import active_batches, import_totals
 from kpi.errors import KpiError
 from kpi.store.batches import undo
@@ -32,9 +33,9 @@ with tab_import:
     )
     choice = importing.layout_choice()
     if st.button("Import", type="primary", disabled=not uploads, key="import"):
-        st.session_state["import_results"] = importing.run_imports(store, uploads, choice)
+        st.session_state[importing.RESULTS] = importing.run_imports(store, uploads, choice)
         data.store_changed()
-    importing.show_results(st.session_state.get("import_results", []))
+    importing.show_results(st.session_state.get(importing.RESULTS, []))
     if uploads:
         with st.expander("Mapping editor: describe an export the importer does not know"):
             importing.mapping_editor(store, uploads[0])
@@ -54,7 +55,7 @@ with tab_history:
                 try:
                     undo(store, int(batch))
                 except KpiError as refused:  # UndoRefused, or a store problem
-                    outcome = ("error", f"Cannot undo: {refused}")
+                    outcome = ("error", f"Cannot undo: {escape_markdown(refused)}")
                 else:
                     data.store_changed()
                     outcome = ("success", f"Batch {batch} undone; the rows it replaced are back.")

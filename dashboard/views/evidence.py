@@ -14,6 +14,7 @@ import streamlit as st
 
 from dashboard import components, data
 from kpi.charts import images
+from kpi.charts.disclosure import escape_markdown
 from kpi.errors import KpiError
 from kpi.evidence import coverage, documents, ksbs, reflections
 from kpi.evidence import packs as evidence
@@ -60,7 +61,7 @@ def provider_wording() -> None:
                 text = upload.getvalue().decode("utf-8-sig")
                 rows = ksbs.import_text(data.store(), text, evidence.safe_name(upload.name, 60))
             except (UnicodeDecodeError, KpiError) as problem:
-                st.error(str(problem))
+                st.error(escape_markdown(problem))  # names the uploaded file
             else:
                 st.success(f"Imported {len(rows)} KSBs.")
 
@@ -69,11 +70,11 @@ def show(r: Reflection) -> None:
     """A reflection as plain text, section by section."""
     st.text(r.byline)
     for label, text in reflections.written_sections(r, data.store()):
-        st.caption(label)
+        st.caption(escape_markdown(label))
         st.text(text)
     st.caption("SMART action")
     st.text(r.action.describe())
-    st.caption("KSBs: " + (", ".join(r.ksbs) or "none"))
+    st.caption(escape_markdown("KSBs: " + (", ".join(r.ksbs) or "none")))
 
 
 def review(rows: list[Reflection]) -> None:
@@ -99,9 +100,10 @@ def review(rows: list[Reflection]) -> None:
             try:
                 reflections.review(data.store(), chosen, supervisor, comment, sign_off)
             except KpiError as problem:
-                st.error(str(problem))
+                st.error(escape_markdown(problem))
             else:
-                st.success(f"{r.reference} {'signed off' if sign_off else 'returned'}.")
+                verb = "signed off" if sign_off else "returned"
+                st.success(f"{escape_markdown(r.reference)} {verb}.")
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ def exports(rows: list[Reflection]) -> None:
             with st.spinner("Drawing charts and writing the pack..."):
                 st.session_state[BUILT] = build(chosen, r, indexed)
         except KpiError as problem:  # Chromium missing, or the reflection's data gone
-            st.error(str(problem))
+            st.error(escape_markdown(problem))
             return
     built = st.session_state.get(BUILT)
     if built and built.key == (chosen, r.updated_at, indexed):
@@ -168,7 +170,7 @@ def downloads(built: Built) -> None:
         key="dl_docx",
     )
     for number, files in enumerate(built.charts, 1):
-        st.caption(f"Chart {number}: {files.title}")
+        st.caption(f"Chart {number}: {escape_markdown(files.title)}")  # titles carry names
         chart_downloads(pack, number, files)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import components, data, filters
+from kpi.charts.disclosure import escape_markdown
 from kpi.engine.report import OVERVIEW_GROUPS
 
 if components.page(
@@ -19,8 +20,9 @@ if components.page(
     if not components.no_rows(now["contacts"], now["responses"]):
         components.rag_legend()
         st.caption(
-            f"Previous period: {view.previous.filters.describe()}. Open contacts are judged as of "
-            f"{view.current.as_of:%d %b %Y %H:%M} UTC (the latest timestamp in the data)."
+            f"Previous period: {escape_markdown(view.previous.filters.describe())}. Open "
+            f"contacts are judged as of {view.current.as_of:%d %b %Y %H:%M} UTC (the latest "
+            "timestamp in the data)."
         )
         trends = {key: t.values for key, t in view.trends.items()}
         for heading, keys in OVERVIEW_GROUPS.items():

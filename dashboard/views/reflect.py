@@ -8,12 +8,12 @@ plain text, never as HTML or markdown.
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
 import streamlit as st
 
 from dashboard import components, data, filters, insight_cache
+from kpi.charts.disclosure import escape_markdown
 from kpi.charts.figures import figure
 from kpi.errors import KpiError
 from kpi.evidence import action_check, ksbs, reflections
@@ -38,18 +38,15 @@ def learner() -> tuple[str, int]:
     return name.strip(), int(level)
 
 
-def plain_label(text: str) -> str:
-    """A widget label shown as typed: Streamlit reads markdown in labels, and an insight title
-    can carry user text (an annotation, a category name)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~<>$:])", r"\\\1", text)
-
-
 def insight_card(insight: Insight, number: int, name: str, level: int) -> None:
-    with st.expander(plain_label(insight.heading), expanded=number == 0):
+    # Headings, prompts and captions carry user text (category, team and agent names, notes):
+    # escaped, since Streamlit reads Markdown in labels and captions.
+    with st.expander(escape_markdown(insight.heading), expanded=number == 0):
         st.text(insight.summary)
         st.dataframe(insight.figures_table(), hide_index=True, width="stretch")
         components.chart(figure(insight.chart), f"insight_{insight.id}")
-        st.caption("Models: " + ", ".join(insight.models) + " · KSBs: " + ", ".join(insight.ksbs))
+        used = f"Models: {', '.join(insight.models)} · KSBs: {', '.join(insight.ksbs)}"
+        st.caption(escape_markdown(used))
         for prompt in insight.prompts_for(level):
             st.text(f"• {prompt}")
         if st.button("Reflect on this", key=f"start_{insight.id}", disabled=not name):
@@ -101,9 +98,12 @@ def sections(r: Reflection) -> tuple[str, dict[str, str]]:
     texts = {}
     for key, label, prompt in steps:
         texts[key] = st.text_area(
-            label, value=r.sections.get(key, ""), help=prompt, key=f"s_{r.reflection_id}_{key}"
+            escape_markdown(label),
+            value=r.sections.get(key, ""),
+            help=escape_markdown(prompt),
+            key=f"s_{r.reflection_id}_{key}",
         )
-        st.caption(f"{prompt} ({len(texts[key].split())} words)")
+        st.caption(f"{escape_markdown(prompt)} ({len(texts[key].split())} words)")
     return model, texts
 
 
@@ -129,7 +129,7 @@ def action(r: Reflection) -> SmartAction:
     )
     result = SmartAction(text, kpi, target, review)
     for gap in result.gaps():
-        st.caption(f"Not yet SMART: {gap}")
+        st.caption(f"Not yet SMART: {escape_markdown(gap)}")
     return result
 
 
@@ -137,7 +137,8 @@ def ksb_picker(r: Reflection) -> tuple[str, ...]:
     st.subheader("KSBs")
     labels = {k.ref: k.label for k in ksbs.ksbs_for(data.store(), r.standard, r.level)}
     picked = st.multiselect(
-        f"KSBs this evidences ({ksbs.STANDARDS.get(r.standard, r.standard)}; suggested first)",
+        f"KSBs this evidences ({escape_markdown(ksbs.STANDARDS.get(r.standard, r.standard))}; "
+        "suggested first)",
         list(labels),
         default=[k for k in r.ksbs if k in labels],
         format_func=lambda ref: labels[ref],
@@ -166,7 +167,7 @@ def action_check_section(r: Reflection) -> None:
     if found is None:
         return
     note, comparisons = found
-    st.caption(action_check.caption(note))
+    st.caption(escape_markdown(action_check.caption(note)))  # the note is the team's text
     st.dataframe(action_check.table(comparisons), hide_index=True)
 
 
@@ -205,9 +206,9 @@ def _save(r: Reflection, submit: bool) -> None:
         if submit and saved.reflection_id is not None:
             saved = reflections.submit(data.store(), saved.reflection_id)
     except KpiError as problem:
-        st.error(str(problem))
+        st.error(escape_markdown(problem))
         return
-    st.success(f"{saved.reference} {'sent for review' if submit else 'saved'}.")
+    st.success(f"{escape_markdown(saved.reference)} {'sent for review' if submit else 'saved'}.")
 
 
 if components.page(

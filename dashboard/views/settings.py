@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, settings_inputs
+from kpi.charts.disclosure import escape_markdown
 from kpi.errors import KpiError
 from kpi.metrics.settings import save_settings
 from kpi.store import viewer
@@ -38,7 +39,7 @@ if saved:
     try:
         chosen = settings_inputs.apply(current, targets, sla, {**sla_changes, **changes}, hours)
     except (KpiError, ValueError) as problem:  # a user's impossible choice (InvalidChoice is both)
-        st.error(f"Not saved: {problem}")
+        st.error(f"Not saved: {escape_markdown(problem)}")
     else:
         save_settings(store, chosen)
         viewer.set_me(store, me)

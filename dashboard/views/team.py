@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import components, data, filters
 from kpi.charts import figures
+from kpi.charts.disclosure import escape_markdown
 from kpi.engine.filters import Filters
 from kpi.engine.page_data import by_segment, plotted
 from kpi.metrics.registry import REGISTRY
@@ -18,7 +19,8 @@ KEYS = ("csat", "nps", "fcr", "sla", "first_response_hours", "aht_seconds", "com
 def me_against_rest(me: str, chosen: Filters, key: str) -> None:
     found = data.me_against_rest(chosen, me, KEYS)
     st.caption(
-        f"Me: {me}. The rest of the team: {len(found.rest)} colleagues in {found.where}, combined."
+        f"Me: {escape_markdown(me)}. The rest of the team: {len(found.rest)} colleagues in "
+        f"{escape_markdown(found.where)}, combined."
     )
     if not found.rest:
         st.info("Nobody else in your team has data in this selection.")

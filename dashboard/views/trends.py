@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import components, data, filters
 from kpi.charts import figures
+from kpi.charts.disclosure import escape_markdown
 from kpi.engine.filters import SEGMENT_FIELDS
 from kpi.engine.page_data import control_chart, dated
 from kpi.engine.tables import long_frame
@@ -59,7 +60,8 @@ if components.page(
         )
         components.chart(fig, f"trend_{key}")
         for signal in control.signals if control else []:
-            st.caption(f"Signal at {frame.period.iloc[signal.index]}: {signal.description}")
+            when, what = frame.period.iloc[signal.index], signal.description
+            st.caption(escape_markdown(f"Signal at {when}: {what}"))
         components.table(
             frame.drop(columns=["key"]), f"{metric.label} by {grain}", f"trend_{key}_{grain}"
         )

@@ -3,13 +3,18 @@ spreadsheet cells that cannot run as formulas.
 
 ARCHITECTURE.md (privacy): exports carry aggregates only; colleagues other than the learner
 appear as "Colleague 1..n"; cells under 5 answers are suppressed. A cell that starts with
-= + - @ (or a tab or carriage return) would run as a formula in Excel or LibreOffice, so such
-cells are prefixed with an apostrophe before they leave the product.
+= + - @ (or a tab or carriage return) would run as a formula in Excel or LibreOffice, and so
+would one where blanks or control characters come before them (spreadsheets skip those), so
+such cells are prefixed with an apostrophe before they leave the product (OWASP's CSV injection
+advice). User text shown on a page is escaped for Markdown (``escape_markdown``): a team called
+``[x](http://...)`` is shown as typed, never as a link or an image.
 """
 
 from __future__ import annotations
 
 import io
+import re
+import unicodedata
 
 import pandas as pd
 
@@ -47,8 +52,19 @@ def suppress_small(
 DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _blank(character: str) -> bool:
+    """Whitespace or an invisible control/format character (Unicode categories Z and C):
+    what a spreadsheet may skip before it decides whether a cell is a formula."""
+    return character.isspace() or unicodedata.category(character)[0] in "ZC"
+
+
 def safe_cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(DANGEROUS_STARTS):
+    """``value`` with an apostrophe in front when a spreadsheet could run it as a formula: it
+    starts with = + - @ tab or carriage return, or with blanks and then one of those."""
+    if not isinstance(value, str) or not value:
+        return value
+    first_seen = next((c for c in value if not _blank(c)), "")
+    if value[0] in DANGEROUS_STARTS or first_seen in DANGEROUS_STARTS:
         return "'" + value
     return value
 
@@ -64,7 +80,34 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """UTF-8 CSV with a BOM (so Excel reads accents), injection-safe."""
+    """UTF-8 CSV with a BOM (so Excel reads accents), injection-safe.
+
+    Rows end in CRLF (RFC 4180), so a cell holding a carriage return is quoted: with pandas'
+    default "\n" a bare "\r" is written unquoted, and a spreadsheet reading it as a row break
+    would start a new cell at whatever follows (such as "=HYPERLINK(...)")."""
     buffer = io.StringIO()
-    safe_frame(frame).to_csv(buffer, index=False)
+    safe_frame(frame).to_csv(buffer, index=False, lineterminator="\r\n")
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+#: Every character Streamlit's Markdown (CommonMark, GitHub extensions, LaTeX, ``:red[...]``
+#: colours) or HTML gives a meaning to; each is backslash-escaped (CommonMark lets any ASCII
+#: punctuation be escaped, so the escaped text shows exactly as typed).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&@])")
+#: Line breaks would start a new block (a heading, a list, a code block): shown as spaces.
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
+#: Where GitHub's "autolink literal" extension would turn plain text into a link (it looks at
+#: the text after escapes are read, so escaping cannot stop it): "http:", "www.", "a@b".
+_AUTOLINK_STARTS = re.compile(r"(?i)(https?|ftp|mailto|xmpp)(?=:)|(www)(?=\.)|(@)")
+#: An invisible WORD JOINER breaks such a pattern without changing what is shown.
+WORD_JOINER = "\u2060"
+
+
+def escape_markdown(text: object) -> str:
+    """``text`` as it was typed when Streamlit renders it as Markdown (st.markdown, st.caption,
+    st.write, alerts, labels and help): no links, images, emphasis, HTML or maths come from a
+    name, a file name or a comment, and a bare address is not made a link. One line: line
+    breaks become spaces."""
+    one_line = _LINE_BREAKS.sub(" ", str(text))
+    unlinked = _AUTOLINK_STARTS.sub(lambda m: m.group(0) + WORD_JOINER, one_line)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", unlinked)

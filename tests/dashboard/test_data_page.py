@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
+
+from kpi.store import scratch
+from tests.dashboard.test_markdown_names import shown
 
 PAGE = "views/data.py"
 FRESHDESK = "freshdesk_ticket_export_trial.csv"  # in the real_samples folder
@@ -43,7 +47,8 @@ def test_unrecognised_export_gets_one_line_error_and_mapping_editor(
     _upload(at, "odd.csv", content)
     assert not at.exception
     assert len(at.error) == 1
-    assert "odd.csv" in at.error[0].value and "not recognised" in at.error[0].value
+    message = shown(at.error[0].value)
+    assert "odd.csv" in message and "not recognised" in message
     # The editor lists the file's columns; map the two required fields and import.
     at.selectbox(key="map_contacts_contact_id").set_value("ref")
     at.selectbox(key="map_contacts_opened_at").set_value("when")
@@ -86,3 +91,93 @@ def test_undo_removes_a_batch_and_the_history_says_so(
     assert not at.exception
     assert any("Batch 1 undone" in s.value for s in at.success)
     assert _metrics(at)["Imported"] == "0"
+
+
+ODD = b"ref;when;who\nA1;03/11/2025 10:00;Sam\nA2;15/11/2025 11:30;Ali\n"
+MAPPING = b'name = "odd"\nkind = "contacts"\n[columns]\ncontact_id = "ref"\nopened_at = "when"\n'
+
+
+def _upload_with_mapping(at, mapping: bytes, name: str = "team_mapping.toml") -> None:
+    at.file_uploader(key="uploads").set_value(("odd.csv", ODD, "text/csv"))
+    at.radio(key="layout_how").set_value("Use a mapping file").run()
+    at.file_uploader(key="mapping_upload").set_value((name, mapping, "application/toml")).run()
+    at.button(key="import").click().run()
+
+
+def test_a_good_uploaded_mapping_imports_the_file(app_for, tmp_path: Path) -> None:
+    at = app_for(tmp_path / "store.duckdb", PAGE)
+    _upload_with_mapping(at, MAPPING)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "rows read 2 = imported 2 + quarantined 0" in "\n".join(t.value for t in at.text)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "named"),
+    [
+        (b'ignore_lines = "(unclosed"\n' + MAPPING, "ignore_lines"),
+        (b"ignore_lines = 5\n" + MAPPING, "ignore_lines"),
+        (b'ignore_lines = "(x+x+)+y"\nsheet = 7\n' + MAPPING, "sheet"),
+        (b"nonsense = 1\n" + MAPPING, "nonsense"),
+        (b"not toml [[[\n", "TOML"),
+    ],
+    ids=["bad regular expression", "number for a pattern", "number for a sheet", "unknown key",
+         "not TOML"],
+)  # fmt: skip
+def test_a_bad_uploaded_mapping_is_one_error_line_naming_it(
+    app_for, tmp_path: Path, mapping: bytes, named: str
+) -> None:
+    at = app_for(tmp_path / "store.duckdb", PAGE)
+    _upload_with_mapping(at, mapping)
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1
+    message = shown(at.error[0].value)
+    assert message.startswith("team_mapping.toml: ") and named in message
+    assert "\n" not in message and "Traceback" not in message
+    assert _metrics(at)["Imported"] == "0"
+
+
+def test_the_mapping_editor_offers_each_response_field_once(app_for, tmp_path: Path) -> None:
+    at = app_for(tmp_path / "store.duckdb", PAGE)
+    at.file_uploader(key="uploads").set_value(("odd.csv", ODD, "text/csv")).run()
+    at.radio(key="map_kind").set_value("responses").run()
+    assert not at.exception, [e.value for e in at.exception]
+    keys = [s.key for s in at.selectbox if s.key and s.key.startswith("map_responses_")]
+    assert len(keys) == len(set(keys))
+    assert {"map_responses_csat", "map_responses_nps", "map_responses_ces"} <= set(keys)
+
+
+def test_a_workbook_that_cannot_be_read_is_one_error_line(app_for, tmp_path: Path) -> None:
+    at = app_for(tmp_path / "store.duckdb", PAGE)
+    at.file_uploader(key="uploads").set_value(("broken.xlsx", b"PK\x03\x04 not a zip", "x")).run()
+    # The mapping editor peeks at the headers: one line, no traceback.
+    assert not at.exception, [e.value for e in at.exception]
+    assert [shown(e.value).split(":")[0] for e in at.error] == ["broken.xlsx"]
+    at.button(key="import").click().run()
+    # The import says the same: still one error box, the editor points to it.
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1 and shown(at.error[0].value).startswith("broken.xlsx: ")
+    assert any("see the error above" in c.value for c in at.caption)
+
+
+def test_uploads_go_to_private_scratch_and_are_removed(
+    app_for, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system_temp = tmp_path / "system-temp"
+    system_temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
+    made: list[Path] = []  # the real scratch folders, noted as they are made
+
+    def noted(name: str) -> Path:
+        made.append(real(name))
+        return made[-1]
+
+    real = scratch.new_folder
+    monkeypatch.setattr(scratch, "new_folder", noted)
+    at = app_for(tmp_path / "store.duckdb", PAGE)
+    at.file_uploader(key="uploads").set_value(("odd.csv", ODD, "text/csv")).run()  # peeked
+    at.button(key="import").click().run()  # imported
+    assert not at.exception
+    assert "not recognised" in shown(at.error[0].value)  # read from the scratch copy
+    assert [p.name.split("-", 1)[1] for p in made] == ["peek", "upload", "peek"]
+    assert all(p.parent == scratch.folder() and not p.exists() for p in made)
+    assert not [p for p in system_temp.rglob("*") if p.name.startswith(("kpi-upload", "kpi-peek"))]

@@ -14,6 +14,7 @@ from kpi.metrics.registry import score_range
 from kpi.metrics.settings import load_settings
 from kpi.store import annotations
 from kpi.store.connection import open_store
+from tests.dashboard.test_markdown_names import shown
 from tests.paths import APP
 
 
@@ -32,7 +33,7 @@ def test_a_channel_filter_moves_the_contacts_tile(app_for, seeded_db: Path) -> N
     assert not at.exception
     phone = number(tile(at, "Contacts"))
     assert 0 < phone < everything
-    assert any("channel: phone" in c.value for c in at.caption)
+    assert any("channel: phone" in shown(c.value) for c in at.caption)
     assert at.query_params["channel"] == "phone"
 
 
@@ -56,7 +57,7 @@ def test_the_url_carries_the_filters_both_ways(seeded_db: Path, monkeypatch) -> 
     assert at.multiselect(key="filter_channel").value == ["email", "phone"]
     assert at.multiselect(key="filter_category").value == ["Billing"]  # unknown values dropped
     caption = "Custom range: 1 Mar 2026 - 31 Mar 2026; channel: email, phone; category: Billing."
-    assert any(c.value.startswith(caption) for c in at.caption)
+    assert any(shown(c.value).startswith(caption) for c in at.caption)
     # ... and the page writes back the same view (minus what the store does not hold).
     assert at.query_params == {**shared, "category": "Billing"}
     at.switch_page("views/trends.py").run()
@@ -91,7 +92,7 @@ def test_this_is_me_switches_the_team_page(app_for, seeded_db: Path) -> None:
     at.switch_page("views/team.py").run()
     assert not at.exception
     assert any("Me against" in h.value for h in at.subheader)
-    assert any("Me: Priya Mistry" in c.value for c in at.caption)
+    assert any("Me: Priya Mistry" in shown(c.value) for c in at.caption)
 
 
 def test_an_annotation_added_on_the_trends_page_is_stored_and_drawn(
