@@ -5,10 +5,27 @@ prints it and exits with status 2; a page shows it as an error box. Any other ex
 bug: the CLI says so and asks for a report (``KPI_DEBUG=1`` shows the traceback).
 
 This module is layer 0 (see ARCHITECTURE.md): every part of ``kpi`` may import it, and it
-imports nothing of ``kpi``.
+imports nothing of ``kpi``. ``printable`` is here because every message that quotes outside
+text needs it, at every layer.
 """
 
 from __future__ import annotations
+
+import re
+
+#: Characters a terminal or a page acts on rather than shows: C0/C1 controls (ANSI escape
+#: sequences start with ESC), zero-width and bidirectional marks and overrides, line separators,
+#: and the lone surrogates that stand for undecodable bytes in a file name (printing one raises).
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` from outside (a file name, a cell, a library's reason) for a one-line message:
+    every character a terminal would act on is written as its escape (``\\x1b``, ``\\u202e``),
+    so it can never move the cursor, recolour, reorder or hide what is said."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class KpiError(Exception):

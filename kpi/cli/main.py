@@ -7,6 +7,7 @@ Every failure a user can cause ends in one line on stderr and exit status 2, nev
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import errno
 import importlib
 import os
@@ -20,9 +21,10 @@ from typing import NoReturn
 import duckdb
 
 from kpi.charts.disclosure import csv_bytes
-from kpi.errors import ImportProblem, KpiError
+from kpi.errors import ImportProblem, KpiError, printable
 from kpi.ingest.importer import describe_import, import_file
 from kpi.ingest.layouts import builtin_layouts
+from kpi.ingest.limits import ImportLimits, from_environment
 from kpi.store.batches import UndoRefused, undo
 from kpi.store.connection import default_path, open_store
 from kpi.store.quarantine import imports_table, quarantined_rows
@@ -30,20 +32,6 @@ from kpi.store.quarantine import imports_table, quarantined_rows
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "sample_data"
 SAMPLE_SUFFIXES = (".csv", ".xlsx")
-
-
-#: Characters a terminal acts on rather than shows: C0/C1 controls (ANSI escape sequences start
-#: with ESC), bidirectional overrides, line separators, and the lone surrogates that stand for
-#: undecodable bytes in a file name (printing one would raise).
-_UNPRINTABLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff]"
-)
-
-
-def printable(text: str) -> str:
-    """``text`` with every character a terminal would act on written as its escape (``\\x1b``),
-    so a file name or a cell value can never move the cursor, recolour or hide output."""
-    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _say(text: str = "") -> None:
@@ -84,7 +72,15 @@ def _progress(path: Path) -> Callable[[str, float], None] | None:
     return log
 
 
+def _limits(args: argparse.Namespace) -> ImportLimits:
+    """The environment's import limits, with those given on the command line instead."""
+    return from_environment().with_changes(
+        max_future_days=args.max_future_days, earliest_date=args.earliest_date
+    )
+
+
 def cmd_import(args: argparse.Namespace) -> int:
+    limits = _limits(args)
     store = open_store(args.db)
     failed = 0
     try:
@@ -96,6 +92,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                     layout=args.source,
                     mapping=args.mapping,
                     progress=_progress(Path(file)),
+                    limits=limits,
                 )
             except ImportProblem as problem:
                 failed += 1
@@ -195,10 +192,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    env = {**os.environ, "KPI_DB": str(args.db or default_path())}
+    store = Path(args.db).expanduser().resolve() if args.db else default_path()
+    env = {**os.environ, "KPI_DB": str(store)}
     app = REPO_ROOT / "dashboard" / "app.py"
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
-    return subprocess.call(command, env=env)
+    # From the project folder, so that .streamlit/config.toml applies wherever the command is
+    # run (it turns off the tables' own unsafe CSV download, among others).
+    return subprocess.call(command, env=env, cwd=REPO_ROOT)
 
 
 #: Commands whose modules load the engine or the evidence packs (seconds of imports): they are
@@ -222,6 +222,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {printable(message)}\n")
+
+
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2015-04-01") from None
 
 
 def _with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -250,6 +257,19 @@ def _add_import_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     group = p.add_mutually_exclusive_group()
     group.add_argument("--source", metavar="NAME", help="built-in layout (see `kpi layouts`)")
     group.add_argument("--mapping", metavar="FILE", help="TOML mapping file for other exports")
+    p.add_argument(
+        "--max-future-days",
+        type=float,
+        metavar="DAYS",
+        help="a date more than DAYS after the import quarantines its row "
+        "(default $KPI_MAX_FUTURE_DAYS or 2)",
+    )
+    p.add_argument(
+        "--earliest-date",
+        type=_iso_date,
+        metavar="YYYY-MM-DD",
+        help="a date before this quarantines its row (default $KPI_EARLIEST_DATE or 1990-01-01)",
+    )
     p.set_defaults(func=cmd_import)
 
     p = _with_db(sub.add_parser("seed", help="fill an empty store from sample_data/"))

@@ -8,7 +8,6 @@ Every physical row ends up either as a row of the raw table or as a rejected lin
 
 from __future__ import annotations
 
-import bisect
 import codecs
 import csv
 import datetime as dt
@@ -18,8 +17,7 @@ import re
 import stat
 import uuid
 import zipfile
-from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +25,14 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from kpi.errors import ImportProblem
+from kpi.errors import ImportProblem, printable
+from kpi.ingest import records
 from kpi.ingest.limits import ImportLimits, from_environment
+from kpi.ingest.records import MAX_LINE_BYTES
 from kpi.store import scratch
 
 DELIMITERS = (",", ";", "\t", "|")
 SNIFF_BYTES = 256 * 1024
-MAX_LINE_BYTES = 32 * 1024 * 1024
 #: A first line longer than this is not a header row (and could not be sniffed whole).
 MAX_HEADER_BYTES = SNIFF_BYTES
 #: A file is still UTF-8 when at most this share of its lines (or 3 lines) fail to decode.
@@ -93,18 +92,14 @@ class RawTable:
     _rows: int = 0
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def _shown(text: str) -> str:
-    """User text for a one-line message: quoted, control characters (ANSI escapes, line ends,
-    bidi overrides) as visible \\x.. escapes so they never act on a terminal or a page."""
-    return "'" + _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text) + "'"
+    """User text for a one-line message: quoted, control characters as visible escapes."""
+    return "'" + printable(text) + "'"
 
 
 def display_name(path: Path | str) -> str:
     """A file's name for a message, with control characters shown as escapes (never raw)."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", Path(path).name)
+    return printable(Path(path).name)
 
 
 _KINDS = (
@@ -249,16 +244,16 @@ def sniff_delimiter(text: str) -> str:
 
 def _records(text: str, delimiter: str, limit: int) -> list[list[str]]:
     """Up to ``limit`` CSV records of ``text``; stops quietly where the sample breaks off."""
-    records: list[list[str]] = []
+    rows: list[list[str]] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for row in reader:
-            records.append(row)
-            if len(records) >= limit:
+            rows.append(row)
+            if len(rows) >= limit:
                 break
     except csv.Error:  # e.g. a field longer than the csv module's limit
         pass
-    return records
+    return rows
 
 
 def _header(text: str, delimiter: str) -> list[str]:
@@ -320,9 +315,9 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, head: bytes) -> RawTab
             source = _transcode(path, encoding)
             copies.append(source)
         # An independent count of the file's records, and the records DuckDB must not see.
-        scan = _scan_records(source, delimiter, check_utf8=encoding == "utf-8")
+        scan = records.scan_records(source, delimiter, check_utf8=encoding == "utf-8")
         if scan.set_aside or scan.mixed_line_ends:
-            source = _write_copy(source, scan)
+            source = records.write_copy(source, scan)
             copies.append(source)
         table, rows, rejected = _duckdb_read(con, source, delimiter, len(headers), scan)
     finally:
@@ -353,7 +348,7 @@ def _check_first_line(path: Path, head: bytes) -> None:
     )
 
 
-def _check_count(read: int, scan: _Scan) -> None:
+def _check_count(read: int, scan: records.Scan) -> None:
     """Every record of the file must be a row or a rejected line: never fewer (issue 14)."""
     if read == scan.records:
         return
@@ -376,258 +371,12 @@ def _transcode(path: Path, encoding: str) -> Path:
     return target
 
 
-# --- counting records independently -------------------------------------------------------------
-#
-# DuckDB's reader, meeting a quote that never closes, reads the rest of the file as one field and
-# rejects it as one line: 9,998 rows vanished while the counts still added up (issue 14). So the
-# file is also read here line by line, with a quote rule of its own: a quoted field may span lines
-# only when it closes properly (its closing quote followed by a delimiter or the line end). A line
-# whose quote does not is set aside with its line number, and the lines after it are read as rows.
-
-
-@dataclass
-class _SetAside:
-    """A record DuckDB is not given: quarantined with ``reason``; ``lines`` are left out."""
-
-    line: int
-    lines: range
-    reason: str
-    raw: str
-
-
-@dataclass
-class _Scan:
-    records: int = 0  # data records: the header and empty lines are not records
-    set_aside: list[_SetAside] = field(default_factory=list)
-    quoted_line_ends: set[int] = field(default_factory=set)  # lines ending inside a quoted field
-    line_ends: set[str] = field(default_factory=set)  # the line ends that end records
-    header_seen: bool = False
-
-    @property
-    def mixed_line_ends(self) -> bool:
-        return len(self.line_ends) > 1
-
-
-_Line = tuple[int, str, int]  # (physical line number, text with its line end, its length)
-
-
-def _physical_lines(handle: io.TextIOBase) -> Iterator[_Line]:
-    """Lines with their numbers; a line longer than MAX_LINE_BYTES is not held in memory."""
-    number = 0
-    while piece := handle.readline(MAX_LINE_BYTES):
-        number += 1
-        if len(piece) < MAX_LINE_BYTES or piece.endswith(("\n", "\r")):
-            yield number, piece, len(piece)
-            continue
-        size = len(piece)
-        while rest := handle.readline(MAX_LINE_BYTES):
-            size += len(rest)
-            if rest.endswith(("\n", "\r")):
-                break
-        yield number, piece[:2000], size  # a line this long is only ever set aside
-
-
-def _line_end(text: str) -> str:
-    return "\r\n" if text.endswith("\r\n") else text[-1:] if text.endswith(("\n", "\r")) else ""
-
-
-def _walk(text: str, delimiter: str, in_quote: bool) -> tuple[bool, bool]:
-    """One line's quotes: (does the line end inside a quoted field, did a quoted field that came
-    from an earlier line close improperly). A quote opens a field only at its start."""
-    body = text.rstrip("\r\n")
-    crossed = in_quote  # the open field began on an earlier line
-    i = 0
-    while True:
-        if in_quote:
-            j = body.find('"', i)
-            if j < 0:
-                return True, False
-            if body.startswith('""', j):
-                i = j + 2
-                continue
-            k = j + 1
-            while k < len(body) and body[k] == " ":
-                k += 1
-            proper = k == len(body) or body[k] == delimiter
-            if not proper and crossed:
-                return False, True
-            in_quote = crossed = False
-            nxt = k if proper else body.find(delimiter, k)
-            if nxt < 0 or nxt >= len(body):
-                return False, False
-            i = nxt + 1
-        else:
-            k = i
-            while k < len(body) and body[k] == " ":
-                k += 1
-            if k < len(body) and body[k] == '"':
-                in_quote, i = True, k + 1
-                continue
-            nxt = body.find(delimiter, i)
-            if nxt < 0:
-                return False, False
-            i = nxt + 1
-
-
-def _scan_records(source: Path, delimiter: str, *, check_utf8: bool) -> _Scan:
-    """Count the records of ``source`` (UTF-8) in one streaming pass; see the section comment.
-
-    Bytes are read as Latin-1, so that one character is one byte whatever the text holds."""
-    scanner = _Scanner(delimiter, check_utf8)
-    with open(source, encoding="latin-1", newline="") as handle:
-        lines = _physical_lines(handle)
-        while (item := scanner.again.popleft() if scanner.again else next(lines, None)) is not None:
-            scanner.feed(item)
-        while scanner.end():  # lines set aside at the end are read again
-            while scanner.again:
-                scanner.feed(scanner.again.popleft())
-    return scanner.scan
-
-
-class _Scanner:
-    """The state of ``_scan_records``: the record being read and the lines to read again."""
-
-    def __init__(self, delimiter: str, check_utf8: bool) -> None:
-        self.scan = _Scan()
-        self.delimiter, self.check_utf8 = delimiter, check_utf8
-        self.again: deque[_Line] = deque()  # lines to read once more, after a line set aside
-        self.record: list[_Line] = []
-        self.size, self.in_quote = 0, False
-        # A line of whole fields, each plain or properly quoted: one record (fast, no walk).
-        d = re.escape(delimiter)
-        field = f'(?: *"[^"]*(?:""[^"]*)*" *|[^"{d}\\r\\n]*)'
-        self.whole = re.compile(f"{field}(?:{d}{field})*\\r?\\n?")
-
-    def feed(self, item: _Line) -> None:
-        number, text, length = item
-        if not self.record:
-            if text in ("\n", "\r\n", "\r"):
-                return  # DuckDB skips empty lines: they are not records
-            if (
-                length == len(text)
-                and (text.isascii() or not self.check_utf8)
-                and ('"' not in text or self.whole.fullmatch(text))
-            ):
-                self._one_line(text)  # the common case, kept fast
-                return
-        if length > len(text):
-            self._too_long(item)
-            return
-        self.record.append(item)
-        self.size += length
-        if self.in_quote or '"' in text:
-            self.in_quote, bad = _walk(text, self.delimiter, self.in_quote)
-            if bad or (self.in_quote and self.size > MAX_LINE_BYTES):
-                self._set_aside_quote()
-                return
-        if not self.in_quote:
-            _finish(self.scan, self.record, self.check_utf8)
-            self.record, self.size = [], 0
-
-    def end(self) -> bool:
-        """At the end of the file; True when lines were put back to be read again."""
-        if len(self.record) > 1:  # a quote that opened lines ago never closed
-            self._set_aside_quote()
-            return True
-        if self.record:  # a lone unterminated quote on the last line: DuckDB rejects it itself
-            _finish(self.scan, self.record, self.check_utf8)
-            self.record = []
-        return False
-
-    def _one_line(self, text: str) -> None:
-        scan = self.scan
-        scan.records += scan.header_seen
-        scan.header_seen = True
-        if text[-1] == "\n":
-            scan.line_ends.add("\r\n" if text[-2:-1] == "\r" else "\n")
-        elif text[-1] == "\r":
-            scan.line_ends.add("\r")
-
-    def _too_long(self, item: _Line) -> None:
-        number, text, _ = item
-        if self.record:  # it ends a quoted field that ran on for MAX_LINE_BYTES: not a field
-            self.again.appendleft(item)
-            self._set_aside_quote()
-            return
-        reason = f"line {number}: longer than {MAX_LINE_BYTES >> 20} MB, not a record"
-        _set(self.scan, _SetAside(number, range(number, number + 1), reason, _utf8(text)))
-
-    def _set_aside_quote(self) -> None:
-        """Set the record's first line aside; its other lines are read again on their own."""
-        number, text, _ = self.record[0]
-        reason = (
-            f'line {number}: unterminated quote (a field opens with " and does not close '
-            "properly); the lines after it are read as rows"
-        )
-        _set(self.scan, _SetAside(number, range(number, number + 1), reason, _utf8(text)))
-        self.again.extendleft(reversed(self.record[1:]))
-        self.record, self.size, self.in_quote = [], 0, False
-
-
-def _set(scan: _Scan, aside: _SetAside) -> None:
-    if not scan.header_seen:
-        raise ImportProblem(f"the header row cannot be read: {aside.reason}.")
-    scan.records += 1
-    scan.set_aside.append(aside)
-
-
-def _finish(scan: _Scan, record: list[_Line], check_utf8: bool) -> None:
-    first, last = record[0][0], record[-1][0]
-    scan.quoted_line_ends.update(n for n, _, _ in record[:-1])
-    if end := _line_end(record[-1][1]):
-        scan.line_ends.add(end)
-    text = "".join(t for _, t, _ in record)
-    if check_utf8 and not text.isascii():
-        problem = _utf8_problem(record)
-        if problem:
-            _set(scan, _SetAside(first, range(first, last + 1), problem, _utf8(text)))
-            return
-    if scan.header_seen:
-        scan.records += 1
-    scan.header_seen = True
-
-
-def _utf8_problem(record: list[_Line]) -> str:
-    """ "line N: not valid UTF-8 text (byte 0x.. at column ..)" for the record's first bad byte."""
-    for number, text, _ in record:
-        data = text.encode("latin-1")
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            column = len(data[: exc.start].decode("utf-8", errors="replace")) + 1
-            return (
-                f"line {number}: not valid UTF-8 text "
-                f"(byte 0x{data[exc.start]:02X} at column {column})"
-            )
-    return ""
-
-
-def _utf8(text: str) -> str:
-    """Latin-1-read bytes back to the UTF-8 text they hold (bad bytes as U+FFFD), kept short."""
-    return text.encode("latin-1").decode("utf-8", errors="replace").rstrip("\r\n")[:2000]
-
-
-def _write_copy(source: Path, scan: _Scan) -> Path:
-    """A copy of ``source`` without the records set aside, and with one line end throughout when
-    the file mixes them (DuckDB's reader stops on a mix of CRLF and LF), in the scratch folder."""
-    left_out = {n for aside in scan.set_aside for n in aside.lines}
-    target = scratch.new_path("records.csv")
-    with open(source, encoding="latin-1", newline="") as src, open(target, "xb") as out:
-        for number, text, _ in _physical_lines(src):
-            if number in left_out:
-                continue
-            if scan.mixed_line_ends and number not in scan.quoted_line_ends:
-                text = text.rstrip("\r\n") + ("\n" if _line_end(text) else "")
-            out.write(text.encode("latin-1"))
-    return target
-
-
 def _duckdb_read(
     con: duckdb.DuckDBPyConnection,
     source: Path,
     delimiter: str,
     width: int,
-    scan: _Scan,
+    scan: records.Scan,
 ) -> tuple[str, int, list[RejectedLine]]:
     table = f"raw_{uuid.uuid4().hex[:12]}"
     rejects, scans = f"{table}_rejects", f"{table}_scans"
@@ -658,7 +407,7 @@ def _duckdb_read(
     ).fetchall()  # one line can fail several checks; it is still one row
     con.execute(f"DROP TABLE IF EXISTS {rejects}")
     con.execute(f"DROP TABLE IF EXISTS {scans}")
-    numbers = _original_lines(_lines_at(source, [int(f[0]) for f in found]), scan)
+    numbers = records.original_lines(records.lines_at(source, [int(f[0]) for f in found]), scan)
     rejected = [
         RejectedLine(
             line,
@@ -670,39 +419,6 @@ def _duckdb_read(
     rejected += [RejectedLine(a.line, a.reason, a.raw) for a in scan.set_aside]
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     return table, rows, sorted(rejected, key=lambda r: r.line)
-
-
-def _lines_at(source: Path, positions: list[int]) -> list[int]:
-    """The physical line (1-based) holding each byte position (sorted) of ``source``."""
-    if not positions:
-        return []
-    found: list[int] = []
-    pending = deque(positions)
-    number = 1
-    with open(source, encoding="latin-1", newline="") as handle:
-        offset = 0
-        for number, _, length in _physical_lines(handle):
-            offset += length
-            while pending and pending[0] < offset:
-                pending.popleft()
-                found.append(number)
-            if not pending:
-                break
-    return found + [number] * len(pending)
-
-
-def _original_lines(lines: list[int], scan: _Scan) -> list[int]:
-    """Lines of the copy DuckDB read, as lines of the original file (set-aside lines removed)."""
-    gone = sorted(n for aside in scan.set_aside for n in aside.lines)
-    if not gone:
-        return lines
-    original = []
-    for line in lines:
-        guess = line
-        while (shifted := line + bisect.bisect_right(gone, guess)) != guess:
-            guess = shifted
-        original.append(guess)
-    return original
 
 
 def _renumber(con: duckdb.DuckDBPyConnection, table: str, rejected: list[RejectedLine]) -> None:
@@ -796,7 +512,7 @@ def _check_dimension(worksheet: Any, limits: ImportLimits) -> None:
     rows, columns = worksheet.max_row or 0, worksheet.max_column or 0
     if rows * columns > limits.xlsx_max_cells:
         raise ImportProblem(
-            f"sheet '{_CONTROL.sub('?', worksheet.title)}' declares {rows:,} rows x "
+            f"sheet {_shown(worksheet.title)} declares {rows:,} rows x "
             f"{columns:,} columns, more than the limit of {limits.xlsx_max_cells:,} cells; if "
             "it is genuine, set KPI_XLSX_MAX_CELLS higher."
         )
@@ -863,7 +579,7 @@ def _data_rows(worksheet: Any, header_row: int, width: int, limits: ImportLimits
     for seen, row in enumerate(rows, start=1):
         if seen * width > limits.xlsx_max_cells:
             raise ImportProblem(
-                f"sheet '{_CONTROL.sub('?', worksheet.title)}' holds more than "
+                f"sheet {_shown(worksheet.title)} holds more than "
                 f"{limits.xlsx_max_cells:,} cells; if it is genuine, set KPI_XLSX_MAX_CELLS higher."
             )
         if any(v not in (None, "") for v in row):

@@ -36,7 +36,7 @@ from pydantic import (
     model_validator,
 )
 
-from kpi.errors import ImportProblem
+from kpi.errors import ImportProblem, printable
 from kpi.store.schema import KINDS
 
 DURATION_UNITS = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0, "days": 86400.0}
@@ -68,11 +68,6 @@ def _safe_char(ch: str) -> str:
     if ch.isprintable():
         return ch
     return f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}"
-
-
-def printable(text: str) -> str:
-    """Text from outside (DuckDB's reasons, pydantic's) with anything unprintable escaped."""
-    return "".join(ch if ch.isprintable() else _safe_char(ch) for ch in text)
 
 
 def _number(value: int | float) -> str:

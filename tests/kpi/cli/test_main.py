@@ -187,3 +187,28 @@ def test_a_reader_that_stops_early_ends_the_listing_quietly(tmp_path: Path) -> N
     assert listing.wait(timeout=60) == 0
     assert first.startswith(b"batch 1 ragged.csv row 1: ")
     assert error == b""
+
+
+def test_the_date_limits_can_be_set_for_one_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import datetime as dt
+
+    soon = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+    export = tmp_path / "booked.csv"
+    export.write_text(
+        "contact_id,opened_at,status\nA1,2025-01-06 09:00,open\n"
+        f"A2,{soon} 09:00,open\nA3,1989-12-31 09:00,open\n"
+    )
+    code, out, err = run(["import", str(export), "--db", str(tmp_path / "a.duckdb")], capsys)
+    assert code == 0, err
+    assert "rows read 3 = imported 1 + quarantined 2" in out
+    code, out, err = run(
+        [
+            "import", str(export), "--db", str(tmp_path / "b.duckdb"),
+            "--max-future-days", "30", "--earliest-date", "1980-01-01",
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "rows read 3 = imported 3 + quarantined 0" in out

@@ -234,27 +234,6 @@ def test_a_workbook_saved_with_a_csv_name_is_read_by_its_bytes(tmp_path) -> None
 # --- the independent count of records --------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "records", "set_aside"),
-    [
-        ("a,b\n1,2\n\n3,4\n", 2, []),  # empty lines are not records (DuckDB skips them too)
-        ('a,b\n1,"x\n\ny"\n3,4\n', 2, []),  # a properly quoted field spans lines
-        ('a,b\n1,"oops\n3,4\n5,6\n', 3, [2]),  # never closes: line 2 aside, the rest are rows
-        ('a,b\n1,"oops\n3,4\n5,"Smith, J"\n', 3, [2]),  # a later quote does not close it
-        ('a,b\n1,"x\ny"z\n3,4\n', 3, [2]),  # closes improperly after spanning a line
-        ('a,b\n1,"ab"c\n3,4\n', 2, []),  # improper on one line: the reader rejects that line
-        ('a,b\r1,"x\ry"\r3,4\r', 2, []),  # classic-Mac line ends
-    ],
-    ids=["blank", "quoted-newlines", "unterminated", "later-quote", "improper", "one-line", "cr"],
-)
-def test_records_are_counted_line_by_line_apart_from_the_reader(tmp_path, text, records, set_aside):
-    from kpi.ingest.files import _scan_records
-
-    scan = _scan_records(write(tmp_path, text.encode()), ",", check_utf8=False)
-    assert scan.records == records
-    assert [a.line for a in scan.set_aside] == set_aside
-
-
 def test_mixed_line_ends_are_read_and_a_line_end_inside_quotes_is_kept(tmp_path, con):
     path = write(tmp_path, b'id,note\r\n1,crlf\r\n2,lf\n3,"in\r\nquotes"\n')
     raw = read_export(con, path)

@@ -25,6 +25,8 @@ SCRUBBED = [
     ("a@b.co and 07700 900999", "[email removed] and [phone removed]"),
     ("call 07700  900123 or 07700 - 900124", "call [phone removed] or [phone removed]"),
     ("US +1 415-555-0100", "US [phone removed]"),
+    ("on 2025-03-03 10:40 call 07700 900123", "on 2025-03-03 10:40 call [phone removed]"),
+    ("card 4111-1111-1111-1111 on 03.03.2025", "card [number removed] on 03.03.2025"),
 ]
 KEPT = [
     "order 1234 is late",
@@ -34,6 +36,8 @@ KEPT = [
     "see ticket #4512",
     "the @team handle",
     "paid on 2025-03-03, refunded 2025-03-10",
+    "opened 2025-03-03 10:40, chased 2025-03-04T09:15:00",
+    "visit on 03.03.2025 10:40 and 04-03-2025 11:15",
     "rooms 1 2 3 4 5 checked",
     "Café, naïve; “quoted”",
     "",

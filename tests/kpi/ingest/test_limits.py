@@ -1,0 +1,66 @@
+"""The bounds an import keeps to (kpi.ingest.limits): defaults, the environment, the README."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from kpi.errors import ImportProblem
+from kpi.ingest.limits import ENVIRONMENT, ImportLimits, from_environment
+from tests.paths import ROOT
+
+
+def test_without_variables_the_defaults_hold():
+    assert from_environment({}) == ImportLimits()
+
+
+def test_each_variable_changes_its_limit():
+    limits = from_environment(
+        {
+            "KPI_MAX_FUTURE_DAYS": "0.5",
+            "KPI_EARLIEST_DATE": "2015-04-01",
+            "KPI_XLSX_MAX_CELLS": "2e6",
+            "KPI_XLSX_MAX_MB": "64",
+        }
+    )
+    assert limits.max_future_days == 0.5
+    assert limits.earliest() == dt.datetime(2015, 4, 1)
+    assert limits.xlsx_max_cells == 2_000_000
+    assert limits.xlsx_max_mb == 64.0
+
+
+def test_the_latest_plausible_instant_is_the_import_time_plus_the_tolerance():
+    limits = ImportLimits(max_future_days=2, now=dt.datetime(2026, 11, 30, 12, 0))
+    assert limits.latest() == dt.datetime(2026, 12, 2, 12, 0)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("KPI_MAX_FUTURE_DAYS", "soon", "days after the import"),
+        ("KPI_EARLIEST_DATE", "01/01/1990", "YYYY-MM-DD"),
+        ("KPI_XLSX_MAX_MB", "-5", "cannot be negative"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_variable(variable, value, words):
+    with pytest.raises(ImportProblem) as caught:
+        from_environment({variable: value})
+    message = str(caught.value)
+    assert message.startswith(f"{variable}={value!r}") and words in message
+    assert "\n" not in message
+
+
+def test_the_readme_names_every_limit_with_its_default():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    defaults = ImportLimits()
+    shown = {
+        "max_future_days": f"default {defaults.max_future_days:g}",
+        "earliest_date": f"default\n  {defaults.earliest_date.isoformat()}",
+        "xlsx_max_cells": f"default {defaults.xlsx_max_cells:,}",
+        "xlsx_max_mb": f"default {defaults.xlsx_max_mb:g}",
+    }
+    flat = " ".join(readme.split())
+    for variable, (field, _meaning) in ENVIRONMENT.items():
+        assert f"`{variable}`" in readme, variable
+        assert " ".join(shown[field].split()) in flat, (variable, shown[field])
