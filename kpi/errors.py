@@ -11,6 +11,8 @@ text needs it, at every layer.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 
 #: Characters a terminal or a page acts on rather than shows: C0/C1 controls (ANSI escape
@@ -26,6 +28,30 @@ def printable(text: str) -> str:
     every character a terminal would act on is written as its escape (``\\x1b``, ``\\u202e``),
     so it can never move the cursor, recolour, reorder or hide what is said."""
     return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+#: What the operating system says when a disk (or the user's quota on it) is full; DuckDB's own
+#: errors carry the same words.
+_FULL = tuple(os.strerror(code) for code in (errno.ENOSPC, errno.EDQUOT))
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """What could not be written ("writing FILE", or "no space left on the device") when ``exc``
+    or any error in its chain says the disk is full, else None. The chain matters: a cleanup
+    step (a rollback) can fail after the write that filled the disk and hide it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return (
+                f"writing {current.filename}" if current.filename else "no space left on the device"
+            )
+        if any(words in str(current) for words in _FULL):
+            written = re.search(r'file "([^"]+)"', str(current))
+            return f"writing {written[1]}" if written else "no space left on the device"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class KpiError(Exception):

@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import errno
 import importlib
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-import duckdb
-
 from kpi.charts.disclosure import csv_bytes
-from kpi.errors import ImportProblem, KpiError, printable
+from kpi.errors import ImportProblem, KpiError, disk_full, printable
 from kpi.ingest.importer import describe_import, import_file
 from kpi.ingest.layouts import builtin_layouts
 from kpi.ingest.limits import ImportLimits, from_environment
@@ -324,9 +320,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _reader_gone()
     except Exception as exc:  # noqa: BLE001 - the promise is: no traceback reaches a user
-        full = _disk_full(exc)
+        full = disk_full(exc)
         if full is not None:
-            return _fail(full)
+            where = f" ({full})" if full.startswith("writing") else ""
+            return _fail(f"the disk is full{where}; free some space and run the command again.")
         if isinstance(exc, OSError):  # a path the user gave cannot be read or written
             where = f"{exc.filename}: " if exc.filename else ""
             return _fail(f"{where}{exc.strerror or exc}")
@@ -336,27 +333,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
             "(set KPI_DEBUG=1 for details and please report it)"
         )
-
-
-def _disk_full(exc: BaseException) -> str | None:
-    """The one line for a full disk, wherever in the chain of errors it hides: a cleanup step
-    (a rollback) can fail after the write that filled the disk and mask it."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
-            where = f" writing {current.filename}" if current.filename else ""
-            return f"the disk is full{where}; free some space and run the command again."
-        if isinstance(current, duckdb.Error) and "No space left" in str(current):
-            file = re.search(r'"([^"]+)"', str(current))
-            where = f" writing {file[1]}" if file else ""
-            return (
-                f"the disk is full{where}; free some space and run the command again "
-                "(the store is unchanged by the unfinished step)."
-            )
-        current = current.__cause__ or current.__context__
-    return None
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from kpi.ingest.mapping_schema import (
     validate_mapping,
 )
 from kpi.ingest.mapping_schema import TOP_LEVEL_KEYS as TOP_LEVEL_KEYS  # re-exported
+from kpi.ingest.parsing import SYNONYMS
 from kpi.store.schema import field_map
 
 DEFAULT_SCALES = {"nps": (0.0, 10.0), "csat": (1.0, 5.0), "ces": (1.0, 7.0)}
@@ -235,6 +236,8 @@ def _check_fields(
                 f"{where}: [{section}] {', '.join(unknown)} is not a {kind} field; "
                 f"fields are {', '.join(fields)}."
             )
+    for fname, constant in constants.items():
+        _check_constant(fname, constant, fields[fname].choices, values.get(fname, {}), where)
     for fname, table in values.items():
         choices = fields[fname].choices
         for word, target in table.items():
@@ -243,6 +246,22 @@ def _check_fields(
                     f"{where}: [values.{fname}] maps {quote(word)} to {quote(target)}, which is "
                     f"not one of {', '.join(choices)}."
                 )
+
+
+def _check_constant(
+    name: str, constant: Any, choices: tuple[str, ...], words: dict[str, str], where: str
+) -> None:
+    """A constant for a category field must be a word the import reads (a canonical word, a
+    built-in synonym or one of the mapping's [values]): otherwise every row would be emptied
+    with a warning, after the file was read."""
+    if not choices:
+        return
+    known = set(choices) | set(SYNONYMS.get(name, {})) | set(words)
+    if str(constant).strip().lower() not in known:
+        raise ImportProblem(
+            f"{where}: [constants] {name} = {quote(str(constant))} is not one of "
+            f"{', '.join(choices)} (or a word mapped under [values.{name}])."
+        )
 
 
 def _check_responded_at(doc: MappingDocument, where: str) -> None:

@@ -3,6 +3,7 @@ described in the lines `kpi import` prints and the Data page shows."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 import duckdb
@@ -88,7 +89,17 @@ def top_reasons(
             ORDER BY n DESC, problem LIMIT {int(limit)}""",
         [batch_id],
     ).fetchall()
-    return [(problem, n, example) for problem, n, example in rows]
+    return [(problem, n, _example(problem, example)) for problem, n, example in rows]
+
+
+def _example(problem: str, example: str) -> str:
+    """``row N: reason``, or just ``row N`` (and its line) when the reason adds nothing to the
+    problem it exemplifies (a malformed line's reason is the problem plus its line number)."""
+    row, _, reason = example.partition(": ")
+    line = re.match(r"line [0-9]+: ", reason)
+    if line and reason[line.end() :] == problem:
+        return f"{row}, {line[0][:-2]}"
+    return example
 
 
 def describe_import(r: ImportResult) -> list[str]:

@@ -24,12 +24,17 @@ PHONE = (
 
 REPLACEMENTS = ((EMAIL, "[email removed]"), (CARD, "[number removed]"), (PHONE, "[phone removed]"))
 # A date and time has as many digits as a phone number ("2025-03-03 10:40", "03.03.2025 10:40"):
-# its separators are swapped for placeholders the phone pattern does not join on, and put back
-# after, so dates in text (and in quarantined rows) survive scrubbing whole.
+# the separators of a real date (day and month 1-31, year 19xx or 20xx, not run on by another
+# "-digit" group as a phone number would be) are swapped for placeholders the phone pattern does
+# not join on, and put back after, so dates in text survive scrubbing whole and phone numbers
+# written like dates ("+44-20-7946-0958", "06.12.34.56.78") do not.
+_DAY = "(0?[1-9]|[12][0-9]|3[01])"
+_YEAR = "((?:19|20)[0-9]{2})"
+_END = "($|[^-.0-9]|[-.][^0-9])"  # what follows: not another digit group
 DATE_GUARDS = (
-    (r"\b([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})", "\\1\x01\\2\x01\\3"),
-    (r"\b([0-9]{1,2})-([0-9]{1,2})-([0-9]{4})", "\\1\x01\\2\x01\\3"),
-    (r"\b([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{2,4})", "\\1\x02\\2\x02\\3"),
+    (rf"\b{_YEAR}-{_DAY}-{_DAY}{_END}", "\\1\x01\\2\x01\\3\\4"),
+    (rf"\b{_DAY}-{_DAY}-{_YEAR}{_END}", "\\1\x01\\2\x01\\3\\4"),
+    (rf"\b{_DAY}\.{_DAY}\.{_YEAR}{_END}", "\\1\x02\\2\x02\\3\\4"),
 )
 PLACEHOLDERS = (("\x01", "-"), ("\x02", "."))
 HASH_LENGTH = 16

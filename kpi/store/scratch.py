@@ -177,9 +177,11 @@ def _alive(pid: int) -> bool:
 
 
 def _make_private(root: Path) -> None:
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with contextlib.suppress(OSError):  # a root the user chose and does not own keeps its mode
-        os.chmod(root, 0o700)
+    """Create the root readable by its owner only. A root that already exists keeps its mode:
+    it may be a folder the user chose ($KPI_SCRATCH=/tmp), which must not be locked down; each
+    process folder inside it is private (0700) whatever the root's mode."""
+    with contextlib.suppress(FileExistsError):
+        root.mkdir(parents=True, mode=0o700)
 
 
 def _remove(path: Path) -> None:

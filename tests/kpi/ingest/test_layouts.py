@@ -354,9 +354,13 @@ def test_several_problems_name_the_first_and_count_the_rest(tmp_path):
          "is not a valid RE2 regular expression (Pattern failed to parse: invalid escape "
          "sequence: \\1)"),
         ('timezone = "Europe/Londn"\n' + BASE, "(did you mean Europe/London?)"),
+        (BASE + '[constants]\nchannel = "telepathy"\n',
+         '[constants] channel = "telepathy" is not one of email, phone'),
+        (BASE + '[constants]\nstatus = "clsoed"\n', '[constants] status = "clsoed" is not one of'),
     ],
     ids=["direction-not-ces", "label-outside-scale", "label-twice", "responded-at",
-         "score-headers", "date-format-no-codes", "backreference", "timezone-typo"],
+         "score-headers", "date-format-no-codes", "backreference", "timezone-typo",
+         "constant-not-a-channel", "constant-status-typo"],
 )  # fmt: skip
 def test_a_value_that_would_be_silently_ignored_or_misread_is_refused(tmp_path, text, words):
     with pytest.raises(ImportProblem) as caught:

@@ -27,6 +27,12 @@ SCRUBBED = [
     ("US +1 415-555-0100", "US [phone removed]"),
     ("on 2025-03-03 10:40 call 07700 900123", "on 2025-03-03 10:40 call [phone removed]"),
     ("card 4111-1111-1111-1111 on 03.03.2025", "card [number removed] on 03.03.2025"),
+    # Phone numbers written like dates are still phone numbers.
+    ("ring +44-20-7946-0958", "ring [phone removed]"),
+    ("ring 44-20-7946-0958", "ring [phone removed]"),
+    ("appelez 06.12.34.56.78", "appelez [phone removed]"),
+    ("ring 01-23-4567 89", "ring [phone removed]"),
+    ("ring 12-03-2025-4567", "ring [phone removed]"),
 ]
 KEPT = [
     "order 1234 is late",
@@ -38,6 +44,7 @@ KEPT = [
     "paid on 2025-03-03, refunded 2025-03-10",
     "opened 2025-03-03 10:40, chased 2025-03-04T09:15:00",
     "visit on 03.03.2025 10:40 and 04-03-2025 11:15",
+    "from 2025-03-03 to 2025-03-04 09:15, and 12/03/2025 10:40",
     "rooms 1 2 3 4 5 checked",
     "Café, naïve; “quoted”",
     "",

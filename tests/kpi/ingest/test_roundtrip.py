@@ -103,9 +103,13 @@ def import_rows(header: list[str], lines: list[list[str]], layout: str) -> tuple
         writer.writerow(header)
         writer.writerows(lines)
     store = open_store(folder / "store.duckdb")
-    result = import_file(store, export, layout=layout)
-    assert result.rows_read == len(lines) == result.rows_imported
-    assert result.rows_quarantined == 0 and result.warnings == 0
+    try:
+        result = import_file(store, export, layout=layout)
+        assert result.rows_read == len(lines) == result.rows_imported
+        assert result.rows_quarantined == 0 and result.warnings == 0
+    except BaseException:
+        close(store, folder)  # a failing example leaves nothing behind in the temp folder
+        raise
     return store, folder
 
 
