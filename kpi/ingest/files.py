@@ -9,6 +9,7 @@ Every physical row ends up either as a row of the raw table or as a rejected lin
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -17,7 +18,8 @@ import re
 import stat
 import uuid
 import zipfile
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +37,8 @@ DELIMITERS = (",", ";", "\t", "|")
 SNIFF_BYTES = 256 * 1024
 #: A first line longer than this is not a header row (and could not be sniffed whole).
 MAX_HEADER_BYTES = SNIFF_BYTES
-#: A file is still UTF-8 when at most this share of its lines (or 3 lines) fail to decode.
-UTF8_BAD_SHARE = 0.01
+#: A UTF-8 file with more than this share of its lines not decoding is refused, not read.
+UTF8_MOST_BAD_SHARE = 0.5
 
 
 @dataclass
@@ -167,18 +169,20 @@ def detect_encoding(path: Path, head: bytes) -> str:
     if _decodes(path, "utf-8"):
         return "utf-8"
     if _mostly_utf8(path):
-        return "utf-8"  # its few lines with a bad byte are quarantined when it is read
+        return "utf-8"  # its lines with a bad byte are quarantined when it is read
     if _decodes(path, "cp1252"):
         return "cp1252"
     return "latin-1"  # decodes any byte sequence; used for the rare mixed-encoding file
 
 
 def _mostly_utf8(path: Path) -> bool:
-    """Whether a file that is not wholly valid UTF-8 is still UTF-8 with a few damaged lines.
+    """Whether a file that is not wholly valid UTF-8 is still UTF-8 with damaged lines.
 
-    The whole file is the evidence (issue 14): one bad byte must not turn every "é" into "Ã©".
-    It is UTF-8 when it holds multi-byte UTF-8 characters (which Windows-1252 text almost never
-    forms by chance) and all but a few of its lines decode."""
+    The whole file is the evidence (issue 14): one bad byte, or 2% of lines with one, must not
+    turn every "é" into "Ã©". A line of multi-byte characters that decodes as UTF-8 is evidence
+    Windows-1252 text almost never forms by chance, so such a file is UTF-8 whatever the share
+    of bad lines (each is quarantined); only a file with none is read as Windows-1252/Latin-1.
+    When most lines are bad, quarantining them would not be an import: it is refused."""
     lines = bad = 0
     multibyte = False
     with open(path, "rb") as handle:
@@ -192,7 +196,12 @@ def _mostly_utf8(path: Path) -> bool:
                 bad += 1
             else:
                 multibyte = True
-    return multibyte and bad <= max(3, int(lines * UTF8_BAD_SHARE))
+    if multibyte and bad > lines * UTF8_MOST_BAD_SHARE:
+        raise ImportProblem(
+            f"the file mixes UTF-8 and another encoding on {bad:,} of {lines:,} lines; "
+            "re-export it as UTF-8."
+        )
+    return multibyte
 
 
 BINARY = "the file looks binary (it contains NUL bytes), not a CSV or XLSX export."
@@ -399,7 +408,9 @@ def _duckdb_read(
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0].split("Error: ", 1)[-1].rstrip(".")
         shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[delimiter]
-        raise ImportProblem(f"cannot be read as a {shown}-separated CSV file ({first}).") from None
+        raise ImportProblem(
+            f"cannot be read as a {shown}-separated CSV file ({first}); {_advice(first)}"
+        ) from None
     found = con.execute(
         f"""SELECT line_byte_position, first(error_type ORDER BY byte_position),
             first(error_message ORDER BY byte_position), first(csv_line)
@@ -419,6 +430,17 @@ def _duckdb_read(
     rejected += [RejectedLine(a.line, a.reason, a.raw) for a in scan.set_aside]
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     return table, rows, sorted(rejected, key=lambda r: r.line)
+
+
+def _advice(message: str) -> str:
+    """What to do about a CSV reader error, whose own message ("The CSV Parser state machine
+    reached an invalid state") names no cause a person can act on."""
+    if "invalid state" in message.lower():
+        return (
+            'check the quoting of the text fields (a stray " or a line break inside one) '
+            "or re-export the file."
+        )
+    return "check the file's quoting and line ends, or re-export it."
 
 
 def _renumber(con: duckdb.DuckDBPyConnection, table: str, rejected: list[RejectedLine]) -> None:
@@ -478,19 +500,116 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _open_workbook(path: Path, limits: ImportLimits) -> Any:
+def _open_workbook(path: Path, limits: ImportLimits, *, peek: bool = False) -> Any:
     """The workbook in ``path``, whatever its name, once its declared sizes are within
     ``limits``: openpyxl refuses names not ending in .xlsx, but here the bytes have already
-    said it is one; and it inflates shared strings whole when it opens a workbook."""
-    from openpyxl import load_workbook
+    said it is one; and it inflates shared strings whole when it opens a workbook, so their
+    size is checked first. To ``peek`` at a header, only the strings it uses are read."""
+    from openpyxl.reader.excel import ExcelReader
     from openpyxl.utils.exceptions import InvalidFileException
 
     data = path.read_bytes()
     try:
         _check_inflated_size(data, limits)
-        return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True)
+        reader.read_manifest()
+        part = _shared_strings_part(reader)
+        if peek and part:  # only the strings the header uses, read as its cells ask for them
+            reader.shared_strings = _FirstStrings(reader.archive.open(part))  # type: ignore[assignment]
+            reader.read_strings = _no_strings  # type: ignore[method-assign]
+        elif part:
+            _check_strings_size(reader.archive.getinfo(part).file_size, limits)
+        reader.read()
+        return reader.wb
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, InvalidFileException) as exc:
         raise ImportProblem(f"cannot open it as an XLSX workbook ({exc}).") from None
+    except (SyntaxError, zlib.error, EOFError) as exc:  # broken XML or a damaged zip entry
+        raise ImportProblem(
+            f"cannot open it as an XLSX workbook ({type(exc).__name__}: {exc}); is it damaged? "
+            "Save it again in Excel, or export a CSV."
+        ) from None
+
+
+@contextlib.contextmanager
+def _damaged_workbook() -> Iterator[None]:
+    """A workbook's parts are inflated and parsed as its rows are read: broken XML, a damaged
+    zip entry or a cell naming a shared string that does not exist is one line, not a traceback."""
+    try:
+        yield
+    except (SyntaxError, zipfile.BadZipFile, zlib.error, EOFError, IndexError) as exc:
+        raise ImportProblem(
+            f"cannot read it as an XLSX workbook ({type(exc).__name__}: {exc}); is it damaged? "
+            "Save it again in Excel, or export a CSV."
+        ) from None
+
+
+def _no_strings() -> None:
+    """Stands in for openpyxl's reading of every shared string, when a header is peeked at."""
+
+
+def _shared_strings_part(reader: Any) -> str:
+    """The zip member openpyxl reads shared strings from (named by the workbook's manifest)."""
+    from openpyxl.xml.constants import SHARED_STRINGS
+
+    found = reader.package.find(SHARED_STRINGS)
+    return str(found.PartName[1:]) if found is not None else ""
+
+
+def _check_strings_size(size: int, limits: ImportLimits) -> None:
+    """openpyxl holds every shared string in memory, at several times their inflated size (240
+    MB of them took 95 s and 1.8 GB): a lower limit than the workbook's as a whole."""
+    if size > limits.xlsx_max_strings_mb * 1024 * 1024:
+        raise ImportProblem(
+            f"the workbook's shared strings inflate to {size / 1024 / 1024:,.0f} MB, more than "
+            f"the limit of {limits.xlsx_max_strings_mb:g} MB; if it is genuine, set "
+            "KPI_XLSX_MAX_STRINGS_MB higher."
+        )
+
+
+#: A header peek reads at most this much of a workbook's shared strings: a header's strings
+#: are among the first (Excel numbers them in the order it meets them, row by row).
+PEEK_STRINGS_BYTES = 16 * 1024 * 1024
+
+
+class _FirstStrings:
+    """A workbook's shared strings, parsed only as far as the cells read so far need, and never
+    beyond PEEK_STRINGS_BYTES: the Data page peeks at a header without inflating them all."""
+
+    def __init__(self, source: Any) -> None:
+        from openpyxl.xml.constants import SHEET_MAIN_NS
+        from openpyxl.xml.functions import iterparse
+
+        self._source = source
+        self._read = 0
+        self._tag = f"{{{SHEET_MAIN_NS}}}si"
+        self._events = iterparse(self)
+        self._strings: list[str] = []
+
+    def read(self, size: int = -1) -> bytes:
+        """The XML parser's reads, counted and bounded."""
+        chunk: bytes = self._source.read(size)
+        self._read += len(chunk)
+        if self._read > PEEK_STRINGS_BYTES:
+            raise ImportProblem(
+                f"its header's text lies beyond the first {PEEK_STRINGS_BYTES >> 20} MB of the "
+                "workbook's shared strings; save the workbook again in Excel, or export a CSV."
+            )
+        return chunk
+
+    def __getitem__(self, index: int) -> str:
+        from openpyxl.cell.text import Text
+
+        while len(self._strings) <= index:
+            for _, node in self._events:
+                if node.tag == self._tag:
+                    # As openpyxl's own reader does: the text, with Excel's escape removed.
+                    text = Text.from_tree(node)
+                    self._strings.append((text.content if text else "").replace("x005F_", ""))
+                    node.clear()
+                    break
+            else:
+                raise IndexError(index)
+        return self._strings[index]
 
 
 def _check_inflated_size(data: bytes, limits: ImportLimits) -> None:
@@ -539,6 +658,10 @@ def _first_header(
     one; at most ``max_rows`` rows of each sheet are looked at."""
     for worksheet in sheets:
         _check_dimension(worksheet, limits)
+        # Past the check, the declared size is not trusted: read-only openpyxl stops at the
+        # declared last row (a sheet declaring A1:C2 over 20,000 rows gave 1 row). The cell
+        # limit in _data_rows bounds what is read instead.
+        worksheet.reset_dimensions()
         rows = worksheet.iter_rows(max_row=max_rows, values_only=True)
         for index, row in enumerate(rows, start=1):
             if any(v not in (None, "") for v in row):
@@ -551,13 +674,14 @@ def _read_xlsx(
 ) -> RawTable:
     workbook = _open_workbook(path, limits)
     try:
-        found = _first_header(_candidate_sheets(workbook, sheet), limits)
-        if found is None:
-            raise ImportProblem("the workbook has no sheet with data (every sheet is empty).")
-        worksheet, index, header = found
-        headers = _clean_headers(header)
-        width = len(headers)
-        data = _data_rows(worksheet, index, width, limits)
+        with _damaged_workbook():
+            found = _first_header(_candidate_sheets(workbook, sheet), limits)
+            if found is None:
+                raise ImportProblem("the workbook has no sheet with data (every sheet is empty).")
+            worksheet, index, header = found
+            headers = _clean_headers(header)
+            width = len(headers)
+            data = _data_rows(worksheet, index, width, limits)
     finally:
         workbook.close()
     frame = pd.DataFrame(data, columns=[f"c{i}" for i in range(width)], dtype="object")
@@ -603,9 +727,10 @@ def peek_headers(path: Path, limits: ImportLimits | None = None) -> list[str]:
         raise ImportProblem(f"{display_name(path)}: the file is empty.")
     try:
         if sniff_kind(head) == "xlsx":
-            workbook = _open_workbook(path, limits)
+            workbook = _open_workbook(path, limits, peek=True)
             try:
-                found = _first_header(list(workbook.worksheets), limits, PEEK_ROWS)
+                with _damaged_workbook():
+                    found = _first_header(list(workbook.worksheets), limits, PEEK_ROWS)
             finally:
                 workbook.close()
             return [] if found is None else _clean_headers(found[2])

@@ -8,6 +8,7 @@ variable (for the app and scripts), or the ``kpi import`` option of the same nam
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +21,10 @@ ENVIRONMENT = {
     "KPI_EARLIEST_DATE": ("earliest_date", "the earliest plausible date (YYYY-MM-DD)"),
     "KPI_XLSX_MAX_CELLS": ("xlsx_max_cells", "cells a workbook sheet may declare"),
     "KPI_XLSX_MAX_MB": ("xlsx_max_mb", "megabytes a workbook may inflate to"),
+    "KPI_XLSX_MAX_STRINGS_MB": (
+        "xlsx_max_strings_mb",
+        "megabytes a workbook's shared strings may inflate to",
+    ),
 }
 
 
@@ -36,6 +41,10 @@ class ImportLimits:
     xlsx_max_cells: int = 100_000_000
     #: A workbook whose parts inflate beyond this many megabytes (a zip bomb) is refused.
     xlsx_max_mb: float = 1024.0
+    #: A workbook whose shared strings (xl/sharedStrings.xml, which openpyxl holds whole in
+    #: memory, at several times their size) inflate beyond this many megabytes is refused. A
+    #: 1M-row export with ids and a short text column holds about 150 MB of them.
+    xlsx_max_strings_mb: float = 256.0
     now: dt.datetime | None = None  # UTC, naive; None means the time the import runs
 
     def latest(self) -> dt.datetime:
@@ -47,8 +56,16 @@ class ImportLimits:
         return dt.datetime.combine(self.earliest_date, dt.time())
 
     def with_changes(self, **changes: Any) -> ImportLimits:
-        """These limits with some replaced (None values are left as they are)."""
+        """These limits with some replaced (None values are left as they are). A number that
+        is not finite or is negative would switch a limit off or make every date impossible:
+        it is refused, naming the limit."""
         given = {k: v for k, v in changes.items() if v is not None}
+        for name, value in given.items():
+            if isinstance(value, int | float) and not (math.isfinite(value) and value >= 0):
+                raise ImportProblem(
+                    f"the import limit {name.replace('_', ' ')} cannot be {value!r}: give a "
+                    "finite number, 0 or more."
+                )
         return replace(self, **given) if given else self
 
 
@@ -70,10 +87,12 @@ def from_environment(environ: dict[str, str] | None = None) -> ImportLimits:
             continue
         try:
             value = _parse(field, text)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ImportProblem(
                 f"{variable}={text!r} is not valid: it should be {meaning}."
             ) from None
+        if isinstance(value, int | float) and not math.isfinite(value):
+            raise ImportProblem(f"{variable}={text!r} is not valid: it must be a finite number.")
         if isinstance(value, int | float) and value < 0:
             raise ImportProblem(f"{variable}={text!r} is not valid: it cannot be negative.")
         changes[field] = value

@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import io
 import json
-import os
-import re
+from datetime import datetime
 
 import duckdb
 import pandas as pd
 
-from kpi.errors import ImportProblem
+from kpi.errors import ImportProblem, disk_full
 from kpi.ingest.canonical import StagedRows, canonical_select, supplied_columns
 from kpi.ingest.checking import Checked
 from kpi.ingest.outcome import ImportResult, top_reasons
 from kpi.ingest.parsing import Params
 from kpi.ingest.privacy import pseudonym_sql, scrub_sql
 from kpi.ingest.staging import Staged
-from kpi.store.batches import UpsertCounts, next_batch_id, upsert
+from kpi.store.batches import UpsertCounts, batch_as_of, next_batch_id, upsert
 
 
 def load(
@@ -42,17 +40,17 @@ def load(
     try:
         cur.execute("BEGIN TRANSACTION")
         batch_id = next_batch_id(cur)
-        counts, linked = _upsert_rows(cur, checked, batch_id, pseudonym_key)
+        counts, linked, as_of = _upsert_rows(cur, checked, batch_id, pseudonym_key)
         quarantined = _quarantine(cur, checked, batch_id, pseudonym_key)
         _record_warnings(cur, checked, batch_id, pseudonym_key)
         result = _result(cur, checked, batch_id, counts, linked, quarantined)
-        _record_batch(cur, staged, batch_id, sha, result)
+        _record_batch(cur, staged, batch_id, sha, result, as_of)
         cur.execute("COMMIT")
     except BaseException as exc:
         # A failed COMMIT has already ended the transaction, so ROLLBACK itself fails ("no
         # transaction is active"): that must not replace the error that says what went wrong.
         _quietly(cur, "ROLLBACK")
-        full = _disk_full(exc)
+        full = disk_full(exc)
         if full is not None:
             raise ImportProblem(
                 f"{staged.file_name}: the disk is full ({full}): free space and import again; "
@@ -74,42 +72,36 @@ def _quietly(cur: duckdb.DuckDBPyConnection, sql: str) -> None:
         cur.execute(sql)
 
 
-#: What the operating system says when a disk (or the user's quota on it) is full.
-_FULL = tuple(os.strerror(code) for code in (errno.ENOSPC, errno.EDQUOT))
-
-
-def _disk_full(exc: BaseException) -> str | None:
-    """What could not be written, when ``exc`` (DuckDB's or the OS's) says the disk is full."""
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"writing {exc.filename}" if exc.filename else exc.strerror or "no space left"
-    if not isinstance(exc, duckdb.Error) or not any(m in str(exc) for m in _FULL):
-        return None
-    written = re.search(r'file "([^"]+)"', str(exc))
-    return f"writing {written.group(1)}" if written else "no space left on the device"
-
-
 # --- canonical rows ---------------------------------------------------------------------------
 
 
 def _upsert_rows(
     cur: duckdb.DuckDBPyConnection, checked: Checked, batch_id: int, key: str
-) -> tuple[UpsertCounts, int]:
+) -> tuple[UpsertCounts, int, datetime | None]:
     """The accepted rows into their kind's table, and a contacts export's survey answers into
-    responses; returns the counts and how many answers were linked."""
+    responses; returns the counts, how many answers were linked and the export's as-of."""
     staged = checked.staged
     kind = staged.layout.kind
     p = Params()
     rows = StagedRows(staged.layout, staged.present, key)
     select = f"SELECT {canonical_select(kind, rows, batch_id, p)} FROM {checked.accepted_rows}"
-    counts = upsert(cur, kind, select, p.values, batch_id, supplied_columns(kind, rows))
+    # Of the accepted rows only: a quarantined row's date (one in 2099) says nothing of when
+    # the export was taken. The linked answers are of the same export, so of the same instant.
+    as_of = batch_as_of(cur, kind, select, p.values)
+    supplied = supplied_columns(kind, rows)
+    counts = upsert(cur, kind, select, p.values, batch_id, supplied, as_of=as_of)
     linked = 0
     if kind == "contacts" and staged.layout.scores:
-        linked = _link_responses(cur, checked, batch_id, key)
-    return counts, linked
+        linked = _link_responses(cur, checked, batch_id, key, as_of)
+    return counts, linked, as_of
 
 
 def _link_responses(
-    cur: duckdb.DuckDBPyConnection, checked: Checked, batch_id: int, key: str
+    cur: duckdb.DuckDBPyConnection,
+    checked: Checked,
+    batch_id: int,
+    key: str,
+    as_of: datetime | None,
 ) -> int:
     """The survey answers a contacts export carries, as responses of their contacts."""
     staged = checked.staged
@@ -120,9 +112,8 @@ def _link_responses(
     rows = StagedRows(staged.layout, staged.present, key)
     columns = canonical_select("responses", rows, batch_id, p)
     select = f"SELECT {columns} FROM {checked.accepted_rows} AND ({scored})"
-    counts = upsert(
-        cur, "responses", select, p.values, batch_id, supplied_columns("responses", rows)
-    )
+    supplied = supplied_columns("responses", rows)
+    counts = upsert(cur, "responses", select, p.values, batch_id, supplied, as_of=as_of)
     return counts.inserted + counts.updated + counts.unchanged + counts.older
 
 
@@ -268,13 +259,15 @@ def _cells(line: str, delimiter: str) -> list[str]:
 def _record_warnings(
     cur: duckdb.DuckDBPyConnection, checked: Checked, batch_id: int, key: str
 ) -> None:
-    """The values emptied at import, with their reasons, made safe like the quarantine's."""
+    """The values emptied at import, with their reasons, made safe like the quarantine's. A
+    quarantined row's other problems are not warnings: none of its values were imported."""
     p = Params()
     cur.execute(
         f"""INSERT INTO import_warnings (batch_id, kind, row_number, column_name, value, issue)
         SELECT {int(batch_id)}, {p(checked.staged.layout.kind)}, i._row, i.field,
                {_safe_value("i", key, p)}, {_safe_issue("i", key, p)}
-        FROM {checked.issues_table} i WHERE NOT i.fatal""",
+        FROM {checked.issues_table} i WHERE NOT i.fatal
+          AND i._row NOT IN (SELECT _row FROM {checked.issues_table} WHERE fatal)""",
         p.values,
     )
 
@@ -320,19 +313,24 @@ def _result(
 
 
 def _record_batch(
-    cur: duckdb.DuckDBPyConnection, staged: Staged, batch_id: int, sha: str, r: ImportResult
+    cur: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    batch_id: int,
+    sha: str,
+    r: ImportResult,
+    as_of: datetime | None,
 ) -> None:
     cur.execute(
         """INSERT INTO imports (batch_id, file_name, sha256, layout, kind, source, encoding,
             rows_read, rows_imported, rows_inserted, rows_updated, rows_unchanged,
             rows_quarantined, rows_rolled_up, responses_linked, warnings, timezone,
-            date_formats, rows_older, imported_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+            date_formats, rows_older, as_of, imported_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
             current_timestamp::TIMESTAMP)""",
         [
             batch_id, r.file_name, sha, r.layout, r.kind, r.source, r.encoding, r.rows_read,
             r.rows_imported, r.inserted, r.updated, r.unchanged, r.rows_quarantined,
             r.rolled_up, r.responses_linked, r.warnings, staged.layout.timezone,
-            json.dumps(r.date_formats), r.older,
+            json.dumps(r.date_formats), r.older, as_of,
         ],
     )  # fmt: skip

@@ -5,6 +5,9 @@ rejects it as one line: 9,998 rows vanished while the counts still added up (iss
 file is also read here line by line, with a quote rule of its own: a quoted field may span lines
 only when it closes properly (its closing quote followed by a delimiter or the line end). A line
 whose quote does not is set aside with its line number, and the lines after it are read as rows.
+A quote that does close properly, but only after swallowing lines that each read as a whole
+record of the header's width, or after more than MAX_QUOTED_LINES lines, is an unterminated
+quote closed by chance (a later field ending in ``12"``): set aside the same way.
 The same pass finds lines that are not valid UTF-8 in a UTF-8 file, lines too long to be records,
 and mixed line ends; ``write_copy`` gives DuckDB the file without what was set aside.
 """
@@ -12,6 +15,7 @@ and mixed line ends; ``write_copy`` gives DuckDB the file without what was set a
 from __future__ import annotations
 
 import bisect
+import csv
 import io
 import re
 from collections import deque
@@ -23,6 +27,10 @@ from kpi.errors import ImportProblem
 from kpi.store import scratch
 
 MAX_LINE_BYTES = 32 * 1024 * 1024
+#: A quoted field spanning more lines than this is not a note: an unterminated quote.
+MAX_QUOTED_LINES = 1_000
+#: Below this header width a line of prose reads as a record too easily to judge by.
+MIN_RECORD_LIKE_WIDTH = 3
 
 
 @dataclass
@@ -42,6 +50,7 @@ class Scan:
     quoted_line_ends: set[int] = field(default_factory=set)  # lines ending inside a quoted field
     line_ends: set[str] = field(default_factory=set)  # the line ends that end records
     header_seen: bool = False
+    width: int = 0  # the header's number of fields
 
     @property
     def mixed_line_ends(self) -> bool:
@@ -142,7 +151,10 @@ class _Scanner:
         number, text, length = item
         if not self.record:
             if text in ("\n", "\r\n", "\r"):
-                return  # DuckDB skips empty lines: they are not records
+                # DuckDB skips empty lines: they are not records. Their line ends still count
+                # toward a mix (an empty CRLF line among LF lines stops DuckDB's reader).
+                self.scan.line_ends.add(text)
+                return
             if (
                 length == len(text)
                 and (text.isascii() or not self.check_utf8)
@@ -157,12 +169,31 @@ class _Scanner:
         self.size += length
         if self.in_quote or '"' in text:
             self.in_quote, bad = _walk(text, self.delimiter, self.in_quote)
-            if bad or (self.in_quote and self.size > MAX_LINE_BYTES):
+            too_long = self.size > MAX_LINE_BYTES or len(self.record) > MAX_QUOTED_LINES
+            if bad or (self.in_quote and too_long):
                 self._set_aside_quote()
                 return
         if not self.in_quote:
-            _finish(self.scan, self.record, self.check_utf8)
+            if len(self.record) > 2 and self._swallows_records():
+                self._set_aside_quote()
+                return
+            _finish(self.scan, self.record, self.check_utf8, self.delimiter)
             self.record, self.size = [], 0
+
+    def _swallows_records(self) -> bool:
+        """Whether a quoted field that closed lines later holds, after its opening line, only
+        lines that each read alone as a whole record of the header's width (the inner ones not
+        themselves inside a quote): rows swallowed by an unterminated quote, not a note's lines.
+        At least two such lines are needed, so a note's one line of commas is not judged alone."""
+        width = self.scan.width
+        if width < MIN_RECORD_LIKE_WIDTH:
+            return False
+        *inner, (_, closing, _) = self.record[1:]
+        return _fields(closing, self.delimiter) == width and all(
+            _fields(text, self.delimiter) == width
+            and _walk(text, self.delimiter, False) == (False, False)
+            for _, text, _ in inner
+        )
 
     def end(self) -> bool:
         """At the end of the file; True when lines were put back to be read again."""
@@ -170,12 +201,14 @@ class _Scanner:
             self._set_aside_quote()
             return True
         if self.record:  # a lone unterminated quote on the last line: DuckDB rejects it itself
-            _finish(self.scan, self.record, self.check_utf8)
+            _finish(self.scan, self.record, self.check_utf8, self.delimiter)
             self.record = []
         return False
 
     def _one_line(self, text: str) -> None:
         scan = self.scan
+        if not scan.header_seen:
+            scan.width = _fields(text, self.delimiter)
         scan.records += scan.header_seen
         scan.header_seen = True
         if text[-1] == "\n":
@@ -211,7 +244,7 @@ def _set(scan: Scan, aside: SetAside) -> None:
     scan.set_aside.append(aside)
 
 
-def _finish(scan: Scan, record: list[_Line], check_utf8: bool) -> None:
+def _finish(scan: Scan, record: list[_Line], check_utf8: bool, delimiter: str) -> None:
     first, last = record[0][0], record[-1][0]
     scan.quoted_line_ends.update(n for n, _, _ in record[:-1])
     if end := _line_end(record[-1][1]):
@@ -224,7 +257,19 @@ def _finish(scan: Scan, record: list[_Line], check_utf8: bool) -> None:
             return
     if scan.header_seen:
         scan.records += 1
+    else:
+        scan.width = _fields(text, delimiter)
     scan.header_seen = True
+
+
+def _fields(text: str, delimiter: str) -> int:
+    """The number of fields ``text`` holds read alone as CSV (a stray quote taken literally)."""
+    try:
+        return sum(
+            len(row) for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        )
+    except csv.Error:  # a field beyond the csv module's size limit
+        return 0
 
 
 def _utf8_problem(record: list[_Line]) -> str:

@@ -1,21 +1,24 @@
-"""Import batches in the store: loading one atomically, and undoing one.
+"""Import batches in the store: loading one atomically, and undoing one (after a preview of
+what the undo would change).
 
 A batch upserts rows by (source, id). A row only replaces the stored one when it is not older
-(``recency_older``), and a column the export does not have keeps its stored value. Rows a batch
-replaces are kept in ``<kind>_history`` so that undoing the batch restores them exactly; rows it
-found older were never applied and need no history.
+(``recency_older``: by ``updated_at`` where both rows have one, else by the as-of instant of the
+exports they came from, ``batch_as_of``), and a column the export does not have keeps its stored
+value. Rows a batch replaces are kept in ``<kind>_history`` so that undoing the batch restores
+them exactly; rows it found older were never applied and need no history.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 import duckdb
 
 from kpi.errors import UndoRefused
 from kpi.store.connection import Store
-from kpi.store.schema import RECENCY_FIELDS, VERSION_FIELD, key_field, stored_columns
+from kpi.store.schema import KINDS, VERSION_FIELD, fields_of, key_field, stored_columns
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,22 @@ def next_batch_id(cur: duckdb.DuckDBPyConnection) -> int:
     return cur.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM imports").fetchall()[0][0]
 
 
+def batch_as_of(
+    cur: duckdb.DuckDBPyConnection, kind: str, select: str, params: dict
+) -> datetime | None:
+    """The instant an export is as of: its latest timestamp, over every row ``select`` yields
+    and every timestamp field (``updated_at`` too), or None when it has none.
+
+    An export cannot show a time after it was taken, so this is the best evidence of when it
+    was; ``upsert`` compares it with the as-of of the batch that wrote each stored row, and the
+    importer records it with the batch (``imports.as_of``).
+    """
+    times = [f.name for f in fields_of(kind) if f.type == "timestamp"]
+    latest = ", ".join(f"max({t})" for t in times)
+    found = cur.execute(f"SELECT greatest({latest}) FROM ({select})", params).fetchall()
+    return found[0][0]
+
+
 def upsert(
     cur: duckdb.DuckDBPyConnection,
     kind: str,
@@ -38,13 +57,16 @@ def upsert(
     params: dict,
     batch_id: int,
     supplied: Collection[str] | None = None,
+    *,
+    as_of: datetime | None,
 ) -> UpsertCounts:
     """Insert new rows, replace stored rows with newer versions (keeping the old version), and
     leave the rest.
 
     ``select`` yields rows with the kind's stored columns, in ``stored_columns`` order; its
     values come in ``params``. ``supplied`` names the stored columns the export has (default:
-    all); a stored row keeps its value in every other column.
+    all); a stored row keeps its value in every other column. ``as_of`` is the export's as-of
+    instant (``batch_as_of``), which the caller records as ``imports.as_of`` of ``batch_id``.
     """
     columns = list(stored_columns(kind))
     source_known = cur.execute(
@@ -59,7 +81,7 @@ def upsert(
     staged = f"staged_{kind}_{int(batch_id)}"
     cur.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS {select}", params)
     given = set(columns if supplied is None else supplied) | {"source", key_field(kind)}
-    counts = _merge(cur, kind, staged, batch_id, given)
+    counts = _merge(cur, kind, staged, batch_id, given, as_of)
     # Dropped only on success: on an error the caller rolls the transaction back, which removes
     # them too, and a DROP in an aborted transaction would hide the error that aborted it.
     cur.execute(f"DROP TABLE {staged}")
@@ -68,45 +90,52 @@ def upsert(
 
 
 def recency_older(kind: str, supplied: Collection[str]) -> str:
-    """A condition over an incoming row ``s`` and its stored version ``t``: the incoming row is
-    older, so it must not replace the stored one.
+    """A condition over an incoming row ``s``, its stored version ``t`` and the imports record
+    ``b`` of the batch that wrote ``t``, with the incoming export's as-of as ``$as_of``: the
+    incoming row is older, so it must not replace the stored one (nor change any of its columns).
 
-    The source's last-change time decides where both rows have it; otherwise each row's latest
-    timestamp among those the export has (so both are judged on the same columns). Equal
-    recency is not older: the same snapshot, corrected, still updates. Unknown recency (no
-    timestamps) is not older either.
+    Where both rows have the source's last-change time (``updated_at``), it decides. Otherwise
+    the exports' as-of instants do (``batch_as_of``: each export's latest timestamp over all its
+    rows and timestamp fields): a row's own timestamps cannot tell a reopened ticket from an
+    older snapshot of it, nor a reassignment from its undoing, but an export is never taken
+    before its latest timestamp. Equal recency is not older (the same snapshot, corrected, still
+    updates), and neither is unknown recency: a missing time never counts as older.
     """
-    times = [f for f in RECENCY_FIELDS[kind] if f in supplied]
-    if not times:
-        by_times = "false"
-    elif len(times) == 1:
-        by_times = f"coalesce(s.{times[0]} < t.{times[0]}, false)"
-    else:
-        latest_s = ", ".join(f"s.{f}" for f in times)
-        latest_t = ", ".join(f"t.{f}" for f in times)
-        by_times = f"coalesce(greatest({latest_s}) < greatest({latest_t}), false)"
+    by_as_of = "coalesce($as_of < b.as_of, false)"
     version = VERSION_FIELD.get(kind)
     if version is None or version not in supplied:
-        return by_times
+        return by_as_of
     s_v, t_v = f"s.{version}", f"t.{version}"
     return (
-        f"CASE WHEN {s_v} IS NOT NULL AND {t_v} IS NOT NULL THEN {s_v} < {t_v} ELSE {by_times} END"
+        f"CASE WHEN {s_v} IS NOT NULL AND {t_v} IS NOT NULL THEN {s_v} < {t_v} ELSE {by_as_of} END"
     )
+
+
+def _merged_value(kind: str, column: str, batch_id: int, supplied: set[str]) -> str:
+    """A stored column of the row as it would be stored: the export's value where it has the
+    column, the stored value elsewhere (a new row has none), and this batch's id."""
+    if column == "batch_id":
+        return f"{int(batch_id)} AS batch_id"
+    if column in supplied:
+        return f"s.{column} AS {column}"
+    if column == VERSION_FIELD.get(kind):
+        # The last-change time dates the values it came with: a newer version from an export
+        # without it has none, or a later older export would be judged against a stale time.
+        return f"CAST(NULL AS TIMESTAMP) AS {column}"
+    return f"t.{column} AS {column}"
 
 
 def _merge(
-    cur: duckdb.DuckDBPyConnection, kind: str, staged: str, batch_id: int, supplied: set[str]
+    cur: duckdb.DuckDBPyConnection,
+    kind: str,
+    staged: str,
+    batch_id: int,
+    supplied: set[str],
+    as_of: datetime | None,
 ) -> UpsertCounts:
     key = key_field(kind)
     columns = list(stored_columns(kind))
-    # The row as it would be stored: the export's value where it has the column, the stored
-    # value elsewhere (a new row has none), and this batch's id.
-    merged = ", ".join(
-        f"{int(batch_id)} AS batch_id"
-        if c == "batch_id"
-        else (f"s.{c} AS {c}" if c in supplied else f"t.{c} AS {c}")
-        for c in columns
-    )
+    merged = ", ".join(_merged_value(kind, c, batch_id, supplied) for c in columns)
     compared = [c for c in columns if c in supplied and c != "batch_id"]
     differs = " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in compared)
     older = recency_older(kind, supplied)
@@ -115,7 +144,9 @@ def _merge(
         SELECT {merged}, t.{key} IS NULL AS is_new,
                t.{key} IS NOT NULL AND ({older}) AS is_older,
                t.{key} IS NOT NULL AND NOT ({older}) AND ({differs}) AS is_changed
-        FROM {staged} s LEFT JOIN {kind} t ON t.source = s.source AND t.{key} = s.{key}"""
+        FROM {staged} s LEFT JOIN {kind} t ON t.source = s.source AND t.{key} = s.{key}
+        LEFT JOIN imports b ON b.batch_id = t.batch_id""",
+        {"as_of": as_of},
     )
     names = ", ".join(columns)
     stored = ", ".join(f"t.{c}" for c in columns)
@@ -136,11 +167,90 @@ def _merge(
     return UpsertCounts(new, changed, total - new - changed - old, old)
 
 
+@dataclass(frozen=True)
+class KindUndo:
+    """What undoing a batch does to one table: the rows the batch stored that go, and the
+    earlier versions (kept in ``<kind>_history``) that come back in their place."""
+
+    removed: int
+    restored: int
+
+    @property
+    def net(self) -> int:
+        """How many rows the table loses (removed rows that had an earlier version are replaced)."""
+        return self.removed - self.restored
+
+
+@dataclass(frozen=True)
+class UndoPreview:
+    """What ``undo`` would change, read before anything is done; ``refused`` is the one-line
+    reason it would be refused (what to undo first), else None."""
+
+    batch_id: int
+    kinds: dict[str, KindUndo]
+    quarantined: int
+    warnings: int
+    refused: str | None = None
+
+    def lines(self) -> list[str]:
+        """What will change, one line per table it touches, e.g. "contacts: 120 rows this batch
+        stored are removed and 30 earlier versions they replaced are restored (90 fewer rows)"."""
+        out = []
+        for kind, change in self.kinds.items():
+            if change.removed or change.restored:
+                out.append(
+                    f"{kind}: {_rows(change.removed)} this batch stored removed, "
+                    f"{_rows(change.restored, 'earlier version')} they replaced restored "
+                    f"({_rows(change.net)} fewer in the store)"
+                )
+        if self.quarantined or self.warnings:
+            out.append(
+                f"its import record: {_rows(self.quarantined, 'quarantined row')} and "
+                f"{_rows(self.warnings, 'warning')} cleared"
+            )
+        return out or ["nothing: the batch stored no rows"]
+
+
+def _rows(count: int, noun: str = "row") -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def undo_preview(store: Store, batch_id: int) -> UndoPreview:
+    """The rows ``undo(store, batch_id)`` would remove and restore per table, counted with the
+    same conditions ``undo`` deletes and inserts by, so the preview is what undo then does."""
+    cur = store.cursor()
+    refused = None
+    try:
+        _check_undoable(cur, batch_id)
+    except UndoRefused as reason:
+        refused = str(reason)
+    kinds = {
+        kind: KindUndo(
+            removed=_count(cur, f"SELECT count(*) FROM {kind} WHERE batch_id = ?", batch_id),
+            restored=_count(
+                cur, f"SELECT count(*) FROM {kind}_history WHERE replaced_by = ?", batch_id
+            ),
+        )
+        for kind in KINDS
+    }
+    return UndoPreview(
+        batch_id=batch_id,
+        kinds=kinds,
+        quarantined=_count(cur, "SELECT count(*) FROM quarantine WHERE batch_id = ?", batch_id),
+        warnings=_count(cur, "SELECT count(*) FROM import_warnings WHERE batch_id = ?", batch_id),
+        refused=refused,
+    )
+
+
+def _count(cur: duckdb.DuckDBPyConnection, sql: str, batch_id: int) -> int:
+    return int(cur.execute(sql, [batch_id]).fetchall()[0][0])
+
+
 def undo(store: Store, batch_id: int) -> None:
     """Remove a batch's rows and restore the versions it replaced, in one transaction."""
     with store.transaction() as cur:
         _check_undoable(cur, batch_id)
-        for kind in ("contacts", "responses"):
+        for kind in KINDS:
             columns = ", ".join(stored_columns(kind))
             cur.execute(f"DELETE FROM {kind} WHERE batch_id = ?", [batch_id])
             cur.execute(

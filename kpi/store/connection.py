@@ -7,7 +7,6 @@ DuckDB connection is not safe to share between threads.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import re
@@ -21,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from kpi.errors import StoreError
+from kpi.errors import StoreError, disk_full
 from kpi.store import scratch
 from kpi.store.schema import KINDS, key_field, stored_columns
 
@@ -105,14 +104,38 @@ def _migration_2(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _migration_3(con: duckdb.DuckDBPyConnection) -> None:
-    """Contacts' ``updated_at`` (which version of a row is newer) and each batch's count of rows
-    older than the stored ones (kept out)."""
+    """Contacts' ``updated_at`` and each batch's as-of instant (which version of a row is newer),
+    and each batch's count of rows older than the stored ones (kept out)."""
     # Migration 1 creates the canonical tables from schema.py as it is now, so a new store
     # already has updated_at: add it only where it is missing. Its position differs between
     # new and migrated stores, so rows are always written by column name.
     for table in ("contacts", "contacts_history"):
         con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS updated_at TIMESTAMP")
     con.execute("ALTER TABLE imports ADD COLUMN rows_older BIGINT DEFAULT 0")
+    con.execute("ALTER TABLE imports ADD COLUMN as_of TIMESTAMP")
+    _backfill_as_of(con)
+
+
+def _backfill_as_of(con: duckdb.DuckDBPyConnection) -> None:
+    """The as-of of batches imported before it was recorded: the latest timestamp of the rows
+    each stored (current and replaced versions), the nearest the store still holds to the
+    latest timestamp of its file."""
+    # The timestamp columns as they are at this migration (schema.py may gain more later).
+    times = {
+        "contacts": "greatest(opened_at, first_response_at, resolved_at, closed_at, updated_at)",
+        "responses": "responded_at",
+    }
+    latest = [
+        f"SELECT batch_id, {expr} AS t FROM {table}"
+        for kind, expr in times.items()
+        for table in (kind, f"{kind}_history")
+    ]
+    con.execute(
+        f"""UPDATE imports SET as_of = found.t
+        FROM (SELECT batch_id, max(t) AS t FROM ({" UNION ALL ".join(latest)}) GROUP BY batch_id)
+            AS found
+        WHERE imports.batch_id = found.batch_id"""
+    )
 
 
 #: Ordered migrations; the store's schema version is the number applied. Append, never edit.
@@ -246,8 +269,7 @@ def open_store(path: str | Path | None = None, *, read_only: bool = False) -> St
     try:
         _configure(con, target)
         if not read_only:
-            # This process holds the write lock, so no other process is spilling there now.
-            shutil.rmtree(f"{target}.tmp", ignore_errors=True)
+            _remove_old_spill(Path(f"{target}.tmp"))
             _migrate(con)
     except BaseException as exc:
         con.close()
@@ -258,11 +280,28 @@ def open_store(path: str | Path | None = None, *, read_only: bool = False) -> St
     return Store(con, target)
 
 
+#: The names DuckDB gives its spill files (``duckdb_temp_storage-*.tmp``, ``duckdb_temp_block-*``).
+SPILL_NAMES = re.compile(r"duckdb_temp_(storage|block)\S*")
+
+
+def _remove_old_spill(folder: Path) -> None:
+    """Remove the ``<store>.tmp/`` spill folder an older version left beside the store (it held
+    raw imported rows), but only when it holds nothing except DuckDB's spill files: a folder of
+    that name made by someone else is theirs. This process holds the store's write lock, so no
+    other process is spilling there now."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return  # no such folder (the usual case), or not ours to read
+    if all(e.is_file() and SPILL_NAMES.fullmatch(e.name) for e in entries):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _forget(target: str, new: bool, exc: BaseException) -> None:
     """Remove a store this call created but could not write for a full disk, which leaves an
     empty file that would otherwise be refused as "not a DuckDB store" next time. Only then:
     after any other failure the file may be another process's store in the making."""
-    if new and "No space left" in str(exc):
+    if new and disk_full(exc) is not None:
         for leftover in (target, f"{target}.wal"):
             with contextlib.suppress(OSError):
                 os.unlink(leftover)
@@ -367,7 +406,7 @@ def _store_error(target: str, exc: BaseException) -> StoreError:
             f"the store {target} is locked by another process (PID {pid}); close the dashboard "
             f"or the other `kpi` command (PID {pid}) using it, or use another --db"
         )
-    if "No space left" in text or getattr(exc, "errno", None) == errno.ENOSPC:
+    if disk_full(exc) is not None:
         return StoreError(
             f"the disk is full: the store {target} cannot be written; free some space and try again"
         )

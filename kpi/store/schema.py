@@ -100,14 +100,10 @@ RESPONSE_STORE_EXTRA = {
 
 KINDS = ("contacts", "responses")
 
-#: What makes one version of a stored row newer than another (a re-import never replaces a row
-#: with an older one): the source's own last-change time where both versions have it, else the
-#: row's latest timestamp of these.
+#: The source's own last-change time, which decides whether a re-imported row is newer than the
+#: stored one where both versions have it (otherwise the exports' as-of instants decide; see
+#: ``kpi.store.batches.recency_older``).
 VERSION_FIELD = {"contacts": "updated_at"}
-RECENCY_FIELDS = {
-    "contacts": ("opened_at", "first_response_at", "resolved_at", "closed_at"),
-    "responses": ("responded_at",),
-}
 
 
 def fields_of(kind: str) -> tuple[Field, ...]:

@@ -508,6 +508,59 @@ def hostile_reading() -> None:
     sheet.append(["C1", "2025-03-03 09:15", "Billing"])
     sheet["XFD1048576"] = "far away"
     _save(book, "xlsx_cell_at_xfd1048576.xlsx")
+    write_text(
+        "unterminated_quote_closed_by_later_quote.csv",
+        lines(
+            "contact_id,opened_at,team,description",
+            "T1,2025-03-03 09:15,Billing,fine",
+            'T2,2025-03-03 10:40,Care,"oops',
+            "T3,2025-03-04 11:00,Care,read on its own",
+            "T4,2025-03-04 11:30,Care,also a row",
+            'T5,2025-03-04 12:00,Billing,screen 12"',
+            "T6,2025-03-05 08:00,Billing,last",
+        ),
+    )
+    write_bytes(
+        "utf8_mixed_with_latin1_on_most_lines.csv",
+        b"contact_id,opened_at,team,description\n"
+        + cafe
+        + "".join(f"T{i},2025-03-0{i} 09:00,Care,caf\xe9 {i}\n" for i in (2, 3, 4)).encode(
+            "latin-1"
+        ),
+    )
+    write_bytes(
+        "empty_crlf_line_among_lf_lines.csv",
+        b"contact_id,opened_at,team\n"
+        b"T1,2025-03-03 09:15,Billing\n"
+        b"\r\n"
+        b"T2,2025-03-03 10:40,Care\n"
+        b"T3,2025-03-04 11:00,Care\n",
+    )
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["contact_id", "opened_at", "team"])
+    for i in range(1, 31):
+        sheet.append([f"C{i}", f"2025-03-03 09:{i:02d}", "Billing"])
+    _save(book, "xlsx_dimension_understated.xlsx")
+    _rewrite_part(
+        "xlsx_dimension_understated.xlsx",
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(b'<dimension ref="A1:C31"/>', b'<dimension ref="A1:C2"/>'),
+    )
+
+
+def _rewrite_part(name: str, part: str, change) -> None:
+    """Edit one part of a saved workbook in place, keeping every entry's zip metadata (so
+    rebuilding gives the same bytes)."""
+    import zipfile
+
+    with zipfile.ZipFile(HERE / name) as archive:
+        entries = [(info, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(HERE / name, "w") as archive:
+        for info, data in entries:
+            new = change(data) if info.filename == part else data
+            assert info.filename != part or new != data, f"{part} of {name} did not change"
+            archive.writestr(info, new)
 
 
 def hostile_mappings() -> None:
@@ -683,6 +736,30 @@ def hostile_reimports() -> None:
             "T1,2025-03-03 09:15,2025-03-03 15:00,2025-03-07 10:00,closed,Asha,2025-03-07 10:00",
             "T2,2025-03-03 10:40,2025-03-04 09:00,2025-03-06 09:00,closed,Ben,2025-03-06 09:00",
             "T3,2025-03-04 14:05,2025-03-07 12:00,,resolved,Cara,2025-03-07 12:00",
+        ),
+    )
+    # The Tuesday snapshot again, from a report without updated_at: T3's reassignment back to
+    # Billing has no timestamp of its own, but the export is as of Tuesday 14:05 and the newer
+    # one of Thursday, so it is older all the same.
+    write_text(
+        "reimport_older_without_updated_at.csv",
+        lines(
+            "contact_id,opened_at,resolved_at,closed_at,status,team,agent",
+            "T1,2025-03-03 09:15,,,open,Billing,",
+            "T2,2025-03-03 10:40,2025-03-04 09:00,,resolved,Care,Ben",
+            "T3,2025-03-04 14:05,,,open,Billing,Cara",
+        ),
+    )
+    # A later export without updated_at in which T1 was reopened (its resolution cleared):
+    # T1's own timestamps look older than the stored resolution, but T3's resolution on Friday
+    # makes the export later than the stored one, so the reopening applies.
+    write_text(
+        "reimport_reopened_without_updated_at.csv",
+        lines(
+            "contact_id,opened_at,resolved_at,closed_at,status,team,agent",
+            "T1,2025-03-03 09:15,,,open,Billing,Asha",
+            "T2,2025-03-03 10:40,2025-03-04 09:00,2025-03-06 09:00,closed,Care,Ben",
+            "T3,2025-03-04 14:05,2025-03-07 12:00,,resolved,Care,Cara",
         ),
     )
     # An email in a required date column (quarantined), an email in another date column, a

@@ -161,6 +161,14 @@ EXPECTED: dict[str, Refused | Counted] = {
     "xlsx_cell_at_xfd1048576.xlsx": Refused(
         ("declares 1,048,576 rows x 16,384 columns", "100,000,000 cells", "kpi_xlsx_max_cells")
     ),
+    "unterminated_quote_closed_by_later_quote.csv": Counted(
+        6, quarantined=1, reasons=("line 3: unterminated quote", "lines after it are read")
+    ),
+    "utf8_mixed_with_latin1_on_most_lines.csv": Refused(
+        ("mixes utf-8 and another encoding on 3 of 5 lines", "re-export it as utf-8")
+    ),
+    "empty_crlf_line_among_lf_lines.csv": Counted(3),
+    "xlsx_dimension_understated.xlsx": Counted(30),
     # Issue 14: mapping files
     "mapping_null_values_as_string.csv": Refused(
         ("null_values must be a list of strings", '["na", "-"]', 'not the string "na"'),
@@ -259,6 +267,8 @@ EXPECTED: dict[str, Refused | Counted] = {
     "reimport_newer_snapshot.csv": Counted(3),
     "reimport_older_snapshot.csv": Counted(3),
     "reimport_without_team_column.csv": Counted(3),
+    "reimport_older_without_updated_at.csv": Counted(3),
+    "reimport_reopened_without_updated_at.csv": Counted(3),
     "personal_data_in_wrong_columns.csv": Counted(
         4,
         quarantined=1,

@@ -9,7 +9,8 @@ import duckdb
 import pytest
 
 from kpi.errors import ImportProblem
-from kpi.ingest.files import detect_encoding, read_export, sniff_delimiter, sniff_kind
+from kpi.ingest import records
+from kpi.ingest.files import _duckdb_read, detect_encoding, read_export, sniff_delimiter, sniff_kind
 from tests.paths import SAMPLE_DATA
 
 TEXT = "contact_id,opened_at,team\nT1,2025-03-03 09:15,Café £5 “quoted”\n"
@@ -239,3 +240,40 @@ def test_mixed_line_ends_are_read_and_a_line_end_inside_quotes_is_kept(tmp_path,
     raw = read_export(con, path)
     assert [r[1:] for r in table(con, raw)] == [("1", "crlf"), ("2", "lf"), ("3", "in\r\nquotes")]
     assert raw.rows_read == 3 and raw.rejected == []
+
+
+def test_an_empty_crlf_line_among_lf_lines_is_read(tmp_path, con):
+    path = write(tmp_path, b"id,note\n1,a\n\r\n2,b\n")
+    raw = read_export(con, path)
+    assert [r[1:] for r in table(con, raw)] == [("1", "a"), ("2", "b")]
+    assert raw.rows_read == 2 and raw.rejected == []
+
+
+def test_the_csv_readers_invalid_state_comes_with_what_to_do(tmp_path, con):
+    # Given the file as it is (not the copy read_export makes with one line end throughout),
+    # DuckDB's reader says only that its state machine "reached an invalid state".
+    path = write(tmp_path, b"id,note\n1,a\n\r\n2,b\n")
+    scan = records.scan_records(path, ",", check_utf8=True)
+    with pytest.raises(ImportProblem) as caught:
+        _duckdb_read(con, path, ",", 2, scan)
+    assert str(caught.value) == (
+        "cannot be read as a comma-separated CSV file (The CSV Parser state machine reached an "
+        'invalid state); check the quoting of the text fields (a stray " or a line break inside '
+        "one) or re-export the file."
+    )
+
+
+@pytest.mark.parametrize(
+    ("bad_every", "expected"),
+    [(50, "utf-8"), (3, "utf-8"), (None, "cp1252")],
+    ids=["2-percent", "a-third", "no-utf8-at-all"],
+)
+def test_utf8_evidence_decides_the_encoding_whatever_the_share_of_bad_lines(
+    tmp_path, bad_every, expected
+):
+    lines = [f"{i},Zoë\n" for i in range(1, 301)]
+    data = b"id,name\n" + b"".join(
+        line.encode("cp1252" if bad_every is None or i % bad_every == 0 else "utf-8")
+        for i, line in enumerate(lines, 1)
+    )
+    assert encoding_of(write(tmp_path, data)) == expected

@@ -41,6 +41,9 @@ def test_the_latest_plausible_instant_is_the_import_time_plus_the_tolerance():
         ("KPI_MAX_FUTURE_DAYS", "soon", "days after the import"),
         ("KPI_EARLIEST_DATE", "01/01/1990", "YYYY-MM-DD"),
         ("KPI_XLSX_MAX_MB", "-5", "cannot be negative"),
+        ("KPI_XLSX_MAX_MB", "nan", "finite"),
+        ("KPI_MAX_FUTURE_DAYS", "inf", "finite"),
+        ("KPI_XLSX_MAX_CELLS", "inf", "cells a workbook sheet may declare"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(variable, value, words):
@@ -59,8 +62,18 @@ def test_the_readme_names_every_limit_with_its_default():
         "earliest_date": f"default\n  {defaults.earliest_date.isoformat()}",
         "xlsx_max_cells": f"default {defaults.xlsx_max_cells:,}",
         "xlsx_max_mb": f"default {defaults.xlsx_max_mb:g}",
+        "xlsx_max_strings_mb": f"default {defaults.xlsx_max_strings_mb:g}",
     }
     flat = " ".join(readme.split())
     for variable, (field, _meaning) in ENVIRONMENT.items():
         assert f"`{variable}`" in readme, variable
         assert " ".join(shown[field].split()) in flat, (variable, shown[field])
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0])
+def test_a_limit_given_in_code_or_on_the_command_line_must_be_finite_and_not_negative(value):
+    with pytest.raises(ImportProblem) as caught:
+        ImportLimits().with_changes(max_future_days=value)
+    assert "max future days" in str(caught.value) and "finite number, 0 or more" in str(
+        caught.value
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ from tests.paths import BAD_INPUTS, SAMPLE_DATA
 NEWER = BAD_INPUTS / "reimport_newer_snapshot.csv"
 OLDER = BAD_INPUTS / "reimport_older_snapshot.csv"
 WITHOUT_TEAM = BAD_INPUTS / "reimport_without_team_column.csv"
+OLDER_UNDATED = BAD_INPUTS / "reimport_older_without_updated_at.csv"
+REOPENED_UNDATED = BAD_INPUTS / "reimport_reopened_without_updated_at.csv"
 WRONG_COLUMNS = BAD_INPUTS / "personal_data_in_wrong_columns.csv"
 
 
@@ -81,13 +84,60 @@ def test_an_export_without_the_team_column_leaves_team_as_stored(store):
     ]
 
 
+def test_an_older_export_without_updated_at_after_a_newer_one_with_it_changes_nothing(store):
+    # T3's reassignment back to Billing has no timestamp of its own: row by row, nothing says
+    # it is older. The export is as of Tuesday 14:05, the stored rows' export of Thursday.
+    import_file(store, NEWER)
+    before = store_text(store).split("# imports")[0]
+    older = import_file(store, OLDER_UNDATED)
+    said = "  contacts: 0 new, 0 updated, 0 unchanged; 3 older than the stored rows, kept as stored"
+    assert said in describe_import(older)
+    assert store_text(store).split("# imports")[0] == before  # not one column changed
+    assert rows(store, "SELECT contact_id, status, team, updated_at FROM contacts ORDER BY 1") == [
+        ("T1", "resolved", "Billing", datetime(2025, 3, 3, 15)),
+        ("T2", "closed", "Care", datetime(2025, 3, 6, 9)),
+        ("T3", "open", "Care", datetime(2025, 3, 5, 11)),
+    ]
+
+
+def test_a_later_export_without_updated_at_reopens_a_ticket_it_shows_reopened(store):
+    # T1's own timestamps (opened, no resolution) look older than the stored resolution; the
+    # export is as of Friday 12:00 (T3 resolved), later than the stored one (Thursday 09:00).
+    import_file(store, NEWER)
+    later = import_file(store, REOPENED_UNDATED)
+    assert "  contacts: 0 new, 2 updated, 1 unchanged" in describe_import(later)
+    assert rows(
+        store,
+        "SELECT contact_id, status, resolved_at, team, agent, updated_at FROM contacts ORDER BY 1",
+    ) == [
+        # The stored updated_at dated the version T1 replaced, so it goes with it.
+        ("T1", "open", None, "Billing", "Asha", None),
+        ("T2", "closed", datetime(2025, 3, 4, 9), "Care", "Ben", datetime(2025, 3, 6, 9)),
+        ("T3", "resolved", datetime(2025, 3, 7, 12), "Care", "Cara", None),
+    ]
+    # And the Tuesday snapshot (with updated_at) is older than the reopened T1 all the same.
+    older = import_file(store, OLDER)
+    assert (older.updated, older.unchanged, older.older) == (0, 0, 3)
+    assert rows(store, "SELECT status FROM contacts WHERE contact_id = 'T1'") == [("open",)]
+
+
+def test_each_import_records_the_instant_its_export_is_as_of(store):
+    for export in (NEWER, OLDER_UNDATED, REOPENED_UNDATED):
+        import_file(store, export)
+    assert rows(store, "SELECT file_name, as_of FROM imports ORDER BY batch_id") == [
+        ("reimport_newer_snapshot.csv", datetime(2025, 3, 6, 9)),
+        ("reimport_older_without_updated_at.csv", datetime(2025, 3, 4, 14, 5)),
+        ("reimport_reopened_without_updated_at.csv", datetime(2025, 3, 7, 12)),
+    ]
+
+
 def test_undoing_each_reimport_in_turn_restores_the_store_exactly(store):
     def data() -> str:
         return store_text(store).split("# imports")[0]  # every data table, before the batches
 
     states = [data()]
     batches = []
-    for export in (NEWER, OLDER, WITHOUT_TEAM):
+    for export in (NEWER, OLDER, WITHOUT_TEAM, OLDER_UNDATED, REOPENED_UNDATED):
         batches.append(import_file(store, export).batch_id)
         states.append(data())
     for batch in reversed(batches):

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import Workbook
 
 from kpi.errors import ImportProblem
+from kpi.ingest import files
 from kpi.ingest.files import RawTable, _transcode, peek_headers, read_export
 from kpi.ingest.importer import import_file
 from kpi.ingest.limits import ImportLimits
@@ -54,6 +55,57 @@ def test_an_unterminated_quote_on_row_2_of_10000_sets_aside_one_line_and_imports
         )
     ]
     assert rows(store, "SELECT description FROM contacts WHERE contact_id = 'T3'") == [("row 3",)]
+
+
+def test_an_unterminated_quote_closed_by_a_line_end_quote_5000_rows_later_swallows_nothing(
+    store, tmp_path
+):
+    # The quote on row 2 is closed by chance: row 5,000's description ends in 12". The lines
+    # between used to become one description (rows read 5,002, nothing quarantined).
+    body = [f"T{i},2025-03-03 09:15,Billing,row {i}\n" for i in range(1, 10_001)]
+    body[1] = 'T2,2025-03-03 09:15,Billing,"oops\n'
+    body[4_999] = 'T5000,2025-03-03 09:15,Billing,screen 12"\n'
+    path = tmp_path / "export.csv"
+    path.write_text(HEADER + "".join(body), encoding="utf-8")
+    result = import_file(store, path)
+    assert (result.rows_read, result.rows_imported, result.rows_quarantined) == (10_000, 9_999, 1)
+    assert rows(store, "SELECT row_number, reason FROM quarantine") == [
+        (
+            2,
+            'line 3: unterminated quote (a field opens with " and does not close properly); '
+            "the lines after it are read as rows",
+        )
+    ]
+    assert rows(
+        store, "SELECT contact_id, description FROM contacts WHERE contact_id IN ('T3', 'T5000')"
+    ) == [("T3", "row 3"), ("T5000", 'screen 12"')]
+
+
+def test_a_quote_closed_within_the_line_cap_after_whole_rows_is_still_set_aside(con, tmp_path):
+    # 300 lines: under the 1,000-line cap, so the rows it would swallow are what give it away.
+    body = [f"T{i},2025-03-03 09:15,Billing,row {i}\n" for i in range(1, 401)]
+    body[1] = 'T2,2025-03-03 09:15,Billing,"oops\n'
+    body[299] = 'T300,2025-03-03 09:15,Billing,screen 12"\n'
+    path = tmp_path / "export.csv"
+    path.write_text(HEADER + "".join(body), encoding="utf-8")
+    raw = read_export(con, path)
+    assert (raw.rows_read, len(raw.rejected)) == (400, 1)
+    assert raw.rejected[0].line == 3
+
+
+def test_a_note_spanning_lines_with_commas_in_them_is_still_one_field(con, tmp_path):
+    note = "Called back:\nbilling, refund, and address\nall fixed, thanks\nok"
+    path = tmp_path / "export.csv"
+    path.write_text(
+        HEADER + f'T1,2025-03-03 09:15,Billing,"{note}"\nT2,2025-03-03 10:00,Care,plain\n',
+        encoding="utf-8",
+    )
+    raw = read_export(con, path)
+    assert (raw.rows_read, raw.rejected) == (2, [])
+    assert con.execute(f"SELECT c3 FROM {raw.table} ORDER BY _row").fetchall() == [
+        (note,),
+        ("plain",),
+    ]
 
 
 def test_an_unterminated_quote_at_the_end_of_a_long_quoted_field_keeps_every_line(con, tmp_path):
@@ -125,6 +177,43 @@ def test_a_utf8_file_with_one_bad_byte_stays_utf8_and_quarantines_that_line(con,
         "line 202: not valid UTF-8 text (byte 0xE9 at column 25)"
     ]
     assert con.execute(f"SELECT c3 FROM {raw.table} WHERE c0 = 'T7'").fetchall() == [("Café n°7",)]
+
+
+def utf8_with_latin1_lines(path: Path, every: int) -> Path:
+    """10,000 UTF-8 lines holding "é", every ``every``-th of them in Latin-1 instead."""
+    data = [
+        f"T{i},2025-03-03,Billing,café {i}\n".encode("latin-1" if i % every == 0 else "utf-8")
+        for i in range(1, 10_001)
+    ]
+    path.write_bytes(HEADER.encode() + b"".join(data))
+    return path
+
+
+def test_a_utf8_file_with_2_percent_bad_lines_stays_utf8_and_quarantines_each(con, tmp_path):
+    path = utf8_with_latin1_lines(tmp_path / "export.csv", every=50)
+    raw = read_export(con, path)
+    assert raw.encoding == "utf-8"  # it used to be cp1252: every "é" became "Ã©"
+    assert (raw.rows_read, len(raw.rejected)) == (10_000, 200)
+    assert raw.rejected[0].reason == "line 51: not valid UTF-8 text (byte 0xE9 at column 27)"
+    assert con.execute(f"SELECT c3 FROM {raw.table} WHERE c0 = 'T7'").fetchall() == [("café 7",)]
+    assert con.execute(f"SELECT count(*) FROM {raw.table} WHERE c3 LIKE '%Ã%'").fetchall() == [(0,)]
+
+
+def test_a_file_mostly_in_another_encoding_than_its_utf8_lines_is_refused(store, tmp_path):
+    # 60% of lines in Latin-1: quarantining most of the file would not be an import.
+    data = [
+        f"T{i},2025-03-03,Billing,café {i}\n".encode("utf-8" if i % 5 < 2 else "latin-1")
+        for i in range(10_000)
+    ]
+    path = tmp_path / "export.csv"
+    path.write_bytes(HEADER.encode() + b"".join(data))
+    with pytest.raises(ImportProblem) as caught:
+        import_file(store, path)
+    assert str(caught.value) == (
+        "export.csv: the file mixes UTF-8 and another encoding on 6,000 of 10,001 lines; "
+        "re-export it as UTF-8."
+    )
+    assert nothing_stored(store)
 
 
 def test_a_windows_1252_file_with_many_accents_is_still_windows_1252(con, tmp_path):
@@ -209,6 +298,143 @@ def test_a_declared_dimension_beyond_the_cell_limit_is_refused_by_import_and_pee
         with pytest.raises(ImportProblem) as caught:
             read()
         assert str(caught.value) == expected
+
+
+SHARED_STRINGS_TYPE = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+)
+
+
+def shared_strings_workbook(path: Path, header: list[str], padding: int) -> Path:
+    """A workbook as Excel writes one (openpyxl writes text inline): its header cells point into
+    xl/sharedStrings.xml, which also holds ``padding`` bytes of other strings after them."""
+    book = Workbook()
+    book.active.append(["placeholder"])
+    book.save(path)
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    cells = "".join(f'<c r="{chr(65 + i)}1" t="s"><v>{i}</v></c>' for i in range(len(header)))
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    start, end = sheet.index("<sheetData>"), sheet.index("</sheetData>")
+    parts["xl/worksheets/sheet1.xml"] = (
+        sheet[:start] + f'<sheetData><row r="1">{cells}</row>' + sheet[end:]
+    ).encode()
+    filler = "<si><t>" + "x" * 1_000 + "</t></si>"
+    strings = "".join(f"<si><t>{name}</t></si>" for name in header) + filler * (padding // 1_000)
+    parts["xl/sharedStrings.xml"] = (
+        '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        + strings
+        + "</sst>"
+    ).encode()
+    types = parts["[Content_Types].xml"].decode()
+    override = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{SHARED_STRINGS_TYPE}"/>'
+    parts["[Content_Types].xml"] = types.replace("</Types>", override + "</Types>").encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_shared_strings_beyond_their_limit_are_refused_but_the_header_can_be_peeked(
+    store, tmp_path
+):
+    # openpyxl inflates every shared string when it opens a workbook (240 MB of them took 95 s
+    # and 1.8 GB), so they have a limit of their own, below the workbook's.
+    path = shared_strings_workbook(tmp_path / "book.xlsx", ["contact_id", "opened_at"], 2 << 20)
+    limits = ImportLimits(xlsx_max_strings_mb=1)
+    with pytest.raises(ImportProblem) as caught:
+        import_file(store, path, limits=limits)
+    assert str(caught.value) == (
+        "book.xlsx: the workbook's shared strings inflate to 2 MB, more than the limit of 1 MB; "
+        "if it is genuine, set KPI_XLSX_MAX_STRINGS_MB higher."
+    )
+    assert nothing_stored(store)
+    # The Data page reads only the strings its header uses, whatever the limit.
+    assert peek_headers(path, limits) == ["contact_id", "opened_at"]
+
+
+def test_a_header_whose_strings_lie_deep_in_the_shared_strings_is_not_peeked_at(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(files, "PEEK_STRINGS_BYTES", 1 << 20)
+    path = shared_strings_workbook(tmp_path / "book.xlsx", ["contact_id"], 2 << 20)
+    with zipfile.ZipFile(path) as archive:  # the header cell points past the padding
+        sheet = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert "<v>0</v>" in sheet
+    rewritten = tmp_path / "deep.xlsx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(rewritten, "w") as out:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                data = sheet.replace("<v>0</v>", "<v>1500</v>").encode()
+            out.writestr(name, data)
+    with pytest.raises(ImportProblem) as caught:
+        peek_headers(rewritten)
+    assert str(caught.value) == (
+        "deep.xlsx: its header's text lies beyond the first 1 MB of the workbook's shared "
+        "strings; save the workbook again in Excel, or export a CSV."
+    )
+
+
+def test_broken_shared_strings_are_one_line_for_import_and_peek(store, tmp_path):
+    path = shared_strings_workbook(tmp_path / "book.xlsx", ["contact_id", "opened_at"], 0)
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    parts["xl/sharedStrings.xml"] = b"<sst><si><t>contact_id</t><si>"  # cut short
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    problems = []
+    for read in (lambda: import_file(store, path), lambda: peek_headers(path)):
+        with pytest.raises(ImportProblem) as caught:
+            read()
+        problems.append(str(caught.value))
+    assert nothing_stored(store)
+    # (The parser's column depends on how it was fed: the rest of the line is fixed.)
+    for message, verb in zip(problems, ("open", "read"), strict=True):
+        assert message.startswith(
+            f"book.xlsx: cannot {verb} it as an XLSX workbook (ParseError: no element found: "
+        )
+        assert message.endswith("); is it damaged? Save it again in Excel, or export a CSV.")
+        assert "\n" not in message
+
+
+def understated_workbook(path: Path, rows: int) -> Path:
+    """A workbook of ``rows`` data rows whose <dimension> says it has one."""
+    book = Workbook()
+    book.active.append(["contact_id", "opened_at", "team"])
+    for i in range(rows):
+        book.active.append([f"C{i}", "2025-03-03 09:15", "Billing"])
+    book.save(path)
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    declared = f'<dimension ref="A1:C{rows + 1}"/>'
+    assert declared in sheet
+    parts["xl/worksheets/sheet1.xml"] = sheet.replace(declared, '<dimension ref="A1:C2"/>').encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_a_declared_dimension_smaller_than_the_sheet_does_not_hide_its_rows(con, tmp_path):
+    path = understated_workbook(tmp_path / "book.xlsx", 2_000)
+    raw = read_export(con, path)
+    assert raw.rows_read == 2_000  # read-only openpyxl trusted A1:C2: 1 row, no word of the rest
+    assert con.execute(f"SELECT _row, c0 FROM {raw.table} WHERE _row = 2000").fetchall() == [
+        (2_000, "C1999")
+    ]
+
+
+def test_an_understated_sheet_is_still_bounded_by_the_cell_limit(con, tmp_path):
+    path = understated_workbook(tmp_path / "book.xlsx", 2_000)
+    with pytest.raises(ImportProblem) as caught:
+        read_export(con, path, limits=ImportLimits(xlsx_max_cells=3_000))
+    assert str(caught.value) == (
+        "book.xlsx: sheet 'Sheet' holds more than 3,000 cells; if it is genuine, "
+        "set KPI_XLSX_MAX_CELLS higher."
+    )
 
 
 def test_a_stray_cell_far_to_the_right_is_not_read(con, tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi.ingest.records import scan_records
+from kpi.ingest.records import MAX_QUOTED_LINES, scan_records
 
 
 def write(folder: Path, data: bytes) -> Path:
@@ -32,3 +32,45 @@ def test_records_are_counted_line_by_line_apart_from_the_reader(tmp_path, text, 
     scan = scan_records(write(tmp_path, text.encode()), ",", check_utf8=False)
     assert scan.records == records
     assert [a.line for a in scan.set_aside] == set_aside
+
+
+ROWS = "".join(f"T{i},x,y\n" for i in range(3, 7))  # four whole records of the header's width
+
+
+@pytest.mark.parametrize(
+    ("text", "records", "set_aside"),
+    [
+        # An unterminated quote that a later field ending in a quote closes at a line end.
+        ('a,b,c\n1,x,"oops\n' + ROWS + 'T7,x,screen 12"\n8,x,y\n', 7, [2]),
+        # A note whose lines hold commas, but not the header's number of fields each.
+        ('a,b,c\n1,x,"Called back:\nbilling, refund, address\nfixed, thanks"\n2,x,y\n', 2, []),
+        # A note with one line that could be a record: two are needed to judge it.
+        ('a,b,c\n1,x,"Address:\n1 Main St, Springfield, IL"\n2,x,y\n', 2, []),
+        # Too few columns to tell a line of prose from a record: a quote closing is believed.
+        ('a,b\n1,"oops\n3,4\n5,6"\n7,8\n', 2, []),
+    ],
+    ids=["closed-by-chance", "note-with-commas", "one-record-like-line", "two-columns"],
+)
+def test_a_quote_closing_after_whole_records_is_an_unterminated_quote(
+    tmp_path, text, records, set_aside
+):
+    scan = scan_records(write(tmp_path, text.encode()), ",", check_utf8=False)
+    assert (scan.records, [a.line for a in scan.set_aside]) == (records, set_aside)
+
+
+def test_a_quoted_field_spanning_more_than_the_line_cap_is_set_aside(tmp_path):
+    # Lines of one field each (not records of the header's width): only the cap catches it.
+    inner = "".join(f"line {i}\n" for i in range(MAX_QUOTED_LINES + 5))
+    text = f'a,b,c\n1,x,"long\n{inner}end"\n2,x,y\n'
+    scan = scan_records(write(tmp_path, text.encode()), ",", check_utf8=False)
+    assert [a.line for a in scan.set_aside] == [2]
+    assert scan.records == 1 + len(inner.splitlines()) + 2  # the lines after it are rows
+    short = "".join(f"line {i}\n" for i in range(900))
+    under = f'a,b,c\n1,x,"long\n{short}end"\n2,x,y\n'
+    assert scan_records(write(tmp_path, under.encode()), ",", check_utf8=False).set_aside == []
+
+
+def test_an_empty_crlf_line_among_lf_lines_is_a_mix_of_line_ends(tmp_path):
+    # DuckDB's reader stops on it ("state machine reached an invalid state"), so it is a mix.
+    scan = scan_records(write(tmp_path, b"a,b\n1,2\n\r\n3,4\n"), ",", check_utf8=False)
+    assert (scan.records, scan.mixed_line_ends) == (2, True)

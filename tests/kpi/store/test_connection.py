@@ -275,3 +275,15 @@ def test_a_spill_folder_left_beside_the_store_by_an_older_version_is_removed(
     assert legacy.exists()  # a reader cannot know that no writer is spilling there
     open_store(db).close()
     assert not legacy.exists()
+
+
+def test_a_folder_beside_the_store_that_is_not_a_spill_folder_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    db = a_store(tmp_path / "notes")
+    theirs = Path(f"{db}.tmp")
+    theirs.mkdir()
+    (theirs / "keep.txt").write_text("someone's notes")
+    (theirs / "duckdb_temp_storage-0.tmp").write_text("spill")
+    open_store(db).close()
+    assert (theirs / "keep.txt").read_text() == "someone's notes"
