@@ -4,20 +4,35 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, filters
-from dashboard.navigation import PAGES
+from dashboard import choices, data, filters
+from dashboard.navigation import PAGES, PageSpec
 from kpi.charts.disclosure import escape_markdown
 
 st.set_page_config(page_title="Service KPI Dashboard", page_icon="📊", layout="wide")
 
-sections: dict[str, list] = {}
+sections: dict[str, list[st.Page]] = {}
+specs: list[tuple[st.Page, PageSpec]] = []
 for number, spec in enumerate(PAGES):
+    default = number == 0
+    # The default page is served at the root; its url_path is left free for its hidden alias.
     page = st.Page(
-        spec.script, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=number == 0
+        spec.script,
+        title=spec.title,
+        icon=spec.icon,
+        url_path="" if default else spec.url_path,
+        default=default,
     )
-    sections.setdefault(spec.section, []).append(page)
+    # Every page answers at its own name too (/overview, /service_levels): always registered,
+    # hidden from the menu, so a direct link never meets "Page not found".
+    aliases = [
+        st.Page(spec.script, title=spec.title, icon=spec.icon, url_path=a, visibility="hidden")
+        for a in spec.aliases(default)
+    ]
+    sections.setdefault(spec.section, []).extend([page, *aliases])
+    specs.extend((p, spec) for p in (page, *aliases))
 
 current = st.navigation(sections)
+current_spec = next(spec for page, spec in specs if page is current)
 # A store that cannot be opened (locked by a `kpi` command, damaged, read-only, not a store) is
 # said once, here, instead of failing in every element of the page; a rerun tries again.
 problem = data.store_problem()
@@ -27,4 +42,6 @@ if problem:
     st.stop()
 # The picture frame: the global filters, drawn before the page so every page reads the same ones.
 filters.sidebar()
+# The page's own choices join the filters in the URL; whatever else a link carries is dropped.
+choices.start(current_spec.url_path, keep=list(filters.PARAMS))
 current.run()

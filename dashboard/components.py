@@ -16,7 +16,14 @@ from kpi.charts.disclosure import anonymise, csv_bytes, suppress_small
 from kpi.engine.change import Change
 from kpi.engine.filters import Filters
 from kpi.engine.results import MetricResult
-from kpi.engine.tables import format_change, format_interval, format_value
+from kpi.engine.tables import (
+    EMPTY,
+    PeopleTable,
+    for_people,
+    format_change,
+    format_interval,
+    format_value,
+)
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.targets import LEGEND, rag
 from kpi.store import annotations as annotation_store
@@ -157,23 +164,37 @@ def chart(fig: go.Figure, key: str) -> None:
     st.plotly_chart(fig, key=key, config=config)
 
 
-def table(frame: pd.DataFrame, name: str, key: str) -> None:
-    """A table of aggregates and its CSV download (cells that could run as formulas neutralised).
+def table(frame: pd.DataFrame, name: str, key: str, grain: str | None = None) -> None:
+    """A table of aggregates as people read it (kpi's headers, units and dashes; numbers that
+    sort stay numbers) and its CSV download (cells that could run as formulas neutralised).
 
-    A table by agent is shown as it is but exported with colleagues as "Colleague 1..n" and
+    The CSV keeps the machine-friendly columns and unrounded numbers, for a spreadsheet. A
+    table by agent is shown as it is but exported with colleagues as "Colleague 1..n" and
     cells under 5 suppressed: exports must not identify colleagues."""
-    frame = frame.round(2)
-    st.dataframe(frame, hide_index=True, width="stretch")
+    dataframe(for_people(frame, grain))
     by_agent = "agent" in frame
     export = (
         suppress_small(anonymise(frame, "agent", viewer.me(data.store()))) if by_agent else frame
     )
     note = "; colleagues anonymised, cells under 5 suppressed" if by_agent else ""
     st.download_button(
-        f"Download {name} (CSV{note})",
+        f"Download {name} (CSV of unrounded figures{note})",
         csv_bytes(export),
         file_name=f"{key}.csv",
         mime="text/csv",
         key=f"download_{key}",
         icon=":material/download:",
     )
+
+
+def dataframe(shown: PeopleTable) -> None:
+    """A table from ``kpi.engine.tables.for_people``: its number formats as column settings
+    (so those columns still sort as numbers), and its note on what the dashes mean."""
+    config = {
+        column: st.column_config.NumberColumn(format=fmt) for column, fmt in shown.formats.items()
+    }
+    st.dataframe(
+        shown.frame, hide_index=True, width="stretch", column_config=config, placeholder=EMPTY
+    )
+    if shown.note:
+        st.caption(shown.note)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -20,6 +21,7 @@ from kpi.engine.report import OVERVIEW_TRENDS, Overview
 from kpi.engine.results import MetricResult, Report
 from kpi.engine.timeline import Grain
 from kpi.errors import StoreError
+from kpi.metrics.registry import REGISTRY
 from kpi.metrics.settings import Settings, load_settings
 from kpi.store.connection import Store, default_path, open_store
 
@@ -56,6 +58,30 @@ def version() -> str:
     return store().version()
 
 
+@contextmanager
+def _computing(what: str, filters: Filters) -> Iterator[None]:
+    """A spinner saying what is being computed and for which filters. Streamlit shows it only
+    after half a second, so a cached answer never flashes one."""
+    with st.spinner(f"Computing {what} for {filters.describe()}...", show_time=True):
+        yield
+
+
+def _kpis(keys: Sequence[str] | None) -> str:
+    if keys is None or len(keys) > 4:
+        return "the KPIs"
+    return ", ".join(REGISTRY[k].label for k in keys)
+
+
+#: What each breakdown of kpi.engine.breakdowns shows, for its spinner.
+_BREAKDOWNS = {
+    "time_distribution": "response and resolution times",
+    "breach_heatmap": "when SLA breaches happen",
+    "backlog_age": "the age of open contacts",
+    "score_counts": "how customers scored",
+    "drivers": "what drives complaints",
+}
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def _report(
     _store: Store,
@@ -76,7 +102,10 @@ def report(
 ) -> Report:
     """The engine's report (every KPI unless ``metrics`` names some), cached."""
     keys = tuple(metrics) if metrics is not None else None
-    return _report(store(), version(), filters, tuple(by), grain, keys)
+    split = f" by {' and '.join(by)}" if by else ""
+    per = f" per {grain}" if grain else ""
+    with _computing(f"{_kpis(keys)}{split}{per}", filters):
+        return _report(store(), version(), filters, tuple(by), grain, keys)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -88,7 +117,8 @@ def _overview(
 
 def overview(filters: Filters, trend_keys: Sequence[str] = OVERVIEW_TRENDS) -> Overview:
     """Every KPI now and in the previous period, the changes, and weekly trends, cached."""
-    return _overview(store(), version(), filters, tuple(trend_keys))
+    with _computing("every KPI, its change and its 12-week trend", filters):
+        return _overview(store(), version(), filters, tuple(trend_keys))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -102,7 +132,8 @@ def compare(
     filters: Filters, keys: Sequence[str]
 ) -> tuple[dict[str, MetricResult], dict[str, Change]]:
     """kpi.engine.page_data.compare (a few KPIs now and their changes), cached."""
-    return _compare(store(), version(), filters, tuple(keys))
+    with _computing(f"{_kpis(keys)} and the change from the previous period", filters):
+        return _compare(store(), version(), filters, tuple(keys))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -114,7 +145,8 @@ def _me(
 
 def me_against_rest(filters: Filters, me: str, keys: Sequence[str]) -> MeAgainstRest:
     """kpi.engine.comparison.me_against_rest, cached."""
-    return _me(store(), version(), filters, me, tuple(keys))
+    with _computing("your figures and the rest of your team's", filters):
+        return _me(store(), version(), filters, me, tuple(keys))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -124,7 +156,8 @@ def _breakdown(_store: Store, version: str, name: str, filters: Filters, args: t
 
 def breakdown(name: str, filters: Filters, *args: Any) -> Any:
     """One of kpi.engine.breakdowns' tables (``time_distribution``, ``breach_heatmap``...), cached."""
-    return _breakdown(store(), version(), name, filters, args)
+    with _computing(_BREAKDOWNS.get(name, "a breakdown"), filters):
+        return _breakdown(store(), version(), name, filters, args)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -175,4 +208,5 @@ def comments(
     score_range: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
     """kpi.engine.comments.search, cached."""
-    return _comments(store(), version(), filters, words, score, score_range)
+    with _computing("the matching comments", filters):
+        return _comments(store(), version(), filters, words, score, score_range)

@@ -1,5 +1,7 @@
 """The global filters: sidebar widgets <-> a Choice <-> the URL's query parameters <-> Filters.
 
+A page's own choices travel in the URL beside these (dashboard/choices.py).
+
 The sidebar is drawn once per run by app.py, before the page, so every page reads the same
 ``current()`` filters. The choice is written to the URL on every run (a page switch would drop
 it otherwise) and read from the URL once per session, so a copied link opens the same view.
@@ -19,6 +21,15 @@ from kpi.engine.filters import SEGMENT_FIELDS, Filters
 from kpi.engine.presets import DEFAULT_PRESET, PRESETS, preset_range
 
 _PERIOD, _RANGE, _READY, _ACTIVE = "filter_period", "filter_range", "filter_ready", "filter_active"
+
+
+#: The query parameters the filters read and write (README.md lists them): name -> what it holds.
+PARAMS: dict[str, str] = {
+    "period": "the period preset (" + ", ".join(PRESETS) + ")",
+    "from": "the first day of a custom range (YYYY-MM-DD)",
+    "to": "the last day of a custom range (YYYY-MM-DD)",
+    **{name: f"the {name} values shown (repeatable; none means all)" for name in SEGMENT_FIELDS},
+}
 
 
 def _key(name: str) -> str:
@@ -113,6 +124,20 @@ def _custom_range(first: date | None, latest: date | None) -> tuple[date | None,
     return chosen, chosen
 
 
+def _write_url(params: Mapping[str, str | list[str]]) -> None:
+    """Put the filters in the URL, leaving the page's own parameters (dashboard/choices.py) as
+    they are; only a change is written (each write is a message to the browser)."""
+    for name in PARAMS:
+        wanted = params.get(name, [])
+        values = wanted if isinstance(wanted, list) else [wanted]
+        if st.query_params.get_all(name) == values:
+            continue
+        if values:
+            st.query_params[name] = values
+        else:
+            del st.query_params[name]
+
+
 def sidebar() -> Filters:
     """Draw the filters in the sidebar; remember and return the Filters they describe."""
     first, latest = data.data_range()
@@ -136,7 +161,7 @@ def sidebar() -> Filters:
             if picked:
                 segments[name] = tuple(picked)
     choice = Choice(preset, custom, segments)
-    st.query_params.from_dict(to_params(choice))
+    _write_url(to_params(choice))
     filters = choice.filters(first, latest)
     st.session_state[_ACTIVE] = (choice, filters)
     return filters

@@ -1,11 +1,14 @@
 """The app's pages, declared once: app.py builds the navigation and the tests visit each.
 
-The first page is the default one (served at the app's root).
+The first page is the default one (served at the app's root). Each page also answers at its
+own name (``/overview``, ``/service_levels``): a hidden page of the same script, so a link
+typed or shared that way opens the page rather than "Page not found".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,13 @@ class PageSpec:
     title: str
     icon: str
     url_path: str
+
+    def aliases(self, default: bool) -> tuple[str, ...]:
+        """The other paths this page answers at: its url_path when it is the default page
+        (served at the root instead) and its script's name when that differs."""
+        names = (self.url_path, PurePosixPath(self.script).stem)
+        public = "" if default else self.url_path
+        return tuple(dict.fromkeys(n for n in names if n != public))
 
 
 PAGES: tuple[PageSpec, ...] = (

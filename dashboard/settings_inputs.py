@@ -10,42 +10,70 @@ from zoneinfo import available_timezones
 import pandas as pd
 import streamlit as st
 
+from kpi.engine.tables import EMPTY
 from kpi.metrics.business_hours import REGIONS
 from kpi.metrics.settings import CSAT_RULES, FCR_VARIANTS, HOURS, Settings
-from kpi.metrics.settings_form import business_hours, settings_from_tables, sla_table, targets_table
+from kpi.metrics.settings_form import (
+    BETTER,
+    FIRST_RESPONSE,
+    KPI,
+    NO_TARGET,
+    PRIORITY,
+    RESOLUTION,
+    TARGET,
+    UNIT,
+    business_hours,
+    choice_words,
+    settings_from_tables,
+    sla_table,
+    targets_table,
+)
 
 FCR_CHOICES = ("auto", *FCR_VARIANTS)
 
 
 def targets(current: Settings) -> pd.DataFrame:
     st.caption(
-        "A KPI with no target shows no red/amber/green status. Direction: whether above the target is good."
+        "A KPI with no target shows no red/amber/green status. Better when: whether above "
+        "(higher) or below (lower) the target is good."
     )
     return pd.DataFrame(
         st.data_editor(
             targets_table(current),
             hide_index=True,
-            disabled=["key", "KPI"],
+            disabled=[KPI, UNIT],
             key="targets_editor",
+            height="content",  # every KPI in view: a target below the fold is easily missed
+            placeholder=NO_TARGET,
             column_config={
-                "direction": st.column_config.SelectboxColumn(options=["higher", "lower"])
+                TARGET: st.column_config.NumberColumn(format="%g"),
+                BETTER: st.column_config.SelectboxColumn(options=["higher", "lower"]),
             },
         )
     )
 
 
 def sla_policy(current: Settings) -> tuple[pd.DataFrame, dict[str, Any]]:
+    hours = st.column_config.NumberColumn(format="%g h", min_value=0)
     sla = pd.DataFrame(
-        st.data_editor(sla_table(current), hide_index=True, disabled=["priority"], key="sla_editor")
+        st.data_editor(
+            sla_table(current),
+            hide_index=True,
+            disabled=[PRIORITY],
+            key="sla_editor",
+            placeholder=EMPTY,
+            column_config={FIRST_RESPONSE: hours, RESOLUTION: hours},
+        )
     )
     left, right = st.columns(2)
     counted = left.radio(
         "Count response and resolution times in",
         HOURS,
         index=HOURS.index(current.hours),
+        format_func=choice_words,
         horizontal=True,
     )
-    priorities = list(sla.priority)
+    priorities = list(sla[PRIORITY])
     default = right.selectbox(
         "Contacts with no priority are held to",
         priorities,
@@ -71,7 +99,9 @@ def working_hours(current: Settings) -> dict[str, Any]:
         saturday.time_input("Saturday open", _clock((sat or ("09:00",))[0])),
         saturday.time_input("Saturday close", _clock((sat or ("09:00", "13:00"))[1])),
     )
-    holidays = region.selectbox("Bank holidays", REGIONS, index=REGIONS.index(hours.region))
+    holidays = region.selectbox(
+        "Bank holidays", REGIONS, index=REGIONS.index(hours.region), format_func=choice_words
+    )
     return {
         "weekdays": (opens, closes),
         "saturday": sat_hours if sat_open else None,
@@ -86,16 +116,19 @@ def definitions(current: Settings) -> dict[str, Any]:
         "First-contact resolution",
         FCR_CHOICES,
         index=FCR_CHOICES.index(current.fcr_variant),
-        help="auto = the first of flag, one_touch, no_repeat that the data supports",
+        format_func=choice_words,
+        help="Automatic uses the first of the flag, one touch and no repeat rules that the "
+        "data supports.",
     )
     window = a.number_input(
-        "Repeat window (days, no_repeat)", 1, 90, current.fcr_repeat_window_days
+        "Repeat window in days (for the no repeat rule)", 1, 90, current.fcr_repeat_window_days
     )
     csat = b.selectbox(
         "CSAT satisfied =",
         CSAT_RULES,
         index=CSAT_RULES.index(current.csat_rule),
-        help="auto: top 2 points of 4+ point scales, top point of 2-3 point scales",
+        format_func=lambda rule: choice_words(rule, "csat_rule"),
+        help="Which answers count as satisfied.",
     )
     zones = sorted(available_timezones())
     timezone = c.selectbox("Reporting time zone", zones, index=zones.index(current.timezone))

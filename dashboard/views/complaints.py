@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import components, data, filters
+from dashboard import choices, components, data, filters
 from kpi.charts import figures
 from kpi.engine.breakdowns import DRIVERS, pareto
+from kpi.engine.change import mark_parts
 from kpi.engine.page_data import counts
 from kpi.engine.tables import long_frame
 
@@ -27,9 +28,8 @@ if components.page(
             per_row=3,
         )
 
-        monthly = long_frame(
-            data.report(chosen, grain="month", metrics=("complaint_rate",)), ("complaint_rate",)
-        )
+        months = data.report(chosen, grain="month", metrics=("complaint_rate",))
+        monthly = mark_parts(long_frame(months, ("complaint_rate",)), months)
         volume = counts(monthly)
         rate_column, volume_column = st.columns(2)
         with rate_column:
@@ -46,11 +46,11 @@ if components.page(
             )
 
         st.subheader("What drives them")
+        choices.bind("count", "driver", list(DRIVERS), "complaints")
         driver = (
             st.segmented_control(
                 "Count",
                 list(DRIVERS),
-                default="complaints",
                 format_func=lambda d: DRIVERS[d],
                 key="driver",
             )

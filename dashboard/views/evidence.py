@@ -12,9 +12,10 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard import components, data
+from dashboard import choices, components, data
 from kpi.charts import images
 from kpi.charts.disclosure import escape_markdown
+from kpi.engine.tables import for_people
 from kpi.errors import KpiError
 from kpi.evidence import coverage, documents, ksbs, reflections
 from kpi.evidence import packs as evidence
@@ -30,12 +31,13 @@ def journal() -> list[Reflection]:
         st.info("No reflection yet. Start one on the Reflect page.")
         return []
     frame = reflections.journal_table(rows)
-    st.dataframe(frame, hide_index=True, width="stretch")
+    components.dataframe(for_people(frame))
     return rows
 
 
 def coverage_section() -> None:
     st.subheader("KSB coverage")
+    choices.bind("standard", "coverage_standard", list(ksbs.STANDARDS), next(iter(ksbs.STANDARDS)))
     standard: str = st.selectbox(
         "Standard",
         list(ksbs.STANDARDS),
@@ -44,7 +46,7 @@ def coverage_section() -> None:
     )
     table_ = coverage.ksb_coverage(data.store(), standard)
     st.caption(f"{coverage.coverage_summary(table_)} {ksbs.PROVISIONAL}")
-    st.dataframe(table_[["ksb", "reflections", "reviewed", "description"]], hide_index=True)
+    components.dataframe(for_people(table_[["ksb", "reflections", "reviewed", "description"]]))
     provider_wording()
 
 
@@ -84,6 +86,7 @@ def review(rows: list[Reflection]) -> None:
         st.caption("Nothing is waiting for review.")
         return
     by_id = {r.reflection_id: r for r in waiting if r.reflection_id is not None}
+    choices.bind("review", "review_pick", list(by_id), next(iter(by_id)))
     chosen = st.selectbox(
         "Waiting for review",
         list(by_id),
@@ -129,6 +132,7 @@ def build(reflection_id: int, r: Reflection, indexed: bool) -> Built:
 def exports(rows: list[Reflection]) -> None:
     st.subheader("Export")
     by_id = {r.reflection_id: r for r in rows if r.reflection_id is not None}
+    choices.bind("export", "export_pick", list(by_id), next(iter(by_id), None))
     chosen = st.selectbox(
         "Reflection",
         list(by_id),

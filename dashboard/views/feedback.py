@@ -7,11 +7,12 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dashboard import components, data, filters
+from dashboard import choices, components, data, filters
 from kpi.charts import figures
 from kpi.engine.breakdowns import SCORES, by_scale
+from kpi.engine.change import mark_parts
 from kpi.engine.page_data import dated
-from kpi.engine.tables import long_frame
+from kpi.engine.tables import for_people, long_frame
 from kpi.metrics.registry import score_range, short_label
 
 if components.page(
@@ -40,12 +41,11 @@ if components.page(
                         f"scores_{score}_{part.scale}",
                     )
 
-        weekly = long_frame(
-            data.report(chosen, grain="week", metrics=("responses",)), ("responses",)
-        )
+        weeks = data.report(chosen, grain="week", metrics=("responses",))
+        weekly = mark_parts(dated(long_frame(weeks, ("responses",))), weeks)
         components.chart(
             figures.trend(
-                dated(weekly),
+                weekly,
                 "Survey responses",
                 "count",
                 notes=components.notes(chosen),
@@ -55,18 +55,20 @@ if components.page(
 
         st.subheader("Comments")
         words, which, cats = st.columns([2, 1, 2])
+        choices.bind("words", "comment_words", None, "")
         text = words.text_input(
             "Words in the comment", key="comment_words", placeholder="e.g. bill"
         )
+        choices.bind("score", "comment_score", SCORES)
         picked = which.selectbox(
             "Score",
             [None, *SCORES],
             key="comment_score",
             format_func=lambda s: short_label(s) if s else "any score",
         )
-        categories = cats.multiselect(
-            "Category", data.segment_values()["category"], key="comment_category", placeholder="All"
-        )
+        topics = data.segment_values()["category"]
+        choices.bind("topic", "comment_category", topics, [], many=True)
+        categories = cats.multiselect("Category", topics, key="comment_category", placeholder="All")
         low_high: tuple[float, float] | None = None
         if picked:
             # Spans every scale the answers use (a 1-10 CSAT as well as a 1-5 one).
@@ -84,4 +86,4 @@ if components.page(
         st.caption(
             f"{len(found)} comments (newest first, at most 200), shown as plain text and not downloadable: exports carry aggregates only."
         )
-        st.dataframe(found, hide_index=True, width="stretch")
+        components.dataframe(for_people(found))

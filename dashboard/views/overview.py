@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import components, data, filters
+from dashboard import components, data, drill, filters
 from kpi.charts.disclosure import escape_markdown
 from kpi.engine.report import OVERVIEW_GROUPS
 
@@ -19,13 +19,14 @@ if components.page(
     now = view.current.totals()
     if not components.no_rows(now["contacts"], now["responses"]):
         components.rag_legend()
+        partly = f" ({view.previous_note})" if view.previous_note else ""
         st.caption(
-            f"Previous period: {escape_markdown(view.previous.filters.describe())}. Open "
+            f"Previous period: {escape_markdown(view.previous.filters.describe())}{partly}. Open "
             f"contacts are judged as of {view.current.as_of:%d %b %Y %H:%M} UTC (the latest "
             "timestamp in the data)."
         )
-        trends = {key: t.values for key, t in view.trends.items()}
+        trends = {key: t.whole_values for key, t in view.trends.items()}
         for heading, keys in OVERVIEW_GROUPS.items():
             st.subheader(heading)
             results = [now[k] for k in keys]
-            components.tiles(results, view.changes, trends)
+            drill.tiles(results, chosen, view.changes, trends, as_of=view.current.as_of)

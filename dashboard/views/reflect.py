@@ -12,9 +12,10 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from dashboard import components, data, filters, insight_cache
+from dashboard import choices, components, data, filters, insight_cache
 from kpi.charts.disclosure import escape_markdown
 from kpi.charts.figures import figure
+from kpi.engine.tables import for_people
 from kpi.errors import KpiError
 from kpi.evidence import action_check, ksbs, reflections
 from kpi.evidence.reflections import Reflection, SmartAction
@@ -32,6 +33,7 @@ def learner() -> tuple[str, int]:
     left, right = st.columns([2, 1])
     default = viewer.me(data.store()) or ""
     name = left.text_input("Learner", value=default, key="reflect.learner", max_chars=80)
+    choices.bind("level", "reflect.level", (2, 3), 2)
     level = right.radio(
         "Level", (2, 3), horizontal=True, key="reflect.level", format_func=lambda v: f"Level {v}"
     )
@@ -43,7 +45,7 @@ def insight_card(insight: Insight, number: int, name: str, level: int) -> None:
     # escaped, since Streamlit reads Markdown in labels and captions.
     with st.expander(escape_markdown(insight.heading), expanded=number == 0):
         st.text(insight.summary)
-        st.dataframe(insight.figures_table(), hide_index=True, width="stretch")
+        components.dataframe(for_people(insight.figures_table()))
         components.chart(figure(insight.chart), f"insight_{insight.id}")
         used = f"Models: {', '.join(insight.models)} · KSBs: {', '.join(insight.ksbs)}"
         st.caption(escape_markdown(used))
@@ -168,7 +170,7 @@ def action_check_section(r: Reflection) -> None:
         return
     note, comparisons = found
     st.caption(escape_markdown(action_check.caption(note)))  # the note is the team's text
-    st.dataframe(action_check.table(comparisons), hide_index=True)
+    components.dataframe(for_people(action_check.table(comparisons)))
 
 
 def editor(r: Reflection) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import components, data, filters
+from dashboard import components, data, drill, filters
 from kpi.charts import figures
+from kpi.engine.change import mark_parts
 from kpi.engine.page_data import by_segment, plotted, time_title
 from kpi.engine.tables import long_frame
 
@@ -23,14 +24,14 @@ if components.page(
     now, changes = data.compare(chosen, ("contacts", *SLA_KEYS, "backlog", *TIME_KEYS, *CALL_KEYS))
     if not components.no_rows(now["contacts"]):
         components.rag_legend()
-        components.tiles([now[k] for k in (*SLA_KEYS, "backlog", *TIME_KEYS)], changes, per_row=3)
+        shown = [now[k] for k in (*SLA_KEYS, "backlog", *TIME_KEYS)]
+        drill.tiles(shown, chosen, changes, per_row=3)
         target = data.settings().target_value("sla")
         st.subheader("SLA compliance by priority and by channel")
         by_priority, by_channel = st.columns(2)
         for column, field in ((by_priority, "priority"), (by_channel, "channel")):
-            frame = by_segment(
-                data.report(chosen, by=(field,), metrics=SLA_KEYS), SLA_KEYS, drop_empty=True
-            )
+            breakdown = data.report(chosen, by=(field,), metrics=SLA_KEYS)
+            frame = by_segment(breakdown, SLA_KEYS, drop_empty=True)
             sla = plotted(frame, "sla")
             with column:
                 components.chart(
@@ -44,7 +45,8 @@ if components.page(
                     ),
                     f"sla_by_{field}",
                 )
-                components.table(frame.drop(columns=["key"]), f"SLA by {field}", f"sla_by_{field}")
+                drill.segment_picker(breakdown, "sla", f"sla_by_{field}")
+                components.table(frame, f"SLA by {field}", f"sla_by_{field}")
 
         st.subheader("Response and resolution times")
         buckets = data.breakdown("time_distribution", chosen)
@@ -65,7 +67,8 @@ if components.page(
 
         st.subheader("Backlog")
         weekly, ages = st.columns(2)
-        backlog = long_frame(data.report(chosen, grain="week", metrics=("backlog",)), ("backlog",))
+        weeks = data.report(chosen, grain="week", metrics=("backlog",))
+        backlog = mark_parts(long_frame(weeks, ("backlog",)), weeks)
         with weekly:
             components.chart(
                 figures.trend(backlog, "Backlog", "count", notes=components.notes(chosen)),
@@ -81,4 +84,4 @@ if components.page(
             )
 
         st.subheader("Calls")
-        components.tiles([now[k] for k in CALL_KEYS], changes)
+        drill.tiles([now[k] for k in CALL_KEYS], chosen, changes)

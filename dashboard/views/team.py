@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import components, data, filters
+from dashboard import choices, components, data, drill, filters
 from kpi.charts import figures
 from kpi.charts.disclosure import escape_markdown
 from kpi.engine.filters import Filters
@@ -38,7 +38,8 @@ def supervisor_view(chosen: Filters, key: str) -> None:
     metric = REGISTRY[key]
     target = data.settings().target_value(key)
     for field in ("team", "agent"):
-        frame = by_segment(data.report(chosen, by=(field,), metrics=KEYS), KEYS)
+        breakdown = data.report(chosen, by=(field,), metrics=KEYS)
+        frame = by_segment(breakdown, KEYS)
         shown = plotted(frame, key)
         if not shown.empty:
             components.chart(
@@ -52,7 +53,8 @@ def supervisor_view(chosen: Filters, key: str) -> None:
                 ),
                 f"{key}_by_{field}",
             )
-        components.table(frame.drop(columns=["key"]), f"KPIs by {field}", f"kpis_by_{field}")
+        drill.segment_picker(breakdown, key, f"{key}_by_{field}")
+        components.table(frame, f"KPIs by {field}", f"kpis_by_{field}")
 
 
 if components.page(
@@ -62,6 +64,7 @@ if components.page(
     "small to judge.",
 ):
     chosen = filters.current()
+    choices.bind("kpi", "team_kpi", KEYS, KEYS[0])
     key = st.selectbox(
         "KPI for the chart", KEYS, format_func=lambda k: REGISTRY[k].label, key="team_kpi"
     )

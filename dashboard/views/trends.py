@@ -7,13 +7,14 @@ from typing import get_args
 
 import streamlit as st
 
-from dashboard import components, data, filters
+from dashboard import choices, components, data, drill, filters
 from kpi.charts import figures
 from kpi.charts.disclosure import escape_markdown
+from kpi.engine.change import mark_parts, whole_periods
 from kpi.engine.filters import SEGMENT_FIELDS
 from kpi.engine.page_data import control_chart, dated
 from kpi.engine.tables import long_frame
-from kpi.engine.timeline import Grain
+from kpi.engine.timeline import Grain, period_label
 from kpi.metrics.registry import KEYS, REGISTRY
 
 if components.page(
@@ -24,30 +25,29 @@ if components.page(
 ):
     chosen = filters.current()
     left, middle, right = st.columns(3)
-    key = left.selectbox(
-        "KPI",
-        KEYS,
-        index=KEYS.index("csat"),
-        format_func=lambda k: REGISTRY[k].label,
-        key="trend_kpi",
-    )
-    grain: Grain = (
-        middle.segmented_control("By", get_args(Grain), default="week", key="trend_grain") or "week"
-    )
-    split = right.selectbox(
-        "Split by",
-        [None, *SEGMENT_FIELDS],
-        format_func=lambda f: f or "nothing (total)",
-        key="trend_split",
+    choices.bind("kpi", "trend_kpi", KEYS, "csat")
+    key = left.selectbox("KPI", KEYS, format_func=lambda k: REGISTRY[k].label, key="trend_kpi")
+    choices.bind("grain", "trend_grain", get_args(Grain), "week")
+    grain: Grain = middle.segmented_control("By", get_args(Grain), key="trend_grain") or "week"
+    # "" is "no split": a None value would read as "nothing chosen" and show a placeholder.
+    choices.bind("split", "trend_split", ["", *SEGMENT_FIELDS], "")
+    split = (
+        right.selectbox(
+            "Split by",
+            ["", *SEGMENT_FIELDS],
+            format_func=lambda f: f or "nothing (total)",
+            key="trend_split",
+        )
+        or None
     )
     metric, target = REGISTRY[key], data.settings().target_value(key)
     report = data.report(chosen, by=(split,) if split else (), grain=grain, metrics=(key,))
-    frame = dated(long_frame(report, (key,), totals=not split))
+    frame = mark_parts(dated(long_frame(report, (key,), totals=not split)), report)
     notes = components.notes(chosen)
     if frame.empty or not frame.n.any():
         components.empty_state("No data for this KPI with these filters.")
     else:
-        control = None if split else control_chart(frame)
+        control = None if split else control_chart(whole_periods(frame))
         fig = figures.trend(
             frame,
             metric.label,
@@ -57,13 +57,18 @@ if components.page(
             metric.direction,
             control,
             notes,
+            grain,
         )
         components.chart(fig, f"trend_{key}")
+        drill.period_picker(report, key, f"trend_{key}")
         for signal in control.signals if control else []:
-            when, what = frame.period.iloc[signal.index], signal.description
+            when, what = period_label(frame.period.iloc[signal.index], grain), signal.description
             st.caption(escape_markdown(f"Signal at {when}: {what}"))
         components.table(
-            frame.drop(columns=["key"]), f"{metric.label} by {grain}", f"trend_{key}_{grain}"
+            frame,  # a part period's label says so (kpi.engine.tables.for_people)
+            f"{metric.label} by {grain}",
+            f"trend_{key}_{grain}",
+            grain,
         )
 
     st.subheader("Annotations")

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from kpi.charts.marks import (
     add_annotations,
@@ -21,6 +22,7 @@ from kpi.charts.marks import (
     add_references,
     add_signals,
     add_target,
+    target_text,
 )
 from kpi.charts.spec import ChartSpec
 from kpi.charts.style import (
@@ -39,6 +41,7 @@ from kpi.charts.style import (
 )
 from kpi.engine.results import MetricResult
 from kpi.engine.statistics import ControlChart
+from kpi.engine.timeline import part_label, period_label
 from kpi.store.annotations import Annotation
 
 __all__ = [
@@ -75,6 +78,184 @@ def _band(part: pd.DataFrame) -> go.Scatter:
     )
 
 
+#: More series than this on one trend become the largest few plus "other" (or small multiples).
+MOST_SERIES = 5
+#: The name of the series pooling every segment beyond the largest ``MOST_SERIES``.
+OTHER = "other"
+#: The name of the segment with no value in the split's field (as the tables name it).
+NONE = "(none)"
+_HOVER = "%{customdata[0]}: %{y:.1f} (n = %{customdata[1]:,})%{customdata[2]}<extra></extra>"
+
+
+def _grain_of(periods: pd.Series) -> str:
+    """Month when every period starts on the 1st, week when on a Monday, else day."""
+    if len(periods) > 1 and (periods.dt.day == 1).all():
+        return "month"
+    if len(periods) > 1 and (periods.dt.day_of_week == 0).all():
+        return "week"
+    return "day"
+
+
+def _parts(frame: pd.DataFrame) -> pd.Series:
+    """Which rows are part periods (``kpi.engine.change.mark_parts``); none when not marked."""
+    if "partial" not in frame:
+        return pd.Series(False, index=frame.index)
+    return frame["partial"].fillna(False).astype(bool)
+
+
+def _hover_data(part: pd.DataFrame, grain: str) -> list[list[object]]:
+    """[period label, n, " - part week: 4 of 7 days covered" or ""] for each point."""
+    partial = _parts(part)
+    rows = []
+    for i, (period, n) in enumerate(zip(part.period, part.n, strict=True)):
+        note = ""
+        if partial.iloc[i]:
+            note = " - " + part_label(grain, int(part.covered_days.iloc[i] or 0),
+                                      int(part.days.iloc[i] or 0))  # fmt: skip
+        count = int(n) if n == n and n is not None else 0
+        rows.append([period_label(period.date().isoformat(), grain), count, note])
+    return rows
+
+
+def _series(
+    fig: go.Figure,
+    part: pd.DataFrame,
+    name: str,
+    grain: str,
+    colour: str,
+    segment: bool = False,
+    **where: object,
+) -> None:
+    """One line: whole periods joined and filled; part periods hollow, joined by a dotted
+    segment and named in the hover, so a part week never reads as a whole one. A
+    ``segment``'s part periods share one legend key (``_part_key``) rather than one each."""
+    partial = _parts(part)
+    fig.add_trace(
+        go.Scatter(
+            x=part.period,
+            y=part.value.where(~partial),
+            mode="lines+markers",
+            customdata=_hover_data(part, grain),
+            name=plain(name),
+            legendgroup=plain(name),
+            line={"color": colour},
+            hovertemplate=_HOVER,
+        ),
+        **where,
+    )
+    if partial.any():
+        _part_points(fig, part, partial, name, grain, colour, **where)
+        if segment:
+            fig.data[-1].showlegend = False
+
+
+def _part_points(
+    fig: go.Figure,
+    part: pd.DataFrame,
+    partial: pd.Series,
+    name: str,
+    grain: str,
+    colour: str,
+    **where: object,
+) -> None:
+    """Hollow markers at the part periods, each joined to its whole neighbour by a dotted line."""
+    xs: list[object] = []
+    ys: list[object] = []
+    symbols: list[str] = []
+    sizes: list[int] = []  # the whole neighbour is drawn by its own line: no second marker
+    hover = _hover_data(part, grain)
+    data: list[list[object]] = []
+    for i in [j for j in range(len(part)) if partial.iloc[j]]:
+        neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(part) and not partial.iloc[j]]
+        for j in neighbours[:1]:
+            xs += [part.period.iloc[j]]
+            ys += [part.value.iloc[j]]
+            symbols += ["circle"]
+            sizes += [0]
+            data += [hover[j]]
+        xs += [part.period.iloc[i], None]
+        ys += [part.value.iloc[i], None]
+        symbols += ["circle-open", "circle"]
+        sizes += [9, 0]
+        data += [hover[i], ["", 0, ""]]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines+markers",
+            name=f"{plain(name)} (part {grain})",
+            legendgroup=plain(name),
+            line={"dash": "dot", "color": colour},
+            marker={"symbol": symbols, "size": sizes, "line": {"width": 2}},
+            customdata=data,
+            hovertemplate=_HOVER,
+            connectgaps=False,
+        ),
+        **where,
+    )
+
+
+def _part_key(fig: go.Figure, grain: str) -> None:
+    """One legend entry saying what a hollow point on a dotted line is."""
+    fig.add_trace(
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="lines+markers",
+            name=f"part {grain} (hollow, dotted)",
+            line={"dash": "dot", "color": GREY},
+            marker={"symbol": "circle-open", "size": 9},
+        )
+    )
+
+
+def _ticks(fig: go.Figure, periods: pd.Series, grain: str) -> None:
+    """Month ticks read "Aug 2026", week ticks "w/c 4 Aug 2026" (the year only on the first
+    tick and where it changes, so that they fit a half-width chart), at most about eight."""
+    shown = sorted(set(periods))
+    if grain not in ("week", "month") or not shown:
+        return
+    step = max(1, -(-len(shown) // (8 if grain == "month" else 5)))
+    ticks = shown[::step]
+    texts = [period_label(t.date().isoformat(), grain) for t in ticks]
+    if grain == "week":
+        years = [None, *(t.year for t in ticks)]
+        texts = [
+            text if year != before else text.rsplit(" ", 1)[0]
+            for text, year, before in zip(texts, years[1:], years[:-1], strict=True)
+        ]
+    fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=texts)
+
+
+def top_and_other(
+    frame: pd.DataFrame, split: str, unit: str, keep: int = MOST_SERIES
+) -> pd.DataFrame | None:
+    """The ``keep`` largest segments (by n over all periods) and one "other" series pooling the
+    rest from counts: a rate as the numerators over the n's, a count as a sum; never an average
+    of rates. None when the values cannot be pooled (medians, means, NPS): draw small multiples."""
+    sizes = frame.groupby(split, dropna=False)["n"].sum()
+    largest = list(sizes.sort_values(ascending=False, kind="stable").index[:keep])
+    rest = frame[~frame[split].isin(largest)]
+    # A rate's and NPS's value is 100 x numerator / n (NPS: promoters minus detractors).
+    counted = rest[rest.n > 0]  # a segment with no answers that week has no numerator
+    rate = unit in ("%", "points") and "numerator" in rest and bool(counted.numerator.notna().all())
+    if not rate and unit != "count":
+        return None
+    grouped = rest.groupby("period", sort=True)
+    other = grouped[["n"]].sum()
+    if rate:
+        other["numerator"] = grouped["numerator"].sum(min_count=0)
+        other["value"] = (100.0 * other.numerator / other.n).where(other.n > 0)
+    else:
+        other["value"] = grouped["value"].sum()
+    other = other.reset_index().assign(**{split: OTHER})
+    carried = [c for c in ("partial", "covered_days", "days") if c in rest]
+    if carried:
+        periods = rest.drop_duplicates("period")[["period", *carried]]
+        other = other.merge(periods, on="period", how="left")
+    return pd.concat([frame[frame[split].isin(largest)], other], ignore_index=True)
+
+
 def trend(
     frame: pd.DataFrame,
     label: str,
@@ -84,33 +265,75 @@ def trend(
     direction: str | None = None,
     chart: ControlChart | None = None,
     notes: Iterable[Annotation] = (),
+    grain: str | None = None,
 ) -> go.Figure:
     """A KPI over time: ``frame`` has ``period`` (ISO dates), ``value``, ``ci_low``, ``ci_high``,
-    ``n`` and, with ``split``, that field. One line per segment (with a split) or the total with
-    its 95% band and XmR limits."""
-    fig = new_figure(f"{label} over time", "", axis_title(label, unit))
+    ``n`` and, with ``split``, that field (and ``numerator``, ``unit`` to pool segments); part
+    periods are drawn hollow and dotted when marked (``kpi.engine.change.mark_parts``). One line
+    per segment (the largest five and "other" beyond that, or small multiples when the values
+    cannot be pooled), or the total with its 95% band and XmR limits."""
     frame = frame.assign(period=pd.to_datetime(frame["period"]))
-    groups = [(None, frame)] if not split else list(frame.groupby(split, dropna=False, sort=True))
-    for name, part in groups:
+    if split:  # an empty field is a segment of its own, named as the tables name it
+        frame[split] = frame[split].astype(object).where(frame[split].notna(), NONE)
+    grain = grain or _grain_of(frame.period)
+    if split and frame[split].nunique(dropna=False) > MOST_SERIES:
+        pooled = top_and_other(frame, split, unit)
+        if pooled is None:
+            return _small_multiples(frame, label, unit, split, target, direction, grain)
+        frame = pooled
+    fig = new_figure(f"{label} over time", "", axis_title(label, unit))
+    groups = [(None, frame)] if not split else list(_in_order(frame, split))
+    for i, (name, part) in enumerate(groups):
         if split is None and part["ci_low"].notna().any():
             fig.add_trace(_band(part))
-        fig.add_trace(
-            go.Scatter(
-                x=part.period,
-                y=part.value,
-                mode="lines+markers",
-                customdata=part.n,
-                name=plain(label) if name is None else plain(name),
-                line={"color": BLUE} if name is None else None,
-                hovertemplate="%{x|%d %b %Y}: %{y:.1f} (n = %{customdata:,})<extra></extra>",
-            )
-        )
+        # A segment's part periods share its colour, so hover and legend pair them up.
+        colour = BLUE if name is None else OKABE_ITO[i % len(OKABE_ITO)]
+        _series(fig, part, label if name is None else str(name), grain, colour, name is not None)
+    if split and _parts(frame).any():
+        _part_key(fig, grain)
     if split is None:
         add_control_limits(fig, list(frame.period), list(frame.value), chart)
-    if len(frame) and (frame.period.dt.day == 1).all():  # monthly: one tick per month
-        fig.update_xaxes(dtick="M1", tickformat="%b %Y")
+    _ticks(fig, frame.period, grain)
     add_target(fig, target, direction)
     add_annotations(fig, notes)
+    return fig
+
+
+def _in_order(frame: pd.DataFrame, split: str) -> list[tuple[object, pd.DataFrame]]:
+    """Segments by name, then "(none)", then "other"."""
+    groups: list[tuple[object, pd.DataFrame]] = list(frame.groupby(split, dropna=False, sort=True))
+    last = (NONE, OTHER)
+    return [g for g in groups if g[0] not in last] + [g for k in last for g in groups if g[0] == k]
+
+
+def _small_multiples(
+    frame: pd.DataFrame,
+    label: str,
+    unit: str,
+    split: str,
+    target: float | None,
+    direction: str | None,
+    grain: str,
+) -> go.Figure:
+    """One small chart per segment, sharing the y axis, three to a row."""
+    groups = list(_in_order(frame, split))
+    columns = 3
+    rows = -(-len(groups) // columns)
+    fig = make_subplots(rows=rows, cols=columns, shared_yaxes=True, shared_xaxes=True,
+                        subplot_titles=[plain(name) for name, _ in groups],
+                        vertical_spacing=0.12 if rows > 1 else 0.2)  # fmt: skip
+    for i, (name, part) in enumerate(groups):
+        _series(fig, part, str(name), grain, BLUE, row=i // columns + 1, col=i % columns + 1)
+    style = new_figure(f"{label} over time by {split}", "", axis_title(label, unit),
+                       height=max(360, 190 * rows))  # fmt: skip
+    fig.update_layout(style.layout, showlegend=False)
+    fig.update_yaxes(title_text="")
+    fig.update_yaxes(title_text=plain(axis_title(label, unit)), row=1, col=1)
+    # The facets' titles fill the margin where a target's label goes: the title names it.
+    add_target(fig, target, direction, label=False)
+    if target is not None:
+        title = f"{label} over time by {split}; green dots: {target_text(target, direction)}"
+        fig.update_layout(title={"text": plain(title)})
     return fig
 
 

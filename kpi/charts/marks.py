@@ -30,22 +30,39 @@ def target_text(target: float, direction: str | None = None) -> str:
     return f"target {target:g}{better}"
 
 
+#: The target line on every chart: dotted, green.
+TARGET_LINE = {"color": GREEN, "dash": "dot", "width": 2}
+
+
 def add_target(
-    fig: go.Figure, target: float | None, direction: str | None = None, across: bool = False
+    fig: go.Figure,
+    target: float | None,
+    direction: str | None = None,
+    across: bool = False,
+    label: bool = True,
 ) -> None:
     """The target as a dotted green line, saying which side is better; ``across`` draws it
-    vertically (for charts whose values run along the x axis)."""
+    vertically (for charts whose values run along the x axis). Its label sits in the margin
+    above the plot's right corner, where it can never cover a point or a whisker (without
+    ``label`` the caller names it elsewhere, e.g. in the title)."""
     if target is None:
         return
-    line = {"color": GREEN, "dash": "dot", "width": 2}
     if across:
-        fig.add_vline(x=target, line=line, annotation_text=target_text(target, direction))
+        fig.add_vline(x=target, line=TARGET_LINE)
+    else:
+        fig.add_hline(y=target, line=TARGET_LINE, name="target")
+    if not label:
         return
-    fig.add_hline(
-        y=target,
-        line=line,
-        annotation_text=target_text(target, direction),
-        annotation_position="top left",
+    fig.add_annotation(
+        text=target_text(target, direction),
+        xref="paper",
+        yref="paper",
+        x=1.0,
+        y=1.0,
+        xanchor="right",
+        yanchor="bottom",
+        showarrow=False,
+        font={"color": GREEN, "size": 12},
         name="target",
     )
 

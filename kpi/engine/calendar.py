@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+from ibis.common.exceptions import TableNotFound
 
 from kpi.metrics.business_hours import BusinessHours, bank_holidays, clock_seconds
 
@@ -99,8 +101,20 @@ def _intervals_table(
     """
     key = json.dumps([hours.to_dict(), start.isoformat(), end.isoformat()], sort_keys=True)
     name = "_kpi_working_intervals_" + hashlib.sha1(key.encode()).hexdigest()[:16]
+    made = _MADE.setdefault(backend, set())
+    if name in made:  # same content: uploading it again costs ~0.1 s per query built
+        try:
+            return backend.table(name)
+        except TableNotFound:  # gone with its connection: make it again
+            made.discard(name)
     frame = working_intervals(hours, start, end)
-    return backend.create_table(name, frame, temp=True, overwrite=True)
+    table = backend.create_table(name, frame, temp=True, overwrite=True)
+    made.add(name)
+    return table
+
+
+#: The working-interval tables each backend already holds (their names are content digests).
+_MADE: weakref.WeakKeyDictionary[ibis.BaseBackend, set[str]] = weakref.WeakKeyDictionary()
 
 
 def _cumulative(joined: ir.Table, instant: str, prefix: str) -> ir.FloatingValue:

@@ -6,8 +6,10 @@ Works on results alone; ``report.trend`` and ``report.overview`` run the queries
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+import pandas as pd
 
 from kpi.engine import statistics
 from kpi.engine.filters import Filters
@@ -74,16 +76,54 @@ def _test(
 
 @dataclass
 class Trend:
-    """One KPI week by week, with XmR control limits and run-rule signals (None if < 2 points)."""
+    """One KPI week by week, with XmR control limits and run-rule signals (None if < 2 points).
+    ``partial`` marks the weeks only partly covered: they are kept out of the limits."""
 
     key: str
     periods: list[str]
     results: list[MetricResult]
     chart: statistics.ControlChart | None
+    partial: list[bool] = field(default_factory=list)
 
     @property
     def values(self) -> list[float | None]:
         return [r.value for r in self.results]
+
+    @property
+    def whole_values(self) -> list[float | None]:
+        """The values with part weeks as gaps: what a sparkline or a limit may read."""
+        return whole_only(self.values, self.partial)
+
+
+def whole_only(values: Sequence[float | None], partial: Sequence[bool]) -> list[float | None]:
+    """``values`` with the part periods' as gaps (a part week's count is not a drop in volume,
+    and its rate rests on a few days)."""
+    flags = list(partial) + [False] * (len(values) - len(partial))
+    return [None if part else value for value, part in zip(values, flags, strict=False)]
+
+
+#: The columns ``mark_parts`` adds (a table shows the period's own figures without them).
+PART_COLUMNS = ("partial", "covered_days", "days")
+
+
+def mark_parts(frame: pd.DataFrame, report_: Report) -> pd.DataFrame:
+    """A ``long_frame`` by period with ``partial`` (bool), ``covered_days`` and ``days`` columns
+    from the report's periods, so a chart can draw a part week or month apart from whole ones."""
+    parts = report_.part_periods()
+    periods = frame["period"]
+    return frame.assign(
+        partial=periods.isin(list(parts)),
+        covered_days=periods.map(lambda p: parts[p][0] if p in parts else None),
+        days=periods.map(lambda p: parts[p][1] if p in parts else None),
+    )
+
+
+def whole_periods(frame: pd.DataFrame) -> pd.DataFrame:
+    """A ``mark_parts`` frame with the part periods' values as gaps (rows kept, so positions
+    still match): what control limits are computed from."""
+    if "partial" not in frame:
+        return frame
+    return frame.assign(value=frame["value"].where(~frame["partial"].astype(bool)))
 
 
 def trend_window(filters: Filters, weeks: int, as_of: datetime, timezone: str) -> Filters:
@@ -95,9 +135,13 @@ def trend_window(filters: Filters, weeks: int, as_of: datetime, timezone: str) -
 
 
 def trends_from(report_: Report, keys: Sequence[str]) -> dict[str, Trend]:
-    periods = [r.period for r in report_.rows if not r.segment and r.period not in (None, UNDATED)]
+    """Each KPI's weekly series; the XmR limits leave out the part weeks."""
+    rows = [r for r in report_.rows if not r.segment and r.period not in (None, UNDATED)]
+    periods = [str(r.period) for r in rows]
+    partial = [r.partial for r in rows]
     out = {}
     for key in keys:
         results = report_.series(key)
-        out[key] = Trend(key, periods, results, statistics.xmr_limits([r.value for r in results]))
+        chart = statistics.xmr_limits(whole_only([r.value for r in results], partial))
+        out[key] = Trend(key, periods, results, chart, partial)
     return out

@@ -13,7 +13,7 @@ import pandas as pd
 
 from kpi.engine.change import Change, change
 from kpi.engine.filters import Filters
-from kpi.engine.report import report
+from kpi.engine.report import report, report_periods
 from kpi.engine.results import UNDATED, MetricResult, Report
 from kpi.engine.statistics import ControlChart, xmr_limits
 from kpi.engine.tables import format_value, long_frame
@@ -32,10 +32,12 @@ def compare(
     """A few KPIs now, and their changes against the previous period of the same length (none
     when the period is open-ended). Cheaper than ``report.overview`` for a page that shows a few
     tiles: only the KPIs named are computed, and no weekly trends."""
-    now = report(store, filters, metrics=keys, settings=settings).totals()
     if filters.date_from is None or filters.date_to is None:
-        return now, {}
-    before = report(store, filters.previous_period(), metrics=keys, settings=settings).totals()
+        return report(store, filters, metrics=keys, settings=settings).totals(), {}
+    # Both periods in one pass (one query per family), as the Overview does.
+    periods = {"current": filters, "previous": filters.previous_period()}
+    current, previous = report_periods(store, periods, settings=settings, metrics=keys).split()
+    now, before = current.totals(), previous.totals()
     return now, {k: change(now[k], before[k]) for k in keys}
 
 

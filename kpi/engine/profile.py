@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
 from kpi.engine.aggregation import as_int, count_if
-from kpi.engine.backend import CACHE
+from kpi.engine.backend import CACHE, backend_of
+from kpi.store.connection import Store
 
 _CONTACT_TIMES = ("opened_at", "first_response_at", "resolved_at", "closed_at")
 
@@ -127,3 +128,54 @@ def _max_time(values: Iterable[Any]) -> datetime | None:
 def _min_time(values: Iterable[Any]) -> datetime | None:
     times = _times(values)
     return min(times) if times else None
+
+
+#: A gap in the data's days longer than this separates data from an unrelated time.
+STRAY_GAP_DAYS = 365
+
+
+def stray_dates(source: Store | ibis.BaseBackend) -> str | None:
+    """A notice when a few rows lie more than a year away from the rest (e.g. an old export
+    imported by mistake, or dates read in the wrong century): they stretch "All time" and every
+    axis, so the Data page points them out. None when the data's days have no such gap."""
+    days = _rows_per_day(backend_of(source))
+    if len(days) < 2:
+        return None
+    gaps = [(days[i + 1][0] - days[i][0]).days for i in range(len(days) - 1)]
+    widest = max(range(len(gaps)), key=gaps.__getitem__)
+    if gaps[widest] <= STRAY_GAP_DAYS:
+        return None
+    before, after = days[: widest + 1], days[widest + 1 :]
+    stray, rest = (before, after) if _rows(before) <= _rows(after) else (after, before)
+    side = "before" if stray is before else "after"
+    return (
+        f"{_rows(stray):,} rows are dated {_day(stray[0][0])} - {_day(stray[-1][0])}, more than a "
+        f"year {side} the rest of the data ({_day(rest[0][0])} - {_day(rest[-1][0])}), so "
+        f'"All time" and every chart over time span the gap: check those dates in the file they '
+        "came from, and undo its import (Import history) if they are wrong."
+    )
+
+
+def _rows_per_day(backend: ibis.BaseBackend) -> list[tuple[date, int]]:
+    """(UTC day, contacts opened plus answers given) for every day with data, in order."""
+    contacts = backend.table("contacts")
+    responses = backend.table("responses").filter(lambda t: t.responded_at.notnull())
+    opened = contacts.group_by(day=contacts.opened_at.date()).aggregate(rows=contacts.count())
+    answered = responses.group_by(day=responses.responded_at.date()).aggregate(
+        rows=responses.count()
+    )
+    both = opened.union(answered).group_by("day").aggregate(rows=lambda t: t.rows.sum())
+    frame = backend.execute(both.order_by("day"))
+    return [(_as_date(d), int(n)) for d, n in zip(frame["day"], frame["rows"], strict=True)]
+
+
+def _as_date(value: Any) -> date:
+    return value.date() if isinstance(value, datetime) or hasattr(value, "to_pydatetime") else value
+
+
+def _rows(days: list[tuple[date, int]]) -> int:
+    return sum(n for _, n in days)
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value:%b %Y}"

@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any
 
 import ibis
@@ -48,6 +49,7 @@ from kpi.engine.timeline import (
     Grain,
     Offsets,
     Period,
+    coverage_note,
     local_date,
     offsets_for,
     periods_for,
@@ -139,6 +141,11 @@ class _Plan:
     #: Undated answers are a row of their own (grain, no dates, and some answers undated).
     undated_row: bool
     cache_key: tuple[Any, ...] | None
+
+    @cached_property  # once per plan: every row looks its period up (hundreds, by day)
+    def coverage(self) -> dict[str | None, Period]:
+        """Each dated period by label, with the days it has and the days covered."""
+        return {p.label: p for p in self.periods if p.days is not None}
 
 
 def _compute(
@@ -251,13 +258,14 @@ def _periods(
         starts = [f.date_from for f in named.values() if f.date_from is not None]
         ends = [f.date_to for f in named.values() if f.date_to is not None]
         return filters.with_dates(min(starts), max(ends)), periods
-    data_range: tuple[date, date] | None = None
-    if profile.first_day and profile.last_day:
-        data_range = (
-            local_date(profile.first_day, timezone),
-            local_date(profile.last_day, timezone),
-        )
-    return filters, periods_for(filters, grain, timezone, data_range)
+    return filters, periods_for(filters, grain, timezone, data_range(profile, timezone))
+
+
+def data_range(profile: Profile, timezone: str) -> tuple[date, date] | None:
+    """The first and last local days with data; None for an empty store."""
+    if profile.first_day is None or profile.last_day is None:
+        return None
+    return local_date(profile.first_day, timezone), local_date(profile.last_day, timezone)
 
 
 def _key(base: tuple[Any, ...] | None, *parts: Any) -> tuple[Any, ...] | None:
@@ -355,7 +363,10 @@ def _row(
     results = {
         k: finish(REGISTRY[k], *chosen[k], record, plan.context) for k in plan.keys if k in chosen
     }
-    return ReportRow(segment, label, results)
+    period = plan.coverage.get(label)
+    if period is None:
+        return ReportRow(segment, label, results)
+    return ReportRow(segment, label, results, period.days, period.covered)
 
 
 # --- trends and the dashboard overview -------------------------------------------------------------
@@ -406,6 +417,8 @@ class Overview:
     previous: Report
     changes: dict[str, Change]
     trends: dict[str, Trend]
+    #: "data covers 12 of 91 days" when the data covers only part of the previous period.
+    previous_note: str | None = None
 
 
 def overview(
@@ -429,4 +442,8 @@ def overview(
         now, before = current.totals(), previous.totals()
         changes = {k: change(now[k], before[k]) for k in now}
         trends = trend(source, filters, trend_keys, weeks, as_of, settings)
-    return Overview(current, previous, changes, trends)
+        span = data_range(
+            data_profile(backend_of(source), CACHE.version(source)), settings.timezone
+        )
+    note = coverage_note(previous.filters, span)
+    return Overview(current, previous, changes, trends, note)

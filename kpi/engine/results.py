@@ -58,11 +58,27 @@ class ReportRow:
     #: Start date (ISO) of the day, week or month; None for the whole period; "undated".
     period: str | None
     metrics: dict[str, MetricResult]
+    #: A dated period's length in days and how many of them the data and filters cover.
+    days: int | None = None
+    covered_days: int | None = None
+
+    @property
+    def partial(self) -> bool:
+        """Only part of the period is covered: not to be read (or charted) as a whole one."""
+        return (
+            self.days is not None
+            and self.covered_days is not None
+            and self.covered_days < self.days
+        )
 
     def to_dict(self) -> dict[str, Any]:
+        coverage = {}
+        if self.days is not None:
+            coverage = {"partial": self.partial, "covered_days": self.covered_days}
         return {
             "segment": dict(self.segment),
             "period": self.period,
+            **coverage,
             "metrics": {k: m.to_dict() for k, m in self.metrics.items()},
         }
 
@@ -100,6 +116,14 @@ class Report:
             for r in self.rows
             if r.segment == wanted and r.period not in (None, UNDATED) and key in r.metrics
         ]
+
+    def part_periods(self) -> dict[str, tuple[int, int]]:
+        """Period -> (days covered, days) of each dated period only partly covered."""
+        return {
+            r.period: (r.covered_days or 0, r.days or 0)
+            for r in self.rows
+            if not r.segment and r.period is not None and r.partial
+        }
 
     def split(self) -> list[Report]:
         """A report over named periods as one report per period (rows with period None)."""

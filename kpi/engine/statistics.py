@@ -6,6 +6,7 @@ previous period, and XmR control limits with the usual run rules. Nothing here k
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class ChangeTest:
 _NO_TEST = ChangeTest(difference=None, z=None, p_value=None, significant=False)
 
 
+@functools.cache
 def _z(confidence: float) -> float:
     """The two-sided standard normal quantile for a confidence level (1.96 for 0.95)."""
     if not 0 < confidence < 1:

@@ -34,6 +34,16 @@ class Period:
     #: Naive UTC instants, start inclusive and end exclusive; None = unbounded.
     start: datetime | None
     end: datetime | None
+    #: A dated period's length in days, and how many of them both the data and the filters
+    #: cover; None for a whole-range or named period.
+    days: int | None = None
+    covered: int | None = None
+
+    @property
+    def partial(self) -> bool:
+        """Only part of the day, week or month is covered (the data starts or stops inside it,
+        or the filters cut it): its figures are not comparable with whole periods'."""
+        return self.days is not None and self.covered is not None and self.covered < self.days
 
 
 def to_utc(value: datetime, timezone: str) -> datetime:
@@ -74,15 +84,61 @@ def periods_for(
     last = filters.date_to or (data_range[1] if data_range else None)
     if first is None or last is None:
         return []
+    window = covered_window(filters, data_range)
     out = []
     day = grain_start(first, grain)
     while day <= last:
         following = grain_next(day, grain)
         bounds = Filters(date_from=day, date_to=following - timedelta(days=1))
         lo, hi = bounds.utc_bounds(timezone)
-        out.append(Period(day.isoformat(), lo, hi))
+        covered = overlap_days(day, following - timedelta(days=1), window)
+        out.append(Period(day.isoformat(), lo, hi, (following - day).days, covered))
         day = following
     return out
+
+
+def covered_window(
+    filters: Filters, data_range: tuple[date, date] | None
+) -> tuple[date | None, date | None]:
+    """The days both the filters and the data span (either end None = unbounded)."""
+    starts = [d for d in (filters.date_from, data_range[0] if data_range else None) if d]
+    ends = [d for d in (filters.date_to, data_range[1] if data_range else None) if d]
+    return (max(starts) if starts else None, min(ends) if ends else None)
+
+
+def overlap_days(first: date, last: date, window: tuple[date | None, date | None]) -> int:
+    """How many days of ``first``..``last`` (inclusive) lie inside ``window``."""
+    lo = max(first, window[0]) if window[0] else first
+    hi = min(last, window[1]) if window[1] else last
+    return max(0, (hi - lo).days + 1)
+
+
+def coverage_note(filters: Filters, data_range: tuple[date, date] | None) -> str | None:
+    """ "data covers 12 of 91 days" when the data covers only part of a dated period (a
+    comparison with it is then not like with like); None when it covers it all."""
+    if filters.date_from is None or filters.date_to is None or data_range is None:
+        return None
+    days = (filters.date_to - filters.date_from).days + 1
+    covered = overlap_days(filters.date_from, filters.date_to, data_range)
+    return None if covered >= days else f"data covers {covered} of {days} days"
+
+
+def period_label(iso: str, grain: str | None) -> str:
+    """How a period reads on an axis or in a hover: "Aug 2026", "w/c 4 Aug 2026", "4 Aug 2026"."""
+    try:
+        day = date.fromisoformat(iso)
+    except ValueError:  # "undated", a named period
+        return iso
+    if grain == "month":
+        return f"{day:%b %Y}"
+    text = f"{day.day} {day:%b %Y}"
+    return f"w/c {text}" if grain == "week" else text
+
+
+def part_label(grain: str | None, covered: int, days: int) -> str:
+    """ "part week: 4 of 7 days covered" for a period the data or the filters only partly cover."""
+    name = {"week": "week", "month": "month"}.get(grain or "", "period")
+    return f"part {name}: {covered} of {days} days covered"
 
 
 def _offset(instant: datetime, zone: ZoneInfo) -> int:

@@ -13,6 +13,7 @@ from kpi.engine.change import change
 from kpi.engine.filters import Filters
 from kpi.engine.results import MetricResult, Report
 from kpi.engine.tables import format_value
+from kpi.engine.timeline import coverage_note
 from kpi.insights.model import (
     BEFORE_AFTER_DAYS,
     BEFORE_AFTER_KEYS,
@@ -46,7 +47,7 @@ def period_comparisons(s: Scope) -> tuple[Filters, Filters, list[Comparison]] | 
     if period is None:
         return None
     previous = period.previous_period()
-    if s.first_day and previous.date_from and previous.date_from < s.first_day:
+    if _part_covered(s, period) or _part_covered(s, previous):
         return None
     keys = list(CHANGE_KEYS)
     now = engine.report(s.store, period, settings=s.settings, metrics=keys).totals()
@@ -60,6 +61,14 @@ def period_comparisons(s: Scope) -> tuple[Filters, Filters, list[Comparison]] | 
         if result.test is not None:
             tested.append(Comparison(key, prior, current, result))
     return period, previous, tested
+
+
+def _part_covered(s: Scope, period: Filters) -> bool:
+    """The data covers only part of the period (it starts or stops inside it): its figures
+    would be compared with a whole period's as if like with like."""
+    if s.first_day is None or s.last_day is None:
+        return False
+    return coverage_note(period, (s.first_day, s.last_day)) is not None
 
 
 def changes(s: Scope) -> list[Insight]:
@@ -167,9 +176,13 @@ def _week_starts(weekly: Report) -> list[str]:
 def _signal_insight(key: str, weekly: Report, window: Filters, s: Scope) -> Insight | None:
     results = weekly.series(key)
     periods = _week_starts(weekly)
-    # Weeks too small to read are gaps, not points.
+    # Weeks too small to read, and part weeks, are gaps, not points.
     minimum = 0 if REGISTRY[key].unit == "count" else max(10, s.settings.minimum_n // 3)
-    values = [r.value if r.n >= minimum else None for r in results]
+    parts = weekly.part_periods()
+    values = [
+        r.value if r.n >= minimum and p not in parts else None
+        for p, r in zip(periods, results, strict=True)
+    ]
     chart = statistics.xmr_limits(values)
     if chart is None:
         return None

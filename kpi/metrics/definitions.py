@@ -102,13 +102,14 @@ class Metric:
         return names[0], self.variants[names[0]]
 
     def short_label(self, variant: str | None = None) -> str:
-        """ "FCR (one_touch)": the label, with the variant when the KPI has more than one."""
+        """ "FCR (one touch)": the label, with the variant (in words: its key's underscores read
+        as spaces) when the KPI has more than one."""
         if len(self.variants) == 1 or variant is None:
             return self.label
-        return f"{self.label} ({variant})"
+        return f"{self.label} ({variant.replace('_', ' ')})"
 
     def definition(self, context: Context, **extra: object) -> str:
-        """ "FCR (one_touch): % of ...": the label, the variant used, and what it means."""
+        """ "FCR (one touch): % of ...": the label, the variant used, and what it means."""
         variant, formula = self.choose(context)
         return f"{self.short_label(variant)}: {formula.describe(context, **extra)}"
 

@@ -69,7 +69,7 @@ def metric(key: str) -> Metric:
 
 
 def short_label(key: str, variant: str | None = None) -> str:
-    """The KPI's name as a heading or tile shows it: "Resolution time", "FCR (one_touch)" (the
+    """The KPI's name as a heading or tile shows it: "Resolution time", "FCR (one touch)" (the
     variant only for KPIs with several). The text before the colon of its definition."""
     return metric(key).short_label(variant)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import pandas as pd
 
 from kpi.store.connection import Store
@@ -51,4 +54,50 @@ def imports_table(store: Store) -> pd.DataFrame:
            FROM imports ORDER BY batch_id DESC"""
         )
         .df()
+    )
+
+
+@dataclass(frozen=True)
+class BatchChoice:
+    """One import batch as an undo picker names it."""
+
+    batch_id: int
+    label: str
+    undone: bool
+
+
+def batch_choices(store: Store) -> list[BatchChoice]:
+    """Every batch, newest first, named by its file, layout, rows and time, so that a person
+    picks the batch they mean rather than a bare number. Undone batches are marked."""
+    found = (
+        store.cursor()
+        .execute(
+            """SELECT batch_id, file_name, layout, rows_read, rows_imported, imported_at,
+                  undone_at
+           FROM imports ORDER BY batch_id DESC"""
+        )
+        .fetchall()
+    )
+    return [
+        BatchChoice(int(batch), _label(batch, *rest), undone is not None)
+        for batch, *rest, undone in found
+    ]
+
+
+def _label(
+    batch: int,
+    file_name: str | None,
+    layout: str | None,
+    rows_read: int | None,
+    rows_imported: int | None,
+    imported_at: datetime | None,
+) -> str:
+    """ "Batch 3: tickets.csv (layout zendesk), 120 of 125 rows imported, 12 Nov 2026 10:04 UTC"."""
+    when = f"{imported_at.day} {imported_at:%b %Y %H:%M} UTC" if imported_at else "time unknown"
+    rows = f"{rows_imported or 0:,} of {rows_read or 0:,} rows imported"
+    return (
+        # A layout's name in words, as the imports table shows it ("generic contacts").
+        f"Batch {batch}: {file_name or 'unnamed file'} "
+        f"(layout {(layout or 'unknown').replace('_', ' ')}), "
+        f"{rows}, {when}"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -85,12 +86,67 @@ def test_undo_removes_a_batch_and_the_history_says_so(
 ) -> None:
     at = app_for(tmp_path / "store.duckdb", PAGE)
     _upload(at, FRESHDESK, (real_samples / FRESHDESK).read_bytes())
-    at.selectbox(key="undo_batch").set_value(1)
-    at.button(key="undo").click()
-    at.run()
+    at.selectbox(key="undo_batch").set_value(1).run()
+    at.button(key="undo").click().run()
     assert not at.exception
     assert any("Batch 1 undone" in s.value for s in at.success)
     assert _metrics(at)["Imported"] == "0"
+
+
+FIRST = b"contact_id,opened_at,subject\n1,2025-03-01 10:00,first\n2,2025-03-01 11:00,second\n"
+# The same two contacts (the first changed) and a new one: one update, one unchanged, one new.
+LATER = (
+    b"contact_id,opened_at,subject\n1,2025-03-01 10:00,changed\n"
+    b"2,2025-03-01 11:00,second\n3,2025-03-02 09:00,third\n"
+)
+
+
+def _two_batches(app_for, tmp_path: Path):
+    at = app_for(tmp_path / "store.duckdb", PAGE)
+    _upload(at, "contacts.csv", FIRST)
+    _upload(at, "contacts_later.csv", LATER)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    return at
+
+
+def test_the_undo_picker_names_each_batch_and_chooses_none(app_for, tmp_path: Path) -> None:
+    at = _two_batches(app_for, tmp_path)
+    picker = at.selectbox(key="undo_batch")
+    assert picker.value is None
+    named = [o.rsplit(", ", 1) for o in picker.options]
+    assert all(re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d UTC", w) for _, w in named)
+    assert [name for name, _ in named] == [
+        "Batch 2: contacts_later.csv (layout generic contacts), 3 of 3 rows imported",
+        "Batch 1: contacts.csv (layout generic contacts), 2 of 2 rows imported",
+    ]
+    assert not [b for b in at.button if b.key == "undo"]  # nothing to confirm until a pick
+
+
+def test_undo_shows_what_will_change_then_does_exactly_that(app_for, tmp_path: Path) -> None:
+    at = _two_batches(app_for, tmp_path)
+    at.selectbox(key="undo_batch").set_value(2).run()
+    preview = shown(at.warning[0].value)
+    # Contact 1 (changed) and 3 (new) go, contact 1's first version comes back; 2 is batch 1's.
+    assert "contacts: 2 rows this batch stored removed" in preview
+    assert "1 earlier version they replaced restored (1 row fewer in the store)" in preview
+    assert _metrics(at)["Imported"] == "5"
+    at.button(key="undo").click().run()
+    assert not at.exception
+    assert any(s.value.startswith("Batch 2 undone: contacts: 2 rows") for s in at.success)
+    assert _metrics(at)["Imported"] == "2"
+    # The undone batch is no longer offered; the picker is back to no choice.
+    picker = at.selectbox(key="undo_batch")
+    assert picker.value is None and len(picker.options) == 1
+    assert any("Already undone, so not listed: batch 2." in c.value for c in at.caption)
+
+
+def test_a_refused_undo_says_what_to_undo_first_before_any_button(app_for, tmp_path: Path) -> None:
+    at = _two_batches(app_for, tmp_path)
+    at.selectbox(key="undo_batch").set_value(1).run()
+    assert [shown(e.value) for e in at.error] == [
+        "Cannot undo batch 1: batch 2 updated rows that batch 1 imported; undo batch 2 first."
+    ]
+    assert not [b for b in at.button if b.key == "undo"]
 
 
 ODD = b"ref;when;who\nA1;03/11/2025 10:00;Sam\nA2;15/11/2025 11:30;Ali\n"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from dashboard.filters import Choice, from_params, to_params
+from dashboard.filters import PARAMS, Choice, from_params, to_params
+from kpi.engine.filters import SEGMENT_FIELDS
 
 OPTIONS = {"channel": ["email", "phone"], "team": ["Leeds Care"], "agent": [], "priority": [],
            "category": ["Billing"]}  # fmt: skip
@@ -45,3 +46,10 @@ def test_choice_to_filters() -> None:
     )
     half_picked = Choice("custom", (date(2026, 3, 1), None)).filters(first, latest)
     assert half_picked.date_to == latest
+
+
+def test_every_parameter_the_filters_write_is_declared() -> None:
+    # PARAMS is what app.py keeps in the URL beside a page's own choices, and what README lists.
+    everything = Choice("custom", (date(2026, 3, 1), date(2026, 3, 31)),
+                        {name: ("x",) for name in SEGMENT_FIELDS})  # fmt: skip
+    assert set(to_params(everything)) == set(PARAMS)

@@ -68,7 +68,7 @@ def test_a_stricter_sla_target_lowers_sla_compliance(app_for, seeded_db: Path) -
     at = app_for(seeded_db, "views/overview.py")
     before = number(tile(at, "SLA"))
     at.switch_page("views/settings.py").run()
-    edits = {str(row): {"first response (hours)": 0.25} for row in range(4)}
+    edits = {str(row): {"First response (hours)": 0.25} for row in range(4)}
     at.session_state["sla_editor"] = {"edited_rows": edits, "added_rows": [], "deleted_rows": []}
     at.number_input(key="minimum_n").set_value(50)
     at.button(key="save_settings").click().run()

@@ -52,7 +52,7 @@ def test_a_supervisor_signs_off_and_the_pack_downloads(app_for, seeded_db: Path)
 
     at = app_for(seeded_db, EVIDENCE)
     assert not at.exception, [e.value for e in at.exception]
-    assert "EV-0001" in at.dataframe[0].value.reference.tolist()
+    assert "EV-0001" in at.dataframe[0].value["Reference"].tolist()
     at.text_input(key="review_name").input("Sam Supervisor").run()
     at.text_area(key="review_comment").input("Good use of the Pareto chart.").run()
     at.button(key="review_True").click().run()

@@ -6,11 +6,16 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
+import pytest
 
 from kpi.charts import figures
 from kpi.charts.spec import ChartSpec
+from kpi.engine.change import mark_parts, whole_periods
+from kpi.engine.report import report
 from kpi.engine.statistics import xmr_limits
+from kpi.engine.tables import long_frame
 from kpi.store.annotations import Annotation
+from tests.kpi.engine.test_report import CAL, WHOLE_WEEKS, part_period_store
 
 WEEKS = ["2026-01-05", "2026-01-12", "2026-01-19", "2026-01-26", "2026-02-02", "2026-02-09"]
 
@@ -108,11 +113,93 @@ def test_every_figure_uses_the_okabe_ito_palette() -> None:
     assert fig.data[0].x == ("&lt;1 day",)
 
 
-def test_a_monthly_trend_has_a_tick_per_month() -> None:
-    frame = series([80, 81, 82]).assign(period=["2026-01-01", "2026-02-01", "2026-03-01"])
-    fig = figures.trend(frame, "CSAT", "%")
-    assert fig.layout.xaxis.dtick == "M1" and fig.layout.xaxis.tickformat == "%b %Y"
-    assert figures.trend(series([80, 81]), "CSAT", "%").layout.xaxis.dtick is None
+def test_month_ticks_read_aug_2026_and_week_ticks_name_the_monday() -> None:
+    frame = series([80, 81, 82]).assign(period=["2026-06-01", "2026-07-01", "2026-08-01"])
+    fig = figures.trend(frame, "CSAT", "%", grain="month")
+    assert list(fig.layout.xaxis.ticktext) == ["Jun 2026", "Jul 2026", "Aug 2026"]
+    weekly = figures.trend(series([80, 81, 82]), "CSAT", "%", grain="week")
+    # The year on the first tick and where it changes: the ticks fit a half-width chart.
+    assert list(weekly.layout.xaxis.ticktext) == ["w/c 5 Jan 2026", "w/c 12 Jan", "w/c 19 Jan"]
+    turn = series([80, 81, 82]).assign(period=["2025-12-22", "2025-12-29", "2026-01-05"])
+    ticks = figures.trend(turn, "CSAT", "%", grain="week").layout.xaxis.ticktext
+    assert list(ticks) == ["w/c 22 Dec 2025", "w/c 29 Dec", "w/c 5 Jan 2026"]
+    assert weekly.data[1].customdata[0][0] == "w/c 5 Jan 2026"  # the hover names the week
+
+
+def test_part_weeks_are_drawn_hollow_and_dotted_and_kept_out_of_the_line() -> None:
+    store = part_period_store()
+    weekly = report(store, grain="week", settings=CAL, metrics=["csat"])
+    frame = mark_parts(long_frame(weekly, ("csat",)), weekly)
+    chart = xmr_limits(list(whole_periods(frame).value))
+    fig = figures.trend(frame, "CSAT", "%", chart=chart, grain="week")
+    line = next(t for t in fig.data if t.name == "CSAT")
+    assert pd.isna(line.y[0]) and pd.isna(line.y[-1])  # the whole weeks' line skips both ends
+    assert list(line.y[1:-1]) == pytest.approx(WHOLE_WEEKS)
+    part = next(t for t in fig.data if t.name == "CSAT (part week)")
+    assert part.line.dash == "dot"
+    hollow = [(x, y) for x, y, m in zip(part.x, part.y, part.marker.symbol, strict=True)
+              if m == "circle-open"]  # fmt: skip
+    assert [(pd.Timestamp(x).date().isoformat(), y) for x, y in hollow] == [
+        ("2026-06-29", 0.0),
+        ("2026-08-17", 0.0),
+    ]
+    notes = [d[2] for d in part.customdata if d[2]]
+    assert notes == [" - part week: 4 of 7 days covered", " - part week: 3 of 7 days covered"]
+    assert chart.centre == pytest.approx(75.0)  # the limits drawn are the whole weeks' alone
+    centre = next(t for t in fig.data if t.name == "centre (mean)")
+    assert list(centre.y) == pytest.approx([75.0] * 8)
+
+
+def _eight_channels() -> pd.DataFrame:
+    """Two weeks of a rate split nine ways: channel "c1" largest ... "c8" smallest, "c9" empty."""
+    rows = []
+    for i in range(1, 9):
+        for week, successes in (("2026-08-03", 10 * i), ("2026-08-10", 5 * i)):
+            n = 100 - 10 * i
+            rows.append({"channel": f"c{i}", "period": week, "value": 100.0 * successes / n,
+                         "n": n, "numerator": successes, "ci_low": None, "ci_high": None})  # fmt: skip
+    # A segment with no answers one week has no numerator: it adds nothing to "other".
+    rows.append({"channel": "c9", "period": "2026-08-03", "value": None, "n": 0,
+                 "numerator": None, "ci_low": None, "ci_high": None})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_a_split_into_nine_shows_the_five_largest_and_other_pooled_from_counts() -> None:
+    frame = _eight_channels()
+    fig = figures.trend(frame, "SLA met", "%", split="channel")
+    assert names(fig) == ["c1", "c2", "c3", "c4", "c5", "other"]
+    other = fig.data[-1]
+    rest = frame[frame.channel.isin(["c6", "c7", "c8", "c9"])]
+    for week, value in zip(["2026-08-03", "2026-08-10"], other.y, strict=True):
+        part = rest[rest.period == week]
+        assert value == pytest.approx(100.0 * part.numerator.sum() / part.n.sum())
+        assert value != pytest.approx(part.value.dropna().mean())  # not an average of rates
+    assert other.customdata[0][1] == 40 + 30 + 20  # its n is the three segments'
+
+
+def test_a_split_that_cannot_be_pooled_becomes_small_multiples() -> None:
+    frame = _eight_channels().drop(columns="numerator")  # a median has no counts to pool
+    fig = figures.trend(frame, "Resolution time", "hours", split="channel", target=8.0)
+    titles = [a.text for a in fig.layout.annotations]
+    assert [f"c{i}" for i in range(1, 10)] == [t for t in titles if t.startswith("c")]
+    assert len({t.xaxis for t in fig.data}) == 9  # one small chart per channel
+    # The facets' titles fill the top margin: the target is named in the chart's title.
+    assert fig.layout.title.text.endswith("green dots: target 8")
+    assert not [t for t in titles if t.startswith("target")]
+
+
+def test_target_labels_sit_in_the_margin_above_every_point_and_whisker() -> None:
+    values = [84.0, 85.0, 86.0]  # right on the target
+    fig = figures.trend(series(values), "CSAT", "%", target=85, direction="higher")
+    label = next(a for a in fig.layout.annotations if a.text.startswith("target"))
+    assert (label.xref, label.yref, label.yanchor) == ("paper", "paper", "bottom")
+    assert label.y >= 1.0  # above the plot area: no point or band can be under it
+    frame = pd.DataFrame({"channel": ["email", "phone"], "value": [85.0, 84.0], "n": [50, 60],
+                          "ci_low": [80.0, 79.0], "ci_high": [90.0, 89.0],
+                          "small_sample": [False, False]})  # fmt: skip
+    dots = figures.intervals(frame, "channel", "SLA", "%", target=85, direction="higher")
+    label = next(a for a in dots.layout.annotations if a.text.startswith("target"))
+    assert (label.xref, label.yref, label.y, label.yanchor) == ("paper", "paper", 1.0, "bottom")
 
 
 def test_a_spec_is_drawn_in_the_page_style_at_export_size() -> None:
@@ -162,3 +249,23 @@ def test_a_spec_heatmap_and_pareto_use_the_shared_builders() -> None:
 def test_an_empty_spec_is_an_empty_figure_with_its_title() -> None:
     fig = figures.figure(ChartSpec("line", "Nothing yet", "week", "value", ()))
     assert not fig.data and fig.layout.title.text == "Nothing yet"
+
+
+def test_a_segment_s_part_weeks_share_its_colour_and_one_legend_key() -> None:
+    channels = ["chat", "email", "phone", "social", "web"]  # "web" takes the palette's blue
+    frame = pd.concat([series([80, 82, 81], c) for c in channels])
+    frame = frame.assign(partial=frame.period == WEEKS[2], covered_days=3, days=7)
+    fig = figures.trend(frame, "CSAT", "%", split="channel")
+    lines = {t.name: t for t in fig.data}
+    for c in channels:
+        assert lines[f"{c} (part week)"].line.color == lines[c].line.color
+    assert len({lines[c].line.color for c in channels}) == 5
+    shown = [t.name for t in fig.data if t.showlegend is not False]
+    assert shown == [*channels, "part week (hollow, dotted)"]
+
+
+def test_a_segment_with_no_value_is_named_as_the_tables_name_it_and_comes_last() -> None:
+    frame = pd.concat([series([80, 82], "email"), series([70, 71], None).assign(channel=None),
+                       series([60, 61], "chat")])  # fmt: skip
+    fig = figures.trend(frame, "CSAT", "%", split="channel")
+    assert names(fig) == ["chat", "email", "(none)"]

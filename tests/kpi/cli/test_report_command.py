@@ -85,7 +85,7 @@ def test_file_with_mapping_works_in_memory_and_writes_nothing(
     assert list(metrics) == list(KEYS)
     assert metrics["contacts"]["value"] == 3
     assert metrics["sla"]["value"] == pytest.approx(200 / 3)
-    assert metrics["sla"]["definition"].startswith("SLA (source_flag)")
+    assert metrics["sla"]["definition"].startswith("SLA (source flag)")
     assert metrics["backlog"]["value"] == 1  # the pending one
     assert metrics["nps"]["value"] is None and metrics["nps"]["reason"]
     assert sorted(p.name for p in export.parent.iterdir()) == before

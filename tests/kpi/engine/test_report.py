@@ -634,8 +634,11 @@ def test_trend_is_weekly_with_control_limits():
     t = trends["csat"]
     assert isinstance(t, Trend) and len(t.periods) == 12 and t.periods[0] == "2025-01-06"
     assert t.values[0] == pytest.approx(80.0) and t.values[10] == pytest.approx(10.0)
-    chart = statistics.xmr_limits(t.values)
+    # The data stop on Monday 24 March: that week is a part week, kept out of the limits.
+    assert t.partial == [False] * 11 + [True]
+    chart = statistics.xmr_limits(t.values[:11])
     assert t.chart.centre == pytest.approx(chart.centre)
+    assert t.whole_values[:11] == t.values[:11] and t.whole_values[11] is None
 
 
 def test_overview_has_both_periods_changes_and_trends():
@@ -723,3 +726,66 @@ def test_the_overview_trends_every_tile_but_the_backlog_in_tile_order() -> None:
     assert set(tiles) <= set(KEYS) and len(set(tiles)) == len(tiles)
     assert tuple(k for k in tiles if k != "backlog") == OVERVIEW_TRENDS
     assert "backlog" in tiles and "backlog" not in OVERVIEW_TRENDS
+
+
+# --- whole and part periods -------------------------------------------------------------------
+
+#: CSAT (%) of each whole week from Monday 6 July 2026; the part weeks around them score 0%.
+WHOLE_WEEKS = [80.0, 70.0, 90.0, 60.0, 80.0, 70.0]
+
+
+def part_period_store(whole=tuple(WHOLE_WEEKS)):
+    """Answers every day from Thursday 2 July 2026 (a part first week, 4 of 7 days) to
+    Wednesday 19 August 2026 (a part last week, 3 of 7 days, and August not yet over): ten a
+    day, the whole weeks' CSAT at ``whole``, the part weeks all unhappy."""
+    responses = []
+    day = date(2026, 7, 2)
+    while day <= date(2026, 8, 19):
+        week = (day - date(2026, 7, 6)).days // 7
+        good = int(whole[week] // 10) if 0 <= week < len(whole) else 0
+        responses += _answers(day, good, 10 - good)
+        day += timedelta(days=1)
+    return make_store(responses=responses)
+
+
+def test_part_weeks_and_months_at_the_data_s_edges_are_marked_with_their_days():
+    store = part_period_store()
+    weekly = report(store, grain="week", settings=CAL, metrics=["csat"])
+    assert [r.period for r in weekly.rows][:2] == ["2026-06-29", "2026-07-06"]
+    assert weekly.part_periods() == {"2026-06-29": (4, 7), "2026-08-17": (3, 7)}
+    assert [r.partial for r in weekly.rows] == [True] + [False] * 6 + [True]
+    monthly = report(store, grain="month", settings=CAL, metrics=["csat"])
+    assert monthly.part_periods() == {"2026-07-01": (30, 31), "2026-08-01": (19, 31)}
+    assert monthly.rows[1].to_dict()["partial"] is True
+    assert monthly.rows[1].to_dict()["covered_days"] == 19
+
+
+def test_a_filter_cutting_a_week_makes_it_a_part_week():
+    store = part_period_store()
+    cut = Filters(date_from=date(2026, 7, 8), date_to=date(2026, 7, 26))  # Wed to Sun
+    weekly = report(store, cut, grain="week", settings=CAL, metrics=["csat"])
+    assert weekly.part_periods() == {"2026-07-06": (5, 7)}
+
+
+def test_control_limits_leave_the_part_weeks_out():
+    trends = trend(part_period_store(), keys=["csat"], weeks=8, settings=CAL)
+    t = trends["csat"]
+    assert t.periods[0] == "2026-06-29" and t.partial == [True] + [False] * 6 + [True]
+    assert t.values[0] == 0.0 and t.values[-1] == 0.0  # still reported, but not as whole weeks
+    # By hand: mean 75; moving ranges 10, 20, 30, 20, 10, mean 18; limits 75 -/+ 2.66 x 18.
+    assert t.chart.centre == pytest.approx(75.0)
+    assert t.chart.mean_moving_range == pytest.approx(18.0)
+    assert (t.chart.lower, t.chart.upper) == (pytest.approx(27.12), pytest.approx(122.88))
+    assert not t.chart.signals  # the two 0% part weeks would each be a signal
+
+
+def test_the_overview_says_when_the_previous_period_is_only_partly_covered():
+    store = part_period_store()
+    august = Filters(date_from=date(2026, 8, 1), date_to=date(2026, 8, 19))
+    o = overview(store, august, trend_keys=("csat",), settings=CAL)
+    # The previous 19 days are 13-31 July: all covered.
+    assert o.previous.filters.date_from == date(2026, 7, 13) and o.previous_note is None
+    july = Filters(date_from=date(2026, 7, 13), date_to=date(2026, 7, 31))
+    o = overview(store, july, trend_keys=("csat",), settings=CAL)
+    # The previous 19 days are 24 June - 12 July; the data start on 2 July.
+    assert o.previous_note == "data covers 11 of 19 days"

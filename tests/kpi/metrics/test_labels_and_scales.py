@@ -18,8 +18,8 @@ def test_short_label_is_the_label_of_a_single_variant_kpi():
 
 
 def test_short_label_names_the_variant_of_a_kpi_with_several():
-    assert short_label("fcr", "one_touch") == "FCR (one_touch)"
-    assert short_label("sla", "source_flag") == "SLA (source_flag)"
+    assert short_label("fcr", "one_touch") == "FCR (one touch)"
+    assert short_label("sla", "source_flag") == "SLA (source flag)"
     assert short_label("fcr") == "FCR"
 
 

@@ -120,7 +120,7 @@ def test_csat_other_rules(rule, expected):
     rows += [_answer(csat=s, csat_scale_min=1, csat_scale_max=2) for s in (2, 1)]
     m = total(make_store(responses=rows), Settings(hours="calendar", csat_rule=rule))["csat"]
     assert m.value == pytest.approx(expected)
-    assert m.variant == rule and f"CSAT ({rule})" in m.definition
+    assert m.variant == rule and f"CSAT ({rule.replace('_', ' ')})" in m.definition
 
 
 def test_csat_mean_on_one_scale_and_refused_across_scales():
@@ -182,7 +182,7 @@ def test_fcr_one_touch():
     ]
     m = total(make_store(rows))["fcr"]  # auto: no flags, so one_touch
     assert m.variant == "one_touch" and (m.numerator, m.denominator) == (2, 4)
-    assert m.definition.startswith("FCR (one_touch): ")
+    assert m.definition.startswith("FCR (one touch): ")
 
 
 def test_fcr_no_repeat_window():

@@ -6,9 +6,20 @@ import pytest
 
 from kpi.errors import InvalidChoice
 from kpi.metrics.settings import Settings
-from kpi.metrics.settings_form import settings_from_tables, sla_table, targets_table
+from kpi.metrics.settings_form import (
+    BETTER,
+    FIRST_RESPONSE,
+    PRIORITY,
+    RESOLUTION,
+    TARGET,
+    choice_words,
+    settings_from_tables,
+    sla_table,
+    targets_table,
+)
 from kpi.store import viewer
 from kpi.store.connection import open_store
+from tests.kpi.engine.test_tables import RAW_KEY
 
 
 def test_tables_round_trip() -> None:
@@ -20,9 +31,9 @@ def test_tables_round_trip() -> None:
 def test_an_edited_target_and_sla_policy() -> None:
     settings = Settings()
     targets, sla = targets_table(settings), sla_table(settings)
-    targets.loc[targets.key == "first_response_hours", ["target", "direction"]] = [4.0, "lower"]
-    targets.loc[targets.key == "nps", "target"] = None  # no target any more
-    sla.loc[sla.priority == "urgent", "first response (hours)"] = 0.5
+    targets.loc["first_response_hours", [TARGET, BETTER]] = [4.0, "lower"]
+    targets.loc["nps", TARGET] = None  # no target any more
+    sla.loc[sla[PRIORITY] == "urgent", FIRST_RESPONSE] = 0.5
     changed = settings_from_tables(settings, targets, sla)
     assert changed.targets["first_response_hours"].value == 4.0
     assert changed.targets["first_response_hours"].direction == "lower"
@@ -32,9 +43,30 @@ def test_an_edited_target_and_sla_policy() -> None:
 
 def test_a_missing_sla_target_is_refused() -> None:
     sla = sla_table(Settings())
-    sla.loc[sla.priority == "low", "resolution (hours)"] = None
+    sla.loc[sla[PRIORITY] == "low", RESOLUTION] = None
     with pytest.raises(InvalidChoice, match="low priority"):
         settings_from_tables(Settings(), targets_table(Settings()), sla)
+
+
+def test_the_tables_a_person_edits_show_words_not_keys() -> None:
+    targets, sla = targets_table(Settings()), sla_table(Settings())
+    shown = [*targets.columns, *sla.columns, *targets.astype(str).to_numpy().ravel()]
+    assert not [text for text in map(str, shown) if RAW_KEY.match(text)]
+    assert targets.loc["first_response_hours", "KPI"] == "First response time"
+    assert targets.loc["csat", "Unit"] == "% (0-100)"
+    assert list(sla.columns) == ["Priority", "First response (hours)", "Resolution (hours)"]
+
+
+def test_every_choice_on_the_settings_page_reads_as_words() -> None:
+    from kpi.metrics.business_hours import REGIONS
+    from kpi.metrics.settings import CSAT_RULES, FCR_VARIANTS, HOURS
+
+    for choice in ("auto", *FCR_VARIANTS, *HOURS, *REGIONS):
+        assert not RAW_KEY.match(choice_words(choice)) and choice_words(choice)[0].isupper()
+    assert choice_words("one_touch").startswith("One touch")
+    assert choice_words("england-and-wales") == "England and Wales"
+    assert [choice_words(r, "csat_rule").split(":")[0] for r in CSAT_RULES] == [
+        "Automatic", "Top box", "Top two"]  # fmt: skip
 
 
 def test_this_is_me_is_kept_and_cleared() -> None:

@@ -1,0 +1,158 @@
+"""Drill-through: "Show the N contacts behind this" under a tile or for a breakdown's bar, and
+the dialog that lists them (worked out by ``kpi.engine.drill``, filtered exactly as the number
+was, so the rows are as many as its n).
+
+The dialog's table has no download: it holds contacts and answers, not aggregates (customers
+only as pseudonymised keys, text scrubbed at import, and the table toolbar's own export is off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+
+import streamlit as st
+
+from dashboard import components, data
+from kpi.charts.disclosure import escape_markdown
+from kpi.engine.change import Change
+from kpi.engine.drill import button_label, drill, drillable, period_filters, title
+from kpi.engine.filters import Filters
+from kpi.engine.results import UNDATED, MetricResult, Report
+from kpi.engine.timeline import period_label
+from kpi.errors import KpiError
+
+PRIVACY_NOTE = (
+    "Customers appear only as pseudonymised keys and free text was scrubbed of emails, phone and "
+    "card numbers at import. This list is for checking a figure here: it cannot be downloaded."
+)
+
+
+def tiles(
+    results: Sequence[MetricResult],
+    filters: Filters,
+    changes: dict[str, Change] | None = None,
+    trends: Mapping[str, Sequence[float | None]] | None = None,
+    per_row: int = 4,
+    as_of: datetime | None = None,
+) -> None:
+    """``components.tiles``, each row followed by a row of drill-through buttons under its
+    tiles (none under a tile with no rows behind it, such as the backlog)."""
+    for start in range(0, len(results), per_row):
+        row = results[start : start + per_row]
+        components.tiles(row, changes, trends, per_row)
+        for column, result in zip(st.columns(per_row), row, strict=False):
+            with column:
+                button(result, filters, as_of=as_of)
+
+
+def button(
+    result: MetricResult,
+    filters: Filters,
+    segment: Mapping[str, str | None] | None = None,
+    as_of: datetime | None = None,
+    key: str = "",
+) -> None:
+    """A small button that opens the rows behind one number, when it has any."""
+    if not drillable(result.key) or not result.n:
+        return
+    widget = f"drill_{key or result.key}"
+    if st.button(
+        button_label(result.key, result.n),
+        key=widget,
+        type="tertiary",
+        icon=":material/table_rows:",
+        wrap=True,  # a narrow tile's column must not cut the count off
+    ):
+        show(result.key, filters, segment, as_of)
+
+
+def segment_picker(breakdown: Report, key: str, widget: str) -> None:
+    """Under a breakdown's chart (one bar per segment): choose a bar, then open the rows behind
+    its figure of ``key``, filtered as the breakdown was and judged at its as-of instant."""
+    field = breakdown.by[0]
+    rows = [
+        r
+        for r in breakdown.rows
+        if r.segment and key in r.metrics and r.metrics[key].n and drillable(key)
+    ]
+    if not rows:
+        return
+    # Positions, not values, are the options: a null segment is a bar of its own.
+    choice = st.selectbox(
+        f"Rows behind one {field}'s figure",
+        range(len(rows)),
+        index=None,
+        format_func=lambda i: (
+            f"{_segment_name(rows[i].segment[field])}: n = {rows[i].metrics[key].n:,}"
+        ),
+        placeholder=f"Choose {_article(field)} {field} to see the rows behind its figure",
+        key=f"drill_pick_{widget}",
+    )
+    if choice is not None:
+        row = rows[choice]
+        button(row.metrics[key], breakdown.filters, row.segment, breakdown.as_of, widget)
+
+
+def period_picker(over_time: Report, key: str, widget: str) -> None:
+    """Under a chart by day, week or month: choose a point, then open the rows behind its
+    figure of ``key`` (that period's days within the filters, and its segment when split)."""
+    grain = over_time.grain
+    if grain not in ("day", "week", "month") or not drillable(key):
+        return
+    rows = [
+        r
+        for r in over_time.rows
+        if r.period not in (None, UNDATED) and key in r.metrics and r.metrics[key].n
+    ]
+    if not rows:
+        return
+
+    def name(i: int) -> str:
+        row = rows[i]
+        where = "".join(f" · {f}: {_segment_name(v)}" for f, v in row.segment.items())
+        return f"{period_label(str(row.period), grain)}{where}: n = {row.metrics[key].n:,}"
+
+    choice = st.selectbox(
+        "Rows behind one point",
+        range(len(rows)),
+        index=None,
+        format_func=name,
+        placeholder="Choose a point of the chart to see the rows behind its figure",
+        key=f"drill_pick_{widget}",
+    )
+    if choice is not None:
+        row = rows[choice]
+        point = period_filters(over_time.filters, grain, date.fromisoformat(str(row.period)))
+        button(row.metrics[key], point, row.segment, over_time.as_of, widget)
+
+
+def _segment_name(value: str | None) -> str:
+    return "(none)" if value is None else str(value)
+
+
+def show(
+    key: str,
+    filters: Filters,
+    segment: Mapping[str, str | None] | None = None,
+    as_of: datetime | None = None,
+) -> None:
+    """Open the dialog listing the rows behind ``key``'s number."""
+
+    def body() -> None:
+        try:
+            with st.spinner("Finding the rows behind this number..."):
+                found = drill(data.store(), key, filters, segment, as_of)
+        except KpiError as problem:
+            st.error(escape_markdown(problem))
+            return
+        st.caption(escape_markdown(found.note))
+        st.dataframe(found.rows, hide_index=True, width="stretch", placeholder="—")
+        st.caption(PRIVACY_NOTE)
+
+    st.dialog(title(key, segment), width="large")(body)()
+
+
+def _article(word: str) -> str:
+    """ "a" or "an" before a field's name ("an agent", "a channel")."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
