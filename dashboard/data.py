@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from kpi.engine import breakdowns, page_data
+from kpi.engine import breakdowns, page_data, profile
 from kpi.engine import report as engine
 from kpi.engine.change import Change
 from kpi.engine.comments import search
@@ -210,3 +210,13 @@ def comments(
     """kpi.engine.comments.search, cached."""
     with _computing("the matching comments", filters):
         return _comments(store(), version(), filters, words, score, score_range)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _stray_dates(_store: Store, version: str) -> str | None:
+    return profile.stray_dates(_store)
+
+
+def stray_dates() -> str | None:
+    """The Data page's notice about rows far from the rest of the data, once per store version."""
+    return _stray_dates(store(), version())

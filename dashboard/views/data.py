@@ -8,7 +8,6 @@ from dashboard import choices as page_choices
 from dashboard import components, data, importing
 from kpi.charts.disclosure import escape_markdown
 from kpi.engine.page_data import import_totals
-from kpi.engine.profile import stray_dates
 from kpi.engine.tables import for_people
 from kpi.errors import KpiError
 from kpi.store.batches import UndoPreview, undo, undo_preview
@@ -69,7 +68,7 @@ st.caption(
     "Import the CSV or XLSX exports of your helpdesk, phone system or survey tool. Every row is "
     "either imported or set aside in quarantine with its reason: the counts always add up."
 )
-if stray := stray_dates(store):
+if stray := data.stray_dates():
     st.warning(escape_markdown(stray))
 
 # The tab shown travels in the URL (?tab=history): rerun on a change so the URL follows.

@@ -26,7 +26,7 @@ from kpi.engine.backend import CACHE, backend_of
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
 from kpi.engine.preparation import needs, prepare_contacts, prepare_responses
 from kpi.engine.profile import data_profile
-from kpi.engine.tables import EMPTY
+from kpi.engine.tables import EMPTY, format_value
 from kpi.engine.timeline import to_utc
 from kpi.errors import InvalidChoice
 from kpi.metrics.registry import REGISTRY, Context, Formula, Metric
@@ -436,10 +436,8 @@ def _cell(value: Any, how: Format) -> str:
         return EMPTY
     if how == "time":
         return f"{pd.Timestamp(value):%d %b %Y %H:%M}"
-    if how == "hours":
-        return f"{float(value):,.1f} h"
-    if how == "seconds":
-        return f"{float(value):,.0f} s"
+    if how in ("hours", "seconds"):
+        return format_value(float(value), how)
     if how == "yes_no":
         return "yes" if bool(value) else "no"
     if how in ("score", "count"):

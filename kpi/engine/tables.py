@@ -72,7 +72,7 @@ def format_value(value: float | None, unit: str) -> str:
     if unit == "points":
         return f"{value:+.1f}"
     if unit == "hours":
-        return f"{value:.1f} h"
+        return f"{value:,.1f} h"
     if unit == "seconds":
         return f"{value:,.0f} s"
     if unit == "count":

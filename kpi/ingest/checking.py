@@ -168,6 +168,13 @@ def _non_finite_issues(cur: duckdb.DuckDBPyConnection, staged: Staged) -> list[I
         f"SELECT _row, {p(n)} AS f, {n}__raw AS v FROM {staged.table} WHERE NOT isfinite({n})"
         for n in names
     ]
+    return _unreadable_issues(cur, staged, parts, p)
+
+
+def _unreadable_issues(
+    cur: duckdb.DuckDBPyConnection, staged: Staged, parts: list[str], p: Params
+) -> list[Issue]:
+    """The rows of ``parts`` (queries of _row, field, source text) as unreadable-value issues."""
     if not parts:
         return []
     rows = cur.execute(" UNION ALL ".join(parts), p.values).fetchall()
@@ -191,13 +198,7 @@ def _parse_issues(cur: duckdb.DuckDBPyConnection, staged: Staged) -> list[Issue]
             f"SELECT _row, {p(name)} AS f, {name}__raw AS v FROM {staged.table} "
             f"WHERE {name}__raw IS NOT NULL AND {name} IS NULL{skip if no_answer else ''}"
         )
-    if not parts:
-        return []
-    rows = cur.execute(" UNION ALL ".join(parts), p.values).fetchall()
-    return [
-        Issue(row, name, value, _unreadable(staged, name, value), _fatal(staged, name))
-        for row, name, value in rows
-    ]
+    return _unreadable_issues(cur, staged, parts, p)
 
 
 def _no_answer_words(staged: Staged, name: str) -> list[str]:

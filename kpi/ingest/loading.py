@@ -147,7 +147,7 @@ def _raw_json(staged: Staged, key: str, p: Params) -> str:
     """The quarantined row as JSON of the source columns the layout uses, made safe: a
     quarantined row is often one whose values are in the wrong columns (an email in a date
     column), so every value is scrubbed like free text, except a date and time that was read as
-    one (the phone pattern would take its digits for a number)."""
+    one (whatever its format, it holds nothing personal)."""
     fields = staged.fields
     pairs = []
     for name in sorted(staged.present):
@@ -155,27 +155,21 @@ def _raw_json(staged: Staged, key: str, p: Params) -> str:
         if name == "customer_id":
             value = pseudonym_sql(value, key, p)
         elif name in fields and fields[name].type == "timestamp":
-            read = f"t.{name} IS NOT NULL OR {_a_time(value)}"
-            value = f"CASE WHEN {read} THEN {value} ELSE {scrub_sql(value, p)} END"
+            value = f"CASE WHEN t.{name} IS NOT NULL THEN {value} ELSE {scrub_sql(value, p)} END"
         else:
             value = scrub_sql(value, p)
         pairs.append(f"{p(name)}, {value}")
     return f"CAST(json_object({', '.join(pairs)}) AS VARCHAR)"
 
 
-def _a_time(value: str) -> str:
-    """``value`` (shown quoted or not) is an ISO date and time: nothing personal, kept whole."""
-    return f"TRY_CAST(trim({value}, '''') AS TIMESTAMP) IS NOT NULL"
-
-
 def _safe_value(alias: str, key: str, p: Params) -> str:
-    """An issue's value as it may be kept: a customer id as its keyed hash, a date as it is,
-    anything else scrubbed like free text (a value that could not be read is often personal
-    data typed into the wrong column)."""
+    """An issue's value as it may be kept: a customer id as its keyed hash, anything else
+    scrubbed like free text (a value that could not be read is often personal data typed into
+    the wrong column; scrubbing keeps dates whole)."""
     value = f"{alias}.value"
     return (
         f"CASE WHEN {alias}.field = 'customer_id' THEN {pseudonym_sql(value, key, p)} "
-        f"WHEN {_a_time(value)} THEN {value} ELSE {scrub_sql(value, p)} END"
+        f"ELSE {scrub_sql(value, p)} END"
     )
 
 
@@ -187,8 +181,7 @@ def _safe_issue(alias: str, key: str, p: Params) -> str:
     scrubbed = scrub_sql(f"replace({issue}, {value}, {scrub_sql(value, p)})", p)
     return (
         f"CASE WHEN {value} IS NULL THEN {scrub_sql(issue, p)} "
-        f"WHEN {alias}.field = 'customer_id' THEN {hashed} "
-        f"WHEN {_a_time(value)} THEN {issue} ELSE {scrubbed} END"
+        f"WHEN {alias}.field = 'customer_id' THEN {hashed} ELSE {scrubbed} END"
     )
 
 
@@ -209,10 +202,8 @@ def _quarantine_rejected(
     pairs = []
     for name in frame.columns[2:]:
         value = f"r.{name}"
-        if name == "customer_id":
-            safe = pseudonym_sql(value, key, p)
-        else:  # positions may be off by one on a malformed line: everything is scrubbed
-            safe = f"CASE WHEN {_a_time(value)} THEN {value} ELSE {scrub_sql(value, p)} END"
+        # Positions may be off by one on a malformed line: everything else is scrubbed.
+        safe = pseudonym_sql(value, key, p) if name == "customer_id" else scrub_sql(value, p)
         pairs.append(f"{p(name)}, {safe}")
     raw = f"CAST(json_object({', '.join(pairs)}) AS VARCHAR)" if pairs else "'{}'"
     try:
