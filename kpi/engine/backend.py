@@ -2,10 +2,11 @@
 
 A dashboard asks the same questions on every rerun, so the engine remembers, per store and
 backend: the Ibis backend of each thread's cursor, the data profile, the compiled SQL of each
-distinct query, and the business seconds of closed clocks (a table in an in-memory DuckDB database
-attached to the store's connection). Every entry is keyed by the store's data version, so an import
-or a settings change is never served stale figures. ``CACHE`` owns all of it and its locks; nothing
-is stored on Ibis objects.
+distinct query, and where the business-hours tables it derived live (``kpi.engine.calendar``
+keeps them in the store and says what they were built for). Every entry is keyed by the store's
+data version, so an import or a settings change is never served stale figures. ``CACHE`` owns all
+of it and its locks; nothing is stored on Ibis objects. Writing a derived table goes through
+``writing``: one transaction on the store, as an import does.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import ibis
 import ibis.expr.types as ir
 
@@ -28,11 +28,9 @@ from kpi.store.connection import Store
 if TYPE_CHECKING:
     from kpi.engine.profile import Profile
 
-#: The in-memory database, attached to a store's connection, that holds materialised tables.
-MATERIALISED_SCHEMA = "_kpi_cache"
-#: Materialised tables kept: another thread may still read the previous version's.
-_MATERIALISED_KEEP = 2
 _COMPILED_MAX = 512
+#: Derived-table look-ups kept (a few per store version, business hours and as-of instant).
+_DERIVED_MAX = 256
 
 
 @dataclass
@@ -57,9 +55,12 @@ class EngineCache:
         self._known: dict[int, _Known] = {}
         self._tokens = itertools.count(1)
         self._profiles: dict[tuple[int, str], Profile] = {}
-        # Held while a materialised table is built, so separate from the quick look-ups.
-        self._materialised_lock = threading.Lock()
-        self._materialised: list[str] = []
+        # Held while a derived table is checked or built, so separate from the quick look-ups.
+        self.derived_lock = threading.RLock()
+        self._derived: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._writable: weakref.WeakKeyDictionary[Store, bool] = weakref.WeakKeyDictionary()
+        self._store_tokens: weakref.WeakKeyDictionary[Store, int] = weakref.WeakKeyDictionary()
+        self._rebuilds: weakref.WeakKeyDictionary[Store, int] = weakref.WeakKeyDictionary()
         self._compiled_lock = threading.Lock()
         self._compiled: OrderedDict[tuple[Any, ...], str] = OrderedDict()
         self._pinned = threading.local()
@@ -105,6 +106,14 @@ class EngineCache:
         """A number that names this backend in caches (unlike id(), never reused by another)."""
         return self._entry(backend).token
 
+    def store_token(self, store: Store) -> int:
+        """A number that names this store in caches (unlike id(), never reused by another)."""
+        with self._lock:
+            token = self._store_tokens.get(store)
+            if token is None:
+                token = self._store_tokens[store] = next(self._tokens)
+            return token
+
     def store_of(self, backend: ibis.BaseBackend) -> Store | None:
         """The store a backend was made for by ``backend_of``; None for a bare backend."""
         store = self._entry(backend).store
@@ -121,7 +130,19 @@ class EngineCache:
         pinned = getattr(self._pinned, "version", None)
         if pinned is not None and pinned[0] is source:
             return str(pinned[1])
-        return source.version()
+        return self._version(source)
+
+    def _version(self, store: Store) -> str:
+        """The store's version, and how many times this process rebuilt its derived tables.
+        Settings changed and changed back give the store's version again, but the derived
+        tables hold what the other settings made meanwhile: a query compiled before a rebuild
+        must be built again (which checks them) rather than run from the cache."""
+        return f"{store.version()}-rebuilt {self._rebuilds.get(store, 0)}"
+
+    def rebuilt(self, store: Store) -> None:
+        """Note that the store's derived tables were rebuilt (see ``_version``)."""
+        with self._lock:
+            self._rebuilds[store] = self._rebuilds.get(store, 0) + 1
 
     @contextmanager
     def one_version(self, source: Store | ibis.BaseBackend) -> Iterator[None]:
@@ -129,7 +150,7 @@ class EngineCache:
         if not isinstance(source, Store) or getattr(self._pinned, "version", None) is not None:
             yield
             return
-        self._pinned.version = (source, source.version())
+        self._pinned.version = (source, self._version(source))
         try:
             yield
         finally:
@@ -157,40 +178,57 @@ class EngineCache:
                     self._compiled.popitem(last=False)
         return sql
 
-    # --- materialised tables -------------------------------------------------------------------
+    def table(self, backend: ibis.BaseBackend, name: str) -> ir.Table:
+        """``backend.table(name)`` of a store's backend, looked up once: each look-up asks the
+        database for the table's columns, and a store's tables keep theirs while it is open
+        (migrations run when it opens). A bare backend's tables may be replaced at any time, so
+        they are looked up every time."""
+        if self.store_of(backend) is None:
+            return backend.table(name)
+        key = ("table", self.token(backend), name)
+        table = self._derived.get(key)
+        if table is None:
+            table = backend.table(name)
+            self.keep_derived(key, table)
+        return table
 
-    def materialised(
-        self, backend: ibis.BaseBackend, name: str, compile_sql: Callable[[], str]
-    ) -> ir.Table | None:
-        """A table ``name`` in the in-memory database beside a DuckDB store (every cursor sees
-        it), created from ``compile_sql()`` unless it exists. The name must say what the content
-        depends on; only the newest few names are kept. None when no in-memory database can be
-        attached (e.g. a read-only store)."""
-        with self._materialised_lock:
-            con = backend.con
-            try:
-                con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {MATERIALISED_SCHEMA}")
-            except duckdb.Error:
-                return None
-            existing = {
-                row[0]
-                for row in con.execute(
-                    "SELECT table_name FROM duckdb_tables() WHERE database_name = ?",
-                    [MATERIALISED_SCHEMA],
-                ).fetchall()
-            }
-            if name not in existing:
-                con.execute(f"CREATE TABLE {MATERIALISED_SCHEMA}.{name} AS {compile_sql()}")
-                self._keep_newest(con, name, existing)
-        return backend.table(name, database=MATERIALISED_SCHEMA)
+    # --- derived tables ------------------------------------------------------------------------
 
-    def _keep_newest(self, con: Any, name: str, existing: set[str]) -> None:
-        if name in self._materialised:
-            self._materialised.remove(name)
-        self._materialised.append(name)
-        del self._materialised[:-_MATERIALISED_KEEP]
-        for old in existing - set(self._materialised):
-            con.execute(f"DROP TABLE IF EXISTS {MATERIALISED_SCHEMA}.{old}")
+    def derived(self, key: tuple[Any, ...]) -> Any:
+        """What ``keep_derived`` kept under ``key`` (None if nothing): e.g. which stored tables
+        hold a store version's business-hours figures."""
+        return self._derived.get(key)
+
+    def keep_derived(self, key: tuple[Any, ...], value: Any) -> None:
+        with self._lock:
+            self._derived[key] = value
+            while len(self._derived) > _DERIVED_MAX:
+                self._derived.popitem(last=False)
+
+    def writable(self, store: Store) -> bool:
+        """Whether the engine may keep derived tables in the store: not when it was opened
+        read-only, nor when it predates the tables (a read-only store is never migrated)."""
+        known = self._writable.get(store)
+        if known is None:
+            cur = store.cursor()  # results fetched fully: see ARCHITECTURE.md, pitfalls
+            (read_only,) = cur.execute(
+                "SELECT readonly FROM duckdb_databases() WHERE database_name = current_database()"
+            ).fetchall()[0]
+            (tables,) = cur.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND table_name = 'derived_tables'"
+            ).fetchall()[0]
+            known = not read_only and tables > 0
+            with self._lock:
+                self._writable[store] = known
+        return known
+
+    @contextmanager
+    def writing(self, store: Store) -> Iterator[ibis.BaseBackend]:
+        """An Ibis backend on one transaction of the store: everything written through it is
+        committed together at the end of the block, or not at all."""
+        with store.transaction() as cur:
+            yield ibis.duckdb.from_connection(cur)
 
 
 #: The engine's one cache.

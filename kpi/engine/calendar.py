@@ -5,10 +5,19 @@ intervals: by default Monday to Friday 09:00-17:00 Europe/London, minus the bank
 and Wales. Each day's local opening hours are converted to UTC with ``zoneinfo`` for that day, so a
 working day keeps its eight hours across daylight-saving changes.
 
-``business_seconds`` never walks rows in Python: it builds the (small) table of working intervals
-with the cumulative working seconds before each, uploads it to the backend and answers every row
-with two as-of joins, which any Ibis backend with as-of joins can run. What the business hours
-are (and their checks) is ``kpi.metrics.business_hours``, which settings store.
+Nothing here walks rows in Python. The (small) table of working intervals carries the working
+seconds of all earlier intervals, so the working seconds "clocked" up to any instant are one as-of
+join away, and elapsed working time is the difference of two such readings. Any Ibis backend with
+as-of joins can run it. What the business hours are (and their checks) is
+``kpi.metrics.business_hours``, which settings store.
+
+A report does not redo those joins. ``contact_clocks`` keeps, in the store, the calendar (one row
+per working interval, for the configured hours, time zone and holidays) and each contact's
+readings at its opening, first response and resolution; ``derived_tables`` records what each was
+built for, and a table is rebuilt only when that changes (other business hours, an import, data
+beyond the calendar's years). A report then joins one table and subtracts. A store opened
+read-only keeps the same tables for the process only (temporary tables), and a bare backend, whose
+data has no version, gets them as expressions.
 """
 
 from __future__ import annotations
@@ -16,7 +25,10 @@ from __future__ import annotations
 import hashlib
 import json
 import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import ibis
@@ -24,7 +36,11 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.common.exceptions import TableNotFound
 
+from kpi.engine.backend import CACHE
 from kpi.metrics.business_hours import BusinessHours, bank_holidays, clock_seconds
+from kpi.metrics.registry import resolved_time_of
+from kpi.metrics.settings import load_settings
+from kpi.store.connection import Store
 
 # Working intervals either side of the data's dates: covers any UTC offset (at most 14 h) and
 # instants after the last interval of the last day.
@@ -77,7 +93,7 @@ def calendar_seconds(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.Flo
 
 
 def _date_range(
-    backend: ibis.BaseBackend, table: ir.Table, columns: list[str]
+    backend: ibis.BaseBackend, table: ir.Table, columns: Sequence[str]
 ) -> tuple[date, date]:
     """The first and last dates in the columns (one query); today when they are all null."""
     bounds = table.aggregate(
@@ -91,41 +107,82 @@ def _date_range(
     return min(values).date(), max(values).date()
 
 
-def _intervals_table(
-    backend: ibis.BaseBackend, hours: BusinessHours, start: date, end: date
-) -> ir.Table:
-    """The working intervals as a temporary backend table named after its content.
+def _digest(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
-    The name is a digest of the hours and dates, so a second call never changes the table an
-    earlier, not yet executed expression reads.
-    """
-    key = json.dumps([hours.to_dict(), start.isoformat(), end.isoformat()], sort_keys=True)
-    name = "_kpi_working_intervals_" + hashlib.sha1(key.encode()).hexdigest()[:16]
+
+def _temp_table(backend: ibis.BaseBackend, name: str, make: Any) -> ir.Table:
+    """A temporary table ``name`` on this backend, made from ``make()`` (a frame or an
+    expression) unless this backend already holds it. Names are content digests, so a second
+    call never changes a table an earlier, not yet executed expression reads."""
     made = _MADE.setdefault(backend, set())
     if name in made:  # same content: uploading it again costs ~0.1 s per query built
         try:
             return backend.table(name)
         except TableNotFound:  # gone with its connection: make it again
             made.discard(name)
-    frame = working_intervals(hours, start, end)
-    table = backend.create_table(name, frame, temp=True, overwrite=True)
+    table = backend.create_table(name, make(), temp=True, overwrite=True)
     made.add(name)
     return table
 
 
-#: The working-interval tables each backend already holds (their names are content digests).
+def _intervals_table(
+    backend: ibis.BaseBackend, hours: BusinessHours, start: date, end: date
+) -> ir.Table:
+    """The working intervals as a temporary backend table named after its content."""
+    name = "_kpi_working_intervals_" + _digest(hours.to_dict(), start, end)
+    return _temp_table(backend, name, lambda: working_intervals(hours, start, end))
+
+
+#: The temporary tables each backend already holds (their names are content digests). They go
+#: with the backend's connection: a cached query may still name one.
 _MADE: weakref.WeakKeyDictionary[ibis.BaseBackend, set[str]] = weakref.WeakKeyDictionary()
 
 
-def _cumulative(joined: ir.Table, instant: str, prefix: str) -> ir.FloatingValue:
-    """Working seconds from the first interval up to an instant.
+def clocked(table: ir.Table, instants: dict[str, str], calendar: ir.Table) -> ir.Table:
+    """``table`` with, for each instant column, the working seconds clocked from the calendar's
+    first interval up to that instant (output column name -> instant column).
 
-    cum_before of the last interval starting at or before the instant, plus the part of that
-    interval already worked; 0 before the first interval.
+    The reading is cum_before of the last interval starting at or before the instant, plus the
+    part of that interval already worked; 0 before the first interval, null for a null instant.
+    Row order is not kept (as-of joins reorder).
     """
-    begin, finish = joined[f"{prefix}start"], joined[f"{prefix}end"]
-    worked = ibis.least(joined[instant], finish).delta(begin, unit="microsecond") / _MICROSECONDS
-    return (joined[f"{prefix}cum"] + worked).fill_null(0.0)
+    joined = table
+    for i, instant in enumerate(instants.values()):
+        right = calendar.select(
+            **{
+                f"__bs{i}_start": calendar.start_utc,
+                f"__bs{i}_end": calendar.end_utc,
+                f"__bs{i}_cum": calendar.cum_before,
+            }
+        )
+        joined = joined.asof_join(right, joined[instant] >= right[f"__bs{i}_start"])
+    readings = {}
+    for i, (out, instant) in enumerate(instants.items()):
+        begin, finish = joined[f"__bs{i}_start"], joined[f"__bs{i}_end"]
+        worked = (
+            ibis.least(joined[instant], finish).delta(begin, unit="microsecond") / _MICROSECONDS
+        )
+        reading = (joined[f"__bs{i}_cum"] + worked).fill_null(0.0)
+        readings[out] = ibis.ifelse(joined[instant].isnull(), ibis.null("float64"), reading)
+    kept = [joined[c] for c in table.columns if c not in readings]
+    return joined.select(*kept, **readings)
+
+
+def between(
+    start: ir.TimestampValue,
+    end: ir.TimestampValue,
+    start_clock: ir.FloatingValue,
+    end_clock: ir.FloatingValue,
+) -> ir.FloatingValue:
+    """Working seconds from start to end, from the calendar's readings at each: null when
+    either instant is null, 0 when end is not after start."""
+    return ibis.cases(
+        (start.isnull() | end.isnull(), ibis.null("float64")),
+        (end <= start, ibis.literal(0.0)),
+        else_=end_clock - start_clock,
+    )
 
 
 def _check_naive_utc(table: ir.Table, columns: tuple[str, ...]) -> None:
@@ -156,23 +213,300 @@ def business_seconds(
     _check_naive_utc(table, (start_col, end_col))
     first, last = span or _date_range(backend, table, [start_col, end_col])
     intervals = _intervals_table(backend, hours, first - _MARGIN, last + _MARGIN)
-    joined = table
-    for instant, prefix in ((start_col, "__bs_a_"), (end_col, "__bs_b_")):
-        right = intervals.select(
-            **{
-                f"{prefix}start": intervals.start_utc,
-                f"{prefix}end": intervals.end_utc,
-                f"{prefix}cum": intervals.cum_before,
-            }
-        )
-        joined = joined.asof_join(right, joined[instant] >= right[f"{prefix}start"])
-    start, end = joined[start_col], joined[end_col]
-    elapsed = ibis.cases(
-        (start.isnull() | end.isnull(), ibis.null("float64")),
-        (end <= start, ibis.literal(0.0)),
-        else_=_cumulative(joined, end_col, "__bs_b_") - _cumulative(joined, start_col, "__bs_a_"),
-    )
-    columns = [joined[c] if c != out_col else elapsed.name(out_col) for c in table.columns]
+    readings = clocked(table, {"__bs_a": start_col, "__bs_b": end_col}, intervals)
+    elapsed = between(readings[start_col], readings[end_col], readings.__bs_a, readings.__bs_b)
+    columns = [readings[c] if c != out_col else elapsed.name(out_col) for c in table.columns]
     if out_col not in table.columns:
         columns.append(elapsed.name(out_col))
-    return joined.select(*columns)
+    return readings.select(*columns)
+
+
+# --- the calendar and each contact's clock, kept ------------------------------------------------
+
+#: What ``contact_clocks`` gives per contact: the working seconds clocked (on one calendar) up to
+#: its opening, first response and resolution (its resolution time, else its closing time).
+CLOCK_COLUMNS = ("opened_cum", "first_response_cum", "resolved_cum")
+#: The contacts' instants a calendar must cover.
+_CONTACT_INSTANTS = ("opened_at", "first_response_at", "resolved_at", "closed_at")
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """What a report reads to measure business time: per contact (``source``, ``contact_id``,
+    ``opened_at``), the readings of ``CLOCK_COLUMNS``, and the reading at the as-of instant.
+    Working seconds between two instants are the difference of their readings."""
+
+    times: ir.Table
+    as_of: float
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """Where a store's calendar and contact readings are, what they were built for, and the
+    days the calendar covers."""
+
+    calendar: str
+    times: str
+    #: A digest of what the tables were built for (business hours, data, days).
+    content: str
+    first: date
+    last: date
+
+
+#: The store's tables that keep the calendar and the contacts' readings (kpi.store.schema).
+STORED_CALENDAR, STORED_TIMES = "business_calendar", "business_times"
+
+
+def calendar_years(first: date, last: date) -> tuple[date, date]:
+    """The days a kept calendar covers for instants from first to last: whole years, with one
+    more either side, so that a day's UTC offset never matters and the next import rarely
+    needs a longer calendar."""
+    return date(first.year - 1, 1, 1), date(last.year + 1, 12, 31)
+
+
+def contact_clocks(backend: ibis.BaseBackend, hours: BusinessHours, as_of: datetime) -> Clocks:
+    """Every contact's readings on the business calendar, and the as-of instant's.
+
+    For a store, the tables it keeps (rebuilt when stale); for a store opened read-only whose
+    kept tables are stale or missing, temporary tables for this process; for a bare backend,
+    expressions over a temporary calendar.
+    """
+    store = CACHE.store_of(backend)
+    if store is None:
+        first, last = _instants_range(backend, as_of)
+        calendar = _intervals_table(backend, hours, *calendar_years(first, last))
+        return Clocks(_times_expr(backend, calendar), _reading(backend, calendar, as_of))
+    kept = _kept(store, backend, hours, as_of)
+    key = ("clock at", kept.content, as_of)  # the reading depends on the calendar alone
+    reading = CACHE.derived(key)
+    if reading is None:
+        reading = _reading(backend, backend.table(kept.calendar), as_of)
+        CACHE.keep_derived(key, reading)
+    return Clocks(CACHE.table(backend, kept.times), reading)
+
+
+def _instants_range(backend: ibis.BaseBackend, as_of: datetime) -> tuple[date, date]:
+    """The first date of the contacts' instants, and the last of theirs and the as-of instant.
+    An as-of before the data needs no earlier calendar: an open clock then measures 0."""
+    first, last = _date_range(backend, backend.table("contacts"), _CONTACT_INSTANTS)
+    return first, max(last, as_of.date())
+
+
+def _covers(kept: _Kept, as_of: datetime) -> bool:
+    """Whether a kept calendar reaches past the as-of instant's day (in any time zone)."""
+    return as_of.date() + _MARGIN <= kept.last
+
+
+def _reading(backend: ibis.BaseBackend, calendar: ir.Table, instant: datetime) -> float:
+    """The working seconds clocked up to one instant: ``clocked`` for a single value, with the
+    same arithmetic (whole microseconds over a million, added to cum_before)."""
+    last = calendar.filter(calendar.start_utc <= instant).order_by(calendar.start_utc.desc())
+    found = backend.execute(last.limit(1))
+    if found.empty:
+        return 0.0
+    row = found.iloc[0]
+    begin, finish = pd.Timestamp(row.start_utc), pd.Timestamp(row.end_utc)
+    worked = (min(pd.Timestamp(instant), finish) - begin) // pd.Timedelta(microseconds=1)
+    return float(row.cum_before + worked / _MICROSECONDS)
+
+
+def _times_expr(backend: ibis.BaseBackend, calendar: ir.Table) -> ir.Table:
+    """Each contact's readings of ``CLOCK_COLUMNS`` on ``calendar``."""
+    c = backend.table("contacts")
+    t = c.select(
+        "source",
+        "contact_id",
+        "opened_at",
+        _fr=c.first_response_at,
+        _res=resolved_time_of(c),
+    )
+    instants = dict(zip(CLOCK_COLUMNS, ("opened_at", "_fr", "_res"), strict=True))
+    t = clocked(t, instants, calendar)
+    return t.select("source", "contact_id", "opened_at", *CLOCK_COLUMNS)
+
+
+# --- keeping them up to date ---------------------------------------------------------------------
+
+
+def _kept(store: Store, backend: ibis.BaseBackend, hours: BusinessHours, as_of: datetime) -> _Kept:
+    """The kept tables for this store version and business hours, checked once per process
+    (and again when the as-of instant falls past the calendar's last day).
+
+    Only the store's own business hours are kept in the store: hours a caller passes in
+    (a preview of other settings) would otherwise replace the tables every other reader of
+    the store relies on, so they get temporary tables, as a read-only store does.
+    """
+    version = CACHE.version(store)
+    stored = CACHE.writable(store) and _configured(store, version) == hours
+    # Stored tables serve every cursor; temporary ones only the cursor that made them.
+    owner = CACHE.store_token(store) if stored else CACHE.token(backend)
+    key = ("business clocks", owner, version, _digest(hours.to_dict()))
+    kept = CACHE.derived(key)
+    if not _usable(kept, store, as_of):
+        with CACHE.derived_lock:
+            kept = CACHE.derived(key)
+            if not _usable(kept, store, as_of):
+                kept = (_build_stored if stored else _build_temporary)(store, backend, hours, as_of)
+                CACHE.keep_derived(key, kept)
+    return kept
+
+
+def _configured(store: Store, version: str | None) -> BusinessHours:
+    """The store's own business hours (read once per store version)."""
+    key = ("configured hours", CACHE.store_token(store), version)
+    hours = CACHE.derived(key)
+    if hours is None:
+        hours = load_settings(store).calendar()
+        # Store.get_setting leaves its one row unfetched on this thread's cursor, and DuckDB
+        # refuses the Ibis backend's next query on it until the result is finished.
+        store.cursor().fetchall()
+        CACHE.keep_derived(key, hours)
+    return hours
+
+
+def _usable(kept: _Kept | None, store: Store, as_of: datetime) -> bool:
+    """Whether tables found earlier still serve: the calendar reaches past as-of, and stored
+    tables still hold what they held then. (The store's version alone does not say so: settings
+    changed and changed back give the same version, with other hours in the tables meanwhile.)"""
+    if kept is None or not _covers(kept, as_of):
+        return False
+    if kept.calendar != STORED_CALENDAR:
+        return True  # temporary tables are named after their content
+    return CACHE.derived(("stored clocks", CACHE.store_token(store))) == kept
+
+
+def _built_for(backend: ibis.BaseBackend) -> dict[str, dict[str, Any]]:
+    """What each kept table was built for (``derived_tables``), by table name."""
+    rows = backend.execute(backend.table("derived_tables"))
+    return {r["name"]: json.loads(r["built_for"]) for r in rows.to_dict("records")}
+
+
+def _data_version(backend: ibis.BaseBackend) -> list[int]:
+    """What moves on with every import and undo (as the store's version does), and the number
+    of contacts: the data the contacts' readings were worked out from."""
+    imports, contacts = backend.table("imports"), backend.table("contacts")
+    row = backend.execute(
+        imports.aggregate(
+            n=imports.count(), last=imports.batch_id.max(), undone=imports.undone_at.count()
+        )
+    ).iloc[0]
+    count = backend.execute(contacts.count())
+    return [int(0 if pd.isna(v) else v) for v in (row.n, row["last"], row.undone, count)]
+
+
+def _calendar_for(
+    hours: BusinessHours, need: tuple[date, date], built: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What the calendar must be built for: the hours, over whole years covering ``need``;
+    a calendar built for the same hours that covers them is kept, and one that covers only
+    some of them is lengthened (its first day, so every reading, kept where it can be)."""
+    first, last = calendar_years(*need)
+    if built and built.get("hours") == hours.to_dict():
+        old_first, old_last = date.fromisoformat(built["first"]), date.fromisoformat(built["last"])
+        first, last = min(first, old_first), max(last, old_last)
+    return {"hours": hours.to_dict(), "first": first.isoformat(), "last": last.isoformat()}
+
+
+def _build_stored(
+    store: Store, backend: ibis.BaseBackend, hours: BusinessHours, as_of: datetime
+) -> _Kept:
+    """Check the store's kept tables against the hours and the data, rebuilding what is stale
+    in one transaction."""
+    built = _built_for(backend)
+    calendar = _calendar_for(hours, _instants_range(backend, as_of), built.get(STORED_CALENDAR))
+    times = {
+        "hours": hours.to_dict(),
+        "calendar_first": calendar["first"],
+        "data": _data_version(backend),
+    }
+    stale = {
+        name: wanted
+        for name, wanted in ((STORED_CALENDAR, calendar), (STORED_TIMES, times))
+        if built.get(name) != wanted
+    }
+    kept = _stored_kept(calendar, times)
+    # Forgotten first: should the rebuild fail, nothing claims the tables' content.
+    CACHE.keep_derived(("stored clocks", CACHE.store_token(store)), None)
+    if stale:
+        with CACHE.writing(store) as writer:
+            if STORED_CALENDAR in stale:
+                first, last = (date.fromisoformat(calendar[k]) for k in ("first", "last"))
+                frame = working_intervals(hours, first, last)
+                writer.insert(STORED_CALENDAR, frame, overwrite=True)
+            if STORED_TIMES in stale:
+                expr = _times_expr(writer, writer.table(STORED_CALENDAR))
+                # In opening order, so that a period's rows are a few adjacent row groups.
+                writer.insert(STORED_TIMES, expr.order_by("opened_at"), overwrite=True)
+            _record(writer, stale)
+        CACHE.rebuilt(store)
+    CACHE.keep_derived(("stored clocks", CACHE.store_token(store)), kept)
+    return kept
+
+
+def _stored_kept(calendar: dict[str, Any], times: dict[str, Any]) -> _Kept:
+    """The stored tables, with what they were built for."""
+    first, last = (date.fromisoformat(calendar[k]) for k in ("first", "last"))
+    return _Kept(STORED_CALENDAR, STORED_TIMES, _digest(calendar, times), first, last)
+
+
+def _record(writer: ibis.BaseBackend, rebuilt: dict[str, dict[str, Any]]) -> None:
+    """Note in ``derived_tables`` what the rebuilt tables were built for, and when."""
+    table = writer.table("derived_tables")
+    rows = writer.execute(table.filter(~table.name.isin(list(rebuilt))))
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("us")
+    new = pd.DataFrame(
+        {
+            "name": list(rebuilt),
+            "built_for": [json.dumps(v, sort_keys=True) for v in rebuilt.values()],
+            "built_at": [now] * len(rebuilt),
+        }
+    )
+    frame = pd.concat([rows, new], ignore_index=True).astype({"built_at": "datetime64[us]"})
+    writer.insert("derived_tables", frame, overwrite=True)
+
+
+def _build_temporary(
+    store: Store, backend: ibis.BaseBackend, hours: BusinessHours, as_of: datetime
+) -> _Kept:
+    """The kept tables when the store cannot be written: the stored ones where they are current
+    (a store written earlier and opened read-only), else temporary tables on this backend."""
+    need = _instants_range(backend, as_of)
+    if _has_derived_tables(backend):
+        kept = _stored_if_current(store, backend, hours, need)
+        if kept is not None and _covers(kept, as_of):
+            return kept
+    first, last = calendar_years(*need)
+    calendar_name = "_kpi_calendar_" + _digest(hours.to_dict(), first, last)
+    calendar = _temp_table(backend, calendar_name, lambda: working_intervals(hours, first, last))
+    times_name = "_kpi_times_" + _digest(calendar_name, _data_version(backend))
+    _temp_table(backend, times_name, lambda: _times_expr(backend, calendar).order_by("opened_at"))
+    return _Kept(calendar_name, times_name, times_name, first, last)
+
+
+def _has_derived_tables(backend: ibis.BaseBackend) -> bool:
+    try:
+        backend.table("derived_tables")
+    except TableNotFound:  # a read-only store from before the tables (never migrated)
+        return False
+    return True
+
+
+def _stored_if_current(
+    store: Store, backend: ibis.BaseBackend, hours: BusinessHours, need: tuple[date, date]
+) -> _Kept | None:
+    """The stored tables, when they were built for these hours and this data (a store written
+    earlier and opened read-only now); None otherwise."""
+    built = _built_for(backend)
+    calendar, times = built.get(STORED_CALENDAR), built.get(STORED_TIMES)
+    if not calendar or not times or calendar.get("hours") != hours.to_dict():
+        return None
+    current = {
+        "hours": hours.to_dict(),
+        "calendar_first": calendar["first"],
+        "data": _data_version(backend),
+    }
+    if times != current or need[0] < date.fromisoformat(calendar["first"]):
+        return None
+    kept = _stored_kept(calendar, times)
+    CACHE.keep_derived(("stored clocks", CACHE.store_token(store)), kept)
+    return kept

@@ -5,8 +5,6 @@ each with the period its row falls in.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 
 import ibis
@@ -15,15 +13,12 @@ import ibis.expr.types as ir
 from kpi.engine import calendar
 from kpi.engine.backend import CACHE
 from kpi.engine.filters import Filters
-from kpi.engine.profile import data_profile
 from kpi.engine.timeline import NAMED, TRUNCATE, Offsets, Period, local_time
-from kpi.metrics.business_hours import BusinessHours
 from kpi.metrics.registry import (
     Context,
     Formula,
     Metric,
     contact_columns,
-    resolved_time_of,
     sla_columns,
 )
 
@@ -78,7 +73,7 @@ def prepare_contacts(
     offsets: Offsets | None,
     periods: Sequence[Period] = (),
 ) -> ir.Table:
-    t = backend.table("contacts")
+    t = CACHE.table(backend, "contacts")
     if "next_contact" in needs:
         # Over every contact, before filters: a repeat may fall outside the period or segment.
         order = [t.opened_at, t.source, t.contact_id]
@@ -87,7 +82,7 @@ def prepare_contacts(
     t = _selection(t, filters, "opened_at", context.settings.timezone)
     t = t.mutate(**contact_columns(t, context))
     if "elapsed" in needs:
-        t = _elapsed(backend, t, context, filters)
+        t = _elapsed(backend, t, context)
         t = t.mutate(**sla_columns(t, context))
     return _period_column(t, "opened_at", grain, offsets, periods)
 
@@ -131,12 +126,10 @@ def _with_contact_fields(backend: ibis.BaseBackend, t: ir.Table, fields: list[st
 # --- elapsed time ----------------------------------------------------------------------------------
 
 
-def _elapsed(
-    backend: ibis.BaseBackend, t: ir.Table, context: Context, filters: Filters
-) -> ir.Table:
+def _elapsed(backend: ibis.BaseBackend, t: ir.Table, context: Context) -> ir.Table:
     """fr_elapsed and res_elapsed in seconds, business or calendar; never negative."""
     if context.settings.hours == "business":
-        return _business_elapsed(backend, t, context, filters)
+        return _business_elapsed(backend, t, context)
     columns = {}
     for out, end in (("fr_elapsed", "fr_end"), ("res_elapsed", "res_end")):
         seconds = calendar.calendar_seconds(t.opened_at, t[end])
@@ -144,106 +137,42 @@ def _elapsed(
     return t.mutate(**columns)
 
 
-def _business_elapsed(
-    backend: ibis.BaseBackend, t: ir.Table, context: Context, filters: Filters
-) -> ir.Table:
+def _business_elapsed(backend: ibis.BaseBackend, t: ir.Table, context: Context) -> ir.Table:
     """Business-hours fr_elapsed and res_elapsed.
 
     A clock ends at the first response, the resolution or the as-of instant (``fr_end``,
-    ``res_end``). The first two are fixed instants, so their business seconds come from
-    ``_fixed_elapsed``, materialised once per store version and business hours; only contacts
-    still open are measured to as-of, here. Which end applies stays ``contact_columns``' choice.
+    ``res_end``; which applies stays ``contact_columns``' choice). Each contact's readings of
+    the business calendar at its opening, first response and resolution are kept per store
+    version and business hours (``calendar.contact_clocks``), and the as-of instant's is one
+    number, so the elapsed time is a join and a subtraction.
     """
-    hours = context.settings.calendar()
-    store = CACHE.store_of(backend)
-    version = CACHE.version(store) if store is not None else None
-    fixed = _fixed_elapsed(backend, hours, version)
+    clocks = calendar.contact_clocks(backend, context.settings.calendar(), context.as_of)
+    times = clocks.times
+    readings = times.select(
+        _bt_source=times.source,
+        _bt_id=times.contact_id,
+        _bt_opened=times.opened_at,
+        _bt_open=times.opened_cum,
+        _bt_fr=times.first_response_cum,
+        _bt_res=times.resolved_cum,
+    )
     # Matching the opening time too lets the backend skip the stored rows outside the period.
     keys = [
-        t.opened_at == fixed._fx_opened,
-        t.source == fixed._fx_source,
-        t.contact_id == fixed._fx_id,
+        t.opened_at == readings._bt_opened,
+        t.source == readings._bt_source,
+        t.contact_id == readings._bt_id,
     ]
-    t = t.left_join(fixed, keys).select(*t.columns, "_fx_fr", "_fx_res")
-    still_open = _open_elapsed(backend, context, filters, hours, version)
-    keys = [
-        t.opened_at == still_open._op_opened,
-        t.source == still_open._op_source,
-        t.contact_id == still_open._op_id,
-    ]
-    t = t.left_join(still_open, keys).select(*t.columns, "_fx_asof")
+    t = t.left_join(readings, keys).select(*t.columns, "_bt_open", "_bt_fr", "_bt_res")
+    as_of = ibis.literal(clocks.as_of, type="float64")
 
     def elapsed(end: ir.TimestampValue) -> ir.FloatingValue:
-        # Seconds depend only on the two instants, so match the end by value.
-        return ibis.cases(
-            (end.isnull(), ibis.null("float64")),
-            (end == t.first_response_at, t._fx_fr),
-            (end == t.resolved_time, t._fx_res),
-            else_=t._fx_asof,
+        # Readings depend only on the instant, so match the end by value.
+        reading = ibis.cases(
+            (end == t.first_response_at, t._bt_fr),
+            (end == t.resolved_time, t._bt_res),
+            else_=as_of,
         )
+        return calendar.between(t.opened_at, end, t._bt_open, reading)
 
     t = t.mutate(fr_elapsed=elapsed(t.fr_end), res_elapsed=elapsed(t.res_end))
-    return t.drop("_fx_fr", "_fx_res", "_fx_asof")
-
-
-def _open_elapsed(
-    backend: ibis.BaseBackend,
-    context: Context,
-    filters: Filters,
-    hours: BusinessHours,
-    version: str | None,
-) -> ir.Table:
-    """Business seconds to as-of (``_fx_asof``) of the selection's contacts still open then.
-
-    Read from the table with the same filters rather than from the prepared contacts, so the
-    backend does not compute those twice.
-    """
-    first_day = data_profile(backend, version).first_day
-    day = context.as_of.date()
-    first = first_day.date() if first_day else day
-    span = (min(first, day), max(first, day))
-    c = _selection(backend.table("contacts"), filters, "opened_at", context.settings.timezone)
-    c = c.filter(contact_columns(c, context)["is_open"])
-    as_of = ibis.literal(context.as_of, type="timestamp")
-    c = c.select(_op_source=c.source, _op_id=c.contact_id, _op_opened=c.opened_at, _op_end=as_of)
-    return calendar.business_seconds(backend, c, "_op_opened", "_op_end", hours, "_fx_asof", span)
-
-
-def _fixed_expr(backend: ibis.BaseBackend, hours: BusinessHours) -> ir.Table:
-    """Business seconds from opening to the first response and to the resolution, per contact
-    (null where that instant is unknown), with the same calendar function as open clocks."""
-    c = backend.table("contacts")
-    t = c.select(
-        _fx_source=c.source,
-        _fx_id=c.contact_id,
-        _fx_opened=c.opened_at,
-        _fx_fr_end=c.first_response_at,
-        _fx_res_end=resolved_time_of(c),
-    )
-    t = calendar.business_seconds(backend, t, "_fx_opened", "_fx_fr_end", hours, "_fx_fr")
-    t = t.view()  # the second call joins the same interval table again
-    t = calendar.business_seconds(backend, t, "_fx_opened", "_fx_res_end", hours, "_fx_res")
-    return t.select("_fx_opened", "_fx_source", "_fx_id", "_fx_fr", "_fx_res")
-
-
-def _fixed_elapsed(
-    backend: ibis.BaseBackend, hours: BusinessHours, version: str | None
-) -> ir.Table:
-    """The fixed-end business seconds per contact.
-
-    For a store on DuckDB, a table materialised beside the store's connection, named after a
-    digest of the store's version and the business hours: an import or a settings change names
-    a new table, so it is never stale. Other backends, bare backends (whose data has no version)
-    and stores that cannot attach an in-memory database get the expression.
-    """
-    if version is None or backend.name != "duckdb":
-        return _fixed_expr(backend, hours)
-    key = json.dumps([version, hours.to_dict()], sort_keys=True, default=str)
-    name = "fixed_elapsed_" + hashlib.sha1(key.encode()).hexdigest()[:16]
-
-    def compile_sql() -> str:
-        # In opening order, so that a period's rows are a few adjacent row groups.
-        return str(backend.compile(_fixed_expr(backend, hours).order_by("_fx_opened")))
-
-    table = CACHE.materialised(backend, name, compile_sql)
-    return table if table is not None else _fixed_expr(backend, hours)
+    return t.drop("_bt_open", "_bt_fr", "_bt_res")

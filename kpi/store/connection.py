@@ -22,7 +22,7 @@ import duckdb
 
 from kpi.errors import StoreError, disk_full
 from kpi.store import scratch
-from kpi.store.schema import KINDS, key_field, stored_columns
+from kpi.store.schema import DERIVED_TABLES, KINDS, key_field, stored_columns
 
 DEFAULT_PATH = Path.home() / ".local" / "share" / "service-kpi" / "team.duckdb"
 ENV_VAR = "KPI_DB"
@@ -138,11 +138,44 @@ def _backfill_as_of(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _migration_4(con: duckdb.DuckDBPyConnection) -> None:
+    """Who made each import (``kpi.store.batches.importer_name``); unknown for earlier ones."""
+    con.execute("ALTER TABLE imports ADD COLUMN IF NOT EXISTS imported_by VARCHAR")
+
+
+def _migration_5(con: duckdb.DuckDBPyConnection) -> None:
+    """The tables the engine derives and keeps: the business calendar and each contact's
+    working seconds (``kpi.store.schema.DERIVED_TABLES``), filled on first use."""
+    for name, columns in DERIVED_TABLES.items():
+        con.execute(_table_ddl(name, columns))
+
+
+def _migration_6(con: duckdb.DuckDBPyConnection) -> None:
+    """The segment a reflection's SMART action is about (JSON: segment values, weekday, hours);
+    earlier reflections read theirs from their filters."""
+    con.execute("ALTER TABLE reflections ADD COLUMN IF NOT EXISTS action_segment VARCHAR")
+
+
+def _migration_7(con: duckdb.DuckDBPyConnection) -> None:
+    """The words of ordinal survey scales (``scale = ["Bad", "OK", "Good"]`` in a mapping), by
+    source and score: answers are stored as 1..k and pages show the words
+    (``kpi.store.scales``)."""
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS scale_labels (source VARCHAR NOT NULL,
+            score VARCHAR NOT NULL, value DOUBLE NOT NULL, label VARCHAR NOT NULL,
+            PRIMARY KEY (source, score, value))"""
+    )
+
+
 #: Ordered migrations; the store's schema version is the number applied. Append, never edit.
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _migration_1,
     _migration_2,
     _migration_3,
+    _migration_4,
+    _migration_5,
+    _migration_6,
+    _migration_7,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -185,8 +218,10 @@ class Store:
     # --- small typed accessors -------------------------------------------------------------
 
     def meta(self, key: str) -> str | None:
-        row = self.cursor().execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-        return row[0] if row else None
+        # fetchall, not fetchone: a result left unfinished on the thread's cursor makes DuckDB
+        # refuse the next query on it (an Ibis one, for instance).
+        rows = self.cursor().execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else None
 
     @property
     def schema_version(self) -> int:
@@ -204,14 +239,14 @@ class Store:
         row = (
             self.cursor()
             .execute("SELECT count(*), coalesce(max(batch_id), 0), count(undone_at) FROM imports")
-            .fetchone()
+            .fetchall()[0]
         )
         settings = self.cursor().execute("SELECT count(*), string_agg(value, '|') FROM settings")
-        return f"{row}-{settings.fetchone()}-{self.meta('settings_revision')}"
+        return f"{row}-{settings.fetchall()[0]}-{self.meta('settings_revision')}"
 
     def get_setting(self, key: str, default: Any = None) -> Any:
-        row = self.cursor().execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
-        return json.loads(row[0]) if row else default
+        rows = self.cursor().execute("SELECT value FROM settings WHERE key = ?", [key]).fetchall()
+        return json.loads(rows[0][0]) if rows else default
 
     def set_setting(self, key: str, value: Any) -> None:
         with self.transaction() as cur:

@@ -1,0 +1,219 @@
+"""The business calendar and each contact's working-time readings, kept in the store.
+
+They are rebuilt when the business hours, holidays or time zone change, or when the data
+changes, and reused otherwise (also by a new process); a store opened read-only still reports
+the same figures. Asserted on the stored tables themselves, never on timing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from kpi.engine.report import report
+from kpi.metrics.settings import Settings, load_settings, save_settings
+from kpi.store.connection import Store, open_store
+
+LONDON = ZoneInfo("Europe/London")
+KEYS = ["first_response_hours", "resolution_hours", "sla"]
+
+
+def _local(year: int, month: int, day: int, hour: int) -> datetime:
+    """A London wall-clock time as the naive UTC the store holds."""
+    local = datetime(year, month, day, hour, tzinfo=LONDON)
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def _add_contacts(store: Store, rows: list[tuple[str, datetime, datetime | None]]) -> None:
+    """Contacts (id, opened, first reply) as one import would add them: the rows, and a batch
+    so that the store's version moves on."""
+    with store.transaction() as cur:
+        batch = cur.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM imports").fetchall()[0][0]
+        for contact_id, opened, reply in rows:
+            cur.execute(
+                "INSERT INTO contacts (source, contact_id, opened_at, first_response_at, "
+                "resolved_at, priority, status, batch_id) VALUES ('t', ?, ?, ?, ?, 'urgent', ?, ?)",
+                [
+                    contact_id,
+                    opened,
+                    reply,
+                    reply + timedelta(hours=30) if reply else None,
+                    "resolved" if reply else "open",
+                    batch,
+                ],
+            )
+        cur.execute("INSERT INTO imports (batch_id, file_name) VALUES (?, 'test')", [batch])
+
+
+#: Monday 10 Nov 2025 09:00 London, replied at 11:00; a Friday-to-Monday reply; one still open.
+ROWS = [
+    ("a", _local(2025, 11, 10, 9), _local(2025, 11, 10, 11)),
+    ("b", _local(2025, 11, 7, 16), _local(2025, 11, 10, 10)),
+    ("c", _local(2025, 11, 12, 9), None),
+]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = open_store(tmp_path / "store.duckdb")
+    _add_contacts(store, ROWS)
+    return store
+
+
+def _built(store: Store) -> dict[str, tuple[dict, datetime]]:
+    rows = store.cursor().execute("SELECT name, built_for, built_at FROM derived_tables")
+    return {name: (json.loads(built_for), at) for name, built_for, at in rows.fetchall()}
+
+
+def _calendar(store: Store) -> list[tuple[datetime, datetime, float]]:
+    sql = "SELECT start_utc, end_utc, cum_before FROM business_calendar ORDER BY start_utc"
+    return store.cursor().execute(sql).fetchall()
+
+
+def _interval_on(store: Store, day: str) -> list[tuple[datetime, datetime]]:
+    """The stored working intervals that start on a UTC day."""
+    sql = (
+        "SELECT start_utc, end_utc FROM business_calendar WHERE CAST(start_utc AS DATE) = ? "
+        "ORDER BY start_utc"
+    )
+    return store.cursor().execute(sql, [day]).fetchall()
+
+
+def _figures(source: Store, settings: Settings | None = None) -> dict[str, tuple]:
+    total = report(source, metrics=KEYS, settings=settings).total()
+    assert total is not None
+    return {k: (m.value, m.n, m.ci_low, m.ci_high) for k, m in total.metrics.items()}
+
+
+def test_the_first_report_keeps_the_calendar_and_readings_in_the_store(store):
+    assert _calendar(store) == [] and _built(store) == {}
+    figures = _figures(store)
+    assert figures["first_response_hours"][:2] == (pytest.approx(2.0), 2)  # 2 h and 1+1 h
+    built = _built(store)
+    assert set(built) == {"business_calendar", "business_times"}
+    assert built["business_calendar"][0]["hours"] == Settings().calendar().to_dict()
+    # Whole years around the data, 09:00-17:00 London: GMT in November, BST in June.
+    assert _interval_on(store, "2025-11-10") == [
+        (datetime(2025, 11, 10, 9), datetime(2025, 11, 10, 17))
+    ]
+    assert _interval_on(store, "2025-06-02") == [
+        (datetime(2025, 6, 2, 8), datetime(2025, 6, 2, 16))
+    ]
+    assert _interval_on(store, "2025-12-25") == []  # Christmas Day
+    assert built["business_calendar"][0]["first"] == "2024-01-01"
+    assert built["business_calendar"][0]["last"] == "2026-12-31"
+    times = store.cursor().execute(
+        "SELECT contact_id, first_response_cum - opened_cum FROM business_times ORDER BY 1"
+    )
+    assert times.fetchall() == [("a", 7200.0), ("b", 7200.0), ("c", None)]
+
+
+def test_a_second_report_and_a_new_process_reuse_the_kept_tables(store, tmp_path):
+    first = _figures(store)
+    built, calendar = _built(store), _calendar(store)
+    # Another setting than the business hours: a new store version, the same tables.
+    save_settings(store, Settings(sla_default_priority="high"))
+    assert _figures(store)["first_response_hours"] == first["first_response_hours"]
+    assert _built(store) == built and _calendar(store) == calendar
+    store.close()
+    again = open_store(tmp_path / "store.duckdb")
+    assert _figures(again)["first_response_hours"] == first["first_response_hours"]
+    assert _built(again) == built  # same content, same build time: not rebuilt
+    again.close()
+
+
+@pytest.mark.parametrize(
+    ("hours", "day", "interval"),
+    [
+        # Opening at 10:00 instead of 09:00.
+        ({"weekly": {str(d): ["10:00", "17:00"] for d in range(5)}}, "2025-11-10",
+         [(datetime(2025, 11, 10, 10), datetime(2025, 11, 10, 17))]),
+        # Scotland's holidays: St Andrew's Day (Monday 1 Dec 2025 in lieu) is closed.
+        ({"region": "scotland"}, "2025-12-01", []),
+        # Another time zone: 09:00 in New York is 14:00 UTC in November.
+        ({"timezone": "America/New_York", "region": "none"}, "2025-11-10",
+         [(datetime(2025, 11, 10, 14), datetime(2025, 11, 10, 22))]),
+    ],
+)  # fmt: skip
+def test_the_calendar_is_rebuilt_when_hours_holidays_or_time_zone_change(
+    store, hours, day, interval
+):
+    _figures(store)
+    old = _built(store)
+    assert _interval_on(store, "2025-12-01") != []  # a working Monday in England
+    save_settings(store, Settings(business_hours=hours))
+    _figures(store)
+    assert _interval_on(store, day) == interval
+    built = _built(store)
+    assert built["business_calendar"][0]["hours"] == load_settings(store).calendar().to_dict()
+    assert built["business_calendar"] != old["business_calendar"]
+    assert built["business_times"] != old["business_times"]
+
+
+def test_hours_changed_and_changed_back_give_the_first_figures_again(store):
+    first = _figures(store)
+    save_settings(store, Settings(business_hours={"timezone": "America/New_York"}))
+    assert _figures(store) != first
+    save_settings(store, Settings())
+    assert _figures(store) == first
+    assert _built(store)["business_calendar"][0]["hours"] == Settings().calendar().to_dict()
+
+
+def test_an_import_rebuilds_the_readings_and_keeps_the_calendar(store):
+    _figures(store)
+    built, calendar = _built(store), _calendar(store)
+    _add_contacts(store, [("d", _local(2025, 11, 13, 9), _local(2025, 11, 13, 13))])
+    assert _figures(store)["first_response_hours"][1] == 3
+    after = _built(store)
+    assert after["business_calendar"] == built["business_calendar"]
+    assert _calendar(store) == calendar
+    assert after["business_times"][0]["data"] != built["business_times"][0]["data"]
+    count = store.cursor().execute("SELECT count(*) FROM business_times").fetchall()
+    assert count == [(4,)]
+
+
+def test_data_from_a_later_year_lengthens_the_calendar(store):
+    _figures(store)
+    _add_contacts(store, [("late", _local(2027, 3, 1, 9), _local(2027, 3, 1, 10))])
+    assert _figures(store)["first_response_hours"][1] == 3
+    calendar = _built(store)["business_calendar"][0]
+    assert (calendar["first"], calendar["last"]) == ("2024-01-01", "2028-12-31")
+    assert _interval_on(store, "2027-03-01") == [
+        (datetime(2027, 3, 1, 9), datetime(2027, 3, 1, 17))
+    ]
+
+
+def test_other_hours_passed_in_leave_the_kept_tables_alone(store):
+    _figures(store)
+    built = _built(store)
+    preview = Settings(business_hours={"timezone": "America/New_York"})
+    assert _figures(store, preview) != _figures(store)
+    assert _built(store) == built
+
+
+def test_a_store_opened_read_only_reports_the_same_figures(tmp_path):
+    path = tmp_path / "store.duckdb"
+    # Never reported on: nothing kept yet, and a read-only store cannot keep anything.
+    writer = open_store(path)
+    _add_contacts(writer, ROWS)
+    writer.close()
+    reader = open_store(path, read_only=True)
+    unkept = _figures(reader)
+    preview = _figures(reader, Settings(business_hours={"region": "scotland"}))
+    assert _built(reader) == {}
+    reader.close()
+    writer = open_store(path)
+    kept, kept_preview = (
+        _figures(writer),
+        _figures(writer, Settings(business_hours={"region": "scotland"})),
+    )
+    writer.close()
+    assert unkept == kept and preview == kept_preview
+    # Kept by the writer, then read by a read-only process.
+    reader = open_store(path, read_only=True)
+    assert _figures(reader) == kept
+    reader.close()
