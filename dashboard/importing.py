@@ -9,6 +9,7 @@ messages are shown escaped: a name is shown as typed, never as Markdown.
 from __future__ import annotations
 
 import shutil
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import streamlit as st
 
 from kpi.charts.disclosure import csv_bytes, escape_markdown
 from kpi.errors import KpiError
+from kpi.ingest import mapping_editor as editor
 from kpi.ingest.files import peek_headers
 from kpi.ingest.importer import describe_import, import_file
 from kpi.ingest.layouts import (
@@ -26,8 +28,10 @@ from kpi.ingest.layouts import (
     builtin_layouts,
     guess_columns,
     mapping_toml,
+    parse_layout,
 )
 from kpi.store import scratch
+from kpi.store.batches import importer_name
 from kpi.store.connection import Store
 from kpi.store.schema import field_map
 
@@ -112,7 +116,13 @@ def run_imports(store: Store, uploads, choice: LayoutChoice) -> list[dict]:
             path = _saved(upload.name, upload.getvalue(), folder)
             try:
                 result = import_file(
-                    store, path, layout=choice.layout, mapping=mapping, progress=report
+                    store,
+                    path,
+                    layout=choice.layout,
+                    mapping=mapping,
+                    progress=report,
+                    # Team mode (issue 10) passes the signed-in user: importer_name(user).
+                    imported_by=importer_name(),
                 )
             except KpiError as problem:  # an unreadable file, or the store refusing it
                 results.append({"file": upload.name, "error": str(problem)})
@@ -177,6 +187,27 @@ def _column_picks(kind: str, headers: list[str]) -> dict[str, str]:
     return chosen
 
 
+def _score_choices(
+    kind: str, chosen: dict[str, str]
+) -> tuple[dict[str, tuple[float, float] | tuple[str, ...]], dict[str, dict[str, float | None]]]:
+    """Each picked score's scale (numbers or answer words) and labels, as typed."""
+    scales: dict[str, tuple[float, float] | tuple[str, ...]] = {}
+    labels: dict[str, dict[str, float | None]] = {}
+    for score in (s for s in SCORE_FIELDS if s in chosen):
+        low, high = DEFAULT_SCALES[score]
+        scale_box, labels_box = st.columns(2)
+        typed = scale_box.text_input(
+            f"{score} scale", f"{low:g}-{high:g}", key=f"map_{kind}_{score}_scale",
+            help=editor.SCALE_HELP,
+        )  # fmt: skip
+        worded = labels_box.text_input(
+            f"{score} labels", key=f"map_{kind}_{score}_labels", help=editor.LABELS_HELP
+        )
+        scales[score] = editor.scale_from_text(score, typed) or DEFAULT_SCALES[score]
+        labels[score] = editor.labels_from_text(score, worded)
+    return scales, labels
+
+
 def mapping_editor(store: Store, upload) -> None:
     """Pick a column for each canonical field, then save a mapping file or import with it."""
     headers = _headers(upload)
@@ -189,18 +220,31 @@ def mapping_editor(store: Store, upload) -> None:
         "Date format (strptime codes, e.g. %d/%m/%Y %H:%M; empty = detect)", key="map_date"
     )
     timezone = st.text_input("Time zone of the export", "Europe/London", key="map_tz")
-    text = mapping_toml(
-        kind,
-        chosen,
-        date_format=date_format,
-        timezone=timezone,
-        scales={s: DEFAULT_SCALES[s] for s in SCORE_FIELDS},
-        name=Path(upload.name).stem.replace(" ", "_").lower(),
-    )
+    nulls = st.text_input("Cells that mean missing", key="map_nulls", help=editor.NULLS_HELP)
+    try:
+        scales, labels = _score_choices(kind, chosen)
+        text = mapping_toml(
+            kind,
+            chosen,
+            date_format=date_format,
+            timezone=timezone,
+            scales=scales,
+            name=Path(upload.name).stem.replace(" ", "_").lower(),
+            null_values=editor.words(nulls),
+            labels=labels,
+        )
+    except KpiError as problem:  # a scale or labels typed wrongly
+        st.error(escape_markdown(problem))
+        return
     st.code(text, language="toml")
     st.download_button(
         "Save mapping file", text.encode("utf-8"), file_name="mapping.toml", key="map_save"
     )
+    try:  # the import's own check, before the button: e.g. a required field not chosen yet
+        parse_layout(tomllib.loads(text), "mapping.toml")
+    except KpiError as problem:
+        st.info(f"{editor.NOT_READY} {escape_markdown(problem)}")
+        return
     if st.button("Import with this mapping", key="map_import"):
         choice = LayoutChoice(mapping=text.encode("utf-8"))
         st.session_state[RESULTS] = run_imports(store, [upload], choice)

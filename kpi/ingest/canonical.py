@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from kpi.ingest.layouts import Layout
 from kpi.ingest.parsing import Params
-from kpi.ingest.privacy import pseudonym_sql, scrub_sql
+from kpi.ingest.privacy import People, pseudonym_sql, scrub_sql
 from kpi.store.schema import Field, field_map, stored_columns
 
 #: Timestamp and duration pairs: an export may give either, and each derives the other.
@@ -29,6 +29,8 @@ class StagedRows:
     layout: Layout
     present: frozenset[str]
     pseudonym_key: str
+    #: Whose names each row's free text loses (its own name cells, the export's agents).
+    people: People | None = None
 
 
 def canonical_select(kind: str, rows: StagedRows, batch_id: int, p: Params) -> str:
@@ -109,7 +111,7 @@ def _field_value(column: str, fields: dict[str, Field], rows: StagedRows, p: Par
         low, high = ces.scale
         return f"({p(low + high)} - ces)"  # stored so that higher is easier
     if f.free_text:
-        return scrub_sql(column, p)
+        return scrub_sql(column, p, rows.people)
     return column
 
 

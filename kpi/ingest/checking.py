@@ -11,15 +11,17 @@ whichever timestamp it is in. A repeated id is quarantined, or for an event log
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import duckdb
 
-from kpi.errors import ImportProblem
+from kpi.errors import ImportProblem, printable
 from kpi.ingest import validation
 from kpi.ingest.limits import ImportLimits
 from kpi.ingest.parsing import Params
+from kpi.ingest.privacy import scrub
 from kpi.ingest.staging import Staged
 from kpi.store.schema import key_field
 
@@ -47,6 +49,8 @@ class Checked:
 
     staged: Staged
     rolled_up: int  # event rows rolled up into the last row of their id
+    #: What the import must say although no row is set aside (repeated ids whose dates differ).
+    notes: tuple[str, ...] = ()
 
     @property
     def issues_table(self) -> str:
@@ -76,7 +80,8 @@ def check(
     issues = _parse_issues(cur, staged) + _non_finite_issues(cur, staged)
     issues += _validation_issues(cur, staged, {(i.row, i.field) for i in issues}, bounds)
     _record_issues(cur, checked, issues)
-    return replace(checked, rolled_up=_mark_duplicates(cur, checked))
+    notes = _repeats_with_other_dates(cur, staged)
+    return replace(checked, rolled_up=_mark_duplicates(cur, checked), notes=notes)
 
 
 # --- dates that cannot have happened ----------------------------------------------------------
@@ -326,6 +331,35 @@ def _record_issues(cur: duckdb.DuckDBPyConnection, checked: Checked, issues: lis
         )
 
 
+def _repeats_with_other_dates(cur: duckdb.DuckDBPyConnection, staged: Staged) -> tuple[str, ...]:
+    """With ``duplicates = "keep_last"``, the ids whose rows disagree on a date: the row kept is
+    the file's last, which is a guess (an event log may be in any order), so it is said, with
+    how many ids and one example, never picked in silence."""
+    if staged.layout.duplicates != "keep_last" or not staged.date_parses:
+        return ()
+    key = key_field(staged.layout.kind)
+    dates = sorted(staged.date_parses)
+    differs = " OR ".join(f"count(DISTINCT {d}) > 1" for d in dates)
+    which = " ".join(f"WHEN count(DISTINCT {d}) > 1 THEN '{d}'" for d in dates)
+    found = cur.execute(
+        f"""SELECT count(*) OVER (), id, field, rows FROM (
+                SELECT {key} AS id, CASE {which} END AS field, count(*) AS rows
+                FROM {staged.table} WHERE {key} IS NOT NULL
+                GROUP BY {key} HAVING count(*) > 1 AND ({differs}))
+            ORDER BY id LIMIT 1"""
+    ).fetchall()
+    if not found:
+        return ()
+    ids, example, field, rows = found[0]
+    shown = printable(str(example))[:40]
+    return (
+        f"{ids:,} {key}{'s' if ids != 1 else ''} appear on several rows with different dates "
+        f"(e.g. {shown!r}: {rows} rows, {field} differs); the last row of each in the file was "
+        'kept (duplicates = "keep_last" goes by file order, not by date): check that the file '
+        "is in time order",
+    )
+
+
 def _mark_duplicates(cur: duckdb.DuckDBPyConnection, checked: Checked) -> int:
     """A repeated id: quarantined, or for event logs rolled up into its last row. Leaves one
     row per id in the accepted table; returns how many rows were rolled up."""
@@ -353,3 +387,103 @@ def _mark_duplicates(cur: duckdb.DuckDBPyConnection, checked: Checked) -> int:
         rolled_up = cur.execute(f"SELECT count(*) FROM {accepted} WHERE rank > 1").fetchall()[0][0]
     cur.execute(f"DELETE FROM {accepted} WHERE rank > 1")
     return rolled_up
+
+
+# --- an import that would set aside too much ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cause:
+    """The commonest reason rows would be set aside: how many, one example, what to do."""
+
+    rows: int
+    reason: str
+    where: str  # "row 4" or "line 5"
+    advice: str
+
+
+def refuse_if_mostly_set_aside(
+    cur: duckdb.DuckDBPyConnection, checked: Checked, limits: ImportLimits
+) -> None:
+    """Raise ``ImportProblem`` before anything is loaded when every row would be quarantined
+    (a wrong ``date_format`` or column does that: an empty batch only hides the mistake), or
+    more than ``limits.max_quarantine`` percent of them. The line names the commonest cause and
+    what to do; the store is left as it was."""
+    staged = checked.staged
+    read = staged.raw.rows_read
+    fatal_rows = cur.execute(
+        f"SELECT count(DISTINCT _row) FROM {checked.issues_table} WHERE fatal"
+    ).fetchall()[0][0]
+    aside = len(staged.raw.rejected) + fatal_rows
+    if read == 0 or aside == 0:
+        return
+    limit = limits.max_quarantine
+    if aside < read and aside * 100 <= limit * read:
+        return
+    cause = _commonest_cause(cur, checked)
+    because = f"{cause.rows:,} x {cause.reason} ({cause.where})"
+    if aside == read:
+        head = f"every row ({read:,}) would be set aside"
+    else:
+        head = (
+            f"{aside:,} of {read:,} rows ({aside / read:.0%}) would be set aside, more than the "
+            f"limit of {limit:g}% (--max-quarantine or KPI_MAX_QUARANTINE)"
+        )
+    raise ImportProblem(
+        f"{staged.file_name}: {head}: {because}; {cause.advice}. Nothing was imported."
+    )
+
+
+#: A quoted value, and a line number, in a reason: what differs between rows of one cause.
+_QUOTED = re.compile(r"'[^']*'")
+_LINE = re.compile(r"^line [0-9]+: ")
+
+
+def _commonest_cause(cur: duckdb.DuckDBPyConnection, checked: Checked) -> _Cause:
+    staged = checked.staged
+    found = cur.execute(
+        f"""SELECT field, regexp_replace(issue, '''[^'']*''', '…', 'g') AS kind,
+                   count(DISTINCT _row) AS n, arg_min(issue, _row), min(_row)
+            FROM {checked.issues_table} WHERE fatal
+            GROUP BY field, kind ORDER BY n DESC, kind LIMIT 1"""
+    ).fetchall()
+    lines: dict[str, list[int]] = {}
+    reasons: dict[str, str] = {}
+    for r in staged.raw.rejected:
+        kind = _QUOTED.sub("…", _LINE.sub("", r.reason))
+        lines.setdefault(kind, []).append(r.line)
+        reasons.setdefault(kind, _LINE.sub("", r.reason))
+    commonest = max(lines, key=lambda k: len(lines[k]), default=None)
+    if commonest is not None and (not found or len(lines[commonest]) > found[0][2]):
+        return _Cause(
+            len(lines[commonest]),
+            _short(reasons[commonest]),
+            f"e.g. line {min(lines[commonest])}",
+            "check the file's delimiter and quoting, or re-export it, and import again",
+        )
+    name, _, rows, issue, row = found[0]
+    return _Cause(rows, _short(issue), f"e.g. row {row}", _advice(staged, name, issue))
+
+
+def _advice(staged: Staged, name: str, issue: str) -> str:
+    """What to do about a cause that sets aside every row, naming the mapping key to fix."""
+    spec = staged.layout.columns.get(name)
+    column = f"column {' + '.join(repr(c) for c in spec.columns)} ({name})" if spec else f"{name}"
+    field = staged.fields.get(name)
+    if field is not None and field.type == "timestamp" and issue.startswith("cannot read"):
+        return (
+            f"{column} is not in that format: fix date_format in the mapping (a list of "
+            "formats is tried in order) and import again"
+        )
+    if issue.startswith("duplicate"):
+        return f"check that {name} names the column of unique ids and import again"
+    if issue.endswith("is empty"):
+        return f"check that [columns] {name} names the right column and import again"
+    return f"check {column} in the mapping, or the file, and import again"
+
+
+def _short(text: str, limit: int = 120) -> str:
+    """A reason for a one-line message: no email, phone or card number (a message is read on
+    screens and in logs), no control character, cut short."""
+    text = printable(scrub(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"

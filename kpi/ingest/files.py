@@ -422,7 +422,8 @@ def _duckdb_read(
     rejected = [
         RejectedLine(
             line,
-            f"line {line}: malformed CSV ({error_type.lower()}: {message})",
+            f"line {line}: malformed CSV ({error_type.lower()}: {message})"
+            + CAUSES.get(error_type.lower(), ""),
             (csv_line or "")[:2000],
         )
         for line, (_, error_type, message, csv_line) in zip(numbers, found, strict=True)
@@ -430,6 +431,16 @@ def _duckdb_read(
     rejected += [RejectedLine(a.line, a.reason, a.raw) for a in scan.set_aside]
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     return table, rows, sorted(rejected, key=lambda r: r.line)
+
+
+#: The real cause of a CSV reader error whose own words name none a person can act on.
+CAUSES = {
+    "unquoted value": (
+        ': the quotes of a field are unbalanced (text after its closing quote, e.g. "Refund" '
+        "requested, or a quote that never closes); quote the whole field and double the quotes "
+        'inside it ("""Refund"" requested")'
+    ),
+}
 
 
 def _advice(message: str) -> str:
@@ -480,11 +491,25 @@ def _renumber(con: duckdb.DuckDBPyConnection, table: str, rejected: list[Rejecte
 # --- XLSX -------------------------------------------------------------------------------------
 
 
-def _cell_text(value: object) -> str:
-    """A cell as text; dates in ISO form, which the date parser always accepts."""
+#: Parts of an Excel number format that are not codes: quoted text, escapes, [colours].
+_FORMAT_LITERALS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
+
+
+def date_only_format(number_format: str) -> bool:
+    """Whether an Excel number format shows a date without a time of day (``dd/mm/yyyy``,
+    ``yyyy-mm-dd``): no hours, seconds or AM/PM among its codes."""
+    codes = _FORMAT_LITERALS.sub("", number_format or "").lower()
+    return not any(code in codes for code in ("h", "s", "am/pm", "a/p"))
+
+
+def _cell_text(value: object, date_only: bool = False) -> str:
+    """A cell as text; dates in ISO form, which the date parser always accepts. A date cell at
+    midnight whose format shows no time is a date (so a Date column joins a Time column)."""
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
+        if date_only and value.time() == dt.time():
+            return value.strftime("%Y-%m-%d")
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
         return value.strftime("%Y-%m-%d")
@@ -699,16 +724,24 @@ def _data_rows(worksheet: Any, header_row: int, width: int, limits: ImportLimits
     """The rows under the header, only the header's width of them (a stray cell far to the
     right is not read), stopping at the cell limit even when no dimension was declared."""
     data: list[list] = []
-    rows = worksheet.iter_rows(min_row=header_row + 1, max_col=width, values_only=True)
+    # Cells, not just values: a date cell's number format says whether it holds a time.
+    rows = worksheet.iter_rows(min_row=header_row + 1, max_col=width)
     for seen, row in enumerate(rows, start=1):
         if seen * width > limits.xlsx_max_cells:
             raise ImportProblem(
                 f"sheet {_shown(worksheet.title)} holds more than "
                 f"{limits.xlsx_max_cells:,} cells; if it is genuine, set KPI_XLSX_MAX_CELLS higher."
             )
-        if any(v not in (None, "") for v in row):
-            data.append([_cell_text(v) for v in row] + [""] * (width - len(row)))
+        if any(getattr(c, "value", None) not in (None, "") for c in row):
+            data.append([_read_cell(c) for c in row] + [""] * (width - len(row)))
     return data
+
+
+def _read_cell(cell: Any) -> str:
+    value = getattr(cell, "value", None)  # an empty cell of a read-only sheet has no format
+    if isinstance(value, dt.datetime):
+        return _cell_text(value, date_only_format(getattr(cell, "number_format", "")))
+    return _cell_text(value)
 
 
 #: The mapping editor looks for a header in this many rows of each sheet at most.

@@ -19,12 +19,18 @@ from pathlib import Path
 import duckdb
 
 from kpi.errors import ImportProblem
-from kpi.ingest.checking import check
+from kpi.ingest.checking import check, refuse_if_mostly_set_aside
 from kpi.ingest.files import RawTable, check_regular_file, display_name, read_export
 from kpi.ingest.layouts import Layout, detect_layout, get_layout, load_mapping
 from kpi.ingest.limits import ImportLimits, from_environment
 from kpi.ingest.loading import load
-from kpi.ingest.outcome import ImportResult, describe_import, previous_import, top_reasons
+from kpi.ingest.outcome import (
+    ImportResult,
+    describe_import,
+    previous_import,
+    top_reasons,
+    undated_answers,
+)
 from kpi.ingest.staging import source_positions, stage
 from kpi.store.connection import Store
 
@@ -60,11 +66,13 @@ def import_file(
     file_name: str | None = None,
     progress: Progress | None = None,
     limits: ImportLimits | None = None,
+    imported_by: str | None = None,
 ) -> ImportResult:
     """Import one export into the store; raise ``ImportProblem`` when it cannot be used.
 
     ``limits`` bound what the file may do (dates, workbook sizes); by default they come from
-    the environment (``kpi.ingest.limits``).
+    the environment (``kpi.ingest.limits``). ``imported_by`` is who the batch is recorded as
+    made by (``kpi.store.batches.importer_name``); None records nobody.
     """
     limits = limits or from_environment()
     path = Path(path)
@@ -89,7 +97,7 @@ def import_file(
             chosen = mapping_layout or choose_layout(raw.headers, name, layout, None)
             raw.skip_lines_matching(chosen.ignore_lines)
             raw.number_rows(cur)
-            return _import_table(cur, store, raw, chosen, name, sha, report, limits)
+            return _import_table(cur, store, raw, chosen, name, sha, report, limits, imported_by)
         finally:
             cur.close()
 
@@ -112,6 +120,7 @@ def _import_table(
     sha: str,
     report: Progress,
     limits: ImportLimits,
+    imported_by: str | None = None,
 ) -> ImportResult:
     """The steps after reading, on one cursor (temporary tables are private to a cursor)."""
     positions = source_positions(raw, layout, file_name)
@@ -119,7 +128,10 @@ def _import_table(
     staged = stage(cur, raw, layout, file_name, positions)
     report("validating", 0.45)
     checked = check(cur, staged, limits)
+    refuse_if_mostly_set_aside(cur, checked, limits)
     report("loading", 0.7)
-    result = load(cur, checked, sha=sha, pseudonym_key=store.pseudonym_key)
+    result = load(cur, checked, sha=sha, pseudonym_key=store.pseudonym_key, imported_by=imported_by)
+    undated = undated_answers(cur, result.batch_id) if result.batch_id is not None else None
+    result.notes = [*checked.notes, *([undated] if undated else [])]
     report("done", 1.0)
     return result

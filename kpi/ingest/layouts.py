@@ -46,7 +46,7 @@ class ColumnSpec:
     optional: bool = False
     true_values: tuple[str, ...] = ()
     false_values: tuple[str, ...] = ()
-    date_format: str | None = None
+    date_format: tuple[str, ...] | None = None  # tried in order
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,9 @@ class ScoreSpec:
     scale: tuple[float, float]
     labels: dict[str, float | None] = field(default_factory=dict)  # None: not an answer
     low_is_good: bool = False  # e.g. effort scales where 1 = very easy
+    #: An ordinal scale's answer words, lowest first (stored as 1..k; the words kept in the
+    #: store's scale_labels so pages can show them); () for a numeric scale.
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class Layout:
     constants: dict[str, Any]
     scores: dict[str, ScoreSpec]
     detect: tuple[str, ...] = ()
-    date_format: str | None = None
+    date_format: tuple[str, ...] | None = None  # tried in order
     timezone: str = "Europe/London"
     null_values: tuple[str, ...] = ()
     duplicates: str = "quarantine"  # or "keep_last" for event logs (one row per update)
@@ -102,7 +105,7 @@ def _column_spec(raw: ColumnTable | tuple[str, ...]) -> ColumnSpec:
 
 def _score_spec(name: str, raw: Score, where: str) -> ScoreSpec:
     """A [scores.NAME] table, already checked by the schema; here what depends on the score."""
-    scale = raw.scale or DEFAULT_SCALES[name]
+    words, scale, labels_given = _ordinal(name, raw, where)
     low_is_good = raw.direction in LOW_IS_GOOD
     if low_is_good and name != "ces":
         # Only effort scores are turned round when stored; saying it of NPS or CSAT would be
@@ -111,14 +114,42 @@ def _score_spec(name: str, raw: Score, where: str) -> ScoreSpec:
             f"{where}: [scores.{name}] direction {quote(raw.direction)} is only for ces; "
             f"{name} is read with high = good (map reversed answers with labels)."
         )
-    for word, value in raw.labels.items():
+    for word, value in labels_given.items():
         if value is not None and not scale[0] <= value <= scale[1]:
             raise ImportProblem(
                 f"{where}: [scores.{name}] labels {quote(word)} = {value:g} is outside the scale "
                 f"[{scale[0]:g}, {scale[1]:g}]."
             )
-    labels = _lowercase_keys(raw.labels, f"[scores.{name}] labels", where)
-    return ScoreSpec(column=raw.column, scale=scale, labels=labels, low_is_good=low_is_good)
+    labels = _lowercase_keys(labels_given, f"[scores.{name}] labels", where)
+    return ScoreSpec(
+        column=raw.column, scale=scale, labels=labels, low_is_good=low_is_good, words=words
+    )
+
+
+def _ordinal(
+    name: str, raw: Score, where: str
+) -> tuple[tuple[str, ...], tuple[float, float], dict[str, float | None]]:
+    """(words, scale, labels) of a score: a scale written as answer words, lowest first, is
+    the scale 1..k with each word labelling its number (beside any other labels given)."""
+    if raw.scale is None or not isinstance(raw.scale[0], str):
+        scale = raw.scale or DEFAULT_SCALES[name]
+        return (), (float(scale[0]), float(scale[1])), dict(raw.labels)
+    words = tuple(str(w) for w in raw.scale)
+    if name == "nps":
+        raise ImportProblem(
+            f"{where}: [scores.nps] scale cannot be words: NPS is always asked 0 to 10; map words "
+            "to numbers with labels."
+        )
+    labels: dict[str, float | None] = {w: float(i) for i, w in enumerate(words, start=1)}
+    for word, value in raw.labels.items():
+        own = labels.get(next((w for w in words if w.lower() == word.strip().lower()), ""))
+        if own is not None and value != own:
+            raise ImportProblem(
+                f"{where}: [scores.{name}] labels {quote(word)} = {value} disagrees with its "
+                f"place in scale ({own:g}); keep one."
+            )
+        labels.setdefault(word, value)
+    return words, (1.0, float(len(words))), labels
 
 
 def _lowercase_keys(table: dict[str, Any], what: str, where: str) -> dict[str, Any]:
@@ -401,8 +432,10 @@ def mapping_toml(
     *,
     date_format: str = "",
     timezone: str = "Europe/London",
-    scales: dict[str, tuple[float, float]] | None = None,
+    scales: dict[str, tuple[float, float] | tuple[str, ...]] | None = None,
     name: str = "my_export",
+    null_values: tuple[str, ...] = (),
+    labels: dict[str, dict[str, float | None]] | None = None,
 ) -> str:
     """A mapping file for the choices made in the mapping editor (readable, commented)."""
     lines = [
@@ -413,16 +446,30 @@ def mapping_toml(
     ]
     if date_format:
         lines.append(f"date_format = {_toml_string(date_format)}")
+    if null_values:
+        lines.append(f"null_values = [{', '.join(_toml_string(v) for v in null_values)}]")
     lines += ["", "[columns]"]
     scores = {k: v for k, v in columns.items() if k in SCORE_FIELDS}
     for field_name, header in columns.items():
         if field_name not in SCORE_FIELDS:
             lines.append(f"{field_name} = {_toml_string(header)}")
     for score, header in scores.items():
-        low, high = (scales or {}).get(score, DEFAULT_SCALES[score])
+        scale = (scales or {}).get(score, DEFAULT_SCALES[score])
         lines += ["", f"[scores.{score}]", f"column = {_toml_string(header)}"]
-        lines.append(f"scale = [{low:g}, {high:g}]")
+        if scale and isinstance(scale[0], str):  # answer words, lowest first
+            lines.append(f"scale = [{', '.join(_toml_string(str(w)) for w in scale)}]")
+        else:
+            lines.append(f"scale = [{float(scale[0]):g}, {float(scale[1]):g}]")
+        words = (labels or {}).get(score, {})
+        if words:
+            shown = ", ".join(f"{_toml_string(w)} = {_label_toml(v)}" for w, v in words.items())
+            lines.append(f"labels = {{ {shown} }}")
     return "\n".join(lines) + "\n"
+
+
+def _label_toml(value: float | None) -> str:
+    """A label's score as TOML: a number, or "" for a word that is not an answer."""
+    return '""' if value is None else f"{value:g}"
 
 
 def guess_columns(kind: str, headers: list[str]) -> dict[str, str]:

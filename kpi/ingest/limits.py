@@ -25,6 +25,10 @@ ENVIRONMENT = {
         "xlsx_max_strings_mb",
         "megabytes a workbook's shared strings may inflate to",
     ),
+    "KPI_MAX_QUARANTINE": (
+        "max_quarantine",
+        "the percentage of rows an import may set aside (0 to 100)",
+    ),
 }
 
 
@@ -45,6 +49,10 @@ class ImportLimits:
     #: memory, at several times their size) inflate beyond this many megabytes is refused. A
     #: 1M-row export with ids and a short text column holds about 150 MB of them.
     xlsx_max_strings_mb: float = 256.0
+    #: An import that would set aside more than this percentage of its rows is refused and
+    #: the store left as it was. One that would set aside every row is always refused: a
+    #: wrong date_format or column quarantines them all, and an empty batch helps no one.
+    max_quarantine: float = 100.0
     now: dt.datetime | None = None  # UTC, naive; None means the time the import runs
 
     def latest(self) -> dt.datetime:
@@ -65,6 +73,11 @@ class ImportLimits:
                 raise ImportProblem(
                     f"the import limit {name.replace('_', ' ')} cannot be {value!r}: give a "
                     "finite number, 0 or more."
+                )
+            if name == "max_quarantine" and value > 100:
+                raise ImportProblem(
+                    f"the import limit max quarantine cannot be {value!r}: give a percentage "
+                    "from 0 to 100."
                 )
         return replace(self, **given) if given else self
 
@@ -95,5 +108,7 @@ def from_environment(environ: dict[str, str] | None = None) -> ImportLimits:
             raise ImportProblem(f"{variable}={text!r} is not valid: it must be a finite number.")
         if isinstance(value, int | float) and value < 0:
             raise ImportProblem(f"{variable}={text!r} is not valid: it cannot be negative.")
+        if field == "max_quarantine" and isinstance(value, float) and value > 100:
+            raise ImportProblem(f"{variable}={text!r} is not valid: it should be {meaning}.")
         changes[field] = value
     return ImportLimits().with_changes(**changes)

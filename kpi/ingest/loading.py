@@ -23,15 +23,34 @@ from kpi.ingest.canonical import StagedRows, canonical_select, supplied_columns
 from kpi.ingest.checking import Checked
 from kpi.ingest.outcome import ImportResult, top_reasons
 from kpi.ingest.parsing import Params
-from kpi.ingest.privacy import pseudonym_sql, scrub_sql
+from kpi.ingest.privacy import (
+    MAX_COLLEAGUES,
+    People,
+    is_name_header,
+    pseudonym_sql,
+    scrub_sql,
+)
 from kpi.ingest.staging import Staged
-from kpi.store.batches import UpsertCounts, batch_as_of, next_batch_id, upsert
+from kpi.store.batches import (
+    UpsertCounts,
+    batch_as_of,
+    next_batch_id,
+    record_importer,
+    upsert,
+)
+from kpi.store.scales import record_scale_labels
 
 
 def load(
-    cur: duckdb.DuckDBPyConnection, checked: Checked, *, sha: str, pseudonym_key: str
+    cur: duckdb.DuckDBPyConnection,
+    checked: Checked,
+    *,
+    sha: str,
+    pseudonym_key: str,
+    imported_by: str | None = None,
 ) -> ImportResult:
-    """Load ``checked`` as the next batch and record it; drop the run's temporary tables.
+    """Load ``checked`` as the next batch and record it (who made it, and the words of any
+    ordinal scale, in the same transaction); drop the run's temporary tables.
 
     A full disk is an ``ImportProblem``; any other failure propagates as it is, never hidden
     behind an error of the cleanup that follows it.
@@ -45,6 +64,9 @@ def load(
         _record_warnings(cur, checked, batch_id, pseudonym_key)
         result = _result(cur, checked, batch_id, counts, linked, quarantined)
         _record_batch(cur, staged, batch_id, sha, result, as_of)
+        if imported_by is not None:
+            record_importer(cur, batch_id, imported_by)
+        _record_scales(cur, staged)
         cur.execute("COMMIT")
     except BaseException as exc:
         # A failed COMMIT has already ended the transaction, so ROLLBACK itself fails ("no
@@ -66,6 +88,14 @@ def load(
     return result
 
 
+def _record_scales(cur: duckdb.DuckDBPyConnection, staged: Staged) -> None:
+    """The words of the mapping's ordinal scales, so that pages can show them."""
+    layout = staged.layout
+    for score, spec in layout.scores.items():
+        if spec.words:
+            record_scale_labels(cur, layout.source, score, spec.words)
+
+
 def _quietly(cur: duckdb.DuckDBPyConnection, sql: str) -> None:
     """A cleanup statement whose own failure is of no interest."""
     with contextlib.suppress(duckdb.Error):
@@ -83,7 +113,7 @@ def _upsert_rows(
     staged = checked.staged
     kind = staged.layout.kind
     p = Params()
-    rows = StagedRows(staged.layout, staged.present, key)
+    rows = StagedRows(staged.layout, staged.present, key, _people(cur, staged))
     select = f"SELECT {canonical_select(kind, rows, batch_id, p)} FROM {checked.accepted_rows}"
     # Of the accepted rows only: a quarantined row's date (one in 2099) says nothing of when
     # the export was taken. The linked answers are of the same export, so of the same instant.
@@ -94,6 +124,36 @@ def _upsert_rows(
     if kind == "contacts" and staged.layout.scores:
         linked = _link_responses(cur, checked, batch_id, key, as_of)
     return counts, linked, as_of
+
+
+#: The staging table's list of each row's own name cells (added by ``_people``).
+ROW_NAMES = "_people"
+
+
+def _people(cur: duckdb.DuckDBPyConnection, staged: Staged) -> People:
+    """Whose names the rows' free text must lose: each row's own name cells (the columns whose
+    header says they hold a name, which are never imported themselves, and its agent) kept
+    beside the staged row as a list, and every agent of the export, in every row's text."""
+    table = staged.table
+    # Always there (empty without name cells): the quarantine's free text is scrubbed with it.
+    cur.execute(f"ALTER TABLE {table} ADD COLUMN {ROW_NAMES} VARCHAR[]")
+    cells = [f"r.c{i}" for i, h in enumerate(staged.raw.headers) if is_name_header(h)]
+    if "agent" in staged.present:
+        cells.append("s.agent")
+    if not cells:
+        return People()
+    cur.execute(
+        f"UPDATE {table} s SET {ROW_NAMES} = [{', '.join(cells)}] "
+        f"FROM {staged.raw.table} r WHERE r._row = s._row"
+    )
+    colleagues: tuple[str, ...] = ()
+    if "agent" in staged.present:
+        found = cur.execute(
+            f"SELECT DISTINCT agent FROM {table} WHERE agent IS NOT NULL ORDER BY agent LIMIT ?",
+            [MAX_COLLEAGUES],
+        ).fetchall()
+        colleagues = tuple(str(a) for (a,) in found)
+    return People(row_names=ROW_NAMES, colleagues=colleagues)
 
 
 def _link_responses(
@@ -156,6 +216,8 @@ def _raw_json(staged: Staged, key: str, p: Params) -> str:
             value = pseudonym_sql(value, key, p)
         elif name in fields and fields[name].type == "timestamp":
             value = f"CASE WHEN t.{name} IS NOT NULL THEN {value} ELSE {scrub_sql(value, p)} END"
+        elif name in fields and fields[name].free_text:  # the row's own names too
+            value = scrub_sql(value, p, People(row_names=f"t.{ROW_NAMES}"))
         else:
             value = scrub_sql(value, p)
         pairs.append(f"{p(name)}, {value}")

@@ -190,16 +190,29 @@ def _scale(value: Any) -> tuple[float, float]:
         if low < high:
             return low, high
         raise Unfit(f"must be [low, high] with low < high, e.g. [1, 5], not {_toml(value)}")
+    raise Unfit(
+        "must be [low, high] numbers with low < high, e.g. [1, 5], or the answer words from "
+        f'lowest to highest, e.g. ["Bad", "OK", "Good"], not {describe(value)}'
+    )
+
+
+def _scale_words(value: list[str]) -> tuple[str, ...]:
+    """An ordinal scale: its answer words, lowest first (stored as 1..k, the words kept)."""
+    seen: dict[str, str] = {}
+    for word in value:
+        key = word.strip().lower()
+        if not key:
+            raise Unfit(f"must not hold an empty word: {_toml(value)}")
+        if key in seen:
+            raise Unfit(f"holds {quote(word)} twice (words are matched whatever their case)")
+        seen[key] = word
+    return tuple(word.strip() for word in value)
+
+
+def _scale_or_words(value: Any) -> tuple[float, float] | tuple[str, ...]:
     if isinstance(value, list) and len(value) >= 2 and all(isinstance(v, str) for v in value):
-        # An ordered list of answer words: say how to give them their numbers.
-        words = value[:5]
-        labels = ", ".join(f"{_key(str(w))} = {i}" for i, w in enumerate(words, start=1))
-        more = ", ..." if len(value) > 5 else ""
-        raise Unfit(
-            f"must be [low, high] numbers, not the words {_toml(value)}: give the words their "
-            f"numbers with labels = {{ {labels}{more} }} and scale = [1, {len(value)}]"
-        )
-    raise Unfit(f"must be [low, high] numbers with low < high, e.g. [1, 5], not {describe(value)}")
+        return _scale_words(value)
+    return _scale(value)
 
 
 def _label(value: Any) -> float | None:
@@ -273,6 +286,18 @@ def _timezone(value: Any, info: ValidationInfo) -> str:
     )
 
 
+def _date_formats(value: Any, info: ValidationInfo) -> tuple[str, ...]:
+    """One format, or a list tried in order (a column holding two formats, each clear alone)."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(_date_format(v, info) for v in value)
+    if isinstance(value, list):
+        raise Unfit(
+            'must be strptime codes such as "%d/%m/%Y %H:%M", or a list of them tried in order, '
+            f"not {describe(value)}"
+        )
+    return (_date_format(value, info),)
+
+
 def _date_format(value: Any, info: ValidationInfo) -> str:
     example = '"%d/%m/%Y %H:%M"'
     if not isinstance(value, str):
@@ -322,10 +347,10 @@ Words = Annotated[tuple[str, ...], _strings('a list of words, e.g. ["done", "yes
 Flag = Annotated[bool, PlainValidator(_flag)]
 Word = Annotated[str, PlainValidator(_word)]
 Timezone = Annotated[str, PlainValidator(_timezone)]
-DateFormat = Annotated[str, PlainValidator(_date_format)]
+DateFormat = Annotated[tuple[str, ...], PlainValidator(_date_formats)]
 Extract = Annotated[str, PlainValidator(_extract)]
 Pattern = Annotated[str, PlainValidator(_pattern)]
-Scale = Annotated[tuple[float, float], PlainValidator(_scale)]
+Scale = Annotated[tuple[float, float] | tuple[str, ...], PlainValidator(_scale_or_words)]
 Label = Annotated[float | None, PlainValidator(_label)]
 Constant = Annotated[str | bool | int | float, PlainValidator(_constant)]
 Canonical = Annotated[str, _string('a canonical word (a string), e.g. "pending"')]
@@ -375,7 +400,8 @@ SOURCE_TAGS = ("table", "headers")
 
 class Score(_Table):
     column: Header
-    scale: Scale | None = None  # None: the score's default scale
+    #: [low, high], or answer words lowest first (an ordinal scale 1..k); None: the default.
+    scale: Scale | None = None
     labels: dict[str, Label] = {}
     direction: Annotated[str, _one_of(DIRECTIONS)] = "high_is_good"
 

@@ -35,6 +35,9 @@ class ImportResult:
     top_warnings: list[tuple[str, int, str]] = field(default_factory=list)
     skipped_lines: int = 0
     already_imported: bool = False
+    #: What the import must say although nothing was set aside (undated answers, repeated ids
+    #: whose dates differ), one sentence each.
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -131,4 +134,17 @@ def describe_import(r: ImportResult) -> list[str]:
         if items:
             lines.append(f"  top reasons {title}:")
             lines += [f"    {n:,} x {kind}  (e.g. {example})" for kind, n, example in items]
+    lines += [f"  note: {note}" for note in r.notes]
     return lines
+
+
+def undated_answers(cur: duckdb.DuckDBPyConnection, batch_id: int) -> str | None:
+    """The note for a batch's survey answers without a date, if it has any."""
+    n = cur.execute(
+        "SELECT count(*) FROM responses WHERE batch_id = ? AND responded_at IS NULL", [batch_id]
+    ).fetchall()[0][0]
+    if not n:
+        return None
+    are = "answer has" if n == 1 else "answers have"
+    them = "it counts" if n == 1 else "they count"
+    return f"{n:,} {are} no date: {them} in all-time figures and in the 'undated' line"

@@ -6,9 +6,11 @@ a named parameter; identifiers are the importer's own positional column names (c
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -50,8 +52,8 @@ SYNONYMS: dict[str, dict[str, str]] = {
 _TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", " %H:%M:%S.%f")
 ISO_LOCAL = (
     "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f",
-    "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
-    "%Y/%m/%d",
+    "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M:%S.%f",
+    "%Y/%m/%d %H:%M", "%Y/%m/%d",
 )  # fmt: skip
 ISO_UTC = (
     "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d %H:%M:%S UTC",
@@ -146,11 +148,16 @@ SAMPLE_ROWS = 20_000  # rows of the file looked at to detect a date format
 SAMPLE_VALUES = 2_000  # distinct values of those tried against every candidate format
 
 
-def explicit_dates(date_format: str) -> DateParse:
-    """A format the user gave; ISO 8601 values are accepted beside it (they are unambiguous)."""
-    if "%z" in date_format:
-        return DateParse((), (), (date_format, *ISO_OFFSET), label=date_format)
-    return DateParse((date_format, *ISO_LOCAL), ISO_UTC, ISO_OFFSET, label=date_format)
+def explicit_dates(formats: str | Sequence[str]) -> DateParse:
+    """The formats the user gave, tried in order; ISO 8601 values are accepted beside them
+    (they are unambiguous). A format with ``%z`` reads only values with an offset."""
+    given = (formats,) if isinstance(formats, str) else tuple(formats)
+    label = ", then ".join(given)
+    zoned = tuple(f for f in given if "%z" in f)
+    local = tuple(f for f in given if "%z" not in f)
+    if not local:
+        return DateParse((), (), (*zoned, *ISO_OFFSET), label=label)
+    return DateParse((*local, *ISO_LOCAL), ISO_UTC, (*zoned, *ISO_OFFSET), label=label)
 
 
 @dataclass
@@ -226,6 +233,12 @@ def _decide(con, table, value_sql, sample, where: DateDetection, file: str, para
         )
     if fitting:
         return next(iter(fitting.values()))
+    # No one order reads the column: two shapes of date, each proving its own order, may.
+    shapes = date_shapes(con, table, value_sql, params)
+    check_date_shapes(con, shapes, where, file)
+    mixed = shaped_dates(shapes)
+    if mixed is not None and not _unread(con, table, value_sql, mixed, params=params):
+        return mixed
     unread = _unread(con, table, value_sql, FAMILIES["dmy"], params=params) or _unread(
         con, table, value_sql, FAMILIES["mdy"], params=params
     )
@@ -235,6 +248,114 @@ def _decide(con, table, value_sql, sample, where: DateDetection, file: str, para
         f"every value (not read: {shown}).",
         hint=FORMAT_HINT,
     )
+
+
+# --- a column holding two numeric date formats ---------------------------------------------
+
+#: A date written day and month first or month and day first: two numbers of 1-2 digits, a
+#: year of 2 or 4, and the two characters between them, which tell one format from another.
+NUMERIC_DATE = r"^([0-9]{1,2})([^0-9:])([0-9]{1,2})([^0-9:])([0-9]{4}|[0-9]{2})([^0-9]|$)"
+ORDER_LABELS = {"dmy": "day-first", "mdy": "month-first"}
+ORDER_CODES = {"dmy": ("%d", "%m"), "mdy": ("%m", "%d")}
+
+
+@dataclass(frozen=True)
+class DateShape:
+    """The values of a column written with one pair of separators (``22-04-2015`` is ``--``,
+    ``4/8/2015`` is ``//``): how many, an example, and which order they prove, if any."""
+
+    separators: str
+    values: int
+    example: str
+    day_over_12: str | None  # a value whose first number is above 12: it must be day-first
+    month_over_12: str | None  # a value whose second number is above 12: month-first
+
+    @property
+    def order(self) -> str | None:
+        """dmy or mdy when the values themselves prove it; None when every one reads both."""
+        if self.day_over_12 and not self.month_over_12:
+            return "dmy"
+        if self.month_over_12 and not self.day_over_12:
+            return "mdy"
+        return None
+
+    def formats(self, order: str) -> tuple[str, ...]:
+        first, second = ORDER_CODES[order]
+        prefix = f"{first}{self.separators[0]}{second}{self.separators[1]}"
+        family = DAY_FIRST if order == "dmy" else MONTH_FIRST
+        return tuple(f for f in family if f.startswith(prefix))
+
+
+def date_shapes(
+    con: duckdb.DuckDBPyConnection, table: str, value_sql: str, params: dict[str, Any] | None = None
+) -> list[DateShape]:
+    """The numeric date shapes of a whole column, commonest first (one grouped pass)."""
+    p = Params("s", params)
+    rows = con.execute(
+        f"""SELECT s, count(*), min(v),
+                   arg_max(v, a) FILTER (WHERE a > 12), arg_max(v, b) FILTER (WHERE b > 12)
+            FROM (SELECT v, m.s1 || m.s2 AS s, TRY_CAST(m.a AS INTEGER) AS a,
+                         TRY_CAST(m.b AS INTEGER) AS b
+                  FROM (SELECT v, regexp_extract(v, {p(NUMERIC_DATE)},
+                               ['a', 's1', 'b', 's2', 'y', 'e']) AS m
+                        FROM (SELECT {value_sql} AS v FROM {table}) WHERE v IS NOT NULL))
+            WHERE a IS NOT NULL AND b IS NOT NULL
+            GROUP BY s ORDER BY count(*) DESC, s""",
+        p.values,
+    ).fetchall()
+    return [DateShape(*row) for row in rows]
+
+
+def check_date_shapes(
+    con: duckdb.DuckDBPyConnection, shapes: list[DateShape], where: DateDetection, file: str
+) -> None:
+    """Refuse a column whose numeric dates come in two shapes when one shape proves its order
+    and another does not: the second is never assumed to follow the first (``22-04-2015`` text
+    beside a spreadsheet's ``4/8/2015``: 4 August or 8 April?)."""
+    proved = [s for s in shapes if s.order]
+    unproved = [s for s in shapes if s.order is None and not (s.day_over_12 or s.month_over_12)]
+    if not proved or not unproved:
+        return
+    known, other = proved[0], unproved[0]
+    order = known.order or "dmy"
+    evidence = known.day_over_12 if order == "dmy" else known.month_over_12
+    first = _reading(con, known, order)
+    choices = []
+    for way in ("dmy", "mdy"):
+        found = _reading(con, other, way)
+        if found:
+            fmt, when = found
+            choices.append(f'["{first[0] if first else ""}", "{fmt}"] if it is {when:%-d %B %Y}')
+    raise ImportProblem(
+        f"{file}: column {where.column!r} ({where.field_name}) holds two date formats: "
+        f"{known.values:,} values written like {known.example!r} ({ORDER_LABELS[order]}, "
+        f"as {evidence!r} shows) and {other.values:,} like {other.example!r}, which read either "
+        "way round (no day above 12); one format's order is never assumed for another.",
+        hint=f"Give date_format = {' or '.join(choices)} in a mapping file (formats are tried "
+        "in order) and import with --mapping FILE.",
+    )
+
+
+def _reading(
+    con: duckdb.DuckDBPyConnection, shape: DateShape, order: str
+) -> tuple[str, dt.datetime] | None:
+    """The first format of ``shape`` in ``order`` that reads its example, and what it reads."""
+    for fmt in shape.formats(order):
+        found = con.execute("SELECT try_strptime(?, ?)", [shape.example, fmt]).fetchall()[0][0]
+        if found is not None:
+            return fmt, found
+    return None
+
+
+def shaped_dates(shapes: list[DateShape]) -> DateParse | None:
+    """Every numeric shape proves its own order and they differ (``22-04-2015`` beside
+    ``4/18/2015``): each shape read in its own order; None when that does not hold."""
+    orders = {s.order for s in shapes}
+    if len(shapes) < 2 or None in orders or len(orders) < 2:
+        return None
+    local = tuple(f for s in shapes for f in s.formats(s.order or "dmy"))
+    label = ", ".join(f"{ORDER_LABELS[s.order or 'dmy']} ({s.example!r})" for s in shapes)
+    return DateParse((*local, *ISO_LOCAL), ISO_UTC, ISO_OFFSET, label=label)
 
 
 MISSED = "(SELECT unnest($missed) AS v)"  # the values a parse missed, as a table of ``v``

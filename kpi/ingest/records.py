@@ -76,6 +76,45 @@ def physical_lines(handle: io.TextIOBase) -> Iterator[_Line]:
         yield number, piece[:2000], size  # a line this long is only ever set aside
 
 
+def newline_of(source: Path) -> str:
+    """How ``source`` ends its lines, as ``open(newline=...)`` takes it: ``"\n"`` when its first
+    line ends in LF or CRLF, so that a bare CR later on is a character of its line (a stray one
+    in a field, set aside with its line); ``""`` (any of CR, LF, CRLF) for a file that ends its
+    lines with CR alone (classic Mac)."""
+    with open(source, "rb") as handle:
+        head = handle.read(1 << 16)
+    cr, lf = head.find(b"\r"), head.find(b"\n")
+    if cr >= 0 and (lf < 0 or cr < lf) and head[cr + 1 : cr + 2] != b"\n":
+        return ""
+    return "\n"
+
+
+def stray_carriage_return(text: str, delimiter: str) -> bool:
+    """Whether a record's text holds a CR outside a quoted field, other than in its line end:
+    a CSV reader would end the record there and read the rest of the line as another."""
+    end = _line_end(text)
+    body = text[: len(text) - len(end)]
+    if "\r" not in body:
+        return False
+    in_quote, start = False, True
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if in_quote:
+            if ch == '"' and body.startswith('""', i):
+                i += 2
+                continue
+            in_quote = ch != '"'
+        elif ch == "\r":
+            return True
+        elif ch == '"' and start:
+            in_quote = True
+        if not in_quote:
+            start = ch == delimiter or (start and ch == " ")
+        i += 1
+    return False
+
+
 def _line_end(text: str) -> str:
     return "\r\n" if text.endswith("\r\n") else text[-1:] if text.endswith(("\n", "\r")) else ""
 
@@ -123,7 +162,7 @@ def scan_records(source: Path, delimiter: str, *, check_utf8: bool) -> Scan:
 
     Bytes are read as Latin-1, so that one character is one byte whatever the text holds."""
     scanner = _Scanner(delimiter, check_utf8)
-    with open(source, encoding="latin-1", newline="") as handle:
+    with open(source, encoding="latin-1", newline=newline_of(source)) as handle:
         lines = physical_lines(handle)
         while (item := scanner.again.popleft() if scanner.again else next(lines, None)) is not None:
             scanner.feed(item)
@@ -159,6 +198,7 @@ class _Scanner:
                 length == len(text)
                 and (text.isascii() or not self.check_utf8)
                 and ('"' not in text or self.whole.fullmatch(text))
+                and "\r" not in text[:-2]
             ):
                 self._one_line(text)  # the common case, kept fast
                 return
@@ -177,8 +217,25 @@ class _Scanner:
             if len(self.record) > 2 and self._swallows_records():
                 self._set_aside_quote()
                 return
+            if self.scan.header_seen and stray_carriage_return(
+                "".join(t for _, t, _ in self.record), self.delimiter
+            ):
+                self._set_aside_stray_cr()
+                return
             _finish(self.scan, self.record, self.check_utf8, self.delimiter)
             self.record, self.size = [], 0
+
+    def _set_aside_stray_cr(self) -> None:
+        """A record with a carriage return in an unquoted field: set aside whole, with the
+        cause (a reader would split it and call the halves too short)."""
+        first, last = self.record[0][0], self.record[-1][0]
+        text = "".join(t for _, t, _ in self.record)
+        reason = (
+            f"line {first}: a carriage return (CR) inside an unquoted field splits the line; "
+            "remove it from the field or quote the field"
+        )
+        _set(self.scan, SetAside(first, range(first, last + 1), reason, _utf8(text)))
+        self.record, self.size = [], 0
 
     def _swallows_records(self) -> bool:
         """Whether a quoted field that closed lines later holds, after its opening line, only
@@ -297,7 +354,8 @@ def write_copy(source: Path, scan: Scan) -> Path:
     the file mixes them (DuckDB's reader stops on a mix of CRLF and LF), in the scratch folder."""
     left_out = {n for aside in scan.set_aside for n in aside.lines}
     target = scratch.new_path("records.csv")
-    with open(source, encoding="latin-1", newline="") as src, open(target, "xb") as out:
+    newline = newline_of(source)
+    with open(source, encoding="latin-1", newline=newline) as src, open(target, "xb") as out:
         for number, text, _ in physical_lines(src):
             if number in left_out:
                 continue
@@ -314,7 +372,7 @@ def lines_at(source: Path, positions: list[int]) -> list[int]:
     found: list[int] = []
     pending = deque(positions)
     number = 1
-    with open(source, encoding="latin-1", newline="") as handle:
+    with open(source, encoding="latin-1", newline=newline_of(source)) as handle:
         offset = 0
         for number, _, length in physical_lines(handle):
             offset += length

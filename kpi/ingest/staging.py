@@ -26,8 +26,10 @@ from kpi.ingest.parsing import (
     Params,
     boolean_sql,
     category_sql,
+    check_date_shapes,
     complete_dates,
     contains_sql,
+    date_shapes,
     detect_dates,
     duration_sql,
     explicit_dates,
@@ -318,4 +320,8 @@ def _complete_dates(
         completed[name] = complete_dates(
             cur, staged.table, name, parse, staged.layout.timezone, where, staged.file_name
         )
+        if completed[name].family in ("dmy", "mdy"):
+            # Read in one order: every shape of date in the column must prove it on its own.
+            shapes = date_shapes(cur, staged.table, f"{name}__raw")
+            check_date_shapes(cur, shapes, where, staged.file_name)
     return completed

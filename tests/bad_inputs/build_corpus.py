@@ -792,6 +792,157 @@ def hostile_reimports() -> None:
     )
 
 
+def no_silent_guess() -> None:
+    """Issue 9: dates in two formats, dates and times in two workbook columns, a stray carriage
+    return, unbalanced quotes, repeated ids whose dates differ, a mapping that sets every row
+    aside, a scale written as words, answers without a date (parsing, files, records,
+    checking, importer)."""
+    header = "contact_id,opened_at,team"
+    # Text typed day-first beside dates a spreadsheet rewrote as m/d/yyyy: 4/8/2015 is either.
+    write_text(
+        "two_date_formats_one_unproved.csv",
+        lines(
+            header,
+            "T1,22-04-2015 09:00,Care",
+            "T2,4/8/2015 10:00,Care",
+            "T3,23-04-2015 11:00,Care",
+            "T4,5/9/2015 12:00,Care",
+            "T5,6/10/2015 13:00,Care",
+        ),
+    )
+    # Each shape proves its own order: 22-04-2015 is day-first, 4/18/2015 month-first.
+    write_text(
+        "two_date_formats_each_proved.csv",
+        lines(
+            header,
+            "T1,22-04-2015 09:00,Care",
+            "T2,4/18/2015 10:00,Care",
+            "T3,23-04-2015 11:00,Care",
+            "T4,5/19/2015 12:00,Care",
+        ),
+    )
+    # The first file with the formats given as a list, tried in order.
+    write_text(
+        "two_date_formats_given_as_a_list.csv",
+        lines(
+            header,
+            "T1,22-04-2015 09:00,Care",
+            "T2,4/8/2015 10:00,Care",
+            "T3,23-04-2015 11:00,Care",
+        ),
+    )
+    write_text(
+        "two_date_formats_given_as_a_list.toml",
+        lines(
+            'kind = "contacts"',
+            'date_format = ["%d-%m-%Y %H:%M", "%m/%d/%Y %H:%M"]',
+            "[columns]",
+            'contact_id = "contact_id"',
+            'opened_at = "opened_at"',
+            'team = "team"',
+        ),
+    )
+    write_text(
+        "iso_slash_dates_with_milliseconds.csv",
+        lines(header, "T1,2015/04/22 09:00:01.123,Care", "T2,2015/04/23 17:30:00.500,Care"),
+    )
+    # A bare CR inside an unquoted field of an LF file: a reader splits the line in two.
+    write_text(
+        "carriage_return_in_unquoted_field.csv",
+        lines(
+            "contact_id,opened_at,team,subject",
+            "T1,2025-03-03 09:15,Care,Cannot log in",
+            "T2,2025-03-03 10:40,Care,Refund\rrequest",
+            "T3,2025-03-04 14:05,Care,Change of address",
+        ),
+    )
+    write_text(
+        "unbalanced_quote_text_after_closing.csv",
+        lines(
+            "contact_id,opened_at,team,subject",
+            "T1,2025-03-03 09:15,Care,Cannot log in",
+            'T2,2025-03-03 10:40,Care,"Refund" requested',
+            "T3,2025-03-04 14:05,Care,Change of address",
+            "T4,2025-03-04 15:00,Care,Password reset",
+        ),
+    )
+    # An event log with keep_last but no ordering column: the file's last row is a guess.
+    write_text(
+        "repeated_ids_with_different_dates.csv",
+        lines(
+            "Case,Time,Team",
+            "C1,2025-03-03 09:00,Care",
+            "C1,2025-03-05 10:00,Care",
+            "C2,2025-03-03 09:30,Care",
+            "C2,2025-03-03 09:30,Billing",
+            "C3,2025-03-04 11:00,Care",
+            "C3,2025-03-04 09:00,Care",
+        ),
+    )
+    write_text(
+        "repeated_ids_with_different_dates.toml",
+        lines(
+            'kind = "contacts"',
+            'duplicates = "keep_last"',
+            "[columns]",
+            'contact_id = "Case"',
+            'opened_at = "Time"',
+            'team = "Team"',
+        ),
+    )
+    # The mapping's date_format reads none of the dates: every row would be quarantined.
+    write_text(
+        "every_row_set_aside_by_date_format.csv",
+        lines(
+            header,
+            "T1,22-04-2015 09:00,Care",
+            "T2,23-04-2015 10:00,Care",
+            "T3,24-04-2015 11:00,Care",
+        ),
+    )
+    write_text(
+        "every_row_set_aside_by_date_format.toml",
+        lines(
+            'kind = "contacts"',
+            'date_format = "%d/%m/%Y %H:%M"',
+            "[columns]",
+            'contact_id = "contact_id"',
+            'opened_at = "opened_at"',
+            'team = "team"',
+        ),
+    )
+    write_text(
+        "answers_without_a_date.csv",
+        lines(SURVEY_HEADER, "R1,2025-03-03 09:15,9,4,2,ok", "R2,,10,5,1,great", "R3,,3,2,6,slow"),
+    )
+    _date_and_time_workbook()
+
+
+def _date_and_time_workbook() -> None:
+    """Date cells (midnight, a date-only format) beside time cells: joined as one opened_at."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Calls"
+    sheet.append(["Ref", "Date", "Time", "Team"])
+    sheet.append(["A1", dt.datetime(2021, 1, 1), dt.time(9, 12, 58), "Care"])
+    sheet.append(["A2", dt.datetime(2021, 6, 2), dt.time(17, 5, 0), "Billing"])
+    for row in (2, 3):
+        sheet.cell(row, 2).number_format = "dd/mm/yyyy"
+    _save(book, "xlsx_date_and_time_columns.xlsx")
+    write_text(
+        "xlsx_date_and_time_columns.toml",
+        lines(
+            'kind = "contacts"',
+            "[columns]",
+            'contact_id = "Ref"',
+            'opened_at = ["Date", "Time"]',
+            'team = "Team"',
+        ),
+    )
+
+
 def _save(book, name: str) -> None:
     """A workbook with fixed timestamps, so rebuilding gives the same bytes."""
     fixed = dt.datetime(2025, 1, 1)
@@ -814,6 +965,7 @@ def main() -> None:
     hostile_mappings()
     hostile_values()
     hostile_reimports()
+    no_silent_guess()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -10,7 +11,14 @@ import pytest
 
 from kpi.errors import ImportProblem
 from kpi.ingest import records
-from kpi.ingest.files import _duckdb_read, detect_encoding, read_export, sniff_delimiter, sniff_kind
+from kpi.ingest.files import (
+    _duckdb_read,
+    date_only_format,
+    detect_encoding,
+    read_export,
+    sniff_delimiter,
+    sniff_kind,
+)
 from tests.paths import SAMPLE_DATA
 
 TEXT = "contact_id,opened_at,team\nT1,2025-03-03 09:15,Café £5 “quoted”\n"
@@ -195,8 +203,40 @@ def test_xlsx_cells_become_text_dates_in_iso_times_as_clock_durations(tmp_path, 
     assert raw.encoding == "xlsx" and raw.rows_read == 2
     assert [r[1:] for r in table(con, raw)] == [
         ("A", "2025-03-03 09:15:00", "0:04:30", "TRUE", "3"),
-        ("B", "2025-03-04 00:00:00", "0:05:00", "FALSE", "2.5"),  # a date cell is a datetime,
+        ("B", "2025-03-04", "0:05:00", "FALSE", "2.5"),  # a date-only cell is a date (issue 9)
     ]
+
+
+def test_a_midnight_cell_is_a_date_only_when_its_format_shows_no_time(tmp_path, con):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["id", "when"])
+    formats = ["dd/mm/yyyy", "yyyy-mm-dd h:mm", "d-mmm-yy", "mm/dd/yyyy hh:mm AM/PM", '"at" dd/mm']
+    for i, number_format in enumerate(formats, start=1):
+        sheet.append([f"R{i}", dt.datetime(2021, 1, i)])
+        sheet.cell(i + 1, 2).number_format = number_format
+    path = tmp_path / "book.xlsx"
+    book.save(path)
+    raw = read_export(con, path)
+    assert [r[1:] for r in table(con, raw)] == [
+        ("R1", "2021-01-01"),
+        ("R2", "2021-01-02 00:00:00"),  # a time of day shown: midnight is a time
+        ("R3", "2021-01-03"),
+        ("R4", "2021-01-04 00:00:00"),
+        ("R5", "2021-01-05"),  # quoted text ("at") is not a code
+    ]
+
+
+@pytest.mark.parametrize(
+    ("number_format", "date_only"),
+    [("dd/mm/yyyy", True), ("[$-809]dd mmmm yyyy", True), ("h:mm", False),
+     ("yyyy-mm-dd hh:mm:ss", False), ("m/d/yy h:mm AM/PM", False), ('"Shift" dd/mm', True),
+     ("mm:ss", False), ("", True)],
+)  # fmt: skip
+def test_date_only_formats_are_those_without_hours_seconds_or_am_pm(number_format, date_only):
+    assert date_only_format(number_format) is date_only
 
 
 def test_classic_mac_line_ends_are_line_ends(tmp_path, con):

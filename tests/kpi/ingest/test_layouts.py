@@ -13,6 +13,7 @@ from kpi.ingest.layouts import (
     detect_layout,
     get_layout,
     load_mapping,
+    mapping_toml,
     parse_layout,
     resolve_headers,
 )
@@ -285,17 +286,16 @@ BASE = '[columns]\ncontact_id = "a"\nopened_at = "b"\n'
          '[columns] contact_id extract "A" has no capture group: put the part to keep in '
          'parentheses, e.g. "^([^(]*)".'),
         (BASE + '[scores.csat]\ncolumn = "c"\nscale = 5\n',
-         "[scores.csat] scale must be [low, high] numbers with low < high, e.g. [1, 5], "
-         "not the number 5."),
+         "[scores.csat] scale must be [low, high] numbers with low < high, e.g. [1, 5], or the "
+         'answer words from lowest to highest, e.g. ["Bad", "OK", "Good"], not the number 5.'),
         ('columns = "x"\n',
          'columns must be a table of field = "Header" lines, e.g. contact_id = "Ticket ID", '
          'not the string "x".'),
         (BASE + 'escalated = { column = "Tags", contains = 5 }\n',
          '[columns] escalated contains must be a word to look for, e.g. "complaint", '
          "not the number 5."),
-        (BASE + '[scores.csat]\ncolumn = "c"\nscale = ["Bad", "Good"]\n',
-         '[scores.csat] scale must be [low, high] numbers, not the words ["Bad", "Good"]: give '
-         "the words their numbers with labels = { Bad = 1, Good = 2 } and scale = [1, 2]."),
+        (BASE + '[scores.csat]\ncolumn = "c"\nscale = ["Bad", "OK", "bad"]\n',
+         '[scores.csat] scale holds "bad" twice (words are matched whatever their case).'),
         (BASE + '[scores.csat]\ncolumn = "c"\nlabels = { Good = "yes" }\n',
          '[scores.csat] labels Good must be a number or "" (not an answer), not the string "yes".'),
         ('sheet = 2\n' + BASE, 'sheet must be a sheet name (a string), e.g. "Calls", not the number 2.'),
@@ -316,7 +316,7 @@ BASE = '[columns]\ncontact_id = "a"\nopened_at = "b"\n'
          'missing_columns must be one of error, ignore, not "skip".'),
     ],
     ids=["null-values-string", "true-values-string", "direction-typo", "extract-no-group",
-         "scale-number", "columns-string", "contains-number", "scale-words", "label-word",
+         "scale-number", "columns-string", "contains-number", "scale-word-twice", "label-word",
          "sheet-number", "optional-string", "detect-string", "constant-list", "values-number",
          "score-column-missing", "column-and-columns", "missing-columns"],
 )  # fmt: skip
@@ -413,3 +413,58 @@ def test_the_built_in_layouts_are_read_once_and_handed_out_as_fresh_dicts():
     second = builtin_layouts()
     assert "zendesk" in second  # the cache is not the caller's dict
     assert second["freshdesk"] is builtin_layouts()["freshdesk"]  # parsed once per process
+
+
+def test_a_scale_of_answer_words_is_an_ordinal_scale_one_to_k(tmp_path):
+    text = BASE + '[scores.csat]\ncolumn = "c"\nscale = ["Bad", "OK", "Good"]\n'
+    text += 'labels = { "Offered" = "", "good" = 3 }\n'
+    score = load_mapping(mapping(tmp_path, text, "my.toml")).scores["csat"]
+    assert score.scale == (1.0, 3.0)
+    assert score.words == ("Bad", "OK", "Good")
+    assert score.labels == {"bad": 1.0, "ok": 2.0, "good": 3.0, "offered": None}
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('[scores.nps]\ncolumn = "c"\nscale = ["Bad", "Good"]\n',
+         "[scores.nps] scale cannot be words: NPS is always asked 0 to 10; map words to numbers "
+         "with labels."),
+        ('[scores.csat]\ncolumn = "c"\nscale = ["Bad", "Good"]\nlabels = { Good = 1 }\n',
+         '[scores.csat] labels "Good" = 1.0 disagrees with its place in scale (2); keep one.'),
+    ],
+    ids=["nps-words", "label-disagrees"],
+)  # fmt: skip
+def test_a_scale_of_words_that_cannot_hold_is_one_line(tmp_path, text, line):
+    with pytest.raises(ImportProblem) as caught:
+        load_mapping(mapping(tmp_path, BASE + text, "my.toml"))
+    assert str(caught.value) == f"my.toml: {line}"
+
+
+def test_date_format_may_be_a_list_tried_in_order(tmp_path):
+    text = 'date_format = ["%d-%m-%Y", "%m/%d/%Y"]\n' + BASE
+    layout = load_mapping(mapping(tmp_path, text, "my.toml"))
+    assert layout.date_format == ("%d-%m-%Y", "%m/%d/%Y")
+    for wrong, said in (
+        ("[]", "not the list []"),
+        ('["%d-%m-%Y", 5]', 'not the list ["%d-%m-%Y", 5]'),
+        ('["%d-%m-%Y", "dd/mm"]', 'must use strptime codes such as "%d/%m/%Y %H:%M", not "dd/mm"'),
+    ):
+        with pytest.raises(ImportProblem) as caught:
+            load_mapping(mapping(tmp_path, f"date_format = {wrong}\n" + BASE, "my.toml"))
+        assert str(caught.value).startswith("my.toml: date_format ") and said in str(caught.value)
+
+
+def test_the_editors_mapping_with_words_labels_and_missing_cells_reads_back(tmp_path):
+    text = mapping_toml(
+        "responses",
+        {"response_id": "Id", "csat": "Satisfaction", "ces": "Effort"},
+        scales={"csat": ("Bad", "OK", "Good"), "ces": (1.0, 5.0)},
+        labels={"csat": {"Offered": None}, "ces": {"Easy": 1.0}},
+        null_values=("n/a", "-"),
+    )
+    layout = load_mapping(mapping(tmp_path, text, "editor.toml"))
+    assert layout.null_values == ("n/a", "-")
+    assert layout.scores["csat"].words == ("Bad", "OK", "Good")
+    assert layout.scores["csat"].labels["offered"] is None
+    assert layout.scores["ces"].scale == (1.0, 5.0) and layout.scores["ces"].labels == {"easy": 1.0}

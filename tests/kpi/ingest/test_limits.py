@@ -63,6 +63,7 @@ def test_the_readme_names_every_limit_with_its_default():
         "xlsx_max_cells": f"default {defaults.xlsx_max_cells:,}",
         "xlsx_max_mb": f"default {defaults.xlsx_max_mb:g}",
         "xlsx_max_strings_mb": f"default {defaults.xlsx_max_strings_mb:g}",
+        "max_quarantine": f"default {defaults.max_quarantine:g}",
     }
     flat = " ".join(readme.split())
     for variable, (field, _meaning) in ENVIRONMENT.items():
@@ -77,3 +78,15 @@ def test_a_limit_given_in_code_or_on_the_command_line_must_be_finite_and_not_neg
     assert "max future days" in str(caught.value) and "finite number, 0 or more" in str(
         caught.value
     )
+
+
+def test_the_quarantine_bar_is_a_percentage_from_the_environment_or_the_command_line():
+    assert ImportLimits().max_quarantine == 100.0
+    assert from_environment({"KPI_MAX_QUARANTINE": "5"}).max_quarantine == 5.0
+    for text in ("101", "-1", "lots"):
+        with pytest.raises(ImportProblem) as caught:
+            from_environment({"KPI_MAX_QUARANTINE": text})
+        assert str(caught.value).startswith(f"KPI_MAX_QUARANTINE={text!r} is not valid")
+    with pytest.raises(ImportProblem) as caught:
+        ImportLimits().with_changes(max_quarantine=150.0)
+    assert "give a percentage from 0 to 100" in str(caught.value)

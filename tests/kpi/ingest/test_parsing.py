@@ -14,7 +14,9 @@ from kpi.ingest.parsing import (
     Params,
     boolean_sql,
     category_sql,
+    check_date_shapes,
     contains_sql,
+    date_shapes,
     detect_dates,
     duration_sql,
     explicit_dates,
@@ -284,3 +286,76 @@ def test_values_from_mappings_reach_sql_only_as_parameters(con):
     )
     assert got == ["closed", "open"]
     assert con.execute("SELECT count(*) FROM t").fetchone() == (2,)
+
+
+# --- two shapes of date in one column (issue 9) -------------------------------------------------
+
+
+def shapes_of(con, values: list[str | None]):
+    load(con, values)
+    return date_shapes(con, "t", "v")
+
+
+def test_each_numeric_date_shape_says_which_order_its_own_values_prove(con):
+    shapes = shapes_of(
+        con, ["22-04-2015", "23-04-2015 10:00", "4/8/2015", "5/9/2015", "2015-04-22", None]
+    )
+    by = {s.separators: s for s in shapes}
+    assert set(by) == {"--", "//"}  # ISO (year first) is not a day/month shape
+    assert (by["--"].values, by["--"].order, by["--"].day_over_12) == (2, "dmy", "23-04-2015 10:00")
+    assert (by["//"].values, by["//"].order, by["//"].example) == (2, None, "4/8/2015")
+
+
+def test_a_shape_that_proves_nothing_beside_one_that_does_is_refused_naming_both(con):
+    shapes = shapes_of(con, ["22-04-2015 09:00", "23-04-2015 10:00", "4/8/2015 10:00"])
+    with pytest.raises(ImportProblem) as caught:
+        check_date_shapes(con, shapes, DateDetection("Created", "opened_at"), "export.csv")
+    message = str(caught.value)
+    assert message.startswith(
+        "export.csv: column 'Created' (opened_at) holds two date formats: 2 values written like "
+        "'22-04-2015 09:00' (day-first, as '23-04-2015 10:00' shows) and 1 like '4/8/2015 10:00'"
+    )
+    assert 'date_format = ["%d-%m-%Y %H:%M", "%d/%m/%Y %H:%M"] if it is 4 August 2015' in message
+    assert '["%d-%m-%Y %H:%M", "%m/%d/%Y %H:%M"] if it is 8 April 2015' in message
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["22-04-2015", "4/18/2015"],  # each proves its own order
+        ["03/04/2025", "05/06/2025"],  # one shape: the existing ambiguity check says it
+        ["22/04/2015", "4/8/2015"],  # one shape, proved by its own values
+        ["22-04-2015", "2015-04-08"],  # ISO beside it is never ambiguous
+    ],
+)
+def test_shapes_that_each_stand_alone_are_not_refused(con, values):
+    check_date_shapes(con, shapes_of(con, values), DateDetection("c", "opened_at"), "f.csv")
+
+
+def test_two_shapes_each_proving_its_order_are_read_each_in_its_own(con):
+    values = ["22-04-2015 09:00", "4/18/2015 10:00", "23-04-2015 11:00", "5/19/2015 12:00"]
+    assert [d.isoformat() for d in detect_then_read(con, values)] == [
+        "2015-04-22T08:00:00", "2015-04-18T09:00:00", "2015-04-23T10:00:00",
+        "2015-05-19T11:00:00",
+    ]  # fmt: skip
+
+
+def detect_then_read(con, values):
+    parse = detect(con, values)
+    return read_dates(con, values, parse)
+
+
+def test_a_list_of_formats_is_tried_in_order_and_named_in_order(con):
+    parse = explicit_dates(("%d-%m-%Y", "%m/%d/%Y"))
+    assert parse.label == "%d-%m-%Y, then %m/%d/%Y"
+    assert read_dates(con, ["22-04-2015", "4/8/2015", "2015-04-09"], parse, "UTC") == [
+        dt.datetime(2015, 4, 22), dt.datetime(2015, 4, 8), dt.datetime(2015, 4, 9),
+    ]  # fmt: skip
+
+
+def test_iso_with_slashes_and_milliseconds_is_detected(con):
+    values = ["2015/04/22 09:00:01.123", "2015/04/23 17:30:00.500"]
+    assert detect(con, values).label == "ISO 8601"
+    assert read_dates(con, values, detect(con, values), "UTC") == [
+        dt.datetime(2015, 4, 22, 9, 0, 1, 123000), dt.datetime(2015, 4, 23, 17, 30, 0, 500000),
+    ]  # fmt: skip

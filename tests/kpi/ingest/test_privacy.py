@@ -1,13 +1,25 @@
 """Personal data never reaches the store: ids become keyed hashes, free text loses emails,
-phone numbers and card numbers, the same way in SQL (at import) and in Python."""
+phone, card, account, order, ticket and reference numbers, bank details, postcodes, National
+Insurance numbers and people's names, the same way in SQL (at import) and in Python (at
+export); dates, times, money, KPI figures and product codes stay."""
 
 from __future__ import annotations
 
 import duckdb
+import pandas as pd
 import pytest
 
+from kpi.ingest.importer import import_file
 from kpi.ingest.parsing import Params
-from kpi.ingest.privacy import pseudonym, pseudonym_sql, scrub, scrub_sql
+from kpi.ingest.privacy import (
+    People,
+    is_name_header,
+    pseudonym,
+    pseudonym_sql,
+    scrub,
+    scrub_sql,
+)
+from kpi.store.connection import open_store
 
 SCRUBBED = [
     ("write to jane.doe@example.com today", "write to [email removed] today"),
@@ -35,11 +47,9 @@ SCRUBBED = [
     ("ring 12-03-2025-4567", "ring [phone removed]"),
 ]
 KEPT = [
-    "order 1234 is late",
     "Refund of £49.99 for 2 items",
     "Meter reading 004512 taken",
     "at 10:30 on Monday",
-    "see ticket #4512",
     "the @team handle",
     "paid on 2025-03-03, refunded 2025-03-10",
     "opened 2025-03-03 10:40, chased 2025-03-04T09:15:00",
@@ -96,3 +106,168 @@ def test_the_pseudonym_key_is_a_parameter_not_sql_text(con):
 @pytest.mark.parametrize("value", ["jane.doe@example.com", "CUST-1", "Caller 2403", "ü ß"])
 def test_the_python_pseudonym_is_the_sql_one(con, value):
     assert pseudonym(value, "store-key") == pseudonym_sql_value(con, "store-key", value)
+
+
+# --- the privacy corpus (issue 12, point 4) ------------------------------------------------------
+
+#: (free text, what must disappear, what must stay). The row's own name cells and the export's
+#: agents are NAMES and AGENTS below.
+NAMES = ("Emily Garcia", "Zoë Okonjo-Smith")
+AGENTS = ("Sarah Jones", "Dev Patel")
+BY_PATTERN = [
+    ("My account 12345678 was charged twice", ("12345678",), ("was charged twice",)),
+    ("account number: 87654321 please", ("87654321",), ("please",)),
+    ("order #A-99812 never arrived", ("99812", "A-99812"), ("never arrived",)),
+    ("Order no. 55123 and order 55124", ("55123", "55124"), ()),
+    ("see ticket 4411 and ticket #4512", ("4411", "4512"), ("see",)),
+    ("ref: ZX-1234-99 for the refund of £49.99", ("ZX-1234", "1234-99"), ("£49.99",)),
+    ("reference is INC0012345", ("INC0012345",), ()),
+    ("case 778812 reopened on 2026-03-03 10:40", ("778812",), ("2026-03-03 10:40",)),
+    ("sort code 12-34-56, account 12345678", ("12-34-56", "12345678"), ()),
+    ("paid into 20-00-00 55779911 yesterday", ("20-00-00", "55779911"), ("yesterday",)),
+    ("I moved to SW1A 1AA last week", ("SW1A 1AA",), ("last week",)),
+    ("postcode: m1 1ae", ("m1 1ae",), ()),
+    ("NI number QQ 12 34 56 C", ("QQ 12 34 56 C",), ()),
+    ("my NI is AB123456C", ("AB123456C",), ()),
+    ("customer number 55512 called", ("55512",), ("called",)),
+    ("my name is Jane Doe and I am upset", ("Jane", "Doe"), ("I am upset",)),
+    ("Hello, my name's Ravi Shankar.", ("Ravi", "Shankar"), ("Hello",)),
+    ("I'm Jane, call me back", ("Jane",), ("call me back",)),
+    ("this is John Smith from Leeds", ("John", "Smith"), ("from Leeds",)),
+    ("Regards, Priya Patel", ("Priya", "Patel"), ("Regards",)),
+    ("Thanks, Tom", ("Tom",), ("Thanks",)),
+    ("Kind regards,\nMarek Nowak", ("Marek", "Nowak"), ("Kind regards",)),
+    ("Dear Mrs Okafor, thank you", ("Okafor",), ("Dear", "thank you")),
+    ("Mr Smith and Ms. O'Neil called at 10:30", ("Smith", "O'Neil"), ("called at 10:30",)),
+    ("Dr J. Khan rang", ("Khan",), ("rang",)),
+    ("Hi Sarah, the refund worked", ("Sarah",), ("the refund worked",)),
+    ("write to jane.doe@example.com or 07700 900123", ("jane.doe", "900123"), ("write to",)),
+    ("card 4111 1111 1111 1111 declined", ("4111",), ("declined",)),
+    (
+        "FCR 82.9% (n = 412), SLA 94.1% on 03.03.2026",
+        (),
+        ("82.9%", "n = 412", "94.1%", "03.03.2026"),
+    ),
+    ("product code SKU-4471 and model XR-200 fault E404", (), ("SKU-4471", "XR-200", "E404")),
+    ("Thanks!\nThe order arrived on Monday", (), ("The order arrived on Monday",)),
+    ("It was Monday; this is Not acceptable", (), ("Monday", "Not acceptable")),
+    ("Thank you for your help, 5 stars", (), ("Thank you for your help, 5 stars",)),
+    ("Hello Team, 3 calls in 2 days at 09:15", (), ("Hello Team", "3 calls in 2 days at 09:15")),
+]
+#: Names the patterns cannot know: only the row's name cells and the export's agents tell.
+BY_NAME_CELLS = [
+    ("Emily Garcia here: the app crashed", ("Emily", "Garcia"), ("the app crashed",)),
+    ("EMILY GARCIA again", ("EMILY GARCIA",), ("again",)),
+    ("Zoë Okonjo-Smith wrote twice", ("Zoë", "Okonjo"), ("wrote twice",)),
+    ("Sarah Jones and Dev Patel were great", ("Sarah", "Jones", "Dev", "Patel"), ("were great",)),
+]
+CORPUS = BY_PATTERN + BY_NAME_CELLS
+
+
+@pytest.mark.parametrize(("text", "gone", "kept"), CORPUS, ids=[c[0][:30] for c in CORPUS])
+def test_the_privacy_corpus_loses_what_identifies_and_keeps_what_counts(con, text, gone, kept):
+    for engine_text in (scrub(text, NAMES, AGENTS), _scrub_in_sql(con, text, NAMES, AGENTS)):
+        for secret in gone:
+            assert secret not in engine_text, (text, engine_text)
+        for word in kept:
+            assert word in engine_text, (text, engine_text)
+
+
+def _scrub_in_sql(con, text: str, names=(), colleagues=()) -> str:
+    p = Params()
+    value = p(text)
+    people = People(f"CAST({p(list(names))} AS VARCHAR[])", tuple(colleagues))
+    return con.execute(f"SELECT {scrub_sql(value, p, people)}", p.values).fetchone()[0]
+
+
+@pytest.mark.parametrize(("text", "_gone", "_kept"), CORPUS, ids=[c[0][:30] for c in CORPUS])
+def test_sql_and_python_scrub_the_corpus_to_the_same_text(con, text, _gone, _kept):
+    assert _scrub_in_sql(con, text, NAMES, AGENTS) == scrub(text, NAMES, AGENTS)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My account 12345678 was charged", "My [account number] was charged"),
+        ("order #A-99812 late", "[order number] late"),
+        ("see ticket 4411", "see [ticket number]"),
+        ("ref: ZX-1234-99", "[reference]"),
+        ("sort code 12-34-56, account 12345678", "[sort code], [account number]"),
+        ("at SW1A 1AA", "at [postcode]"),
+        ("NI QQ123456C", "NI [National Insurance number]"),
+        ("my name is Jane Doe.", "my name is [name]."),
+        ("Regards, Priya Patel", "Regards, [name]"),
+        ("Dear Mrs Okafor,", "Dear [name],"),
+        ("Mr Smith and Ms O'Neil", "[names]"),
+        ("account 07700900123", "[account number]"),
+    ],
+)
+def test_what_was_removed_reads_as_words(text, expected):
+    assert scrub(text) == expected
+
+
+def test_a_name_cell_that_says_no_one_removes_nothing(con):
+    text = "n/a - unknown ? none"
+    assert scrub(text, ["n/a", "Unknown", "?", "-"]) == text
+    assert _scrub_in_sql(con, text, ["n/a", "Unknown", "?", "-"]) == text
+
+
+@pytest.mark.parametrize(
+    ("header", "names"),
+    [
+        ("Full name", True), ("Requester", True), ("Contact name", True), ("Assignee", True),
+        ("assigned_to", True), ("Agent Name", True), ("opened_by", True), ("customerName", True),
+        ("Requester id", False), ("Company Name", False), ("Ticket name", False),
+        ("Contact ID", False), ("Requester email", False), ("Contact reason [list]", False),
+        ("Subject", False), ("Consumer consent provided?", False), ("Customer ref", False),
+    ],
+)  # fmt: skip
+def test_name_columns_are_known_by_their_headers(header, names):
+    assert is_name_header(header) is names
+
+
+# --- at import: nothing of the corpus is stored ---------------------------------------------------
+
+
+def test_no_case_of_the_corpus_survives_into_the_stored_contacts(tmp_path):
+    """A contacts export whose name columns (never imported themselves) and agents are also
+    removed from every row's free text, with the patterns above."""
+    rows = [
+        {
+            "contact_id": f"T{i}",
+            "opened_at": f"2026-03-{i % 28 + 1:02d} 09:00",
+            "agent": AGENTS[i % 2],
+            "Full name": NAMES[0],
+            "Contact name": NAMES[1],
+            "Requester": "Ana Lima",
+            "subject": f"Ana Lima: case {i}",
+            "description": text,
+        }
+        for i, (text, _, _) in enumerate(CORPUS, 1)
+    ]
+    unreadable = {**rows[0], "contact_id": "Q1", "opened_at": ""}  # required: quarantined
+    rows.append({**unreadable, "description": "Emily Garcia here, account 12345678"})
+    path = tmp_path / "contacts.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    store = open_store(tmp_path / "store.duckdb")
+    try:
+        result = import_file(store, path)
+        assert (result.rows_read, result.rows_imported) == (len(CORPUS) + 1, len(CORPUS))
+        (quarantined,) = store.cursor().execute("SELECT raw FROM quarantine").fetchall()[0]
+        stored = dict(
+            store.cursor()
+            .execute("SELECT contact_id, description FROM contacts ORDER BY contact_id")
+            .fetchall()
+        )
+        subjects = [s for (s,) in store.cursor().execute("SELECT subject FROM contacts").fetchall()]
+    finally:
+        store.close()
+    for i, (text, gone, kept) in enumerate(CORPUS, 1):
+        description = stored[f"T{i}"]
+        for secret in (*gone, "Emily", "Garcia", "Zoë", "Okonjo"):
+            assert secret not in description, (text, description)
+        for word in kept:
+            assert word in description, (text, description)
+    assert all("Ana" not in s and "Lima" not in s and s.startswith("[name]:") for s in subjects)
+    assert "[name] here, [account number]" in quarantined  # a quarantined row is kept as safe
+    assert "Emily" not in quarantined and "12345678" not in quarantined

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from kpi.ingest.records import MAX_QUOTED_LINES, scan_records
+from kpi.ingest.records import (
+    MAX_QUOTED_LINES,
+    newline_of,
+    scan_records,
+    stray_carriage_return,
+)
 
 
 def write(folder: Path, data: bytes) -> Path:
@@ -74,3 +79,45 @@ def test_an_empty_crlf_line_among_lf_lines_is_a_mix_of_line_ends(tmp_path):
     # DuckDB's reader stops on it ("state machine reached an invalid state"), so it is a mix.
     scan = scan_records(write(tmp_path, b"a,b\n1,2\n\r\n3,4\n"), ",", check_utf8=False)
     assert (scan.records, scan.mixed_line_ends) == (2, True)
+
+
+@pytest.mark.parametrize(
+    ("text", "records", "set_aside"),
+    [
+        ("a,b\n1,x\ry\n3,4\n", 2, [2]),  # a CR in an unquoted field of an LF file
+        ("a,b\r\n1,x\ry\r\n3,4\r\n", 2, [2]),  # ... of a CRLF file
+        ("a,b\n1,x\r,y\n3,4\n", 2, [2]),  # ... at the end of a field
+        ('a,b\n1,"x\ry"\n3,4\n', 2, []),  # quoted: a character of the field
+        ('a,b\n1,"x\n\ry"\n3,4\n', 2, []),  # quoted across lines
+        ("a,b\r1,x\r3,4\r", 2, []),  # a CR-only file: CR is its line end
+        ("a,b\n1,x\r\n3,4\n", 2, []),  # one CRLF line end among LF ones is a line end
+    ],
+    ids=["lf", "crlf", "end-of-field", "quoted", "quoted-lines", "cr-file", "one-crlf"],
+)
+def test_a_stray_carriage_return_sets_aside_its_line_with_the_cause(
+    tmp_path, text, records, set_aside
+):
+    scan = scan_records(write(tmp_path, text.encode()), ",", check_utf8=False)
+    assert scan.records == records
+    assert [a.line for a in scan.set_aside] == set_aside
+    for aside in scan.set_aside:
+        assert aside.reason == (
+            f"line {aside.line}: a carriage return (CR) inside an unquoted field splits the "
+            "line; remove it from the field or quote the field"
+        )
+
+
+@pytest.mark.parametrize(
+    ("text", "stray"),
+    [("1,x\ry\n", True), ("1,x\r\n", False), ('1,"x\ry"\n', False), ('1,"a""\r"\n', False),
+     ('1, "x\ry"\n', False), ('1,x"\ry"\n', True)],
+)  # fmt: skip
+def test_a_stray_carriage_return_is_one_outside_quoted_fields(text, stray):
+    assert stray_carriage_return(text, ",") is stray
+
+
+@pytest.mark.parametrize(
+    ("data", "newline"), [(b"a\nb\r\n", "\n"), (b"a\r\nb\n", "\n"), (b"a\rb\r", ""), (b"ab", "\n")]
+)
+def test_a_file_ends_its_lines_as_its_first_line_does(tmp_path, data, newline):
+    assert newline_of(write(tmp_path, data)) == newline
