@@ -12,7 +12,7 @@ import streamlit as st
 
 from kpi.engine.tables import EMPTY
 from kpi.metrics.business_hours import REGIONS
-from kpi.metrics.settings import CSAT_RULES, FCR_VARIANTS, HOURS, Settings
+from kpi.metrics.settings import CSAT_RULES, FCR_VARIANTS, HOURS, SLA_VARIANTS, Settings
 from kpi.metrics.settings_form import (
     BETTER,
     FIRST_RESPONSE,
@@ -20,6 +20,8 @@ from kpi.metrics.settings_form import (
     NO_TARGET,
     PRIORITY,
     RESOLUTION,
+    SLA_VARIANT_HELP,
+    SLA_VARIANT_LABEL,
     TARGET,
     UNIT,
     business_hours,
@@ -30,6 +32,7 @@ from kpi.metrics.settings_form import (
 )
 
 FCR_CHOICES = ("auto", *FCR_VARIANTS)
+SLA_CHOICES = ("auto", *SLA_VARIANTS)
 
 
 def targets(current: Settings) -> pd.DataFrame:
@@ -65,7 +68,7 @@ def sla_policy(current: Settings) -> tuple[pd.DataFrame, dict[str, Any]]:
             column_config={FIRST_RESPONSE: hours, RESOLUTION: hours},
         )
     )
-    left, right = st.columns(2)
+    left, middle, right = st.columns(3)
     counted = left.radio(
         "Count response and resolution times in",
         HOURS,
@@ -79,7 +82,15 @@ def sla_policy(current: Settings) -> tuple[pd.DataFrame, dict[str, Any]]:
         priorities,
         index=priorities.index(current.sla_default_priority),
     )
-    return sla, {"hours": counted, "sla_default_priority": default}
+    variant = middle.selectbox(
+        SLA_VARIANT_LABEL,
+        SLA_CHOICES,
+        index=SLA_CHOICES.index(current.sla_variant),
+        format_func=lambda choice: choice_words(choice, "sla_variant"),
+        help=SLA_VARIANT_HELP,
+        key="sla_variant",
+    )
+    return sla, {"hours": counted, "sla_default_priority": default, "sla_variant": variant}
 
 
 def _clock(text: str) -> time:

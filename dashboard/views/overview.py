@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import components, data, drill, filters
 from kpi.charts.disclosure import escape_markdown
+from kpi.engine.page_data import undated_line
 from kpi.engine.report import OVERVIEW_GROUPS
 
 if components.page(
@@ -25,6 +26,8 @@ if components.page(
             f"contacts are judged as of {view.current.as_of:%d %b %Y %H:%M} UTC (the latest "
             "timestamp in the data)."
         )
+        if undated := undated_line(data.store(), chosen):
+            st.caption(undated)
         trends = {key: t.whole_values for key, t in view.trends.items()}
         for heading, keys in OVERVIEW_GROUPS.items():
             st.subheader(heading)

@@ -23,6 +23,8 @@ from kpi.engine.tables import format_value
 from kpi.engine.timeline import GRAINS
 from kpi.errors import KpiError, ReportProblem
 from kpi.metrics.registry import KEYS, REGISTRY
+from kpi.metrics.settings import load_settings
+from kpi.metrics.settings_form import with_settings
 from kpi.store.connection import default_path, open_store
 
 FORMATS = ("table", "json", "csv")
@@ -55,6 +57,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for name in SEGMENT_FIELDS:
         p.add_argument(f"--{name}", metavar="VALUE,...", help=f"only these {name} values")
     p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument(
+        "--set",
+        dest="set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="use this setting for this report only, e.g. --set sla_variant=source_flag "
+        "(repeatable; `kpi settings` lists the keys); nothing is saved",
+    )
     p.set_defaults(func=run)
 
 
@@ -120,7 +131,10 @@ def build_report(args: argparse.Namespace) -> Report:
             if not path.is_file():
                 raise ReportProblem(f"{file}: no such file")
             import_file(store, path, layout=args.source, mapping=args.mapping)
-        return report(store, filters, by=by, grain=args.grain, as_of=as_of, metrics=kpis)
+        settings = with_settings(load_settings(store), getattr(args, "set", None) or ())
+        return report(
+            store, filters, by=by, grain=args.grain, as_of=as_of, settings=settings, metrics=kpis
+        )
     finally:
         store.close()
 

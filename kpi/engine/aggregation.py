@@ -13,13 +13,13 @@ from typing import Any, TypeVar
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from kpi.engine import statistics
 from kpi.engine.backend import CACHE
 from kpi.engine.filters import Filters
 from kpi.engine.results import MetricResult
 from kpi.engine.timeline import Period
+from kpi.metrics.contact_facts import is_tracked
 from kpi.metrics.registry import Context, Formula, Metric
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -138,9 +138,9 @@ def _tracked(backend: ibis.BaseBackend, filters: Filters) -> ir.Table:
     """The segment's contacts with a lifecycle, whenever they were opened."""
     t = backend.table("contacts")
     t = t.filter(*filters.segment_predicates(t)) if filters.segments() else t
-    # Untracked contacts (no status, no times: calls in a call log) are never open.
-    lifecycle = t.status.notnull() | t.resolved_at.notnull() | t.closed_at.notnull()
-    return t.filter(lifecycle | t.first_response_at.notnull())
+    # Untracked contacts (calls in a call log) are never open; a contact whose status was
+    # emptied at import is tracked by its timestamps (see ``is_tracked``).
+    return t.filter(is_tracked(t))
 
 
 def _end(period: Period, cap: datetime) -> datetime:
@@ -235,11 +235,9 @@ def _percent(interval: statistics.Interval) -> tuple[float | None, float | None]
     return 100.0 * interval.low, 100.0 * interval.high
 
 
-def _mean_interval(mean: float, sd: float | None, n: int) -> tuple[float | None, float | None]:
-    if sd is None or n < 2:
-        return None, None
-    margin = scipy_stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
-    return mean - margin, mean + margin
+def _with_method(result: MetricResult, method: str) -> None:
+    """The definition ends by naming how its interval was worked out."""
+    result.definition = f"{result.definition.rstrip()} 95% interval: {method}."
 
 
 def finish(
@@ -266,6 +264,7 @@ def finish(
     result.extra = {
         name: as_int(record.get(f"{key}__extra_{name}")) for name in formula.extra_counts
     }
+    _add_notes(result, formula)
     if formula.kind in ("count", "stock"):
         result.value = float(n)
         return result
@@ -277,6 +276,13 @@ def finish(
     return result
 
 
+def _add_notes(result: MetricResult, formula: Formula) -> None:
+    """The definition gains each note whose count is above zero (e.g. a fallback's use)."""
+    for name, note in formula.notes.items():
+        if result.extra.get(name):
+            result.definition = f"{result.definition.rstrip()} {note.format(n=result.extra[name])}"
+
+
 def _finish_proportion(
     result: MetricResult, metric: Metric, formula: Formula, record: Mapping[str, Any], _: Context
 ) -> None:
@@ -284,6 +290,7 @@ def _finish_proportion(
     result.value = 100.0 * x / n
     result.numerator, result.denominator = x, n
     result.ci_low, result.ci_high = _percent(statistics.wilson_interval(x, n))
+    _with_method(result, statistics.WILSON_METHOD)
 
 
 def _finish_nps(
@@ -296,6 +303,7 @@ def _finish_nps(
     interval = statistics.nps_interval(promoters, detractors, n)
     result.ci_low, result.ci_high = interval.low, interval.high
     result.extra.update(promoters=promoters, detractors=detractors)
+    _with_method(result, statistics.NPS_METHOD)
 
 
 def _finish_mean(
@@ -310,12 +318,24 @@ def _finish_mean(
     mean = total / n
     sd = None
     if n >= 2 and squares is not None:
-        sd = math.sqrt(max(squares - n * mean * mean, 0.0) / (n - 1))
+        variance = (squares - n * mean * mean) / (n - 1)
+        # Equal values leave only rounding noise here: no spread, not a tiny one.
+        sd = 0.0 if variance <= 1e-12 * max(1.0, mean * mean) else math.sqrt(variance)
     result.value = mean
-    result.ci_low, result.ci_high = _mean_interval(mean, sd, n)
+    interval = statistics.mean_interval(mean, sd, n)
+    result.ci_low, result.ci_high = interval.low, interval.high
     result.extra["sd"] = sd
     if formula.same_scale:
         _check_one_scale(result, metric, formula.same_scale, record, context)
+    if result.value is not None:
+        _with_method(result, _mean_method(n, sd))
+
+
+def _mean_method(n: int, sd: float | None) -> str:
+    """How a mean's interval was worked out, or why it has none."""
+    if n < 2 or sd is None:
+        return statistics.ONE_VALUE
+    return statistics.NO_SPREAD if sd == 0 else statistics.MEAN_METHOD
 
 
 def _check_one_scale(

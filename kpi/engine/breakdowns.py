@@ -225,9 +225,12 @@ SCORES = ("nps", "csat", "ces")
 
 
 def score_counts(store: Store, filters: Filters, score: str) -> pd.DataFrame:
-    """Answers per score of ``nps``, ``csat`` or ``ces``, with the scale each was given on."""
+    """Answers per score of ``nps``, ``csat`` or ``ces``, with the scale each was given on. In a
+    view over all the data the undated answers count too, as in the page's tiles."""
     if score not in SCORES:
         raise ValueError(f"no score called {score!r}; choose nps, csat or ces")
+    if engine.spans_all_data(store, filters, scope(store).settings):
+        filters = filters.with_dates(None, None)
     s, t = responses(store, filters)
     t = t.filter(t[score].notnull())
     if score == "nps":

@@ -13,12 +13,18 @@ import pandas as pd
 
 from kpi.engine.change import Change, change
 from kpi.engine.filters import Filters
-from kpi.engine.report import report, report_periods
+from kpi.engine.report import (
+    report,
+    report_periods,
+    spans_all_data,
+    undated_answers,
+    with_undated,
+)
 from kpi.engine.results import UNDATED, MetricResult, Report
 from kpi.engine.statistics import ControlChart, xmr_limits
 from kpi.engine.tables import format_value, long_frame
 from kpi.metrics.registry import short_label
-from kpi.metrics.settings import Settings
+from kpi.metrics.settings import Settings, load_settings
 from kpi.store.connection import Store
 from kpi.store.schema import PRIORITIES
 
@@ -37,8 +43,30 @@ def compare(
     # Both periods in one pass (one query per family), as the Overview does.
     periods = {"current": filters, "previous": filters.previous_period()}
     current, previous = report_periods(store, periods, settings=settings, metrics=keys).split()
-    now, before = current.totals(), previous.totals()
-    return now, {k: change(now[k], before[k]) for k in keys}
+    before = previous.totals()
+    changes = {k: change(current.totals()[k], before[k]) for k in keys}
+    # All time counts the answers without a date too, as the Overview does.
+    with_undated(store, filters, current, before, changes, current.settings)
+    return current.totals(), changes
+
+
+def undated_line(store: Store, filters: Filters, settings: Settings | None = None) -> str | None:
+    """What a page says about answers without a date in the chosen segments: counted in an
+    all-time view, in no dated period (nor any chart over time); None when there are none."""
+    chosen = settings or load_settings(store)
+    count = undated_answers(store, filters, chosen)
+    if not count:
+        return None
+    answers = f"{count:,} survey answers have" if count != 1 else "1 survey answer has"
+    if spans_all_data(store, filters, chosen):
+        return (
+            f"Undated: {answers} no date. They are counted in these all-time figures, but in "
+            "no week or month of the charts over time."
+        )
+    return (
+        f"Undated: {answers} no date, so no dated period includes them. Choose All time to "
+        "count them."
+    )
 
 
 def by_segment(report: Report, keys: Sequence[str], drop_empty: bool = False) -> pd.DataFrame:

@@ -42,7 +42,7 @@ from kpi.engine.change import Change, Trend, change, trend_window, trends_from
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
 from kpi.engine.preparation import Chosen, formulas, needs, prepare_contacts, prepare_responses
 from kpi.engine.profile import Profile, data_profile
-from kpi.engine.results import UNDATED, Report, ReportRow
+from kpi.engine.results import UNDATED, MetricResult, Report, ReportRow
 from kpi.engine.timeline import (
     GRAINS,
     NAMED,
@@ -445,5 +445,67 @@ def overview(
         span = data_range(
             data_profile(backend_of(source), CACHE.version(source)), settings.timezone
         )
+        with_undated(source, filters, current, before, changes, settings)
     note = coverage_note(previous.filters, span)
     return Overview(current, previous, changes, trends, note)
+
+
+# --- answers without a date --------------------------------------------------------------------
+
+#: What a figure that counts undated answers adds to its definition.
+UNDATED_INCLUDED = (
+    "Answers with no date are included: the period covers all the data, so they belong in it."
+)
+
+
+def spans_all_data(source: Store | ibis.BaseBackend, filters: Filters, settings: Settings) -> bool:
+    """Whether the filters' dates cover every day with data (the All time preset, or a range as
+    wide): answers without a date then belong in the view too, as in an undated report."""
+    span = data_range(data_profile(backend_of(source), CACHE.version(source)), settings.timezone)
+    if span is None:
+        return False
+    starts_before = filters.date_from is None or filters.date_from <= span[0]
+    return starts_before and (filters.date_to is None or filters.date_to >= span[1])
+
+
+def undated_answers(
+    source: Store | ibis.BaseBackend, filters: Filters, settings: Settings | None = None
+) -> int:
+    """Answers with no date in the filters' segments (any dates), counted as `kpi report`
+    counts them: the "undated" row of a report by period."""
+    settings = _settings_of(source, settings)
+    if not data_profile(backend_of(source), CACHE.version(source)).undated_responses:
+        return 0
+    by_month = report(
+        source, filters.with_dates(None, None), grain="month", settings=settings,
+        metrics=("responses",),
+    )  # fmt: skip
+    row = by_month.total(UNDATED)
+    return row.metrics["responses"].n if row is not None else 0
+
+
+def with_undated(
+    source: Store | ibis.BaseBackend,
+    filters: Filters,
+    current: Report,
+    before: Mapping[str, MetricResult],
+    changes: dict[str, Change],
+    settings: Settings,
+) -> None:
+    """In a view over all the data, the survey KPIs of ``current``'s total row (and their
+    changes against ``before``) count the undated answers too, and their definitions say so."""
+    total = current.total()
+    keys = [k for k in total.metrics if REGISTRY[k].table == "responses"] if total else []
+    if total is None or not keys or not spans_all_data(source, filters, settings):
+        return
+    if not undated_answers(source, filters, settings):
+        return
+    undated = report(
+        source, filters.with_dates(None, None), settings=settings, metrics=keys
+    ).totals()
+    for key in keys:
+        result = undated[key]
+        result.definition = f"{result.definition.rstrip()} {UNDATED_INCLUDED}"
+        if key in changes and key in before:
+            changes[key] = change(result, before[key])
+        total.metrics[key] = result

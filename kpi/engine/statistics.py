@@ -1,7 +1,9 @@
 """Small, pure statistics behind every number the dashboard shows with its n.
 
-Intervals for proportions (Wilson) and NPS (its standard error), tests of a change against the
-previous period, and XmR control limits with the usual run rules. Nothing here knows about tables: callers pass counts and series.
+Intervals for proportions (Wilson score), NPS (adjusted Wald) and means (Student's t), each
+named by ``*_METHOD`` so a result can say which produced it; tests of a change against the
+previous period, and XmR control limits with the usual run rules. Nothing here knows about
+tables: callers pass counts and series.
 """
 
 from __future__ import annotations
@@ -99,13 +101,47 @@ def nps(promoters: int, detractors: int, n: int) -> float | None:
     return 100 * (p - d)
 
 
+#: How each interval is worked out, in words a definition can end with.
+WILSON_METHOD = "Wilson score interval"
+NPS_METHOD = (
+    "adjusted Wald interval (one promoter, one passive and one detractor added before the "
+    "standard error is worked out, so small or one-sided samples still get an honest width)"
+)
+MEAN_METHOD = "Student's t interval"
+#: Said instead of an interval when every value of a mean is the same.
+NO_SPREAD = "no interval: every value is the same, so there is no spread to estimate one from"
+#: Said instead of an interval for the mean of one value.
+ONE_VALUE = "no interval: one value cannot show how much the mean could vary"
+
+#: Pseudo-answers of each kind (promoter, passive, detractor) the NPS interval adds. Like
+#: Agresti and Caffo's one success and one failure per group for a difference of two
+#: proportions: the plain (Wald) interval has zero width when every answer is a promoter.
+_NPS_PSEUDO = 1
+
+
 def nps_interval(promoters: int, detractors: int, n: int, confidence: float = 0.95) -> Interval:
-    """Normal-approximation interval for NPS in points, clamped to [-100, 100]."""
-    score, error = nps(promoters, detractors, n), nps_standard_error(promoters, detractors, n)
-    if score is None or error is None:
+    """Adjusted Wald interval for NPS in points, clamped to [-100, 100] (``NPS_METHOD``).
+
+    The shares and their standard error are taken after adding one answer of each kind, so the
+    interval keeps a width above zero for any n > 0 (six promoters of six: 23.1 to 100).
+    """
+    if n == 0:
         return Interval(None, None)
-    half = _z(confidence) * error
-    return Interval(max(-100.0, score - half), min(100.0, score + half))
+    _nps_shares(promoters, detractors, n)  # refuses impossible counts
+    total = n + 3 * _NPS_PSEUDO
+    p, d = (promoters + _NPS_PSEUDO) / total, (detractors + _NPS_PSEUDO) / total
+    centre = p - d
+    half = _z(confidence) * math.sqrt(max(0.0, p + d - centre * centre) / total)
+    return Interval(100 * max(-1.0, centre - half), 100 * min(1.0, centre + half))
+
+
+def mean_interval(mean: float, sd: float | None, n: int, confidence: float = 0.95) -> Interval:
+    """Student's t interval for a mean (``MEAN_METHOD``); None at both ends with fewer than two
+    values or no spread (a zero-width interval would claim a certainty the sample cannot give)."""
+    if sd is None or n < 2 or sd <= 0:
+        return Interval(None, None)
+    margin = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return Interval(mean - margin, mean + margin)
 
 
 def _test_from_z(difference: float, z: float, alpha: float) -> ChangeTest:

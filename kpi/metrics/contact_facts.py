@@ -9,6 +9,7 @@ adds them as columns (``contact_columns`` first, ``sla_columns`` once elapsed ti
 from __future__ import annotations
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from kpi.metrics.definitions import Context
@@ -23,6 +24,28 @@ def is_true(expr: ir.BooleanValue) -> ir.BooleanValue:
 def resolved_time_of(t: ir.Table) -> ir.TimestampValue:
     """When a contact was resolved: its resolution time, else its closing time."""
     return ibis.coalesce(t.resolved_at, t.closed_at)
+
+
+def is_tracked(t: ir.Table) -> ir.BooleanValue:
+    """Whether a contact has a lifecycle (can be open): it has a status or a time beyond its
+    opening, or it is not a call and its source records statuses (anywhere in the store). The
+    last keeps a ticket whose status was emptied at import (an unknown value, warned about) in
+    the backlog by its timestamps, while a call in a call log (answered or abandoned, no status,
+    no times) is never open."""
+    times = resolved_time_of(t).notnull() | t.first_response_at.notnull()
+    call = t.answered.notnull() | t.abandoned.notnull()
+    stored = _stored_contacts(t)
+    # Distinct first: the sources are a handful, the contacts may be millions.
+    with_status = stored.filter(stored.status.notnull()).select("source").distinct()
+    return t.status.notnull() | times | (~call & t.source.isin(with_status.source))
+
+
+def _stored_contacts(t: ir.Table) -> ir.Table:
+    """The stored contacts table ``t`` was derived from. Whether a source records statuses is
+    a fact of the whole store, and reading the table itself (not the filtered ``t`` a second
+    time) keeps the backend from materialising ``t`` for the subquery."""
+    roots = [op for op in t.op().find(ops.DatabaseTable) if op.name == "contacts"]
+    return roots[0].to_expr() if roots else t
 
 
 def target_seconds(t: ir.Table, settings: Settings, attr: str) -> ir.FloatingValue:
@@ -62,9 +85,9 @@ def _lifecycle(t: ir.Table, context: Context) -> dict[str, ir.Value]:
     is_resolved = resolved_by | (
         resolved_time.isnull() & is_true(t.status.isin(["resolved", "closed"]))
     )
-    # A contact with no status and no times (a call in a call log) has no lifecycle to track:
-    # it is never open, so never in the backlog or an SLA.
-    tracked = t.status.notnull() | resolved_time.notnull() | t.first_response_at.notnull()
+    # A contact with no lifecycle (a call in a call log) is never open: never in the backlog
+    # or an SLA.
+    tracked = is_tracked(t)
     return {
         "resolved_time": resolved_time,
         "is_resolved": is_resolved,

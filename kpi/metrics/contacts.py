@@ -11,8 +11,8 @@ import ibis
 import ibis.expr.types as ir
 
 from kpi.metrics.contact_facts import is_true
-from kpi.metrics.definitions import Context, Formula, Metric, proportion
-from kpi.metrics.settings import FCR_VARIANTS, Settings
+from kpi.metrics.definitions import Context, Formula, Metric, Rows, proportion
+from kpi.metrics.settings import FCR_VARIANTS, SLA_VARIANTS, Settings
 
 # --- first-contact resolution ------------------------------------------------------------------
 
@@ -99,6 +99,20 @@ def _sla_definition(context: Context) -> str:
     )
 
 
+def _source_flag_definition(context: Context) -> str:
+    """Why the source's flag is used: chosen in settings, or the only SLA the data supports."""
+    why = (
+        "chosen in settings over checking the targets here"
+        if context.settings.sla_variant == "source_flag"
+        else "the data has no response or resolution times to check targets against"
+    )
+    return f"% of contacts the source system marked as within SLA ({why})."
+
+
+def _sla_candidates(settings: Settings) -> tuple[str, ...]:
+    return SLA_VARIANTS if settings.sla_variant == "auto" else (settings.sla_variant,)
+
+
 SLA = Metric(
     key="sla",
     label="SLA",
@@ -116,16 +130,15 @@ SLA = Metric(
             needs=("elapsed",),
         ),
         "source_flag": proportion(
-            definition="% of contacts the source system marked as within SLA (the data has no "
-            "response or resolution times to check targets against).",
+            definition=_source_flag_definition,
             population=lambda t, c: t.sla_met.notnull(),
             success=lambda t, c: is_true(t.sla_met),
             population_name="contacts with an SLA flag",
             requires=("sla_met",),
-            missing="no response or resolution times and no SLA flags in the data",
+            missing="no SLA flags from the source system in the data",
         ),
     },
-    candidates=lambda s: ("targets", "source_flag"),
+    candidates=_sla_candidates,
 )
 
 SLA_FIRST_RESPONSE = Metric(
@@ -175,20 +188,37 @@ SLA_RESOLUTION = Metric(
 
 
 def _hours(
-    *, elapsed: str, done: str, still_open: str, open_count: str, what: str, missing: str
+    *,
+    elapsed: str,
+    done: str,
+    still_open: str,
+    open_count: str,
+    what: str,
+    missing: str,
+    source: str = "",
+    fallback: tuple[str, Rows, str] | None = None,
 ) -> Formula:
     """Median (and p90) hours to ``what``, from the elapsed column the engine adds; contacts
-    still open (``still_open``) are counted apart as ``open_count``."""
+    still open (``still_open``) are counted apart as ``open_count``. ``source`` says which time
+    ends the clock; ``fallback`` is (count name, rows, note) for the rows that end it otherwise."""
+    extra: dict[str, Rows] = {open_count: lambda t, c: t[still_open]}
+    notes = {}
+    if fallback is not None:
+        name, rows, note = fallback
+        extra[name] = lambda t, c: t[done] & t[elapsed].notnull() & rows(t, c)
+        notes[name] = note
     return Formula(
         kind="quantiles",
-        definition=f"median hours ({{hours}}) from contact to {what}, with the 90th percentile "
-        f"beside it; contacts still without one are counted separately, not in the median.",
+        definition=f"median hours ({{hours}}) from contact to {what}{source}, with the 90th "
+        "percentile beside it; contacts still without one are counted separately, not in the "
+        "median.",
         population=lambda t, c: t[done] & t[elapsed].notnull(),
         population_name=f"contacts with a {what}",
         value=lambda t, c: t[elapsed] / 3600.0,
         requires=("first_response_at",) if elapsed == "fr_elapsed" else ("resolved_time",),
         missing=missing,
-        extra_counts={open_count: lambda t, c: t[still_open]},
+        extra_counts=extra,
+        notes=notes,
         needs=("elapsed",),
     )
 
@@ -225,6 +255,13 @@ RESOLUTION_HOURS = Metric(
             open_count="unresolved",
             what="resolution",
             missing="no resolution times in the data",
+            source=" (its resolved time, or its closing time when the source gives no "
+            "resolved time)",
+            fallback=(
+                "closed_at_used",
+                lambda t, c: t.resolved_at.isnull() & t.closed_at.notnull(),
+                "The closing time stood in for a missing resolved time on {n:,} of these contacts.",
+            ),
         )
     },
 )

@@ -58,6 +58,9 @@ class Formula:
     missing: str = ""
     #: Extra counts reported beside the value (e.g. contacts still unanswered).
     extra_counts: Mapping[str, Rows] = field(default_factory=dict)
+    #: Extra count -> a sentence the result's definition gains when that count is above zero,
+    #: formatted with ``{n}`` (e.g. how many contacts a fallback was used for).
+    notes: Mapping[str, str] = field(default_factory=dict)
     #: Columns whose min and max over the population must agree (e.g. the CSAT scale).
     same_scale: tuple[str, str] | None = None
     #: Prepared columns the engine must add before this formula can run.

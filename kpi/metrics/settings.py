@@ -18,6 +18,8 @@ from kpi.store.schema import CHANNELS, PRIORITIES
 SETTINGS_KEY = "kpi.definitions"
 
 FCR_VARIANTS = ("flag", "one_touch", "no_repeat")
+#: SLA met: checked against the targets here, or the source system's own SLA flag.
+SLA_VARIANTS = ("targets", "source_flag")
 CSAT_RULES = ("auto", "top_box", "top_2_box")
 HOURS = ("business", "calendar")
 DIRECTIONS = ("higher", "lower")
@@ -80,6 +82,9 @@ class Settings:
     short_abandon_seconds: float = 5.0
     #: Service level = answered within this many seconds of being offered.
     service_level_seconds: float = 20.0
+    #: "auto" = the targets when the data has response or resolution times, else the source's
+    #: own SLA flag; "targets" or "source_flag" use that one whatever else the data has.
+    sla_variant: str = "auto"
     sla_targets: dict[str, SlaTarget] = field(default_factory=_default_sla_targets)
     #: Optional per-channel overrides: channel -> priority -> targets.
     sla_channel_targets: dict[str, dict[str, SlaTarget]] = field(default_factory=dict)
@@ -124,6 +129,7 @@ class Settings:
 
     def _validate_choices(self) -> None:
         _choice("fcr_variant", self.fcr_variant, ("auto", *FCR_VARIANTS))
+        _choice("sla_variant", self.sla_variant, ("auto", *SLA_VARIANTS))
         _choice("csat_rule", self.csat_rule, CSAT_RULES)
         _choice("hours", self.hours, HOURS)
         _choice("sla_default_priority", self.sla_default_priority, PRIORITIES)

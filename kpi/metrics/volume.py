@@ -33,8 +33,8 @@ RESPONSES = Metric(
     variants={
         "standard": Formula(
             kind="count",
-            definition="survey answers given in the period (undated answers count only when no "
-            "dates are set).",
+            definition="survey answers given in the period (undated answers count only in a "
+            "view over all the data).",
             population=lambda t, c: ibis.literal(True),
             population_name="survey answers",
         )

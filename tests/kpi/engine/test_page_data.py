@@ -4,7 +4,7 @@ the rest of my team in one call."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -13,11 +13,12 @@ import pytest
 from kpi.engine import page_data
 from kpi.engine.comparison import me_against_rest
 from kpi.engine.filters import Filters
-from kpi.engine.report import report
+from kpi.engine.report import overview, report
 from kpi.engine.results import MetricResult
 from kpi.engine.tables import long_frame
 from kpi.metrics.registry import REGISTRY
 from kpi.store.connection import Store, open_store
+from tests.kpi.stores import make_store
 
 MARCH = Filters(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
 
@@ -100,3 +101,70 @@ def test_a_time_distribution_is_headed_by_its_median_and_90th_percentile() -> No
     assert page_data.time_title(result) == "Resolution time: median 5.2 h, p90 31.0 h"
     empty = MetricResult("first_response_hours", None, 0, "", "standard", "hours")
     assert page_data.time_title(empty) == "First response time: median —, p90 —"
+
+
+# --- answers without a date ----------------------------------------------------------------------
+
+
+def _survey_store():
+    """Three dated answers (2, 9 and 10 on 3-5 March) and two undated (10 and 10), one of them
+    from the email channel."""
+    dated = [
+        {"responded_at": datetime(2025, 3, day, 12), "nps": score, "channel": "phone"}
+        for day, score in ((3, 2), (4, 9), (5, 10))
+    ]
+    undated = [{"nps": 10, "channel": "phone"}, {"nps": 10, "channel": "email"}]
+    return make_store(responses=dated + undated)
+
+
+ALL_TIME = Filters(date_from=date(2025, 3, 3), date_to=date(2025, 3, 5))  # the data's whole span
+
+
+def test_all_time_counts_undated_answers_and_says_so() -> None:
+    store = _survey_store()
+    now, changes = page_data.compare(store, ALL_TIME, ("nps", "responses"))
+    # 5 answers: promoters 9, 10, 10, 10; detractor 2 -> NPS 100 x (4 - 1) / 5 = 60.
+    assert now["responses"].value == 5 and now["nps"].n == 5
+    assert now["nps"].value == pytest.approx(60.0)
+    assert "Answers with no date are included" in now["nps"].definition
+    assert changes["nps"].difference is None  # nothing before the data's first day
+    line = page_data.undated_line(store, ALL_TIME)
+    assert line == (
+        "Undated: 2 survey answers have no date. They are counted in these all-time figures, "
+        "but in no week or month of the charts over time."
+    )
+
+
+def test_a_dated_period_leaves_undated_answers_out_and_says_how_to_count_them() -> None:
+    store = _survey_store()
+    part = Filters(date_from=date(2025, 3, 4), date_to=date(2025, 3, 5))
+    now, _ = page_data.compare(store, part, ("nps", "responses"))
+    assert now["responses"].value == 2
+    assert "no date" not in now["nps"].definition
+    assert page_data.undated_line(store, part) == (
+        "Undated: 2 survey answers have no date, so no dated period includes them. Choose All "
+        "time to count them."
+    )
+
+
+def test_the_undated_line_counts_only_the_chosen_segments() -> None:
+    store = _survey_store()
+    email = Filters(date_from=date(2025, 3, 3), date_to=date(2025, 3, 5), channel=("email",))
+    assert page_data.undated_line(store, email).startswith("Undated: 1 survey answer has no date.")
+    assert page_data.undated_line(store, Filters(channel=("chat",))) is None
+
+
+def test_the_overview_counts_undated_answers_in_all_time() -> None:
+    view = overview(_survey_store(), ALL_TIME)
+    assert view.current.totals()["responses"].value == 5
+    assert view.current.totals()["nps"].n == 5
+
+
+def test_score_bars_count_undated_answers_in_all_time_as_the_tiles_do() -> None:
+    from kpi.engine import breakdowns
+
+    store = _survey_store()
+    all_time = breakdowns.score_counts(store, ALL_TIME, "nps")
+    assert dict(zip(all_time.score, all_time.answers, strict=True)) == {2: 1, 9: 1, 10: 3}
+    part = Filters(date_from=date(2025, 3, 4), date_to=date(2025, 3, 5))
+    assert breakdowns.score_counts(store, part, "nps").answers.sum() == 2

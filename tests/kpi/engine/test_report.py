@@ -114,19 +114,30 @@ def reference(contacts, responses, filters: Filters, as_of: datetime, s: Setting
         "aht_seconds": [],
         "asa_seconds": [],
     }
+    # A source that records statuses (anywhere in the store) tracks every contact's lifecycle
+    # but a call's, one whose status is missing too (by its times).
+    in_segments = lambda r: all(r.get(n) in v for n, v in filters.segments().items())  # noqa: E731
+    status_sources = {r["source"] for r in contacts if r.get("status")}
+
     backlog = 0
     for r in contacts:
         resolved_time = r.get("resolved_at") or r.get("closed_at")
         status = r.get("status")
         resolved_by = resolved_time is not None and resolved_time <= as_of
         is_resolved = resolved_by or (resolved_time is None and status in ("resolved", "closed"))
-        tracked = status is not None or resolved_time is not None or r.get("first_response_at")
+        own_lifecycle = (
+            status is not None
+            or resolved_time is not None
+            or r.get("first_response_at") is not None
+        )
+        ticket = r.get("answered") is None and r.get("abandoned") is None  # not a call
+        tracked = (ticket and r["source"] in status_sources) or own_lifecycle
         # Backlog: open at the period's end (here: the as-of instant), any opening date.
         end = as_of + timedelta(microseconds=1)
         if filters.date_to is not None:
             day_after = datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time())
             end = min(end, day_after.replace(tzinfo=LONDON).astimezone(UTC).replace(tzinfo=None))
-        if all(r.get(n) in v for n, v in filters.segments().items()) and tracked:
+        if in_segments(r) and tracked:
             done_by_end = (resolved_time is not None and resolved_time < end) or (
                 resolved_time is None and status in ("resolved", "closed")
             )

@@ -16,6 +16,7 @@ from kpi.engine.statistics import (
     Interval,
     is_small_sample,
     mean_change_test,
+    mean_interval,
     nps,
     nps_change_test,
     nps_interval,
@@ -94,13 +95,22 @@ def test_wilson_narrows_as_n_grows_with_the_same_share(case, factor):
 # --- NPS ----------------------------------------------------------------------------------------
 
 
+def reference_adjusted_nps(promoters: int, detractors: int, n: int, z: float = Z95):
+    """The adjusted Wald NPS interval written out: one answer of each kind added."""
+    total = n + 3
+    p, d = (promoters + 1) / total, (detractors + 1) / total
+    half = z * math.sqrt((p + d - (p - d) ** 2) / total)
+    return max(-100.0, 100 * (p - d - half)), min(100.0, 100 * (p - d + half))
+
+
 def test_nps_worked_example():
     # 50 promoters, 20 detractors of 100: NPS 30; SE = 100 x sqrt((0.5 + 0.2 - 0.09) / 100).
     assert nps(50, 20, 100) == pytest.approx(30.0)
     assert nps_standard_error(50, 20, 100) == pytest.approx(7.8102, abs=1e-4)
+    # Interval: 51 and 21 of 103 -> 0.29126 +/- 1.96 x sqrt((0.69903 - 0.08483) / 103).
     interval = nps_interval(50, 20, 100)
-    assert interval.low == pytest.approx(30 - 15.308, abs=1e-3)
-    assert interval.high == pytest.approx(30 + 15.308, abs=1e-3)
+    assert interval.low == pytest.approx(13.99, abs=1e-2)
+    assert interval.high == pytest.approx(44.26, abs=1e-2)
 
 
 def test_nps_with_no_answers_has_no_score_or_interval():
@@ -109,19 +119,41 @@ def test_nps_with_no_answers_has_no_score_or_interval():
     assert nps_interval(0, 0, 0) == Interval(None, None)
 
 
-def test_nps_when_everyone_is_a_promoter_has_no_spread():
-    assert nps_standard_error(40, 0, 40) == 0.0
-    assert nps_interval(40, 0, 40) == Interval(100.0, 100.0)
+def test_six_promoters_of_six_get_an_interval_with_width_not_100_to_100():
+    # By hand: 7 promoters and 1 detractor of 9 -> centre 6/9 = 0.6667; variance
+    # 8/9 - (6/9)^2 = 0.4444; SE sqrt(0.4444 / 9) = 0.2222; 1.96 x 0.2222 = 0.4355.
+    assert nps_standard_error(6, 0, 6) == 0.0  # the plain standard error has no spread
+    interval = nps_interval(6, 0, 6)
+    assert interval.low == pytest.approx(23.11, abs=1e-2)
+    assert interval.high == 100.0
+
+
+@pytest.mark.parametrize(
+    "promoters, detractors, low, high",
+    [
+        # 2 promoters and 1 detractor of 4: centre 0.25, SE sqrt(0.6875 / 4) = 0.4146.
+        (1, 0, -56.26, 100.0),
+        (0, 1, -100.0, 56.26),
+        # 1 of each of 4 around a passive: centre 0, SE sqrt(0.5 / 4) = 0.3536.
+        (0, 0, -69.30, 69.30),
+    ],
+)
+def test_one_answer_gets_a_wide_interval(promoters, detractors, low, high):
+    interval = nps_interval(promoters, detractors, 1)
+    assert interval.low == pytest.approx(low, abs=1e-2)
+    assert interval.high == pytest.approx(high, abs=1e-2)
 
 
 def test_nps_refuses_more_promoters_and_detractors_than_answers():
     with pytest.raises(ValueError):
         nps_standard_error(60, 50, 100)
+    with pytest.raises(ValueError):
+        nps_interval(60, 50, 100)
 
 
 def test_nps_interval_is_clamped_to_the_scale():
-    # Two promoters and one passive: 66.7 +/- 1.96 x 27.2 would overshoot 100.
-    interval = nps_interval(2, 0, 3)
+    # Four promoters of four: 5 and 1 of 7 -> 0.571 + 1.96 x 0.2474 would overshoot 100.
+    interval = nps_interval(4, 0, 4)
     assert interval.high == 100.0 and interval.low > -100.0
 
 
@@ -137,6 +169,38 @@ def test_nps_interval_stays_on_the_scale_and_contains_the_score(case):
     promoters, detractors, n = case
     interval = nps_interval(promoters, detractors, n)
     assert -100.0 <= interval.low <= nps(promoters, detractors, n) <= interval.high <= 100.0
+
+
+@given(nps_counts)
+def test_nps_interval_matches_the_written_out_reference_and_has_width(case):
+    promoters, detractors, n = case
+    low, high = reference_adjusted_nps(promoters, detractors, n)
+    interval = nps_interval(promoters, detractors, n)
+    assert interval.low == pytest.approx(low, abs=1e-9)
+    assert interval.high == pytest.approx(high, abs=1e-9)
+    assert interval.high - interval.low > 0
+
+
+@given(counts)
+def test_wilson_has_width_whenever_there_are_answers(case):
+    successes, n = case
+    interval = wilson_interval(successes, n)
+    assert interval.high - interval.low > 0
+
+
+# --- means --------------------------------------------------------------------------------------
+
+
+def test_mean_interval_worked_example():
+    # Mean 4, sd 1, n = 9: t(0.975, 8) = 2.306; 2.306 x 1 / 3 = 0.7687.
+    interval = mean_interval(4.0, 1.0, 9)
+    assert interval.low == pytest.approx(3.2313, abs=1e-4)
+    assert interval.high == pytest.approx(4.7687, abs=1e-4)
+
+
+@pytest.mark.parametrize("sd, n", [(0.0, 6), (None, 1), (1.0, 1), (None, 0)])
+def test_a_mean_without_spread_or_with_one_value_has_no_interval(sd, n):
+    assert mean_interval(5.0, sd, n) == Interval(None, None)
 
 
 # --- change tests -------------------------------------------------------------------------------

@@ -94,6 +94,33 @@ def test_nps_worked_example():
     assert m.small_sample and m.definition.startswith("NPS: ")
 
 
+def test_six_promoters_of_six_have_an_interval_with_width_and_name_its_method():
+    m = total(make_store(responses=[_answer(nps=10) for _ in range(6)]))["nps"]
+    assert m.value == pytest.approx(100.0) and m.n == 6
+    assert m.ci_low == pytest.approx(23.11, abs=1e-2) and m.ci_high == 100.0
+    assert m.definition.endswith(f"95% interval: {statistics.NPS_METHOD}.")
+
+
+def test_a_rate_names_the_wilson_interval():
+    m = total(make_store(responses=[_answer(csat=5, csat_scale_min=1, csat_scale_max=5)]))
+    assert m["csat"].definition.endswith("95% interval: Wilson score interval.")
+
+
+def test_a_mean_of_equal_answers_has_no_interval_and_says_why():
+    same = [_answer(csat=4, csat_scale_min=1, csat_scale_max=5) for _ in range(5)]
+    m = total(make_store(responses=same))["csat_mean"]
+    assert m.value == pytest.approx(4.0) and m.n == 5
+    assert (m.ci_low, m.ci_high) == (None, None)
+    assert m.definition.endswith(f"95% interval: {statistics.NO_SPREAD}.")
+    one = total(make_store(responses=same[:1]))["csat_mean"]
+    assert (one.n, one.ci_low, one.ci_high) == (1, None, None)
+    assert one.definition.endswith(f"95% interval: {statistics.ONE_VALUE}.")
+    spread = [_answer(csat=s, csat_scale_min=1, csat_scale_max=5) for s in (3, 4, 5)]
+    m = total(make_store(responses=spread))["csat_mean"]
+    assert m.ci_low < 4.0 < m.ci_high
+    assert m.definition.endswith(f"95% interval: {statistics.MEAN_METHOD}.")
+
+
 def test_csat_auto_rule_across_scales():
     rows = [_answer(csat=s, csat_scale_min=1, csat_scale_max=5) for s in (5, 4, 3, 1)]  # 2 of 4
     rows += [_answer(csat=s, csat_scale_min=1, csat_scale_max=2) for s in (2, 1, 2)]  # Good x2
@@ -275,6 +302,57 @@ def test_sla_falls_back_to_the_source_flag_and_says_so():
     assert "source system" in m["sla"].definition
     assert m["sla_first_response"].value is None
     assert m["sla_first_response"].reason == "no first-response times in the data"
+
+
+def test_the_source_flag_can_be_chosen_over_the_targets_and_says_so():
+    # The same contacts with times (1 met of 4 by the targets) and the source's flags: c1 and
+    # c2 flagged met, c4 not, the rest unflagged -> 2 of 3 by the flag.
+    flags = [True, True, None, False, None, None]
+    rows = [{**row, "sla_met": flag} for row, flag in zip(_sla_rows(), flags, strict=True)]
+    store = make_store(rows)
+    assert total(store)["sla"].variant == "targets"  # auto: the targets, as times exist
+    chosen = total(store, Settings(hours="calendar", sla_variant="source_flag"))["sla"]
+    assert chosen.variant == "source_flag"
+    assert (chosen.numerator, chosen.denominator) == (2, 3)
+    assert "chosen in settings over checking the targets here" in chosen.definition
+    assert "has no response or resolution times" not in chosen.definition
+
+
+def test_the_source_flag_chosen_without_flags_is_null_with_its_reason():
+    m = total(make_store(_sla_rows()), Settings(hours="calendar", sla_variant="source_flag"))
+    assert m["sla"].value is None
+    assert m["sla"].reason == "no SLA flags from the source system in the data"
+
+
+def test_targets_chosen_on_flag_only_data_is_null_with_its_reason():
+    rows = [{"sla_met": True}, {"sla_met": False}]
+    m = total(make_store(rows), Settings(hours="calendar", sla_variant="targets"))["sla"]
+    assert m.variant == "targets" and m.value is None
+    assert m.reason == "no response or resolution times in the data"
+
+
+def test_resolution_time_says_when_the_closing_time_stood_in_and_for_how_many():
+    d = datetime
+    rows = [
+        # Resolved 24 h after opening, by its resolved time.
+        {"opened_at": d(2025, 3, 3, 9), "resolved_at": d(2025, 3, 4, 9), "status": "resolved"},
+        # No resolved time: closed 12 h and 6 h after opening stand in.
+        {"opened_at": d(2025, 3, 3, 9), "closed_at": d(2025, 3, 3, 21), "status": "closed"},
+        {"opened_at": d(2025, 3, 3, 9), "closed_at": d(2025, 3, 3, 15), "status": "closed"},
+        # Both: the resolved time counts (10 h), not the closing time.
+        {"opened_at": d(2025, 3, 3, 9), "resolved_at": d(2025, 3, 3, 19),
+         "closed_at": d(2025, 3, 5, 9), "status": "closed"},
+    ]  # fmt: skip
+    m = total(make_store(rows))["resolution_hours"]
+    assert m.n == 4 and m.value == pytest.approx(11.0)  # median of 6, 10, 12, 24
+    assert m.extra["closed_at_used"] == 2
+    assert "or its closing time when the source gives no resolved time" in m.definition
+    assert m.definition.endswith(
+        "The closing time stood in for a missing resolved time on 2 of these contacts."
+    )
+    only_resolved = total(make_store([rows[0], rows[3]]))["resolution_hours"]
+    assert only_resolved.extra["closed_at_used"] == 0
+    assert "stood in" not in only_resolved.definition
 
 
 def test_sla_uses_the_only_target_the_data_supports():

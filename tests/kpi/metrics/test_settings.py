@@ -65,6 +65,7 @@ def test_partial_and_unknown_keys_keep_defaults():
     ("change", "message"),
     [
         ({"fcr_variant": "fast"}, "fcr_variant 'fast'"),
+        ({"sla_variant": "flag"}, "sla_variant 'flag' is not one of auto, targets, source_flag"),
         ({"csat_rule": "mean"}, "csat_rule"),
         ({"hours": "office"}, "hours"),
         ({"timezone": "Mars/Olympus"}, "unknown time zone"),

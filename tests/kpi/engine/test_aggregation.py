@@ -1,0 +1,71 @@
+"""The backlog: which contacts have a lifecycle to be open in, through a real import."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from kpi.engine.report import report
+from kpi.ingest.importer import import_file
+from kpi.metrics.settings import Settings
+from kpi.store.connection import open_store
+from tests.kpi.stores import make_store
+
+CAL = Settings(hours="calendar")
+
+TICKETS = """\
+Ticket ID,Created,Status,Closed
+T1,2025-03-01 10:00,Open,
+T2,2025-03-02 10:00,Weird state,
+T3,2025-03-03 10:00,Closed,2025-03-04 10:00
+T4,2025-03-03 11:00,Weird state,2025-03-05 10:00
+"""
+
+MAPPING = """\
+kind = "contacts"
+source = "tickets"
+
+[columns]
+contact_id = "Ticket ID"
+opened_at = "Created"
+status = "Status"
+closed_at = "Closed"
+"""
+
+
+def test_a_ticket_whose_status_was_emptied_at_import_counts_in_the_backlog_by_its_times(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "tickets.csv").write_text(TICKETS)
+    (tmp_path / "tickets.toml").write_text(MAPPING)
+    store = open_store(":memory:")
+    try:
+        result = import_file(store, tmp_path / "tickets.csv", mapping=tmp_path / "tickets.toml")
+        assert result.warnings == 2  # 'Weird state' twice: warned about and emptied
+        statuses = (
+            store.cursor()
+            .execute("SELECT contact_id, status FROM contacts ORDER BY contact_id")
+            .fetchall()
+        )
+        assert statuses == [("T1", "open"), ("T2", None), ("T3", "closed"), ("T4", None)]
+        at = datetime(2025, 3, 4, 12)  # T1 and T2 open; T3 closed; T4 open until 5 March
+        backlog = report(store, as_of=at, settings=CAL, metrics=["backlog"]).totals()["backlog"]
+        assert backlog.value == 3
+        later = datetime(2025, 3, 6, 12)  # T4 closed by its closing time
+        backlog = report(store, as_of=later, settings=CAL, metrics=["backlog"]).totals()
+        assert backlog["backlog"].value == 2
+    finally:
+        store.close()
+
+
+def test_calls_and_sources_without_statuses_stay_out_of_the_backlog() -> None:
+    d = datetime(2025, 3, 3, 9)
+    rows = [
+        {"source": "tickets", "opened_at": d, "status": "open"},
+        {"source": "tickets", "opened_at": d},  # a ticket with its status emptied: open
+        {"source": "tickets", "opened_at": d, "answered": True},  # a call: no lifecycle
+        {"source": "volumes", "opened_at": d},  # a source that never records a status
+    ]
+    found = report(make_store(rows), as_of=datetime(2025, 3, 4), settings=CAL,
+                   metrics=["backlog", "contacts"]).totals()  # fmt: skip
+    assert (found["backlog"].value, found["contacts"].value) == (2, 4)
