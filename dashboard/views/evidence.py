@@ -1,7 +1,9 @@
 """Evidence: the journal of reflections, KSB coverage, supervisor review, and exports.
 
 An evidence pack (PDF or DOCX) and each of its charts (PNG, SVG, interactive HTML, CSV) are
-built by kpi.evidence.packs: aggregates only, colleagues anonymised, small cells suppressed. Reflection
+built by kpi.evidence.packs: aggregates only, colleagues anonymised, small cells suppressed. Before
+any of them can be downloaded the learner reads every piece of text they carry, exactly as they
+carry it (kpi.evidence.redaction.preview), and confirms it holds nothing personal. Reflection
 text is shown as plain text, never as HTML or markdown.
 """
 
@@ -17,11 +19,12 @@ from kpi.charts import images
 from kpi.charts.disclosure import escape_markdown
 from kpi.engine.tables import for_people
 from kpi.errors import KpiError
-from kpi.evidence import coverage, documents, ksbs, reflections
+from kpi.evidence import coverage, documents, ksbs, redaction, reflections
 from kpi.evidence import packs as evidence
 from kpi.evidence.reflections import Reflection
 
 BUILT = "evidence.built"
+CONFIRMED = "export_confirm"
 
 
 def journal() -> list[Reflection]:
@@ -148,6 +151,7 @@ def exports(rows: list[Reflection]) -> None:
         try:
             with st.spinner("Drawing charts and writing the pack..."):
                 st.session_state[BUILT] = build(chosen, r, indexed)
+            st.session_state[CONFIRMED] = False  # a new pack is read again before it leaves
         except KpiError as problem:  # Chromium missing, or the reflection's data gone
             st.error(escape_markdown(problem))
             return
@@ -156,8 +160,21 @@ def exports(rows: list[Reflection]) -> None:
         downloads(built)
 
 
+def preview(pack: evidence.Pack) -> bool:
+    """Every piece of text the pack will carry, as it will carry it (plain text, never
+    Markdown), and the learner's confirmation that nothing personal is left in it."""
+    st.markdown("**What will be exported**")
+    st.caption(redaction.PREVIEW_NOTE)
+    with st.container(border=True):
+        for what, text in redaction.preview(pack):
+            st.caption(escape_markdown(what))
+            st.text(text)
+    return st.checkbox(redaction.CONFIRM, key=CONFIRMED)
+
+
 def downloads(built: Built) -> None:
     pack = built.pack
+    locked = not preview(pack)
     pdf, docx = st.columns(2)
     pdf.download_button(
         "Evidence pack (PDF)",
@@ -165,6 +182,7 @@ def downloads(built: Built) -> None:
         evidence.file_name(pack, "pdf"),
         "application/pdf",
         key="dl_pdf",
+        disabled=locked,
     )
     docx.download_button(
         "Evidence pack (DOCX)",
@@ -172,13 +190,16 @@ def downloads(built: Built) -> None:
         evidence.file_name(pack, "docx"),
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         key="dl_docx",
+        disabled=locked,
     )
     for number, files in enumerate(built.charts, 1):
         st.caption(f"Chart {number}: {escape_markdown(files.title)}")  # titles carry names
-        chart_downloads(pack, number, files)
+        chart_downloads(pack, number, files, locked)
 
 
-def chart_downloads(pack: evidence.Pack, number: int, files: evidence.ChartFiles) -> None:
+def chart_downloads(
+    pack: evidence.Pack, number: int, files: evidence.ChartFiles, locked: bool
+) -> None:
     suffix = f"chart{number}"
     buttons = (
         ("PNG", files.png, "png", "image/png"),
@@ -193,6 +214,7 @@ def chart_downloads(pack: evidence.Pack, number: int, files: evidence.ChartFiles
             evidence.file_name(pack, extension, suffix),
             mime,
             key=f"dl_{extension}{number}",
+            disabled=locked,
         )
 
 

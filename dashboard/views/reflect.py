@@ -45,6 +45,8 @@ def insight_card(insight: Insight, number: int, name: str, level: int) -> None:
     # escaped, since Streamlit reads Markdown in labels and captions.
     with st.expander(escape_markdown(insight.heading), expanded=number == 0):
         st.text(insight.summary)
+        if insight.details:
+            st.caption(escape_markdown(insight.details))
         components.dataframe(for_people(insight.figures_table()))
         components.chart(figure(insight.chart), f"insight_{insight.id}")
         used = f"Models: {', '.join(insight.models)} · KSBs: {', '.join(insight.ksbs)}"
@@ -69,7 +71,7 @@ def blank_start(name: str, level: int) -> None:
             "KPIs", KEYS, default=["csat"], format_func=lambda k: REGISTRY[k].label
         )
         if st.form_submit_button("Start a blank reflection", disabled=not name):
-            start(reflections.blank(name, level, filters.current(), tuple(keys)))
+            start(reflections.blank(name, level, filters.current(), tuple(keys), data.store()))
 
 
 def choose_draft() -> Reflection | None:
@@ -111,6 +113,7 @@ def sections(r: Reflection) -> tuple[str, dict[str, str]]:
 
 def action(r: Reflection) -> SmartAction:
     st.subheader("SMART action")
+    st.caption(escape_markdown(r.action.scope_text()))  # segment values are the team's text
     text = st.text_area("What will you do?", value=r.action.text, key=f"a_{r.reflection_id}")
     left, middle, right = st.columns(3)
     keys = [None, *KEYS]
@@ -129,7 +132,7 @@ def action(r: Reflection) -> SmartAction:
         value=r.action.review_date or date.today() + timedelta(weeks=6),
         key=f"ad_{r.reflection_id}",
     )
-    result = SmartAction(text, kpi, target, review)
+    result = SmartAction(text, kpi, target, review, r.action.segment)
     for gap in result.gaps():
         st.caption(f"Not yet SMART: {escape_markdown(gap)}")
     return result
@@ -164,13 +167,19 @@ def change_link(r: Reflection) -> int | None:
 
 
 def action_check_section(r: Reflection) -> None:
-    """The PDCA check: the action's KPI before and after the dated change, with its test."""
+    """The PDCA check: the action's KPI for its segment before and after the dated change,
+    with the effect's interval, any warning about the baseline, the target and the charts."""
     found = action_check.check(data.store(), r)
     if found is None:
         return
-    note, comparisons = found
-    st.caption(escape_markdown(action_check.caption(note)))  # the note is the team's text
-    components.dataframe(for_people(action_check.table(comparisons)))
+    for warning, line in found.parts():  # the note and segment values are the team's text
+        if warning:
+            st.warning(escape_markdown(line))
+        else:
+            st.text(line)
+    components.dataframe(for_people(action_check.table(found)))
+    for number, spec in enumerate(action_check.chart(data.store(), r, found)):
+        components.chart(figure(spec), f"check_{r.reflection_id}_{number}")
 
 
 def editor(r: Reflection) -> None:

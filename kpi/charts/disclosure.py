@@ -2,7 +2,8 @@
 spreadsheet cells that cannot run as formulas.
 
 ARCHITECTURE.md (privacy): exports carry aggregates only; colleagues other than the learner
-appear as "Colleague 1..n"; cells under 5 answers are suppressed. A cell that starts with
+appear as "Colleague 1..n", numbered by a hash of their names (never by rank); cells under
+5 answers are suppressed. A cell that starts with
 = + - @ (or a tab or carriage return) would run as a formula in Excel or LibreOffice, and so
 would one where blanks or control characters come before them (spreadsheets skip those), so
 such cells are prefixed with an apostrophe before they leave the product (OWASP's CSV injection
@@ -12,25 +13,35 @@ advice). User text shown on a page is escaped for Markdown (``escape_markdown``)
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import unicodedata
+from collections.abc import Iterable
 
 import pandas as pd
 
 SMALLEST_CELL = 5
 
 
-def anonymise(frame: pd.DataFrame, column: str = "agent", me: str | None = None) -> pd.DataFrame:
-    """A copy where every name in ``column`` but ``me`` becomes "Colleague 1..n" (numbered in
-    order of first appearance, so the numbering says nothing about the names)."""
+def colleague_order(names: Iterable[object], key: str = "") -> list[object]:
+    """``names`` in the order of a keyed hash of each: stable for the same key and names, and
+    unrelated to the order they came in (a table sorted by value would otherwise make
+    "Colleague 1" the best or the worst, which says who they are)."""
+    unique = list(dict.fromkeys(names))
+    return sorted(unique, key=lambda name: hashlib.sha256(f"{key}|{name}".encode()).hexdigest())
+
+
+def anonymise(
+    frame: pd.DataFrame, column: str = "agent", me: str | None = None, key: str = ""
+) -> pd.DataFrame:
+    """A copy where every name in ``column`` but ``me`` becomes "Colleague 1..n", numbered in
+    the order of a keyed hash of the names (``colleague_order``), never by their rows' order."""
     out = frame.copy()
     if column not in out:
         return out
-    aliases: dict[object, str] = {}
-    for name in out[column]:
-        if name != me and name is not None and name == name and name not in aliases:
-            aliases[name] = f"Colleague {len(aliases) + 1}"
+    others = [n for n in out[column] if n != me and n is not None and n == n]
+    aliases = {name: f"Colleague {i}" for i, name in enumerate(colleague_order(others, key), 1)}
     out[column] = [aliases.get(name, name) for name in out[column]]
     return out
 

@@ -67,7 +67,10 @@ class ChartRenderer:
         if fmt not in ("png", "svg"):
             raise ValueError(f"cannot draw a chart as {fmt!r}; choose png or svg")
         self.start()
-        opts = {"format": fmt, "width": WIDTH, "height": HEIGHT, "scale": scale}
+        # A figure sized for export (a footer makes it taller) is drawn at its own size.
+        width = fig.layout.width or WIDTH
+        height = fig.layout.height or HEIGHT
+        opts = {"format": fmt, "width": width, "height": height, "scale": scale}
         data = kaleido.calc_fig_sync(fig.to_dict(), opts=opts)
         return data if isinstance(data, bytes) else str(data).encode("utf-8")
 

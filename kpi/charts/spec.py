@@ -45,6 +45,15 @@ class ChartSpec:
     #: Columns holding intervals for ``y`` (drawn as error bars).
     ci: tuple[str, str] | None = None
     indexed: bool = False
+    #: Axis titles in words with units ("Week starting", "Complaint rate (%)") and a heat map's
+    #: colour-bar title; empty ones are derived from the columns.
+    x_title: str = ""
+    y_title: str = ""
+    z_title: str = ""
+    #: A second title line (what was left out) and a footer drawn on the image itself
+    #: (learner, evidence reference, data cut-off, source), so a file read alone says what it is.
+    subtitle: str = ""
+    footer: str = ""
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(list(self.rows))
@@ -73,11 +82,17 @@ def _value_columns(spec: ChartSpec) -> list[str]:
 
 
 def shareable(
-    spec: ChartSpec, me: str | None = None, indexed: bool = False, minimum: int = SMALLEST_CELL
+    spec: ChartSpec,
+    me: str | None = None,
+    indexed: bool = False,
+    minimum: int = SMALLEST_CELL,
+    key: str = "",
 ) -> ChartSpec:
     """The copy of a chart that may leave the product.
 
-    Every agent but ``me`` becomes "Colleague 1..n"; a row whose n is under ``minimum`` loses its
+    Every agent but ``me`` becomes "Colleague 1..n" (numbered by a hash keyed with ``key``, the
+    store's pseudonym key, so the numbering follows neither rank nor anything a reader can
+    recompute); a row whose n is under ``minimum`` loses its
     figures (kept as a gap, so the chart does not pretend the row was zero); with ``indexed`` the
     values become an index where the first shown value is 100, hiding absolute volumes.
     """
@@ -85,7 +100,7 @@ def shareable(
     if frame.empty:
         return replace(spec, indexed=indexed)
     for column in PERSON_COLUMNS:
-        frame = anonymise(frame, column, me)
+        frame = anonymise(frame, column, me, key)
     values = [c for c in _value_columns(spec) if c in frame]
     if spec.n and spec.n in frame:
         small = pd.to_numeric(frame[spec.n], errors="coerce").fillna(0) < minimum

@@ -1,25 +1,49 @@
 """An evidence pack written as PDF (fpdf2) or DOCX (python-docx), section by section.
 
-Both writers walk the same sections in the same order (``evidence.SECTION_TITLES``), so a pack
+Both writers walk the same sections in the same order (``packs.SECTION_TITLES``), so a pack
 reads the same whichever file a portfolio takes. Text goes in as plain text: no markdown or
-markup is interpreted, whatever the learner typed.
+markup is interpreted, whatever the learner typed. Both are A4, name the learner as author, give
+every chart alt text, and keep a heading on the same page as what it introduces (a chart's title
+is never left at the foot of a page with its chart on the next).
 """
 
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 
 from docx import Document
 from docx.document import Document as DocxDocument
-from docx.shared import Inches, Pt
+from docx.shared import Mm, Pt
+from docx.text.paragraph import Paragraph
 from fpdf import FPDF
 
+from kpi.charts.spec import ChartSpec
 from kpi.evidence.packs import SECTION_TITLES, Pack
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 SIGN_LINE = "_" * 28
+(
+    DETAILS,
+    KSBS,
+    INSIGHT,
+    CHARTS,
+    FIGURES,
+    MINE,
+    SETTINGS,
+    PROVENANCE,
+    ANONYMISATION,
+    REFLECTION,
+    ACTION,
+    SIGN_OFF,
+) = SECTION_TITLES
+#: A4 in millimetres, the page a UK portfolio prints on, and the charts' width on it.
+A4_WIDTH, A4_HEIGHT, MARGIN_MM, CHART_MM = 210, 297, 20, 170
+#: Column widths of the provenance table: a file's name is never broken across lines.
+PROVENANCE_WIDTHS = (50, 26, 22, 24, 38, 30)
+CUTOFF_NOTE = "the latest record when the reflection began; anything later is not in these figures"
 
 
 def _details(pack: Pack) -> list[tuple[str, str]]:
@@ -30,6 +54,7 @@ def _details(pack: Pack) -> list[tuple[str, str]]:
         ("Date", pack.created.isoformat()),
         ("Evidence type", pack.evidence_type),
         ("Period and filters", pack.period),
+        ("Data cut-off", pack.cutoff),
         ("Status", pack.status),
     ] + ([("Figures", "indexed: first value = 100; volumes hidden")] if pack.indexed else [])
 
@@ -41,8 +66,16 @@ def _ksb_rows(pack: Pack) -> list[list[str]]:
 
 
 def _figure_rows(pack: Pack) -> list[list[str]]:
-    return [["Figure", "Value", "n", "Definition"]] + [
-        [f.label, f.value, f.n, f.definition] for f in pack.figures
+    return [["Figure", "Value", "n", "95% interval"]] + [
+        [f.label, f.value, f.n, f.interval or "-"] for f in pack.figures
+    ]
+
+
+def _definitions(pack: Pack) -> list[str]:
+    """Each KPI's definition once; the registry's sentence already starts with the KPI's name."""
+    return [
+        text if text.startswith(label) else f"{label}: {text}"
+        for label, text in pack.definitions.items()
     ]
 
 
@@ -67,6 +100,25 @@ def _sign_off(pack: Pack) -> list[str]:
     return lines
 
 
+def _chart_groups(pack: Pack) -> tuple[list[int], list[int]]:
+    """Indexes of the charts for the Charts section and for the learner's own figures."""
+    count = len(pack.charts)
+    split = count - pack.me_charts
+    return list(range(split)), list(range(split, count))
+
+
+def _alt(pack: Pack, index: int) -> str:
+    return pack.alt_texts[index] if index < len(pack.alt_texts) else pack.charts[index].title
+
+
+def _png_ratio(image: bytes) -> float:
+    """Height over width of a PNG, from its header (every pack image is a PNG)."""
+    if image[:8] != b"\x89PNG\r\n\x1a\n":
+        return 0.6
+    width, height = struct.unpack(">II", image[16:24])
+    return height / width if width else 0.6
+
+
 # --- PDF -------------------------------------------------------------------------------------------
 
 
@@ -80,6 +132,10 @@ class _Pdf(FPDF):
             self.add_font("Body", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
         self.family = "Body" if self.unicode else "Helvetica"
         self.set_auto_page_break(True, margin=15)
+        self.set_author(self.text_of(pack.learner))
+        self.set_title(self.text_of(f"Evidence pack {pack.reference}: {pack.title}"))
+        self.set_subject(self.text_of(f"{pack.standard} evidence, {pack.period}"))
+        self.set_lang("en-GB")
 
     def text_of(self, text: str) -> str:
         # The core fonts only know Latin-1; DejaVu covers the rest.
@@ -90,7 +146,14 @@ class _Pdf(FPDF):
         self.set_font(self.family, "", 7)
         self.cell(0, 5, self.text_of(f"{self.pack.reference} - page {self.page_no()}"), align="C")
 
-    def heading(self, text: str, size: int = 13) -> None:
+    def keep(self, height: float) -> None:
+        """Start a new page unless ``height`` mm fit on this one: what follows stays together."""
+        if self.will_page_break(height):
+            self.add_page()
+
+    def heading(self, text: str, size: int = 13, then: float = 25) -> None:
+        """A heading kept on the same page as the first ``then`` mm of what follows it."""
+        self.keep(12 + then)
         self.ln(2)
         self.set_font(self.family, "B", size)
         self.multi_cell(0, 7, self.text_of(text), new_x="LMARGIN", new_y="NEXT")
@@ -110,53 +173,94 @@ class _Pdf(FPDF):
                     cells.cell(self.text_of(str(value)))
         self.set_font(self.family, "", 9)
 
+    def chart(self, spec: ChartSpec, image: bytes, alt: str) -> None:
+        """A chart's title and the chart itself, on one page."""
+        height = CHART_MM * _png_ratio(image)
+        self.keep(8 + height)
+        self.para(spec.title, bold=True)
+        self.image(io.BytesIO(image), w=CHART_MM, alt_text=self.text_of(alt))
+        self.ln(2)
+
 
 def pdf_bytes(pack: Pack) -> bytes:
     pdf = _Pdf(pack)
     pdf.add_page()
     pdf.heading(f"Evidence pack {pack.reference}: {pack.title}", 15)
-    pdf.heading(SECTION_TITLES[0])
+    pdf.heading(DETAILS)
     pdf.grid([[k, v] for k, v in _details(pack)], (40, 140))
-    pdf.heading(SECTION_TITLES[1])
+    pdf.heading(KSBS)
     pdf.grid(_ksb_rows(pack), (40, 90, 50)) if pack.ksbs else pdf.para("No KSB mapped yet.")
+    pdf.heading(INSIGHT)
+    for label, text in pack.statement:
+        pdf.para(label, bold=True)
+        pdf.para(text)
     _pdf_data(pdf, pack)
     _pdf_reflection(pdf, pack)
     return bytes(pdf.output())
 
 
+def _pdf_charts(pdf: _Pdf, pack: Pack, indexes: list[int]) -> None:
+    for i in indexes:
+        if i < len(pack.images):
+            pdf.chart(pack.charts[i], pack.images[i], _alt(pack, i))
+        else:
+            pdf.para(f"Chart: {pack.charts[i].title}")
+
+
+def _first_chart_height(pack: Pack, indexes: list[int]) -> float:
+    if not indexes or indexes[0] >= len(pack.images):
+        return 25
+    return 8 + CHART_MM * _png_ratio(pack.images[indexes[0]])
+
+
 def _pdf_data(pdf: _Pdf, pack: Pack) -> None:
-    """Charts, key figures, provenance and the anonymisation statement."""
-    pdf.heading(SECTION_TITLES[2])
-    for spec, image in zip(pack.charts, pack.images, strict=False):
-        pdf.para(spec.title, bold=True)
-        pdf.image(io.BytesIO(image), w=170)
-    if not pack.images:
-        pdf.para("; ".join(c.title for c in pack.charts) or "No chart.")
-    pdf.heading(SECTION_TITLES[3])
-    pdf.grid(_figure_rows(pack), (45, 25, 20, 90))
-    for label, text in pack.definitions.items():
-        pdf.para(f"{label}: {text}")
-    pdf.heading(SECTION_TITLES[4])
+    """Charts, key figures, the learner's own figures, definitions, provenance and the
+    anonymisation statement."""
+    charts, mine = _chart_groups(pack)
+    pdf.heading(CHARTS, then=_first_chart_height(pack, charts))
+    _pdf_charts(pdf, pack, charts)
+    if not charts:
+        pdf.para("No chart.")
+    pdf.heading(FIGURES)
+    pdf.grid(_figure_rows(pack), (70, 40, 25, 45))
+    pdf.heading(MINE, then=_first_chart_height(pack, mine) if not pack.me else 25)
+    if pack.me:
+        pdf.grid(pack.me, (30, 60, 60, 30))
+    if pack.me_note:
+        pdf.para(pack.me_note)
+    _pdf_charts(pdf, pack, mine)
+    pdf.heading(SETTINGS)
+    for line in [*_definitions(pack), *pack.settings_used]:
+        pdf.para(line)
+    if pack.sla_targets:
+        pdf.keep(8 + 5 * len(pack.sla_targets))
+        pdf.para("SLA targets (hours)", bold=True)
+        pdf.grid(pack.sla_targets, (60, 60, 60))
+    pdf.heading(PROVENANCE)
+    pdf.para(f"Data cut-off: {pack.cutoff} ({CUTOFF_NOTE}).")
     pdf.para(f"Period: {pack.period}")
-    pdf.grid(_provenance_rows(pack))
-    pdf.heading(SECTION_TITLES[5])
+    rows = _provenance_rows(pack)
+    pdf.grid(rows, PROVENANCE_WIDTHS if len(rows[0]) == len(PROVENANCE_WIDTHS) else None)
+    pdf.heading(ANONYMISATION)
     pdf.para(pack.anonymisation)
 
 
 def _pdf_reflection(pdf: _Pdf, pack: Pack) -> None:
     """The learner's reflection, the SMART action and the sign-off lines."""
-    pdf.heading(SECTION_TITLES[6])
+    pdf.heading(REFLECTION)
     for label, text in pack.sections:
+        pdf.keep(15)
         pdf.para(label, bold=True)
         pdf.para(text)
     if pack.customer_comment:
+        pdf.keep(15)
         pdf.para("Customer comment (included by the learner, scrubbed)", bold=True)
         pdf.para(pack.customer_comment)
-    pdf.heading(SECTION_TITLES[7])
+    pdf.heading(ACTION)
     pdf.para(pack.action)
     for line in pack.action_check:
         pdf.para(line)
-    pdf.heading(SECTION_TITLES[8])
+    pdf.heading(SIGN_OFF, then=40)
     for line in _sign_off(pack):
         pdf.para(line)
 
@@ -176,17 +280,41 @@ def _docx_table(doc: DocxDocument, rows: Sequence[Sequence[str]]) -> None:
                     run.bold = True
 
 
+def _heading(doc: DocxDocument, text: str, level: int) -> Paragraph:
+    """A heading that Word keeps on the page of the paragraph after it."""
+    paragraph = doc.add_heading(text, level)
+    paragraph.paragraph_format.keep_with_next = True
+    return paragraph
+
+
+def _a4(doc: DocxDocument) -> None:
+    for section in doc.sections:
+        section.page_width, section.page_height = Mm(A4_WIDTH), Mm(A4_HEIGHT)
+        section.left_margin = section.right_margin = Mm(MARGIN_MM)
+        section.top_margin = section.bottom_margin = Mm(MARGIN_MM)
+
+
 def docx_bytes(pack: Pack) -> bytes:
     doc = Document()
+    _a4(doc)
+    properties = doc.core_properties
+    properties.author = properties.last_modified_by = pack.learner
+    properties.title = f"Evidence pack {pack.reference}: {pack.title}"
+    properties.subject = f"{pack.standard} evidence, {pack.period}"
+    properties.language = "en-GB"
     doc.styles["Normal"].font.size = Pt(10)
     doc.add_heading(f"Evidence pack {pack.reference}: {pack.title}", 0)
-    doc.add_heading(SECTION_TITLES[0], 1)
+    _heading(doc, DETAILS, 1)
     _docx_table(doc, [["Field", "Value"], *[[k, v] for k, v in _details(pack)]])
-    doc.add_heading(SECTION_TITLES[1], 1)
+    _heading(doc, KSBS, 1)
     if pack.ksbs:
         _docx_table(doc, _ksb_rows(pack))
     else:
         doc.add_paragraph("No KSB mapped yet.")
+    _heading(doc, INSIGHT, 1)
+    for label, text in pack.statement:
+        _heading(doc, label, 2)
+        doc.add_paragraph(text)
     _docx_data(doc, pack)
     _docx_reflection(doc, pack)
     buffer = io.BytesIO()
@@ -194,38 +322,62 @@ def docx_bytes(pack: Pack) -> bytes:
     return buffer.getvalue()
 
 
+def _docx_charts(doc: DocxDocument, pack: Pack, indexes: list[int]) -> None:
+    for i in indexes:
+        title = doc.add_paragraph(pack.charts[i].title)
+        title.runs[0].bold = True
+        title.paragraph_format.keep_with_next = True
+        if i >= len(pack.images):
+            continue
+        shape = doc.add_picture(io.BytesIO(pack.images[i]), width=Mm(CHART_MM))
+        properties = shape._inline.docPr  # python-docx has no public alt-text setter
+        properties.set("descr", _alt(pack, i))
+        properties.set("title", pack.charts[i].title)
+
+
 def _docx_data(doc: DocxDocument, pack: Pack) -> None:
-    """Charts, key figures, provenance and the anonymisation statement."""
-    doc.add_heading(SECTION_TITLES[2], 1)
-    for spec, image in zip(pack.charts, pack.images, strict=False):
-        doc.add_paragraph(spec.title).runs[0].bold = True
-        doc.add_picture(io.BytesIO(image), width=Inches(6.2))
-    if not pack.images:
-        doc.add_paragraph("; ".join(c.title for c in pack.charts) or "No chart.")
-    doc.add_heading(SECTION_TITLES[3], 1)
+    """Charts, key figures, the learner's own figures, definitions, provenance and the
+    anonymisation statement."""
+    charts, mine = _chart_groups(pack)
+    _heading(doc, CHARTS, 1)
+    _docx_charts(doc, pack, charts)
+    if not charts:
+        doc.add_paragraph("No chart.")
+    _heading(doc, FIGURES, 1)
     _docx_table(doc, _figure_rows(pack))
-    for label, text in pack.definitions.items():
-        doc.add_paragraph(f"{label}: {text}")
-    doc.add_heading(SECTION_TITLES[4], 1)
+    _heading(doc, MINE, 1)
+    if pack.me:
+        _docx_table(doc, pack.me)
+    if pack.me_note:
+        doc.add_paragraph(pack.me_note)
+    _docx_charts(doc, pack, mine)
+    _heading(doc, SETTINGS, 1)
+    for line in [*_definitions(pack), *pack.settings_used]:
+        doc.add_paragraph(line)
+    if pack.sla_targets:
+        _heading(doc, "SLA targets (hours)", 2)
+        _docx_table(doc, pack.sla_targets)
+    _heading(doc, PROVENANCE, 1)
+    doc.add_paragraph(f"Data cut-off: {pack.cutoff} ({CUTOFF_NOTE}).")
     doc.add_paragraph(f"Period: {pack.period}")
     _docx_table(doc, _provenance_rows(pack))
-    doc.add_heading(SECTION_TITLES[5], 1)
+    _heading(doc, ANONYMISATION, 1)
     doc.add_paragraph(pack.anonymisation)
 
 
 def _docx_reflection(doc: DocxDocument, pack: Pack) -> None:
     """The learner's reflection, the SMART action and the sign-off lines."""
-    doc.add_heading(SECTION_TITLES[6], 1)
+    _heading(doc, REFLECTION, 1)
     for label, text in pack.sections:
-        doc.add_heading(label, 2)
+        _heading(doc, label, 2)
         doc.add_paragraph(text)
     if pack.customer_comment:
-        doc.add_heading("Customer comment (included by the learner, scrubbed)", 2)
+        _heading(doc, "Customer comment (included by the learner, scrubbed)", 2)
         doc.add_paragraph(pack.customer_comment)
-    doc.add_heading(SECTION_TITLES[7], 1)
+    _heading(doc, ACTION, 1)
     doc.add_paragraph(pack.action)
     for line in pack.action_check:
         doc.add_paragraph(line)
-    doc.add_heading(SECTION_TITLES[8], 1)
+    _heading(doc, SIGN_OFF, 1)
     for line in _sign_off(pack):
         doc.add_paragraph(line)

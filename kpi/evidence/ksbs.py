@@ -104,15 +104,29 @@ def catalogue(store: Store | None = None, standard: str | None = None) -> list[K
     return rows
 
 
-def ksbs_for(store: Store | None, standard: str, level: int) -> list[Ksb]:
-    """The KSBs to offer for a reflection on ``standard`` by a learner at ``level``: that
-    standard's first, then the others at ``level`` or above, in catalogue order. A Level 3
-    learner is not offered Level 2 wording; a Level 2 learner may stretch to Level 3 KSBs (such
-    as the team leader standard's data skills)."""
-    rows = catalogue(store)
-    own = [k for k in rows if k.standard == standard]
-    others = [k for k in rows if k.standard != standard and k.level >= level]
-    return own + others
+def ksbs_for(store: Store | None, standard: str, level: int = 0) -> list[Ksb]:
+    """The KSBs to offer for a reflection on ``standard``: that standard's only, in catalogue
+    order. Evidence mapped to another standard's KSB does not count at gateway, so none is
+    offered (``kpi.evidence.learners.check_mapping`` refuses one). ``level`` is kept for
+    callers that pass it."""
+    del level
+    return [k for k in catalogue(store) if k.standard == standard]
+
+
+def question_bank() -> dict[str, tuple[str, ...]]:
+    """KSB ref -> the questions an assessor is likely to ask about it in a professional
+    discussion (``catalogue/questions.csv``: a short bank per theme, each theme naming the
+    KSBs it serves). A provider's KSB outside the bank gets none here."""
+    text = (
+        resources.files("kpi.evidence")
+        .joinpath("catalogue/questions.csv")
+        .read_text(encoding="utf-8")
+    )
+    out: dict[str, list[str]] = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        for ref in row["refs"].split():
+            out.setdefault(ref, []).append(row["question"].strip())
+    return {ref: tuple(questions) for ref, questions in out.items()}
 
 
 def by_ref(store: Store | None = None) -> dict[str, Ksb]:

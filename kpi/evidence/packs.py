@@ -6,6 +6,13 @@ registry's definitions, data provenance from the store's ``imports`` table, an a
 statement, the reflection, the SMART action (and its before/after check), and the supervisor's
 comment and sign-off lines. ``kpi.evidence.documents`` writes it as PDF or DOCX.
 
+Every chart stands alone (``kpi.evidence.pack_charts``): title with KPI, segment, period and n,
+axis titles with units, whole weeks only, target lines, and a footer naming the learner, the
+reference, the data cut-off and the source files. The pack states the insight and its test in
+plain words, the definitions, targets and settings used (each once), the data cut-off and the
+date range of each source file; where the store knows who the learner is ("this is me"), the
+learner's own figures against the rest of the team combined, never a ranking.
+
 Safe to share: aggregates only; every agent but the learner becomes "Colleague n", in charts and
 in the learner's own text; cells under 5 answers are suppressed; no customer key, id or comment
 appears unless the learner included a (scrubbed) comment; an indexed mode hides volumes.
@@ -15,7 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from kpi import insights
@@ -24,16 +31,22 @@ from kpi.charts.disclosure import SMALLEST_CELL, csv_bytes
 from kpi.charts.figures import figure
 from kpi.charts.images import ChartRenderer, html_bytes
 from kpi.charts.spec import ChartSpec, shareable, table
-from kpi.engine import breakdowns
+from kpi.engine import breakdowns, comparison
 from kpi.engine import report as engine
 from kpi.engine.tables import format_value
 from kpi.errors import InvalidChoice
-from kpi.evidence import action_check, ksbs, reflections
+from kpi.evidence import action_check, ksbs, pack_charts, reflections
+from kpi.evidence.pack_charts import Context
+from kpi.evidence.redaction import agents as _agents
+from kpi.evidence.redaction import redact_filters, redact_people
 from kpi.evidence.reflections import Reflection
 from kpi.ingest.privacy import scrub
+from kpi.metrics import settings_form
 from kpi.metrics.registry import REGISTRY
-from kpi.metrics.settings import load_settings
+from kpi.metrics.settings import Settings, load_settings
+from kpi.store import viewer
 from kpi.store.connection import Store
+from kpi.store.schema import KINDS
 
 MAX_NAME = 100
 MAX_TREND_CHARTS = 2
@@ -41,19 +54,65 @@ MAX_TREND_CHARTS = 2
 SECTION_TITLES = (
     "Evidence details",
     "KSBs evidenced",
+    "The insight and how it was tested",
     "Charts",
     "Key figures",
+    "My own figures against the rest of the team",
+    "Definitions, targets and settings used",
     "Data provenance",
     "Anonymisation statement",
     "Reflection",
     "SMART action",
     "Supervisor review and sign-off",
 )
+#: KPIs compared with the rest of the team: at most this many get a chart of their own.
+MAX_ME_CHARTS = 2
+#: Shown when the store does not know which agent in the data is the learner.
+NO_ME = (
+    "Your own figures are not shown because the dashboard does not know which agent in the "
+    'data is you. On the Team page, choose your name under "this is me", then build the pack '
+    "again."
+)
+NOT_THE_LEARNER = (
+    'Your own figures are not shown because the agent chosen under "this is me" on the Team '
+    "page is someone other than the learner named in this reflection. Choose your own name "
+    "there (as it appears in the data, and as the learner's name here), then build the pack "
+    "again."
+)
+NO_REST = "No one else in your team has data for this period, so there is nothing to compare with."
+ME_NOTE = (
+    "The rest of the team is everyone else in your team combined into one figure (worked out "
+    "from their counts), so no colleague is singled out or ranked."
+)
+NO_INSIGHT = (
+    "This reflection did not start from an insight: the charts show the KPIs the learner chose."
+)
+#: How each kind of insight was tested, in plain words (the technical details follow).
+TEST_WORDS = {
+    "change": "This period was compared with the period before it of the same length. The test "
+    "asks whether a gap this big could happen by chance when nothing really changed.",
+    "signal": "Every whole week was plotted on a control chart. A week outside the limits, or 8 "
+    "weeks in a row on one side of the average, is marked as unusual.",
+    "concentration": "The breach rate here was compared with the breach rate everywhere else. "
+    "Because many places were checked, the test was made stricter (Bonferroni) so that a cluster "
+    "found by luck is unlikely.",
+    "driver": "This category's rate was compared with all the other categories together. Because "
+    "every category was checked, the test was made stricter (Bonferroni) so that a category "
+    "picked out by luck is unlikely.",
+    "target": "The whole 95% interval of the figure is on the wrong side of the team's target, so "
+    "the miss is not down to a small sample.",
+    "before_after": "The weeks before the dated change were compared with the weeks after it. The "
+    "test asks whether a gap this big could happen by chance.",
+    "small_sample": "No test: a result from so few answers has a wide interval, so it cannot be "
+    "ranked against others.",
+}
+SLA_KEYS = ("sla", "sla_first_response", "sla_resolution")
 
 ANONYMISATION = (
     "This evidence contains aggregates only. Customer identifiers were pseudonymised with a "
     "keyed hash when the data was imported and do not appear here; no customer comment appears "
-    "unless the learner chose to include one, scrubbed of emails, phone and card numbers. "
+    "unless the learner chose to include one, scrubbed of names, contact details and account, "
+    "order and ticket numbers. "
     'Colleagues other than the learner are shown as "Colleague 1..n" or as the rest of the '
     "team. Figures based on fewer than {minimum} answers are suppressed. Anonymised on {day}."
 )
@@ -65,6 +124,7 @@ class KeyFigure:
     value: str
     n: str
     definition: str
+    interval: str = ""
 
 
 @dataclass
@@ -94,6 +154,20 @@ class Pack:
     signed_off: str
     indexed: bool = False
     notes: list[str] = field(default_factory=list)
+    #: (what, text): the insight's statement, its summary and its test in plain words.
+    statement: list[tuple[str, str]] = field(default_factory=list)
+    #: The learner against the rest of the team (table rows, header first) and what it means.
+    me: list[list[str]] = field(default_factory=list)
+    me_note: str = ""
+    #: The settings the figures were worked out with, in words, and the SLA targets table.
+    settings_used: list[str] = field(default_factory=list)
+    sla_targets: list[list[str]] = field(default_factory=list)
+    #: The latest record the figures could include, e.g. "31 Oct 2026 22:11 UTC".
+    cutoff: str = ""
+    #: What each chart shows, for screen readers (the DOCX's and PDF's alt text).
+    alt_texts: list[str] = field(default_factory=list)
+    #: How many of the last charts are the learner's own against the rest of the team.
+    me_charts: int = 0
 
 
 # --- names and text -------------------------------------------------------------------------------
@@ -122,59 +196,62 @@ def file_name(pack: Pack, extension: str, suffix: str = "") -> str:
     return f"{stem}.{extension}"
 
 
-def _agents(store: Store) -> list[str]:
-    rows = (
-        store.cursor()
-        .execute(
-            "SELECT DISTINCT agent FROM contacts WHERE agent IS NOT NULL "
-            "UNION SELECT DISTINCT agent FROM responses WHERE agent IS NOT NULL"
-        )
-        .fetchall()
-    )
-    return sorted({r[0] for r in rows if r[0]})
-
-
-def redact_people(text: str, agents: list[str], me: str) -> str:
-    """The learner's text with other agents' names (whole or first/last name) replaced by "a
-    colleague", and emails, phone and card numbers scrubbed."""
-    mine = set(me.split()) | {me}
-    words: set[str] = set()
-    for name in agents:
-        if name == me:
-            continue
-        words.add(name)
-        words.update(part for part in name.split() if len(part) >= 3 and part not in mine)
-    for word in sorted(words, key=len, reverse=True):
-        text = re.sub(rf"\b{re.escape(word)}\b", "a colleague", text)
-    return scrub(text)
-
-
 # --- building the pack ----------------------------------------------------------------------------
 
 
-def _charts(store: Store, r: Reflection) -> tuple[list[ChartSpec], insights.Insight | None]:
-    """The insight's chart (its snapshot while the data is unchanged, else detected again on
-    the reflection's filters, falling back to the snapshot), then weekly trends of its KPIs."""
+def _insight(store: Store, r: Reflection) -> insights.Insight | None:
+    """The reflection's insight: its snapshot while the data is unchanged, else detected again
+    on the reflection's filters (falling back to the snapshot)."""
     found = r.insight_object()
     snapshot = r.insight or {}
     if found is not None and snapshot.get(reflections.STORE_VERSION) != store.version():
         found = insights.find(store, found.id, found.filters) or found
-    charts = [found.chart] if found else []
+    return found
+
+
+def _charts(
+    store: Store,
+    r: Reflection,
+    found: insights.Insight | None,
+    context: Context,
+    settings: Settings,
+) -> list[ChartSpec]:
+    """The insight's chart, then whole-week trends of the reflection's KPIs, then the
+    before/after chart of the SMART action when there is one; each made to stand alone."""
+    charts = []
+    if found is not None:
+        key = found.metrics[0] if found.metrics else None
+        charts.append(pack_charts.stand_alone(found.chart, key, context, settings, r.action))
     wanted = [k for k in r.metrics if k in REGISTRY][:MAX_TREND_CHARTS]
     if found is None or found.kind != "signal":  # a signal's chart is already the trend
-        charts += [insights.trend_chart(store, r.filters, k, as_of=r.as_of_utc()) for k in wanted]
-    return charts, found
+        for key in wanted:
+            weekly = pack_charts.weekly_trend(store, r.filters, key, settings, r.as_of_utc())
+            charts.append(pack_charts.stand_alone(weekly, key, context, settings, r.action))
+    return charts + _before_after_charts(store, r, context, settings)
+
+
+def _before_after_charts(
+    store: Store, r: Reflection, context: Context, settings: Settings
+) -> list[ChartSpec]:
+    """``action_check.chart`` (one spec, several or None), when that module offers it."""
+    draw = getattr(action_check, "chart", None)
+    if draw is None:
+        return []
+    drawn = draw(store, r)
+    specs = [drawn] if isinstance(drawn, ChartSpec) else list(drawn or [])
+    key = r.action.kpi if r.action.kpi in REGISTRY else None
+    # Their titles already name the segment, the windows and n: axes and footer added.
+    return [pack_charts.footed(spec, key, context) for spec in specs]
 
 
 def _n_text(n: int, indexed: bool) -> str:
-    if n < SMALLEST_CELL:
-        return f"<{SMALLEST_CELL}"
-    if not indexed:
-        return f"{n:,}"
-    for edge in (30, 100, 1000):  # bands: exact volumes can be commercially sensitive
-        if n < edge:
-            return f"under {edge:,}"
-    return "1,000 or more"
+    return pack_charts.n_words(n, indexed)
+
+
+def _interval(low: float | None, high: float | None, unit: str, indexed: bool) -> str:
+    if low is None or high is None or (indexed and unit == "count"):
+        return ""
+    return f"{format_value(low, unit)} to {format_value(high, unit)}"
 
 
 def _key_figures(
@@ -183,7 +260,9 @@ def _key_figures(
     out = []
     rows = list(found.figures) if found else []
     for f in rows:
-        out.append(_shown(f.label, f.value, f.unit, f.n, f.definition, indexed))
+        shown = _shown(f.label, f.value, f.unit, f.n, f.definition, indexed)
+        shown.interval = _suppressed_or(f.n, _interval(f.ci_low, f.ci_high, f.unit, indexed))
+        out.append(shown)
     keys = [k for k in r.metrics if k in REGISTRY]
     if keys and r.filters.date_from and r.filters.date_to:
         settings = load_settings(store)
@@ -192,17 +271,16 @@ def _key_figures(
         ).totals()
         for key in keys:
             m = total[key]
-            out.append(
-                _shown(
-                    f"{REGISTRY[key].label}, whole period",
-                    m.value,
-                    m.unit,
-                    m.n,
-                    m.definition,
-                    indexed,
-                )
+            shown = _shown(
+                f"{REGISTRY[key].label}, whole period", m.value, m.unit, m.n, m.definition, indexed
             )
+            shown.interval = _suppressed_or(m.n, _interval(m.ci_low, m.ci_high, m.unit, indexed))
+            out.append(shown)
     return out
+
+
+def _suppressed_or(n: int, text: str) -> str:
+    return "" if n < SMALLEST_CELL else text
 
 
 def _shown(
@@ -217,25 +295,89 @@ def _shown(
     return KeyFigure(label, shown, _n_text(n, indexed), definition)
 
 
-def _provenance(store: Store, indexed: bool) -> list[dict[str, str]]:
+#: The column each kind of stored row is dated by.
+_DATED_BY = {"contacts": "opened_at", "responses": "responded_at"}
+
+
+def _date_ranges(store: Store) -> dict[int, tuple[datetime, datetime]]:
+    """Batch -> (first, last) instant of the rows it holds in the store now."""
+    out: dict[int, tuple[datetime, datetime]] = {}
+    cur = store.cursor()
+    for kind in KINDS:
+        column = _DATED_BY.get(kind)
+        if column is None:
+            continue
+        rows = cur.execute(
+            f"SELECT batch_id, min({column}), max({column}) FROM {kind} "  # noqa: S608 - names are ours
+            f"WHERE {column} IS NOT NULL GROUP BY batch_id"
+        ).fetchall()
+        for batch, first, last in rows:
+            if batch in out:
+                first, last = min(first, out[batch][0]), max(last, out[batch][1])
+            out[int(batch)] = (first, last)
+    return out
+
+
+def _provenance(
+    store: Store, indexed: bool, first: date | None = None, last: date | None = None
+) -> list[dict[str, str]]:
+    """Each imported file whose rows overlap [first, last], with the dates its rows cover."""
     rows = (
         store.cursor()
         .execute(
-            """SELECT file_name, layout, kind, rows_imported, imported_at FROM imports
+            """SELECT batch_id, file_name, layout, kind, rows_imported, imported_at FROM imports
            WHERE undone_at IS NULL ORDER BY batch_id"""
         )
         .fetchall()
     )
-    return [
-        {
-            "source file": name,
-            "layout": layout or "",
-            "kind": kind or "",
-            "rows imported": _n_text(int(count or 0), indexed),
-            "imported": at.strftime("%Y-%m-%d %H:%M UTC") if at else "",
-        }
-        for name, layout, kind, count, at in rows
-    ]
+    ranges = _date_ranges(store)
+    out = []
+    for batch, name, layout, kind, count, at in rows:
+        start, end = ranges.get(int(batch), (None, None))
+        if first and last and start and end and (end.date() < first or start.date() > last):
+            continue  # none of its rows fall in the pack's period: it did not feed the pack
+        out.append(
+            {
+                "source file": name,
+                "layout": layout or "",
+                "kind": kind or "",
+                "rows imported": _n_text(int(count or 0), indexed),
+                "dates in the file": f"{start:%Y-%m-%d} to {end:%Y-%m-%d}" if start else "",
+                "imported": at.strftime("%Y-%m-%d %H:%M UTC") if at else "",
+            }
+        )
+    return out
+
+
+def _bounds(store: Store, r: Reflection) -> tuple[date | None, date | None]:
+    """The first and last day the pack's figures can cover: the filters' dates within the
+    data's range."""
+    first, last = breakdowns.data_range(store)
+    start = max(d for d in (r.filters.date_from, first) if d) if first else r.filters.date_from
+    end = min(d for d in (r.filters.date_to, last) if d) if last else r.filters.date_to
+    return start, end
+
+
+def _cutoff(r: Reflection, last: date | None) -> str:
+    """When the data stopped: the latest record when the reflection began (its as-of)."""
+    if r.as_of is not None:
+        return f"{r.as_of.day} {r.as_of:%b %Y %H:%M} UTC"
+    return f"{last.day} {last:%b %Y}" if last else "no data"
+
+
+def _context(store: Store, r: Reflection, indexed: bool, sources: list[str]) -> Context:
+    first, last = _bounds(store, r)
+    return Context(
+        learner=r.learner,
+        reference=r.reference,
+        cutoff=_cutoff(r, breakdowns.data_range(store)[1]),
+        sources=tuple(dict.fromkeys(sources)),
+        period=pack_charts.period_words(r.filters, first, last),
+        segment=pack_charts.segment_words(r.filters, r.learner),
+        indexed=indexed,
+        first_day=first,
+        last_day=last,
+    )
 
 
 def build(
@@ -249,11 +391,19 @@ def build(
     r = reflections.get(store, reflection_id)
     catalogue = ksbs.by_ref(store)
     agents = _agents(store)
-    charts, found = _charts(store, r)
-    safe = [shareable(c, me=r.learner, indexed=indexed) for c in charts]
+    settings = load_settings(store)
+    first, last = _bounds(store, r)
+    provenance = _provenance(store, indexed, first, last)
+    context = _context(store, r, indexed, [row["source file"] for row in provenance])
+    found = _insight(store, r)
+    keys = list(dict.fromkeys([*(found.metrics if found else ()), *r.metrics]))
+    keys = [k for k in keys if k in REGISTRY]
+    me_rows, me_note, me_charts = _me_against_rest(store, r, keys, settings, context)
+    charts = _charts(store, r, found, context, settings) + me_charts
+    key = store.pseudonym_key
+    safe = [shareable(c, me=r.learner, indexed=indexed, key=key) for c in charts]
     images = [renderer.image(figure(c)) for c in safe] if renderer else []
     today = today or datetime.now(UTC).date()
-    keys = list(dict.fromkeys([*(found.metrics if found else ()), *r.metrics]))
     return Pack(
         reference=r.reference,
         title=redact_people(r.title, agents, r.learner),
@@ -262,7 +412,7 @@ def build(
         standard=r.standard,
         created=today,
         evidence_type="Product evidence and reflective account",
-        period=r.filters.describe()
+        period=redact_filters(r.filters, r.learner)
         if (r.filters.date_from or r.filters.date_to)
         else _whole(store),
         status=reflections.STATUS_LABELS[r.status],
@@ -270,8 +420,8 @@ def build(
         charts=safe,
         images=images,
         figures=_key_figures(store, r, found, indexed),
-        definitions={REGISTRY[k].label: _definition(store, k) for k in keys if k in REGISTRY},
-        provenance=_provenance(store, indexed),
+        definitions={REGISTRY[k].label: _definition(store, k) for k in keys},
+        provenance=provenance,
         anonymisation=ANONYMISATION.format(minimum=SMALLEST_CELL, day=today.isoformat()),
         sections=_sections(store, r, agents),
         customer_comment=scrub(r.customer_comment),
@@ -281,7 +431,116 @@ def build(
         supervisor_comment=redact_people(r.supervisor_comment, agents, r.learner),
         signed_off=r.signed_off_at.strftime("%Y-%m-%d") if r.signed_off_at else "",
         indexed=indexed,
+        statement=_statement(found, agents, r.learner),
+        me=me_rows,
+        me_note=me_note,
+        settings_used=_settings_used(settings, keys, found),
+        sla_targets=_sla_rows(settings) if _uses_sla(keys, found) else [],
+        cutoff=context.cutoff,
+        alt_texts=[pack_charts.alt_text(c) for c in safe],
+        me_charts=len(me_charts),
     )
+
+
+def _statement(found: insights.Insight | None, agents: list[str], me: str) -> list[tuple[str, str]]:
+    """The insight in the learner's pack: what it says, in plain words, and how it was tested."""
+    if found is None:
+        return [("Insight", NO_INSIGHT)]
+    out = [("What the data showed", found.title), ("In plain words", found.summary)]
+    out.append(("How it was tested", TEST_WORDS.get(found.kind, "")))
+    details = getattr(found, "details", "")  # the statistical test and its p-value
+    if not details and found.p_value is not None:
+        details = f"p = {found.p_value:.3g}"
+    if details:
+        out.append(("The test in detail", details))
+    return [(label, redact_people(text, agents, me)) for label, text in out if text]
+
+
+def _me_against_rest(
+    store: Store, r: Reflection, keys: list[str], settings: Settings, context: Context
+) -> tuple[list[list[str]], str, list[ChartSpec]]:
+    """(table rows, note, charts) of the learner against the rest of the team combined, when
+    the store knows which agent the learner is."""
+    me = viewer.me(store)
+    if me is None:
+        return [], NO_ME, []
+    if _person(me) != _person(r.learner):
+        # "This is me" is one setting per store (per person in team mode later): a pack by
+        # someone else must not print that agent's own figures under their name.
+        return [], NOT_THE_LEARNER, []
+    compared = [k for k in keys if REGISTRY[k].unit != "count"]
+    if not compared:
+        return [], "", []
+    found = comparison.me_against_rest(store, r.filters, me, compared, settings)
+    if not found.rest:
+        return [], NO_REST, []
+    charts = []
+    for key in compared[:MAX_ME_CHARTS]:
+        spec = pack_charts.me_against_rest(found, key)
+        if spec is not None:
+            charts.append(pack_charts.titled(spec, key, context))
+    return pack_charts.me_rows(found, context.indexed), ME_NOTE, charts
+
+
+def _person(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def _uses_sla(keys: list[str], found: insights.Insight | None) -> bool:
+    return any(k in SLA_KEYS for k in keys) or (found is not None and found.kind == "concentration")
+
+
+def _sla_rows(settings: Settings) -> list[list[str]]:
+    """The SLA targets by priority (hours), then any channel's own targets."""
+    table = settings_form.sla_table(settings)
+    rows = [list(table.columns)]
+    for record in table.to_dict("records"):
+        rows.append([str(record[c]) if record[c] == record[c] else "none" for c in table.columns])
+    for channel, targets in sorted(settings.sla_channel_targets.items()):
+        for priority, t in targets.items():
+            rows.append([f"{priority} ({channel} only)", f"{t.first_response_hours:g}",
+                         f"{t.resolution_hours:g}"])  # fmt: skip
+    return [[_hours(v) for v in row] for row in rows]
+
+
+def _hours(text: str) -> str:
+    try:
+        return f"{float(text):g}"
+    except ValueError:
+        return text
+
+
+def _settings_used(
+    settings: Settings, keys: list[str], found: insights.Insight | None
+) -> list[str]:
+    """The settings behind the figures, in words, each said once."""
+    out = []
+    if _uses_sla(keys, found) or any(REGISTRY[k].unit == "hours" for k in keys):
+        out.append(f"Times are measured in {settings.hours_label()}.")
+    if _uses_sla(keys, found):
+        out.append(
+            "SLA targets by priority are in the table below; a contact with no priority is held "
+            f"to the {settings.sla_default_priority} targets."
+        )
+    out.append(
+        f"Days and weeks are read in the {settings.timezone} time zone; weeks start on Monday, "
+        "and a week the period covers only in part is left out of the charts."
+    )
+    out.append(
+        f"Results from fewer than {settings.minimum_n} answers are marked as small samples; "
+        f"results from fewer than {SMALLEST_CELL} are not shown."
+    )
+    for key in keys:
+        target = settings.targets.get(key)
+        if target is not None:
+            better = "higher" if target.direction == "higher" else "lower"
+            shown = format_value(target.value, REGISTRY[key].unit)
+            out.append(f"Team target for {REGISTRY[key].label}: {shown} ({better} is better).")
+    if "fcr" in keys:
+        out.append(f"FCR rule: {settings_form.choice_words(settings.fcr_variant)}.")
+    if "csat" in keys:
+        out.append(f"CSAT rule: {settings_form.choice_words(settings.csat_rule, 'csat_rule')}.")
+    return out
 
 
 def _sections(store: Store, r: Reflection, agents: list[str]) -> list[tuple[str, str]]:
@@ -303,23 +562,15 @@ def _definition(store: Store, key: str) -> str:
 
 
 def _action_check(store: Store, r: Reflection) -> list[str]:
+    """The check in plain words (``action_check.Check.lines``: segment, whole weeks, effect
+    with its interval, any baseline warning, the target), colleagues' names redacted. Its
+    charts are ``action_check.chart(store, r)``."""
     found = action_check.check(store, r)
     if found is None:
         return []
-    note, comparisons = found
     agents = _agents(store)
-    out = [
-        f"Change dated {note.on_date.isoformat()}: {redact_people(note.text, agents, r.learner)}"
-    ]
-    for c in comparisons:
-        p = f"p = {c.change.p_value:.3g}" if c.change.p_value is not None else "not testable"
-        verdict = "more than chance" if c.change.significant else "within chance"
-        out.append(
-            f"{REGISTRY[c.key].label}: {format_value(c.before.value, c.before.unit)} "
-            f"(n = {_n_text(c.before.n, False)}) before, {format_value(c.after.value, c.after.unit)} "
-            f"(n = {_n_text(c.after.n, False)}) after; {c.change.test or 'no test'}, {p} ({verdict})"
-        )
-    return out
+    note = f"Change dated {found.note.on_date.isoformat()}: {found.note.text}"
+    return [redact_people(line, agents, r.learner) for line in [note, *found.lines()]]
 
 
 # --- charts as files ------------------------------------------------------------------------
@@ -361,10 +612,12 @@ def chart_file(
     renderer: ChartRenderer | None = None,
     me: str | None = None,
     indexed: bool = False,
+    footer: str = "",
+    key: str = "",
 ) -> bytes:
     """One chart not yet made safe (an insight's), made safe to share and written as png, svg,
-    html or csv."""
-    safe = shareable(spec, me=me, indexed=indexed)
+    html or csv; ``footer`` (who, which evidence, data cut-off, source) is drawn on the image."""
+    safe = shareable(replace(spec, footer=footer or spec.footer), me=me, indexed=indexed, key=key)
     if fmt == "csv":
         return csv_bytes(table(safe))
     if fmt == "html":

@@ -23,10 +23,11 @@ import pandas as pd
 from kpi.engine import breakdowns
 from kpi.engine.filters import Filters
 from kpi.errors import InvalidChoice, NotFound
-from kpi.evidence import ksbs
+from kpi.evidence import baseline, ksbs, learners
 from kpi.evidence.reflective_models import DEFAULT_MODEL, MODELS, prompts
 from kpi.ingest.privacy import scrub
 from kpi.insights import Insight
+from kpi.insights.insight_segment import Segment, check_kpi, of_insight
 from kpi.metrics.registry import REGISTRY
 from kpi.store.connection import Store
 
@@ -39,12 +40,14 @@ STORE_VERSION = "store_version"
 
 @dataclass(frozen=True)
 class SmartAction:
-    """Specific, Measurable, Achievable, Relevant, Time-bound: a KPI, a target and a date."""
+    """Specific, Measurable, Achievable, Relevant, Time-bound: a KPI, a target and a date, for
+    the segment the reflection's insight was about (the check measures that segment only)."""
 
     text: str = ""
     kpi: str | None = None
     target: float | None = None
     review_date: date | None = None
+    segment: Segment = field(default_factory=Segment)
 
     def gaps(self) -> list[str]:
         """What the action still lacks to be SMART, in words; empty when complete."""
@@ -57,10 +60,22 @@ class SmartAction:
             out.append("Time-bound: set a review date")
         return out
 
+    def scope_text(self) -> str:
+        """Which contacts the action is measured on, for the form that edits it."""
+        if self.segment.everyone:
+            return "Measured on all contacts (the reflection is not about one segment)."
+        return (
+            f"Measured on {self.segment.describe()} only: the contacts the insight was about, "
+            "so the before/after check compares like with like."
+        )
+
     def describe(self) -> str:
         parts = [self.text.strip() or "(no action yet)"]
         if self.kpi in REGISTRY and self.target is not None:
-            parts.append(f"Measure: {REGISTRY[self.kpi].label} to {self.target:g}")
+            parts.append(
+                f"Measure: {REGISTRY[self.kpi].label} to {self.target:g} for "
+                f"{self.segment.describe()}"
+            )
         if self.review_date:
             parts.append(f"Review on {self.review_date.isoformat()}")
         return ". ".join(parts)
@@ -131,12 +146,22 @@ def standard_for(level: int) -> str:
     return ksbs.LEVEL_STANDARD.get(level, "ST0071")
 
 
+def _standard(store: Store | None, learner: str, level: int) -> str:
+    """The registered standard wins (a team leader on ST0384 whatever their level says)."""
+    if store is not None:
+        own = learners.registration(store, learner)
+        if own.recorded:
+            return own.standard
+    return standard_for(level)
+
+
 def from_insight(
     insight: Insight, learner: str, level: int = 2, store: Store | None = None
 ) -> Reflection:
     """A new (unsaved) reflection on an insight: its filters, KPIs and the KSBs it suggests for
-    the learner's standard; complaint insights start with HEAT and LATER sections."""
-    standard = standard_for(level)
+    the learner's standard (as registered, else from the level); complaint insights start with
+    HEAT and LATER sections."""
+    standard = _standard(store, learner, level)
     model = next((m for m in insight.models if m in MODELS), DEFAULT_MODEL)
     steps = prompts(model, level, insight, store)
     return Reflection(
@@ -150,21 +175,31 @@ def from_insight(
         insight=insight.to_dict(),
         filters=insight.filters,
         metrics=insight.metrics,
+        action=SmartAction(
+            segment=of_insight(insight, store) if store else Segment.of_filters(insight.filters)
+        ),
         ksbs=tuple(k for k in insight.ksbs if k.startswith(standard)),
     )
 
 
-def blank(learner: str, level: int, filters: Filters, metrics: tuple[str, ...] = ()) -> Reflection:
+def blank(
+    learner: str,
+    level: int,
+    filters: Filters,
+    metrics: tuple[str, ...] = (),
+    store: Store | None = None,
+) -> Reflection:
     """A new (unsaved) reflection with no insight, on the learner's chosen KPIs."""
     steps = MODELS[DEFAULT_MODEL]
     return Reflection(
         title="Reflection",
         learner=learner,
         level=level,
-        standard=standard_for(level),
+        standard=_standard(store, learner, level),
         sections={s.key: "" for s in steps},
         filters=filters,
         metrics=metrics,
+        action=SmartAction(segment=Segment.of_filters(filters)),
     )
 
 
@@ -188,6 +223,7 @@ _COLUMNS = (
     "action_kpi",
     "action_target",
     "action_review_date",
+    "action_segment",
     "annotation_id",
     "status",
     "supervisor",
@@ -218,6 +254,36 @@ def _check(r: Reflection) -> None:
     unknown = [m for m in r.metrics if m not in REGISTRY]
     if unknown or (r.action.kpi and r.action.kpi not in REGISTRY):
         raise InvalidChoice(f"unknown KPI {', '.join(unknown) or r.action.kpi}")
+    if r.action.kpi:
+        check_kpi(r.action.segment, r.action.kpi)
+
+
+def _check_ksbs(store: Store, r: Reflection) -> None:
+    """KSBs of another standard than the learner's never count at gateway: refused in one line.
+    A registered learner is held to their registration; otherwise to the reflection's standard."""
+    if learners.registration(store, r.learner).recorded:
+        learners.check_mapping(store, r.learner, r.ksbs)
+        return
+    known = ksbs.by_ref(store)
+    for ref in r.ksbs:
+        owner = known[ref].standard if ref in known else None
+        if owner != r.standard:
+            where = f"belongs to {owner}" if owner else "is not in the KSB catalogue"
+            raise InvalidChoice(
+                f"{ref} {where}, but this reflection is on {r.standard}; "
+                f"map it to {r.standard} KSBs only"
+            )
+
+
+def _check_target(store: Store, r: Reflection) -> None:
+    """Refuse a SMART target on the wrong side of the segment's baseline
+    (``baseline.TargetOnWrongSide``, naming the baseline, its n and period)."""
+    a = r.action
+    if a.kpi not in REGISTRY or a.target is None or REGISTRY[a.kpi].direction is None:
+        return
+    found = baseline.baseline(store, a.segment, a.kpi, r.filters, r.annotation_id, r.as_of)
+    if found is not None:
+        baseline.refuse_wrong_side(a.kpi, a.target, a.segment, found)
 
 
 def _values(r: Reflection) -> list[Any]:
@@ -239,6 +305,7 @@ def _values(r: Reflection) -> list[Any]:
         r.action.kpi,
         r.action.target,
         r.action.review_date,
+        json.dumps(r.action.segment.to_dict()),
         r.annotation_id,
         r.status,
         r.supervisor,
@@ -253,7 +320,9 @@ def save(store: Store, r: Reflection) -> Reflection:
     """Insert or update. A reviewed reflection is locked; editing one that waits for review
     sends it back to draft (the supervisor must see what they sign)."""
     _check(r)
+    _check_ksbs(store, r)
     r = _stamped(store, r)
+    _check_target(store, r)
     with store.transaction() as cur:
         if r.reflection_id is None:
             row = cur.execute(
@@ -296,6 +365,13 @@ def _stamped(store: Store, r: Reflection) -> Reflection:
 def _from_row(row: tuple[Any, ...], refs: tuple[str, ...]) -> Reflection:
     d = dict(zip(_COLUMNS, row, strict=True))
     review = d["action_review_date"]
+    filters = Filters.from_dict(json.loads(d["filters"] or "{}"))
+    # Reflections saved before actions carried a segment were checked on their filters'.
+    segment = (
+        Segment.from_dict(json.loads(d["action_segment"]))
+        if d["action_segment"]
+        else Segment.of_filters(filters)
+    )
     return Reflection(
         reflection_id=int(d["reflection_id"]),
         title=d["title"],
@@ -306,7 +382,7 @@ def _from_row(row: tuple[Any, ...], refs: tuple[str, ...]) -> Reflection:
         sections=json.loads(d["sections"] or "{}"),
         insight_id=d["insight_id"],
         insight=json.loads(d["insight"]) if d["insight"] else None,
-        filters=Filters.from_dict(json.loads(d["filters"] or "{}")),
+        filters=filters,
         metrics=tuple(json.loads(d["metrics"] or "[]")),
         as_of=d["as_of"],
         customer_comment=d["customer_comment"] or "",
@@ -315,6 +391,7 @@ def _from_row(row: tuple[Any, ...], refs: tuple[str, ...]) -> Reflection:
             d["action_kpi"],
             d["action_target"],
             review.date() if isinstance(review, datetime) else review,
+            segment,
         ),
         annotation_id=d["annotation_id"],
         ksbs=refs,

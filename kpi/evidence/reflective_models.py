@@ -132,20 +132,68 @@ DEFAULT_COMPLAINT_MODELS: dict[str, list[list[str]]] = {
         ["apologise", "Apologise", "How did you apologise sincerely for the experience?"],
         ["take_ownership", "Take ownership", "What did you own and see through to the end?"],
     ],
+    # The revision notes' expansion (Listen, Apologise, Thank, Explain, Resolve); one note
+    # has Empathise for the E, so that step asks for both. A team rewrites any of it.
     "LATER": [
-        ["listen", "Listen", "What did you hear, without interrupting?"],
-        ["acknowledge", "Acknowledge", "How did you acknowledge the problem?"],
-        ["take_action", "Take action", "What action did you take or agree?"],
-        ["explain", "Explain", "How did you explain what would happen next?"],
-        ["record", "Record", "What did you record so the cause can be fixed?"],
+        ["listen", "Listen", "How did you listen to the whole complaint without interrupting?"],
+        ["apologise", "Apologise", "How did you apologise for how the customer was affected?"],
+        ["thank", "Thank", "How did you thank the customer for raising it?"],
+        [
+            "explain",
+            "Explain / Empathise",
+            "How did you explain what would happen next, and show you understood how they felt?",
+        ],
+        ["resolve", "Resolve", "How was it resolved, and how did you check the customer agreed?"],
     ],
 }
 
 
 def complaint_models(store: Store | None = None) -> dict[str, list[list[str]]]:
-    """HEAT and LATER steps, as the team last edited them (defaults otherwise)."""
+    """HEAT and LATER steps, each as the team last edited it (its default otherwise)."""
     saved = store.get_setting(COMPLAINT_SETTING, None) if store is not None else None
-    return saved or DEFAULT_COMPLAINT_MODELS
+    return {**DEFAULT_COMPLAINT_MODELS, **(saved or {})}
+
+
+def model_text(name: str, store: Store | None = None) -> str:
+    """One complaint model as the learner edits it: a line per step, "Label: prompt"."""
+    steps = complaint_models(store).get(name)
+    if steps is None:
+        raise InvalidChoice(
+            f"unknown model {name!r}; choose from {', '.join(DEFAULT_COMPLAINT_MODELS)}"
+        )
+    return "\n".join(f"{label}: {prompt}" for _, label, prompt in steps)
+
+
+def save_model_text(store: Store, name: str, text: str) -> list[list[str]]:
+    """Save a model edited as ``model_text``; a step keeps its key (so written sections stay
+    with it) while its label is unchanged or it stays in the same place."""
+    old = complaint_models(store).get(name)
+    if old is None:
+        raise InvalidChoice(
+            f"unknown model {name!r}; choose from {', '.join(DEFAULT_COMPLAINT_MODELS)}"
+        )
+    steps: list[list[str]] = []
+    for number, line in enumerate((t for t in text.splitlines() if t.strip()), start=1):
+        label, sep, prompt = line.partition(":")
+        if not sep or not label.strip() or not prompt.strip():
+            raise InvalidChoice(
+                f"{name}, line {number}: write each step as 'Label: the question to answer'"
+            )
+        key = next((k for k, lbl, _ in old if lbl == label.strip()), None)
+        if key is None:
+            key = old[number - 1][0] if number <= len(old) else _key(label)
+        if key in {k for k, _, _ in steps}:  # two steps never share where their text is kept
+            key = f"{_key(label)}_{number}"
+        steps.append([key, label.strip(), prompt.strip()])
+    if not steps:
+        raise InvalidChoice(f"{name}: write at least one step as 'Label: the question to answer'")
+    saved = store.get_setting(COMPLAINT_SETTING, None) or {}
+    save_complaint_models(store, {**saved, name: steps})
+    return steps
+
+
+def _key(label: str) -> str:
+    return "_".join("".join(c if c.isalnum() else " " for c in label.lower()).split())[:40]
 
 
 def save_complaint_models(store: Store, models: dict[str, list[list[str]]]) -> None:

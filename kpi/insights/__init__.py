@@ -8,6 +8,7 @@ Bonferroni-corrected, so on data without patterns the false alarms stay at the n
 
 ``model``: what an insight holds and asks; ``over_time``: significant changes against the previous
 period, XmR signals on weekly series, targets missed, before/after each dated annotation;
+``change_points``: lasting step changes in a weekly rate, found without a dated note;
 ``breaches``: SLA breaches concentrated by weekday and hour, priority or channel; ``segments``:
 categories driving complaints or detractors (Pareto), tiny samples that would top a ranking.
 
@@ -25,6 +26,7 @@ from kpi.engine import report as engine
 from kpi.engine.filters import Filters
 from kpi.errors import InvalidChoice
 from kpi.insights.breaches import concentrations
+from kpi.insights.change_points import step_changes
 from kpi.insights.model import (
     GUIDANCE,
     KINDS,
@@ -69,6 +71,7 @@ __all__ = [
     "scope",
     "signals",
     "small_samples",
+    "step_changes",
     "trend_chart",
 ]
 
@@ -80,6 +83,7 @@ DETECTORS: dict[str, Callable[[Scope], list[Insight]]] = {
     "target": missed_targets,
     "before_after": annotation_checks,
     "small_sample": small_samples,
+    "change_point": step_changes,
 }
 
 

@@ -21,6 +21,7 @@ from kpi.insights.model import (
     definition_of,
     guidance,
     insight_id,
+    p_text,
     significantly_higher,
 )
 
@@ -109,6 +110,7 @@ def _segment_concentration(s: Scope, counts: pd.DataFrame, field_: str) -> list[
                 (int(row.breached), int(row.outcomes)),
                 (int(rest.breached.sum()), int(rest.outcomes.sum())),
                 ChartSpec("bars", f"SLA breach rate by {field_}", field_, "value", rows, unit="%"),
+                (len(counts), "elsewhere"),
             )
         )
     return out
@@ -191,6 +193,7 @@ def _time_insight(
             unit="%",
             z="value",
         ),
+        (tests, "at other times"),
     )
 
 
@@ -216,7 +219,11 @@ def _breach_insight(
     inside: tuple[int, int],
     rest: tuple[int, int],
     chart: ChartSpec,
+    tests: tuple[int, str],
 ) -> Insight:
+    """One cluster; ``tests`` is how many comparisons its family made and how the summary
+    names the rest ("elsewhere", "at other times")."""
+    count, elsewhere = tests
     definition = definition_of(s, "sla")
     figures = (
         Figure("Breach rate here", 100.0 * inside[0] / inside[1], inside[1], "%", definition),
@@ -228,8 +235,10 @@ def _breach_insight(
         id=insight_id("concentration", s.filters, *parts),
         kind="concentration",
         title=title,
-        summary=f"Two-proportion z-test against the rest, Bonferroni-corrected: p = "
-        f"{test.p_value:.3g}. {inside[0]:,} of {inside[1]:,} contacts breached here.",
+        summary=f"{inside[0]:,} of {inside[1]:,} contacts here missed the SLA, against "
+        f"{rest[0]:,} of {rest[1]:,} {elsewhere}. A gap this big is more than chance.",
+        details=f"Two-proportion z-test against the rest, Bonferroni-corrected for "
+        f"{count:,} comparisons: {p_text(test.p_value)}.",
         figures=figures,
         chart=chart,
         metrics=("sla",),

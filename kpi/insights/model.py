@@ -55,6 +55,7 @@ KIND_LABELS = {
     "target": "Target missed",
     "before_after": "Before and after a dated change",
     "small_sample": "Small sample",
+    "change_point": "A lasting step change",
 }
 KINDS = tuple(KIND_LABELS)
 WEEKDAYS = breakdowns.WEEKDAYS
@@ -95,6 +96,9 @@ class Insight:
     prompts: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     models: tuple[str, ...] = ()
     ksbs: tuple[str, ...] = ()
+    #: The test behind the summary (its name, p, corrections, limits): kept out of the
+    #: headline so a Level 2 reader meets the finding first and the statistics after.
+    details: str = ""
 
     def prompts_for(self, level: int) -> tuple[str, ...]:
         return tuple(self.prompts.get(3 if level >= 3 else 2, ()))
@@ -225,6 +229,18 @@ GUIDANCE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tup
         ("What/So what/Now what",),
         ("ST0071:K3", "ST0072:K6", "ST0384:managing-people"),
     ),
+    "change_point": (
+        (
+            "Explain what changed in the week {metric} moved to its new level.",
+            "What did you or the team do differently from that week?",
+        ),
+        (
+            "Analyse what caused the step change: a process, a system, a rota or the customers?",
+            "Evaluate whether the new level has held, and its impact on customers.",
+        ),
+        ("STAR+Reflection", "What/So what/Now what"),
+        ("ST0072:B6", "ST0072:B1", "ST0071:S7", "ST0071:K3", "ST0384:operational-management"),
+    ),
 }
 
 
@@ -238,6 +254,29 @@ def guidance(kind: str, metric: str) -> dict[str, Any]:
         "models": models,
         "ksbs": ksbs,
     }
+
+
+def week_of(day: date | str) -> str:
+    """ "12 Jan 2026": how a summary names the week starting on ``day`` (a Monday)."""
+    day = date.fromisoformat(day) if isinstance(day, str) else day
+    return f"{day.day} {day:%b %Y}"
+
+
+def p_text(p_value: float | None) -> str:
+    """A p-value for the details line; one too small for a float reads "p < 1e-300"."""
+    if p_value is None:
+        return "not testable"
+    return "p < 1e-300" if p_value <= 0 else f"p = {p_value:.3g}"
+
+
+def distinct(value: float, other: float, least: int = 1) -> tuple[str, str]:
+    """Both numbers with just enough decimals to tell them apart (from ``least``, up to 6), so a
+    sentence never reads "88.97 is below 88.97"."""
+    for places in range(least, 7):
+        a, b = f"{value:,.{places}f}", f"{other:,.{places}f}"
+        if a != b:
+            return a, b
+    return f"{value:,.6f}", f"{other:,.6f}"
 
 
 def insight_id(kind: str, filters: Filters, *parts: object) -> str:

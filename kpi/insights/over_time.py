@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from kpi.charts.spec import ChartSpec
+from kpi.engine import breakdowns, statistics
 from kpi.engine import report as engine
-from kpi.engine import statistics
 from kpi.engine.change import change
 from kpi.engine.filters import Filters
 from kpi.engine.results import MetricResult, Report
 from kpi.engine.tables import format_value
 from kpi.engine.timeline import coverage_note
+from kpi.insights import like_for_like
 from kpi.insights.model import (
     BEFORE_AFTER_DAYS,
     BEFORE_AFTER_KEYS,
@@ -27,10 +28,13 @@ from kpi.insights.model import (
     Scope,
     bar_row,
     current_period,
+    distinct,
     guidance,
     insight_id,
     label_of,
     metric_figure,
+    p_text,
+    week_of,
 )
 from kpi.metrics import targets
 from kpi.metrics.registry import REGISTRY
@@ -114,8 +118,11 @@ def _change_insight(
         id=insight_id("change", period, key),
         kind="change",
         title=title,
-        summary=f"{result.test}: p = {result.p_value:.3g}; {period.describe()} against "
-        f"{previous.describe()}.",
+        summary=f"{period.describe()} against {previous.describe()}: "
+        f"{format_value(prior.value, prior.unit)} (n = {prior.n:,}) to "
+        f"{format_value(current.value, current.unit)} (n = {current.n:,}). "
+        "A change this big is more than chance.",
+        details=f"{result.test}: {p_text(result.p_value)}.",
         figures=(
             metric_figure(f"{metric.label}, previous", prior),
             metric_figure(metric.label, current),
@@ -207,29 +214,31 @@ def _signal_found(
     periods: list[str],
     results: list[MetricResult],
 ) -> Insight:
-    """The insight for the weeks an XmR chart marks (``found``, never empty)."""
+    """The insight for the weeks an XmR chart marks (``found``, never empty), named most recent
+    first, the latest one explained in the summary."""
     metric = REGISTRY[key]
-    weeks = sorted({periods[g.index] for g in found})
     marked = {periods[g.index] for g in found}
+    weeks = sorted(marked, reverse=True)
     rows = tuple(
         {"week": p, "value": r.value, "n": r.n, "signal": p in marked}
         for p, r in zip(periods, results, strict=True)
     )
-    first = found[0]
-    listed = ", ".join(_week(w) for w in weeks[:3]) + (" ..." if len(weeks) > 3 else "")
-    title = (
-        f"{metric.label}: the weekly control chart marks {len(weeks)} "
-        f"week{'s' if len(weeks) != 1 else ''} ({listed})"
+    latest = max(found, key=lambda g: g.index)
+    others = ", ".join(week_of(w) for w in weeks[1:4]) + (" ..." if len(weeks) > 4 else "")
+    title = f"{metric.label}: the weekly control chart marks the week of {week_of(weeks[0])}" + (
+        f" and {len(weeks) - 1} earlier (most recent first: {others})" if len(weeks) > 1 else ""
     )
     return Insight(
         id=insight_id("signal", window, key),
         kind="signal",
         title=title,
-        summary=f"{first.description} Centre {chart.centre:.4g}, limits {chart.lower:.4g} to "
-        f"{chart.upper:.4g} (XmR, mean moving range x 2.66), {len(periods)} weeks.",
+        summary=_signal_sentence(metric.label, latest, chart, periods, results),
+        details=f"XmR chart over {len(periods)} whole weeks: centre {chart.centre:.4g}, limits "
+        f"{chart.lower:.4g} to {chart.upper:.4g} (mean moving range x 2.66). Rules used: a "
+        "point outside the limits, or 8 weeks in a row on one side of the centre.",
         figures=tuple(
-            Figure(f"{metric.label}, week of {_week(p)}", r.value, r.n, r.unit, r.definition)
-            for p, r in zip(periods, results, strict=True)
+            Figure(f"{metric.label}, week of {week_of(p)}", r.value, r.n, r.unit, r.definition)
+            for p, r in reversed(list(zip(periods, results, strict=True)))
             if p in marked
         )[:6],
         chart=ChartSpec(
@@ -243,14 +252,37 @@ def _signal_found(
         ),
         metrics=(key,),
         filters=window,
-        weight=float(len(weeks)),
+        # The most recent signal first: what happened last week matters more than last year.
+        weight=float(date.fromisoformat(weeks[0]).toordinal()),
         **guidance("signal", metric.label),
     )
 
 
-def _week(iso: str) -> str:
-    day = date.fromisoformat(iso)
-    return f"{day.day} {day:%b %Y}"
+def _signal_sentence(
+    label: str,
+    signal: statistics.Signal,
+    chart: statistics.ControlChart,
+    periods: list[str],
+    results: list[MetricResult],
+) -> str:
+    """The latest marked week in words: its value against the limit it crossed, each printed
+    with enough digits to show the difference, or the run that ended there."""
+    week, value = week_of(periods[signal.index]), results[signal.index].value
+    unit = "%" if results[signal.index].unit == "%" else ""
+    if signal.rule == "outside_limits" and value is not None:
+        above = value > chart.upper
+        limit = chart.upper if above else chart.lower
+        shown, edge = distinct(value, limit, least=0 if unit == "" else 1)
+        where = "above the upper" if above else "below the lower"
+        return (
+            f"In the week of {week}, {label} was {shown}{unit}, {where} limit of {edge}{unit}: "
+            "something unusual happened that week."
+        )
+    side = "above" if value is not None and value > chart.centre else "below"
+    return (
+        f"In the week of {week}, {label} had been {side} its average for 8 weeks in a row: "
+        "the level has probably shifted."
+    )
 
 
 def missed_targets(s: Scope) -> list[Insight]:
@@ -301,12 +333,17 @@ def before_after(
     keys: Sequence[str] = BEFORE_AFTER_KEYS,
     days: int = BEFORE_AFTER_DAYS,
     settings: Settings | None = None,
-) -> tuple[Filters, Filters, list[Comparison]]:
-    """The KPIs ``days`` before ``on_date`` against ``days`` from it (the same segments), each
-    with the engine's test (two-proportion z-test for rates)."""
+) -> tuple[Filters, Filters, list[Comparison]] | None:
+    """The KPIs over whole weeks before ``on_date`` against as many whole weeks from it (at
+    most ``days`` each side, ``like_for_like.windows``; the same segments), each with the
+    engine's test (two-proportion z-test for rates); None without a whole week each side."""
     settings = settings or load_settings(store)
-    before = filters.with_dates(on_date - timedelta(days=days), on_date - timedelta(days=1))
-    after = filters.with_dates(on_date, on_date + timedelta(days=days - 1))
+    found = like_for_like.windows(
+        on_date, breakdowns.data_range(store, settings.timezone), filters, days // 7
+    )
+    if isinstance(found, str):
+        return None
+    before, after = found.before, found.after
     first = engine.report(store, before, settings=settings, metrics=list(keys)).totals()
     second = engine.report(store, after, settings=settings, metrics=list(keys)).totals()
     comparisons = [Comparison(k, first[k], second[k], change(second[k], first[k])) for k in keys]
@@ -318,8 +355,6 @@ def annotation_checks(s: Scope) -> list[Insight]:
     notes = store_annotations.between(s.store, s.filters.date_from, s.filters.date_to)
     out = []
     for note in notes:
-        if s.first_day and note.on_date - timedelta(days=BEFORE_AFTER_DAYS) < s.first_day:
-            continue
         if s.last_day and note.on_date > s.last_day:
             continue
         insight = _before_after_insight(s, note)
@@ -350,7 +385,11 @@ def _before_after_rows(tested: list[Comparison]) -> tuple[dict[str, object], ...
 
 
 def _before_after_insight(s: Scope, note: Annotation) -> Insight | None:
-    before, after, comparisons = before_after(s.store, s.filters, note.on_date, settings=s.settings)
+    found = before_after(s.store, s.filters, note.on_date, settings=s.settings)
+    if found is None:
+        return None
+    before, after, comparisons = found
+    weeks = (after.days or 0) // 7
     undated = s.filters.with_dates(None, None)
     tested = [c for c in comparisons if min(c.before.n, c.after.n) >= s.settings.minimum_n]
     if not tested:
@@ -370,8 +409,8 @@ def _before_after_insight(s: Scope, note: Annotation) -> Insight | None:
         id=insight_id("before_after", undated, note.annotation_id, note.on_date),
         kind="before_after",
         title=title,
-        summary=f"{BEFORE_AFTER_DAYS} days before ({before.describe()}) against {BEFORE_AFTER_DAYS} "
-        f"days from the change ({after.describe()}); two-proportion z-test per KPI (NPS: z-test "
+        summary=f"{weeks} whole weeks before ({before.describe()}) against {weeks} whole weeks "
+        f"from the change ({after.describe()}); two-proportion z-test per KPI (NPS: z-test "
         "of the difference). "
         + "; ".join(
             f"{label_of(c.key)} p = {c.change.p_value:.3g}"

@@ -22,6 +22,7 @@ from kpi.insights.model import (
     guidance,
     insight_id,
     metric_figure,
+    p_text,
     significantly_higher,
 )
 from kpi.metrics.registry import REGISTRY
@@ -114,8 +115,9 @@ def _driver_insight(
         title=f"{category} drives {what}: {share:.0f}% of all {what} from "
         f"{100.0 * n / total_n:.0f}% of {population}",
         summary=f"{x:,} {what} in {n:,} {population} ({rate:.1f}%) against {rest_rate:.1f}% "
-        f"in other categories; two-proportion z-test, Bonferroni-corrected p = "
-        f"{test.p_value:.3g}.",
+        "in other categories. A gap this big is more than chance.",
+        details=f"Two-proportion z-test against the other categories, Bonferroni-corrected: "
+        f"{p_text(test.p_value)}.",
         figures=(
             Figure(f"{what.capitalize()} rate, {category}", rate, n, "%", definition),
             Figure(

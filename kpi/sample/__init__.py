@@ -20,12 +20,12 @@ import numpy as np
 from kpi.sample.calls import CALL_HEADER, build_calls, sheet_rows
 from kpi.sample.clock import WorkingCalendar
 from kpi.sample.files import write_csv, write_xlsx
-from kpi.sample.story import make_customers
+from kpi.sample.story import DATED_NOTES, make_customers
 from kpi.sample.surveys import build_surveys
 from kpi.sample.tickets import build_tickets
 from kpi.sample.zendesk import export_frame
 
-__all__ = ["DEFAULT_SEED", "FILE_NAMES", "generate"]
+__all__ = ["DATED_NOTES", "DEFAULT_SEED", "FILE_NAMES", "generate"]
 
 DEFAULT_SEED = 20251
 FILE_NAMES = ("zendesk_tickets.csv", "call_log.xlsx", "survey_responses.csv")

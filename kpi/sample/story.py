@@ -16,7 +16,13 @@ from kpi.sample.clock import seconds
 FIRST_DAY, LAST_DAY = date(2025, 5, 1), date(2026, 10, 31)
 # The export was taken at midnight after the last day, so late tickets are still open.
 EXPORT_AT = seconds("2026-11-01 00:00:00")
-KB_CHANGE_AT = seconds("2026-01-12 00:00:00")
+KB_CHANGE_DAY = date(2026, 1, 12)
+KB_CHANGE_AT = seconds(f"{KB_CHANGE_DAY.isoformat()} 00:00:00")
+#: The dated notes the sample team keeps (what `kpi seed` adds beside the imports): the one
+#: planted change a team would have written down on the day it made it.
+DATED_NOTES: tuple[tuple[date, str], ...] = (
+    (KB_CHANGE_DAY, "New knowledge-base articles live for phone and email"),
+)
 PEAK_MONTH, SPIKE_MONTH = (2025, 12), (2026, 3)
 PEAK_FACTOR = 1.45  # December volume against an ordinary month
 SPIKE_BILLING_VOLUME, SPIKE_COMPLAINT_RATE = 2.2, 3.0

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 
 from kpi import insights
 from kpi.engine.filters import Filters
-from kpi.evidence import reflections
+from kpi.evidence import redaction, reflections
 from kpi.store.connection import open_store
 from tests.dashboard.test_browser import (
     CHROMIUM,
@@ -64,6 +64,10 @@ def test_the_evidence_page_downloads_a_pack(evidence_url: str) -> None:
         page.get_by_role("button", name="Build evidence pack").click()
         _settle(page)
         assert _errors(page) == []
+        # Downloads stay locked until the learner has read the preview and said so.
+        assert page.get_by_role("button", name="Evidence pack (PDF)").is_disabled()
+        page.get_by_text(redaction.CONFIRM).click()
+        _settle(page)
         with page.expect_download(timeout=60_000) as info:
             page.get_by_role("button", name="Evidence pack (PDF)").click()
         download = info.value

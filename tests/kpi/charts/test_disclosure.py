@@ -25,8 +25,37 @@ from kpi.charts.disclosure import (
 def test_colleagues_become_numbered_and_me_stays() -> None:
     frame = pd.DataFrame({"agent": ["Zoe", "Amy", "Me", "Zoe"], "n": [10, 20, 30, 5]})
     out = anonymise(frame, "agent", me="Me")
-    assert list(out.agent) == ["Colleague 1", "Colleague 2", "Me", "Colleague 1"]
+    assert out.agent[2] == "Me"
+    assert out.agent[0] == out.agent[3]  # one colleague, one alias
+    assert sorted(set(out.agent) - {"Me"}) == ["Colleague 1", "Colleague 2"]
     assert list(frame.agent) == ["Zoe", "Amy", "Me", "Zoe"]  # the input is not changed
+
+
+AGENTS = [f"Agent {letter}" for letter in "ABCDEFGHIJKL"]
+
+
+def _aliases(frame: pd.DataFrame, key: str = "") -> dict[str, str]:
+    return dict(zip(frame.agent, anonymise(frame, "agent", key=key).agent, strict=True))
+
+
+def test_colleague_numbers_never_follow_rank() -> None:
+    """Sorted best first or worst first, a table numbers each colleague the same: "Colleague 1"
+    says nothing about who came top (issue 12: "Colleague 1: 100%, n = 6" named a new starter)."""
+    values = {name: 50.0 + 4 * i for i, name in enumerate(AGENTS)}
+    frame = pd.DataFrame({"agent": AGENTS, "value": [values[a] for a in AGENTS], "n": 20})
+    best_first = frame.sort_values("value", ascending=False)
+    worst_first = frame.sort_values("value")
+    assert _aliases(best_first) == _aliases(worst_first) == _aliases(frame.sample(frac=1.0))
+    numbered = anonymise(best_first, "agent")
+    ranks = [int(alias.split()[1]) for alias in numbered.agent]
+    assert ranks != list(range(1, len(AGENTS) + 1))  # top is not 1, 2, 3...
+    assert ranks != list(range(len(AGENTS), 0, -1))  # ...nor the other way round
+
+
+def test_colleague_numbers_depend_on_the_key_not_the_names_order() -> None:
+    frame = pd.DataFrame({"agent": AGENTS, "n": 20})
+    assert _aliases(frame, "key one") == _aliases(frame.iloc[::-1], "key one")
+    assert _aliases(frame, "key one") != _aliases(frame, "key two")
 
 
 def test_cells_under_five_are_suppressed_but_labels_stay() -> None:

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import re
+import shutil
+import subprocess
 from datetime import date
 from pathlib import Path
 
 import docx
 import pandas as pd
 import pytest
+from PIL import Image
 from pypdf import PdfReader
 
 from kpi import insights
@@ -23,6 +27,7 @@ from kpi.cli import evidence_command as cli_evidence
 from kpi.engine.filters import Filters
 from kpi.evidence import documents, reflections
 from kpi.evidence import packs as evidence
+from kpi.store import viewer
 from kpi.store.connection import Store, open_store
 from tests.paths import SAMPLE_DATA
 
@@ -57,6 +62,10 @@ def store(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) -> St
     r = reflections.save(s, r)
     reflections.submit(s, r.reflection_id)
     reflections.review(s, r.reflection_id, "Sam Supervisor", "Clear analysis; agreed action.", True)
+    sla = reflections.blank(LEARNER, 2, MARCH_2026, ("sla",))
+    sla = reflections.replace(sla, sections={"situation": "Email SLA slipped in March."})
+    reflections.save(s, sla)  # EV-0002: no insight, an SLA trend
+    viewer.set_me(s, LEARNER)  # the store knows which agent the learner is
     yield s
     s.close()
 
@@ -196,10 +205,10 @@ def test_small_cells_are_suppressed_and_indexed_mode_hides_volumes() -> None:
         lines={"target": 60.0},
     )
     safe = shareable(spec, me="Me", indexed=True)
-    rows = {r["agent"]: r for r in safe.rows}
-    assert set(rows) == {"Me", "Colleague 1", "Colleague 2"}
-    assert rows["Colleague 1"]["value"] is None and rows["Colleague 1"]["n"] is None
-    assert rows["Me"]["value"] == 100.0 and rows["Colleague 2"]["value"] == 50.0
+    me, other, third = safe.rows  # rows keep their order; colleagues' numbers follow no rank
+    assert {me["agent"], other["agent"], third["agent"]} == {"Me", "Colleague 1", "Colleague 2"}
+    assert other["value"] is None and other["n"] is None
+    assert me["value"] == 100.0 and third["value"] == 50.0
     assert safe.lines["target"] == 75.0 and "index" in safe.title
 
 
@@ -255,3 +264,248 @@ def test_every_chart_of_a_pack_downloads_as_four_files_safe_to_share(store: Stor
         assert not pd.read_csv(io.BytesIO(f.csv), encoding="utf-8-sig").empty
         for blob in (f.svg, f.html, f.csv):
             assert b"Bethan" not in blob and b"Daniel Haigh" not in blob
+
+
+# --- charts that stand alone, the insight, settings, provenance, the learner's own figures -------
+
+
+@pytest.fixture(scope="module")
+def sla_rendered(store: Store):
+    """EV-0002, an SLA reflection with no insight, as a pack and its PDF and DOCX."""
+    with images.renderer() as renderer:
+        pack = evidence.build(store, 2, renderer)
+        files = evidence.chart_files(pack, renderer)
+    return pack, documents.pdf_bytes(pack), documents.docx_bytes(pack), files
+
+
+def _pages(data: bytes) -> list[tuple[str, int]]:
+    """(flattened text, number of images) of each page of a PDF."""
+    return [
+        (_flat(page.extract_text()), len(page.images)) for page in PdfReader(io.BytesIO(data)).pages
+    ]
+
+
+@pytest.mark.chromium
+def test_every_chart_title_names_kpi_segment_period_and_n(rendered, sla_rendered) -> None:
+    for pack, pdf in ((rendered[0], rendered[1]), (sla_rendered[0], sla_rendered[1])):
+        text = _flat(_pdf_text(pdf))
+        for spec in pack.charts:
+            assert "all contacts" in spec.title or "all survey answers" in spec.title, spec.title
+            assert re.search(r"n = [\d,]+ (contacts|answers)", spec.title), spec.title
+            assert re.search(r"(1 Mar 2026 to 31 Mar 2026|w/c 2 Mar 2026 to w/c 23 Mar 2026)",
+                             spec.title), spec.title  # fmt: skip
+            assert spec.x_title and spec.y_title and "value" not in spec.y_title.lower()
+            assert _flat(spec.title) in text  # the heading above the chart in the PDF
+    trend = next(c for c in sla_rendered[0].charts if c.x == "week")
+    assert (trend.x_title, trend.y_title) == ("Week starting (Monday)", "SLA (%)")
+    pareto = rendered[0].charts[0]
+    assert (pareto.x_title, pareto.y_title) == ("Category", "Complaints (number)")
+
+
+@pytest.mark.chromium
+def test_weekly_charts_leave_out_the_part_weeks_and_say_so(sla_rendered) -> None:
+    trend = next(c for c in sla_rendered[0].charts if c.x == "week")
+    weeks = [row["week"] for row in trend.rows]
+    # 1 Mar 2026 is a Sunday and 31 Mar a Tuesday: both end weeks are part weeks.
+    assert weeks[0] == "2026-03-02" and weeks[-1] == "2026-03-23" and len(weeks) == 4
+    assert trend.subtitle == (
+        "Whole weeks only: part weeks w/c 23 Feb 2026 (1 of 7 days) and w/c 30 Mar 2026 "
+        "(2 of 7 days) left out"
+    )
+    fig = figures.figure(trend)
+    assert list(fig.layout.xaxis.ticktext)[0] == "w/c 2 Mar 2026"
+
+
+@pytest.mark.chromium
+def test_charts_carry_targets_and_the_pareto_its_80_percent_line(rendered, sla_rendered) -> None:
+    trend = next(c for c in sla_rendered[0].charts if c.x == "week")
+    assert trend.lines["target"] == 90.0  # the team's SLA target
+    complaints = next(c for c in rendered[0].charts if c.x == "week")
+    assert complaints.lines["SMART target 3.0%"] == 3.0  # the learner's own target
+    fig = figures.figure(rendered[0].charts[0])
+    assert list(fig.layout.yaxis2.ticktext) == ["0%", "20%", "40%", "60%", "80%", "100%"]
+    assert fig.layout.yaxis2.title.text == "Cumulative share of the total (%)"
+    cut = [s for s in fig.layout.shapes if s.yref == "y2"]
+    assert [(s.y0, s.y1) for s in cut] == [(80.0, 80.0)]
+    assert any(a.text == "80% line" for a in fig.layout.annotations)
+
+
+@pytest.mark.chromium
+def test_every_exported_image_has_the_footer(rendered, sla_rendered) -> None:
+    pack, files = sla_rendered[0], sla_rendered[3]
+    footer = (
+        f"{LEARNER} · evidence EV-0002 · data cut-off {pack.cutoff} · source: "
+        "call_log.xlsx, survey_responses.csv, zendesk_tickets.csv"
+    )
+    assert all(spec.footer == footer for spec in pack.charts)
+    for spec, f in zip(pack.charts, files, strict=True):
+        svg = f.svg.decode()
+        assert "Amelia Booth · evidence EV-0002 · data cut-off" in svg
+        assert "zendesk_tickets.csv" in svg and "SLA" in svg
+        assert spec.title.split(",")[0] in svg  # the title is on the image too
+    # The standalone chart of an insight carries the footer it is given.
+    _, _, _, alone = rendered
+    assert alone["png"].startswith(b"\x89PNG")
+
+
+@pytest.mark.chromium
+@pytest.mark.parametrize("which", ["rendered", "sla_rendered"])
+def test_chart_headings_share_a_page_with_their_charts(which, request) -> None:
+    pack, pdf = request.getfixturevalue(which)[:2]
+    pages = _pages(pdf)
+    for spec in pack.charts:
+        start = _flat(spec.title)[:60]
+        found = [(text, count) for text, count in pages if start in text]
+        assert found, spec.title
+        text, count = found[0]
+        titles_here = sum(_flat(c.title)[:60] in text for c in pack.charts)
+        assert count == titles_here, spec.title  # every title on a page has its image there
+    headings = [t for t in evidence.SECTION_TITLES]
+    for text, _ in pages:  # no section heading is the last thing on a page
+        assert not any(text.rstrip().endswith(h) for h in headings)
+
+
+@pytest.mark.chromium
+@pytest.mark.parametrize("reader", [_pdf_text, _docx_text], ids=["pdf", "docx"])
+def test_pack_states_the_insight_and_its_test_in_plain_words(rendered, reader) -> None:
+    pack, pdf, docx_data, _ = rendered
+    text = _flat(reader(pdf if reader is _pdf_text else docx_data))
+    labels = [label for label, _ in pack.statement]
+    assert labels[:3] == ["What the data showed", "In plain words", "How it was tested"]
+    assert _flat(evidence.TEST_WORDS["driver"]) in text
+    assert "Billing drives complaints" in text and "more than chance" in text
+    assert "Bonferroni" in text
+
+
+@pytest.mark.chromium
+@pytest.mark.parametrize("reader", [_pdf_text, _docx_text], ids=["pdf", "docx"])
+def test_sla_definition_once_with_its_target_hours(sla_rendered, reader) -> None:
+    _, pdf, docx_data, _ = sla_rendered
+    text = _flat(reader(pdf if reader is _pdf_text else docx_data))
+    assert text.count("% of contacts that met every target that applies") == 1
+    assert "SLA targets (hours)" in text and "First response (hours)" in text
+    assert "a contact with no priority is held to the normal targets" in text
+    assert "Team target for SLA: 90.0% (higher is better)" in text
+    assert "Complaint rate: Complaint rate:" not in _flat(_pdf_text(pdf))
+    assert re.search(r"urgent\s*1\s*8\b", text) or "urgent 1 8" in text
+
+
+@pytest.mark.chromium
+def test_key_figures_do_not_repeat_the_definition(rendered) -> None:
+    text = _flat(_pdf_text(rendered[1]))
+    assert "Complaint rate: Complaint rate:" not in text
+    assert text.count("Complaint rate: % of contacts that are complaints") == 1
+    assert "95% interval" in text
+
+
+@pytest.mark.chromium
+@pytest.mark.parametrize("reader", [_pdf_text, _docx_text], ids=["pdf", "docx"])
+def test_pack_gives_the_data_cut_off_and_each_source_files_dates(
+    sla_rendered, store: Store, reader
+) -> None:
+    pack, pdf, docx_data, _ = sla_rendered
+    text = _flat(reader(pdf if reader is _pdf_text else docx_data))
+    as_of = reflections.get(store, 2).as_of
+    assert pack.cutoff == f"{as_of.day} {as_of:%b %Y %H:%M} UTC"
+    assert f"Data cut-off: {pack.cutoff}" in text
+    cur = store.cursor()
+    for row in pack.provenance:
+        (batch,) = cur.execute(
+            "SELECT batch_id FROM imports WHERE file_name = ?", [row["source file"]]
+        ).fetchone()
+        first, last = cur.execute(
+            "SELECT min(d), max(d) FROM (SELECT opened_at AS d FROM contacts WHERE batch_id = ? "
+            "UNION ALL SELECT responded_at FROM responses WHERE batch_id = ?)",
+            [batch, batch],
+        ).fetchone()
+        assert row["dates in the file"] == f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+        assert row["source file"] in text
+
+
+@pytest.mark.chromium
+@pytest.mark.parametrize("reader", [_pdf_text, _docx_text], ids=["pdf", "docx"])
+def test_pack_shows_the_learners_own_figures_against_the_rest(
+    sla_rendered, store: Store, reader
+) -> None:
+    pack, pdf, docx_data, _ = sla_rendered
+    text = _flat(reader(pdf if reader is _pdf_text else docx_data))
+    header, row = pack.me
+    assert header == ["KPI", "Me", "Rest of the team", "A real difference?"]
+    assert row[0] == "SLA"
+    for side in row[1:3]:
+        assert re.fullmatch(r"[\d.]+% \(n = [\d,]+; 95% interval [\d.]+% to [\d.]+%\)", side)
+    assert evidence.SECTION_TITLES[5] in text and _flat(evidence.ME_NOTE) in text
+    chart = pack.charts[-1]
+    assert [r["who"] for r in chart.rows] == [f"Me ({LEARNER})", "Rest of the team"]
+    assert all(r["n"] >= 5 and r["ci_low"] < r["value"] < r["ci_high"] for r in chart.rows)
+    assert "Colleague" not in " ".join(str(r) for r in chart.rows)  # no one ranked
+
+
+def test_without_this_is_me_the_pack_says_how_to_show_your_figures(store: Store) -> None:
+    viewer.set_me(store, None)
+    try:
+        pack = evidence.build(store, 2, None)
+    finally:
+        viewer.set_me(store, LEARNER)
+    assert pack.me == [] and pack.me_note == evidence.NO_ME and pack.me_charts == 0
+    assert "this is me" in pack.me_note
+
+
+@pytest.mark.chromium
+def test_docx_is_a4_by_the_learner_with_alt_text_on_every_chart(rendered) -> None:
+    pack, _, docx_data, _ = rendered
+    document = docx.Document(io.BytesIO(docx_data))
+    for section in document.sections:
+        assert round(section.page_width.mm) == 210 and round(section.page_height.mm) == 297
+    assert document.core_properties.author == LEARNER
+    shapes = document.inline_shapes
+    assert len(shapes) == len(pack.charts) >= 3
+    for shape, spec in zip(shapes, pack.charts, strict=True):
+        alt = shape._inline.docPr.get("descr")
+        assert alt.startswith(("Line chart", "Bar chart", "Pareto", "Heat map"))
+        assert spec.title in alt and spec.y_title in alt
+    headings = [p for p in document.paragraphs if p.style.name.startswith("Heading")]
+    assert headings and all(p.paragraph_format.keep_with_next for p in headings)
+
+
+@pytest.mark.chromium
+def test_pdf_names_the_learner_and_describes_its_charts(rendered) -> None:
+    _, pdf, _, _ = rendered
+    reader = PdfReader(io.BytesIO(pdf))
+    assert reader.metadata.author == LEARNER
+    assert reader.pages[0].mediabox.width == pytest.approx(595.28, abs=1)  # A4
+    assert pdf.count(b"/Alt") >= len(rendered[0].charts)
+
+
+@pytest.mark.chromium
+def test_pdf_pages_rendered_as_images_show_every_chart(
+    rendered, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Each page drawn as a PNG (poppler's pdftoppm): kept as an artifact to look at, and each
+    page that holds charts shows the charts' blue. KPI_ARTIFACTS names a folder to keep them in."""
+    tool = shutil.which("pdftoppm")
+    if tool is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    folder = Path(os.environ.get("KPI_ARTIFACTS") or tmp_path_factory.mktemp("pages"))
+    folder.mkdir(parents=True, exist_ok=True)
+    pdf = folder / "EV-0001.pdf"
+    pdf.write_bytes(rendered[1])
+    subprocess.run([tool, "-png", "-r", "50", str(pdf), str(folder / "EV-0001-page")], check=True)
+    shots = sorted(folder.glob("EV-0001-page-*.png"))
+    pages = _pages(rendered[1])
+    assert len(shots) == len(pages)
+    for shot, (_, charts) in zip(shots, pages, strict=True):
+        with Image.open(shot) as page:
+            colours = page.convert("RGB").getcolors(maxcolors=1 << 20) or []
+        blue = sum(count for count, (r, g, b) in colours if r < 40 and 90 < g < 140 and b > 150)
+        assert (blue > 500) == (charts > 0), shot.name
+
+
+def test_a_pack_by_another_learner_never_prints_this_is_me_figures(store: Store) -> None:
+    viewer.set_me(store, "Someone Else")
+    try:
+        pack = evidence.build(store, 2, None)
+    finally:
+        viewer.set_me(store, LEARNER)
+    assert pack.me == [] and pack.me_note == evidence.NOT_THE_LEARNER and pack.me_charts == 0
+    assert "Someone Else" not in " ".join(c.title for c in pack.charts)

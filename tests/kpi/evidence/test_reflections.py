@@ -3,6 +3,7 @@ reflections round-trip through the store with their filters, KSBs, SMART action 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from kpi.charts.spec import ChartSpec
 from kpi.engine.filters import Filters
-from kpi.evidence import coverage, ksbs, reflections, reflective_models
+from kpi.evidence import coverage, ksbs, learners, reflections, reflective_models
 from kpi.insights import Figure, Insight
 from kpi.store.connection import Store, open_store
 
@@ -219,3 +220,19 @@ def test_only_written_sections_are_shown_under_their_step_labels() -> None:
         ("HEAT: Hear", "Listened"),
         ("old", "x"),  # a step the model no longer has keeps its key
     ]
+
+
+def test_a_ksb_of_another_standard_is_refused_when_the_reflection_is_saved(store: Store) -> None:
+    r = reflections.from_insight(_insight(), "Amelia Booth", level=2, store=store)
+    assert r.standard == "ST0072" and r.ksbs == ("ST0072:S5",)
+    with pytest.raises(reflections.InvalidChoice, match="ST0071:S2 belongs to ST0071"):
+        reflections.save(store, replace(r, ksbs=("ST0072:S5", "ST0071:S2")))
+    assert reflections.journal(store) == []
+
+
+def test_a_registered_team_leader_starts_on_st0384_and_is_held_to_it(store: Store) -> None:
+    learners.register(store, "Sam Lee", "ST0384", "1.1")
+    r = reflections.from_insight(_insight(), "Sam Lee", level=3, store=store)
+    assert r.standard == "ST0384"
+    with pytest.raises(reflections.InvalidChoice, match="Sam Lee is on ST0384"):
+        reflections.save(store, replace(r, ksbs=("ST0071:S2",)))
