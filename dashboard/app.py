@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import choices, data, filters
-from dashboard.navigation import PAGES, PageSpec
+from dashboard.navigation import PAGES, PageSpec, alias
 from kpi.charts.disclosure import escape_markdown
 
 st.set_page_config(page_title="Service KPI Dashboard", page_icon="📊", layout="wide")
@@ -23,11 +23,9 @@ for number, spec in enumerate(PAGES):
         default=default,
     )
     # Every page answers at its own name too (/overview, /service_levels): always registered,
-    # hidden from the menu, so a direct link never meets "Page not found".
-    aliases = [
-        st.Page(spec.script, title=spec.title, icon=spec.icon, url_path=a, visibility="hidden")
-        for a in spec.aliases(default)
-    ]
+    # hidden from the menu, so a direct link never meets "Page not found"; each sends the
+    # visitor on to the page itself, which the menu then highlights.
+    aliases = [alias(page, a) for a in spec.aliases(default)]
     sections.setdefault(spec.section, []).extend([page, *aliases])
     specs.extend((p, spec) for p in (page, *aliases))
 

@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboard import data, filters
 from kpi.charts.disclosure import anonymise, csv_bytes, suppress_small
+from kpi.charts.points import Pick, picked
 from kpi.engine.change import Change
 from kpi.engine.filters import Filters
 from kpi.engine.results import MetricResult
@@ -155,13 +156,20 @@ def rag_legend() -> None:
     st.caption(LEGEND)
 
 
-def chart(fig: go.Figure, key: str) -> None:
-    """A Plotly chart with its toolbar; the camera button saves a PNG named after the chart."""
+def chart(fig: go.Figure, key: str, pickable: bool = False) -> Pick | None:
+    """A Plotly chart with its toolbar; the camera button saves a PNG named after the chart.
+
+    A ``pickable`` chart reruns the page when a point or bar is clicked and returns what that
+    point stands for (``kpi.charts.points``; None when nothing drillable is selected)."""
     config = {
         "displaylogo": False,
         "toImageButtonOptions": {"format": "png", "filename": key, "scale": 2},
     }
-    st.plotly_chart(fig, key=key, config=config)
+    if not pickable:
+        st.plotly_chart(fig, key=key, config=config)
+        return None
+    event = st.plotly_chart(fig, key=key, config=config, on_select="rerun", selection_mode="points")
+    return picked(event.selection) if event else None
 
 
 def table(frame: pd.DataFrame, name: str, key: str, grain: str | None = None) -> None:

@@ -14,9 +14,19 @@ from datetime import date, datetime
 import streamlit as st
 
 from dashboard import components, data
-from kpi.charts.disclosure import escape_markdown
+from kpi.charts.disclosure import anonymise, escape_markdown
+from kpi.charts.points import POOLED, Pick, drill_request
 from kpi.engine.change import Change
-from kpi.engine.drill import button_label, drill, drillable, period_filters, title
+from kpi.engine.comparison import MeAgainstRest
+from kpi.engine.drill import (
+    Only,
+    button_label,
+    drill,
+    drillable,
+    period_filters,
+    sides,
+    title,
+)
 from kpi.engine.filters import Filters
 from kpi.engine.results import UNDATED, MetricResult, Report
 from kpi.engine.timeline import period_label
@@ -80,7 +90,7 @@ def segment_picker(breakdown: Report, key: str, widget: str) -> None:
         return
     # Positions, not values, are the options: a null segment is a bar of its own.
     choice = st.selectbox(
-        f"Rows behind one {field}'s figure",
+        f"Rows behind one {field}'s figure (or click its dot on the chart)",
         range(len(rows)),
         index=None,
         format_func=lambda i: (
@@ -114,7 +124,7 @@ def period_picker(over_time: Report, key: str, widget: str) -> None:
         return f"{period_label(str(row.period), grain)}{where}: n = {row.metrics[key].n:,}"
 
     choice = st.selectbox(
-        "Rows behind one point",
+        "Rows behind one point (or click the point on the chart)",
         range(len(rows)),
         index=None,
         format_func=name,
@@ -127,6 +137,52 @@ def period_picker(over_time: Report, key: str, widget: str) -> None:
         button(row.metrics[key], point, row.segment, over_time.as_of, widget)
 
 
+def clicked(
+    pick: Pick | None,
+    key: str,
+    filters: Filters,
+    grain: str | None = None,
+    as_of: datetime | None = None,
+    widget: str = "",
+) -> None:
+    """Open the rows behind a clicked point or bar of a chart of ``key`` drawn with
+    ``filters`` (by ``grain`` over time): once per click, so that closing the dialog and
+    changing anything else does not open it again while the point stays selected."""
+    seen = f"drill_seen_{widget or key}"
+    signature = pick.encode() if pick is not None else None
+    if signature == st.session_state.get(seen):
+        return
+    st.session_state[seen] = signature
+    if pick is None or not drillable(key):
+        return
+    if pick.pooled:
+        st.toast(POOLED, icon=":material/info:")
+        return
+    request = drill_request(pick, filters, grain)
+    if request is not None:
+        show(key, request.filters, request.segment, as_of, only=request.only)
+
+
+def me_and_rest(found: MeAgainstRest, key: str, filters: Filters) -> None:
+    """A drill-through button for each side of "me against the rest of my team"; colleagues
+    in the rest's rows appear as "Colleague 1..n", as in every export of them."""
+    if not drillable(key):
+        return
+    mine, rest = sides(found, filters).items()  # me first, then the rest
+    for column, (name, side), results, widget in zip(
+        st.columns(2), (mine, rest), (found.ours, found.theirs), ("me", "rest"), strict=True
+    ):
+        result = results.get(key)
+        if result is None or not result.n:
+            continue
+        # A button label is Markdown, and the name is the agent's as typed in the data.
+        label = f"{escape_markdown(name)}: {button_label(key, result.n)}"
+        if column.button(
+            label, key=f"drill_{widget}_{key}", type="tertiary", icon=":material/table_rows:"
+        ):
+            show(key, side, me=found.me)
+
+
 def _segment_name(value: str | None) -> str:
     return "(none)" if value is None else str(value)
 
@@ -136,18 +192,23 @@ def show(
     filters: Filters,
     segment: Mapping[str, str | None] | None = None,
     as_of: datetime | None = None,
+    only: Only | None = None,
+    me: str | None = None,
 ) -> None:
-    """Open the dialog listing the rows behind ``key``'s number."""
+    """Open the dialog listing the rows behind ``key``'s number (with ``only``, just its
+    successes or failures: the complaints behind a bar of complaints). With ``me``, every
+    other agent's name is shown as "Colleague 1..n"."""
 
     def body() -> None:
         try:
             with st.spinner("Finding the rows behind this number..."):
-                found = drill(data.store(), key, filters, segment, as_of)
+                found = drill(data.store(), key, filters, segment, as_of, only=only)
         except KpiError as problem:
             st.error(escape_markdown(problem))
             return
+        rows = anonymise(found.rows, "Agent", me) if me is not None else found.rows
         st.caption(escape_markdown(found.note))
-        st.dataframe(found.rows, hide_index=True, width="stretch", placeholder="—")
+        st.dataframe(rows, hide_index=True, width="stretch", placeholder="—")
         st.caption(PRIVACY_NOTE)
 
     st.dialog(title(key, segment), width="large")(body)()

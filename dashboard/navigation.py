@@ -1,14 +1,17 @@
 """The app's pages, declared once: app.py builds the navigation and the tests visit each.
 
 The first page is the default one (served at the app's root). Each page also answers at its
-own name (``/overview``, ``/service_levels``): a hidden page of the same script, so a link
-typed or shared that way opens the page rather than "Page not found".
+own name (``/overview``, ``/service_levels``): a hidden page that sends the visitor on to the
+page itself with every choice in the link, so a link typed or shared that way opens the page
+rather than "Page not found", and the menu highlights it (it cannot highlight a hidden page).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+
+import streamlit as st
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,13 @@ PAGES: tuple[PageSpec, ...] = (
         "evidence",
     ),
     PageSpec(
+        "Reflection and evidence",
+        "views/portfolio.py",
+        "Portfolio",
+        ":material/folder_shared:",
+        "portfolio",
+    ),
+    PageSpec(
         "Data and settings",
         "views/data.py",
         "Data import and quality",
@@ -69,3 +79,16 @@ PAGES: tuple[PageSpec, ...] = (
         "Data and settings", "views/settings.py", "Settings", ":material/settings:", "settings"
     ),
 )
+
+
+def alias(target: st.Page, url_path: str) -> st.Page:
+    """A hidden page at ``url_path`` that switches to ``target``, keeping every query parameter
+    (each value of a repeated one), so the address bar and the menu then show ``target``."""
+
+    def send_on() -> None:
+        params = {name: st.query_params.get_all(name) for name in st.query_params}
+        st.switch_page(target, query_params=params)
+
+    return st.Page(
+        send_on, title=target.title, icon=target.icon, url_path=url_path, visibility="hidden"
+    )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import choices, components, data, filters
+from dashboard import choices, components, data, drill, filters
 from kpi.charts import figures
+from kpi.charts.points import DRIVER_DRILLS, pareto_picks, with_picks
 from kpi.engine.breakdowns import DRIVERS, pareto
 from kpi.engine.change import mark_parts
 from kpi.engine.page_data import counts
@@ -22,28 +23,37 @@ if components.page(
     now, changes = data.compare(chosen, keys)
     if not components.no_rows(now["contacts"], now["responses"]):
         components.rag_legend()
-        components.tiles(
+        drill.tiles(
             [now[k] for k in ("complaint_rate", "escalation_rate", "reopen_rate")],
+            chosen,
             changes,
             per_row=3,
         )
 
         months = data.report(chosen, grain="month", metrics=("complaint_rate",))
         monthly = mark_parts(long_frame(months, ("complaint_rate",)), months)
-        volume = counts(monthly)
+        # Each bar drills into its month's complaints only (the rate's successes), so the rows
+        # number the bar's height.
+        volume = with_picks(counts(monthly), only="successes")
         rate_column, volume_column = st.columns(2)
         with rate_column:
-            components.chart(
-                figures.trend(monthly, "Complaint rate", "%", notes=components.notes(chosen)),
-                "complaint_rate_trend",
-            )
-        with volume_column:
-            components.chart(
-                figures.bars(
-                    volume, "period", "value", "Complaints per month", "month", "complaints"
+            pick = components.chart(
+                figures.trend(
+                    monthly, "Complaint rate", "%", notes=components.notes(chosen), grain="month"
                 ),
-                "complaint_volume",
+                "complaint_rate_trend",
+                pickable=True,
             )
+            drill.clicked(pick, "complaint_rate", months.filters, "month", months.as_of,
+                          "complaint_rate_trend")  # fmt: skip
+        with volume_column:
+            pick = components.chart(
+                figures.period_bars(volume, "Complaints per month", "complaints", "month"),
+                "complaint_volume",
+                pickable=True,
+            )
+            drill.clicked(pick, "complaint_rate", months.filters, "month", months.as_of,
+                          "complaint_volume")  # fmt: skip
 
         st.subheader("What drives them")
         choices.bind("count", "driver", list(DRIVERS), "complaints")
@@ -60,8 +70,14 @@ if components.page(
         if ranked.empty:
             st.info(f"No {DRIVERS[driver].lower()} in this selection.")
         else:
-            components.chart(
-                figures.pareto(ranked, "category", f"{DRIVERS[driver]} by category"),
+            # A click on a bar opens its category's complaints or detractors.
+            pick = components.chart(
+                figures.pareto(
+                    pareto_picks(ranked, driver), "category", f"{DRIVERS[driver]} by category"
+                ),
                 f"pareto_{driver}",
+                pickable=driver in DRIVER_DRILLS,
             )
+            if driver in DRIVER_DRILLS:
+                drill.clicked(pick, DRIVER_DRILLS[driver][0], chosen, widget=f"pareto_{driver}")
             components.table(ranked, f"{driver} by category", f"pareto_{driver}")

@@ -41,7 +41,8 @@ def undo_picker() -> None:
         st.error(f"Cannot undo batch {batch}: {escape_markdown(preview.refused)}")
         return
     st.warning(
-        f"Undoing batch {batch} changes the store as follows:\n"
+        escape_markdown(preview.heading())
+        + "\n"
         + "\n".join(f"- {line}" for line in preview.lines())
     )
     if st.button(f"Confirm: undo batch {batch}", key="undo", type="primary"):

@@ -7,13 +7,14 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dashboard import choices, components, data, filters
+from dashboard import choices, components, data, drill, filters
 from kpi.charts import figures
 from kpi.engine.breakdowns import SCORES, by_scale
 from kpi.engine.change import mark_parts
-from kpi.engine.page_data import dated
+from kpi.engine.page_data import dated, undated_line
 from kpi.engine.tables import for_people, long_frame
 from kpi.metrics.registry import score_range, short_label
+from kpi.store.scales import scale_labels, score_choices
 
 if components.page(
     "Customer feedback",
@@ -23,11 +24,15 @@ if components.page(
 ):
     chosen = filters.current()
     now, changes = data.compare(chosen, ("nps", "csat", "ces", "responses"))
+    if undated := undated_line(data.store(), chosen):
+        st.caption(undated)
     if not components.no_rows(now["responses"]):
         components.rag_legend()
-        components.tiles([now[k] for k in ("nps", "csat", "ces", "responses")], changes)
+        drill.tiles([now[k] for k in ("nps", "csat", "ces", "responses")], chosen, changes)
         if now["nps"].n:
-            components.chart(figures.nps_split_of(now["nps"]), "nps_split")
+            # A click on the detractors or the promoters opens those answers.
+            pick = components.chart(figures.nps_split_of(now["nps"]), "nps_split", pickable=True)
+            drill.clicked(pick, "nps", chosen, widget="nps_split")
 
         st.subheader("How customers scored")
         for column, score in zip(st.columns(3), SCORES, strict=True):
@@ -43,15 +48,18 @@ if components.page(
 
         weeks = data.report(chosen, grain="week", metrics=("responses",))
         weekly = mark_parts(dated(long_frame(weeks, ("responses",))), weeks)
-        components.chart(
+        pick = components.chart(
             figures.trend(
                 weekly,
                 "Survey responses",
                 "count",
                 notes=components.notes(chosen),
+                grain="week",
             ),
             "responses_trend",
+            pickable=True,  # a click on a week opens its answers
         )
+        drill.clicked(pick, "responses", weeks.filters, "week", weeks.as_of, "responses_trend")
 
         st.subheader("Comments")
         words, which, cats = st.columns([2, 1, 2])
@@ -73,14 +81,26 @@ if components.page(
         if picked:
             # Spans every scale the answers use (a 1-10 CSAT as well as a 1-5 one).
             low, high = score_range(picked, data.breakdown("score_counts", chosen, picked).scale)
-            low_high = st.slider(
-                f"{short_label(picked)} between",
-                low,
-                high,
-                (low, high),
-                step=1.0,
-                key="comment_range",
-            )
+            points = score_choices(scale_labels(data.store(), picked), low, high)
+            worded = any(text != f"{value:g}" for value, text in points.items())
+            if worded and low in points and high in points:
+                # An ordinal scale of words (Bad ... Good): the slider shows them.
+                low_high = st.select_slider(
+                    f"{short_label(picked)} between",
+                    list(points),
+                    (low, high),
+                    format_func=points.__getitem__,
+                    key="comment_range",
+                )
+            else:
+                low_high = st.slider(
+                    f"{short_label(picked)} between",
+                    low,
+                    high,
+                    (low, high),
+                    step=1.0,
+                    key="comment_range",
+                )
         narrowed = replace(chosen, category=tuple(categories)) if categories else chosen
         found = data.comments(narrowed, text, picked, low_high)
         st.caption(

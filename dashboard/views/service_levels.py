@@ -29,12 +29,14 @@ if components.page(
         target = data.settings().target_value("sla")
         st.subheader("SLA compliance by priority and by channel")
         by_priority, by_channel = st.columns(2)
+        frames = {}
         for column, field in ((by_priority, "priority"), (by_channel, "channel")):
             breakdown = data.report(chosen, by=(field,), metrics=SLA_KEYS)
             frame = by_segment(breakdown, SLA_KEYS, drop_empty=True)
             sla = plotted(frame, "sla")
             with column:
-                components.chart(
+                # A click on a dot opens the rows behind it, as the list under the chart does.
+                pick = components.chart(
                     figures.intervals(
                         sla,
                         field,
@@ -44,8 +46,19 @@ if components.page(
                         "higher",
                     ),
                     f"sla_by_{field}",
+                    pickable=True,
+                )
+                drill.clicked(
+                    pick, "sla", breakdown.filters, as_of=breakdown.as_of, widget=f"sla_by_{field}"
                 )
                 drill.segment_picker(breakdown, "sla", f"sla_by_{field}")
+            frames[field] = frame
+        # The tables under both charts, full width: side by side, half a 1440 px window cuts
+        # their last columns off.
+        for tab, (field, frame) in zip(
+            st.tabs([f"Table: SLA by {field}" for field in frames]), frames.items(), strict=True
+        ):
+            with tab:
                 components.table(frame, f"SLA by {field}", f"sla_by_{field}")
 
         st.subheader("Response and resolution times")

@@ -31,6 +31,7 @@ def me_against_rest(me: str, chosen: Filters, key: str) -> None:
             both, "who", REGISTRY[key].label, found.ours[key].unit, highlight=f"Me ({me})"
         )
         components.chart(fig, "me_vs_rest")
+    drill.me_and_rest(found, key, chosen)
     components.table(found.table(), "me against the rest of the team", "me_vs_rest")
 
 
@@ -42,7 +43,7 @@ def supervisor_view(chosen: Filters, key: str) -> None:
         frame = by_segment(breakdown, KEYS)
         shown = plotted(frame, key)
         if not shown.empty:
-            components.chart(
+            pick = components.chart(
                 figures.intervals(
                     shown,
                     field,
@@ -52,7 +53,10 @@ def supervisor_view(chosen: Filters, key: str) -> None:
                     metric.direction,
                 ),
                 f"{key}_by_{field}",
+                pickable=True,  # a click on a dot opens the rows behind it
             )
+            drill.clicked(pick, key, breakdown.filters, as_of=breakdown.as_of,
+                          widget=f"{key}_by_{field}")  # fmt: skip
         drill.segment_picker(breakdown, key, f"{key}_by_{field}")
         components.table(frame, f"KPIs by {field}", f"kpis_by_{field}")
 

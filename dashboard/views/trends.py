@@ -59,7 +59,9 @@ if components.page(
             notes,
             grain,
         )
-        components.chart(fig, f"trend_{key}")
+        # A click on a point opens the rows behind it; the list under the chart does the same.
+        pick = components.chart(fig, f"trend_{key}", pickable=True)
+        drill.clicked(pick, key, report.filters, grain, report.as_of, f"trend_{key}")
         drill.period_picker(report, key, f"trend_{key}")
         for signal in control.signals if control else []:
             when, what = period_label(frame.period.iloc[signal.index], grain), signal.description

@@ -24,9 +24,11 @@ from kpi.charts.marks import (
     add_target,
     target_text,
 )
+from kpi.charts.points import Pick
 from kpi.charts.spec import ChartSpec
 from kpi.charts.style import (
     BLUE,
+    EXPORT_MARGIN,
     GREY,
     HEAT_SCALE,
     HEIGHT,
@@ -39,6 +41,7 @@ from kpi.charts.style import (
     plain,
     sized_for_export,
 )
+from kpi.engine.filters import SEGMENT_FIELDS
 from kpi.engine.results import MetricResult
 from kpi.engine.statistics import ControlChart
 from kpi.engine.timeline import part_label, period_label
@@ -58,6 +61,7 @@ __all__ = [
     "nps_split",
     "nps_split_of",
     "pareto",
+    "period_bars",
     "trend",
 ]
 
@@ -104,8 +108,10 @@ def _parts(frame: pd.DataFrame) -> pd.Series:
 
 
 def _hover_data(part: pd.DataFrame, grain: str) -> list[list[object]]:
-    """[period label, n, " - part week: 4 of 7 days covered" or ""] for each point."""
+    """[period label, n, " - part week: 4 of 7 days covered" or "", the point's pick (what a
+    click on it drills into, ``kpi.charts.points``) or ""] for each point."""
     partial = _parts(part)
+    picks = list(part["pick"]) if "pick" in part else [""] * len(part)
     rows = []
     for i, (period, n) in enumerate(zip(part.period, part.n, strict=True)):
         note = ""
@@ -113,8 +119,20 @@ def _hover_data(part: pd.DataFrame, grain: str) -> list[list[object]]:
             note = " - " + part_label(grain, int(part.covered_days.iloc[i] or 0),
                                       int(part.days.iloc[i] or 0))  # fmt: skip
         count = int(n) if n == n and n is not None else 0
-        rows.append([period_label(period.date().isoformat(), grain), count, note])
+        rows.append([period_label(period.date().isoformat(), grain), count, note, picks[i]])
     return rows
+
+
+def _with_picks(part: pd.DataFrame, split: str | None, name: object) -> pd.DataFrame:
+    """A series' points with their picks: the period and n, and the segment the series is
+    (none for the total; "other" pools several segments, so it has no rows of its own)."""
+    segment = {} if split is None else {split: None if name == NONE else str(name)}
+    picks = [
+        Pick(int(n) if n == n and n is not None else 0, period.date().isoformat(), segment,
+             pooled=split is not None and name == OTHER).encode()
+        for period, n in zip(part.period, part.n, strict=True)
+    ]  # fmt: skip
+    return part.assign(pick=picks)
 
 
 def _series(
@@ -177,7 +195,7 @@ def _part_points(
         ys += [part.value.iloc[i], None]
         symbols += ["circle-open", "circle"]
         sizes += [9, 0]
-        data += [hover[i], ["", 0, ""]]
+        data += [hover[i], ["", 0, "", ""]]
     fig.add_trace(
         go.Scatter(
             x=xs,
@@ -288,6 +306,7 @@ def trend(
             fig.add_trace(_band(part))
         # A segment's part periods share its colour, so hover and legend pair them up.
         colour = BLUE if name is None else OKABE_ITO[i % len(OKABE_ITO)]
+        part = _with_picks(part, split, name)
         _series(fig, part, label if name is None else str(name), grain, colour, name is not None)
     if split and _parts(frame).any():
         _part_key(fig, grain)
@@ -323,6 +342,7 @@ def _small_multiples(
                         subplot_titles=[plain(name) for name, _ in groups],
                         vertical_spacing=0.12 if rows > 1 else 0.2)  # fmt: skip
     for i, (name, part) in enumerate(groups):
+        part = _with_picks(part, split, name)
         _series(fig, part, str(name), grain, BLUE, row=i // columns + 1, col=i % columns + 1)
     style = new_figure(f"{label} over time by {split}", "", axis_title(label, unit),
                        height=max(360, 190 * rows))  # fmt: skip
@@ -361,19 +381,30 @@ def intervals(
             y=labels,
             mode="markers",
             name=plain(title),
-            customdata=frame.n,
+            customdata=_segment_data(frame, label_column),
             error_x={"type": "data", "array": plus, "arrayminus": minus, "color": GREY},
             marker={
                 "color": colours,
                 "size": 11,
                 "symbol": ["circle-open" if small else "circle" for _, small in pairs],
             },
-            hovertemplate="%{y}: %{x:.1f} (n = %{customdata:,})<extra></extra>",
+            hovertemplate="%{y}: %{x:.1f} (n = %{customdata[0]:,})<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed", type="category")
     add_target(fig, target, direction, across=True)
     return fig
+
+
+def _segment_data(frame: pd.DataFrame, label_column: str) -> list[list[object]]:
+    """[n, pick] per row; a row of a segment field (a breakdown's bar) picks that segment."""
+    out: list[list[object]] = []
+    for value, n in zip(frame[label_column], frame.n, strict=True):
+        count = int(n) if n == n and n is not None else 0
+        segment = {label_column: None if value is None or value != value else str(value)}
+        pick = Pick(count, segment=segment).encode() if label_column in SEGMENT_FIELDS else ""
+        out.append([count, pick])
+    return out
 
 
 def _error_bars(frame: pd.DataFrame, y: str, ci: tuple[str, str] | None) -> dict | None:
@@ -425,6 +456,46 @@ def bars(
     return fig
 
 
+def period_bars(
+    frame: pd.DataFrame, title: str, y_title: str, grain: str, colour: str = BLUE
+) -> go.Figure:
+    """A count per period (``period``, ``value`` columns) as bars labelled "Aug 2026"; part
+    periods (``kpi.engine.change.mark_parts``) hollow and dotted, said so in the hover and the
+    legend, as ``trend`` draws them; a ``pick`` column is what a click on each bar drills into."""
+    partial = _parts(frame)
+    periods = [str(p)[:10] for p in frame.period]
+    notes = ["" for _ in periods]
+    for i in [j for j in range(len(frame)) if partial.iloc[j]]:
+        covered, days = (int(frame[c].iloc[i] or 0) for c in ("covered_days", "days"))
+        notes[i] = " - " + part_label(grain, covered, days)
+    picks = list(frame["pick"]) if "pick" in frame else [""] * len(frame)
+    fig = new_figure(title, "", y_title)
+    fig.add_trace(
+        go.Bar(
+            x=[period_label(p, grain) for p in periods],
+            y=frame.value,
+            name=plain(y_title),
+            marker={
+                "color": ["rgba(0,0,0,0)" if p else colour for p in partial],
+                "line": {"color": colour, "width": [2 if p else 0 for p in partial]},
+                "pattern": {"shape": ["." if p else "" for p in partial], "fgcolor": colour},
+            },
+            customdata=[[note, pick] for note, pick in zip(notes, picks, strict=True)],
+            hovertemplate="%{x}: %{y:,.0f}%{customdata[0]}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    if partial.any():  # the legend says what a hollow, dotted bar is
+        fig.add_trace(
+            go.Bar(x=[None], y=[None], name=f"part {grain} (hollow, dotted)",
+                   marker={"color": "rgba(0,0,0,0)", "line": {"color": GREY, "width": 2},
+                           "pattern": {"shape": ".", "fgcolor": GREY}})
+        )  # fmt: skip
+    fig.update_layout(showlegend=bool(partial.any()))
+    fig.update_xaxes(type="category")
+    return fig
+
+
 def heatmap(frame: pd.DataFrame, title: str) -> go.Figure:
     """Weekday x hour grid of ``breached`` counts (``day``, ``hour``, ``outcomes`` columns)."""
     days = list(dict.fromkeys(frame.sort_values("weekday")["day"]))
@@ -470,12 +541,14 @@ def nps_split(promoters: int, passives: int, detractors: int) -> go.Figure:
     """One stacked bar: detractors (0-6), passives (7-8), promoters (9-10), as % of answers."""
     total = promoters + passives + detractors
     fig = new_figure("Promoters, passives and detractors", "% of NPS answers", "", height=200)
-    for name, count, colour in (
-        ("Detractors (0-6)", detractors, VERMILLION),
-        ("Passives (7-8)", passives, GREY),
-        ("Promoters (9-10)", promoters, BLUE),
+    for name, count, colour, only in (
+        ("Detractors (0-6)", detractors, VERMILLION, "failures"),
+        ("Passives (7-8)", passives, GREY, None),
+        ("Promoters (9-10)", promoters, BLUE, "successes"),
     ):
         share = 100.0 * count / total if total else 0.0
+        # A click on detractors or promoters opens those answers (passives have no drill).
+        pick = Pick(count, only=only).encode() if only else ""  # type: ignore[arg-type]
         fig.add_trace(
             go.Bar(
                 x=[share],
@@ -486,6 +559,7 @@ def nps_split(promoters: int, passives: int, detractors: int) -> go.Figure:
                 text=[f"{name.split()[0]} {share:.0f}% ({count:,})"],
                 textposition="inside",
                 hovertemplate=f"{name}: {count:,} answers<extra></extra>",
+                customdata=[pick],
             )
         )
     fig.update_layout(barmode="stack", showlegend=False)  # each part is labelled in the bar
@@ -513,6 +587,8 @@ def pareto(
             y=frame[count],
             name=plain(count),
             marker_color=[BLUE if v else GREY for v in vital],
+            # What a click on each bar drills into (``kpi.charts.points.pareto_picks``).
+            customdata=list(frame["pick"]) if "pick" in frame else None,
         )
     )
     if "cumulative_share" in frame:
@@ -526,7 +602,7 @@ def _cumulative(fig: go.Figure, names: Sequence[str], share: pd.Series, cut: flo
         go.Scatter(
             x=names,
             y=share,
-            name="cumulative %",
+            name="cumulative share (%)",
             yaxis="y2",
             mode="lines+markers",
             line={"color": ORANGE},
@@ -534,11 +610,13 @@ def _cumulative(fig: go.Figure, names: Sequence[str], share: pd.Series, cut: flo
     )
     fig.update_layout(
         yaxis2={
-            "title": {"text": "cumulative % of all"},
+            "title": {"text": "Cumulative share of the total (%)"},
             "overlaying": "y",
             "side": "right",
             "range": [0, 105],
+            "tickmode": "array",
             "tickvals": [0, 20, 40, 60, 80, 100],
+            "ticktext": [f"{v}%" for v in (0, 20, 40, 60, 80, 100)],
             "showgrid": False,
         }
     )
@@ -563,7 +641,90 @@ def figure(spec: ChartSpec) -> go.Figure:
         fig = _DRAW[spec.kind](spec, frame)
     x = list(frame[spec.x]) if spec.x in frame else []
     add_references(fig, x, spec.lines)
-    return sized_for_export(fig)
+    return _labelled(sized_for_export(fig), spec)
+
+
+#: Room under an exported chart for its footer line (pixels), and the footer's grey.
+FOOTER_ROOM, FOOTER_GREY = 34, "#555555"
+
+
+def _labelled(fig: go.Figure, spec: ChartSpec) -> go.Figure:
+    """A spec's own axis titles, second title line and footer, drawn on the figure so that an
+    exported image read alone says what, whose, when and from where."""
+    if spec.x_title:  # the first axes only: a Pareto's right axis keeps its own title
+        fig.update_layout(xaxis_title_text=plain(spec.x_title))
+    if spec.y_title:
+        fig.update_layout(yaxis_title_text=plain(spec.y_title))
+    if spec.z_title:
+        colour_bar = {"title": {"text": plain(spec.z_title)}}
+        fig.update_traces(colorbar=colour_bar, selector={"type": "heatmap"})
+    lines = _title_lines(spec.title)
+    # Pinned to the top of the image (not the middle of the margin), so that the subtitle and
+    # the legend below it each get a band of their own however many lines the title takes.
+    fig.update_layout(title={"text": "<br>".join(plain(line) for line in lines),
+                             "yref": "container", "yanchor": "top"})  # fmt: skip
+    top = EXPORT_MARGIN["t"] + 22 * (len(lines) - 1)
+    if spec.subtitle:
+        fig.update_layout(title={"subtitle": {"text": plain(spec.subtitle), "font": {"size": 12}}})
+        top += 24
+    fig.update_layout(margin={"t": top})
+    if spec.footer:
+        _footer(fig, spec)
+    # Plotly anchors a title of several lines by its first line: the others push it up.
+    drop = TITLE_FROM_TOP + TITLE_LINE * (len(lines) - 1)
+    fig.update_layout(title={"y": 1 - drop / (fig.layout.height or HEIGHT)})
+    return fig
+
+
+def _footer(fig: go.Figure, spec: ChartSpec) -> None:
+    """The footer at the foot of the image. The legend moves above the plot and the bottom
+    margin is worked out from the x labels (not grown by Plotly after the fact), so the footer
+    sits below the axis title and never on it."""
+    fig.update_layout(legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0,
+                              "yanchor": "bottom"})  # fmt: skip
+    top = (fig.layout.margin.t or EXPORT_MARGIN["t"]) + (28 if _has_legend(fig) else 0)
+    frame = spec.frame()
+    labels = [str(v) for v in frame[spec.x]] if spec.x in frame else []
+    longest = max(map(len, labels), default=0) if spec.kind in ("bars", "pareto") else 0
+    ticks = 34
+    if longest > 10 and len(labels) > 4:  # long category names: tilted, room for the longest
+        fig.update_xaxes(tickangle=-30)
+        ticks = 16 + int(3.3 * longest)
+    bottom = ticks + 30 + FOOTER_ROOM
+    height = (fig.layout.height or HEIGHT) + FOOTER_ROOM
+    fig.update_layout(height=height, margin={"b": bottom, "t": top})
+    fig.update_xaxes(automargin=False)
+    plot = height - bottom - top
+    fig.add_annotation(text=plain(spec.footer), xref="paper", yref="paper", x=0, xanchor="left",
+                       y=-(bottom - 4) / plot, yanchor="bottom", showarrow=False,
+                       font={"size": 10, "color": FOOTER_GREY}, align="left")  # fmt: skip
+
+
+#: Pixels between the top of an exported chart and its title.
+TITLE_FROM_TOP, TITLE_LINE = 14, 24
+#: Characters of a title that fit across an exported chart on one line.
+TITLE_FITS = 80
+
+
+def _title_lines(title: str) -> list[str]:
+    """A long title broken after a comma (else a space) so each line fits the image."""
+    lines: list[str] = []
+    rest = title
+    while len(rest) > TITLE_FITS:
+        cut = rest.rfind(", ", 0, TITLE_FITS)
+        cut = cut + 1 if cut > 0 else rest.rfind(" ", 0, TITLE_FITS)
+        if cut <= 0:
+            break
+        lines.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    return [*lines, rest]
+
+
+def _has_legend(fig: go.Figure) -> bool:
+    if fig.layout.showlegend is False:
+        return False
+    shown = [t for t in fig.data if t.showlegend is not False]
+    return len(shown) > 1 or fig.layout.showlegend is True
 
 
 def _value_title(spec: ChartSpec) -> str:
@@ -582,10 +743,12 @@ def _spec_line(spec: ChartSpec, frame: pd.DataFrame) -> go.Figure:
             x=frame[spec.x],
             y=frame[spec.y],
             mode="lines+markers",
-            name=plain(spec.y),
+            name=plain(spec.y_title or spec.y),
             line={"color": BLUE},
         )
     )
+    if spec.x == "week" and len(frame):  # "w/c 2 Feb 2026" on the Mondays, not Plotly's Sundays
+        _ticks(fig, pd.Series(pd.to_datetime(frame[spec.x])), "week")
     if "signal" in frame:
         marked = frame[frame.signal.fillna(False).astype(bool)]
         add_signals(fig, list(marked[spec.x]), list(marked[spec.y]))
@@ -599,7 +762,10 @@ def _spec_heatmap(spec: ChartSpec, frame: pd.DataFrame) -> go.Figure:
 
 
 def _spec_pareto(spec: ChartSpec, frame: pd.DataFrame) -> go.Figure:
-    return pareto(frame, spec.x, spec.title, count=spec.y)
+    fig = pareto(frame, spec.x, spec.title, count=spec.y)
+    if spec.y_title:  # the bars' legend entry names what they count
+        fig.data[0].name = plain(spec.y_title)
+    return fig
 
 
 _DRAW = {"bars": _spec_bars, "line": _spec_line, "heatmap": _spec_heatmap, "pareto": _spec_pareto}

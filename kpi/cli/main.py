@@ -21,8 +21,8 @@ from kpi.errors import ImportProblem, KpiError, disk_full, printable
 from kpi.ingest.importer import describe_import, import_file
 from kpi.ingest.layouts import builtin_layouts
 from kpi.ingest.limits import ImportLimits, from_environment
-from kpi.store.batches import UndoRefused, undo
-from kpi.store.connection import default_path, open_store
+from kpi.store.batches import UndoRefused, importer_name, undo
+from kpi.store.connection import Store, default_path, open_store
 from kpi.store.quarantine import imports_table, quarantined_rows
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +71,9 @@ def _progress(path: Path) -> Callable[[str, float], None] | None:
 def _limits(args: argparse.Namespace) -> ImportLimits:
     """The environment's import limits, with those given on the command line instead."""
     return from_environment().with_changes(
-        max_future_days=args.max_future_days, earliest_date=args.earliest_date
+        max_future_days=args.max_future_days,
+        earliest_date=args.earliest_date,
+        max_quarantine=args.max_quarantine,
     )
 
 
@@ -89,6 +91,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                     mapping=args.mapping,
                     progress=_progress(Path(file)),
                     limits=limits,
+                    imported_by=importer_name(),
                 )
             except ImportProblem as problem:
                 failed += 1
@@ -115,12 +118,24 @@ def cmd_seed(args: argparse.Namespace) -> int:
         if not files:
             return _fail(f"no sample files in {args.source_dir}; run `kpi sample` first.")
         for file in files:
-            for line in describe_import(import_file(store, file)):
+            for line in describe_import(import_file(store, file, imported_by=importer_name())):
                 _say(line)
+        _add_sample_notes(store)
         _say(f"seeded {store.path}")
     finally:
         store.close()
     return 0
+
+
+def _add_sample_notes(store: Store) -> None:
+    """The sample team's dated notes (what the sample planted on a known day), so its
+    before/after checks have a change to test."""
+    from kpi.sample.story import DATED_NOTES  # numpy: only when seeding
+    from kpi.store import annotations
+
+    for on_date, text in DATED_NOTES:
+        note = annotations.add(store, on_date, text)
+        _say(f"added the dated note {note.on_date.isoformat()}: {note.text}")
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
@@ -154,7 +169,7 @@ def cmd_imports(args: argparse.Namespace) -> int:
         _say(
             f"batch {r.batch_id}{state}: {r.file_name} [{r.layout}] read {r.rows_read:,}, "
             f"imported {r.rows_imported:,}, quarantined {r.rows_quarantined:,}, "
-            f"at {r.imported_at:%Y-%m-%d %H:%M}"
+            f"at {r.imported_at:%Y-%m-%d %H:%M} by {r.By}"
         )
     return 0
 
@@ -199,7 +214,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 #: Commands whose modules load the engine or the evidence packs (seconds of imports): they are
 #: imported only when asked for, so `kpi import` and friends start quickly.
-HEAVY_COMMANDS = {"report": "kpi.cli.report_command", "evidence": "kpi.cli.evidence_command"}
+HEAVY_COMMANDS = {
+    "report": "kpi.cli.report_command",
+    "evidence": "kpi.cli.evidence_command",
+    "portfolio": "kpi.cli.portfolio_command",
+    "settings": "kpi.cli.settings_command",
+}
 LIGHT_COMMANDS = {
     "import",
     "seed",
@@ -265,6 +285,13 @@ def _add_import_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         type=_iso_date,
         metavar="YYYY-MM-DD",
         help="a date before this quarantines its row (default $KPI_EARLIEST_DATE or 1990-01-01)",
+    )
+    p.add_argument(
+        "--max-quarantine",
+        type=float,
+        metavar="PCT",
+        help="refuse an import that would set aside more than PCT%% of its rows, leaving the "
+        "store as it was (default $KPI_MAX_QUARANTINE or 100: only when every row would be)",
     )
     p.set_defaults(func=cmd_import)
 

@@ -14,7 +14,7 @@ as their pseudonymised key, and free text was scrubbed at import.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from kpi.engine.backend import CACHE, backend_of
+from kpi.engine.comparison import MeAgainstRest
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
 from kpi.engine.preparation import needs, prepare_contacts, prepare_responses
 from kpi.engine.profile import data_profile
@@ -37,6 +38,8 @@ from kpi.store.connection import Store
 DRILL_LIMIT = 500
 
 Format = Literal["text", "time", "hours", "seconds", "yes_no", "score", "count"]
+#: Which of a rate's rows a drill-through keeps, when not all of them.
+Only = Literal["successes", "failures"]
 Expr = Callable[[ir.Table, Context], ir.Value]
 
 
@@ -107,9 +110,13 @@ def drill(
     as_of: datetime | None = None,
     settings: Settings | None = None,
     limit: int = DRILL_LIMIT,
+    only: Only | None = None,
 ) -> Drill:
     """The rows behind ``key``'s number for ``filters`` (and a breakdown row's ``segment``),
-    judged at ``as_of`` (the report's; the latest timestamp in the data by default)."""
+    judged at ``as_of`` (the report's; the latest timestamp in the data by default). With
+    ``only="successes"``, only the rows a rate counts as successes (the complaints behind a
+    bar of complaints, as many as the rate's numerator); with ``only="failures"``, those it
+    counts against it (NPS: the detractors)."""
     if not drillable(key):
         raise InvalidChoice(f"{key!r} has no rows to show behind its number")
     filters = filters or Filters()
@@ -121,9 +128,13 @@ def drill(
     context = _context(source, settings, as_of)
     variant, formula = metric.choose(context)
     where = _where(filters, segment)
+    if only is not None:
+        where += f"; only the {noun(key, 2)} {_only_words(metric, formula, only)}"
     if not formula.supported_by(context):
         return Drill(key, noun(key, 0), 0, pd.DataFrame(), where)
     t = _population(source, metric, variant, formula, filters, segment, context)
+    if only is not None:
+        t = t.filter(_only(formula, only)(t, context).fill_null(False))
     n = int(t.count().execute())
     columns = [*_base_columns(metric), *_outcome_columns(metric, variant, formula, context)]
     frame = _frame(t, metric, formula, columns, context, limit)
@@ -175,6 +186,24 @@ def _population(
     return t.filter(population)
 
 
+def _only(formula: Formula, only: Only) -> Expr:
+    """The condition keeping a rate's successes or failures (NPS: promoters or detractors)."""
+    if formula.kind == "nps" and formula.success is not None and formula.failure is not None:
+        return formula.success if only == "successes" else formula.failure
+    if formula.kind == "proportion" and formula.success is not None:
+        success = formula.success
+        return success if only == "successes" else (lambda t, c: ~success(t, c))
+    raise InvalidChoice("only a rate or NPS has successes and failures to show on their own")
+
+
+def _only_words(metric: Metric, formula: Formula, only: Only) -> str:
+    """ "counted as complaint", "counted as detractors" for the note above the rows."""
+    if formula.kind == "nps":
+        return "counted as " + ("promoters" if only == "successes" else "detractors")
+    header = _SUCCESS.get(metric.key, f"counts towards {metric.label}").lower()
+    return f"counted as {header}" if only == "successes" else f"not counted as {header}"
+
+
 def _where(filters: Filters, segment: Mapping[str, str | None]) -> str:
     parts = [filters.describe()]
     parts += [
@@ -198,6 +227,16 @@ def period_filters(filters: Filters, grain: str, start: date) -> Filters:
     first = max(start, filters.date_from) if filters.date_from else start
     last = min(end, filters.date_to) if filters.date_to else end
     return filters.with_dates(first, last)
+
+
+def sides(found: MeAgainstRest, filters: Filters) -> dict[str, Filters]:
+    """The filters each side of "me against the rest of my team" was computed with (as
+    ``kpi.engine.comparison.me_against_rest`` did), by the name the page gives it."""
+    everyone = replace(filters, agent=())
+    return {
+        f"Me ({found.me})": replace(everyone, agent=(found.me,)),
+        "Rest of the team": replace(everyone, agent=found.rest, team=found.teams),
+    }
 
 
 # --- the columns -------------------------------------------------------------------------------

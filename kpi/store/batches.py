@@ -10,15 +10,41 @@ them exactly; rows it found older were never applied and need no history.
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
 
-from kpi.errors import UndoRefused
+from kpi.errors import UndoRefused, printable
 from kpi.store.connection import Store
 from kpi.store.schema import KINDS, VERSION_FIELD, fields_of, key_field, stored_columns
+
+#: Who an import is recorded as made by when the operating system cannot say.
+LOCAL_USER = "local user"
+
+
+def importer_name(signed_in: str | None = None) -> str:
+    """Who is making an import, as ``imports.imported_by`` records it: the one place that decides.
+
+    Local mode has no sign-in, so it is the operating-system account running the program (not
+    verified: anyone at this computer is "this person"). Team mode (issue 10) passes the
+    signed-in user's name as ``signed_in``, which then wins.
+    """
+    if signed_in and signed_in.strip():
+        return printable(signed_in.strip())
+    try:
+        name = getpass.getuser().strip()
+    except (OSError, KeyError, ImportError):  # no login name, no passwd entry (containers)
+        name = ""
+    # Shown in listings and messages: a terminal escape in an account name stays inert.
+    return printable(name) if name else LOCAL_USER
+
+
+def record_importer(cur: duckdb.DuckDBPyConnection, batch_id: int, imported_by: str) -> None:
+    """Record who made batch ``batch_id`` (``importer_name``)."""
+    cur.execute("UPDATE imports SET imported_by = ? WHERE batch_id = ?", [imported_by, batch_id])
 
 
 @dataclass(frozen=True)
@@ -191,6 +217,13 @@ class UndoPreview:
     quarantined: int
     warnings: int
     refused: str | None = None
+    #: Who made the batch (``imports.imported_by``); None for imports made before it was kept.
+    imported_by: str | None = None
+
+    def heading(self) -> str:
+        """ "Undoing batch 3 (imported by alice) changes the store as follows:"."""
+        by = f" (imported by {self.imported_by})" if self.imported_by else ""
+        return f"Undoing batch {self.batch_id}{by} changes the store as follows:"
 
     def lines(self) -> list[str]:
         """What will change, one line per table it touches, e.g. "contacts: 120 rows this batch
@@ -239,7 +272,13 @@ def undo_preview(store: Store, batch_id: int) -> UndoPreview:
         quarantined=_count(cur, "SELECT count(*) FROM quarantine WHERE batch_id = ?", batch_id),
         warnings=_count(cur, "SELECT count(*) FROM import_warnings WHERE batch_id = ?", batch_id),
         refused=refused,
+        imported_by=_imported_by(cur, batch_id),
     )
+
+
+def _imported_by(cur: duckdb.DuckDBPyConnection, batch_id: int) -> str | None:
+    found = cur.execute("SELECT imported_by FROM imports WHERE batch_id = ?", [batch_id]).fetchall()
+    return found[0][0] if found else None
 
 
 def _count(cur: duckdb.DuckDBPyConnection, sql: str, batch_id: int) -> int:

@@ -43,14 +43,20 @@ def warnings(store: Store, batch_id: int | None = None) -> pd.DataFrame:
 
 
 def imports_table(store: Store) -> pd.DataFrame:
-    """Every import batch with its counts, newest first."""
+    """Every import batch, newest first: which file, when and by whom
+    (``batches.importer_name``) first, where a wide table is read without scrolling, then its
+    layout and counts, and when it was undone."""
     return (
         store.cursor()
         .execute(
-            """SELECT batch_id, file_name, layout, kind, rows_read, rows_imported,
+            """SELECT batch_id, file_name, imported_at,
+                  -- the header people read (kpi.engine.tables.header keeps a word as it
+                  -- is); imports made before migration 4 have no name
+                  coalesce(imported_by, 'not recorded') AS "By",
+                  layout, kind, rows_read, rows_imported,
                   rows_quarantined, rows_inserted, rows_updated, rows_unchanged,
                   coalesce(rows_older, 0) AS rows_older, rows_rolled_up, responses_linked,
-                  warnings, imported_at, undone_at
+                  warnings, undone_at
            FROM imports ORDER BY batch_id DESC"""
         )
         .df()
@@ -73,7 +79,7 @@ def batch_choices(store: Store) -> list[BatchChoice]:
         store.cursor()
         .execute(
             """SELECT batch_id, file_name, layout, rows_read, rows_imported, imported_at,
-                  undone_at
+                  imported_by, undone_at
            FROM imports ORDER BY batch_id DESC"""
         )
         .fetchall()
@@ -91,13 +97,16 @@ def _label(
     rows_read: int | None,
     rows_imported: int | None,
     imported_at: datetime | None,
+    imported_by: str | None,
 ) -> str:
-    """ "Batch 3: tickets.csv (layout zendesk), 120 of 125 rows imported, 12 Nov 2026 10:04 UTC"."""
+    """ "Batch 3: tickets.csv (layout zendesk), 120 of 125 rows imported, 12 Nov 2026 10:04 UTC
+    by alice" (no "by" for imports made before the store kept who made them)."""
     when = f"{imported_at.day} {imported_at:%b %Y %H:%M} UTC" if imported_at else "time unknown"
     rows = f"{rows_imported or 0:,} of {rows_read or 0:,} rows imported"
+    by = f" by {imported_by}" if imported_by else ""
     return (
         # A layout's name in words, as the imports table shows it ("generic contacts").
         f"Batch {batch}: {file_name or 'unnamed file'} "
         f"(layout {(layout or 'unknown').replace('_', ' ')}), "
-        f"{rows}, {when}"
+        f"{rows}, {when}{by}"
     )

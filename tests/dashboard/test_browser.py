@@ -273,3 +273,38 @@ def test_a_direct_link_opens_its_page_with_its_choices(
     # The page writes its choices back: the address bar still holds every one of them.
     query = path.partition("?")[2]
     assert all(part in page.url for part in query.split("&") if part), page.url
+    # The page's own path (/overview, /service_levels) sends it on to the page, which the
+    # menu highlights.
+    expect(page.locator('[data-testid="stSidebarNavLink"][aria-current="page"]')).to_contain_text(
+        title
+    )
+
+
+def _n_in_hover(page: Page) -> int:
+    """The n of the point under the mouse, as its hover label says ("... (n = 152)")."""
+    label = page.locator(".hoverlayer .hovertext").first  # SVG: text_content, not inner_text
+    text = label.text_content(timeout=10_000) or ""
+    found = re.search(r"n = ([\d,]+)", text)
+    assert found, text
+    return int(found.group(1).replace(",", ""))
+
+
+def test_clicking_a_trend_point_opens_the_rows_behind_it(app_url: str, browser_page: Page) -> None:
+    page = browser_page
+    page.goto(app_url + "/trends?kpi=csat&grain=week")
+    _rendered(page)
+    chart = page.locator(".st-key-trend_csat")
+    chart.scroll_into_view_if_needed()
+    point = chart.locator(".scatterlayer .trace .points path").nth(5)
+    point.hover(force=True)
+    n = _n_in_hover(page)
+    point.click(force=True)
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("CSAT: the answers behind the number", timeout=60_000)
+    note = dialog.get_by_text(re.compile(r"^(All|Showing [\d,]+ of) [\d,]+ answers")).first
+    found = re.match(r"(?:All|Showing [\d,]+ of) ([\d,]+) answers", note.inner_text())
+    assert found and int(found.group(1).replace(",", "")) == n, note.inner_text()
+    # The point's own week: a Monday to a Sunday.
+    assert re.search(r"\d+ \w{3} \d{4} - \d+ \w{3} \d{4}\.$", note.inner_text())
+    _screenshots(page, "trends-drill-from-a-click")
+    dialog.get_by_role("button", name="Close").click()

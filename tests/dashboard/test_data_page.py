@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kpi.store import scratch
+from kpi.store.batches import importer_name
 from tests.dashboard.test_markdown_names import shown
 
 PAGE = "views/data.py"
@@ -114,7 +115,9 @@ def test_the_undo_picker_names_each_batch_and_chooses_none(app_for, tmp_path: Pa
     picker = at.selectbox(key="undo_batch")
     assert picker.value is None
     named = [o.rsplit(", ", 1) for o in picker.options]
-    assert all(re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d UTC", w) for _, w in named)
+    # When, and by whom: the account that ran the app (local mode has no sign-in).
+    when_by = r"\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d UTC by " + re.escape(importer_name())
+    assert all(re.fullmatch(when_by, w) for _, w in named), named
     assert [name for name, _ in named] == [
         "Batch 2: contacts_later.csv (layout generic contacts), 3 of 3 rows imported",
         "Batch 1: contacts.csv (layout generic contacts), 2 of 2 rows imported",
@@ -122,10 +125,18 @@ def test_the_undo_picker_names_each_batch_and_chooses_none(app_for, tmp_path: Pa
     assert not [b for b in at.button if b.key == "undo"]  # nothing to confirm until a pick
 
 
+def test_the_imports_table_says_who_made_each_import(app_for, tmp_path: Path) -> None:
+    at = _two_batches(app_for, tmp_path)
+    table = at.dataframe[0].value
+    assert list(table["By"]) == [importer_name(), importer_name()]
+    assert "imported_by" not in table.columns
+
+
 def test_undo_shows_what_will_change_then_does_exactly_that(app_for, tmp_path: Path) -> None:
     at = _two_batches(app_for, tmp_path)
     at.selectbox(key="undo_batch").set_value(2).run()
     preview = shown(at.warning[0].value)
+    assert preview.startswith(f"Undoing batch 2 (imported by {importer_name()}) changes")
     # Contact 1 (changed) and 3 (new) go, contact 1's first version comes back; 2 is batch 1's.
     assert "contacts: 2 rows this batch stored removed" in preview
     assert "1 earlier version they replaced restored (1 row fewer in the store)" in preview

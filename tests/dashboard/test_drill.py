@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from kpi.store import viewer
+from kpi.store.connection import open_store
 from tests.dashboard.test_markdown_names import shown
 
 OVERVIEW = "views/overview.py"
@@ -121,3 +123,54 @@ def test_a_trend_point_opens_the_rows_behind_that_period(app_for, seeded_db: Pat
     assert not at.exception, [e.value for e in at.exception]
     assert _dialog_count(at) == n
     assert len(_drill_table(at)) == min(n, 500)
+
+
+def test_feedback_tiles_offer_the_answers_behind_their_n(app_for, seeded_db: Path) -> None:
+    at = app_for(seeded_db, "views/feedback.py")
+    buttons = _drill_buttons(at)
+    assert {"drill_nps", "drill_csat", "drill_ces", "drill_responses"} <= set(buttons)
+    assert "answers behind this" in buttons["drill_nps"]
+    assert _count(buttons["drill_nps"]) in _tile_ns(at)
+    at.button(key="drill_nps").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _dialog_count(at) == _count(buttons["drill_nps"])
+    assert "Promoter, passive or detractor" in _drill_table(at).columns
+
+
+def test_complaints_tiles_offer_the_contacts_behind_their_n(app_for, seeded_db: Path) -> None:
+    at = app_for(seeded_db, "views/complaints.py")
+    buttons = _drill_buttons(at)
+    assert {"drill_complaint_rate", "drill_escalation_rate", "drill_reopen_rate"} <= set(buttons)
+    at.button(key="drill_complaint_rate").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _dialog_count(at) == _count(buttons["drill_complaint_rate"])
+    assert _drill_table(at)["Complaint"].iloc[0] == "yes"  # complaints first
+
+
+def test_me_and_the_rest_of_my_team_each_open_their_own_rows(app_for, seeded_db: Path) -> None:
+    store = open_store(seeded_db)
+    viewer.set_me(store, "Priya Mistry")
+    store.close()
+    at = app_for(seeded_db, TEAM)
+    at.selectbox(key="team_kpi").set_value("sla").run()
+    buttons = _drill_buttons(at)
+    assert buttons["drill_me_sla"].startswith("Me (Priya Mistry): Show the ")
+    assert buttons["drill_rest_sla"].startswith("Rest of the team: Show the ")
+    at.button(key="drill_me_sla").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _dialog_count(at) == _count(buttons["drill_me_sla"].split(": ", 1)[1])
+    assert set(_drill_table(at)["Agent"]) == {"Priya Mistry"}
+
+
+def test_the_rest_of_my_teams_rows_name_no_colleague(app_for, seeded_db: Path) -> None:
+    store = open_store(seeded_db)
+    viewer.set_me(store, "Priya Mistry")
+    store.close()
+    at = app_for(seeded_db, TEAM)
+    at.selectbox(key="team_kpi").set_value("sla").run()
+    label = _drill_buttons(at)["drill_rest_sla"]
+    at.button(key="drill_rest_sla").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _dialog_count(at) == _count(label.split(": ", 1)[1])
+    agents = set(_drill_table(at)["Agent"])
+    assert agents and all(a.startswith("Colleague ") for a in agents), agents

@@ -11,6 +11,7 @@ import pytest
 
 from kpi.cli import main as cli_main
 from kpi.cli.main import main
+from kpi.store.batches import importer_name
 from kpi.store.connection import open_store
 from tests.kpi.store.test_connection import held_by_another_process
 from tests.paths import SAMPLE_DATA
@@ -151,7 +152,7 @@ def test_many_malformed_lines_are_summarised_in_a_few_grouped_reasons(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     export = tmp_path / "flood.csv"
-    lines = ["contact_id,opened_at,status,channel"]
+    lines = ["contact_id,opened_at,status,channel", "GOOD,2025-01-06 09:00,open,email"]
     for i in range(4000):
         lines.append(
             f"C{i},2025-01-06 09:00,open" if i % 2 else f"C{i},2025-01-06 09:00,open,email,x"
@@ -159,7 +160,8 @@ def test_many_malformed_lines_are_summarised_in_a_few_grouped_reasons(
     export.write_text("\n".join(lines) + "\n")
     code, out, err = run(["import", str(export), "--db", str(tmp_path / "s.duckdb")], capsys)
     assert code == 0, err
-    assert "rows read 4,000 = imported 0 + quarantined 4,000" in out
+    # One good row: a file with none is refused (issue 9), not recorded as an empty batch.
+    assert "rows read 4,001 = imported 1 + quarantined 4,000" in out
     reasons = out.split("top reasons quarantined:\n", 1)[1].splitlines()
     grouped = [line for line in reasons if line.startswith("    ") and " x " in line]
     assert len(grouped) == 2, out  # too few fields, too many: one line each, not 4,000
@@ -173,6 +175,7 @@ def test_a_reader_that_stops_early_ends_the_listing_quietly(tmp_path: Path) -> N
 
     export = tmp_path / "ragged.csv"
     rows = [f"C{i},2025-01-06 09:00,open,email,extra" for i in range(5000)]
+    rows.append("GOOD,2025-01-06 09:00,open,email")  # a file with no good row is refused
     export.write_text("contact_id,opened_at,status,channel\n" + "\n".join(rows) + "\n")
     store = tmp_path / "s.duckdb"
     kpi = Path(sys.executable).parent / "kpi"
@@ -212,3 +215,14 @@ def test_the_date_limits_can_be_set_for_one_import(
     )  # fmt: skip
     assert code == 0, err
     assert "rows read 3 = imported 3 + quarantined 0" in out
+
+
+def test_the_imports_listing_says_who_made_each_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "s.duckdb")
+    code, _, err = run(["import", str(SAMPLE_DATA / "zendesk_tickets.csv"), "--db", db], capsys)
+    assert code == 0, err
+    code, out, _ = run(["imports", "--db", db], capsys)
+    assert code == 0
+    assert out.strip().endswith(f" by {importer_name()}")

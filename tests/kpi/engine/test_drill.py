@@ -140,3 +140,44 @@ def test_nps_rows_say_who_promoted_and_who_detracted_detractors_first(store: Sto
     assert (groups == "detractor").sum() == result.extra["detractors"]
     assert groups.iloc[0] == "detractor"
     assert "(detractors first, then oldest first)" in found.note
+
+
+def test_a_rates_successes_alone_are_as_many_as_its_numerator(store: Store) -> None:
+    result = report(store, MARCH, metrics=("complaint_rate",)).totals()["complaint_rate"]
+    found = drill(store, "complaint_rate", MARCH, only="successes", limit=100_000)
+    assert result.numerator and found.n == result.numerator < result.n
+    assert set(found.rows["Complaint"]) == {"yes"}
+    assert found.where.endswith("; only the contacts counted as complaint")
+
+
+def test_nps_detractors_alone_are_as_many_as_the_results_detractors(store: Store) -> None:
+    result = report(store, MARCH, metrics=("nps",)).totals()["nps"]
+    found = drill(store, "nps", MARCH, only="failures", limit=100_000)
+    assert found.n == result.extra["detractors"] > 0
+    assert set(found.rows["Promoter, passive or detractor"]) == {"detractor"}
+    assert found.where.endswith("; only the answers counted as detractors")
+
+
+def test_only_a_rate_or_nps_has_successes_to_show_alone(store: Store) -> None:
+    with pytest.raises(InvalidChoice, match="only a rate or NPS has successes and failures"):
+        drill(store, "first_response_hours", MARCH, only="successes")
+
+
+def test_each_side_of_me_against_the_rest_drills_into_its_own_n(store: Store) -> None:
+    from kpi.engine.comparison import me_against_rest
+    from kpi.engine.drill import sides
+
+    agent = (
+        store.cursor()
+        .execute(
+            "SELECT agent FROM contacts WHERE agent IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC"
+        )
+        .fetchall()[0][0]
+    )
+    found = me_against_rest(store, MARCH, agent, ("sla", "csat"))
+    assert found.rest
+    mine, rest = sides(found, MARCH).items()
+    assert mine[0] == f"Me ({agent})" and rest[0] == "Rest of the team"
+    for key in ("sla", "csat"):
+        assert drill(store, key, mine[1]).n == found.ours[key].n, key
+        assert drill(store, key, rest[1]).n == found.theirs[key].n, key

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import count
 
+import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,7 +24,7 @@ from kpi.store.batches import (
     undo_preview,
     upsert,
 )
-from kpi.store.connection import SCHEMA_VERSION, Store, open_store
+from kpi.store.connection import MIGRATIONS, SCHEMA_VERSION, Store, open_store
 from kpi.store.schema import STATUSES, stored_columns
 from tests.kpi.stores import rows
 
@@ -462,22 +463,21 @@ def test_importing_two_snapshots_in_either_order_ends_with_the_same_newest_rows(
 
 def test_a_store_from_before_updated_at_gains_the_columns_and_keeps_its_rows(tmp_path):
     path = tmp_path / "old.duckdb"
-    store = open_store(path)
-    # Make it a schema-2 store: no updated_at, no rows_older, no as_of.
+    # A schema-2 store, made by the first two migrations (so that later ones all run on it):
+    # migration 1 builds the canonical tables from schema.py as it is now, so updated_at goes.
+    con = duckdb.connect(str(path))
+    for migration in MIGRATIONS[:2]:
+        migration(con)
     for table in ("contacts", "contacts_history"):
-        store.con.execute(f"ALTER TABLE {table} DROP COLUMN updated_at")
-    store.con.execute("ALTER TABLE imports DROP COLUMN rows_older")
-    store.con.execute("ALTER TABLE imports DROP COLUMN as_of")
-    store.con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    store.con.execute(
+        con.execute(f"ALTER TABLE {table} DROP COLUMN updated_at")
+    con.execute("INSERT INTO meta VALUES ('pseudonym_key', 'k'), ('schema_version', '2')")
+    con.execute(
         "INSERT INTO contacts (source, contact_id, opened_at, team, batch_id) "
         "VALUES ('desk', 'T1', ?, 'Billing', 1)",
         [at(0)],
     )
-    store.con.execute(
-        "INSERT INTO imports (batch_id, source, rows_unchanged) VALUES (1, 'desk', 0)"
-    )
-    store.close()
+    con.execute("INSERT INTO imports (batch_id, source, rows_unchanged) VALUES (1, 'desk', 0)")
+    con.close()
     store = open_store(path)
     try:
         assert store.schema_version == SCHEMA_VERSION
