@@ -41,7 +41,7 @@ PAGE_PARAMS: dict[str, dict[str, str]] = {
     "team": {"kpi": "the KPI for the chart (a KPI key, e.g. csat)"},
     "reflect": {"level": "the learner's level (2 or 3)"},
     "evidence": {
-        "standard": "the apprenticeship standard for KSB coverage (e.g. ST0072)",
+        "learner": "the learner whose KSB coverage is shown (against their own standard)",
         "review": "the reflection waiting for review (its number)",
         "export": "the reflection to export (its number)",
     },

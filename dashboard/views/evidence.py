@@ -19,7 +19,7 @@ from kpi.charts import images
 from kpi.charts.disclosure import escape_markdown
 from kpi.engine.tables import for_people
 from kpi.errors import KpiError
-from kpi.evidence import coverage, documents, ksbs, redaction, reflections
+from kpi.evidence import coverage, documents, ksbs, learners, redaction, reflections
 from kpi.evidence import packs as evidence
 from kpi.evidence.reflections import Reflection
 
@@ -39,16 +39,24 @@ def journal() -> list[Reflection]:
 
 
 def coverage_section() -> None:
+    """KSB coverage per learner, against the standard they are on (never pooled across the
+    store: one learner's evidence does not count for another)."""
     st.subheader("KSB coverage")
-    choices.bind("standard", "coverage_standard", list(ksbs.STANDARDS), next(iter(ksbs.STANDARDS)))
-    standard: str = st.selectbox(
-        "Standard",
-        list(ksbs.STANDARDS),
-        format_func=lambda code: ksbs.STANDARDS[code],
-        key="coverage_standard",
+    names = learners.learners(data.store())
+    if not names:
+        st.caption("No reflections yet: start one on the Reflect page.")
+        provider_wording()
+        return
+    choices.bind("learner", "coverage_learner", names, names[0])
+    learner: str = st.selectbox("Learner", names, key="coverage_learner")
+    own = learners.registration(data.store(), learner)
+    table_ = coverage.learner_coverage(data.store(), learner)
+    st.caption(
+        escape_markdown(
+            f"{own.describe}. {coverage.coverage_summary(table_)} {ksbs.PROVISIONAL} "
+            "The Portfolio page has the learner's index, KSB annex and discussion prep sheet."
+        )
     )
-    table_ = coverage.ksb_coverage(data.store(), standard)
-    st.caption(f"{coverage.coverage_summary(table_)} {ksbs.PROVISIONAL}")
     components.dataframe(for_people(table_[["ksb", "reflections", "reviewed", "description"]]))
     provider_wording()
 

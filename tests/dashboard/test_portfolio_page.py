@@ -67,3 +67,19 @@ def test_a_team_leader_is_shown_against_st0384(app_for, seeded_db: Path) -> None
     assert set(table.KSB.str.split().str[0]) == {"ST0384"}
     warnings = " ".join(w.value for w in at.warning).replace("\\", "")  # Markdown-escaped
     assert "EV-0002 ST0072:K2" in warnings and "Map them to ST0384 KSBs instead." in warnings
+
+
+def test_the_evidence_page_counts_coverage_per_learner_against_their_standard(
+    app_for, seeded_db: Path
+) -> None:
+    _with_reflections(seeded_db)
+    at = app_for(seeded_db, "views/evidence.py")
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="coverage_learner").value == LEARNER
+    covered = at.dataframe[1].value.set_index("KSB")
+    assert covered.loc["ST0072 B6 Right first time", "Reflections"] == 1
+    assert covered.loc["ST0072 K2 Understanding the organisation", "Reflections"] == 0  # Owen's
+    at.selectbox(key="coverage_learner").set_value("Owen Jenkins").run()
+    caption = " ".join(c.value for c in at.caption).replace("\\", "")  # Markdown-escaped
+    assert "ST0384" in caption and "version 1.1" in caption
+    assert all(k.startswith("ST0384") for k in at.dataframe[1].value["KSB"])
