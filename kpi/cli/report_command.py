@@ -24,7 +24,7 @@ from kpi.engine.timeline import GRAINS
 from kpi.errors import KpiError, ReportProblem
 from kpi.metrics.registry import KEYS, REGISTRY
 from kpi.metrics.settings import load_settings
-from kpi.metrics.settings_form import with_settings
+from kpi.metrics.settings_form import overrides_line, with_settings
 from kpi.store.connection import default_path, open_store
 
 FORMATS = ("table", "json", "csv")
@@ -71,10 +71,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        text = render(build_report(args), args.format)
+        result = build_report(args)
+        text = render(result, args.format)
+        said = overrides_line(result.settings, getattr(args, "set", None) or ())
     except KpiError as problem:
         print(f"kpi: {_one_line(problem)}", file=sys.stderr, flush=True)
         return 2
+    if said and args.format == "table":
+        text = f"{said}\n{text}"
+    elif said:
+        # JSON and CSV stay machine-readable; the line still tells the person running it.
+        print(said, file=sys.stderr, flush=True)
     sys.stdout.write(text)
     sys.stdout.flush()
     return 0

@@ -354,7 +354,16 @@ def _check_one_scale(
         result.value = result.ci_low = result.ci_high = None
         result.reason = "answers use different scales, so one mean would mix them"
     else:
-        scale = f" ({lows.pop():g}-{highs.pop():g})"
+        bottom, top = lows.pop(), highs.pop()
+        scale = f" ({bottom:g}-{top:g})"
+        if result.value is not None and bottom is not None and top is not None:
+            # The t interval can run past the scale's ends on small samples: limit it, and say so.
+            interval = statistics.mean_interval(
+                result.value, result.extra.get("sd"), result.n, bounds=(bottom, top)
+            )
+            if (interval.low, interval.high) != (result.ci_low, result.ci_high):
+                scale = f" ({bottom:g}-{top:g}; its interval limited to the scale)"
+            result.ci_low, result.ci_high = interval.low, interval.high
         result.definition = metric.definition(context, scale=scale)
 
 

@@ -81,14 +81,21 @@ def _nps_shares(promoters: int, detractors: int, n: int) -> tuple[float, float]:
     return promoters / n, detractors / n
 
 
-def nps_standard_error(promoters: int, detractors: int, n: int) -> float | None:
+def nps_standard_error(
+    promoters: int, detractors: int, n: int, adjusted: bool = False
+) -> float | None:
     """Standard error of NPS in points: 100 x sqrt((p + d - (p - d)^2) / n), p and d as shares.
 
-    None when there are no answers.
+    ``adjusted`` works it out as the NPS interval does (``NPS_METHOD``): after adding one
+    promoter, one passive and one detractor (n + 3 answers), so it is above zero for any n > 0
+    (six promoters of six: 22.2, where the plain one is 0). None when there are no answers.
     """
     if n == 0:
         return None
     p, d = _nps_shares(promoters, detractors, n)
+    if adjusted:
+        n = n + 3 * _NPS_PSEUDO
+        p, d = (promoters + _NPS_PSEUDO) / n, (detractors + _NPS_PSEUDO) / n
     # The variance is never negative in exact arithmetic; max() absorbs rounding at p or d = 1.
     return 100 * math.sqrt(max(0.0, p + d - (p - d) ** 2) / n)
 
@@ -135,13 +142,23 @@ def nps_interval(promoters: int, detractors: int, n: int, confidence: float = 0.
     return Interval(100 * max(-1.0, centre - half), 100 * min(1.0, centre + half))
 
 
-def mean_interval(mean: float, sd: float | None, n: int, confidence: float = 0.95) -> Interval:
+def mean_interval(
+    mean: float,
+    sd: float | None,
+    n: int,
+    confidence: float = 0.95,
+    bounds: tuple[float, float] | None = None,
+) -> Interval:
     """Student's t interval for a mean (``MEAN_METHOD``); None at both ends with fewer than two
-    values or no spread (a zero-width interval would claim a certainty the sample cannot give)."""
+    values or no spread (a zero-width interval would claim a certainty the sample cannot give).
+    ``bounds`` (a survey scale's ends) limit the interval: no mean of 1-2 answers can be 3.1."""
     if sd is None or n < 2 or sd <= 0:
         return Interval(None, None)
     margin = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
-    return Interval(mean - margin, mean + margin)
+    low, high = mean - margin, mean + margin
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Interval(low, high)
 
 
 def _test_from_z(difference: float, z: float, alpha: float) -> ChangeTest:
@@ -172,9 +189,15 @@ def two_proportion_test(x1: int, n1: int, x2: int, n2: int, alpha: float = ALPHA
 def nps_change_test(
     p1: int, d1: int, n1: int, p2: int, d2: int, n2: int, alpha: float = ALPHA
 ) -> ChangeTest:
-    """Change in NPS (points, second minus first): difference / sqrt(SE1^2 + SE2^2)."""
+    """Change in NPS (points, second minus first): difference / sqrt(SE1^2 + SE2^2).
+
+    The standard errors are the adjusted ones the NPS interval uses (one answer of each kind
+    added to each side): with the plain ones, one promoter then one detractor would read as a
+    certain change (p = 0), since neither one-sided sample shows any spread.
+    """
     first, second = nps(p1, d1, n1), nps(p2, d2, n2)
-    se1, se2 = nps_standard_error(p1, d1, n1), nps_standard_error(p2, d2, n2)
+    se1 = nps_standard_error(p1, d1, n1, adjusted=True)
+    se2 = nps_standard_error(p2, d2, n2, adjusted=True)
     if first is None or second is None or se1 is None or se2 is None:
         return _NO_TEST
     difference = second - first

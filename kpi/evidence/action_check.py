@@ -8,7 +8,9 @@ action's KPI (or the reflection's KPIs) before and after that date so that it ca
   says what was left out and why);
 - a clean baseline: when the before weeks hold a control-chart signal or a spike, the check says
   so in plain words and makes no claim that the difference is more than chance;
-- the effect (after minus before) with its 95% interval, the test and its p-value;
+- a clean after window: when an after week is a spike against the other after weeks, the same;
+- the effect (after minus before) with its 95% interval, the test and its p-value, and which
+  way the KPI moved ("a real improvement" or "a real worsening", from the KPI's direction);
 - whether the SMART target was met by the review date (or that the date is not reached yet);
 - a before/after chart and the weekly series with the change marked (``chart``).
 """
@@ -26,7 +28,8 @@ from kpi.engine.change import Change, change
 from kpi.engine.filters import Filters
 from kpi.engine.results import MetricResult
 from kpi.engine.tables import format_value
-from kpi.evidence.baseline import note_of
+from kpi.evidence.baseline import distinct_values, note_of
+from kpi.evidence.pack_charts import SMART_TARGET
 from kpi.evidence.reflections import Reflection
 from kpi.insights import like_for_like
 from kpi.insights.insight_segment import Segment, measure, weekly
@@ -42,8 +45,21 @@ VERDICTS = {
     "more": "more than chance",
     "within": "within chance",
     "unfair": "not judged: unfair baseline (see the warning)",
+    "unusual_after": "not judged: an unusual week after the change (see the warning)",
     "untested": "no test for this KPI",
 }
+#: Why a weekday and hour segment is checked on SLA whatever KPIs the reflection names.
+SLA_ONLY = "Measured on SLA: a weekday and hour segment can only be measured by SLA."
+
+
+def movement(key: str, difference: float) -> str:
+    """ "a real improvement" / "a real worsening" from the KPI's direction; "a real rise" /
+    "a real fall" for a KPI where neither way is better."""
+    direction = REGISTRY[key].direction
+    up = difference > 0
+    if direction is None:
+        return "a real rise" if up else "a real fall"
+    return "a real improvement" if up == (direction == "higher") else "a real worsening"
 
 
 @dataclass(frozen=True)
@@ -56,20 +72,50 @@ class KpiCheck:
     after: MetricResult
     change: Change
     effect: Effect
-    #: Sentences naming what makes the before weeks an unfair baseline, and those weeks.
+    #: Sentences naming what makes the before weeks an unfair baseline; ``flagged`` holds
+    #: those weeks and the unusual after weeks (the weekly chart marks them).
     warnings: tuple[str, ...]
     flagged: tuple[date, ...]
     #: The weekly series from the limits' first week to the after window's last (the chart's).
     weeks: tuple[tuple[date, MetricResult], ...]
+    #: Sentences naming each after week that is a spike against the other after weeks.
+    unusual_after: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> str:
-        """A key of ``VERDICTS``: an unfair baseline is never judged, whatever the test says."""
+        """A key of ``VERDICTS``: an unfair baseline or an unusual after week is never judged,
+        whatever the test says."""
         if self.warnings:
             return "unfair"
+        if self.unusual_after:
+            return "unusual_after"
         if self.change.p_value is None:
             return "untested"
         return "more" if self.change.significant else "within"
+
+    def verdict_text(self) -> str:
+        """The verdict for a table: "more than chance: a real worsening", "within chance", ..."""
+        if self.verdict == "more" and self.change.difference is not None:
+            return f"{VERDICTS['more']}: {movement(self.key, self.change.difference)}"
+        return VERDICTS[self.verdict]
+
+    def _warnings(self) -> list[str]:
+        """A warning for unusual before weeks and one for unusual after weeks, naming them."""
+        out = []
+        for found, head, ending in (
+            (self.warnings, "the before weeks are not a fair baseline", " ending"),
+            (self.unusual_after, "the after weeks hold {}", ""),
+        ):
+            if found:
+                many = len(found) > 1
+                weeks = "those unusual weeks" if many else "that unusual week"
+                out.append(
+                    f"Warning: {head.format('unusual weeks' if many else 'an unusual week')}: "
+                    + "; ".join(found)
+                    + ". So no claim is made that the action caused this difference: it may "
+                    f"be {weeks}{ending}, not the action working."
+                )
+        return out
 
     def sentences(self, segment: Segment) -> list[tuple[bool, str]]:
         """The KPI's check in plain words: the figures, the effect, then the verdict, each
@@ -84,21 +130,14 @@ class KpiCheck:
                 f"{effect_text(self.effect, unit)}.",
             )
         ]
+        out += [(True, text) for text in self._warnings()]
         p = f"p = {self.change.p_value:.3g}" if self.change.p_value is not None else ""
-        if self.warnings:
-            weeks = "those unusual weeks" if len(self.warnings) > 1 else "that unusual week"
-            out.append(
-                (
-                    True,
-                    "Warning: the before weeks are not a fair baseline: "
-                    + "; ".join(self.warnings)
-                    + ". So no claim is made that the action caused this difference: it may "
-                    f"be {weeks} ending, not the action working.",
-                )
-            )
-        elif self.verdict == "more":
+        if self.verdict == "more" and self.change.difference is not None:
             zero = "; the 95% interval does not include zero" if self.effect.excludes_zero else ""
-            out.append((False, f"This is more than chance ({self.change.test}, {p}){zero}."))
+            moved = movement(self.key, self.change.difference)
+            out.append(
+                (False, f"This is {moved}, more than chance ({self.change.test}, {p}){zero}.")
+            )
         elif self.verdict == "within":
             out.append(
                 (
@@ -121,6 +160,8 @@ class Check:
     target: str
     #: Why there is no comparison (no whole week on a side yet); None when there is one.
     problem: str | None = None
+    #: Why the KPIs checked are not the ones the reflection names (``SLA_ONLY``); or None.
+    measured: str | None = None
 
     def caption(self) -> str:
         """ "Category Billing, before and after 13 Apr 2026: 8 whole weeks before (...) ..."."""
@@ -133,6 +174,8 @@ class Check:
         """Everything the check says, in order, each with whether it is a warning (a page
         shows those in a warning box)."""
         out = [(False, self.caption())]
+        if self.measured:
+            out.append((False, self.measured))
         if self.windows is not None:
             out += [(False, note) for note in self.windows.notes]
         for k in self.kpis:
@@ -153,19 +196,22 @@ def check(store: Store, r: Reflection, settings: Settings | None = None) -> Chec
         return None
     settings = settings or load_settings(store)
     segment = r.action.segment
+    named = keys
     keys = tuple(k for k in keys if not segment.block or k == "sla") or ("sla",)
+    # Said whenever a KPI the reflection names is swapped or dropped, never silently.
+    measured = SLA_ONLY if set(named) != set(keys) else None
     data_range = breakdowns.data_range(store, settings.timezone)
     found = like_for_like.windows(note.on_date, data_range)
     target = target_status(store, r, found if isinstance(found, Windows) else None, settings)
     if isinstance(found, str):
-        return Check(note, segment, None, (), target, found)
+        return Check(note, segment, None, (), target, found, measured)
     first = measure(store, segment, keys, found.before, settings)
     second = measure(store, segment, keys, found.after, settings)
     limits = like_for_like.limits_window(found, data_range[0])
     kpis = tuple(
         _kpi_check(store, segment, k, first[k], second[k], found, limits, settings) for k in keys
     )
-    return Check(note, segment, found, kpis, target)
+    return Check(note, segment, found, kpis, target, measured=measured)
 
 
 def _kpi_check(
@@ -183,6 +229,7 @@ def _kpi_check(
     )
     baseline_weeks = [(d, m) for d, m in series if limits.date_to and d <= limits.date_to]
     warnings = like_for_like.baseline_warnings(key, baseline_weeks, w.before)
+    unusual = like_for_like.after_warnings(key, series, w.after)
     return KpiCheck(
         key,
         before,
@@ -190,8 +237,9 @@ def _kpi_check(
         change(after, before),
         effect(before, after),
         tuple(warnings.values()),
-        tuple(warnings),
+        (*warnings, *unusual),
         tuple(series),
+        tuple(unusual.values()),
     )
 
 
@@ -243,11 +291,12 @@ def target_status(
         and result.ci_low <= a.target <= result.ci_high
         else ""
     )
+    value, target = distinct_values(result.value, a.target, unit)
     return (
         f"Target {'met' if met else 'not met'} by the review date ({day_text(a.review_date)}): "
-        f"{metric.label} for {a.segment.describe()} was {format_value(result.value, unit)} "
+        f"{metric.label} for {a.segment.describe()} was {value} "
         f"(n = {result.n:,}{interval}; {period.describe()}) against a target of "
-        f"{format_value(a.target, unit)} ({'higher' if higher else 'lower'} is better).{unsure}"
+        f"{target} ({'higher' if higher else 'lower'} is better).{unsure}"
     )
 
 
@@ -271,7 +320,7 @@ def table(found: Check) -> pd.DataFrame:
                 "n after": c.after.n,
                 "difference (95% interval)": effect_text(c.effect, c.before.unit, short=True),
                 "p": c.change.p_value,
-                "verdict": VERDICTS[c.verdict],
+                "verdict": c.verdict_text(),
             }
             for c in found.kpis
         ],
@@ -325,7 +374,7 @@ def _bars(found: Check, k: KpiCheck, target: float | None, me: str) -> ChartSpec
         "value",
         rows,
         unit=k.before.unit,
-        lines={"target": target} if target is not None else {},
+        lines=_target_line(target, k.before.unit),
         ci=("ci_low", "ci_high"),
     )
 
@@ -352,9 +401,16 @@ def _weekly(found: Check, k: KpiCheck, target: float | None, me: str) -> ChartSp
         "value",
         rows,
         unit=k.before.unit,
-        lines={"target": target} if target is not None else {},
+        lines=_target_line(target, k.before.unit),
         marker=(w.after.date_from or found.note.on_date).isoformat(),
     )
+
+
+def _target_line(target: float | None, unit: str) -> dict[str, float]:
+    """The SMART target line, labelled as on every other chart ("SMART target 75.0%")."""
+    if target is None:
+        return {}
+    return {f"{SMART_TARGET} {format_value(float(target), unit)}": float(target)}
 
 
 def _range(window: Filters) -> str:

@@ -4,8 +4,9 @@ of a target that sits on the wrong side of it.
 The baseline is read over the same weeks the action check calls "before" (whole weeks before
 the dated change the action made); with no dated change yet, over the reflection's own period,
 or else the last whole weeks of data. A target below the baseline of a KPI where higher is
-better (or above it where lower is better) would be "met" by doing nothing, so it is refused
-when the action is saved, naming the baseline, its n and its period.
+better (or above it where lower is better), or equal to it, would be "met" by doing nothing, so
+it is refused when the action is saved, naming the baseline, its n and its period, with enough
+digits that the target and the baseline never print as the same number.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kpi.engine.timeline import local_date
 from kpi.errors import InvalidChoice
 from kpi.insights import like_for_like
 from kpi.insights.insight_segment import Segment, measure
+from kpi.insights.model import distinct
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.settings import Settings, load_settings
 from kpi.store.annotations import Annotation, all_annotations
@@ -104,19 +106,36 @@ def baseline(
     return Baseline(period, measure(store, segment, [key], period, settings)[key], source)
 
 
+def distinct_values(value: float, other: float, unit: str) -> tuple[str, str]:
+    """Both values in their unit, with enough decimals that two different numbers never print
+    the same ("92.90%" and "92.91%", not "92.9%" twice)."""
+    shown = format_value(value, unit), format_value(other, unit)
+    if value == other or shown[0] != shown[1]:
+        return shown
+    a, b = distinct(value, other, least=2)
+    if unit == "points":
+        return (f"+{a}" if value >= 0 else a), (f"+{b}" if other >= 0 else b)
+    suffix = {"%": "%", "hours": " h", "seconds": " s"}.get(unit, "")
+    return f"{a}{suffix}", f"{b}{suffix}"
+
+
 def refuse_wrong_side(key: str, target: float, segment: Segment, found: Baseline) -> None:
-    """Raise ``TargetOnWrongSide`` when ``target`` is on the wrong side of the baseline."""
+    """Raise ``TargetOnWrongSide`` when ``target`` is on the wrong side of the baseline or
+    equal to it (either is met without any change)."""
     metric = REGISTRY[key]
     value = found.result.value
     if metric.direction is None or value is None:
         return
     higher = metric.direction == "higher"
-    if (higher and target >= value) or (not higher and target <= value):
+    if (higher and target > value) or (not higher and target < value):
         return
-    unit = found.result.unit
+    r, unit = found.result, found.result.unit
+    shown, base = distinct_values(target, value, unit)
     side, better = ("below", "above") if higher else ("above", "below")
+    where = "equal to" if target == value else side
     raise TargetOnWrongSide(
-        f"a target of {format_value(target, unit)} for {metric.label} ({segment.describe()}) "
-        f"is {side} its baseline of {found.text()}: {metric.direction} is better, so that "
-        f"target is met without any change; set one {better} {format_value(value, unit)}"
+        f"a target of {shown} for {metric.label} ({segment.describe()}) is {where} its "
+        f"baseline of {base} (n = {r.n:,}; {_dates(found.period)}, {found.source}): "
+        f"{metric.direction} is better, so that target is already met without any change; "
+        f"set one {better} {base}"
     )

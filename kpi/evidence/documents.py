@@ -3,8 +3,9 @@
 Both writers walk the same sections in the same order (``packs.SECTION_TITLES``), so a pack
 reads the same whichever file a portfolio takes. Text goes in as plain text: no markdown or
 markup is interpreted, whatever the learner typed. Both are A4, name the learner as author, give
-every chart alt text, and keep a heading on the same page as what it introduces (a chart's title
-is never left at the foot of a page with its chart on the next).
+every chart alt text, and keep a heading on the same page as what it introduces (a chart's label
+is never left at the foot of a page with its chart on the next). A chart's full title is drawn
+on its image only (the image must stand alone); the heading above it is a short "Chart 2".
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from docx.shared import Mm, Pt
 from docx.text.paragraph import Paragraph
 from fpdf import FPDF
 
-from kpi.charts.spec import ChartSpec
+from kpi.evidence.day_words import day_words
 from kpi.evidence.packs import SECTION_TITLES, Pack
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -51,7 +52,7 @@ def _details(pack: Pack) -> list[tuple[str, str]]:
         ("Evidence reference", pack.reference),
         ("Learner", pack.learner),
         ("Standard", f"{pack.standard} (Level {pack.level})"),
-        ("Date", pack.created.isoformat()),
+        ("Date", day_words(pack.created)),
         ("Evidence type", pack.evidence_type),
         ("Period and filters", pack.period),
         ("Data cut-off", pack.cutoff),
@@ -67,7 +68,8 @@ def _ksb_rows(pack: Pack) -> list[list[str]]:
 
 def _figure_rows(pack: Pack) -> list[list[str]]:
     return [["Figure", "Value", "n", "95% interval"]] + [
-        [f.label, f.value, f.n, f.interval or "-"] for f in pack.figures
+        [f.label, f.value, f.n, f.interval or "— (suppressed with its figure)"]
+        for f in pack.figures
     ]
 
 
@@ -105,6 +107,11 @@ def _chart_groups(pack: Pack) -> tuple[list[int], list[int]]:
     count = len(pack.charts)
     split = count - pack.me_charts
     return list(range(split)), list(range(split, count))
+
+
+def chart_label(index: int) -> str:
+    """ "Chart 1": the heading above a chart, whose full title is on the image itself."""
+    return f"Chart {index + 1}"
 
 
 def _alt(pack: Pack, index: int) -> str:
@@ -173,11 +180,12 @@ class _Pdf(FPDF):
                     cells.cell(self.text_of(str(value)))
         self.set_font(self.family, "", 9)
 
-    def chart(self, spec: ChartSpec, image: bytes, alt: str) -> None:
-        """A chart's title and the chart itself, on one page."""
+    def chart(self, label: str, image: bytes, alt: str) -> None:
+        """A chart's short label ("Chart 2") and the chart itself, on one page: the title is
+        drawn on the image (it must stand alone as a PNG), so it is not printed twice."""
         height = CHART_MM * _png_ratio(image)
         self.keep(8 + height)
-        self.para(spec.title, bold=True)
+        self.para(label, bold=True)
         self.image(io.BytesIO(image), w=CHART_MM, alt_text=self.text_of(alt))
         self.ln(2)
 
@@ -202,9 +210,9 @@ def pdf_bytes(pack: Pack) -> bytes:
 def _pdf_charts(pdf: _Pdf, pack: Pack, indexes: list[int]) -> None:
     for i in indexes:
         if i < len(pack.images):
-            pdf.chart(pack.charts[i], pack.images[i], _alt(pack, i))
-        else:
-            pdf.para(f"Chart: {pack.charts[i].title}")
+            pdf.chart(chart_label(i), pack.images[i], _alt(pack, i))
+        else:  # no image drawn: the title is the only place it is said
+            pdf.para(f"{chart_label(i)}: {pack.charts[i].title}")
 
 
 def _first_chart_height(pack: Pack, indexes: list[int]) -> float:
@@ -324,10 +332,12 @@ def docx_bytes(pack: Pack) -> bytes:
 
 def _docx_charts(doc: DocxDocument, pack: Pack, indexes: list[int]) -> None:
     for i in indexes:
-        title = doc.add_paragraph(pack.charts[i].title)
+        drawn = i < len(pack.images)
+        label = chart_label(i) if drawn else f"{chart_label(i)}: {pack.charts[i].title}"
+        title = doc.add_paragraph(label)
         title.runs[0].bold = True
         title.paragraph_format.keep_with_next = True
-        if i >= len(pack.images):
+        if not drawn:
             continue
         shape = doc.add_picture(io.BytesIO(pack.images[i]), width=Mm(CHART_MM))
         properties = shape._inline.docPr  # python-docx has no public alt-text setter

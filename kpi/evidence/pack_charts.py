@@ -27,6 +27,7 @@ from kpi.engine.filters import Filters
 from kpi.engine.tables import format_value
 from kpi.engine.timeline import period_label
 from kpi.evidence.redaction import colleagues_phrase
+from kpi.insights.insight_segment import Segment
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.settings import Settings
 
@@ -201,8 +202,11 @@ def counted(key: str | None) -> str:
     return "answers" if key in SURVEY_KEYS else "contacts"
 
 
-def titled(spec: ChartSpec, key: str | None, context: Context, period: str = "") -> ChartSpec:
-    """The spec with its title (what, segment, period, n), axis titles and footer."""
+def titled(
+    spec: ChartSpec, key: str | None, context: Context, period: str = "", note: str = ""
+) -> ChartSpec:
+    """The spec with its title (what, segment, period, n, then any ``note``), axis titles and
+    footer."""
     n = total_n(spec)
     segment = context.segment
     if segment == ALL and key in SURVEY_KEYS:
@@ -210,7 +214,8 @@ def titled(spec: ChartSpec, key: str | None, context: Context, period: str = "")
     parts = [spec.title, segment, period or context.period]
     if n is not None:
         parts.append(f"n = {n_words(n, context.indexed)} {counted(key)}")
-    return footed(replace(spec, title=", ".join(parts)), key, context)
+    title = ", ".join(parts) + (f". {note}" if note else "")
+    return footed(replace(spec, title=title), key, context)
 
 
 def footed(spec: ChartSpec, key: str | None, context: Context) -> ChartSpec:
@@ -220,9 +225,20 @@ def footed(spec: ChartSpec, key: str | None, context: Context) -> ChartSpec:
     return replace(spec, footer=context.footer, x_title=x_title, y_title=y_title, z_title=z_title)
 
 
-def with_targets(spec: ChartSpec, key: str | None, settings: Settings, smart: Any) -> ChartSpec:
+def with_targets(
+    spec: ChartSpec,
+    key: str | None,
+    settings: Settings,
+    smart: Any,
+    segment: Segment | None = None,
+    me: str | None = None,
+) -> ChartSpec:
     """The team's target for the KPI and the learner's SMART target on the same KPI, as lines
-    (charts of a KPI's own values only: not a breach rate, a count or a heat map)."""
+    (charts of a KPI's own values only: not a breach rate, a count or a heat map).
+
+    The SMART target is drawn only on a chart of the action's own segment (``segment``): a 3%
+    target for category Billing drawn on all contacts would be compared with the wrong figure.
+    Elsewhere the title says where it is shown instead (``smart_elsewhere``)."""
     if spec.kind not in ("line", "bars") or key not in REGISTRY or spec.unit != REGISTRY[key].unit:
         return spec
     if spec.title.startswith("SLA breach rate"):
@@ -231,11 +247,27 @@ def with_targets(spec: ChartSpec, key: str | None, settings: Settings, smart: An
     team = settings.target_value(key)
     if team is not None and TEAM_TARGET not in lines:
         lines[TEAM_TARGET] = team
-    if smart is not None and smart.kpi == key and smart.target is not None:
-        lines[f"{SMART_TARGET} {format_value(float(smart.target), spec.unit)}"] = float(
-            smart.target
-        )
+    if smart is None or smart.kpi != key or smart.target is None:
+        return replace(spec, lines=lines)
+    if segment != smart.segment:
+        return replace(spec, lines=lines)
+    lines[f"{SMART_TARGET} {format_value(float(smart.target), spec.unit)}"] = float(smart.target)
     return replace(spec, lines=lines)
+
+
+def smart_elsewhere(
+    spec: ChartSpec, key: str | None, smart: Any, segment: Segment | None, me: str | None
+) -> str:
+    """On a chart of the SMART action's KPI but another segment (no SMART line), where its
+    target is shown instead; else "". Said in the title, which wraps (the subtitle is one line
+    and already names the part weeks left out)."""
+    drawn = spec.kind in ("line", "bars") and key in REGISTRY and spec.unit == REGISTRY[key].unit
+    if not drawn or smart is None or smart.kpi != key or smart.target is None:
+        return ""
+    if segment == smart.segment:
+        return ""
+    where = smart.segment.describe(me)
+    return f"SMART target applies to {where}, shown on its before/after chart"
 
 
 def weeks_period(spec: ChartSpec) -> str:
@@ -252,12 +284,14 @@ def stand_alone(
     context: Context,
     settings: Settings,
     smart: Any = None,
+    segment: Segment | None = None,
 ) -> ChartSpec:
-    """Everything above, in order: whole weeks, targets, then the title that counts what is
-    left."""
+    """Everything above, in order: whole weeks, targets (the SMART one only when ``segment``,
+    the chart's, is the action's), then the title that counts what is left."""
     whole = whole_weeks_only(spec, context.first_day, context.last_day)
-    marked = with_targets(whole, key, settings, smart)
-    return titled(marked, key, context, weeks_period(marked) if spec.x == "week" else "")
+    marked = with_targets(whole, key, settings, smart, segment, context.learner)
+    note = smart_elsewhere(whole, key, smart, segment, context.learner)
+    return titled(marked, key, context, weeks_period(marked) if spec.x == "week" else "", note)
 
 
 # --- the pack's own charts -----------------------------------------------------------------------
@@ -310,24 +344,46 @@ def _parts_subtitle(weekly: Any, parts: tuple[str | None, ...]) -> str:
 
 def me_against_rest(found: MeAgainstRest, key: str) -> ChartSpec | None:
     """The learner's value against the rest of the team combined, each with its interval and
-    n: two bars, never a ranking of colleagues."""
+    n: two bars, never a ranking of colleagues. Each bar's n is in its label below the axis
+    ("Me (Amelia Booth), n = 48"), clear of the error bars; a side under 5 is not drawn."""
     both = found.pair(key)
     if both is None:
         return None
     metric = REGISTRY[key]
-    rows = tuple(
-        {"who": str(who), **{c: _plain(v) for c, v in row.items() if c in _PAIR_COLUMNS}}
-        for who, row in zip(both["who"], both.to_dict("records"), strict=True)
-    )
+    rows = []
+    for who, row in zip(both["who"], both.to_dict("records"), strict=True):
+        values = {c: _plain(v) for c, v in row.items() if c in _PAIR_COLUMNS}
+        n = values.get("n")
+        if isinstance(n, int | float) and n >= SMALLEST_CELL:
+            label = f"n = {int(n):,}"
+        else:  # suppressed here: the chart has no n column for ``shareable`` to act on
+            values.update(value=None, ci_low=None, ci_high=None, n=None)
+            label = f"n < {SMALLEST_CELL}"
+        rows.append({"who": f"{who}, {label}", **values})
     return ChartSpec(
         "bars",
         f"{metric.label}: {found.me} against the rest of the team",
         "who",
         "value",
-        rows,
+        tuple(rows),
         unit=metric.unit,
+        n=None,  # no "n = ..." printed on the bars, where it sat on the error bars
         ci=("ci_low", "ci_high"),
     )
+
+
+def me_title(spec: ChartSpec, key: str, context: Context, filters: Filters) -> ChartSpec:
+    """The comparison's chart titled with the comparison's own scope: the learner's team, the
+    period, the filters it applied (every one but the agent filter: "me" picks who is compared)
+    and every agent in the team; n is the two sides' together, as the bars show."""
+    scope = segment_words(replace(filters, agent=()), context.learner)
+    parts = [spec.title, "your team" + (f" ({scope})" if scope != ALL else ""), context.period,
+             "every agent in it"]  # fmt: skip
+    sides = [r.get("n") for r in spec.rows]
+    numbers = [int(v) for v in sides if isinstance(v, int | float)]
+    if numbers:
+        parts.append(f"n = {n_words(sum(numbers), context.indexed)} {counted(key)}")
+    return footed(replace(spec, title=", ".join(parts)), key, context)
 
 
 _PAIR_COLUMNS = ("value", "ci_low", "ci_high", "n")

@@ -13,8 +13,9 @@ plain words, the definitions, targets and settings used (each once), the data cu
 date range of each source file; where the store knows who the learner is ("this is me"), the
 learner's own figures against the rest of the team combined, never a ranking.
 
-Safe to share: aggregates only; every agent but the learner becomes "Colleague n", in charts and
-in the learner's own text; cells under 5 answers are suppressed; no customer key, id or comment
+Safe to share: aggregates only; every agent but the learner becomes "Colleague n" in charts
+(numbered by a keyed hash, never by rank) and "a colleague" in text; cells under 5 answers are
+suppressed; no customer key, id or comment
 appears unless the learner included a (scrubbed) comment; an indexed mode hides volumes.
 """
 
@@ -33,14 +34,17 @@ from kpi.charts.images import ChartRenderer, html_bytes
 from kpi.charts.spec import ChartSpec, shareable, table
 from kpi.engine import breakdowns, comparison
 from kpi.engine import report as engine
+from kpi.engine.statistics import wilson_interval
 from kpi.engine.tables import format_value
 from kpi.errors import InvalidChoice
 from kpi.evidence import action_check, ksbs, pack_charts, reflections
+from kpi.evidence.day_words import day_words, instant_words
 from kpi.evidence.pack_charts import Context
 from kpi.evidence.redaction import agents as _agents
 from kpi.evidence.redaction import redact_filters, redact_people
 from kpi.evidence.reflections import Reflection
 from kpi.ingest.privacy import scrub
+from kpi.insights.insight_segment import Segment
 from kpi.metrics import settings_form
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.settings import Settings, load_settings
@@ -113,8 +117,12 @@ ANONYMISATION = (
     "keyed hash when the data was imported and do not appear here; no customer comment appears "
     "unless the learner chose to include one, scrubbed of names, contact details and account, "
     "order and ticket numbers. "
-    'Colleagues other than the learner are shown as "Colleague 1..n" or as the rest of the '
-    "team. Figures based on fewer than {minimum} answers are suppressed. Anonymised on {day}."
+    "Colleagues other than the learner are never named. In charts they are shown as "
+    '"Colleague 1", "Colleague 2" and so on, numbered by a keyed hash of their name, never by '
+    "their rank or results, or combined as the rest of the team. In the learner's text and the "
+    'insight a colleague\'s name becomes "a colleague" (two of them "two colleagues"), and a '
+    "filter that names a colleague says so without the name. Figures based on fewer than "
+    "{minimum} answers are suppressed. Anonymised on {day}."
 )
 
 
@@ -221,12 +229,19 @@ def _charts(
     charts = []
     if found is not None:
         key = found.metrics[0] if found.metrics else None
-        charts.append(pack_charts.stand_alone(found.chart, key, context, settings, r.action))
+        segment = Segment.of_filters(found.filters)
+        charts.append(
+            pack_charts.stand_alone(found.chart, key, context, settings, r.action, segment)
+        )
     wanted = [k for k in r.metrics if k in REGISTRY][:MAX_TREND_CHARTS]
     if found is None or found.kind != "signal":  # a signal's chart is already the trend
         for key in wanted:
             weekly = pack_charts.weekly_trend(store, r.filters, key, settings, r.as_of_utc())
-            charts.append(pack_charts.stand_alone(weekly, key, context, settings, r.action))
+            charts.append(
+                pack_charts.stand_alone(
+                    weekly, key, context, settings, r.action, Segment.of_filters(r.filters)
+                )
+            )
     return charts + _before_after_charts(store, r, context, settings)
 
 
@@ -248,10 +263,28 @@ def _n_text(n: int, indexed: bool) -> str:
     return pack_charts.n_words(n, indexed)
 
 
+#: A key figure whose interval cannot be worked out from what the pack holds.
+NO_INTERVAL = "— (not computed for this figure)"
+
+
 def _interval(low: float | None, high: float | None, unit: str, indexed: bool) -> str:
-    if low is None or high is None or (indexed and unit == "count"):
+    if indexed and unit == "count":
+        return "hidden in indexed mode"
+    if low is None or high is None:
         return ""
     return f"{format_value(low, unit)} to {format_value(high, unit)}"
+
+
+def _figure_interval(f: insights.Figure, indexed: bool) -> str:
+    """An insight figure's interval: its own, else for a rate (a share of n, in %) the Wilson
+    interval from its value and n; else said to be not computed (a count, a score)."""
+    if f.ci_low is not None and f.ci_high is not None:
+        return _interval(f.ci_low, f.ci_high, f.unit, indexed) or NO_INTERVAL
+    if f.unit == "%" and f.value is not None and f.n > 0 and 0 <= f.value <= 100:
+        found = wilson_interval(round(f.value / 100 * f.n), f.n)
+        if found.low is not None and found.high is not None:
+            return _interval(found.low * 100, found.high * 100, f.unit, indexed)
+    return NO_INTERVAL
 
 
 def _key_figures(
@@ -261,7 +294,7 @@ def _key_figures(
     rows = list(found.figures) if found else []
     for f in rows:
         shown = _shown(f.label, f.value, f.unit, f.n, f.definition, indexed)
-        shown.interval = _suppressed_or(f.n, _interval(f.ci_low, f.ci_high, f.unit, indexed))
+        shown.interval = _suppressed_or(f.n, _figure_interval(f, indexed))
         out.append(shown)
     keys = [k for k in r.metrics if k in REGISTRY]
     if keys and r.filters.date_from and r.filters.date_to:
@@ -274,7 +307,9 @@ def _key_figures(
             shown = _shown(
                 f"{REGISTRY[key].label}, whole period", m.value, m.unit, m.n, m.definition, indexed
             )
-            shown.interval = _suppressed_or(m.n, _interval(m.ci_low, m.ci_high, m.unit, indexed))
+            shown.interval = _suppressed_or(
+                m.n, _interval(m.ci_low, m.ci_high, m.unit, indexed) or NO_INTERVAL
+            )
             out.append(shown)
     return out
 
@@ -309,7 +344,7 @@ def _date_ranges(store: Store) -> dict[int, tuple[datetime, datetime]]:
             continue
         rows = cur.execute(
             f"SELECT batch_id, min({column}), max({column}) FROM {kind} "  # noqa: S608 - names are ours
-            f"WHERE {column} IS NOT NULL GROUP BY batch_id"
+            f"WHERE {column} IS NOT NULL AND batch_id IS NOT NULL GROUP BY batch_id"
         ).fetchall()
         for batch, first, last in rows:
             if batch in out:
@@ -342,8 +377,10 @@ def _provenance(
                 "layout": layout or "",
                 "kind": kind or "",
                 "rows imported": _n_text(int(count or 0), indexed),
-                "dates in the file": f"{start:%Y-%m-%d} to {end:%Y-%m-%d}" if start else "",
-                "imported": at.strftime("%Y-%m-%d %H:%M UTC") if at else "",
+                "dates in the file": f"{day_words(start)} to {day_words(end)}"
+                if start and end
+                else "",
+                "imported": instant_words(at) if at else "",
             }
         )
     return out
@@ -422,14 +459,14 @@ def build(
         figures=_key_figures(store, r, found, indexed),
         definitions={REGISTRY[k].label: _definition(store, k) for k in keys},
         provenance=provenance,
-        anonymisation=ANONYMISATION.format(minimum=SMALLEST_CELL, day=today.isoformat()),
+        anonymisation=ANONYMISATION.format(minimum=SMALLEST_CELL, day=day_words(today)),
         sections=_sections(store, r, agents),
         customer_comment=scrub(r.customer_comment),
         action=redact_people(r.action.describe(), agents, r.learner),
         action_check=_action_check(store, r),
         supervisor=r.supervisor,
         supervisor_comment=redact_people(r.supervisor_comment, agents, r.learner),
-        signed_off=r.signed_off_at.strftime("%Y-%m-%d") if r.signed_off_at else "",
+        signed_off=day_words(r.signed_off_at) if r.signed_off_at else "",
         indexed=indexed,
         statement=_statement(found, agents, r.learner),
         me=me_rows,
@@ -478,7 +515,9 @@ def _me_against_rest(
     for key in compared[:MAX_ME_CHARTS]:
         spec = pack_charts.me_against_rest(found, key)
         if spec is not None:
-            charts.append(pack_charts.titled(spec, key, context))
+            # Titled with the comparison's own scope, not the pack's (it drops the agent
+            # filter and is limited to the learner's team).
+            charts.append(pack_charts.me_title(spec, key, context, r.filters))
     return pack_charts.me_rows(found, context.indexed), ME_NOTE, charts
 
 
@@ -553,7 +592,7 @@ def _sections(store: Store, r: Reflection, agents: list[str]) -> list[tuple[str,
 
 def _whole(store: Store) -> str:
     first, last = breakdowns.data_range(store)
-    return f"all data ({first} to {last})" if first else "no data"
+    return f"all data ({day_words(first)} to {day_words(last)})" if first and last else "no data"
 
 
 def _definition(store: Store, key: str) -> str:
@@ -569,7 +608,7 @@ def _action_check(store: Store, r: Reflection) -> list[str]:
     if found is None:
         return []
     agents = _agents(store)
-    note = f"Change dated {found.note.on_date.isoformat()}: {found.note.text}"
+    note = f"Change dated {day_words(found.note.on_date)}: {found.note.text}"
     return [redact_people(line, agents, r.learner) for line in [note, *found.lines()]]
 
 

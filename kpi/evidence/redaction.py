@@ -1,11 +1,13 @@
 """What an evidence pack says about people: colleagues redacted so that it reads naturally, the
 filters that name a colleague, and the preview of every piece of text that will leave.
 
-Every text a pack carries passes ``redact_people``: other agents' names (whole, or a first name or
-surname of three letters or more) become "a colleague", side by side "two colleagues", and then
-the importer's own scrub (``kpi.ingest.privacy.scrub``) removes record numbers, contact details
-and names in the text itself, so one rule holds at import and at export. The learner's own name
-stays. ``preview`` lists the text exactly as the pack holds it, for the learner to read and
+Every text a pack carries passes ``redact_people``: the importer's own scrub
+(``kpi.ingest.privacy.scrub``) removes record numbers, contact details and names in the text
+itself, then other agents' names are found by the importer's own name rule
+(``privacy.replace_names``: whole in any case, or a first name or surname of three letters or
+more as written) and become "a colleague", side by side "two colleagues", so one rule holds at
+import and at export. The learner's own name stays, in text and in filters ("Amelia Booth and one
+colleague", the same words as the pack's chart titles: ``kpi.store.colleagues``). ``preview`` lists the text exactly as the pack holds it, for the learner to read and
 confirm before anything is downloaded.
 """
 
@@ -16,17 +18,19 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kpi.engine.filters import Filters
-from kpi.ingest.privacy import NAME_WORD, NOT_NAMES, scrub
+from kpi.ingest.privacy import replace_names, scrub
+from kpi.store.colleagues import (
+    ONE_COLLEAGUE,
+    agents_phrase,
+    colleagues_phrase,
+    in_a_sentence,
+)
 from kpi.store.connection import Store
 
 if TYPE_CHECKING:  # packs imports this module: the type only, to avoid a cycle
     from kpi.evidence.packs import Pack
 
-#: How a pack names colleagues in place of their names.
-ONE_COLLEAGUE = "a colleague"
-COUNTS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-#: How the learner is named where a filter names them.
-THE_LEARNER = "the learner"
+__all__ = ["ONE_COLLEAGUE", "agents_phrase", "colleagues_phrase"]  # the words, kept in one place
 #: Asked of the learner before any export is offered.
 CONFIRM = "I have read this and it contains nothing personal"
 PREVIEW_NOTE = (
@@ -38,6 +42,10 @@ PREVIEW_NOTE = (
 )
 _MARK = "\x00"  # stands for one colleague until the ones side by side are counted
 _TOGETHER = re.compile(f"{_MARK}(?:(?:,? and |, | & |/){_MARK})*")
+#: A double-barrelled name found by its two parts ("Anita-Mistry") is one colleague.
+_ONE_NAME = re.compile(f"{_MARK}(?:-{_MARK})+")
+#: "Marcus' queue": the apostrophe alone after a name ending in s reads "a colleague's".
+_POSSESSIVE = re.compile(f"{_MARK}['’](?=\\s|$)")
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n\s*)$")
 
 
@@ -54,39 +62,12 @@ def agents(store: Store) -> list[str]:
     return sorted({r[0] for r in rows if r[0]})
 
 
-def colleagues_phrase(count: int) -> str:
-    """ "a colleague", "two colleagues", ..., "12 colleagues"."""
-    if count == 1:
-        return ONE_COLLEAGUE
-    return f"{COUNTS[count - 1] if count <= len(COUNTS) else count} colleagues"
-
-
-def _names_pattern(agents: list[str], me: str) -> re.Pattern[str] | None:
-    """Other agents' whole names, or a first name or surname of theirs (three letters or more,
-    not the learner's) with the capitalised word after it, which is likely the rest of a name
-    ("Priya Patel" when only Priya Shah is an agent)."""
-    mine = set(me.split()) | {me}
-    wholes: set[str] = set()
-    parts: set[str] = set()
-    for name in agents:
-        if name == me or not name.strip():
-            continue
-        wholes.add(name.strip())
-        parts.update(part for part in name.split() if len(part) >= 3 and part not in mine)
-    if not wholes:
-        return None
-    whole = "|".join(re.escape(w) for w in sorted(wholes, key=len, reverse=True))
-    part = "|".join(re.escape(w) for w in sorted(parts, key=len, reverse=True)) or "(?!)"
-    rest = rf"(?: (?!(?:{NOT_NAMES})\b){NAME_WORD})?"
-    return re.compile(rf"\b(?:{whole})\b|\b(?:{part})\b{rest}")
-
-
 def _counted(text: str) -> str:
     """Each run of colleagues side by side as one phrase, capitalised where a sentence starts."""
     out: list[str] = []
     last = 0
     for match in _TOGETHER.finditer(text):
-        phrase = colleagues_phrase(match.group().count(_MARK))
+        phrase = in_a_sentence(match.group().count(_MARK))
         before = text[last : match.start()]
         if _SENTENCE_START.search("".join(out) + before):
             phrase = phrase[0].upper() + phrase[1:]
@@ -97,23 +78,24 @@ def _counted(text: str) -> str:
 
 
 def redact_people(text: str, agents: list[str], me: str) -> str:
-    """The text scrubbed as at import, then with other agents' names (whole, or a first name or
-    surname) replaced by "a colleague" ("two colleagues" side by side)."""
+    """The text scrubbed as at import, then with other agents' names (whole in any case, or a
+    first name or surname of three letters or more) replaced by "a colleague" ("two colleagues"
+    side by side, "a colleague's" for "Marcus' queue")."""
     text = scrub(text.replace(_MARK, ""))  # first, so "Regards, Priya Patel" is one [name]
-    pattern = _names_pattern(agents, me)
-    return text if pattern is None else _counted(pattern.sub(_MARK, text))
+    others = [a for a in agents if a and a.strip() and a != me]
+    marked = replace_names(text, others, _MARK, keep=[me])
+    if marked == text:
+        return text
+    marked = _ONE_NAME.sub(_MARK, marked)
+    return _counted(_POSSESSIVE.sub(f"{_MARK}'s", marked))
 
 
 def redact_filters(filters: Filters, me: str) -> str:
-    """``filters.describe()`` with the agents named as "the learner" and "one colleague" (or
-    "two colleagues"), never by name."""
+    """``filters.describe()`` with the agents as the pack's charts name them: the learner by
+    name, the others counted ("Amelia Booth and one colleague"), never named."""
     if not filters.agent:
         return filters.describe()
-    others = sum(1 for a in filters.agent if a != me)
-    words = [THE_LEARNER] if me in filters.agent else []
-    if others:
-        words.append("one colleague" if others == 1 else colleagues_phrase(others))
-    return replace(filters, agent=(" and ".join(words),)).describe()
+    return replace(filters, agent=(agents_phrase(filters.agent, me),)).describe()
 
 
 def preview(pack: Pack) -> list[tuple[str, str]]:

@@ -22,8 +22,10 @@ import pandas as pd
 
 from kpi.engine import breakdowns
 from kpi.engine.filters import Filters
+from kpi.engine.tables import format_value
 from kpi.errors import InvalidChoice, NotFound
 from kpi.evidence import baseline, ksbs, learners
+from kpi.evidence.day_words import day_words
 from kpi.evidence.reflective_models import DEFAULT_MODEL, MODELS, prompts
 from kpi.ingest.privacy import scrub
 from kpi.insights import Insight
@@ -72,12 +74,13 @@ class SmartAction:
     def describe(self) -> str:
         parts = [self.text.strip() or "(no action yet)"]
         if self.kpi in REGISTRY and self.target is not None:
+            metric = REGISTRY[self.kpi]
             parts.append(
-                f"Measure: {REGISTRY[self.kpi].label} to {self.target:g} for "
-                f"{self.segment.describe()}"
+                f"Measure: {metric.label} to {format_value(float(self.target), metric.unit)} "
+                f"for {self.segment.describe()}"
             )
         if self.review_date:
-            parts.append(f"Review on {self.review_date.isoformat()}")
+            parts.append(f"Review on {day_words(self.review_date)}")
         return ". ".join(parts)
 
 

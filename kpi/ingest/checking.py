@@ -78,6 +78,7 @@ def check(
     bounds = DateBounds.of(limits)
     _record_impossible_dates(cur, checked, bounds)
     issues = _parse_issues(cur, staged) + _non_finite_issues(cur, staged)
+    issues += _word_scale_issues(cur, staged)
     issues += _validation_issues(cur, staged, {(i.row, i.field) for i in issues}, bounds)
     _record_issues(cur, checked, issues)
     notes = _repeats_with_other_dates(cur, staged)
@@ -204,6 +205,34 @@ def _parse_issues(cur: duckdb.DuckDBPyConnection, staged: Staged) -> list[Issue]
             f"WHERE {name}__raw IS NOT NULL AND {name} IS NULL{skip if no_answer else ''}"
         )
     return _unreadable_issues(cur, staged, parts, p)
+
+
+def _word_scale_issues(cur: duckdb.DuckDBPyConnection, staged: Staged) -> list[Issue]:
+    """An answer that is not one of a word scale's words (``3`` on ``["Bad", "OK", "Good"]``):
+    emptied with a warning, as an out-of-scale number is, never taken as a position."""
+    p, found = Params(), []
+    for name in sorted(n for n in staged.present if n in staged.layout.scores):
+        spec = staged.layout.scores[name]
+        if not spec.words:
+            continue
+        keys = ", ".join(p(w) for w in spec.labels)
+        rows = cur.execute(
+            f"SELECT _row, {name}__raw FROM {staged.table} WHERE {name} IS NOT NULL "
+            f"AND lower({name}__raw) NOT IN ({keys})",
+            p.values,
+        ).fetchall()
+        words = ", ".join(spec.words)
+        found += [
+            Issue(
+                row,
+                name,
+                value,
+                f"{value!r} is not one of the {name} scale's words ({words})",
+                _fatal(staged, name),
+            )
+            for row, value in rows
+        ]
+    return found
 
 
 def _no_answer_words(staged: Staged, name: str) -> list[str]:
@@ -407,8 +436,8 @@ def refuse_if_mostly_set_aside(
 ) -> None:
     """Raise ``ImportProblem`` before anything is loaded when every row would be quarantined
     (a wrong ``date_format`` or column does that: an empty batch only hides the mistake), or
-    more than ``limits.max_quarantine`` percent of them. The line names the commonest cause and
-    what to do; the store is left as it was."""
+    more than ``limits.max_quarantine`` percent of them. The line names each cause with its count
+    and what to do about the commonest; the store is left as it was."""
     staged = checked.staged
     read = staged.raw.rows_read
     fatal_rows = cur.execute(
@@ -420,8 +449,13 @@ def refuse_if_mostly_set_aside(
     limit = limits.max_quarantine
     if aside < read and aside * 100 <= limit * read:
         return
-    cause = _commonest_cause(cur, checked)
-    because = f"{cause.rows:,} x {cause.reason} ({cause.where})"
+    causes = _causes(cur, checked)
+    # Every reason with its count, commonest first: one named alone hides the others.
+    shown = causes[:MAX_CAUSES]
+    because = ", ".join(f"{c.rows:,} x {c.reason} ({c.where})" for c in shown)
+    if len(causes) > len(shown):
+        because += f" and {len(causes) - len(shown):,} more reasons"
+    cause = causes[0]
     if aside == read:
         head = f"every row ({read:,}) would be set aside"
     else:
@@ -439,30 +473,38 @@ _QUOTED = re.compile(r"'[^']*'")
 _LINE = re.compile(r"^line [0-9]+: ")
 
 
-def _commonest_cause(cur: duckdb.DuckDBPyConnection, checked: Checked) -> _Cause:
+MAX_CAUSES = 5  # reasons named in a refusal; the rest are counted
+
+
+def _causes(cur: duckdb.DuckDBPyConnection, checked: Checked) -> list[_Cause]:
+    """Each reason rows would be set aside, with how many and one example, commonest first."""
     staged = checked.staged
     found = cur.execute(
         f"""SELECT field, regexp_replace(issue, '''[^'']*''', '…', 'g') AS kind,
                    count(DISTINCT _row) AS n, arg_min(issue, _row), min(_row)
             FROM {checked.issues_table} WHERE fatal
-            GROUP BY field, kind ORDER BY n DESC, kind LIMIT 1"""
+            GROUP BY field, kind ORDER BY n DESC, kind"""
     ).fetchall()
+    causes = [
+        _Cause(rows, _short(issue), f"e.g. row {row}", _advice(staged, name, issue))
+        for name, _, rows, issue, row in found
+    ]
     lines: dict[str, list[int]] = {}
     reasons: dict[str, str] = {}
     for r in staged.raw.rejected:
         kind = _QUOTED.sub("…", _LINE.sub("", r.reason))
         lines.setdefault(kind, []).append(r.line)
         reasons.setdefault(kind, _LINE.sub("", r.reason))
-    commonest = max(lines, key=lambda k: len(lines[k]), default=None)
-    if commonest is not None and (not found or len(lines[commonest]) > found[0][2]):
-        return _Cause(
-            len(lines[commonest]),
-            _short(reasons[commonest]),
-            f"e.g. line {min(lines[commonest])}",
+    causes += [
+        _Cause(
+            len(found_lines),
+            _short(reasons[kind]),
+            f"e.g. line {min(found_lines)}",
             "check the file's delimiter and quoting, or re-export it, and import again",
         )
-    name, _, rows, issue, row = found[0]
-    return _Cause(rows, _short(issue), f"e.g. row {row}", _advice(staged, name, issue))
+        for kind, found_lines in lines.items()
+    ]
+    return sorted(causes, key=lambda c: -c.rows)
 
 
 def _advice(staged: Staged, name: str, issue: str) -> str:

@@ -218,7 +218,7 @@ def _decide(con, table, value_sql, sample, where: DateDetection, file: str, para
     if "iso" in fitting:
         return fitting["iso"]
     if len(fitting) == 1:
-        return next(iter(fitting.values()))
+        return _proved_alone(con, table, value_sql, params, fitting, where, file)
     # Day-first and month-first both read the sample, or neither does: the whole column decides.
     checked = {
         name: _widened(con, table, value_sql, p, FAMILIES[name], params)
@@ -232,7 +232,7 @@ def _decide(con, table, value_sql, sample, where: DateDetection, file: str, para
             hint=AMBIGUOUS_HINT,
         )
     if fitting:
-        return next(iter(fitting.values()))
+        return _proved_alone(con, table, value_sql, params, fitting, where, file)
     # No one order reads the column: two shapes of date, each proving its own order, may.
     shapes = date_shapes(con, table, value_sql, params)
     check_date_shapes(con, shapes, where, file)
@@ -269,6 +269,8 @@ class DateShape:
     example: str
     day_over_12: str | None  # a value whose first number is above 12: it must be day-first
     month_over_12: str | None  # a value whose second number is above 12: month-first
+    # One value per way of writing it (digits counted, time or not), so a hint covers them all.
+    variants: tuple[str, ...] = ()
 
     @property
     def order(self) -> str | None:
@@ -283,7 +285,24 @@ class DateShape:
         first, second = ORDER_CODES[order]
         prefix = f"{first}{self.separators[0]}{second}{self.separators[1]}"
         family = DAY_FIRST if order == "dmy" else MONTH_FIRST
-        return tuple(f for f in family if f.startswith(prefix))
+        return _with_t(tuple(f for f in family if f.startswith(prefix)))
+
+
+@dataclass(frozen=True)
+class WordedDates:
+    """Values that only one order reads (``22 Apr 2015``): how many and one per way of writing."""
+
+    values: int
+    variants: tuple[str, ...]
+
+
+VARIANTS = 30  # ways of writing one shape looked at for a hint
+
+
+def _with_t(formats: tuple[str, ...]) -> tuple[str, ...]:
+    # ``22-04-2015T09:00``: the date and time joined by a T, as some exports write them.
+    joined = tuple(f.replace(" %H", "T%H").replace(" %I", "T%I") for f in formats if " %" in f)
+    return formats + joined
 
 
 def date_shapes(
@@ -292,59 +311,139 @@ def date_shapes(
     """The numeric date shapes of a whole column, commonest first (one grouped pass)."""
     p = Params("s", params)
     rows = con.execute(
-        f"""SELECT s, count(*), min(v),
-                   arg_max(v, a) FILTER (WHERE a > 12), arg_max(v, b) FILTER (WHERE b > 12)
-            FROM (SELECT v, m.s1 || m.s2 AS s, TRY_CAST(m.a AS INTEGER) AS a,
-                         TRY_CAST(m.b AS INTEGER) AS b
-                  FROM (SELECT v, regexp_extract(v, {p(NUMERIC_DATE)},
-                               ['a', 's1', 'b', 's2', 'y', 'e']) AS m
-                        FROM (SELECT {value_sql} AS v FROM {table}) WHERE v IS NOT NULL))
-            WHERE a IS NOT NULL AND b IS NOT NULL
-            GROUP BY s ORDER BY count(*) DESC, s""",
+        f"""WITH m AS (
+                SELECT v, m.s1 || m.s2 AS s, TRY_CAST(m.a AS INTEGER) AS a,
+                       TRY_CAST(m.b AS INTEGER) AS b, regexp_replace(v, '[0-9]', '9', 'g') AS k
+                FROM (SELECT v, regexp_extract(v, {p(NUMERIC_DATE)},
+                             ['a', 's1', 'b', 's2', 'y', 'e']) AS m
+                      FROM (SELECT {value_sql} AS v FROM {table}) WHERE v IS NOT NULL)),
+            g AS (
+                SELECT s, k, count(*) AS n, min(v) AS ex,
+                       arg_max(v, a) FILTER (WHERE a > 12) AS d, max(a) FILTER (WHERE a > 12) AS da,
+                       arg_max(v, b) FILTER (WHERE b > 12) AS mo, max(b) FILTER (WHERE b > 12) AS mb
+                FROM m WHERE a IS NOT NULL AND b IS NOT NULL GROUP BY s, k)
+            SELECT s, CAST(sum(n) AS BIGINT), min(ex), arg_max(d, da), arg_max(mo, mb),
+                   list(ex ORDER BY n DESC, ex)[1:{VARIANTS}]
+            FROM g GROUP BY s ORDER BY sum(n) DESC, s""",
         p.values,
     ).fetchall()
-    return [DateShape(*row) for row in rows]
+    return [
+        DateShape(s, n, example, day, month, tuple(variants))
+        for s, n, example, day, month, variants in rows
+    ]
+
+
+def worded_dates(
+    con: duckdb.DuckDBPyConnection, table: str, value_sql: str, order: str, params=None
+) -> WordedDates:
+    """The values of a column that ``order`` reads and the other order does not."""
+    other = FAMILIES["mdy" if order == "dmy" else "dmy"]
+    p = Params("w", params)
+    rows = con.execute(
+        f"""SELECT k, count(*), min(v) FROM (
+                SELECT v, regexp_replace(v, '[0-9]', '9', 'g') AS k
+                FROM (SELECT {value_sql} AS v FROM {table})
+                WHERE v IS NOT NULL AND {other.sql("v", "UTC", p)} IS NULL)
+            GROUP BY k ORDER BY count(*) DESC, k""",
+        p.values,
+    ).fetchall()
+    return WordedDates(sum(r[1] for r in rows), tuple(r[2] for r in rows[:VARIANTS]))
+
+
+def _proved_alone(
+    con, table, value_sql, params, fitting: dict[str, DateParse], where: DateDetection, file: str
+) -> DateParse:
+    """The one order that reads the column, unless a shape of its numeric dates reads either
+    way round: then the order came from other values (``22 Apr 2015`` beside ``4/8/2015``),
+    and one format's order is never assumed for another."""
+    name, parse = next(iter(fitting.items()))
+    shapes = date_shapes(con, table, value_sql, params)
+    if any(s.order is None and not (s.day_over_12 or s.month_over_12) for s in shapes):
+        worded = worded_dates(con, table, value_sql, name, params)
+        check_date_shapes(con, shapes, where, file, order=name, worded=worded)
+    return parse
 
 
 def check_date_shapes(
-    con: duckdb.DuckDBPyConnection, shapes: list[DateShape], where: DateDetection, file: str
+    con: duckdb.DuckDBPyConnection,
+    shapes: list[DateShape],
+    where: DateDetection,
+    file: str,
+    *,
+    order: str | None = None,
+    worded: WordedDates | None = None,
 ) -> None:
     """Refuse a column whose numeric dates come in two shapes when one shape proves its order
     and another does not: the second is never assumed to follow the first (``22-04-2015`` text
-    beside a spreadsheet's ``4/8/2015``: 4 August or 8 April?)."""
+    beside a spreadsheet's ``4/8/2015``: 4 August or 8 April?). ``order`` and ``worded`` say
+    that values of no numeric shape (a month written as a word) proved the order."""
     proved = [s for s in shapes if s.order]
     unproved = [s for s in shapes if s.order is None and not (s.day_over_12 or s.month_over_12)]
-    if not proved or not unproved:
+    if not unproved:
         return
-    known, other = proved[0], unproved[0]
-    order = known.order or "dmy"
-    evidence = known.day_over_12 if order == "dmy" else known.month_over_12
-    first = _reading(con, known, order)
-    choices = []
-    for way in ("dmy", "mdy"):
-        found = _reading(con, other, way)
-        if found:
-            fmt, when = found
-            choices.append(f'["{first[0] if first else ""}", "{fmt}"] if it is {when:%-d %B %Y}')
+    other = unproved[0]
+    if proved:
+        known = proved[0]
+        way = known.order or "dmy"
+        evidence = known.day_over_12 if way == "dmy" else known.month_over_12
+        said = f"{_values(known.values)} written like {known.example!r} ({ORDER_LABELS[way]}, as {evidence!r} shows)"
+        first = _formats_for(con, known.variants, known.formats(way))
+    elif order and worded and worded.values:
+        way, example = order, worded.variants[0]
+        said = f"{_values(worded.values)} written like {example!r} (the month as a word, read {ORDER_LABELS[way]})"
+        family = DAY_FIRST if way == "dmy" else MONTH_FIRST
+        first = _formats_for(con, worded.variants, _with_t(family))
+    else:
+        return
     raise ImportProblem(
         f"{file}: column {where.column!r} ({where.field_name}) holds two date formats: "
-        f"{known.values:,} values written like {known.example!r} ({ORDER_LABELS[order]}, "
-        f"as {evidence!r} shows) and {other.values:,} like {other.example!r}, which read either "
+        f"{said} and {other.values:,} like {other.example!r}, which read either "
         "way round (no day above 12); one format's order is never assumed for another.",
-        hint=f"Give date_format = {' or '.join(choices)} in a mapping file (formats are tried "
-        "in order) and import with --mapping FILE.",
+        hint=_shapes_hint(con, first, other),
     )
 
 
-def _reading(
-    con: duckdb.DuckDBPyConnection, shape: DateShape, order: str
-) -> tuple[str, dt.datetime] | None:
-    """The first format of ``shape`` in ``order`` that reads its example, and what it reads."""
-    for fmt in shape.formats(order):
-        found = con.execute("SELECT try_strptime(?, ?)", [shape.example, fmt]).fetchall()[0][0]
-        if found is not None:
-            return fmt, found
-    return None
+def _values(n: int) -> str:
+    return f"{n:,} value" if n == 1 else f"{n:,} values"
+
+
+def _formats_for(
+    con: duckdb.DuckDBPyConnection, variants: tuple[str, ...], candidates: tuple[str, ...]
+) -> list[str] | None:
+    """For each way of writing (``variants``), the first candidate format that reads it; None
+    when one of them is read by none (then no list of formats is offered)."""
+    chosen: list[str] = []
+    for value in variants:
+        fmt = next((f for f in candidates if _strptime(con, value, f) is not None), None)
+        if fmt is None:
+            return None
+        if fmt not in chosen:
+            chosen.append(fmt)
+    return chosen
+
+
+def _strptime(con: duckdb.DuckDBPyConnection, value: str, fmt: str) -> dt.datetime | None:
+    return con.execute("SELECT try_strptime(?, ?)", [value, fmt]).fetchall()[0][0]
+
+
+def _shapes_hint(con: duckdb.DuckDBPyConnection, first: list[str] | None, other: DateShape) -> str:
+    """The two date_format lists to choose from (read 4 August or 8 April), each reading every
+    way the column writes its dates; the plain format hint when no list would."""
+    choices = []
+    for way in ("dmy", "mdy"):
+        second = _formats_for(con, other.variants or (other.example,), other.formats(way))
+        if first is None or second is None:
+            return FORMAT_HINT
+        when = next(filter(None, (_strptime(con, other.example, f) for f in second)), None)
+        formats = ", ".join(f'"{f}"' for f in first + second)
+        if when is not None:
+            choices.append(f"[{formats}] if it is {when:%-d %B %Y}")
+    if len(choices) < 2:
+        return FORMAT_HINT
+    return (
+        f"Give date_format = {' or '.join(choices)} in a mapping file (formats are tried "
+        "in order) and import with --mapping FILE."
+    )
 
 
 def shaped_dates(shapes: list[DateShape]) -> DateParse | None:

@@ -3,12 +3,17 @@
 One rule, two engines: the importer scrubs whole columns in SQL (``scrub_sql``, DuckDB's RE2) so
 no personal value is ever stored, and every export scrubs its text again in Python (``scrub``,
 the same patterns through ``re``). Free text loses emails, phone and card numbers, account,
-order, ticket and reference numbers, bank details, UK postcodes and National Insurance numbers,
-and people's names: the names the row itself holds in its name columns (``People``), the
-colleagues' names, a title with a surname ("Mrs Okafor"), and a name after an introduction,
-a greeting or a sign-off ("my name is Jane Doe", "Hi Sarah", "Regards, Priya Patel"). Each is
-replaced by words that read as a sentence ("[account number]", "[name]"), and names side by side
-become "[names]". Dates, times, money, percentages and product codes stay.
+order, ticket and reference numbers (after their word, "acct. 12345678", "Account #: 1234",
+every number of a list, or alone in ServiceNow's form, "INC0012345"), bank details and IBANs, UK
+postcodes and National Insurance numbers, and people's names: the names the row itself holds in
+its name columns (``People``), the colleagues' names (both by ``name_pattern``, the one rule for a
+list of names, which the evidence packs use too), a title with a surname ("Mrs Okafor", "mr
+smith", "Ms de la Cruz"), and a name after an introduction, a greeting, a sign-off or a label
+("my name is jane doe", "Hi Sarah", "Best,\nAnne", "Caller: Jane Smith"), unless the word after
+it is a feeling, an organisation's word or a common word ("I'm Furious", "Regards, Billing
+Team", ``NOT_NAMES``). Each is replaced by words that read as a sentence ("[account number]",
+"[name]"), and names side by side become "[names]". Dates, times, money, percentages and product
+codes stay.
 
 A kept PII library was considered: Presidio's analyser needs a spaCy model downloaded at run
 time (not possible here), and import scrubs in SQL, which a Python library cannot do; these
@@ -56,31 +61,57 @@ BANK_DETAILS = r"\b[0-9]{2}-[0-9]{2}-[0-9]{2}[ \t]*[,/]?[ \t]*[0-9]{8}\b"
 # inward letters are those Royal Mail uses, so "A1 2ND" in a product name is rarer still.
 POSTCODE = r"\b[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][ABD-HJLNP-UW-Z]{2}\b"
 POSTCODE_WORD = r"(?i:\bpost ?code\b\s*[:#]?\s*[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}\b)"
-#: A record number after its word: "12345678", "#A-99812", "ZX-1234-99", "INC0012345" (three
-#: characters at least, one of them a digit), or a number an earlier rule already replaced.
+#: A record number after its word: "12345678", "#A-99812", "ZX-1234-99", "INC0012345", "77/1234"
+#: (three characters at least, one of them a digit, or shorter with a "/" or "-" group), or a
+#: number an earlier rule already replaced, with anything it ran into ("5003000000D8cuI").
 RECORD_ID = (
-    r"(?:#?(?:[A-Za-z]{1,5}[-/]?)?[0-9][A-Za-z0-9]{2,}(?:[-/][A-Za-z0-9]+)*"
-    r"|\[(?:phone|number) removed\])"
+    r"(?:#?(?:[A-Za-z]{1,5}[-/]?)?[0-9](?:[A-Za-z0-9]{2,}|[A-Za-z0-9]?[-/][A-Za-z0-9]+)"
+    r"(?:[-/][A-Za-z0-9]+)*"
+    r"|\[(?:phone|number) removed\][A-Za-z0-9]*)"
 )
-_QUALIFIER = r"(?:\s*(?:number|num|no|nr|id|ref|reference)\b\.?)?(?:\s*(?:is|was)\b)?\s*[:#=]?\s*"
+#: After an explicit label ("ticket number is 99", "Ticket ID: 7", "ticket: #12") any number goes.
+SHORT_ID = r"#?[0-9][A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*"
+_LABEL = r"(?:number|num|no|nr|id|ref|reference|ending(?:\s+in)?)"
+#: Between the words and the number: "#:", ":", "=", a comma or a dash ("order id - 99887766").
+_SEPARATOR = r"\s*(?:[:#=]{1,2}|,|--?)?\s*"
+_QUALIFIER = rf"\.?(?:\s*{_LABEL}\b\.?)?(?:\s*(?:is|was)\b)?{_SEPARATOR}"
+_LABELLED = rf"\.?(?:\s*{_LABEL}\b\.?(?:\s*(?:is|was)\b)?{_SEPARATOR}|\s*:?\s*#\s*)"
 _REFERENCES = (
     r"ref|reference|booking|invoice|policy|claim"
     r"|(?:customer|member|membership)\s+(?:number|no|id|ref)"
 )
 RECORD_WORDS = (
-    (r"(?:bank\s+|customer\s+)?(?:account|acct|a/c)", "[account number]"),
+    (r"(?:bank\s+|customer\s+)?(?:account|acct|acc|a/c)", "[account number]"),
     (r"orders?", "[order number]"),
     (r"(?:ticket|case|incident|job)s?", "[ticket number]"),
     (rf"(?:{_REFERENCES})", "[reference]"),
 )
+#: ServiceNow-style numbers need no word before them: "INC0012345", "RITM 0012345", "CS0012345".
+SERVICE_DESK_ID = r"\b(?:INC|RITM|REQ|CHG|PRB|SCTASK|TASK|CS|PRJ)[ ]?[0-9]{5,}\b"
+#: An IBAN, with its spaces ("GB29 NWBK 6016 1331 9268 19"), and the word before it.
+IBAN = (
+    r"(?:(?i:\biban\b)[ \t]*:?[ \t]*)?"
+    r"\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b"
+)
+_MARKERS = r"\[(?:account number|order number|ticket number|reference)\]"
+#: The numbers after the first of a list ("ticket 12345 and 12346", "tickets 12345, 12346").
+LIST_OF_IDS = (
+    rf"({_MARKERS})(?:[ \t]*(?:,|/|&|\band\b|\bor\b)[ \t]*"
+    r"(?:#?[0-9][A-Za-z0-9]{2,}(?:[-/][A-Za-z0-9]+)*|\[(?:phone|number) removed\][A-Za-z0-9]*))+"
+)
 
 
 def _record(words: str) -> str:
-    return rf"(?i:\b{words}\b{_QUALIFIER}){RECORD_ID}"
+    return (
+        rf"(?i:\b{words}\b)(?:(?i:{_LABELLED})(?:{RECORD_ID}|{SHORT_ID})"
+        rf"|(?i:{_QUALIFIER}){RECORD_ID})"
+    )
 
 
 NUMBERS = (
     (EMAIL, "[email removed]"),
+    (SERVICE_DESK_ID, "[ticket number]"),
+    (IBAN, "[bank details]"),
     (NI_NUMBER, "[National Insurance number]"),
     (BANK_DETAILS, "[bank details]"),
     (SORT_CODE, "[sort code]"),
@@ -89,40 +120,91 @@ NUMBERS = (
     (CARD, "[number removed]"),
     (PHONE, "[phone removed]"),
     *((_record(words), marker) for words, marker in RECORD_WORDS),
+    (LIST_OF_IDS, "\\1"),
 )
 
 # --- names in the text itself ---------------------------------------------------------------------
 
+#: Titles written as titles ("Mr", "Dr."), then a capitalised surname, maybe after initials and
+#: particles ("Mrs J Smith", "Mr van der Berg", "Ms de la Cruz").
 TITLES = r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lady|Lord)\.?"
-#: Words that lead into a name: introductions, greetings, sign-offs (any case).
+#: "mr" and "mrs" in lower or upper case, then a surname in any case ("mr smith", "MRS OKAFOR");
+#: not "ms" or "dr" in those cases, which are milliseconds, "MS Teams" and drives as often.
+TITLES_ANY_CASE = r"\b(?:mr|mrs|MR|MRS)\b\.?"
+_INITIALS = rf"(?:[{UPPER}]\.?[ \t]+)*"
+_PARTICLES = r"(?:(?i:van|von|der|den|de|del|della|la|le|du|da|di|dos|das|bin|ibn|ap)[ \t]+)*"
+#: A lower-case word of two letters or more, as a name after an explicit lead ("hi jane").
+LOWER_WORD = rf"[a-zß-öø-ÿ][{LETTER}'’-]*[{LETTER}]"
+ANY_CASE_WORD = rf"[{LETTER}](?:[{LETTER}'’-]*[{LETTER}]|\.)"
+#: Words that lead into a name: introductions, greetings, sign-offs (any case); after these a
+#: name in lower case is taken too ("hi jane", "my name is jane doe", "kind regards\njane").
 INTRODUCTIONS = (
-    r"my name is|my name['’]s|name is|i am|i['’]m|this is|"
+    r"my name is|my name['’]s|name is|i am|i['’]m|"
     r"dear|hi|hello|hey|good morning|good afternoon|"
     r"kind regards|best regards|warm regards|many regards|regards|best wishes|all the best|"
-    r"many thanks|thanks again|thanks|thank you|cheers|sincerely|yours sincerely|"
-    r"yours faithfully|yours truly"
+    r"cheers|sincerely|yours sincerely|yours faithfully|yours truly"
 )
-_LEAD = rf"(?i:\b(?:{INTRODUCTIONS}))[ \t]*[,:!.-]?\s*"
-#: Capitalised words after such a lead that are not names ("Thanks, The order ...", "this is
-#: Monday's", "I'm Not happy"): guarded like dates, so the name rule passes them by.
+#: Leads after which only a capitalised name is taken.
+CAPITAL_LEADS = (
+    r"this is|many thanks|thanks again|thanks|thank you|"
+    r"spoke with|spoke to|speaking with|speaking to|talked to|talking to"
+)
+#: Labels with a colon ("Name: Jane Smith", "Customer name: ...", "Caller: ...", "From: ...").
+LABELS = r"name|caller|from|customer|contact|requester|requestor"
+#: Short sign-offs, with the comma that makes them one ("Best,\nAnne", "Thx, Anne", "Love, Jane").
+SIGN_OFFS = r"best|thx|thanx|ta|love|br|warmly|yours"
+# Each lead is a whole word ("hi", never the start of "higher").
+_STRONG_LEAD = rf"(?i:\b(?:{INTRODUCTIONS})\b)[ \t]*[,:!.-]?\s*"
+_LEAD = (
+    rf"(?:(?i:\b(?:{INTRODUCTIONS}|{CAPITAL_LEADS})\b)[ \t]*[,:!.-]?"
+    rf"|(?i:\b(?:{LABELS})\b)[ \t]*:|(?i:\b(?:{SIGN_OFFS})\b)[ \t]*,|--[ \t]*\n)\s*"
+)
+#: Words after such a lead that are not names, in any case ("Thanks, The order ...", "this is
+#: Monday's", "I'm Not happy", "I am Happy with it", "Regards, Billing Team", "Dear BT"): guarded
+#: like dates, so the name rules pass them by. Feelings, an organisation's words and the commonest
+#: small words; a lower-case word ending like an adjective or a verb ("-ing", "-ed", "-ous") too.
 NOT_NAMES = (
     "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|"
     "May|June|July|August|September|October|November|December|The|This|That|These|Those|It|"
     "Its|We|My|Our|Your|You|He|She|They|All|Team|Everyone|Everybody|There|Sir|Madam|Please|"
     "Hi|Hello|Not|Very|So|Sorry|Just|Still|Also|And|But|Thanks|Thank|Regards|Kind|Best|"
     "Customer|Customers|Support|Service|Services|Ticket|Order|Account|Again|Today|Tomorrow|"
-    "Yesterday|Now|Here|What|When|Why|How|If|In|On|At|For|To|No|Yes|Ok|OK|Okay|Great|Good|Bad"
+    "Yesterday|Now|Here|What|When|Why|How|If|In|On|At|For|To|No|Yes|Ok|OK|Okay|Great|Good|Bad|"
+    "A|An|Of|From|With|About|As|By|Is|Was|Be|Been|Really|Quite|Too|Much|Lots|Loads|Guys|Folks|"
+    "Mate|Once|Anyway|Happy|Unhappy|Sad|Glad|Pleased|Angry|Upset|Furious|Annoyed|Livid|Fed|"
+    "Disappointed|Confused|Worried|Concerned|Fine|Well|Sure|Afraid|Unable|Able|Ready|Done|Back|"
+    "New|Ridiculous|Unacceptable|Terrible|Awful|Appalled|Shocked|Satisfied|Dissatisfied|Billing|"
+    "Sales|Accounts|Complaints|Amazon|BT|Company|Department|Dept|Helpdesk|Management|Manager|"
+    "Staff|Agent|Someone|Somebody|Anyone|Anybody|Nobody|Him|Her|Them|Us|Me|Yours|Madame|Who|"
+    "Where|Which|Hope|Can|Could|Would|Should|Have|Has|Had|Do|Does|Did|Got|Need|Want|Another|"
+    "One|Your|Her|His|Their|Everything|Nothing|Morning|Afternoon|Evening|Again|Or|Ltd|Plc|I"
 )
-NAME_GUARD = (rf"({_LEAD})({NOT_NAMES})\b", "\\1\x03\\2")
+_NOT_A_NAME = rf"((?i:{NOT_NAMES})|[a-z]{{3,}}(?:ing|ed|ous|ful|ive|able|ible))\b"
+_GUARD_AFTER_LEAD = (rf"({_LEAD}){_NOT_A_NAME}", "\\1\x03\\2")
+NAME_GUARDS = (
+    # Twice: a guarded word can itself be a lead ("Hi, I'm calling"), which one pass skips.
+    _GUARD_AFTER_LEAD,
+    _GUARD_AFTER_LEAD,
+    # The second word of a lower-case name: "my name is jane and ..." keeps "and".
+    (rf"({_STRONG_LEAD}{LOWER_WORD}[ \t]+){_NOT_A_NAME}", "\\1\x03\\2"),
+)
 NAMES_IN_TEXT = (
-    (rf"{TITLES}[ \t]+(?:{NAME_WORD}(?:[ \t-]+{NAME_WORD})?|\[name\])", NAME_MARK),
-    NAME_GUARD,
+    (
+        rf"{TITLES}[ \t]+(?:{_INITIALS}{_PARTICLES}{NAME_WORD}(?:[ \t-]+{NAME_WORD})?|\[name\])",
+        NAME_MARK,
+    ),
+    (
+        rf"{TITLES_ANY_CASE}[ \t]+{_INITIALS}{_PARTICLES}{ANY_CASE_WORD}(?:[ \t-]+{NAME_WORD})?",
+        NAME_MARK,
+    ),
+    *NAME_GUARDS,
     (rf"({_LEAD}){NAME}", f"\\1{NAME_MARK}"),
+    (rf"({_STRONG_LEAD}){LOWER_WORD}(?:[ \t]+{LOWER_WORD})?", f"\\1{NAME_MARK}"),
 )
 #: "[name] [name]" (a first name and a surname found by two rules) is one "[name]", and
 #: "[name] and [name]" reads as "[names]".
 NAMES_TOGETHER = (
-    (r"\[name\](?: \[name\])+", NAME_MARK),
+    (r"\[name\](?:[ -]\[name\])+", NAME_MARK),
     (r"\[name\](?:(?:,? and |, | & |/)\[name\])+", "[names]"),
 )
 
@@ -137,11 +219,14 @@ _DAY = "(0?[1-9]|[12][0-9]|3[01])"
 _YEAR = "((?:19|20)[0-9]{2})"
 _END = "($|[^-.0-9]|[-.][^0-9])"  # what follows: not another digit group
 DATE_GUARDS = (
-    (rf"\b{_YEAR}-{_DAY}-{_DAY}{_END}", "\\1\x01\\2\x01\\3\\4"),
-    (rf"\b{_DAY}-{_DAY}-{_YEAR}{_END}", "\\1\x01\\2\x01\\3\\4"),
-    (rf"\b{_DAY}\.{_DAY}\.{_YEAR}{_END}", "\\1\x02\\2\x02\\3\\4"),
+    (rf"\b{_YEAR}-{_DAY}-{_DAY}{_END}", "\x03\\1\x01\\2\x01\\3\\4"),
+    (rf"\b{_DAY}-{_DAY}-{_YEAR}{_END}", "\x03\\1\x01\\2\x01\\3\\4"),
+    (rf"\b{_DAY}\.{_DAY}\.{_YEAR}{_END}", "\x03\\1\x02\\2\x02\\3\\4"),
+    (rf"\b{_DAY}/{_DAY}/{_YEAR}{_END}", "\x03\\1\x04\\2\x04\\3\\4"),
 )
-PLACEHOLDERS = (("\x01", "-"), ("\x02", "."), ("\x03", ""))
+#: The guards' marks: a date's separators, and the mark before a date or a word that is not a
+#: name (so no rule that needs a word or a number to start there matches it).
+PLACEHOLDERS = (("\x01", "-"), ("\x02", "."), ("\x04", "/"), ("\x03", ""))
 HASH_LENGTH = 16
 #: At most this many colleagues' names are searched for in every row (one pattern of them all);
 #: each row's own name cells are always searched.
@@ -151,6 +236,8 @@ _SPECIAL = r"([\\.^$|?*+()\[\]{}-])"
 _ESCAPE = r"\\\1"  # a backslash, then the character
 _SPLIT = r"[\s,]+"
 _OWN_NAME = f"\\1{NAME_MARK}\\2"
+#: A part of a name is searched for alone when it has this many letters at least.
+MIN_PART_LETTERS = 3
 #: Cells that say no one: not names.
 NO_ONE = frozenset({"n/a", "na", "none", "null", "unknown", "unassigned", "nobody", "-", "?"})
 
@@ -177,31 +264,58 @@ def _is_name(cell: str) -> bool:
     return len(re.findall(f"[{LETTER}]", cell)) >= 2 and cell.lower() not in NO_ONE
 
 
-def name_pattern(names: Iterable[str]) -> str | None:
-    """One pattern for ``names``: each whole (any case) or any of its parts of two letters or
-    more (as written), between non-letters; None when there is no name."""
-    kept = {n.strip() for n in names if n and _is_name(n.strip())}
+def _is_part(part: str) -> bool:
+    """A part of a name searched for on its own: three letters or more, so "Li" of "Li Na" is
+    found only in the whole name, never in "Li-ion battery"."""
+    return _is_name(part) and len(re.findall(f"[{LETTER}]", part)) >= MIN_PART_LETTERS
+
+
+def name_pattern(names: Iterable[str], keep: Iterable[str] = ()) -> str | None:
+    """One pattern for ``names``: each whole (any case: "daniel haigh", "DANIEL HAIGH") or any
+    of its parts of three letters or more (as written), between non-letters; None when there is
+    no name. ``keep``: names (and their parts) that stay, such as the learner's own."""
+    kept_whole = {k.strip().lower() for k in keep}
+    kept_parts = {p for k in keep for p in re.split(_SPLIT, k.strip())}
+    kept = {n.strip() for n in names if n and _is_name(n.strip())} - {""}
+    kept = {n for n in kept if n.lower() not in kept_whole}
     wholes: list[str] = []
     parts: set[str] = set()
     for name in sorted(kept, key=len, reverse=True):
         wholes.append(f"(?i:{_escaped(name)})")
-        parts.update(_escaped(p) for p in re.split(_SPLIT, name) if _is_name(p))
+        parts.update(
+            _escaped(p) for p in re.split(_SPLIT, name) if _is_part(p) and p not in kept_parts
+        )
     if not wholes:
         return None
     alternatives = wholes + sorted(parts, key=len, reverse=True)
     return rf"(^|[^{LETTER}0-9_])(?:{'|'.join(alternatives)})($|[^{LETTER}0-9_])"
 
 
+def replace_names(text: str, names: Iterable[str], mark: str, keep: Iterable[str] = ()) -> str:
+    """``text`` with every name of ``names`` (``name_pattern``) replaced by ``mark``: "[name]"
+    at import, "a colleague" in a pack. The one rule for names a list holds."""
+    pattern = name_pattern(names, keep)
+    if pattern is None:
+        return text
+    # Twice: a name right after another ("Jane, Jane") shares the letter between them.
+    for _ in range(2):
+        text = _sub(pattern, f"\\1{mark}\\2", text)
+    return text
+
+
 def _name_pattern_sql(names: str, p: Params) -> str:
     """``name_pattern`` built in SQL from a list column, row by row (NULL when it is empty)."""
     letters = f"regexp_matches(x, {p(f'[{LETTER}].*[{LETTER}]')})"
-    is_name = f"lambda x: {letters} AND lower(x) NOT IN ({', '.join(p(w) for w in sorted(NO_ONE))})"
+    three = f"regexp_matches(x, {p(f'[{LETTER}].*[{LETTER}].*[{LETTER}]')})"
+    no_one = f"lower(x) NOT IN ({', '.join(p(w) for w in sorted(NO_ONE))})"
+    is_name = f"lambda x: {letters} AND {no_one}"
+    is_part = f"lambda x: {three} AND {no_one}"
     kept = f"list_filter(list_transform({names}, lambda x: trim(x)), {is_name})"
     escaped = f"lambda x: regexp_replace(x, {p(_SPECIAL)}, {p(_ESCAPE)}, 'g')"
     wholes = f"list_transform({kept}, {escaped})"
     parts = (
         f"list_transform(list_filter(flatten(list_transform({kept}, lambda x: "
-        f"string_split_regex(x, {p(_SPLIT)}))), {is_name}), {escaped})"
+        f"string_split_regex(x, {p(_SPLIT)}))), {is_part}), {escaped})"
     )
     alternatives = (
         f"array_to_string(list_transform({wholes}, lambda x: '(?i:' || x || ')'), '|') || "
@@ -219,7 +333,8 @@ def _rules(colleagues: Sequence[str] = ()) -> list[tuple[str, str]]:
     rules = [*DATE_GUARDS, *NUMBERS]
     pattern = name_pattern(colleagues[:MAX_COLLEAGUES])
     if pattern:
-        rules.append((pattern, _OWN_NAME))
+        # Twice, as ``replace_names``: "Priya-Mistry" and "Jane, Jane" share the edge between.
+        rules += [(pattern, _OWN_NAME)] * 2
     return rules
 
 
@@ -245,10 +360,7 @@ def scrub(text: str, names: Iterable[str] = (), colleagues: Sequence[str] = ()) 
     are the row's own (or the export's) names, ``colleagues`` names searched for everywhere."""
     for pattern, replacement in _rules(colleagues):
         text = _sub(pattern, replacement, text)
-    own = name_pattern(names)
-    if own:
-        for _ in range(2):
-            text = _sub(own, _OWN_NAME, text)
+    text = replace_names(text, names, NAME_MARK)
     for pattern, replacement in (*NAMES_IN_TEXT, *NAMES_TOGETHER):
         text = _sub(pattern, replacement, text)
     for placeholder, separator in PLACEHOLDERS:

@@ -29,6 +29,7 @@ from kpi.errors import InvalidChoice
 from kpi.insights.model import Insight, insight_id
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.settings import Settings, load_settings
+from kpi.store.colleagues import agents_phrase
 from kpi.store.connection import Store
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -76,12 +77,13 @@ class Segment:
 
     def describe(self, me: str | None = None) -> str:
         """ "category Billing", "channel email, Monday 08:00-10:59", "all contacts". With
-        ``me`` (for what leaves the product) an agent other than ``me`` reads "a colleague"."""
+        ``me`` (for what leaves the product) the agents read as the pack's filters do: "agent
+        Amelia Booth and one colleague" (``kpi.store.colleagues.agents_phrase``)."""
         if self.everyone:
             return "all contacts"
         values = dict(self.values())
         if me is not None and values.get("agent"):
-            values["agent"] = tuple(a if a == me else "a colleague" for a in values["agent"])
+            values["agent"] = (agents_phrase(values["agent"], me),)
         parts = [f"{name} {', '.join(dict.fromkeys(v))}" for name, v in values.items()]
         if self.weekday is not None:
             first, last = self.hours or (0, 23)

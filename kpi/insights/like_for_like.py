@@ -10,7 +10,10 @@ effect with its interval.
   a week outside the limits, a run on one side of the centre, or a week that differs from the
   other before weeks by more than chance makes the baseline unfair, and then no "more than
   chance" claim is made: the difference could be a spike ending, not the change working.
-- The effect (after minus before) comes with its 95% interval, not only a p-value.
+- Each "after" week is tested against the other after weeks the same way (``after_warnings``):
+  one unusual week after the change could make the difference on its own.
+- The effect (after minus before) comes with its 95% interval, not only a p-value (for NPS
+  from the adjusted standard errors of the NPS interval, so it never has zero width).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import numpy as np
 from scipy import stats
 
 from kpi.engine import statistics
@@ -167,8 +171,44 @@ def _signal_words(
     )
 
 
+def after_warnings(
+    key: str, series: Sequence[tuple[date, MetricResult]], after: Filters
+) -> dict[date, str]:
+    """Each week of the after window that differs from the other after weeks by more than
+    chance (a spike), with a sentence saying so, in date order; empty when there is none.
+
+    Against the other after weeks only, and without the run rules: a lasting shift after the
+    change is what an action aims at, but one unusual week could make a difference on its own.
+    The most unusual week is set aside before the rest are tested again, so a spike never
+    makes its ordinary neighbours look like dips.
+    """
+    assert after.date_from and after.date_to
+    left = [i for i, (day, _) in enumerate(series) if after.date_from <= day <= after.date_to]
+    tests, found = len(left), {}
+    while len(left) > 1:
+        flagged = {}
+        for index in left:
+            day, result = series[index]
+            rest = [series[i][1] for i in left if i != index]
+            words = _spike_words(key, day, result, rest, tests, "the other after weeks")
+            if words:
+                flagged[index] = words
+        if not flagged:
+            break
+        middle = float(np.median([series[i][1].value or 0.0 for i in left]))
+        worst = max(flagged, key=lambda i: abs((series[i][1].value or 0.0) - middle))
+        found[series[worst][0]] = flagged[worst]
+        left.remove(worst)
+    return {day: found[day] for day in sorted(found)}
+
+
 def _spike_words(
-    key: str, day: date, week: MetricResult, rest: Sequence[MetricResult], tests: int
+    key: str,
+    day: date,
+    week: MetricResult,
+    rest: Sequence[MetricResult],
+    tests: int,
+    others: str = "the other weeks",
 ) -> str | None:
     """The week against the other weeks pooled (Bonferroni over the before weeks): words when
     it differs by more than chance, else None. Rates and NPS only."""
@@ -204,7 +244,7 @@ def _spike_words(
     side = "above" if test.difference > 0 else "below"
     return (
         f"in the week of {week_of(day)} {label} was {format_value(week.value, unit)} "
-        f"(n = {week.n:,}), a spike {side} the other weeks ({format_value(pooled, unit)})"
+        f"(n = {week.n:,}), a spike {side} {others} ({format_value(pooled, unit)})"
     )
 
 
@@ -228,7 +268,8 @@ class Effect:
 
 def effect(before: MetricResult, after: MetricResult) -> Effect:
     """The difference with a 95% interval: Newcombe's hybrid score interval for rates (from
-    the two Wilson intervals), the NPS difference +/- 1.96 x sqrt(SE1^2 + SE2^2), Welch's t for
+    the two Wilson intervals), the NPS difference +/- 1.96 x sqrt(SE1^2 + SE2^2) with the
+    adjusted standard errors of the NPS interval (so it never has zero width), Welch's t for
     means; the difference alone for anything else."""
     if before.value is None or after.value is None:
         return Effect(None, None, None, "no interval: a side has no value")
@@ -257,14 +298,19 @@ def _rate_effect(before: MetricResult, after: MetricResult, difference: float) -
 
 def _nps_effect(before: MetricResult, after: MetricResult, difference: float) -> Effect:
     errors = [
-        statistics.nps_standard_error(r.extra["promoters"], r.extra["detractors"], r.n)
+        statistics.nps_standard_error(
+            r.extra["promoters"], r.extra["detractors"], r.n, adjusted=True
+        )
         for r in (before, after)
     ]
     if errors[0] is None or errors[1] is None:
         return Effect(difference, None, None, "no interval: a side has no answers")
     half = _Z95 * math.hypot(errors[0], errors[1])
     return Effect(
-        difference, difference - half, difference + half, "NPS difference +/- 1.96 x its SE"
+        difference,
+        difference - half,
+        difference + half,
+        "NPS difference +/- 1.96 x its adjusted SE (one answer of each kind added to each side)",
     )
 
 

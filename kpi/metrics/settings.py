@@ -26,6 +26,19 @@ DIRECTIONS = ("higher", "lower")
 
 Direction = Literal["higher", "lower"]
 
+#: The largest minimum_n a team can set: above it every figure would be a small sample.
+MAX_MINIMUM_N = 100_000
+#: SLA targets are hours above 0 and at most a year: anything longer is a typing mistake.
+MAX_SLA_HOURS = 8760.0
+#: The values a KPI's target can take, by the KPI's unit (a share, NPS points, a duration).
+TARGET_RANGES: dict[str, tuple[float, float, str]] = {
+    "%": (0.0, 100.0, "between 0 and 100 (%)"),
+    "points": (-100.0, 100.0, "between -100 and +100 (NPS points)"),
+    "hours": (0.0, MAX_SLA_HOURS, "between 0 and 8760 hours"),
+    "seconds": (0.0, 86_400.0, "between 0 and 86400 seconds"),
+    "count": (0.0, 1e9, "between 0 and 1000000000"),
+}
+
 
 @dataclass(frozen=True)
 class SlaTarget:
@@ -141,8 +154,8 @@ class Settings:
             raise InvalidChoice("ces_easy_top must be between 1 and 6 points of a 1-7 scale")
         if self.short_abandon_seconds < 0 or self.service_level_seconds <= 0:
             raise InvalidChoice("short_abandon_seconds must be >= 0 and service_level_seconds > 0")
-        if self.minimum_n < 1:
-            raise InvalidChoice("minimum_n must be at least 1")
+        if not 1 <= self.minimum_n <= MAX_MINIMUM_N:
+            raise InvalidChoice(f"minimum_n must be a whole number from 1 to {MAX_MINIMUM_N}")
 
     def _validate_time_zone(self) -> None:
         try:
@@ -151,14 +164,17 @@ class Settings:
             raise InvalidChoice(f"unknown time zone {self.timezone!r}") from None
 
     def _validate_targets(self) -> None:
-        for priority in self.sla_targets:
+        for priority, sla in self.sla_targets.items():
             _choice("SLA target priority", priority, PRIORITIES)
+            _sla_hours(priority, sla)
         for channel, targets in self.sla_channel_targets.items():
             _choice("SLA target channel", channel, CHANNELS)
-            for priority in targets:
+            for priority, sla in targets.items():
                 _choice("SLA target priority", priority, PRIORITIES)
+                _sla_hours(f"{channel} {priority}", sla)
         for key, target in self.targets.items():
             _choice(f"direction of the {key} target", target.direction, DIRECTIONS)
+            _target_in_range(key, target.value)
 
     # --- the targets a contact is held to ------------------------------------------------------
 
@@ -201,6 +217,28 @@ class Settings:
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise InvalidChoice(f"{name} {value!r} is not one of {', '.join(allowed)}")
+
+
+def _sla_hours(which: str, target: SlaTarget) -> None:
+    for what, hours in (
+        ("first response", target.first_response_hours),
+        ("resolution", target.resolution_hours),
+    ):
+        if not 0 < hours <= MAX_SLA_HOURS:  # NaN fails this too
+            raise InvalidChoice(
+                f"the {which} {what} target must be more than 0 and at most "
+                f"{MAX_SLA_HOURS:g} hours (a year), not {hours:g}"
+            )
+
+
+def _target_in_range(key: str, value: float) -> None:
+    """A KPI's target within what the KPI can be (an NPS of 150 is never met)."""
+    from kpi.metrics.registry import REGISTRY  # the registry imports these settings
+
+    metric = REGISTRY.get(key)
+    low, high, words = TARGET_RANGES.get(getattr(metric, "unit", ""), (-1e12, 1e12, "a number"))
+    if not low <= value <= high:  # NaN fails this too
+        raise InvalidChoice(f"the {key} target must be {words}, not {value:g}")
 
 
 def _sla(value: Any) -> SlaTarget:

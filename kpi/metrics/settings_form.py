@@ -303,7 +303,9 @@ def _definition_keys() -> list[SettingKey]:
             read=lambda s: s.timezone,
             write=_with_timezone,
         ),
-        _plain_key("minimum_n", SETTING_WORDS["minimum_n"], "a whole number, 1 or more", _as_whole),
+        _plain_key(
+            "minimum_n", SETTING_WORDS["minimum_n"], "a whole number from 1 to 100000", _as_whole
+        ),
     ]
 
 
@@ -323,7 +325,7 @@ def _sla_target_key(priority: str, attr: str) -> SettingKey:
     return SettingKey(
         key=f"sla_targets.{priority}.{attr}",
         description=f"SLA: hours to the {what} for {priority} priority contacts.",
-        allowed="hours, more than 0",
+        allowed="hours, more than 0 and at most 8760 (a year)",
         read=read,
         write=write,
     )
@@ -509,12 +511,32 @@ def _channel_override(key: str) -> tuple[str, str] | None:
 
 
 def with_settings(settings: Settings, assignments: Iterable[str]) -> Settings:
-    """``settings`` with each "KEY=VALUE" applied in order (`kpi report --set`)."""
+    """``settings`` with each "KEY=VALUE" applied (`kpi report --set`); a key given twice is
+    refused, since which of the two won would be a guess."""
+    for key, value in _assignments(assignments):
+        settings = setting_key(key, settings).set(settings, value)
+    return settings
+
+
+def _assignments(assignments: Iterable[str]) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
     for assignment in assignments:
         key, equals, value = assignment.partition("=")
         if not equals:
             raise InvalidChoice(
                 f"--set {assignment!r} is not KEY=VALUE, e.g. sla_variant=source_flag"
             )
-        settings = setting_key(key.strip(), settings).set(settings, value)
-    return settings
+        if key.strip() in {k for k, _ in pairs}:
+            raise InvalidChoice(f"{key.strip()} is set twice; give it once")
+        pairs.append((key.strip(), value))
+    return pairs
+
+
+def overrides_line(settings: Settings, assignments: Iterable[str]) -> str | None:
+    """What `kpi report --set` changed, as the report prints it before its table: "for this
+    report only: fcr_variant = flag"; None when nothing was set."""
+    keys = [key for key, _ in _assignments(assignments)]
+    if not keys:
+        return None
+    said = ", ".join(f"{k} = {setting_key(k, settings).value(settings)}" for k in keys)
+    return f"for this report only: {said} (nothing saved)"

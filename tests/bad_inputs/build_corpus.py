@@ -842,6 +842,28 @@ def no_silent_guess() -> None:
             'team = "team"',
         ),
     )
+    # A month written as a word proves day-first only for itself: 4/8/2015 is still either.
+    write_text(
+        "two_date_formats_month_word.csv",
+        lines(
+            header,
+            "T1,22 Apr 2015 09:00,Care",
+            "T2,4/8/2015 10:00,Care",
+            "T3,23 Apr 2015 11:00,Care",
+            "T4,5/9/2015 12:00,Care",
+        ),
+    )
+    # Each shape with and without a time, one joined by a T: the hint must cover every way.
+    write_text(
+        "two_date_formats_with_and_without_time.csv",
+        lines(
+            header,
+            "T1,22-04-2015T09:00,Care",
+            "T2,22-04-2015,Care",
+            "T3,4/8/2015 10:00,Care",
+            "T4,4/8/2015,Care",
+        ),
+    )
     write_text(
         "iso_slash_dates_with_milliseconds.csv",
         lines(header, "T1,2015/04/22 09:00:01.123,Care", "T2,2015/04/23 17:30:00.500,Care"),

@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from kpi.cli import report_command as cli_report
+from kpi.cli.main import main
 from kpi.ingest.importer import import_file
 from kpi.metrics.registry import KEYS
 from kpi.store.connection import open_store
@@ -183,3 +184,53 @@ def test_the_installed_command(mapped_export, tmp_path):
         check=False,
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_report_set_says_what_it_overrode_before_the_table(tmp_path, capsys):
+    db = tmp_path / "store.duckdb"
+    open_store(db).close()
+    argv = ["report", "--db", str(db), "--kpis", "fcr", "--set", "fcr_variant=flag"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == "for this report only: fcr_variant = flag (nothing saved)"
+    assert out.splitlines()[1].startswith("KPIs for all dates")
+    # JSON stays JSON: the line goes to stderr.
+    assert main([*argv, "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["rows"] is not None
+    assert err == "for this report only: fcr_variant = flag (nothing saved)\n"
+
+
+def test_report_set_refuses_the_same_setting_twice(tmp_path, capsys):
+    db = tmp_path / "store.duckdb"
+    open_store(db).close()
+    argv = [
+        "report",
+        "--db",
+        str(db),
+        "--set",
+        "fcr_variant=flag",
+        "--set",
+        "fcr_variant=one_touch",
+    ]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == "kpi: fcr_variant is set twice; give it once\n"
+
+
+def test_a_mean_on_a_known_scale_has_its_interval_limited_to_the_scale(tmp_path, capsys):
+    source = tmp_path / "answers.csv"
+    source.write_text(
+        "Id,Answered,Satisfaction\nR1,2025-03-03,Good\nR2,2025-03-04,Bad\nR3,2025-03-05,Good\n"
+    )
+    mapping = tmp_path / "words.toml"
+    mapping.write_text(
+        'kind = "responses"\n[columns]\nresponse_id = "Id"\nresponded_at = "Answered"\n'
+        '[scores.csat]\ncolumn = "Satisfaction"\nscale = ["Bad", "Good"]\n'
+    )
+    argv = ["report", str(source), "--mapping", str(mapping), "--kpis", "csat_mean"]
+    assert main([*argv, "--format", "json"]) == 0
+    mean = json.loads(capsys.readouterr().out)["rows"][0]["metrics"]["csat_mean"]
+    # Student's t alone gives about 0.23 to 3.10 for these three answers on a 1-2 scale.
+    assert (round(mean["value"], 3), mean["ci_low"], mean["ci_high"]) == (1.667, 1.0, 2.0)
+    assert "(1-2; its interval limited to the scale)" in mean["definition"]

@@ -109,3 +109,30 @@ def test_report_set_refuses_a_wrong_setting_in_one_line(capsys, db) -> None:
     code, out, err = _run(capsys, "report", "--db", str(db), "--set", "sla_variant=flag")
     assert code == 2 and out == ""
     assert err == "kpi: sla_variant cannot be 'flag'; allowed: auto, targets, source_flag\n"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        (
+            "targets.nps",
+            "150",
+            "the nps target must be between -100 and +100 (NPS points), not 150",
+        ),
+        ("minimum_n", "99999999999999999999", "minimum_n must be a whole number from 1 to 100000"),
+        (
+            "sla_targets.normal.first_response_hours",
+            "1e308",
+            "the normal first response target must be more than 0 and at most 8760 hours",
+        ),
+    ],
+)
+def test_a_value_outside_its_range_is_refused_naming_the_range(capsys, db, key, value, said):
+    code, out, err = _run(capsys, "settings", "--db", str(db), "set", key, value)
+    assert code == 2 and out == ""
+    assert err.startswith(f"kpi: {key} cannot be {value!r} ({said}") and err.count("\n") == 1
+    store = open_store(db)
+    try:
+        assert load_settings(store) == Settings()
+    finally:
+        store.close()

@@ -234,12 +234,17 @@ def test_identical_all_or_nothing_periods_show_no_change():
 
 
 def test_nps_change_test_worked_example():
-    # NPS 30 (SE 7.810) then NPS 0 from 30/30/100 (SE 100 x sqrt(0.6/100) = 7.746):
-    # z = -30 / sqrt(61 + 60) = -30 / 11.
+    # NPS 30 then NPS 0 from 30/30/100. The standard errors are the adjusted ones (one
+    # answer of each kind added): 51 and 21 of 103 -> SE 100 x sqrt((72/103 - (30/103)^2)
+    # / 103) = 7.722; 31 and 31 of 103 -> 100 x sqrt((62/103) / 103) = 7.645; z = -2.761.
     result = nps_change_test(50, 20, 100, 30, 30, 100)
+    se1 = 100 * math.sqrt((72 / 103 - (30 / 103) ** 2) / 103)
+    se2 = 100 * math.sqrt((62 / 103) / 103)
+    assert (se1, se2) == (pytest.approx(7.722, abs=1e-3), pytest.approx(7.645, abs=1e-3))
     assert result.difference == pytest.approx(-30.0)
-    assert result.z == pytest.approx(-30 / 11)
-    assert result.p_value == pytest.approx(2 * stats.norm.sf(30 / 11))
+    assert result.z == pytest.approx(-30 / math.hypot(se1, se2))
+    assert result.z == pytest.approx(-2.761, abs=1e-3)
+    assert result.p_value == pytest.approx(2 * stats.norm.sf(30 / math.hypot(se1, se2)))
     assert result.significant
 
 
@@ -368,3 +373,26 @@ def test_xmr_limits_bracket_the_centre_and_signals_point_at_values(values):
     chart = xmr_limits(values)
     assert chart.lower <= chart.centre <= chart.upper
     assert all(0 <= s.index < len(values) for s in chart.signals)
+
+
+def test_the_adjusted_nps_standard_error_is_never_zero_when_there_are_answers():
+    # Six promoters of six: 7 promoters and 1 detractor of 9 -> 100 x sqrt((8/9 - (6/9)^2) / 9).
+    assert nps_standard_error(6, 0, 6) == 0.0
+    assert nps_standard_error(6, 0, 6, adjusted=True) == pytest.approx(22.222, abs=1e-3)
+    assert nps_standard_error(0, 0, 0, adjusted=True) is None
+    # The adjusted error matches the half-width of the NPS interval on the same counts.
+    se = nps_standard_error(50, 20, 100, adjusted=True)
+    interval = nps_interval(50, 20, 100)
+    assert 1.959964 * se == pytest.approx((interval.high - interval.low) / 2, abs=1e-3)
+
+
+def test_one_promoter_then_one_detractor_is_not_a_certain_change():
+    # Plain standard errors are 0 on both sides, so the plain test would give p = 0.
+    # Adjusted: 2 promoters and 1 detractor of 4, and the mirror image: each SE is
+    # 100 x sqrt((3/4 - (1/4)^2) / 4) = 41.46; z = -200 / (41.46 x sqrt 2) = -3.411.
+    result = nps_change_test(1, 0, 1, 0, 1, 1)
+    se = 100 * math.sqrt((3 / 4 - (1 / 4) ** 2) / 4)
+    assert result.difference == pytest.approx(-200.0)
+    assert result.z == pytest.approx(-200 / (se * math.sqrt(2)))
+    assert result.z == pytest.approx(-3.411, abs=1e-3)
+    assert 0 < result.p_value < 0.001 and result.significant

@@ -5,6 +5,7 @@ draws its charts, and a target on the wrong side of the baseline is refused when
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -16,8 +17,9 @@ import pytest
 from kpi import insights
 from kpi.engine.filters import Filters
 from kpi.errors import InvalidChoice
-from kpi.evidence import action_check, reflections
+from kpi.evidence import action_check, baseline, reflections
 from kpi.evidence.baseline import TargetOnWrongSide
+from kpi.evidence.pack_charts import SMART_TARGET
 from kpi.evidence.reflections import Reflection, SmartAction
 from kpi.insights.insight_segment import Segment
 from kpi.store import annotations
@@ -35,7 +37,9 @@ BILLING = Segment(category=("Billing",))
 DAILY = 60
 
 
-def _contacts(seed: int = 7) -> pd.DataFrame:
+def _contacts(
+    seed: int = 7, spike_weeks: tuple[date, ...] = SPIKE_WEEKS, spike_p: float = SPIKE_P
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     days = [START + timedelta(days=d) for d in range(WEEKS * 7)]
     rows = []
@@ -43,8 +47,8 @@ def _contacts(seed: int = 7) -> pd.DataFrame:
         week = day - timedelta(days=day.weekday())
         category = rng.choice(["Billing", "Faults"], DAILY, p=[0.4, 0.6])
         channel = rng.choice(["email", "phone"], DAILY)
-        spike = (category == "Billing") & (week in SPIKE_WEEKS)
-        p = np.where(spike, SPIKE_P, [COMPLAINT_P[c] for c in category])
+        spike = (category == "Billing") & (week in spike_weeks)
+        p = np.where(spike, spike_p, [COMPLAINT_P[c] for c in category])
         opened = [
             datetime.combine(day, datetime.min.time()) + timedelta(hours=9, minutes=int(m))
             for m in rng.integers(0, 8 * 60, DAILY)
@@ -257,7 +261,7 @@ def test_the_segment_is_stored_with_the_reflection(store: Store) -> None:
     assert saved.reflection_id is not None
     again = reflections.get(store, saved.reflection_id)
     assert again.action.segment == block
-    assert "Measure: SLA to 99.5 for channel email, Monday 09:00-11:59" in again.action.describe()
+    assert "Measure: SLA to 99.5% for channel email, Monday 09:00-11:59" in again.action.describe()
     with pytest.raises(InvalidChoice, match="only SLA can"):
         reflections.save(store, reflections.replace(again, action=_with_kpi(again.action, "fcr")))
 
@@ -294,7 +298,7 @@ def test_a_weekday_and_hour_block_is_measured_on_its_hours_only(store: Store) ->
 def test_the_check_draws_before_and_after_bars_and_the_weekly_series(store: Store) -> None:
     r = _reflection(store, target=6.0, review=date(2025, 8, 31))
     bars, weekly = action_check.chart(store, r)
-    assert bars.kind == "bars" and bars.lines == {"target": 6.0}
+    assert bars.kind == "bars" and bars.lines == {"SMART target 6.0%": 6.0}
     assert bars.title.startswith(
         "Complaint rate, category Billing: 8 whole weeks before and after 2 Jun 2025 (n = "
     )
@@ -347,7 +351,9 @@ def test_the_check_on_the_sample_knowledge_base_change_claims_the_fcr_rise(sampl
     (fcr,) = found.kpis
     assert fcr.verdict == "more" and fcr.after.value > fcr.before.value
     assert fcr.effect.low is not None and fcr.effect.low > 0
-    assert any(line.startswith("This is more than chance") for line in found.lines())
+    assert any(
+        line.startswith("This is a real improvement, more than chance") for line in found.lines()
+    )
 
 
 def test_a_reflection_saved_before_actions_had_a_segment_reads_its_filters(store: Store) -> None:
@@ -361,6 +367,135 @@ def test_a_reflection_saved_before_actions_had_a_segment_reads_its_filters(store
 def test_chart_titles_name_no_colleague_but_the_learner(store: Store) -> None:
     colleague = _reflection(store, Segment(agent=("Bethan Price",)))
     (bars, weekly) = action_check.chart(store, colleague)
-    assert "agent a colleague" in bars.title and "Bethan" not in bars.title + weekly.title
+    # The colleague reads as counted by the redaction's own words ("one colleague").
+    assert "agent one colleague" in bars.title and "Bethan" not in bars.title + weekly.title
     mine = reflections.save(store, reflections.replace(colleague, learner="Bethan Price"))
     assert "agent Bethan Price" in action_check.chart(store, mine)[0].title
+
+
+# --- the after weeks, which way it moved, the target's edge, SLA-only segments, the target line ---
+
+
+def _store_of(frame: pd.DataFrame, path: Path) -> Store:
+    opened = open_store(path)
+    with opened.transaction() as cur:
+        cur.register("frame", frame)
+        cur.execute("INSERT INTO contacts BY NAME SELECT * FROM frame")
+        cur.unregister("frame")
+    return opened
+
+
+def test_a_spike_in_the_after_weeks_is_warned_and_no_more_than_chance_claim_is_made(
+    tmp_path: Path,
+) -> None:
+    # No spike before the change; two weeks of 20% Billing complaints just after it.
+    spikes = (date(2025, 6, 9), date(2025, 6, 16))
+    store = _store_of(_contacts(spike_weeks=spikes), tmp_path / "after.duckdb")
+    try:
+        r = _reflection(store)
+        found = action_check.check(store, r)
+        assert found is not None
+        (complaints,) = found.kpis
+        # The test alone calls the rise "more than chance": it is the two unusual weeks.
+        assert complaints.change.significant and complaints.warnings == ()
+        assert complaints.verdict == "unusual_after"
+        assert set(complaints.flagged) == set(spikes)
+        text = "\n".join(found.lines())
+        assert "Warning: the after weeks hold unusual weeks: in the week of 9 Jun 2025" in text
+        assert "in the week of 16 Jun 2025 Complaint rate was" in text
+        assert "a spike above the other after weeks" in text
+        assert "no claim is made that the action caused this difference" in text
+        assert "more than chance" not in text
+        (row,) = action_check.table(found).to_dict("records")
+        assert row["verdict"] == "not judged: an unusual week after the change (see the warning)"
+        _, weekly = action_check.chart(store, r, found)
+        flagged = {row["week"] for row in weekly.rows if row["signal"]}
+        assert flagged == {d.isoformat() for d in spikes}
+    finally:
+        store.close()
+
+
+def test_the_verdict_says_which_way_the_kpi_moved(tmp_path: Path) -> None:
+    # Billing complaints rise from about 4% to 7% after the change: lower is better.
+    after = tuple(CHANGE + timedelta(days=7 * i) for i in range(8))
+    store = _store_of(_contacts(spike_weeks=after, spike_p=0.07), tmp_path / "worse.duckdb")
+    try:
+        found = action_check.check(store, _reflection(store))
+        assert found is not None
+        (complaints,) = found.kpis
+        assert complaints.verdict == "more" and complaints.after.value > complaints.before.value
+        assert any(
+            line.startswith("This is a real worsening, more than chance (two-proportion z-test")
+            for line in found.lines()
+        )
+        (row,) = action_check.table(found).to_dict("records")
+        assert row["verdict"] == "more than chance: a real worsening"
+    finally:
+        store.close()
+    assert action_check.movement("complaint_rate", -1.2) == "a real improvement"
+    assert action_check.movement("fcr", -1.2) == "a real worsening"
+    assert action_check.movement("contacts", 40.0) == "a real rise"
+    assert action_check.movement("contacts", -40.0) == "a real fall"
+
+
+def test_a_target_equal_to_the_baseline_is_refused_and_close_ones_print_apart(
+    store: Store,
+) -> None:
+    email = Segment(channel=("email",))
+    note = annotations.add(store, CHANGE, "New email templates")
+    found = baseline.baseline(store, email, "sla", Filters(), note.annotation_id)
+    assert found is not None and found.result.value is not None
+    value = found.result.value
+    r = reflections.blank("Alex", 3, Filters(channel=("email",)), ("sla",))
+    r = reflections.replace(r, annotation_id=note.annotation_id)
+
+    def save(target: float) -> Reflection:
+        action = SmartAction("Use the new templates", "sla", target, date(2025, 8, 31), email)
+        return reflections.save(store, reflections.replace(r, action=action))
+
+    with pytest.raises(TargetOnWrongSide) as equal:
+        save(value)
+    assert " is equal to its baseline of " in str(equal.value)
+    assert "so that target is already met without any change" in str(equal.value)
+    # Just below the baseline: the two numbers printed must differ.
+    with pytest.raises(TargetOnWrongSide) as close:
+        save(value - 0.004)
+    shown = re.search(r"a target of (\S+) .* below its baseline of (\S+) \(n = ", str(close.value))
+    assert shown is not None and shown.group(1) != shown.group(2), str(close.value)
+    assert shown.group(1).endswith("%") and shown.group(2).endswith("%")
+    assert save(value + 0.01).action.target == pytest.approx(value + 0.01)
+
+
+def test_distinct_values_print_enough_digits_to_tell_two_numbers_apart() -> None:
+    assert baseline.distinct_values(92.9, 92.9088, "%") == ("92.90%", "92.91%")
+    assert baseline.distinct_values(75.0, 80.0, "%") == ("75.0%", "80.0%")
+    assert baseline.distinct_values(92.9, 92.9, "%") == ("92.9%", "92.9%")
+
+
+def test_a_weekday_and_hour_segment_says_it_is_measured_on_sla(store: Store) -> None:
+    # The reflection names complaint rate, but a weekday and hour block has only SLA.
+    block = Segment(channel=("email",), weekday=0, hours=(9, 11))
+    note = annotations.add(store, CHANGE, "New Monday rota")
+    r = reflections.blank("Alex", 3, Filters(channel=("email",)), ("complaint_rate",))
+    action = SmartAction("Put two people on email on Monday mornings", None, None, None, block)
+    r = reflections.save(
+        store, reflections.replace(r, annotation_id=note.annotation_id, action=action)
+    )
+    found = action_check.check(store, r)
+    assert found is not None
+    assert [k.key for k in found.kpis] == ["sla"]
+    assert found.lines()[1] == (
+        "Measured on SLA: a weekday and hour segment can only be measured by SLA."
+    )
+    # An SLA action on the same block says nothing: nothing was swapped.
+    same = action_check.check(store, _reflection(store, block, 99.5, date(2025, 8, 31), "sla"))
+    assert same is not None and same.measured is None
+    assert not any(line.startswith("Measured on SLA") for line in same.lines())
+
+
+def test_the_smart_target_line_reads_as_on_every_other_chart(store: Store) -> None:
+    r = _reflection(store, target=6.0, review=date(2025, 8, 31))
+    bars, weekly = action_check.chart(store, r)
+    label = f"{SMART_TARGET} 6.0%"
+    assert label == "SMART target 6.0%"
+    assert bars.lines == weekly.lines == {label: 6.0}

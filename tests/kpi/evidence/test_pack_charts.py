@@ -9,6 +9,7 @@ from kpi.charts.spec import ChartSpec
 from kpi.engine.filters import Filters
 from kpi.evidence import pack_charts
 from kpi.evidence.reflections import SmartAction
+from kpi.insights.insight_segment import Segment
 from kpi.metrics.settings import Settings
 
 CONTEXT = pack_charts.Context(
@@ -48,7 +49,7 @@ def test_a_chart_stands_alone_with_title_axes_targets_and_footer() -> None:
     action = SmartAction(
         "Call back every open complaint within a day", "csat", 85.0, date(2026, 5, 1)
     )
-    spec = pack_charts.stand_alone(_weekly(), "csat", CONTEXT, Settings(), action)
+    spec = pack_charts.stand_alone(_weekly(), "csat", CONTEXT, Settings(), action, Segment())
     assert spec.title == (
         "CSAT by week, all survey answers, w/c 2 Mar 2026 to w/c 23 Mar 2026, n = 400 answers"
     )
@@ -84,7 +85,8 @@ def test_a_breach_heat_map_and_a_pareto_name_their_axes() -> None:
 def test_a_filter_on_a_colleague_never_names_them() -> None:
     filters = Filters(agent=("Daniel Haigh", "Amelia Booth"), channel=("email",))
     words = pack_charts.segment_words(filters, "Amelia Booth")
-    assert "Daniel" not in words and "a colleague" in words and "Amelia Booth" in words
+    # The colleague is counted, not named (``redaction.colleagues_phrase`` words it).
+    assert "Daniel" not in words and "colleague" in words and "Amelia Booth" in words
     assert pack_charts.segment_words(Filters(), "Amelia Booth") == "all contacts"
 
 
@@ -95,3 +97,16 @@ def test_alt_text_says_what_the_chart_shows() -> None:
     assert "Across: Week starting (Monday); up: CSAT (%)." in text
     assert "4 points, values from 81.0% to 84.0%." in text
     assert "Target line at 85.0%." in text
+
+
+def test_the_smart_target_is_drawn_only_on_a_chart_of_the_actions_segment() -> None:
+    billing = Segment(category=("Billing",))
+    action = SmartAction("Send the bill explainer", "csat", 85.0, date(2026, 5, 1), billing)
+    everyone = pack_charts.stand_alone(_weekly(), "csat", CONTEXT, Settings(), action, Segment())
+    assert everyone.lines == {"target": 85.0}  # the team's target only: no SMART line
+    assert everyone.title.endswith(
+        "n = 400 answers. SMART target applies to category Billing, shown on its before/after chart"
+    )
+    own = pack_charts.stand_alone(_weekly(), "csat", CONTEXT, Settings(), action, billing)
+    assert own.lines == {"target": 85.0, "SMART target 85.0%": 85.0}
+    assert "SMART target applies" not in own.title

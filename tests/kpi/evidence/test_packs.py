@@ -27,6 +27,7 @@ from kpi.cli import evidence_command as cli_evidence
 from kpi.engine.filters import Filters
 from kpi.evidence import documents, reflections
 from kpi.evidence import packs as evidence
+from kpi.insights.insight_segment import Segment
 from kpi.store import viewer
 from kpi.store.connection import Store, open_store
 from tests.paths import SAMPLE_DATA
@@ -126,13 +127,14 @@ def test_pack_holds_every_section_and_no_personal_data(rendered, store: Store, r
         LEARNER,
         "ST0071",
         "S2",
-        "Pareto of complaints by category",
+        "Chart 1",
         "zendesk_tickets.csv",
         "call_log.xlsx",
         "Complaint rate:",
         "Colleague",
         "Send the bill explainer",
-        "Review on 2026-05-01",
+        "Measure: Complaint rate to 3.0% for all contacts",
+        "Review on 1 May 2026",
         "Sam Supervisor",
         "Clear analysis",
         "[phone removed]",
@@ -289,13 +291,18 @@ def _pages(data: bytes) -> list[tuple[str, int]]:
 def test_every_chart_title_names_kpi_segment_period_and_n(rendered, sla_rendered) -> None:
     for pack, pdf in ((rendered[0], rendered[1]), (sla_rendered[0], sla_rendered[1])):
         text = _flat(_pdf_text(pdf))
-        for spec in pack.charts:
-            assert "all contacts" in spec.title or "all survey answers" in spec.title, spec.title
+        mine = pack.charts[len(pack.charts) - pack.me_charts :]
+        for i, spec in enumerate(pack.charts):
+            if spec in mine:  # the comparison's own scope: the team, every agent in it
+                assert ", your team, " in spec.title and "every agent in it" in spec.title
+            else:
+                assert "all contacts" in spec.title or "all survey answers" in spec.title
             assert re.search(r"n = [\d,]+ (contacts|answers)", spec.title), spec.title
             assert re.search(r"(1 Mar 2026 to 31 Mar 2026|w/c 2 Mar 2026 to w/c 23 Mar 2026)",
                              spec.title), spec.title  # fmt: skip
             assert spec.x_title and spec.y_title and "value" not in spec.y_title.lower()
-            assert _flat(spec.title) in text  # the heading above the chart in the PDF
+            # The title is on the image only; the heading above it is a short label.
+            assert _flat(spec.title) not in text and f"Chart {i + 1}" in text
     trend = next(c for c in sla_rendered[0].charts if c.x == "week")
     assert (trend.x_title, trend.y_title) == ("Week starting (Monday)", "SLA (%)")
     pareto = rendered[0].charts[0]
@@ -353,13 +360,12 @@ def test_every_exported_image_has_the_footer(rendered, sla_rendered) -> None:
 def test_chart_headings_share_a_page_with_their_charts(which, request) -> None:
     pack, pdf = request.getfixturevalue(which)[:2]
     pages = _pages(pdf)
-    for spec in pack.charts:
-        start = _flat(spec.title)[:60]
-        found = [(text, count) for text, count in pages if start in text]
-        assert found, spec.title
-        text, count = found[0]
-        titles_here = sum(_flat(c.title)[:60] in text for c in pack.charts)
-        assert count == titles_here, spec.title  # every title on a page has its image there
+    labels = 0
+    for text, count in pages:  # every "Chart n" label on a page has its image there
+        here = re.findall(r"\bChart \d+\b", text)
+        assert len(here) == count, text
+        labels += len(here)
+    assert labels == len(pack.charts)
     headings = [t for t in evidence.SECTION_TITLES]
     for text, _ in pages:  # no section heading is the last thing on a page
         assert not any(text.rstrip().endswith(h) for h in headings)
@@ -418,7 +424,8 @@ def test_pack_gives_the_data_cut_off_and_each_source_files_dates(
             "UNION ALL SELECT responded_at FROM responses WHERE batch_id = ?)",
             [batch, batch],
         ).fetchone()
-        assert row["dates in the file"] == f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+        days = f"{first.day} {first:%b %Y} to {last.day} {last:%b %Y}"
+        assert row["dates in the file"] == days  # "1 May 2025 to 31 Oct 2026", never ISO
         assert row["source file"] in text
 
 
@@ -436,7 +443,12 @@ def test_pack_shows_the_learners_own_figures_against_the_rest(
         assert re.fullmatch(r"[\d.]+% \(n = [\d,]+; 95% interval [\d.]+% to [\d.]+%\)", side)
     assert evidence.SECTION_TITLES[5] in text and _flat(evidence.ME_NOTE) in text
     chart = pack.charts[-1]
-    assert [r["who"] for r in chart.rows] == [f"Me ({LEARNER})", "Rest of the team"]
+    # n sits in the bar's label under the axis, not on the error bars.
+    assert [r["who"] for r in chart.rows] == [
+        f"Me ({LEARNER}), n = {chart.rows[0]['n']:,}",
+        f"Rest of the team, n = {chart.rows[1]['n']:,}",
+    ]
+    assert chart.n is None
     assert all(r["n"] >= 5 and r["ci_low"] < r["value"] < r["ci_high"] for r in chart.rows)
     assert "Colleague" not in " ".join(str(r) for r in chart.rows)  # no one ranked
 
@@ -509,3 +521,83 @@ def test_a_pack_by_another_learner_never_prints_this_is_me_figures(store: Store)
         viewer.set_me(store, LEARNER)
     assert pack.me == [] and pack.me_note == evidence.NOT_THE_LEARNER and pack.me_charts == 0
     assert "Someone Else" not in " ".join(c.title for c in pack.charts)
+
+
+@pytest.fixture(scope="module")
+def billing_pack(store: Store) -> evidence.Pack:
+    """A reflection on all contacts with an agent filter naming a colleague, whose SMART
+    action is for category Billing only."""
+    other = next(a for a in _team_agents(store) if a != LEARNER)
+    r = reflections.blank(LEARNER, 3, replace_agents(MARCH_2026, (LEARNER, other)),
+                          ("complaint_rate",))  # fmt: skip
+    r = reflections.replace(
+        r,
+        title="Billing complaints",
+        action=reflections.SmartAction(
+            "Send the bill explainer",
+            "complaint_rate",
+            3.0,
+            date(2026, 5, 1),
+            Segment(category=("Billing",)),
+        ),  # fmt: skip
+    )
+    saved = reflections.save(store, r)
+    return evidence.build(store, saved.reflection_id, None)
+
+
+def _team_agents(store: Store) -> list[str]:
+    rows = store.cursor().execute("SELECT DISTINCT agent FROM contacts WHERE agent IS NOT NULL")
+    return sorted(str(a) for (a,) in rows.fetchall())
+
+
+def replace_agents(filters: Filters, agents: tuple[str, ...]) -> Filters:
+    return Filters(date_from=filters.date_from, date_to=filters.date_to, agent=agents)
+
+
+def test_the_smart_target_is_not_drawn_on_a_chart_of_another_segment(billing_pack) -> None:
+    trend = next(c for c in billing_pack.charts if c.x == "week")
+    assert not any(name.startswith("SMART target") for name in trend.lines)
+    assert trend.title.endswith(
+        "SMART target applies to category Billing, shown on its before/after chart"
+    )
+
+
+def test_me_against_rest_titles_say_the_comparisons_own_scope(billing_pack) -> None:
+    mine = billing_pack.charts[len(billing_pack.charts) - billing_pack.me_charts :]
+    assert mine != []
+    for spec in mine:
+        # The comparison drops the agent filter and covers the learner's team: the title says
+        # so and never repeats the pack's "agent: Amelia Booth and a colleague".
+        assert "agent" not in spec.title.replace("every agent in it", "")
+        assert ", your team, 1 Mar 2026 to 31 Mar 2026, every agent in it, n = " in spec.title
+        n = sum(int(r["n"]) for r in spec.rows)
+        assert spec.title.endswith(f"n = {n:,} contacts")
+
+
+def test_the_smart_action_has_its_unit_and_dates_read_as_words(billing_pack) -> None:
+    assert billing_pack.action == (
+        "Send the bill explainer. Measure: Complaint rate to 3.0% for category Billing. "
+        "Review on 1 May 2026"
+    )
+    assert re.search(r"Anonymised on \d{1,2} [A-Z][a-z]{2} \d{4}\.", billing_pack.anonymisation)
+    assert all(re.fullmatch(r"\d{1,2} \w{3} \d{4} to \d{1,2} \w{3} \d{4}",
+                            row["dates in the file"]) for row in billing_pack.provenance)  # fmt: skip
+
+
+def test_every_key_figure_has_an_interval_or_says_why_not(rendered) -> None:
+    pack = rendered[0]
+    for f in pack.figures:
+        assert re.fullmatch(r"-?[\d.]+% to -?[\d.]+%", f.interval) or f.interval == (
+            evidence.NO_INTERVAL
+        ), f
+    # A rate from the insight with no interval of its own gets one worked out from its n.
+    rate = next(f for f in pack.figures if f.label.startswith("Complaint rate, Billing")
+                or "Billing" in f.label)  # fmt: skip
+    assert rate.interval != evidence.NO_INTERVAL
+
+
+def test_the_anonymisation_statement_says_what_the_pack_does(rendered) -> None:
+    words = _flat(rendered[0].anonymisation)
+    assert "numbered by a keyed hash of their name, never by their rank" in words
+    assert 'becomes "a colleague" (two of them "two colleagues")' in words
+    assert "a filter that names a colleague says so without the name" in words

@@ -19,12 +19,15 @@ from kpi.charts.spec import ChartSpec
 from kpi.engine.filters import Filters
 from kpi.evidence import documents, redaction, reflections
 from kpi.evidence import packs as evidence
+from kpi.evidence.pack_charts import segment_words
 from kpi.evidence.redaction import colleagues_phrase, redact_filters, redact_people
+from kpi.insights.insight_segment import Segment
 from kpi.store.connection import Store, open_store
 from tests.kpi.ingest.test_privacy import BY_PATTERN
 
 AGENTS = ["Sarah Jones", "Tom Brown", "Amy Li", "Priya Shah"]
 ME = "Priya Shah"
+MARCH_2026 = Filters(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
 
 
 @pytest.mark.parametrize(
@@ -57,10 +60,28 @@ def test_redaction_also_scrubs_as_the_importer_does() -> None:
     assert text == "A colleague took [ticket number] for [account number]; Regards, [name]"
 
 
-@pytest.mark.parametrize(("count", "words"), [(1, "a colleague"), (2, "two colleagues"),
+@pytest.mark.parametrize(("count", "words"), [(1, "one colleague"), (2, "two colleagues"),
                                               (10, "ten colleagues"), (12, "12 colleagues")])  # fmt: skip
 def test_colleagues_are_counted_in_words(count: int, words: str) -> None:
     assert colleagues_phrase(count) == words
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("daniel haigh took it", "A colleague took it"),
+        ("DANIEL HAIGH took it", "A colleague took it"),
+        ("Marcus' queue was long", "A colleague's queue was long"),
+        ("I shared Marcus' queue", "I shared a colleague's queue"),
+        ("Anita-Mistry helped", "A colleague helped"),
+        ("Li-ion battery swapped by Li Na", "Li-ion battery swapped by a colleague"),
+        ("Li said so", "Li said so"),  # under three letters: only the whole name is searched
+        ("Priya Shah and Priya Mistry", "Priya Shah and a colleague"),
+    ],
+)
+def test_colleagues_are_found_by_the_importers_name_rule(text: str, expected: str) -> None:
+    agents = [*AGENTS, "Daniel Haigh", "Marcus Reid", "Anita Mistry", "Priya Mistry", "Li Na"]
+    assert redact_people(text, agents, ME) == expected
 
 
 def test_a_filter_that_names_a_colleague_is_redacted() -> None:
@@ -68,15 +89,31 @@ def test_a_filter_that_names_a_colleague_is_redacted() -> None:
     assert redact_filters(replace(march, agent=("Sarah Jones",)), ME) == (
         "1 Mar 2026 - 31 Mar 2026; channel: email; agent: one colleague"
     )
-    assert redact_filters(replace(march, agent=(ME,)), ME).endswith("agent: the learner")
+    assert redact_filters(replace(march, agent=(ME,)), ME).endswith("agent: Priya Shah")
     both = redact_filters(replace(march, agent=(ME, "Tom Brown", "Amy Li")), ME)
-    assert both.endswith("agent: the learner and two colleagues")
+    assert both.endswith("agent: Priya Shah and two colleagues")
     assert redact_filters(march, ME) == march.describe()
 
 
-# --- a whole pack ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("agents", "words"),
+    [
+        ((ME, "Tom Brown"), "Priya Shah and one colleague"),
+        (("Tom Brown", "Amy Li"), "two colleagues"),
+        ((ME,), "Priya Shah"),
+    ],
+)
+def test_filters_segments_and_chart_titles_name_colleagues_alike(agents, words) -> None:
+    """One pack, one wording: the "Period and filters" row, an action's segment and the charts'
+    segment words all count colleagues the same way (issue 12: "the learner and one colleague"
+    in the header beside "Amelia Booth and a colleague" in chart titles)."""
+    march = replace(MARCH_2026, agent=agents)
+    assert redact_filters(march, ME).endswith(f"agent: {words}")
+    assert Segment(agent=agents).describe(me=ME) == f"agent {words}"
+    assert segment_words(march, ME) == f"agent: {words}"
 
-MARCH_2026 = Filters(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
+
+# --- a whole pack ---------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

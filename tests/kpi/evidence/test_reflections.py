@@ -124,7 +124,7 @@ def test_smart_action_gaps() -> None:
         date(2026, 5, 1),
     )
     assert action.gaps() == []
-    assert "Review on 2026-05-01" in action.describe()
+    assert "Review on 1 May 2026" in action.describe()
 
 
 def test_reflection_round_trip_review_and_coverage(store: Store) -> None:

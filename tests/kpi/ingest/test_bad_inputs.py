@@ -288,6 +288,21 @@ EXPECTED: dict[str, Refused | Counted] = {
             '["%d-%m-%y %h:%m", "%m/%d/%y %h:%m"] if it is 8 april 2015',
         )
     ),  # fmt: skip
+    "two_date_formats_month_word.csv": Refused(
+        (
+            "holds two date formats",
+            "2 values written like '22 apr 2015 09:00' (the month as a word, read day-first)",
+            "2 like '4/8/2015 10:00'",
+            '["%d %b %y %h:%m", "%d/%m/%y %h:%m"] if it is 4 august 2015',
+        )
+    ),
+    "two_date_formats_with_and_without_time.csv": Refused(
+        (
+            "holds two date formats",
+            "2 like '4/8/2015'",
+            '["%d-%m-%y", "%d-%m-%yt%h:%m", "%d/%m/%y", "%d/%m/%y %h:%m"] if it is 4 august 2015',
+        )
+    ),
     "two_date_formats_each_proved.csv": Counted(4),
     "two_date_formats_given_as_a_list.csv": Counted(3, layout="two_date_formats_given_as_a_list"),
     "iso_slash_dates_with_milliseconds.csv": Counted(2),
@@ -684,6 +699,9 @@ def test_a_lower_quarantine_bar_refuses_an_import_above_it_and_keeps_the_store(
         "ragged_rows.csv: 2 of 4 rows (50%) would be set aside, more than the limit of 10% "
         "(--max-quarantine or KPI_MAX_QUARANTINE): 1 x malformed CSV"
     )
+    # Both reasons, each with its count: one named alone would hide the other.
+    assert "1 x malformed CSV (too many columns" in str(caught.value)
+    assert "1 x malformed CSV (missing columns" in str(caught.value)
     assert store.count("imports") == store.count("contacts") == store.count("quarantine") == 0
 
 
@@ -858,3 +876,48 @@ def test_any_bytes_end_in_a_counted_import_or_one_line(header, body, suffix):
     finally:
         store.close()
         shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize(
+    "name", ["two_date_formats_month_word.csv", "two_date_formats_with_and_without_time.csv"]
+)
+def test_each_date_format_list_a_refusal_offers_imports_the_file(store, tmp_path, name):
+    import re
+
+    with pytest.raises(ImportProblem) as caught:
+        import_file(store, CORPUS / name)
+    offered = re.findall(r"(\[[^\]]*\]) if it is", str(caught.value))
+    assert len(offered) == 2
+    days = []
+    for i, formats in enumerate(offered):
+        mapping = tmp_path / f"m{i}.toml"
+        mapping.write_text(
+            f'kind = "contacts"\ndate_format = {formats}\n[columns]\ncontact_id = "contact_id"\n'
+            'opened_at = "opened_at"\nteam = "team"\n'
+        )
+        fresh = open_store(tmp_path / f"s{i}.duckdb")
+        try:
+            result = import_file(fresh, CORPUS / name, mapping=mapping)
+            assert (result.rows_read, result.rows_imported) == (4, 4)
+            days.append(rows(fresh, "SELECT month(opened_at) FROM contacts ORDER BY contact_id"))
+        finally:
+            fresh.close()
+    assert days[0] != days[1]  # August one way, April the other
+
+
+def test_a_number_answered_on_a_word_scale_is_emptied_with_a_warning(store, tmp_path):
+    source = tmp_path / "answers.csv"
+    source.write_text("Id,Answered,Satisfaction\nR1,2025-03-03,Good\nR2,2025-03-04,3\n")
+    mapping = tmp_path / "words.toml"
+    mapping.write_text(
+        'kind = "responses"\n[columns]\nresponse_id = "Id"\nresponded_at = "Answered"\n'
+        '[scores.csat]\ncolumn = "Satisfaction"\nscale = ["Bad", "OK", "Good", "Great"]\n'
+    )
+    result = import_file(store, source, mapping=mapping)
+    assert (result.rows_imported, result.rows_quarantined, result.warnings) == (2, 0, 1)
+    assert rows(store, "SELECT response_id, csat FROM responses ORDER BY 1") == [
+        ("R1", 3.0),
+        ("R2", None),  # never taken as the third word
+    ]
+    ((reason, count, _),) = result.top_warnings
+    assert count == 1 and "is not one of the csat scale's words (Bad, OK, Good, Great)" in reason

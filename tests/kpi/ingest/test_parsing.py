@@ -359,3 +359,51 @@ def test_iso_with_slashes_and_milliseconds_is_detected(con):
     assert read_dates(con, values, detect(con, values), "UTC") == [
         dt.datetime(2015, 4, 22, 9, 0, 1, 123000), dt.datetime(2015, 4, 23, 17, 30, 0, 500000),
     ]  # fmt: skip
+
+
+# --- the order proved by a month word, and hints that import (issue 9, review) -----------------
+
+
+def test_a_month_word_never_proves_the_order_of_numeric_dates_beside_it(con):
+    values = ["22 Apr 2015 09:00", "4/8/2015 10:00", "23 Apr 2015 11:00", "5/9/2015 12:00"]
+    with pytest.raises(ImportProblem) as caught:
+        detect(con, values)
+    message = str(caught.value)
+    assert message.startswith(
+        "export.csv: column 'Created' (opened_at) holds two date formats: 2 values written like "
+        "'22 Apr 2015 09:00' (the month as a word, read day-first) and 2 like '4/8/2015 10:00'"
+    )
+    assert '["%d %b %Y %H:%M", "%d/%m/%Y %H:%M"] if it is 4 August 2015' in message
+    assert '["%d %b %Y %H:%M", "%m/%d/%Y %H:%M"] if it is 8 April 2015' in message
+
+
+def test_numeric_dates_that_prove_their_own_order_beside_month_words_are_read(con):
+    values = ["22 Apr 2015 09:00", "13/8/2015 10:00", "4/8/2015 11:00"]
+    assert [d.day for d in detect_then_read(con, values)] == [22, 13, 4]
+
+
+def _hinted_lists(message: str) -> list[list[str]]:
+    import json
+    import re
+
+    return [json.loads(found) for found in re.findall(r"(\[[^\]]*\]) if it is", message)]
+
+
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        (["22-04-2015T09:00", "4/8/2015 10:00"], "1 value written like '22-04-2015T09:00'"),
+        (["22-04-2015 09:00", "22-04-2015", "4/8/2015 10:00", "4/8/2015"], "2 values written"),
+        (["22 Apr 2015 09:00", "4/8/2015 10:00", "4/8/15"], "2 like '4/8/15'"),
+    ],
+)
+def test_each_hinted_date_format_list_reads_every_value_when_followed(con, values, said):
+    with pytest.raises(ImportProblem) as caught:
+        detect(con, values)
+    message = str(caught.value)
+    assert said in message
+    lists = _hinted_lists(message)
+    assert len(lists) == 2 and all(all(lists) for lists in lists)  # never an empty format
+    read = [read_dates(con, values, explicit_dates(formats)) for formats in lists]
+    assert all(None not in dates for dates in read)
+    assert read[0] != read[1]  # 4 August one way, 8 April the other

@@ -153,6 +153,99 @@ BY_PATTERN = [
     ("It was Monday; this is Not acceptable", (), ("Monday", "Not acceptable")),
     ("Thank you for your help, 5 stars", (), ("Thank you for your help, 5 stars",)),
     ("Hello Team, 3 calls in 2 days at 09:15", (), ("Hello Team", "3 calls in 2 days at 09:15")),
+    # A word then a dot or "#:", other separators, and short forms of the words.
+    ("acct. 12345678 is wrong", ("12345678",), ("is wrong",)),
+    ("Ref. 12345 for the refund", ("12345",), ("for the refund",)),
+    ("Account #: 12345678 closed", ("12345678",), ("closed",)),
+    ("customer no. 55512 rang", ("55512",), ("rang",)),
+    ("member no. 1234 rang", ("1234",), ("rang",)),
+    ("my order, 12345678, is late", ("12345678",), ("my", "is late")),
+    ("order id - 99887766 lost", ("99887766",), ("lost",)),
+    ("claim ref: 77/1234 paid", ("77/1234", "1234"), ("paid",)),
+    ("acc 12345678 frozen", ("12345678",), ("frozen",)),
+    ("account ending 4321 charged", ("4321",), ("charged",)),
+    # ServiceNow-style numbers need no word before them.
+    ("INC0012345 still open", ("0012345",), ("still open",)),
+    ("see INC 0012345", ("0012345",), ("see",)),
+    ("RITM0012345 and CS0012345 raised", ("0012345",), ("raised",)),
+    ("REQ0012345, CHG0012345, PRB0012345, SCTASK0012345", ("0012345",), ()),
+    # Every number of a list, and short numbers after an explicit label.
+    ("ticket 12345 and 12346 merged", ("12345", "12346"), ("merged",)),
+    ("tickets 12345, 12346 merged", ("12345", "12346"), ("merged",)),
+    ("the ticket number is 99, chased", ("is 99",), ("chased",)),
+    ("Ticket ID: 7 closed", ("ID: 7",), ("closed",)),
+    # Names after a label, and in lower case after a greeting, sign-off or introduction.
+    ("Name: Jane Smith", ("Jane", "Smith"), ("Name:",)),
+    ("Customer name: Jane Smith, angry", ("Jane", "Smith"), ("angry",)),
+    ("Caller: Jane Smith", ("Jane", "Smith"), ("Caller:",)),
+    ("From: Jane Smith", ("Jane", "Smith"), ("From:",)),
+    ("Spoke with Jane Smith today", ("Jane", "Smith"), ("today",)),
+    ("kind regards\njane", ("regards\njane",), ("kind regards",)),
+    ("cheers bob", ("bob",), ("cheers",)),
+    ("hi jane, call me", ("hi jane",), ("call me",)),
+    ("my name is jane doe and I am upset", ("jane doe",), ("and I am upset",)),
+    ("I'm jane doe", ("jane doe",), ("I'm",)),
+    ("Hi, I am Jane", ("Jane",), ("Hi, I am",)),
+    ("Best,\nAnne", ("Anne",), ("Best",)),
+    ("Thx, Anne", ("Anne",), ("Thx",)),
+    ("Love, Jane", ("Jane",), ("Love",)),
+    ("--\nAnne Smith", ("Anne", "Smith"), ("--",)),
+    # Titles in other cases, with an initial or a particle.
+    ("mr smith called", ("mr smith",), ("called",)),
+    ("MRS OKAFOR called", ("OKAFOR",), ("called",)),
+    ("Mrs J Smith called", ("Smith",), ("called",)),
+    ("Mr van der Berg called", ("Berg", "van der"), ("called",)),
+    ("Ms de la Cruz called", ("Cruz", "de la"), ("called",)),
+    # Removed whole, never in part.
+    ("Case ID: 5003000000D8cuI reopened", ("5003000000", "D8cuI"), ("reopened",)),
+    ("IBAN GB29 NWBK 6016 1331 9268 19 given", ("GB29", "NWBK", "9268", " 19"), ("given",)),
+]
+#: (text, what it becomes): whole, and read as the right kind of number.
+WHOLE = [
+    ("Case ID: 5003000000D8cuI", "[ticket number]"),
+    ("IBAN GB29 NWBK 6016 1331 9268 19", "[bank details]"),
+    ("acct. 998877665", "[account number]"),
+    ("INC 0012345", "[ticket number]"),
+    ("tickets 12345, 12346", "[ticket number]"),
+    ("Account #: 12345678", "[account number]"),
+]
+#: What looks like a name or a number after a lead but is not one: kept exactly as written.
+NOT_PERSONAL = [
+    "I am Happy with it",
+    "I'm Furious",
+    "This is Ridiculous",
+    "Thanks, Amazon",
+    "Regards, Billing Team",
+    "Dear BT",
+    "this is Billing",
+    "I'm Happy",
+    "I'm Still waiting",
+    "I am happy with the service",
+    "Hi all",
+    "Hi There",
+    "Hi, my order arrived",
+    "Cheers for that",
+    "Thanks again for the help",
+    "Kind regards, The Support Team",
+    "Thank you Customer Services",
+    "Hello Monday",
+    "ticket 2026-03-03 opened",
+    "account 2026-03-03 closed",
+    "order on 03/03/2026",
+    "case 1 of 3",
+    "ticket 3 days old",
+    "case 12 of 2026",
+    "on 2026-03-03 at 10:40, refund of £49.99 and $10",
+    "SLA 94.1% (n = 412), FCR 82.9%",
+    "iPhone 15 Pro and Galaxy S24, Windows 10 at 10:30 for 2 hrs",
+    "Monday 3 March 2026",
+    "Account Manager said",
+    "12 ms response, MS Teams, I miss the old app",
+    "hi, I'm calling about my bill",
+    "I'm moving house, I am writing to complain",
+    "Hi, this is Billing",
+    "a target of 75.0% (higher is better), hence history; heyday, dearly, regardless",
+    "Cheersfully, thanksgiving, bestowed, lovely, brand, dearest",
 ]
 #: Names the patterns cannot know: only the row's name cells and the export's agents tell.
 BY_NAME_CELLS = [
@@ -204,6 +297,38 @@ def test_sql_and_python_scrub_the_corpus_to_the_same_text(con, text, _gone, _kep
 )
 def test_what_was_removed_reads_as_words(text, expected):
     assert scrub(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), WHOLE)
+def test_a_record_number_goes_whole_and_is_named_for_what_it_is(con, text, expected):
+    assert scrub(text) == expected
+    assert _scrub_in_sql(con, text) == expected
+
+
+@pytest.mark.parametrize("text", NOT_PERSONAL)
+def test_feelings_organisations_dates_and_figures_after_a_lead_are_kept(con, text):
+    assert scrub(text, NAMES, AGENTS) == text
+    assert _scrub_in_sql(con, text, NAMES, AGENTS) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("daniel haigh rang", "[name] rang"),
+        ("DANIEL HAIGH rang", "[name] rang"),
+        ("Daniel rang", "[name] rang"),
+        ("Haigh's queue", "[name]'s queue"),
+        ("Li Na rang", "[name] rang"),
+        ("Li-ion battery, Li said", "Li-ion battery, Li said"),
+        ("Priya-Mistry rang", "[name] rang"),
+        ("Daniel, Daniel", "[names]"),
+    ],
+)
+def test_a_name_list_is_found_in_any_case_whole_and_by_parts_of_three_letters(con, text, expected):
+    names = ["Daniel Haigh", "Li Na", "Priya Mistry"]
+    assert scrub(text, names) == expected
+    assert _scrub_in_sql(con, text, names) == expected
+    assert scrub(text, (), names) == expected  # the same rule for the colleagues' names
 
 
 def test_a_name_cell_that_says_no_one_removes_nothing(con):

@@ -154,7 +154,7 @@ def test_csat_mean_on_one_scale_and_refused_across_scales():
     one = [_answer(csat=s, csat_scale_min=1, csat_scale_max=5) for s in (5, 4, 3)]
     m = total(make_store(responses=one))["csat_mean"]
     assert m.value == pytest.approx(4.0) and m.n == 3
-    assert "(1-5)" in m.definition
+    assert "(1-5; its interval limited to the scale)" in m.definition and m.ci_high == 5.0
     assert m.extra["sd"] == pytest.approx(1.0)
     margin = 4.303 * 1.0 / math.sqrt(3)  # t(0.975, 2 df) = 4.303
     assert m.ci_low == pytest.approx(4.0 - margin, abs=1e-3)

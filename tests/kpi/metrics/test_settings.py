@@ -73,6 +73,15 @@ def test_partial_and_unknown_keys_keep_defaults():
         ({"sla_channel_targets": {"fax": {"low": (1, 2)}}}, "SLA target channel 'fax'"),
         ({"ces_easy_top": 7}, "ces_easy_top"),
         ({"minimum_n": 0}, "minimum_n"),
+        ({"minimum_n": 10**20}, "minimum_n must be a whole number from 1 to 100000"),
+        ({"targets": {"nps": {"value": 150}}}, r"nps target must be between -100 and \+100"),
+        ({"targets": {"csat": {"value": -1}}}, r"csat target must be between 0 and 100 \(%\)"),
+        (
+            {"sla_targets": {"normal": (1e308, 40)}},
+            r"normal first response target must be more than 0 and at most 8760 hours",
+        ),
+        ({"sla_targets": {"normal": (8, 0)}}, "normal resolution target must be more than 0"),
+        ({"sla_channel_targets": {"chat": {"low": (1, 9000)}}}, "chat low resolution target"),
         ({"targets": {"csat": {"value": 80, "direction": "up"}}}, "direction"),
     ],
 )
@@ -93,3 +102,12 @@ def test_a_kpi_without_a_target_has_no_target_value() -> None:
     settings = Settings(targets={"csat": KpiTarget(85, "higher")})
     assert settings.target_value("csat") == 85
     assert settings.target_value("contacts") is None
+
+
+def test_targets_at_the_ends_of_their_kpis_range_are_kept():
+    settings = Settings(
+        targets={"nps": {"value": -100}, "csat": {"value": 100}},
+        sla_targets={"normal": (8760, 8760)},
+        minimum_n=100_000,
+    )
+    assert settings.target_value("nps") == -100 and settings.minimum_n == 100_000

@@ -146,7 +146,10 @@ def test_the_time_zone_moves_the_business_hours_with_it() -> None:
     [
         ("sla_variant=flag", "sla_variant cannot be 'flag'; allowed: auto, targets, source_flag"),
         ("minimum_n=abc", "minimum_n cannot be 'abc' (not a whole number); allowed: a whole"),
-        ("minimum_n=0", "minimum_n cannot be '0' (minimum_n must be at least 1)"),
+        (
+            "minimum_n=0",
+            "minimum_n cannot be '0' (minimum_n must be a whole number from 1 to 100000)",
+        ),
         ("service_level_seconds=0", "allowed: seconds, more than 0"),
         ("business_hours.monday=17:00-09:00", "Opening time 17:00 must be before closing"),
         ("timezone=Mars/Olympus", "timezone cannot be 'Mars/Olympus'"),
