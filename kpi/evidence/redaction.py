@@ -47,6 +47,11 @@ _ONE_NAME = re.compile(f"{_MARK}(?:-{_MARK})+")
 #: "Marcus' queue": the apostrophe alone after a name ending in s reads "a colleague's".
 _POSSESSIVE = re.compile(f"{_MARK}['’](?=\\s|$)")
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n\s*)$")
+#: "my colleague Daniel Haigh helped" already says who in words: "my colleague helped", not
+#: "my colleague a colleague helped".
+_NAMED_AFTER = re.compile(
+    rf"\b(colleagues?|teammates?|co-?workers?)\s+{_TOGETHER.pattern}(?!['’])", re.IGNORECASE
+)
 
 
 def agents(store: Store) -> list[str]:
@@ -86,7 +91,7 @@ def redact_people(text: str, agents: list[str], me: str) -> str:
     marked = replace_names(text, others, _MARK, keep=[me])
     if marked == text:
         return text
-    marked = _ONE_NAME.sub(_MARK, marked)
+    marked = _NAMED_AFTER.sub(r"\1", _ONE_NAME.sub(_MARK, marked))
     return _counted(_POSSESSIVE.sub(f"{_MARK}'s", marked))
 
 

@@ -53,6 +53,18 @@ def test_never_a_colleague_and_a_colleague() -> None:
     assert text == "Two colleagues, then two colleagues"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My colleague Sarah Jones helped.", "My colleague helped."),
+        ("my colleagues Sarah and Tom showed me", "my colleagues showed me"),
+        ("my teammate tom brown too", "my teammate too"),
+    ],
+)
+def test_a_name_after_colleague_is_dropped_not_doubled(text: str, expected: str) -> None:
+    assert redact_people(text, AGENTS, ME) == expected
+
+
 def test_redaction_also_scrubs_as_the_importer_does() -> None:
     text = redact_people(
         "Tom took ticket 4411 for account 12345678; Regards, Jo Bloggs", AGENTS, ME
