@@ -23,7 +23,7 @@ def _count(text: str) -> int:
 
 
 def _drill_buttons(at) -> dict[str, str]:
-    return {b.key: b.label for b in at.button if b.key and b.key.startswith("drill_")}
+    return {b.key: shown(b.label) for b in at.button if b.key and b.key.startswith("drill_")}
 
 
 def _dialog_count(at) -> int:
