@@ -33,8 +33,9 @@ from kpi.engine.timeline import period_label
 from kpi.errors import KpiError
 
 PRIVACY_NOTE = (
-    "Customers appear only as pseudonymised keys and free text was scrubbed of emails, phone and "
-    "card numbers at import. This list is for checking a figure here: it cannot be downloaded."
+    "Customers appear only as pseudonymised keys, and free text lost names, contact details and "
+    "account, order and ticket numbers at import. This list is for checking a figure here: it "
+    "cannot be downloaded."
 )
 
 

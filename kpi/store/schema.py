@@ -34,7 +34,7 @@ class Field:
     meaning: str
     required: bool = False
     choices: tuple[str, ...] = ()
-    #: Free text that is scrubbed of emails, phone numbers and card numbers before storage.
+    #: Free text scrubbed before storage (kpi.ingest.privacy: names, contact details, record numbers).
     free_text: bool = False
 
     @property
