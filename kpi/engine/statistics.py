@@ -55,6 +55,11 @@ def _z(confidence: float) -> float:
     return float(stats.norm.ppf(0.5 + confidence / 2))
 
 
+def z_score(confidence: float = 0.95) -> float:
+    """The two-sided standard normal quantile every interval here uses (1.96 for 0.95)."""
+    return _z(confidence)
+
+
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interval:
     """Wilson score interval for a proportion successes / n, as proportions 0..1.
 

@@ -39,7 +39,6 @@ WEEKS = BEFORE_AFTER_DAYS // 7
 LIMIT_WEEKS = 26
 #: A weekly point needs this many outcomes to be read (fewer are gaps, as on the weekly signals).
 MIN_WEEKLY_N = 10
-_Z95 = 1.959963984540054
 
 
 def day_text(day: date) -> str:
@@ -305,7 +304,7 @@ def _nps_effect(before: MetricResult, after: MetricResult, difference: float) ->
     ]
     if errors[0] is None or errors[1] is None:
         return Effect(difference, None, None, "no interval: a side has no answers")
-    half = _Z95 * math.hypot(errors[0], errors[1])
+    half = statistics.z_score() * math.hypot(errors[0], errors[1])
     return Effect(
         difference,
         difference - half,
