@@ -26,7 +26,6 @@ from kpi.ingest.parsing import Params
 from kpi.ingest.privacy import (
     MAX_COLLEAGUES,
     People,
-    is_name_header,
     pseudonym_sql,
     scrub_sql,
 )
@@ -126,34 +125,30 @@ def _upsert_rows(
     return counts, linked, as_of
 
 
-#: The staging table's list of each row's own name cells (added by ``_people``).
-ROW_NAMES = "_people"
-
-
 def _people(cur: duckdb.DuckDBPyConnection, staged: Staged) -> People:
-    """Whose names the rows' free text must lose: each row's own name cells (the columns whose
-    header says they hold a name, which are never imported themselves, and its agent) kept
-    beside the staged row as a list, and every agent of the export, in every row's text."""
-    table = staged.table
-    # Always there (empty without name cells): the quarantine's free text is scrubbed with it.
-    cur.execute(f"ALTER TABLE {table} ADD COLUMN {ROW_NAMES} VARCHAR[]")
-    cells = [f"r.c{i}" for i, h in enumerate(staged.raw.headers) if is_name_header(h)]
-    if "agent" in staged.present:
-        cells.append("s.agent")
-    if not cells:
+    """Whose names the rows' free text must lose: each row's own name cells, and every agent
+    of the export, in every row's text."""
+    row_names = _row_names(staged)
+    if not row_names:
         return People()
-    cur.execute(
-        f"UPDATE {table} s SET {ROW_NAMES} = [{', '.join(cells)}] "
-        f"FROM {staged.raw.table} r WHERE r._row = s._row"
-    )
     colleagues: tuple[str, ...] = ()
     if "agent" in staged.present:
         found = cur.execute(
-            f"SELECT DISTINCT agent FROM {table} WHERE agent IS NOT NULL ORDER BY agent LIMIT ?",
+            f"SELECT DISTINCT agent FROM {staged.table} WHERE agent IS NOT NULL "
+            "ORDER BY agent LIMIT ?",
             [MAX_COLLEAGUES],
         ).fetchall()
         colleagues = tuple(str(a) for (a,) in found)
-    return People(row_names=ROW_NAMES, colleagues=colleagues)
+    return People(row_names=row_names, colleagues=colleagues)
+
+
+def _row_names(staged: Staged, alias: str = "") -> tuple[str, ...]:
+    """The row's own name cells (the columns whose header says they hold a name, which are
+    never imported themselves, and its agent). ``alias`` qualifies the staging columns."""
+    cells = [f"{alias}{cell}" for cell in staged.name_cells]
+    if "agent" in staged.present:
+        cells.append(f"{alias}agent")
+    return tuple(cells)
 
 
 def _link_responses(
@@ -183,6 +178,30 @@ def _link_responses(
 def _quarantine(cur: duckdb.DuckDBPyConnection, checked: Checked, batch_id: int, key: str) -> int:
     """Rows with a fatal issue and lines the reader rejected; returns the batch's count."""
     staged = checked.staged
+    if _has_issues(cur, checked, fatal=True):
+        _quarantine_issues(cur, checked, batch_id, key)
+    if staged.raw.rejected:
+        _quarantine_rejected(cur, staged, batch_id, key)
+    return cur.execute("SELECT count(*) FROM quarantine WHERE batch_id = ?", [batch_id]).fetchall()[
+        0
+    ][0]
+
+
+def _has_issues(cur: duckdb.DuckDBPyConnection, checked: Checked, *, fatal: bool) -> bool:
+    """Whether any row has a fatal issue (or a warning): the statements that record them make
+    every value safe, which costs their planning even for no rows, so a clean export skips them."""
+    found = cur.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {checked.issues_table} WHERE fatal = ? LIMIT 1)",
+        [fatal],
+    ).fetchall()
+    return bool(found[0][0])
+
+
+def _quarantine_issues(
+    cur: duckdb.DuckDBPyConnection, checked: Checked, batch_id: int, key: str
+) -> None:
+    """The rows with a fatal issue, one quarantine row each, every value made safe."""
+    staged = checked.staged
     p = Params()
     value, issue = _safe_value("i", key, p), _safe_issue("i", key, p)
     cur.execute(
@@ -196,11 +215,6 @@ def _quarantine(cur: duckdb.DuckDBPyConnection, checked: Checked, batch_id: int,
         WHERE i.fatal GROUP BY i._row""",
         p.values,
     )
-    if staged.raw.rejected:
-        _quarantine_rejected(cur, staged, batch_id, key)
-    return cur.execute("SELECT count(*) FROM quarantine WHERE batch_id = ?", [batch_id]).fetchall()[
-        0
-    ][0]
 
 
 def _raw_json(staged: Staged, key: str, p: Params) -> str:
@@ -217,7 +231,7 @@ def _raw_json(staged: Staged, key: str, p: Params) -> str:
         elif name in fields and fields[name].type == "timestamp":
             value = f"CASE WHEN t.{name} IS NOT NULL THEN {value} ELSE {scrub_sql(value, p)} END"
         elif name in fields and fields[name].free_text:  # the row's own names too
-            value = scrub_sql(value, p, People(row_names=f"t.{ROW_NAMES}"))
+            value = scrub_sql(value, p, People(row_names=_row_names(staged, "t.")))
         else:
             value = scrub_sql(value, p)
         pairs.append(f"{p(name)}, {value}")
@@ -314,6 +328,8 @@ def _record_warnings(
 ) -> None:
     """The values emptied at import, with their reasons, made safe like the quarantine's. A
     quarantined row's other problems are not warnings: none of its values were imported."""
+    if not _has_issues(cur, checked, fatal=False):
+        return
     p = Params()
     cur.execute(
         f"""INSERT INTO import_warnings (batch_id, kind, row_number, column_name, value, issue)

@@ -110,6 +110,9 @@ class DateParse:
     epoch: bool = False
     label: str = ""
     family: str = ""  # iso, dmy, mdy or epoch when detected; "" when the user gave the format
+    #: The whole column's numeric date shapes, when detection looked at them (so staging need
+    #: not group every value again to check them).
+    shapes: tuple[DateShape, ...] | None = field(default=None, compare=False, repr=False)
 
     def sql(self, value: str, timezone: str, p: Params) -> str:
         tz = p(timezone) if self.local else ""
@@ -310,15 +313,22 @@ def date_shapes(
 ) -> list[DateShape]:
     """The numeric date shapes of a whole column, commonest first (one grouped pass)."""
     p = Params("s", params)
+    # Values first grouped by their digits masked (which fixes the separators, the year's length
+    # and what follows it) and their first six characters (which hold the day and month), so the
+    # pattern runs once per group rather than once per value: same shapes, a fraction of the time.
     rows = con.execute(
-        f"""WITH m AS (
-                SELECT v, m.s1 || m.s2 AS s, TRY_CAST(m.a AS INTEGER) AS a,
-                       TRY_CAST(m.b AS INTEGER) AS b, regexp_replace(v, '[0-9]', '9', 'g') AS k
-                FROM (SELECT v, regexp_extract(v, {p(NUMERIC_DATE)},
-                             ['a', 's1', 'b', 's2', 'y', 'e']) AS m
-                      FROM (SELECT {value_sql} AS v FROM {table}) WHERE v IS NOT NULL)),
+        f"""WITH g0 AS (
+                SELECT translate(v, '0123456789', '9999999999') AS k, count(*) AS n,
+                       min(v) AS v
+                FROM (SELECT {value_sql} AS v FROM {table}) WHERE v IS NOT NULL
+                GROUP BY k, left(v, 6)),
+            m AS (
+                SELECT v, n, k, m.s1 || m.s2 AS s, TRY_CAST(m.a AS INTEGER) AS a,
+                       TRY_CAST(m.b AS INTEGER) AS b
+                FROM (SELECT v, n, k, regexp_extract(v, {p(NUMERIC_DATE)},
+                             ['a', 's1', 'b', 's2', 'y', 'e']) AS m FROM g0)),
             g AS (
-                SELECT s, k, count(*) AS n, min(v) AS ex,
+                SELECT s, k, sum(n) AS n, min(v) AS ex,
                        arg_max(v, a) FILTER (WHERE a > 12) AS d, max(a) FILTER (WHERE a > 12) AS da,
                        arg_max(v, b) FILTER (WHERE b > 12) AS mo, max(b) FILTER (WHERE b > 12) AS mb
                 FROM m WHERE a IS NOT NULL AND b IS NOT NULL GROUP BY s, k)
@@ -361,7 +371,7 @@ def _proved_alone(
     if any(s.order is None and not (s.day_over_12 or s.month_over_12) for s in shapes):
         worded = worded_dates(con, table, value_sql, name, params)
         check_date_shapes(con, shapes, where, file, order=name, worded=worded)
-    return parse
+    return replace(parse, shapes=tuple(shapes))
 
 
 def check_date_shapes(

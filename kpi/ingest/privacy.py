@@ -246,12 +246,12 @@ NO_ONE = frozenset({"n/a", "na", "none", "null", "unknown", "unassigned", "nobod
 class People:
     """Whose names a row's text may hold, beyond what the patterns find.
 
-    ``row_names``: a SQL expression for a list of the row's own name cells (customer, requester,
-    contact, agent), each removed from that row's text, whole (any case) or by its parts (as
+    ``row_names``: SQL expressions for the row's own name cells (customer, requester, contact,
+    agent), each removed from that row's text, whole (any case) or by its parts (as
     written). ``colleagues``: names removed from every row's text in the same way.
     """
 
-    row_names: str | None = None
+    row_names: tuple[str, ...] = ()
     colleagues: tuple[str, ...] = ()
 
 
@@ -305,8 +305,8 @@ def replace_names(text: str, names: Iterable[str], mark: str, keep: Iterable[str
 
 def _name_pattern_sql(names: str, p: Params) -> str:
     """``name_pattern`` built in SQL from a list column, row by row (NULL when it is empty)."""
-    letters = f"regexp_matches(x, {p(f'[{LETTER}].*[{LETTER}]')})"
-    three = f"regexp_matches(x, {p(f'[{LETTER}].*[{LETTER}].*[{LETTER}]')})"
+    letters = f"regexp_matches(x, {p(f'[{LETTER}](?s:.*)[{LETTER}]')})"
+    three = f"regexp_matches(x, {p(f'[{LETTER}](?s:.*)[{LETTER}](?s:.*)[{LETTER}]')})"
     no_one = f"lower(x) NOT IN ({', '.join(p(w) for w in sorted(NO_ONE))})"
     is_name = f"lambda x: {letters} AND {no_one}"
     is_part = f"lambda x: {three} AND {no_one}"
@@ -328,10 +328,89 @@ def _name_pattern_sql(names: str, p: Params) -> str:
     )
 
 
+#: Name cells are split on these (``_SPLIT``'s characters) to look for their parts in text.
+_SEPARATORS = ("\t", "\n", "\r", "\f", "\v", ",")
+#: A name with more parts than this may be in any text (its parts are not all looked for).
+PARTS_LOOKED_FOR = 4
+
+
+def _may_hold_names(text: str, names: Sequence[str | None], colleagues: Sequence[str] = ()) -> bool:
+    """Whether ``text`` may hold one of ``names`` as ``name_pattern`` finds them: all of a
+    name's parts appear in it (any case), or one of three characters or more does. Cheap, and
+    never false when the pattern would match (a whole name holds its parts, and a part searched
+    for alone has three letters at least), so the pattern is compiled only where it may match."""
+    lowered = text.lower()
+    colleagues = set(colleagues)
+    for name in names:
+        if name is None or name in colleagues or not _is_name(name.strip()):
+            continue
+        spaced = name
+        for separator in _SEPARATORS:
+            spaced = spaced.replace(separator, " ")
+        spaced = spaced.strip(" ")
+        if spaced.count(" ") >= PARTS_LOOKED_FOR:
+            return True
+        parts = [part.lower() for part in spaced.split(" ")]
+        if all(not t or t in lowered for t in parts) or any(
+            len(t) >= MIN_PART_LETTERS and t in lowered for t in parts
+        ):
+            return True
+    return False
+
+
+def _may_hold_names_sql(
+    text: str, cells: Sequence[str], colleagues: Sequence[str], p: Params
+) -> str:
+    """``_may_hold_names`` in SQL over a row's name cells: plain string functions, each value
+    computed once (bound by a one-item list's lambda: DuckDB repeats a repeated expression)."""
+    if not cells:
+        return "false"
+    # Binding a value costs about as much as the check itself: a colleague's name (the agent
+    # in most rows) is searched for in every row already, so only other names are checked.
+    known = (
+        f"NOT list_contains({p(list(colleagues))}::VARCHAR[], {{cell}})" if colleagues else "true"
+    )
+    parts = [f"lower(split_part(n, ' ', {i}))" for i in range(1, PARTS_LOOKED_FOR + 1)]
+    every = " AND ".join(f"(t{i} = '' OR contains(lo, t{i}))" for i in range(len(parts)))
+    some = " OR ".join(
+        f"(length(t{i}) >= {MIN_PART_LETTERS} AND contains(lo, t{i}))" for i in range(len(parts))
+    )
+    many = f"length(n) - length(replace(n, ' ', '')) >= {PARTS_LOOKED_FOR}"
+    looked = f"{many} OR ({every}) OR {some}"
+    for i, part in reversed(list(enumerate(parts))):
+        looked = f"list_transform([{part}], lambda t{i}: {looked})[1]"
+    looks, checks = [], []
+    for cell in cells:
+        spaced = cell
+        for separator in _SEPARATORS:
+            spaced = f"replace({spaced}, {p(separator)}, ' ')"
+        checked = f"{cell} IS NOT NULL AND {known.format(cell=cell)} AND {_is_name_sql(cell, p)}"
+        checks.append(f"({checked})")
+        # CASE, not AND: DuckDB works out both sides of an AND for every row.
+        looks.append(
+            f"CASE WHEN {checked} THEN list_transform([trim({spaced})], lambda n: {looked})[1] "
+            "ELSE false END"
+        )
+    bound = f"list_transform([lower({text})], lambda lo: coalesce({' OR '.join(looks)}, false))[1]"
+    return f"CASE WHEN {' OR '.join(checks)} THEN {bound} ELSE false END"
+
+
+def _is_name_sql(cell: str, p: Params) -> str:
+    """``_is_name`` in SQL: two letters at least (on any lines), not a word for no one."""
+    letters = f"regexp_matches(trim({cell}), {p(f'[{LETTER}](?s:.*)[{LETTER}]')})"
+    no_one = f"lower(trim({cell})) NOT IN ({', '.join(p(w) for w in sorted(NO_ONE))})"
+    return f"{letters} AND {no_one}"
+
+
+def _searched(colleagues: Sequence[str]) -> tuple[str, ...]:
+    """The colleagues whose names every row's text is searched for."""
+    return tuple(colleagues[:MAX_COLLEAGUES])
+
+
 def _rules(colleagues: Sequence[str] = ()) -> list[tuple[str, str]]:
     """Every fixed rule in order; the row's own names come between numbers and names."""
     rules = [*DATE_GUARDS, *NUMBERS]
-    pattern = name_pattern(colleagues[:MAX_COLLEAGUES])
+    pattern = name_pattern(_searched(colleagues))
     if pattern:
         # Twice, as ``replace_names``: "Priya-Mistry" and "Jane, Jane" share the edge between.
         rules += [(pattern, _OWN_NAME)] * 2
@@ -341,26 +420,51 @@ def _rules(colleagues: Sequence[str] = ()) -> list[tuple[str, str]]:
 def scrub_sql(value: str, p: Params, people: People | None = None) -> str:
     """An expression for ``value`` with personal data replaced by words that say what it was."""
     people = people or People()
-    for pattern, replacement in _rules(people.colleagues):
+    original = value
+    rules = _rules(people.colleagues)
+    for pattern, replacement in rules:
         value = f"regexp_replace({value}, {p(pattern)}, {p(replacement)}, 'g')"
+    may = "false"
     if people.row_names:
-        own = f"coalesce({_name_pattern_sql(people.row_names, p)}, {p(_NEVER)})"
+        cells = f"[{', '.join(people.row_names)}]"
+        own = f"coalesce({_name_pattern_sql(cells, p)}, {p(_NEVER)})"
+        named = value
         # Twice: a name right after another ("Jane, Jane") shares the letter between them.
         for _ in range(2):
-            value = f"regexp_replace({value}, {own}, {p(_OWN_NAME)}, 'g')"
+            named = f"regexp_replace({named}, {own}, {p(_OWN_NAME)}, 'g')"
+        # A row's own pattern is compiled for that row alone: only where it may match.
+        may = _may_hold_names_sql(original, people.row_names, _searched(people.colleagues), p)
+        value = f"CASE WHEN {may} THEN {named} ELSE {value} END"
     for pattern, replacement in (*NAMES_IN_TEXT, *NAMES_TOGETHER):
         value = f"regexp_replace({value}, {p(pattern)}, {p(replacement)}, 'g')"
     for placeholder, separator in PLACEHOLDERS:
         value = f"replace({value}, {p(placeholder)}, {p(separator)})"
-    return value
+    # Most text holds nothing to scrub: one pass of every rule at once finds it, and the chain
+    # of rules (a pass each) runs only where that pass found something. The same text either
+    # way: when no rule matches the text as it is, no rule changes it, so no later rule sees
+    # anything new.
+    anything = p(_any_rule(rules))
+    return f"CASE WHEN regexp_matches({original}, {anything}) OR {may} THEN {value} ELSE {original} END"
+
+
+def _any_rule(rules: Sequence[tuple[str, str]]) -> str:
+    """One pattern that matches where any of ``rules``, the name rules or the guards' marks do."""
+    patterns = [pattern for pattern, _ in (*rules, *NAMES_IN_TEXT, *NAMES_TOGETHER)]
+    marks = "".join(placeholder for placeholder, _ in PLACEHOLDERS)
+    return "|".join([*(f"(?:{pattern})" for pattern in patterns), f"[{marks}]"])
 
 
 def scrub(text: str, names: Iterable[str] = (), colleagues: Sequence[str] = ()) -> str:
     """The same scrubbing in Python, for text that never passes through the store: ``names``
     are the row's own (or the export's) names, ``colleagues`` names searched for everywhere."""
+    original = text
     for pattern, replacement in _rules(colleagues):
         text = _sub(pattern, replacement, text)
-    text = replace_names(text, names, NAME_MARK)
+    names = list(names)
+    if _may_hold_names(
+        original, names, _searched(colleagues)
+    ):  # as ``scrub_sql``, so both give the same text
+        text = replace_names(text, names, NAME_MARK)
     for pattern, replacement in (*NAMES_IN_TEXT, *NAMES_TOGETHER):
         text = _sub(pattern, replacement, text)
     for placeholder, separator in PLACEHOLDERS:
@@ -390,7 +494,8 @@ NOT_A_NAME = frozenset(
         "id ids email mail phone mobile number no ref count date time at type group team queue "
         "company organisation organization org product file brand site domain host channel "
         "status segment satisfaction rating score tags tag reason category source method via "
-        "language country city tier level plan consent",
+        "language country city tier level plan consent replies reply reopens touches stations "
+        "messages comments calls wait duration minutes seconds hours",
     )
 )
 

@@ -38,6 +38,7 @@ from kpi.ingest.parsing import (
     score_sql,
     text_value,
 )
+from kpi.ingest.privacy import is_name_header
 from kpi.store.schema import Field, field_map
 
 
@@ -80,6 +81,17 @@ class Staged:
         """The staging column holding a field's source text."""
         return name if self.verbatim(name) else f"{name}__raw"
 
+    @property
+    def name_cells(self) -> list[str]:
+        """The staging columns holding the row's cells whose header says they name a person
+        (never imported themselves, but their names are scrubbed from the row's free text)."""
+        return name_cells(self.raw.headers)
+
+
+def name_cells(headers: list[str]) -> list[str]:
+    """The staging columns that carry the source columns naming a person, one per column."""
+    return [f"_name_{i}" for i, header in enumerate(headers) if is_name_header(header)]
+
 
 @dataclass(frozen=True)
 class _SourceText:
@@ -110,7 +122,7 @@ def stage(
     """Stage ``raw`` as read with ``layout``; raise ``ImportProblem`` when its dates cannot be
     read with one format."""
     tag = uuid.uuid4().hex[:10]
-    text = _source_text(raw.table, layout, positions)
+    text = _source_text(raw, layout, positions)
     present = frozenset(text.fields)
     staged = Staged(raw, layout, file_name, tag, MappingProxyType(positions), present, {})
     parses = _read_dates(cur, staged, text)
@@ -119,8 +131,10 @@ def stage(
     return replace(staged, date_parses=MappingProxyType(_complete_dates(cur, staged, parses)))
 
 
-def _source_text(table: str, layout: Layout, positions: Mapping[str, int]) -> _SourceText:
-    """The trimmed source text of each field the layout maps and the file has."""
+def _source_text(raw: RawTable, layout: Layout, positions: Mapping[str, int]) -> _SourceText:
+    """The trimmed source text of each field the layout maps and the file has, and the cells
+    that name a person, as they are."""
+    table = raw.table
     p = Params("t")
     fields = field_map(layout.kind)
     texts: list[tuple[str, str]] = []
@@ -135,7 +149,11 @@ def _source_text(table: str, layout: Layout, positions: Mapping[str, int]) -> _S
         if score.column in positions:
             column = f"c{positions[score.column]}"
             texts.append((name, text_value([column], p, layout.null_values, None)))
-    selects = ", ".join(["_row", *(f"{value} AS {name}__raw" for name, value in texts)])
+    names = [
+        f"c{i} AS {cell}"
+        for i, cell in zip(_name_positions(raw.headers), name_cells(raw.headers), strict=True)
+    ]
+    selects = ", ".join(["_row", *(f"{value} AS {name}__raw" for name, value in texts), *names])
     sample = f"(SELECT * FROM {table} USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (42))"
     # Not materialised: the typed stage reads it once, so no second copy of every string.
     return _SourceText(
@@ -144,6 +162,10 @@ def _source_text(table: str, layout: Layout, positions: Mapping[str, int]) -> _S
         sample=f"(SELECT {selects} FROM {sample})",
         params=p.values,
     )
+
+
+def _name_positions(headers: list[str]) -> list[int]:
+    return [i for i, header in enumerate(headers) if is_name_header(header)]
 
 
 def _timestamp_fields(staged: Staged, names: tuple[str, ...]) -> list[str]:
@@ -186,7 +208,7 @@ def _create_typed_table(
 ) -> None:
     """Canonical typed values beside their source text."""
     p = Params("y", dict(text.params))
-    selects = ["_row"]
+    selects = ["_row", *staged.name_cells]
     for name in dict.fromkeys(text.fields):
         if staged.verbatim(name):
             selects.append(f"{name}__raw AS {name}")  # text kept as is: one copy suffices
@@ -322,6 +344,10 @@ def _complete_dates(
         )
         if completed[name].family in ("dmy", "mdy"):
             # Read in one order: every shape of date in the column must prove it on its own.
-            shapes = date_shapes(cur, staged.table, f"{name}__raw")
+            # The source text is as detection saw it, so its shapes are reused when it has them.
+            shapes = completed[name].shapes
+            if shapes is None:
+                shapes = date_shapes(cur, staged.table, f"{name}__raw")
+            shapes = list(shapes)
             check_date_shapes(cur, shapes, where, staged.file_name)
     return completed
