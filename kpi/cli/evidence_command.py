@@ -21,10 +21,11 @@ from kpi.store.connection import default_path, open_store
 FORMATS = ("pdf", "docx", "png")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
+    """The command's parser; ``summary`` is its one line in `kpi --help`."""
     p = subparsers.add_parser(
         "evidence",
-        help="export a reflection as an evidence pack (PDF, DOCX or chart PNGs)",
+        help=summary,
         description="Write one reflection's evidence pack: aggregates only, colleagues "
         "anonymised, small cells suppressed. Charts need Chromium (apt-get install chromium).",
     )

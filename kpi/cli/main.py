@@ -14,16 +14,17 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from kpi.charts.disclosure import csv_bytes
 from kpi.errors import ImportProblem, KpiError, disk_full, printable
-from kpi.ingest.importer import describe_import, import_file
-from kpi.ingest.layouts import builtin_layouts
-from kpi.ingest.limits import ImportLimits, from_environment
-from kpi.store.batches import UndoRefused, importer_name, undo
-from kpi.store.connection import Store, default_path, open_store
-from kpi.store.quarantine import imports_table, quarantined_rows
+from kpi.store.location import default_path
+
+if TYPE_CHECKING:
+    from kpi.ingest.limits import ImportLimits
+    from kpi.store.connection import Store
+
+# The importer, the store, pandas and the engine load in seconds: each command imports what it
+# needs when it runs, so `kpi --help` and a mistyped argument answer at once.
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "sample_data"
@@ -70,6 +71,8 @@ def _progress(path: Path) -> Callable[[str, float], None] | None:
 
 def _limits(args: argparse.Namespace) -> ImportLimits:
     """The environment's import limits, with those given on the command line instead."""
+    from kpi.ingest.limits import from_environment
+
     return from_environment().with_changes(
         max_future_days=args.max_future_days,
         earliest_date=args.earliest_date,
@@ -78,6 +81,10 @@ def _limits(args: argparse.Namespace) -> ImportLimits:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from kpi.ingest.importer import describe_import, import_file
+    from kpi.store.batches import importer_name
+    from kpi.store.connection import open_store
+
     limits = _limits(args)
     store = open_store(args.db)
     failed = 0
@@ -106,6 +113,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_seed(args: argparse.Namespace) -> int:
     """Create the store and fill it from sample_data/ when it holds no imports yet."""
+    from kpi.ingest.importer import describe_import, import_file
+    from kpi.store.batches import importer_name
+    from kpi.store.connection import open_store
+
     store = open_store(args.db)
     try:
         if store.count("imports"):
@@ -139,6 +150,10 @@ def _add_sample_notes(store: Store) -> None:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
+    from kpi.charts.disclosure import csv_bytes
+    from kpi.store.connection import open_store
+    from kpi.store.quarantine import quarantined_rows
+
     store = open_store(args.db)
     try:
         frame = quarantined_rows(store, args.batch)
@@ -157,6 +172,9 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def cmd_imports(args: argparse.Namespace) -> int:
+    from kpi.store.connection import open_store
+    from kpi.store.quarantine import imports_table
+
     store = open_store(args.db)
     try:
         frame = imports_table(store)
@@ -175,6 +193,9 @@ def cmd_imports(args: argparse.Namespace) -> int:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
+    from kpi.store.batches import UndoRefused, undo
+    from kpi.store.connection import open_store
+
     store = open_store(args.db)
     try:
         undo(store, args.batch)
@@ -187,6 +208,8 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 
 def cmd_layouts(_args: argparse.Namespace) -> int:
+    from kpi.ingest.layouts import builtin_layouts
+
     for layout in builtin_layouts().values():
         _say(f"{layout.name:24} {layout.kind:9} {layout.title}")
     return 0
@@ -215,10 +238,22 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 #: Commands whose modules load the engine or the evidence packs (seconds of imports): they are
 #: imported only when asked for, so `kpi import` and friends start quickly.
 HEAVY_COMMANDS = {
-    "report": "kpi.cli.report_command",
-    "evidence": "kpi.cli.evidence_command",
-    "portfolio": "kpi.cli.portfolio_command",
-    "settings": "kpi.cli.settings_command",
+    "report": (
+        "kpi.cli.report_command",
+        "KPIs for a period, breakdown and grain (table, JSON or CSV)",
+    ),
+    "evidence": (
+        "kpi.cli.evidence_command",
+        "export a reflection as an evidence pack (PDF, DOCX or chart PNGs)",
+    ),
+    "portfolio": (
+        "kpi.cli.portfolio_command",
+        "export a learner's portfolio: index, KSB coverage, reminders, prep sheet",
+    ),
+    "settings": (
+        "kpi.cli.settings_command",
+        "list the KPI settings, or change one: kpi settings set KEY VALUE",
+    ),
 }
 LIGHT_COMMANDS = {
     "import",
@@ -253,16 +288,20 @@ def _with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser; with ``command`` given, heavy commands other than it are left out."""
+    """The parser. A heavy command's module is loaded only when it is the ``command`` run; the
+    others are listed by their one-line help (all that `kpi --help` shows of them)."""
     parser: argparse.ArgumentParser = _Parser(
         prog="kpi", description=(__doc__ or "").splitlines()[0]
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_import_commands(sub)
     _add_other_commands(sub)
-    for name, module in HEAVY_COMMANDS.items():
-        if command is None or command == name:
-            importlib.import_module(module).register(sub)
+    for name, (module, summary) in HEAVY_COMMANDS.items():
+        if command == name:
+            importlib.import_module(module).register(sub, summary)
+        else:
+            listed = sub.add_parser(name, help=summary)
+            listed.set_defaults(func=lambda _args, name=name: _fail(f"run `kpi {name} --help`."))
     return parser
 
 

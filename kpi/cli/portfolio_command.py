@@ -19,10 +19,11 @@ from kpi.store.connection import default_path, open_store
 FORMATS = ("pdf", "docx")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
+    """The command's parser; ``summary`` is its one line in `kpi --help`."""
     p = subparsers.add_parser(
         "portfolio",
-        help="export a learner's portfolio: index, KSB coverage, reminders, prep sheet",
+        help=summary,
         description="Write one learner's portfolio of evidence as PDF or DOCX.",
     )
     p.add_argument("--learner", required=True, metavar="NAME", help="the learner's name")

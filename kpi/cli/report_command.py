@@ -30,10 +30,11 @@ from kpi.store.connection import default_path, open_store
 FORMATS = ("table", "json", "csv")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
+    """The command's parser; ``summary`` is its one line in `kpi --help`."""
     p = subparsers.add_parser(
         "report",
-        help="KPIs for a period, breakdown and grain (table, JSON or CSV)",
+        help=summary,
         description="Compute every service KPI with its n, interval and definition. With FILEs "
         "and no --db the files are read into memory and nothing is written.",
     )

@@ -19,10 +19,11 @@ from kpi.store.connection import default_path, open_store
 CHANGED = "*"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
+    """The command's parser; ``summary`` is its one line in `kpi --help`."""
     p = subparsers.add_parser(
         "settings",
-        help="list the KPI settings, or change one: kpi settings set KEY VALUE",
+        help=summary,
         description="Without arguments: every setting with its current value, its default, "
         "what it accepts and what it means. `set KEY VALUE` changes one in the store.",
     )

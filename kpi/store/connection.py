@@ -22,18 +22,12 @@ import duckdb
 
 from kpi.errors import StoreError, disk_full
 from kpi.store import scratch
+from kpi.store.location import default_path as default_path  # where it always was
 from kpi.store.schema import DERIVED_TABLES, KINDS, key_field, stored_columns
 
-DEFAULT_PATH = Path.home() / ".local" / "share" / "service-kpi" / "team.duckdb"
-ENV_VAR = "KPI_DB"
 #: DuckDB would otherwise take up to 80% of RAM; capped, it spills big imports to disk and a
 #: laptop stays usable. Override with $KPI_MEMORY_LIMIT (e.g. "8GB").
 MEMORY_LIMIT = "2GB"
-
-
-def default_path() -> Path:
-    """The store used when no path is given: $KPI_DB, else a file in the user's data folder."""
-    return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
 
 
 def _table_ddl(name: str, columns: dict[str, str], key: tuple[str, ...] = ()) -> str:

@@ -226,3 +226,34 @@ def test_the_imports_listing_says_who_made_each_import(
     code, out, _ = run(["imports", "--db", db], capsys)
     assert code == 0
     assert out.strip().endswith(f" by {importer_name()}")
+
+
+def test_help_lists_every_command_without_loading_the_store_pandas_or_the_engine():
+    """`kpi --help` answers at once: no database driver, dataframe library or engine is
+    imported to list the commands (each loads only when its command runs)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import contextlib, io, sys\n"
+        "from kpi.cli.main import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        "heavy = [m for m in ('duckdb', 'pandas', 'ibis', 'pandera', 'kpi.engine') if m in sys.modules]\n"
+        "print(repr(heavy)); print(out.getvalue())\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert shown.splitlines()[0] == "[]"
+    for command in ("import", "report", "evidence", "portfolio", "settings", "dashboard"):
+        assert f"    {command} " in shown
+    assert "KPIs for a period, breakdown and grain" in shown
+
+
+def test_a_heavy_command_still_has_its_own_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    shown = capsys.readouterr().out
+    assert "--from" in shown and "Compute every service KPI" in shown

@@ -51,7 +51,7 @@ INC3,14-03-2025,10:30,email,Y,Closed
 def run(argv: list[str], capsys) -> tuple[int, str, str]:
     """Parse with a parser of our own (as kpi.cli.main does) and run the command in process."""
     parser = argparse.ArgumentParser(prog="kpi")
-    cli_report.register(parser.add_subparsers(dest="command", required=True))
+    cli_report.register(parser.add_subparsers(dest="command", required=True), "KPIs")
     args = parser.parse_args(["report", *argv])
     code = args.func(args)
     out, err = capsys.readouterr()

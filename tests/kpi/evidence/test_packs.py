@@ -238,7 +238,7 @@ def test_cli_writes_chart_pngs_and_csvs(
     store: Store, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     parser = argparse.ArgumentParser(prog="kpi")
-    cli_evidence.register(parser.add_subparsers(dest="command"))
+    cli_evidence.register(parser.add_subparsers(dest="command"), "evidence")
     db = tmp_path / "copy.duckdb"
     store.con.execute("CHECKPOINT")
     db.write_bytes(Path(store.path).read_bytes())
