@@ -704,18 +704,21 @@ def _read_xlsx(
             if found is None:
                 raise ImportProblem("the workbook has no sheet with data (every sheet is empty).")
             worksheet, index, header = found
+            index, header, titles = past_title_block(worksheet, index, header)
             headers = _clean_headers(header)
             width = len(headers)
             data = _data_rows(worksheet, index, width, limits)
     finally:
         workbook.close()
+    # Only a report (a title block above its header) has group and total rows among its data.
+    data, rejected = report_rows(data) if titles else (data, [])
     frame = pd.DataFrame(data, columns=[f"c{i}" for i in range(width)], dtype="object")
     frame.insert(0, "_row", range(1, len(frame) + 1))
     table = f"raw_{uuid.uuid4().hex[:12]}"
     con.register(f"{table}_frame", frame)
     con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {table}_frame")
     con.unregister(f"{table}_frame")
-    raw = RawTable(table, headers, "xlsx", None)
+    raw = RawTable(table, headers, "xlsx", None, rejected, skipped_lines=titles)
     raw._rows = len(frame)
     return raw
 
@@ -748,6 +751,73 @@ def _read_cell(cell: Any) -> str:
 PEEK_ROWS = 50
 
 
+# --- report-style workbooks --------------------------------------------------------------------
+# A CRM's "formatted report" (Salesforce's Export > Formatted Report) puts a title block of
+# one-cell lines (report name, "Filtered By:" lines, the run date) above its header, and group
+# headings, subtotals, "Grand Totals (n records)" and a copyright footer among its data rows.
+
+#: A report's title block is looked for in this many rows under its first line.
+REPORT_TITLE_ROWS = 30
+#: The first cell of a report's subtotal, total or group heading row.
+_SUMMARY_CELL = re.compile(
+    r"^(grand totals?|sub-?totals?|totals?)\b|\(\s*[0-9][0-9,.]*\s+records?\s*\)", re.IGNORECASE
+)
+
+
+def _filled(row: Sequence[object]) -> list[str]:
+    """The non-empty cells of a row, as stripped text."""
+    return [text for v in row if v is not None and (text := str(v).strip())]
+
+
+def past_title_block(
+    worksheet: Any, index: int, header: list[object], max_rows: int = REPORT_TITLE_ROWS
+) -> tuple[int, list[object], int]:
+    """(header row index, header cells, title lines above it) of a sheet whose first line is
+    ``header`` at ``index``. A first line of one cell under which a row of two or more cells
+    follows is a report's title block: the header is that wider row. A first line of two or
+    more cells is the header, as for any table (and a one-column sheet stays one column)."""
+    if len(_filled(header)) != 1:
+        return index, header, 0
+    titles = 1
+    rows = worksheet.iter_rows(min_row=index + 1, max_row=index + max_rows, values_only=True)
+    for offset, row in enumerate(rows, start=1):
+        filled = len(_filled(row))
+        if filled >= 2:
+            return index + offset, list(row), titles
+        titles += filled == 1
+    return index, header, 0
+
+
+def summary_row(row: Sequence[object]) -> str | None:
+    """Why a report's data row is not a record (a group heading, a subtotal or total, a footer
+    line), or None for a record. Only the first cell is read: a case whose subject says
+    "Total outage" is still a case."""
+    cells = _filled(row)
+    if len(cells) == 1:
+        return f"a report line of one cell ({_shown(cells[0][:80])}): a group heading or footer"
+    if cells and _SUMMARY_CELL.search(cells[0]):
+        return f"a report's subtotal or total row ({_shown(cells[0][:80])})"
+    return None
+
+
+def report_rows(data: list[list]) -> tuple[list[list], list[RejectedLine]]:
+    """A report's data rows split into records and the rows that are not records, each set
+    aside with its reason: never counted as a record, and never dropped unsaid (the layout's
+    ``ignore_lines`` may name them as known non-data lines, which are then counted as such)."""
+    kept: list[list] = []
+    rejected: list[RejectedLine] = []
+    for position, row in enumerate(data, start=1):
+        why = summary_row(row)
+        if why is None:
+            kept.append(row)
+            continue
+        text = io.StringIO()
+        csv.writer(text, lineterminator="").writerow(row)
+        # Line numbers as a CSV's (header = line 1), so rows are numbered in sheet order.
+        rejected.append(RejectedLine(position + 1, f"{why}, not a record", text.getvalue()))
+    return kept, rejected
+
+
 def peek_headers(path: Path, limits: ImportLimits | None = None) -> list[str]:
     """Just the header of an export, for the mapping editor: a few kilobytes of a CSV, the
     first rows of a workbook, under the same limits as an import (so it never inflates a bomb)."""
@@ -764,9 +834,10 @@ def peek_headers(path: Path, limits: ImportLimits | None = None) -> list[str]:
             try:
                 with _damaged_workbook():
                     found = _first_header(list(workbook.worksheets), limits, PEEK_ROWS)
+                    header = None if found is None else past_title_block(*found)[1]
             finally:
                 workbook.close()
-            return [] if found is None else _clean_headers(found[2])
+            return [] if header is None else _clean_headers(header)
         encoding = detect_encoding(path, head)
         text = head.decode(encoding, errors="replace")
         _check_first_line(path, head)

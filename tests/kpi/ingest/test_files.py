@@ -15,6 +15,7 @@ from kpi.ingest.files import (
     _duckdb_read,
     date_only_format,
     detect_encoding,
+    peek_headers,
     read_export,
     sniff_delimiter,
     sniff_kind,
@@ -227,6 +228,80 @@ def test_a_midnight_cell_is_a_date_only_when_its_format_shows_no_time(tmp_path, 
         ("R4", "2021-01-04 00:00:00"),
         ("R5", "2021-01-05"),  # quoted text ("at") is not a code
     ]
+
+
+def report_workbook(path: Path, rows: list[list]) -> Path:
+    """A report-style workbook: a title block of one-cell lines, a blank line, then ``rows``."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for line in (["Open cases"], ["Filtered By:"], ["  Status equals Open"], []):
+        sheet.append(line)
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_a_reports_title_block_is_skipped_and_counted_and_its_header_found(tmp_path, con):
+    rows = [["Case Number", "Opened", "Subject"], ["00001026", "2025-03-03", "Refund"]]
+    path = report_workbook(tmp_path / "report.xlsx", rows)
+    raw = read_export(con, path)
+    assert raw.headers == ["Case Number", "Opened", "Subject"]
+    assert raw.skipped_lines == 3 and raw.rows_read == 1 and not raw.rejected
+    assert [r[1:] for r in table(con, raw)] == [("00001026", "2025-03-03", "Refund")]
+    assert peek_headers(path) == ["Case Number", "Opened", "Subject"]
+
+
+def test_a_reports_group_total_and_footer_rows_are_set_aside_with_reasons_never_as_rows(
+    tmp_path, con
+):
+    rows = [
+        ["Case Number", "Opened", "Subject"],
+        ["Status: New (2 records)"],
+        ["00001026", "2025-03-03", "Total outage"],  # a subject may say "Total": still a case
+        ["00001027", "2025-03-04", "Refund"],
+        ["Subtotal", None, 2],
+        ["Grand Totals (2 records)"],
+        ["Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved."],
+    ]
+    raw = read_export(con, report_workbook(tmp_path / "report.xlsx", rows))
+    raw.number_rows(con)
+    assert [r[1:] for r in table(con, raw)] == [
+        ("00001026", "2025-03-03", "Total outage"),
+        ("00001027", "2025-03-04", "Refund"),
+    ]
+    # Every data row is a row or a set-aside line, numbered in sheet order.
+    assert raw.rows_read == 6
+    assert [r[0] for r in table(con, raw)] == [2, 3]
+    assert [(r.row_number, r.reason) for r in raw.rejected] == [
+        (1, "a report line of one cell ('Status: New (2 records)'): a group heading or footer, "
+            "not a record"),
+        (4, "a report's subtotal or total row ('Subtotal'), not a record"),
+        (5, "a report line of one cell ('Grand Totals (2 records)'): a group heading or footer, "
+            "not a record"),
+        (6, "a report line of one cell ('Copyright (c) 2000-2026 salesforce.com, inc. All "
+            "rights reserved.'): a group heading or footer, not a record"),
+    ]  # fmt: skip
+    assert raw.rejected[1].raw == "Subtotal,,2"
+
+
+def test_a_plain_workbook_and_a_one_column_one_are_read_as_before(tmp_path, con):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["id", "when"])
+    book.active.append(["Total", "2025-03-03"])  # not a report: a row like any other
+    book.save(tmp_path / "plain.xlsx")
+    raw = read_export(con, tmp_path / "plain.xlsx")
+    assert raw.headers == ["id", "when"] and raw.rows_read == 1 and raw.skipped_lines == 0
+    book = Workbook()
+    for value in ("id", "A1", "A2"):
+        book.active.append([value])
+    book.save(tmp_path / "one.xlsx")
+    raw = read_export(con, tmp_path / "one.xlsx")
+    assert raw.headers == ["id"] and raw.rows_read == 2 and not raw.rejected
 
 
 @pytest.mark.parametrize(
