@@ -340,9 +340,9 @@ def _may_hold_names(text: str, names: Sequence[str | None], colleagues: Sequence
     never false when the pattern would match (a whole name holds its parts, and a part searched
     for alone has three letters at least), so the pattern is compiled only where it may match."""
     lowered = text.lower()
-    colleagues = set(colleagues)
+    searched = set(colleagues)
     for name in names:
-        if name is None or name in colleagues or not _is_name(name.strip()):
+        if name is None or name in searched or not _is_name(name.strip()):
             continue
         spaced = name
         for separator in _SEPARATORS:

@@ -39,6 +39,7 @@ from kpi.ingest.parsing import (
     text_value,
 )
 from kpi.ingest.privacy import is_name_header
+from kpi.ingest.rates import percent_sql
 from kpi.store.schema import Field, field_map
 
 
@@ -234,6 +235,8 @@ def _typed_value(
         return parses[name].sql(value, layout.timezone, p)
     if f.type == "duration":
         return duration_sql(value, spec.unit if spec else None, p)
+    if spec is not None and spec.percent_of:  # a share of a count (kpi.ingest.rates)
+        return percent_sql(value)
     if f.type == "integer":
         return integer_sql(value)
     if f.type == "boolean":
@@ -345,9 +348,9 @@ def _complete_dates(
         if completed[name].family in ("dmy", "mdy"):
             # Read in one order: every shape of date in the column must prove it on its own.
             # The source text is as detection saw it, so its shapes are reused when it has them.
-            shapes = completed[name].shapes
-            if shapes is None:
-                shapes = date_shapes(cur, staged.table, f"{name}__raw")
-            shapes = list(shapes)
+            known = completed[name].shapes
+            shapes = (
+                list(known) if known is not None else date_shapes(cur, staged.table, f"{name}__raw")
+            )
             check_date_shapes(cur, shapes, where, staged.file_name)
     return completed
