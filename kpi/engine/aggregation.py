@@ -15,7 +15,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from kpi.engine import statistics
-from kpi.engine.backend import CACHE
+from kpi.engine.backend import CACHE, Query, Slots, parameterised
 from kpi.engine.filters import Filters
 from kpi.engine.results import MetricResult
 from kpi.engine.timeline import Period
@@ -98,27 +98,37 @@ def aggregate(t: ir.Table, keys: Sequence[str], aggs: Mapping[str, ir.Scalar]) -
 
 def records(
     backend: ibis.BaseBackend,
-    build: Callable[[], ir.Table | None],
+    build: Callable[[Slots], ir.Table | None],
     cache_key: tuple[Any, ...] | None = None,
+    values: Mapping[str, datetime] | None = None,
 ) -> list[Record]:
-    """Run the aggregate ``build`` makes, as a list of dicts.
+    """Run the aggregate ``build`` makes, as a list of dicts; ``build`` writes the instants of
+    ``values`` through the ``Slots`` it is given.
 
-    On DuckDB the compiled SQL of each distinct query (same store version, filters, settings,
-    as-of...) is kept: Ibis's compiler takes longer than DuckDB's run, and a dashboard asks the
-    same questions on every rerun. Other backends run the expression as usual.
+    On DuckDB the compiled SQL of each distinct query shape (same store version, filters but
+    their dates, settings, as-of...) is kept with its instants as parameters: Ibis's compiler
+    takes longer than DuckDB's run, and a dashboard asks the same questions on every rerun and
+    for every date range. Other backends run the expression as usual.
     """
+    values = values or {}
     if cache_key is None or backend.name != "duckdb":
-        expr = build()
+        expr = build(Slots(values))
         return [] if expr is None else backend.execute(expr).to_dict("records")
 
-    def compile_sql() -> str:
-        expr = build()
-        return "" if expr is None else str(backend.compile(expr))
+    def compile_query() -> Query | None:
+        slots = Slots(values, stand_ins=True)
+        expr = build(slots)
+        if expr is None:
+            return Query("", ())
+        return parameterised(backend, str(backend.compile(expr)), slots)
 
-    sql = CACHE.compiled(cache_key, compile_sql)
-    if not sql:
+    query = CACHE.compiled(cache_key, compile_query)
+    if query is None:  # the stand-ins could not be told apart: the values compiled in
+        expr = build(Slots(values))
+        query = Query("" if expr is None else str(backend.compile(expr)), ())
+    if not query.sql:
         return []
-    cursor = backend.con.execute(sql)
+    cursor = backend.con.execute(query.sql, {name: values[name] for name in query.names})
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -158,37 +168,33 @@ def backlog(
 ) -> list[Record]:
     """Contacts open at each period's end (capped at as-of), whenever they were opened."""
     cap = as_of + _MICROSECOND
-    if len(periods) == 1 and periods[0].label is None:
-        end = ibis.literal(_end(periods[0], cap), type="timestamp")
+    if not periods:
+        return []
+    if len(periods) > _FEW_PERIODS:
+        return _many_backlogs(backend, filters, periods, cap, keys)
+    # One conditional count per period end: a plain aggregate, so its SQL can be cached. The
+    # ends are parameters, padded to a power of two with the last: a longer or shorter series
+    # (12 months, all time) mostly reuses one query.
+    ends = [_end(p, cap) for p in periods]
+    size = 1 << (len(ends) - 1).bit_length()
+    values = {f"backlog_{i}": ends[min(i, len(ends) - 1)] for i in range(size)}
+    cache_key = None if cache_key is None else (*cache_key, size)
+    whole = len(periods) == 1 and periods[0].label is None
 
-        def whole() -> ir.Table | None:
-            t = _tracked(backend, filters)
-            return aggregate(t, keys, {"backlog__n": count_if(_open_at(t, end))})
-
-        return records(backend, whole, cache_key)
-    if len(periods) <= _FEW_PERIODS:
-        return _few_backlogs(backend, filters, periods, cap, keys, cache_key)
-    return _many_backlogs(backend, filters, periods, cap, keys)
-
-
-def _few_backlogs(
-    backend: ibis.BaseBackend,
-    filters: Filters,
-    periods: Sequence[Period],
-    cap: datetime,
-    keys: Sequence[str],
-    cache_key: tuple[Any, ...] | None,
-) -> list[Record]:
-    """One conditional count per period end: a plain aggregate, so its SQL can be cached."""
-
-    def few() -> ir.Table | None:
+    def counts(slots: Slots) -> ir.Table | None:
         t = _tracked(backend, filters)
-        ends = [ibis.literal(_end(p, cap), type="timestamp") for p in periods]
-        counts = {f"backlog__{i}": count_if(_open_at(t, end)) for i, end in enumerate(ends)}
-        return aggregate(t, keys, counts)
+        at = [slots.timestamp(f"backlog_{i}") for i in range(size)]
+        if whole:
+            return aggregate(t, keys, {"backlog__n": count_if(_open_at(t, at[0]))})
+        return aggregate(
+            t, keys, {f"backlog__{i}": count_if(_open_at(t, e)) for i, e in enumerate(at)}
+        )
 
+    found = records(backend, counts, cache_key, values)
+    if whole:
+        return found
     out = []
-    for record in records(backend, few, cache_key):
+    for record in found:
         segment = {k: record[k] for k in keys}
         for i, p in enumerate(periods):
             out.append({**segment, "period": p.label, "backlog__n": record[f"backlog__{i}"]})
@@ -205,7 +211,7 @@ def _many_backlogs(
     """The period ends as a table joined to the contacts. Not cached as SQL: the periods are an
     in-memory table Ibis registers when it executes."""
 
-    def per_period() -> ir.Table | None:
+    def per_period(_: Slots) -> ir.Table | None:
         ends = ibis.memtable(
             {
                 "period": [date.fromisoformat(p.label or "") for p in periods],

@@ -2,8 +2,9 @@
 
 A dashboard asks the same questions on every rerun, so the engine remembers, per store and
 backend: the Ibis backend of each thread's cursor, the data profile, the compiled SQL of each
-distinct query, and where the business-hours tables it derived live (``kpi.engine.calendar``
-keeps them in the store and says what they were built for). Every entry is keyed by the store's
+distinct query shape (its instants are parameters, ``Slots``, so a new date range reuses it),
+and where the business-hours tables it derived live (``kpi.engine.calendar`` keeps them in the
+store and says what they were built for). Every entry is keyed by the store's
 data version, so an import or a settings change is never served stale figures. ``CACHE`` owns all
 of it and its locks; nothing is stored on Ibis objects. Writing a derived table goes through
 ``writing``: one transaction on the store, as an import does.
@@ -15,10 +16,11 @@ import itertools
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import ibis
 import ibis.expr.types as ir
@@ -31,6 +33,12 @@ if TYPE_CHECKING:
 _COMPILED_MAX = 512
 #: Derived-table look-ups kept (a few per store version, business hours and as-of instant).
 _DERIVED_MAX = 256
+#: Stand-in instants while a query compiles: one year per slot from this one (``parameterised``
+#: refuses SQL where one is left over).
+_STAND_IN_YEAR = 1111
+_MISSING = object()
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -62,7 +70,10 @@ class EngineCache:
         self._store_tokens: weakref.WeakKeyDictionary[Store, int] = weakref.WeakKeyDictionary()
         self._rebuilds: weakref.WeakKeyDictionary[Store, int] = weakref.WeakKeyDictionary()
         self._compiled_lock = threading.Lock()
-        self._compiled: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._compiled: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        #: How many queries were compiled (not served from the cache): tests count reuse by it.
+        self.compilations = 0
+        self._renderings: dict[str, str] = {}  # backend name -> a stand-in's literal
         self._pinned = threading.local()
 
     # --- backends ------------------------------------------------------------------------------
@@ -106,6 +117,13 @@ class EngineCache:
         """A number that names this backend in caches (unlike id(), never reused by another)."""
         return self._entry(backend).token
 
+    def data_token(self, backend: ibis.BaseBackend) -> int:
+        """A number that names the data a backend reads, in caches of what is worked out from
+        it: its store's (every cursor of a store, one per thread, reads the same tables), or a
+        bare backend's own. Not for what lives on one cursor (temporary tables)."""
+        store = self.store_of(backend)
+        return self.token(backend) if store is None else self.store_token(store)
+
     def store_token(self, store: Store) -> int:
         """A number that names this store in caches (unlike id(), never reused by another)."""
         with self._lock:
@@ -140,9 +158,13 @@ class EngineCache:
         return f"{store.version()}-rebuilt {self._rebuilds.get(store, 0)}"
 
     def rebuilt(self, store: Store) -> None:
-        """Note that the store's derived tables were rebuilt (see ``_version``)."""
+        """Note that the store's derived tables were rebuilt (see ``_version``); a version this
+        thread pinned for the store moves on with them."""
         with self._lock:
             self._rebuilds[store] = self._rebuilds.get(store, 0) + 1
+        pinned = getattr(self._pinned, "version", None)
+        if pinned is not None and pinned[0] is store:
+            self._pinned.version = (store, self._version(store))
 
     @contextmanager
     def one_version(self, source: Store | ibis.BaseBackend) -> Iterator[None]:
@@ -167,16 +189,32 @@ class EngineCache:
 
     # --- compiled SQL --------------------------------------------------------------------------
 
-    def compiled(self, key: tuple[Any, ...], compile_sql: Callable[[], str]) -> str:
+    def compiled(self, key: tuple[Any, ...], compile_sql: Callable[[], T]) -> T:
         """The SQL of a query, compiled once per key (the newest few hundred are kept)."""
-        sql = self._compiled.get(key)
-        if sql is None:
-            sql = compile_sql()
-            with self._compiled_lock:
-                self._compiled[key] = sql
-                while len(self._compiled) > _COMPILED_MAX:
-                    self._compiled.popitem(last=False)
+        found = self._compiled.get(key, _MISSING)
+        if found is not _MISSING:
+            return found
+        sql = compile_sql()
+        with self._compiled_lock:
+            self.compilations += 1
+            self._compiled[key] = sql
+            while len(self._compiled) > _COMPILED_MAX:
+                self._compiled.popitem(last=False)
         return sql
+
+    def rendering(self, backend: ibis.BaseBackend, stand_in: datetime) -> str:
+        """How the backend's SQL writes a stand-in timestamp (e.g. ``MAKE_TIMESTAMP(...)``).
+        Stand-ins differ only in their year, so one is compiled and the others follow from it
+        (``parameterised`` checks that each is found)."""
+        template = self._renderings.get(backend.name)
+        if template is None:
+            first = datetime(_STAND_IN_YEAR, 1, 1)
+            sql = str(backend.compile(ibis.literal(first, type="timestamp")))
+            # "SELECT <literal> AS <name>": the literal is what lies between.
+            template = sql[len("SELECT ") : sql.rindex(" AS ")]
+            with self._compiled_lock:
+                self._renderings[backend.name] = template
+        return template.replace(str(_STAND_IN_YEAR), str(stand_in.year))
 
     def table(self, backend: ibis.BaseBackend, name: str) -> ir.Table:
         """``backend.table(name)`` of a store's backend, looked up once: each look-up asks the
@@ -233,6 +271,54 @@ class EngineCache:
 
 #: The engine's one cache.
 CACHE = EngineCache()
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query's SQL with ``$name`` parameters, and the names it takes (in ``Slots``)."""
+
+    sql: str
+    names: tuple[str, ...]
+
+
+class Slots:
+    """The instants a query takes as parameters, by name (``date_from``, ``backlog_3``...).
+
+    A report's SQL depends on its dates only through these, so SQL compiled once per shape
+    (which dates are set, how many periods and clock changes) serves every date range: Ibis's
+    compiler takes far longer than DuckDB's run. While a query compiles (``stand_ins``), each
+    slot is a stand-in instant that ``parameterised`` then turns into ``$name``; otherwise each
+    slot is its value as a literal.
+    """
+
+    def __init__(self, values: Mapping[str, datetime], stand_ins: bool = False) -> None:
+        self.values = dict(values)
+        self._stand_ins = stand_ins
+        #: name -> its stand-in, for the slots the query used.
+        self.used: dict[str, datetime] = {}
+
+    def timestamp(self, name: str) -> ir.TimestampScalar:
+        value = self.values[name]
+        if self._stand_ins:
+            if name not in self.used:
+                self.used[name] = datetime(_STAND_IN_YEAR + len(self.used), 1, 1)
+            value = self.used[name]
+        return ibis.literal(value, type="timestamp")
+
+
+def parameterised(backend: ibis.BaseBackend, sql: str, slots: Slots) -> Query | None:
+    """The SQL compiled with stand-ins, each turned into its ``$name`` parameter; None when a
+    stand-in cannot be told apart in the text (the caller then compiles the values in)."""
+    names = []
+    for name, stand_in in slots.used.items():
+        literal = CACHE.rendering(backend, stand_in)
+        if literal not in sql:
+            return None
+        sql = sql.replace(literal, f"CAST(${name} AS TIMESTAMP)")
+        names.append(name)
+    if any(str(stand_in.year) in sql for stand_in in slots.used.values()):
+        return None  # a stand-in written another way would be read as a real instant
+    return Query(sql, tuple(names))
 
 
 def backend_of(source: Store | ibis.BaseBackend) -> ibis.BaseBackend:

@@ -2,7 +2,7 @@
 
 Dates are whole days in the reporting time zone, inclusive at both ends; the store holds naive
 UTC, so the range becomes a pair of UTC instants here. Filters become Ibis predicates: values
-reach the backend as literals Ibis quotes, never as text pasted into SQL.
+reach the backend as literals Ibis quotes or as query parameters, never as text pasted into SQL.
 """
 
 from __future__ import annotations
@@ -94,9 +94,16 @@ class Filters:
         """One ``isin`` per restricted field; the table must carry every restricted field."""
         return [table[name].isin(list(values)) for name, values in self.segments().items()]
 
-    def date_predicates(self, table: ir.Table, column: str, timezone: str) -> list[ir.BooleanValue]:
-        """Rows whose ``column`` falls in the range; an undated row never does once a date is set."""
-        start, end = self.utc_bounds(timezone)
+    def date_predicates(
+        self,
+        table: ir.Table,
+        column: str,
+        timezone: str,
+        bounds: tuple[ir.TimestampValue | None, ir.TimestampValue | None] | None = None,
+    ) -> list[ir.BooleanValue]:
+        """Rows whose ``column`` falls in the range; an undated row never does once a date is set.
+        ``bounds`` stand for ``utc_bounds`` (e.g. as query parameters) when given."""
+        start, end = bounds if bounds is not None else self.utc_bounds(timezone)
         predicates = []
         if start is not None:
             predicates.append(table[column] >= start)

@@ -6,12 +6,13 @@ each with the period its row falls in.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
 
 from kpi.engine import calendar
-from kpi.engine.backend import CACHE
+from kpi.engine.backend import CACHE, Slots
 from kpi.engine.filters import Filters
 from kpi.engine.timeline import NAMED, TRUNCATE, Offsets, Period, local_time
 from kpi.metrics.registry import (
@@ -35,32 +36,68 @@ def needs(chosen: Mapping[str, tuple[str, Formula]], context: Context) -> set[st
     return {n for _, f in chosen.values() if f.supported_by(context) for n in f.needs}
 
 
+def instants(
+    filters: Filters,
+    timezone: str,
+    grain: str | None,
+    offsets: Offsets | None,
+    periods: Sequence[Period] = (),
+) -> dict[str, datetime]:
+    """The instants a prepared table's SQL takes, by slot name: the filters' UTC bounds, the
+    zone's clock changes and the named periods' bounds (``Slots``)."""
+    start, end = filters.utc_bounds(timezone)
+    out = {} if start is None else {"date_from": start}
+    if end is not None:
+        out["date_to"] = end
+    for i, (instant, _) in enumerate(offsets or ()):
+        out[f"clock_{i}"] = instant
+    if grain == NAMED:
+        for i, p in enumerate(periods):
+            if p.start is not None and p.end is not None:  # named periods have both dates
+                out[f"start_{i}"], out[f"end_{i}"] = p.start, p.end
+    return out
+
+
 def _period_column(
     t: ir.Table,
     column: str,
     grain: str | None,
     offsets: Offsets | None,
-    periods: Sequence[Period] = (),
+    periods: Sequence[Period],
+    slots: Slots,
 ) -> ir.Table:
     """Add ``period``: the local day/week/month start, or the label of a named period (rows in
     none of the named periods are dropped)."""
     if grain == NAMED:
         value = t[column]
         label = ibis.cases(
-            *[((value >= p.start) & (value < p.end), ibis.literal(p.label)) for p in periods],
+            *[
+                (
+                    (value >= slots.timestamp(f"start_{i}"))
+                    & (value < slots.timestamp(f"end_{i}")),
+                    ibis.literal(p.label),
+                )
+                for i, p in enumerate(periods)
+            ],
             else_=ibis.null("string"),
         )
         t = t.mutate(period=label)
         return t.filter(t.period.notnull())
     if grain is None or offsets is None:
         return t
-    local = local_time(t[column], offsets)
+    # The first offset's instant is never compared (it holds before the first change).
+    changes = [(offsets[0][0], offsets[0][1])]
+    changes += [(slots.timestamp(f"clock_{i}"), s) for i, (_, s) in enumerate(offsets) if i]
+    local = local_time(t[column], changes)
     return t.mutate(period=local.truncate(TRUNCATE[grain]).date())
 
 
-def _selection(t: ir.Table, filters: Filters, column: str, timezone: str) -> ir.Table:
+def _selection(t: ir.Table, filters: Filters, column: str, timezone: str, slots: Slots) -> ir.Table:
     """The rows of the filters' segments and dates."""
-    predicates = filters.segment_predicates(t) + filters.date_predicates(t, column, timezone)
+    start = slots.timestamp("date_from") if filters.date_from is not None else None
+    end = slots.timestamp("date_to") if filters.date_to is not None else None
+    dates = filters.date_predicates(t, column, timezone, (start, end))
+    predicates = filters.segment_predicates(t) + dates
     return t.filter(*predicates) if predicates else t
 
 
@@ -72,19 +109,25 @@ def prepare_contacts(
     grain: str | None,
     offsets: Offsets | None,
     periods: Sequence[Period] = (),
+    slots: Slots | None = None,
 ) -> ir.Table:
+    """The selection's contacts with the registry's derived columns (and ``needs``), each with
+    its period. ``slots`` give the instants (``instants``); by default, their values."""
+    timezone = context.settings.timezone
+    if slots is None:
+        slots = Slots(instants(filters, timezone, grain, offsets, periods))
     t = CACHE.table(backend, "contacts")
     if "next_contact" in needs:
         # Over every contact, before filters: a repeat may fall outside the period or segment.
         order = [t.opened_at, t.source, t.contact_id]
         window = ibis.window(group_by=t.customer_key, order_by=order)
         t = t.mutate(next_opened=t.opened_at.lead().over(window))
-    t = _selection(t, filters, "opened_at", context.settings.timezone)
+    t = _selection(t, filters, "opened_at", timezone, slots)
     t = t.mutate(**contact_columns(t, context))
     if "elapsed" in needs:
         t = _elapsed(backend, t, context)
         t = t.mutate(**sla_columns(t, context))
-    return _period_column(t, "opened_at", grain, offsets, periods)
+    return _period_column(t, "opened_at", grain, offsets, periods, slots)
 
 
 def prepare_responses(
@@ -95,15 +138,18 @@ def prepare_responses(
     grain: str | None,
     offsets: Offsets | None,
     periods: Sequence[Period] = (),
+    slots: Slots | None = None,
 ) -> ir.Table:
     """Responses with their segment fields; a field the answer lacks (priority always) comes
-    from the contact it is linked to."""
+    from the contact it is linked to. ``slots`` as for ``prepare_contacts``."""
+    if slots is None:
+        slots = Slots(instants(filters, timezone, grain, offsets, periods))
     t = backend.table("responses")
     fields = sorted(set(by) | set(filters.segments()))
     if fields:
         t = _with_contact_fields(backend, t, fields)
-    t = _selection(t, filters, "responded_at", timezone)
-    return _period_column(t, "responded_at", grain, offsets, periods)
+    t = _selection(t, filters, "responded_at", timezone, slots)
+    return _period_column(t, "responded_at", grain, offsets, periods, slots)
 
 
 def _with_contact_fields(backend: ibis.BaseBackend, t: ir.Table, fields: list[str]) -> ir.Table:
@@ -135,6 +181,17 @@ def _elapsed(backend: ibis.BaseBackend, t: ir.Table, context: Context) -> ir.Tab
         seconds = calendar.calendar_seconds(t.opened_at, t[end])
         columns[out] = ibis.ifelse(seconds < 0, 0.0, seconds)
     return t.mutate(**columns)
+
+
+def prepare_clocks(backend: ibis.BaseBackend, context: Context, needs: set[str]) -> str | None:
+    """Bring the business-hours tables that elapsed times read up to date now (a no-op once
+    they are), and name the table of readings the query will join; None if it needs none.
+    Rebuilding them moves the store's version on, and a query's SQL is kept under the version
+    it was compiled for; a temporary table lives on one cursor only."""
+    if "elapsed" not in needs or context.settings.hours != "business":
+        return None
+    times = calendar.contact_clocks(backend, context.settings.calendar(), context.as_of).times
+    return str(times.get_name())
 
 
 def _business_elapsed(backend: ibis.BaseBackend, t: ir.Table, context: Context) -> ir.Table:

@@ -59,7 +59,7 @@ def data_profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
     """Which columns hold any data (the whole store: definitions do not flip with filters), the
     latest timestamp (the default as-of) and the data's first and last instants. Cached per store
     version, so a warm dashboard skips it."""
-    key = (CACHE.token(backend), cache_key) if cache_key else None
+    key = (CACHE.data_token(backend), cache_key) if cache_key else None
     cached = CACHE.profile(key) if key else None
     if cached is not None:
         return cached

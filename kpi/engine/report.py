@@ -37,10 +37,19 @@ from kpi.engine.aggregation import (
     records,
     sort_key,
 )
-from kpi.engine.backend import CACHE, backend_of
+from kpi.engine.backend import CACHE, Slots, backend_of
+from kpi.engine.calendar import STORED_TIMES
 from kpi.engine.change import Change, Trend, change, trend_window, trends_from
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
-from kpi.engine.preparation import Chosen, formulas, needs, prepare_contacts, prepare_responses
+from kpi.engine.preparation import (
+    Chosen,
+    formulas,
+    instants,
+    needs,
+    prepare_clocks,
+    prepare_contacts,
+    prepare_responses,
+)
 from kpi.engine.profile import Profile, data_profile
 from kpi.engine.results import UNDATED, MetricResult, Report, ReportRow
 from kpi.engine.timeline import (
@@ -51,6 +60,7 @@ from kpi.engine.timeline import (
     Period,
     coverage_note,
     local_date,
+    offsets_around,
     offsets_for,
     periods_for,
     to_utc,
@@ -127,7 +137,8 @@ def report_periods(
 @dataclass(frozen=True)
 class _Plan:
     """What one report runs: the backend, the selection (for named periods, the envelope of all
-    of them), its periods, the chosen formulas and the key its compiled SQL is cached under."""
+    of them), its periods, the chosen formulas, the key its compiled SQL is cached under and the
+    instants that SQL takes as parameters."""
 
     backend: ibis.BaseBackend
     filters: Filters
@@ -141,6 +152,7 @@ class _Plan:
     #: Undated answers are a row of their own (grain, no dates, and some answers undated).
     undated_row: bool
     cache_key: tuple[Any, ...] | None
+    instants: dict[str, datetime]
 
     @cached_property  # once per plan: every row looks its period up (hundreds, by day)
     def coverage(self) -> dict[str | None, Period]:
@@ -160,7 +172,8 @@ def _compute(
 ) -> Report:
     by = tuple(dict.fromkeys(by))
     settings = _settings_of(source, settings)
-    plan = _plan(source, filters, grain, named, as_of, settings, metrics)
+    with CACHE.one_version(source):  # read by the plan and the business-hours check
+        plan = _plan(source, filters, grain, named, as_of, settings, metrics)
     groupings = [by, ()] if by else [()]
     indexes = {
         segment_by: index_records(_query(plan, segment_by), segment_by, grain)
@@ -173,7 +186,8 @@ def _compute(
     ]
     if grain == NAMED:
         filters = next(iter(named.values()))
-    return Report(filters, by, grain, plan.context.as_of, settings, rows, dict(named))
+    result = Report(filters, by, grain, plan.context.as_of, settings, rows, dict(named))
+    return result
 
 
 def _plan(
@@ -195,18 +209,28 @@ def _plan(
     keys = tuple(metrics) if metrics is not None else KEYS
     selected = [REGISTRY[k] for k in keys]
     response_formulas = formulas([m for m in selected if m.table == "responses"], context)
+    contact_formulas = formulas([m for m in selected if m.table == "contacts"], context)
+    offsets = _offsets(timezone, grain, periods, profile)
     cache_key = None
     if isinstance(source, Store):  # a bare backend's data has no version to key SQL by
-        cache_key = _cache_key(backend, version, filters, grain, periods, context, keys)
+        # Bringing the business-hours tables up to date first keys the SQL by the version
+        # they move the store on to, as every later report will be.
+        times = prepare_clocks(backend, context, needs(contact_formulas, context))
+        if times is not None:
+            version = CACHE.version(source)
+        # The SQL serves every cursor of the store, unless it reads one's temporary table.
+        shared = times in (None, STORED_TIMES)
+        owner = CACHE.data_token(backend) if shared else CACHE.token(backend)
+        cache_key = _cache_key(owner, version, filters, grain, periods, offsets, context, keys)
     return _Plan(
         backend=backend,
         filters=filters,
         grain=grain,
         periods=periods,
-        offsets=offsets_for(timezone, grain, periods),
+        offsets=offsets,
         context=context,
         keys=keys,
-        contact_formulas=formulas([m for m in selected if m.table == "contacts"], context),
+        contact_formulas=contact_formulas,
         response_formulas=response_formulas,
         undated_row=grain not in (None, NAMED)
         and bool(response_formulas)
@@ -214,30 +238,49 @@ def _plan(
         and filters.date_to is None
         and profile.undated_responses > 0,
         cache_key=cache_key,
+        instants=instants(filters, timezone, grain, offsets, periods),
     )
 
 
 def _cache_key(
-    backend: ibis.BaseBackend,
+    owner: int,
     version: str | None,
     filters: Filters,
     grain: str | None,
     periods: Sequence[Period],
+    offsets: Offsets | None,
     context: Context,
     keys: tuple[str, ...],
 ) -> tuple[Any, ...]:
-    """What decides a report's SQL text; the store version covers the data."""
+    """What decides a report's SQL text: ``owner`` names the data (``EngineCache.data_token``)
+    or the one cursor whose temporary table it reads, the store version covers the data. The
+    dates are parameters (``preparation.instants``), so only their shape counts: which ends are
+    set, the named periods' labels and the offsets the zone's clocks change between (the
+    backlog adds how many periods it counts)."""
     return (
-        CACHE.token(backend),
+        owner,
         version,
-        filters,
+        filters.with_dates(None, None),
+        (filters.date_from is None, filters.date_to is None),
         grain,
-        tuple(periods),
+        tuple(p.label for p in periods) if grain == NAMED else None,
+        tuple(seconds for _, seconds in offsets or ()),
         context.as_of,
         json.dumps(context.settings.to_dict(), sort_keys=True, default=str),
         keys,
         context.supported,
     )
+
+
+def _offsets(
+    timezone: str, grain: str | None, periods: Sequence[Period], profile: Profile
+) -> Offsets | None:
+    """The zone's offsets for a dated grain, over the data's span rather than the periods'
+    (every row lies in it): the same for every date range, so one compiled query serves all."""
+    offsets = offsets_for(timezone, grain, periods)
+    if offsets is None or profile.first_day is None or profile.last_day is None:
+        return offsets
+    return offsets_around(timezone, profile.first_day, profile.last_day)
 
 
 def _latest_or_now(profile: Profile) -> datetime:
@@ -280,14 +323,15 @@ def _query(plan: _Plan, segment_by: tuple[str, ...]) -> list[Record]:
     contact_formulas = plan.contact_formulas
     if any(f.kind != "stock" and f.supported_by(context) for _, f in contact_formulas.values()):
 
-        def contacts_query() -> ir.Table | None:
+        def contacts_query(slots: Slots) -> ir.Table | None:
             wanted = needs(contact_formulas, context)
             t = prepare_contacts(
-                backend, plan.filters, context, wanted, grain, plan.offsets, plan.periods
+                backend, plan.filters, context, wanted, grain, plan.offsets, plan.periods, slots
             )
             return aggregate(t, group, aggregates(t, contact_formulas, context))
 
-        found += records(backend, contacts_query, _key(plan.cache_key, "contacts", segment_by))
+        key = _key(plan.cache_key, "contacts", segment_by)
+        found += records(backend, contacts_query, key, plan.instants)
     if "backlog" in contact_formulas and plan.periods:
         backlog_key = _key(plan.cache_key, "backlog", segment_by)
         found += backlog(
@@ -295,7 +339,7 @@ def _query(plan: _Plan, segment_by: tuple[str, ...]) -> list[Record]:
         )
     if plan.response_formulas:
 
-        def responses_query() -> ir.Table | None:
+        def responses_query(slots: Slots) -> ir.Table | None:
             t = prepare_responses(
                 backend,
                 plan.filters,
@@ -304,10 +348,12 @@ def _query(plan: _Plan, segment_by: tuple[str, ...]) -> list[Record]:
                 grain,
                 plan.offsets,
                 plan.periods,
+                slots,
             )
             return aggregate(t, group, aggregates(t, plan.response_formulas, context))
 
-        found += records(backend, responses_query, _key(plan.cache_key, "responses", segment_by))
+        key = _key(plan.cache_key, "responses", segment_by)
+        found += records(backend, responses_query, key, plan.instants)
     return found
 
 

@@ -183,9 +183,11 @@ def offsets_for(timezone: str, grain: str | None, periods: Sequence[Period]) -> 
     return offsets_around(timezone, periods[0].start, periods[-1].end)
 
 
-def local_time(column: ir.TimestampValue, offsets: Offsets) -> ir.TimestampValue:
+def local_time(
+    column: ir.TimestampValue, offsets: Sequence[tuple[datetime | ir.TimestampValue, int]]
+) -> ir.TimestampValue:
     """Naive UTC -> naive local wall-clock time, as a CASE over the zone's few transitions
-    (portable: no backend time-zone functions)."""
+    (portable: no backend time-zone functions); an instant may be an expression (a parameter)."""
     if len(offsets) == 1:
         return column + ibis.literal(offsets[0][1]).as_interval("s")
     branches = [(column >= instant, ibis.literal(seconds)) for instant, seconds in offsets[:0:-1]]

@@ -19,7 +19,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from kpi.engine import statistics
-from kpi.engine.backend import backend_of
+from kpi.engine.backend import CACHE, backend_of
 from kpi.engine.change import Trend, change
 from kpi.engine.filters import Filters
 from kpi.engine.report import (
@@ -800,3 +800,62 @@ def test_the_overview_says_when_the_previous_period_is_only_partly_covered():
     o = overview(store, july, trend_keys=("csat",), settings=CAL)
     # The previous 19 days are 24 June - 12 July; the data start on 2 July.
     assert o.previous_note == "data covers 11 of 19 days"
+
+
+# --- compiled SQL is shared by every date range ------------------------------------------------
+
+#: Three whole weeks before the clocks change on 30 March 2025, and three after.
+BEFORE_CHANGE = Filters(date_from=date(2025, 3, 3), date_to=date(2025, 3, 23))
+AFTER_CHANGE = Filters(date_from=date(2025, 3, 31), date_to=date(2025, 4, 20))
+
+
+def _views(source, filters: Filters, settings: Settings) -> list[dict]:
+    """What the pages ask of one date range: weekly by channel, the whole range, and the range
+    with the one before it."""
+    as_of = datetime(2025, 4, 5, 12)
+    weekly = report(source, filters, ["channel"], "week", as_of, settings)
+    whole = report(source, filters, as_of=as_of, settings=settings)
+    named = {"current": filters, "previous": filters.previous_period()}
+    both = report_periods(source, named, ["channel"], as_of, settings)
+    return [weekly.to_dict(), whole.to_dict(), both.to_dict()]
+
+
+@hsettings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    contacts=st.lists(contact_rows(), min_size=1, max_size=25),
+    responses=st.lists(response_rows(), max_size=15),
+    settings=st.sampled_from([CAL, Settings()]),
+)
+def test_a_new_date_range_reuses_the_compiled_queries_with_the_same_figures(
+    contacts, responses, settings
+):
+    store = make_store(_with_ids(contacts, "c"), _with_ids(responses, "r"))
+    _views(store, BEFORE_CHANGE, settings)
+    compiled = CACHE.compilations
+    after = _views(store, AFTER_CHANGE, settings)
+    # The same shape of query: its SQL is reused (also after the first report built the
+    # business-hours tables, which moved the store's version on).
+    assert CACHE.compilations == compiled
+    # A bare backend compiles each query with its dates written in: the same figures.
+    assert after == _views(backend_of(store), AFTER_CHANGE, settings)
+
+
+def test_a_longer_backlog_series_compiles_its_own_query_with_the_same_figures():
+    rows = [
+        {"opened_at": datetime(2025, 1, 6, 12), "status": "open", "channel": "email"},
+        {"opened_at": datetime(2025, 2, 3, 12), "resolved_at": datetime(2025, 3, 5, 12),
+         "status": "resolved", "channel": "phone"},
+    ]  # fmt: skip
+    store = make_store(rows)
+    weeks = Filters(date_from=date(2025, 1, 6), date_to=date(2025, 1, 19))
+    report(store, weeks, grain="week", settings=CAL, metrics=["backlog"])
+    compiled = CACHE.compilations
+    longer = weeks.with_dates(date(2025, 1, 6), date(2025, 3, 30))
+    got = report(store, longer, grain="week", settings=CAL, metrics=["backlog"])
+    assert CACHE.compilations == compiled + 1  # one more count per week: a new query
+    fresh = report(backend_of(store), longer, grain="week", settings=CAL, metrics=["backlog"])
+    assert got.to_dict() == fresh.to_dict()
+    # Worked by hand: open from the week of 3 Feb, resolved at the as-of instant (the latest
+    # time in the data, 5 Mar 12:00), so closed from the week of 3 Mar on.
+    backlog = [r.metrics["backlog"].value for r in got.rows]
+    assert backlog == [1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1]
