@@ -1,11 +1,19 @@
-"""Import benchmark: our importer against a bare DuckDB read and a plain pandas pipeline.
+"""Import benchmark: our importer against a bare DuckDB read, a plain pandas pipeline and a
+minimal Polars pipeline.
 
     python bench/ingest.py --rows 1000000
+    python bench/ingest.py --event-log --rows 1000000
 
 Generates a realistic contacts export (17 columns, UK day-first dates, free text with the odd
 email address, a satisfaction column), then runs each pipeline in its own process (so peak RSS
 is its own) and prints wall time, rows per second, peak RSS and the ratios. Nothing here is a
 test: the machines are shared and noisy, so figures are printed, never asserted.
+
+With ``--event-log`` the file is instead a process-mining event log of ``--rows`` events, five per
+case, in shuffled order (``Case ID, Activity, Resource, Complete Timestamp, Category``), imported
+twice: with a ``[rollup]`` (events ordered by time; first opening, first take-in-charge, last
+resolve, latest close, reopens counted) and plainly (``duplicates = "keep_last"``, one timestamp
+field, file order), and the ratio of the two is printed.
 """
 
 from __future__ import annotations
@@ -66,6 +74,57 @@ def generate(rows: int, path: Path, seed: int = 7) -> None:
         }
     )
     frame.to_csv(path, index=False)
+
+
+ACTIVITIES = np.array(["Take in charge ticket", "Resolve ticket", "Reopen", "Closed"])
+EVENTS_PER_CASE = 5
+EVENT_COLUMNS = """
+[columns]
+contact_id = "Case ID"
+agent = "Resource"
+category = "Category"
+"""
+ROLLUP_MAPPING = f"""kind = "contacts"
+date_format = "%d/%m/%Y %H:%M:%S"
+{EVENT_COLUMNS}
+[rollup]
+order_by = "Complete Timestamp"
+opened_at = {{ first = "Complete Timestamp" }}
+first_response_at = {{ first = "Complete Timestamp", where = {{ Activity = "Take in charge ticket" }} }}
+resolved_at = {{ last = "Complete Timestamp", where = {{ Activity = "Resolve ticket" }} }}
+closed_at = {{ max = "Complete Timestamp", where = {{ Activity = "Closed" }} }}
+reopens = {{ count = "*", where = {{ Activity = "Resolve ticket" }}, minus = 1 }}
+"""
+PLAIN_MAPPING = f"""kind = "contacts"
+date_format = "%d/%m/%Y %H:%M:%S"
+duplicates = "keep_last"
+{EVENT_COLUMNS}opened_at = "Complete Timestamp"
+"""
+
+
+def generate_event_log(events: int, path: Path, seed: int = 7) -> None:
+    """``events`` events, five per case at increasing times, written in shuffled order."""
+    rng = np.random.default_rng(seed)
+    cases = max(events // EVENTS_PER_CASE, 1)
+    case = np.repeat(np.arange(cases), EVENTS_PER_CASE)[:events]
+    step = np.tile(np.arange(EVENTS_PER_CASE), cases)[:events]
+    start = np.datetime64("2025-01-01T00:00:00")
+    opened = start + rng.integers(0, 600 * 24 * 3600, cases).astype("timedelta64[s]")
+    gaps = rng.integers(60, 2 * 24 * 3600, events).astype("timedelta64[s]")
+    at = opened[case] + np.where(step == 0, 0, gaps * step).astype("timedelta64[s]")
+    activity = np.where(step == 0, "Open", ACTIVITIES[rng.integers(0, 4, events)])
+    frame = pd.DataFrame(
+        {
+            "Case ID": "Case " + pd.Series(case.astype(str)),
+            "Activity": activity,
+            "Resource": "Agent " + pd.Series(rng.integers(1, 13, events).astype(str)),
+            "Complete Timestamp": pd.Series(at).dt.strftime("%d/%m/%Y %H:%M:%S"),
+            "Category": CATEGORIES[rng.integers(0, 5, events)],
+        }
+    )
+    frame.sample(frac=1, random_state=seed).to_csv(path, index=False)
+    (path.parent / "rollup.toml").write_text(ROLLUP_MAPPING, encoding="utf-8")
+    (path.parent / "plain.toml").write_text(PLAIN_MAPPING, encoding="utf-8")
 
 
 # --- the three pipelines, each run in a child process ---------------------------------------
@@ -139,12 +198,104 @@ def run_pandas(csv: Path, db: Path) -> dict:
     return {"imported": int(len(good)), "quarantined": int(bad.sum())}
 
 
-PIPELINES = {"ours": run_ours, "duckdb": run_duckdb, "pandas": run_pandas}
+def run_polars(csv: Path, db: Path) -> dict:
+    """A minimal, idiomatic Polars pipeline doing what ``run_pandas`` does, lazily: read, parse
+    the UK local times to UTC and the numbers, map the categories, hash the customer id, scrub
+    email addresses, drop duplicate and invalid rows, load into DuckDB."""
+    import hashlib
+
+    import duckdb
+    import polars as pl
+
+    key = "benchmark-key"
+    words = {"Solved": "resolved", "Closed": "closed", "Open": "open", "Pending": "pending"}
+    channels = {"Email": "email", "Phone": "phone", "Chat": "chat", "Twitter": "social"}
+    csat = pl.col("csat").cast(pl.Float64, strict=False)
+    frame = (
+        pl.scan_csv(csv, infer_schema=False)  # every column as text; an empty field is null
+        .select(
+            "contact_id",
+            *(
+                pl.col(c)
+                .str.strptime(pl.Datetime("us"), "%d/%m/%Y %H:%M", strict=False)
+                .dt.replace_time_zone("Europe/London", ambiguous="null", non_existent="null")
+                .dt.convert_time_zone("UTC")
+                .dt.replace_time_zone(None)
+                for c in ("opened_at", "first_response_at", "resolved_at")
+            ),
+            pl.col("status").replace_strict(words, default=None),
+            pl.col("priority").str.to_lowercase(),
+            pl.col("channel").replace_strict({**channels, "Web Form": "web"}, default=None),
+            "team",
+            "agent",
+            "category",
+            pl.col("customer_id")
+            .map_elements(
+                lambda v: hashlib.sha256(f"{key}|{v}".encode()).hexdigest()[:16],
+                return_dtype=pl.String,
+            )
+            .alias("customer_key"),
+            pl.col("agent_replies", "reopens").cast(pl.Int64, strict=False),
+            pl.col("escalated", "complaint").replace_strict(
+                {"Y": True, "N": False}, default=None, return_dtype=pl.Boolean
+            ),
+            pl.col("subject").str.replace_all(
+                r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "[email removed]"
+            ),
+            pl.when(csat.is_between(1, 5)).then(csat).alias("csat"),
+        )
+        .with_columns(
+            # resolved before opened: the time is wrong, not the contact
+            pl.when(pl.col("resolved_at") < pl.col("opened_at"))
+            .then(None)
+            .otherwise(pl.col("resolved_at"))
+            .alias("resolved_at"),
+            (
+                pl.col("opened_at").is_null()
+                | pl.col("contact_id").is_null()
+                | ~pl.col("contact_id").is_first_distinct()
+            ).alias("_bad"),
+        )
+        .collect()
+    )
+    good = frame.filter(~pl.col("_bad")).drop("_bad")
+    con = duckdb.connect(str(db))
+    con.register("good", good.to_arrow())
+    con.execute("CREATE TABLE contacts AS SELECT * FROM good")
+    con.close()
+    return {"imported": good.height, "quarantined": frame.height - good.height}
+
+
+def _run_mapping(csv: Path, db: Path, name: str) -> dict:
+    from kpi.ingest.importer import import_file
+    from kpi.store.connection import open_store
+
+    store = open_store(db)
+    result = import_file(store, csv, mapping=csv.parent / f"{name}.toml")
+    store.close()
+    return {
+        "imported": result.rows_imported,
+        "quarantined": result.rows_quarantined,
+        "contacts": result.inserted,
+    }
+
+
+def run_rollup(csv: Path, db: Path) -> dict:
+    return _run_mapping(csv, db, "rollup")
+
+
+def run_plain(csv: Path, db: Path) -> dict:
+    return _run_mapping(csv, db, "plain")
+
+
+PIPELINES = {"ours": run_ours, "duckdb": run_duckdb, "pandas": run_pandas, "polars": run_polars}
+EVENT_PIPELINES = {"rollup": run_rollup, "plain": run_plain}
+WORKERS = {**PIPELINES, **EVENT_PIPELINES}
 
 
 def worker(name: str, csv: Path, db: Path) -> None:
     started = time.perf_counter()
-    counts = PIPELINES[name](csv, db)
+    counts = WORKERS[name](csv, db)
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, **counts}))
@@ -165,13 +316,21 @@ def measure(name: str, csv: Path, folder: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--worker", choices=list(PIPELINES))
+    parser.add_argument("--worker", choices=list(WORKERS))
+    parser.add_argument(
+        "--event-log",
+        action="store_true",
+        help="an event log of --rows events: rollup against the plain import of the same file",
+    )
     parser.add_argument("--csv", type=Path)
     parser.add_argument("--db", type=Path)
     parser.add_argument("--skip", nargs="*", default=[], choices=list(PIPELINES))
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args.csv, args.db)
+        return
+    if args.event_log:
+        event_log_bench(args.rows)
         return
     with tempfile.TemporaryDirectory(prefix="kpi-bench-") as tmp:
         folder = Path(tmp)
@@ -193,6 +352,31 @@ def main() -> None:
             print(f"ours / bare DuckDB read: {ours / results['duckdb']['seconds']:.2f}x")
         if "pandas" in results:
             print(f"pandas / ours: {results['pandas']['seconds'] / ours:.2f}x faster than pandas")
+        if "polars" in results:
+            print(f"ours / polars: {ours / results['polars']['seconds']:.2f}x the Polars time")
+
+
+def event_log_bench(events: int) -> None:
+    """The rollup's cost: one event log imported with [rollup] and plainly (keep_last)."""
+    with tempfile.TemporaryDirectory(prefix="kpi-bench-") as tmp:
+        folder = Path(tmp)
+        csv = folder / "events.csv"
+        t = time.perf_counter()
+        generate_event_log(events, csv)
+        size = csv.stat().st_size / 1e6
+        print(
+            f"generated {events:,} events of {max(events // EVENTS_PER_CASE, 1):,} cases "
+            f"({size:.0f} MB) in {time.perf_counter() - t:.1f} s"
+        )
+        results = {n: measure(n, csv, folder) for n in EVENT_PIPELINES}
+    for name, r in results.items():
+        print(
+            f"{name:7} {r['seconds']:7.2f} s  {events / r['seconds']:>11,.0f} events/s  "
+            f"peak RSS {r['peak_mb']:6.0f} MB  imported {r['imported']:,} quarantined "
+            f"{r['quarantined']:,} contacts {r['contacts']:,}"
+        )
+    ratio = results["rollup"]["seconds"] / results["plain"]["seconds"]
+    print(f"rollup / plain import of the same file: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 from kpi.ingest.layouts import builtin_layouts
 from kpi.metrics.registry import PROFILE_ALL, REGISTRY, Context
 from kpi.metrics.settings import Settings
-from kpi.store.schema import CONTACT_FIELDS, RESPONSE_FIELDS, Field
+from kpi.store.schema import CONTACT_FIELDS, INTERVAL_FIELDS, RESPONSE_FIELDS, Field
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 MARKER = re.compile(
@@ -62,7 +62,8 @@ def fields() -> str:
     head = ["| field | type | | meaning |", "|---|---|---|---|"]
     return "\n".join(
         ["**contacts** (`kind = \"contacts\"`)", "", *head, *_field_rows(CONTACT_FIELDS), "",
-         "**responses** (`kind = \"responses\"`)", "", *head, *_field_rows(RESPONSE_FIELDS)]
+         "**responses** (`kind = \"responses\"`)", "", *head, *_field_rows(RESPONSE_FIELDS), "",
+         "**intervals** (`kind = \"intervals\"`)", "", *head, *_field_rows(INTERVAL_FIELDS)]
     ) + "\n"  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from kpi.charts.disclosure import safe_cell
 from kpi.engine.filters import SEGMENT_FIELDS, Filters, parse_list
+from kpi.engine.intervals import source_note
 from kpi.engine.report import report
 from kpi.engine.results import Report
 from kpi.engine.tables import format_value
@@ -231,6 +232,7 @@ def as_table(result: Report) -> str:
                 notes.append(f"p90 {format_value(m.extra['p90'], m.unit)}")
             notes += [f"{k} {v:,}" for k, v in m.extra.items() if k.startswith("un")]
             notes += ["small sample"] if m.small_sample else []
+            notes += [source] if (source := source_note(m)) else []
             note = "; ".join(notes)
             label = REGISTRY[key].label
             lines.append(

@@ -41,6 +41,7 @@ from kpi.engine.backend import CACHE, Slots, backend_of
 from kpi.engine.calendar import STORED_TIMES
 from kpi.engine.change import Change, Trend, change, trend_window, trends_from
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
+from kpi.engine.intervals import with_intervals
 from kpi.engine.preparation import (
     Chosen,
     formulas,
@@ -187,6 +188,8 @@ def _compute(
     if grain == NAMED:
         filters = next(iter(named.values()))
     result = Report(filters, by, grain, plan.context.as_of, settings, rows, dict(named))
+    # Call KPIs from interval reports where a row has no call-level rows (one source each).
+    with_intervals(plan.backend, result, plan.filters, plan.periods, plan.offsets)
     return result
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kpi.ingest.intervals import INTERVALS
 from kpi.ingest.layouts import Layout
 from kpi.ingest.parsing import Params
 from kpi.ingest.privacy import People, pseudonym_sql, scrub_sql
+from kpi.ingest.rates import stored_total
 from kpi.store.schema import Field, field_map, stored_columns
 
 #: Timestamp and duration pairs: an export may give either, and each derives the other.
@@ -112,6 +114,8 @@ def _field_value(column: str, fields: dict[str, Field], rows: StagedRows, p: Par
         return f"({p(low + high)} - ces)"  # stored so that higher is easier
     if f.free_text:
         return scrub_sql(column, p, rows.people)
+    if rows.layout.kind == INTERVALS:  # an average or a percentage becomes a total
+        return stored_total(column, rows.layout.columns.get(column))
     return column
 
 

@@ -5,7 +5,8 @@ is fatal: the row goes to quarantine. Any other issue empties its value and is r
 data-quality warning; the rest of the row still counts. A date that cannot have happened (after
 the import time plus a tolerance, or before a plausible floor) quarantines its whole row,
 whichever timestamp it is in. A repeated id is quarantined, or for an event log
-(``duplicates = "keep_last"``) rolled up into its last row.
+(``duplicates = "keep_last"``) rolled up into its last row. An event log with a ``[rollup]`` is
+made one row per case before any check (``kpi.ingest.rollup``), so the checks see cases.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from dataclasses import dataclass, replace
 import duckdb
 
 from kpi.errors import ImportProblem, printable
-from kpi.ingest import validation
+from kpi.ingest import rollup, validation
+from kpi.ingest.intervals import key_from_values
 from kpi.ingest.limits import ImportLimits
 from kpi.ingest.parsing import Params
 from kpi.ingest.privacy import scrub
+from kpi.ingest.rates import per_contact_rate_notes, record_rate_warnings
 from kpi.ingest.staging import Staged
 from kpi.store.schema import key_field
 
@@ -75,13 +78,23 @@ def check(
     limits = limits or ImportLimits()
     checked = Checked(staged, rolled_up=0)
     _create_issues_table(cur, checked)
+    # An event log becomes one row per case first, so each case's row is checked as a row.
+    staged, rolled = rollup.roll_up(cur, staged, checked.issues_table)
+    checked = replace(checked, staged=staged)
     bounds = DateBounds.of(limits)
     _record_impossible_dates(cur, checked, bounds)
     issues = _parse_issues(cur, staged) + _non_finite_issues(cur, staged)
     issues += _word_scale_issues(cur, staged)
     issues += _validation_issues(cur, staged, {(i.row, i.field) for i in issues}, bounds)
     _record_issues(cur, checked, issues)
-    notes = _repeats_with_other_dates(cur, staged)
+    record_rate_warnings(cur, staged, checked.issues_table)  # after values were emptied
+    key_from_values(cur, staged)  # an interval row's key from its start as read
+    if rolled is not None:
+        rolled_up = rollup.settle(cur, staged, rolled, checked.issues_table)
+        _mark_duplicates(cur, checked)
+        notes = rolled.notes + per_contact_rate_notes(staged.layout)
+        return replace(checked, rolled_up=rolled_up, notes=notes)
+    notes = _repeats_with_other_dates(cur, staged) + per_contact_rate_notes(staged.layout)
     return replace(checked, rolled_up=_mark_duplicates(cur, checked), notes=notes)
 
 

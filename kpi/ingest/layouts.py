@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kpi.errors import ImportProblem
+from kpi.ingest.intervals import INTERVALS, interval_key
 from kpi.ingest.mapping_schema import COLUMN_KEYS as COLUMN_KEYS  # re-exported
 from kpi.ingest.mapping_schema import DURATION_UNITS as DURATION_UNITS  # re-exported
 from kpi.ingest.mapping_schema import (
@@ -23,13 +24,15 @@ from kpi.ingest.mapping_schema import (
     SCORE_FIELDS,
     ColumnTable,
     MappingDocument,
+    RollupField,
     Score,
     quote,
     validate_mapping,
 )
 from kpi.ingest.mapping_schema import TOP_LEVEL_KEYS as TOP_LEVEL_KEYS  # re-exported
 from kpi.ingest.parsing import SYNONYMS
-from kpi.store.schema import field_map
+from kpi.ingest.rates import check_rate_mapping
+from kpi.store.schema import field_map, key_field
 
 DEFAULT_SCALES = {"nps": (0.0, 10.0), "csat": (1.0, 5.0), "ces": (1.0, 7.0)}
 MAX_MAPPING_BYTES = 1 << 20  # a mapping file is a page of text; anything bigger is a mistake
@@ -47,6 +50,10 @@ class ColumnSpec:
     true_values: tuple[str, ...] = ()
     false_values: tuple[str, ...] = ()
     date_format: tuple[str, ...] | None = None  # tried in order
+    #: An intervals column holding an average of, or a percentage of, this count field
+    #: (stored as a total with its weight: ``kpi.ingest.rates``).
+    average_of: str | None = None
+    percent_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,40 @@ class ScoreSpec:
     #: An ordinal scale's answer words, lowest first (stored as 1..k; the words kept in the
     #: store's scale_labels so pages can show them); () for a numeric scale.
     words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RollupSpec:
+    """One [rollup] field: how its value is made from its case's events."""
+
+    aggregate: str  # first, last, min, max or count
+    column: str  # the header read; "*" for a count of every event
+    #: (header, accepted values) pairs an event must all match to be looked at.
+    where: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    minus: int = 0  # a count only: events taken off (never below 0)
+
+
+@dataclass(frozen=True)
+class RollupPlan:
+    """[rollup]: events ordered by ``order_by`` (a timestamp, then tie-breakers, then the
+    file's row), one row per case; fields not named take the last event's value."""
+
+    order_by: tuple[str, ...]
+    fields: dict[str, RollupSpec]
+    #: Message threads: the header naming the message a row replies to (the case is the thread).
+    in_reply_to: str | None = None
+    #: (header, values) the case's first event must match for the case to be a contact.
+    started_by: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def headers(self) -> list[str]:
+        """Every header the rollup reads beyond the layout's [columns]."""
+        named = [*self.order_by, *([self.in_reply_to] if self.in_reply_to else [])]
+        named += [c for c, _ in self.started_by]
+        for spec in self.fields.values():
+            named += [c for c, _ in spec.where]
+            if spec.aggregate == "count" and spec.column != "*":
+                named.append(spec.column)
+        return list(dict.fromkeys(named))
 
 
 @dataclass(frozen=True)
@@ -81,6 +122,9 @@ class Layout:
     responded_at: str | None = None  # canonical contact field that dates linked responses
     notes: str = ""
     builtin: bool = False
+    rollup: RollupPlan | None = None  # an event log rolled up to one row per case
+    #: An export's own rates beside their counts, checked at import, never stored.
+    rates: dict[str, ColumnSpec] = field(default_factory=dict)
 
     def source_columns(self) -> set[str]:
         used = {c for spec in self.columns.values() for c in spec.columns}
@@ -100,6 +144,8 @@ def _column_spec(raw: ColumnTable | tuple[str, ...]) -> ColumnSpec:
         true_values=tuple(v.lower() for v in raw.true_values),
         false_values=tuple(v.lower() for v in raw.false_values),
         date_format=raw.date_format,
+        average_of=raw.average_of,
+        percent_of=raw.percent_of,
     )
 
 
@@ -175,7 +221,9 @@ def parse_layout(data: dict[str, Any], where: str, *, builtin: bool = False) -> 
     doc = validate_mapping(data, where)
     kind = doc.kind
     columns, scores = _columns_and_scores(doc, where)
+    rollup = _rollup_plan(doc, columns, where)
     constants = dict(doc.constants)
+    rates = _rates(doc, columns, constants, where)
     _check_required(kind, columns, constants, where)
     values = {
         fname: _lowercase_keys(table, f"[values.{fname}]", where)
@@ -204,7 +252,78 @@ def parse_layout(data: dict[str, Any], where: str, *, builtin: bool = False) -> 
         responded_at=doc.responses.responded_at,
         notes=doc.notes,
         builtin=builtin,
+        rollup=rollup,
+        rates=rates,
     )
+
+
+def _rates(
+    doc: MappingDocument, columns: dict[str, ColumnSpec], constants: dict[str, Any], where: str
+) -> dict[str, ColumnSpec]:
+    """[rates] and any average_of / percent_of, checked (``kpi.ingest.rates``); an intervals
+    mapping that names no ``interval_id`` gets one made of its start, queue and agent columns."""
+    rates = {name: _column_spec(raw) for name, raw in doc.rates.items()}
+    check_rate_mapping(doc.kind, columns, rates, constants, where)
+    if doc.kind == INTERVALS and "interval_id" not in columns:
+        if "interval_start" not in columns:  # the key is made of it: say so, not "interval_id"
+            raise ImportProblem(f"{where}: [columns] must map interval_start (it is required).")
+        columns["interval_id"] = ColumnSpec(interval_key(columns), optional=True)
+    return rates
+
+
+def _rollup_plan(
+    doc: MappingDocument, columns: dict[str, ColumnSpec], where: str
+) -> RollupPlan | None:
+    """[rollup] checked against the kind's fields. A first/last/min/max field reads its header
+    per event like a [columns] entry (added to ``columns`` when absent), so each event's value
+    is typed and checked before one is chosen; a count has no column of its own."""
+    if doc.rollup is None:
+        return None
+    plan = {}
+    for name, raw in doc.rollup.fields.items():
+        plan[name] = _rollup_spec(name, raw, doc.kind, where)
+        if raw.aggregate == "count":
+            if name in columns:
+                raise ImportProblem(
+                    f"{where}: [rollup] {name} counts events, so [columns] must not map it too; "
+                    "keep one."
+                )
+            continue
+        given = columns.get(name)
+        if given is None:
+            columns[name] = ColumnSpec((raw.column,))
+        elif given.columns != (raw.column,):
+            raise ImportProblem(
+                f"{where}: [rollup] {_shown(name)} reads {quote(raw.column)} but [columns] "
+                f"{_shown(name)} is {' + '.join(quote(c) for c in given.columns)}; keep one."
+            )
+    return RollupPlan(
+        doc.rollup.order_by,
+        plan,
+        in_reply_to=doc.rollup.in_reply_to,
+        started_by=tuple(doc.rollup.started_by.items()),
+    )
+
+
+def _rollup_spec(name: str, raw: RollupField, kind: str, where: str) -> RollupSpec:
+    fields, key = field_map(kind), key_field(kind)
+    if name not in fields:
+        raise ImportProblem(
+            f"{where}: [rollup] {_shown(name)} is not a {kind} field; fields are "
+            f"{', '.join(fields)}."
+        )
+    if name == key:
+        raise ImportProblem(
+            f"{where}: [rollup] {key} is the case id the events are grouped by; it cannot be "
+            "rolled up (map it under [columns])."
+        )
+    if raw.aggregate == "count" and fields[name].type != "integer":
+        raise ImportProblem(
+            f"{where}: [rollup] {name} = {{ count = ... }} gives a number of events, but {name} "
+            f"is a {fields[name].type}; count into a whole-number field such as reopens."
+        )
+    where_pairs = tuple((column, values) for column, values in raw.where.items())
+    return RollupSpec(raw.aggregate, raw.column, where_pairs, raw.minus)
 
 
 def _columns_and_scores(
@@ -372,6 +491,11 @@ def _norm(header: str) -> str:
     return " ".join(header.replace("\ufeff", "").split()).casefold()
 
 
+def norm_header(header: str) -> str:
+    """A header as matched against a layout's: BOM, case and runs of blanks aside."""
+    return _norm(header)
+
+
 def detect_layout(headers: list[str], file_name: str) -> Layout:
     """The built-in layout whose header profile the file matches best."""
     present = {_norm(h) for h in headers}
@@ -410,7 +534,10 @@ def resolve_headers(layout: Layout, headers: list[str], file_name: str) -> dict[
                 # Required by the layout's own kind: a survey's contact_id is optional.
                 required = spec_name in fields and fields[spec_name].required
                 lenient = layout.missing_columns == "ignore" or (spec and spec.optional)
-                if required or not lenient:
+                # A required field made of optional parts (an interval's key: its start, queue
+                # and agent) needs only the parts the file has, so long as it has one.
+                some = bool(spec and spec.optional and any(_norm(c) in positions for c in cols))
+                if (required and not some) or not lenient:
                     missing.append(f"{col!r} (for {spec_name})")
     if missing:
         raise ImportProblem(

@@ -30,9 +30,11 @@ from kpi.ingest.privacy import (
     scrub_sql,
 )
 from kpi.ingest.staging import Staged
+from kpi.store import audit
 from kpi.store.batches import (
     UpsertCounts,
     batch_as_of,
+    importer_name,
     next_batch_id,
     record_importer,
     upsert,
@@ -65,6 +67,7 @@ def load(
         _record_batch(cur, staged, batch_id, sha, result, as_of)
         if imported_by is not None:
             record_importer(cur, batch_id, imported_by)
+        audit.record(cur, importer_name(imported_by), "import", _audit_detail(result))
         _record_scales(cur, staged)
         cur.execute("COMMIT")
     except BaseException as exc:
@@ -85,6 +88,13 @@ def load(
             # a failure it would only hide the real error.
             _quietly(cur, f"DROP TABLE IF EXISTS {table}")
     return result
+
+
+def _audit_detail(result: ImportResult) -> str:
+    return (
+        f"batch {result.batch_id} ({result.file_name}, {result.layout}): {result.rows_read:,} "
+        f"read, {result.rows_imported:,} imported, {result.rows_quarantined:,} set aside"
+    )
 
 
 def _record_scales(cur: duckdb.DuckDBPyConnection, staged: Staged) -> None:

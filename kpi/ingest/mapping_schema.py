@@ -45,6 +45,8 @@ SCORE_FIELDS = ("nps", "csat", "ces")
 DIRECTIONS = ("high_is_good", "high_is_easy", "low_is_good", "low_is_easy")
 LOW_IS_GOOD = ("low_is_good", "low_is_easy")
 DUPLICATES = ("quarantine", "keep_last")
+#: How a [rollup] field is made from its case's events (``kpi.ingest.rollup``).
+AGGREGATES = ("first", "last", "min", "max", "count")
 MISSING_COLUMNS = ("error", "ignore")
 BIGGEST_NUMBER = 1e15  # beyond any scale, label or constant; keeps messages short
 
@@ -354,6 +356,7 @@ Scale = Annotated[tuple[float, float] | tuple[str, ...], PlainValidator(_scale_o
 Label = Annotated[float | None, PlainValidator(_label)]
 Constant = Annotated[str | bool | int | float, PlainValidator(_constant)]
 Canonical = Annotated[str, _string('a canonical word (a string), e.g. "pending"')]
+CountField = Annotated[str, _string('a count field (a string), e.g. "answered"')]
 
 
 class _Table(BaseModel):
@@ -372,6 +375,12 @@ class ColumnTable(_Table):
     true_values: Words = ()
     false_values: Words = ()
     date_format: DateFormat | None = None
+    #: The column is an average per one of this count field (ASA per answered call): the
+    #: stored total is the value times that count (intervals only; ``kpi.ingest.rates``).
+    average_of: CountField | None = None
+    #: The column is a percentage of this count field (service level % of offered calls):
+    #: the stored count is the value / 100 times that count.
+    percent_of: CountField | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ColumnTable:
@@ -379,6 +388,8 @@ class ColumnTable(_Table):
             raise Unfit('names no column: give column = "Header"')
         if self.column is not None and self.columns is not None:
             raise Unfit("gives both column and columns: keep one")
+        if self.average_of is not None and self.percent_of is not None:
+            raise Unfit("gives both average_of and percent_of: a column is one or the other")
         return self
 
     @property
@@ -420,6 +431,86 @@ class Responses(_Table):
     responded_at: Annotated[str, _string('a contacts date field, e.g. "resolved_at"')] | None = None
 
 
+def _where_values(value: Any) -> tuple[str, ...]:
+    """The value(s) an event's column must hold for a [rollup] field to look at it."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise Unfit(
+        'must be a value or a list of values, e.g. "Resolve ticket" or ["Resolved", "Closed"], '
+        f"not {describe(value)}"
+    )
+
+
+def _minus(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1_000_000:
+        return value
+    raise Unfit(f"must be a whole number of events, e.g. 1, not {describe(value)}")
+
+
+def _order_by(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) and value.strip():
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise Unfit(
+        'must be the header of the events\' timestamp, e.g. "Complete Timestamp", or a list '
+        'whose later headers break ties, e.g. ["sys_updated_at", "sys_mod_count"], '
+        f"not {describe(value)}"
+    )
+
+
+class RollupField(_Table):
+    """``field = { first = "Header", where = { Column = "value" } }``: one canonical field made
+    from the events of its case (``count = "*"`` counts events, ``minus`` takes some off)."""
+
+    first: Header | None = None
+    last: Header | None = None
+    min: Header | None = None
+    max: Header | None = None
+    count: Header | None = None  # "*": every event; a header: events where it is not empty
+    where: dict[str, Annotated[tuple[str, ...], PlainValidator(_where_values)]] = {}
+    minus: Annotated[int, PlainValidator(_minus)] = 0
+
+    @model_validator(mode="after")
+    def _one_aggregate(self) -> RollupField:
+        given = [a for a in AGGREGATES if getattr(self, a) is not None]
+        if len(given) != 1:
+            found = f"gives {' and '.join(given)}: keep one" if given else "names no aggregate"
+            raise Unfit(f'{found} ({", ".join(AGGREGATES)}), e.g. {{ first = "Created" }}')
+        if self.minus and given[0] != "count":
+            raise Unfit(f"minus is only for count, not {given[0]}")
+        return self
+
+    @property
+    def aggregate(self) -> str:
+        return next(a for a in AGGREGATES if getattr(self, a) is not None)
+
+    @property
+    def column(self) -> str:
+        """The header the aggregate reads ("*" for a count of events)."""
+        return str(getattr(self, self.aggregate))
+
+
+class Rollup(_Table):
+    """[rollup]: an event log (one row per event) made into one row per case, events ordered
+    by ``order_by`` (a timestamp column, never file order); every other key is a field."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, RollupField]
+    order_by: Annotated[tuple[str, ...], PlainValidator(_order_by)]
+    #: Message threads: the header of the message each row replies to. The case is then the
+    #: thread, named by its first message's id (the key field's column holds each message's id).
+    in_reply_to: Header | None = None
+    #: Only cases whose first event matches are contacts (a thread a customer started).
+    started_by: dict[str, Annotated[tuple[str, ...], PlainValidator(_where_values)]] = {}
+
+    @property
+    def fields(self) -> dict[str, RollupField]:
+        return dict(self.model_extra or {})
+
+
 class MappingDocument(_Table):
     """A whole mapping file (see the README's mapping-file reference)."""
 
@@ -440,6 +531,10 @@ class MappingDocument(_Table):
     sheet: Annotated[str, _string('a sheet name (a string), e.g. "Calls"')] | None = None
     missing_columns: Annotated[str, _one_of(MISSING_COLUMNS)] = "error"
     responses: Responses = Responses()
+    rollup: Rollup | None = None
+    #: An export's own rates and averages beside the counts they come from (Abandon % beside
+    #: Abandoned and Offered): never stored, checked against the counts (``kpi.ingest.rates``).
+    rates: dict[str, ColumnTable] = {}
     notes: Text = ""
 
 
@@ -451,6 +546,9 @@ TABLE_MODELS: dict[tuple[str, ...], type[_Table]] = {
     ("scores", "*"): Score,
     ("detect",): Detect,
     ("responses",): Responses,
+    ("rollup",): Rollup,
+    ("rollup", "*"): RollupField,
+    ("rates", "*"): ColumnTable,
 }
 #: What a table-valued key holds, for "must be <this>, not ...".
 TABLES: dict[tuple[str, ...], str] = {
@@ -464,6 +562,12 @@ TABLES: dict[tuple[str, ...], str] = {
     ("scores", "*", "labels"): 'a table of word = score, e.g. { "Good" = 2, "Bad" = 1 }',
     ("detect",): 'a table with headers = ["Header", ...]',
     ("responses",): 'a table with responded_at = "resolved_at"',
+    ("rollup",): 'a table with order_by = "Timestamp" and field = { first = "Header" } lines',
+    ("rollup", "*"): 'a table such as { first = "Header", where = { Column = "value" } }',
+    ("rollup", "*", "where"): 'a table of Column = "value" lines',
+    ("rollup", "started_by"): 'a table of Column = "value" lines, e.g. { inbound = "True" }',
+    ("rates",): 'a table of field = { column = "Abandon %", percent_of = "offered" } lines',
+    ("rates", "*"): 'a table such as { column = "ASA", average_of = "answered" }',
 }
 TOP_LEVEL_KEYS = frozenset(MappingDocument.model_fields)
 COLUMN_KEYS = frozenset(ColumnTable.model_fields)
@@ -530,8 +634,17 @@ def _keys(loc: Sequence[int | str]) -> tuple[str, ...]:
 
 def _pattern_of(keys: tuple[str, ...]) -> tuple[str, ...]:
     """Field names and words (the free keys of a table) replaced by "*"."""
-    free = {"columns": (1,), "values": (1, 2), "constants": (1,), "scores": (1, 3)}
+    free = {
+        "columns": (1,),
+        "values": (1, 2),
+        "constants": (1,),
+        "scores": (1, 3),
+        "rollup": (1, 3),
+        "rates": (1,),
+    }
     positions = free.get(keys[0], ()) if keys else ()
+    if keys[:1] == ("rollup",) and len(keys) > 1 and keys[1] in Rollup.model_fields:
+        positions = (3,) if keys[1] == "started_by" else ()  # its own keys, not a field's
     return tuple("*" if i in positions else k for i, k in enumerate(keys))
 
 
@@ -569,6 +682,7 @@ def _path(keys: tuple[str, ...]) -> str:
 
 
 __all__ = [
+    "AGGREGATES",
     "COLUMN_KEYS",
     "DIRECTIONS",
     "DURATION_UNITS",
@@ -577,6 +691,8 @@ __all__ = [
     "TOP_LEVEL_KEYS",
     "ColumnTable",
     "MappingDocument",
+    "Rollup",
+    "RollupField",
     "Score",
     "describe",
     "quote",

@@ -138,6 +138,15 @@ FAMILIES = {
     "mdy": DateParse(
         MONTH_FIRST + ISO_LOCAL, ISO_UTC, ISO_OFFSET, label="month-first", family="mdy"
     ),
+    # Third-party APIs' own text (Twitter/X ``created_at``, email ``Date:`` headers): weekday and
+    # month in words with an offset, so no order of day and month is assumed.
+    "worded": DateParse(
+        (),
+        (),
+        ("%a %b %d %H:%M:%S %z %Y", "%a, %d %b %Y %H:%M:%S %z", "%a, %d %b %Y %H:%M %z"),
+        label="worded with an offset (e.g. Tue Oct 31 22:10:47 +0000 2017)",
+        family="worded",
+    ),
 }
 FORMAT_HINT = (
     "Give the column's format as date_format in a mapping file (strptime codes, "
@@ -213,6 +222,9 @@ def _decide(con, table, value_sql, sample, where: DateDetection, file: str, para
         return FAMILIES["iso"]
     if _unread(con, sample, "v", FAMILIES["epoch"]) == []:
         return FAMILIES["epoch"]
+    worded = _narrow(con, sample, FAMILIES["worded"])
+    if (worded.local or worded.offset) and not _unread(con, sample, "v", worded):
+        return worded
     fitting = {}
     for name in ("iso", "dmy", "mdy"):
         narrowed = _narrow(con, sample, FAMILIES[name])

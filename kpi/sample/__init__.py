@@ -20,12 +20,14 @@ import numpy as np
 from kpi.sample.calls import CALL_HEADER, build_calls, sheet_rows
 from kpi.sample.clock import WorkingCalendar
 from kpi.sample.files import write_csv, write_xlsx
+from kpi.sample.intervals import FILE_NAME as INTERVALS_FILE
+from kpi.sample.intervals import interval_report
 from kpi.sample.story import DATED_NOTES, make_customers
 from kpi.sample.surveys import build_surveys
 from kpi.sample.tickets import build_tickets
 from kpi.sample.zendesk import export_frame
 
-__all__ = ["DATED_NOTES", "DEFAULT_SEED", "FILE_NAMES", "generate"]
+__all__ = ["DATED_NOTES", "DEFAULT_SEED", "FILE_NAMES", "INTERVALS_FILE", "generate"]
 
 DEFAULT_SEED = 20251
 FILE_NAMES = ("zendesk_tickets.csv", "call_log.xlsx", "survey_responses.csv")
@@ -37,10 +39,13 @@ def generate(
     seed: int = DEFAULT_SEED,
     progress: Callable[[str], None] | None = None,
     scale: float = 1.0,
+    intervals: bool = False,
 ) -> list[Path]:
     """Write the sample exports into out_dir and return their paths.
 
     `scale` shrinks every daily volume (tests use a small one); the committed sample is scale 1.
+    `intervals` also writes the team's queue interval report (`INTERVALS_FILE`), an aggregate of
+    the same calls (no random draws, so the other files are unchanged by it).
     """
     say = progress or (lambda _message: None)
     out_dir = Path(out_dir)
@@ -66,4 +71,9 @@ def generate(
     write_xlsx(calls_path, "Calls", CALL_HEADER, sheet_rows(calls, customers))
     say(f"Writing {surveys_path.name} ({len(surveys)} responses)")
     write_csv(surveys, surveys_path)
-    return [tickets_path, calls_path, surveys_path]
+    written = [tickets_path, calls_path, surveys_path]
+    if intervals:
+        report = interval_report(calls)
+        say(f"Writing {INTERVALS_FILE} ({len(report)} queue intervals)")
+        written.append(write_csv(report, out_dir / INTERVALS_FILE))
+    return written

@@ -18,6 +18,7 @@ from datetime import datetime
 import duckdb
 
 from kpi.errors import UndoRefused, printable
+from kpi.store import audit
 from kpi.store.connection import Store
 from kpi.store.schema import KINDS, VERSION_FIELD, fields_of, key_field, stored_columns
 
@@ -285,10 +286,15 @@ def _count(cur: duckdb.DuckDBPyConnection, sql: str, batch_id: int) -> int:
     return int(cur.execute(sql, [batch_id]).fetchall()[0][0])
 
 
-def undo(store: Store, batch_id: int) -> None:
-    """Remove a batch's rows and restore the versions it replaced, in one transaction."""
+def undo(store: Store, batch_id: int, by: str | None = None) -> None:
+    """Remove a batch's rows and restore the versions it replaced, in one transaction, with
+    an entry in the audit log for ``importer_name(by)``."""
     with store.transaction() as cur:
         _check_undoable(cur, batch_id)
+        (file_name,) = cur.execute(
+            "SELECT file_name FROM imports WHERE batch_id = ?", [batch_id]
+        ).fetchall()[0]
+        audit.record(cur, importer_name(by), "undo", f"batch {batch_id} ({file_name})")
         for kind in KINDS:
             columns = ", ".join(stored_columns(kind))
             cur.execute(f"DELETE FROM {kind} WHERE batch_id = ?", [batch_id])
@@ -314,7 +320,7 @@ def _check_undoable(cur: duckdb.DuckDBPyConnection, batch_id: int) -> None:
         raise UndoRefused(f"there is no import batch {batch_id}.")
     if found[0][0] is not None:
         raise UndoRefused(f"batch {batch_id} was already undone.")
-    for kind in ("contacts", "responses"):
+    for kind in KINDS:
         later = cur.execute(
             f"SELECT min(replaced_by) FROM {kind}_history WHERE batch_id = ?", [batch_id]
         ).fetchall()[0][0]

@@ -161,6 +161,62 @@ def _migration_7(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _migration_8(con: duckdb.DuckDBPyConnection) -> None:
+    """Contact-centre interval reports (``kpi.store.schema.INTERVAL_FIELDS``) and their
+    history. Migration 1 already makes them in a new store (it reads schema.py as it is now)."""
+    columns = stored_columns("intervals")
+    tables = {
+        "intervals": _table_ddl("intervals", columns, ("source", key_field("intervals"))),
+        "intervals_history": _table_ddl("intervals_history", {**columns, "replaced_by": "BIGINT"}),
+    }
+    for ddl in tables.values():
+        con.execute(ddl.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+
+
+def _migration_9(con: duckdb.DuckDBPyConnection) -> None:
+    """A reflection's version (a save based on an older one is refused), when it was sent for
+    review (its completion date), and who signed it off with the digest they signed; every
+    sign-off is kept in ``reflection_signoffs`` so a pack's verification code is found even
+    after a later edit voided it (``kpi.evidence.verification``)."""
+    for column, sql_type in (
+        ("version", "BIGINT DEFAULT 1"),
+        ("submitted_at", "TIMESTAMP"),
+        ("signer_role", "VARCHAR"),
+        ("signer_identity", "VARCHAR"),
+        ("signed_digest", "VARCHAR"),
+    ):
+        con.execute(f"ALTER TABLE reflections ADD COLUMN IF NOT EXISTS {column} {sql_type}")
+    con.execute("UPDATE reflections SET version = 1 WHERE version IS NULL")
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS reflection_signoffs (
+            digest VARCHAR NOT NULL, reflection_id BIGINT NOT NULL, signer VARCHAR,
+            signer_role VARCHAR, signer_identity VARCHAR, signed_at TIMESTAMP,
+            completed_at TIMESTAMP, store_version VARCHAR, voided_at TIMESTAMP)"""
+    )
+
+
+def _migration_10(con: duckdb.DuckDBPyConnection) -> None:
+    """Team mode's people (``kpi.store.users``): who signed in (issuer + subject), their role,
+    the agent names in the data that are them, their standard, and whom a supervisor
+    supervises; and the audit log (``kpi.store.audit``), appended to and never edited."""
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS audit_log (entry_id BIGINT PRIMARY KEY,
+            logged_at TIMESTAMP NOT NULL, who VARCHAR NOT NULL, action VARCHAR NOT NULL,
+            detail VARCHAR NOT NULL)"""
+    )
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS users (user_id BIGINT PRIMARY KEY, issuer VARCHAR NOT NULL,
+            subject VARCHAR NOT NULL, email VARCHAR, name VARCHAR NOT NULL,
+            role VARCHAR NOT NULL, agent_names VARCHAR[] NOT NULL DEFAULT [],
+            standard VARCHAR, level VARCHAR, created_at TIMESTAMP NOT NULL,
+            last_seen_at TIMESTAMP NOT NULL, UNIQUE (issuer, subject))"""
+    )
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS supervision (supervisor_id BIGINT NOT NULL,
+            learner_id BIGINT NOT NULL, PRIMARY KEY (supervisor_id, learner_id))"""
+    )
+
+
 #: Ordered migrations; the store's schema version is the number applied. Append, never edit.
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _migration_1,
@@ -170,6 +226,9 @@ MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _migration_5,
     _migration_6,
     _migration_7,
+    _migration_8,
+    _migration_9,
+    _migration_10,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

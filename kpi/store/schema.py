@@ -87,6 +87,37 @@ RESPONSE_FIELDS: tuple[Field, ...] = (
     Field("category", "text", "contact reason"),
 )
 
+#: Contact-centre interval reports: one row per interval x queue (or agent), counts and totals
+#: only. A supplied average or percentage is turned into a total with its weight at import
+#: (``average_of`` / ``percent_of`` in a mapping), so figures pool by calls, never by rows.
+INTERVAL_FIELDS: tuple[Field, ...] = (
+    Field(
+        "interval_id",
+        "text",
+        "the row's key: made by the importer from its start (as read), queue and agent, "
+        "unless mapped",
+        required=True,
+    ),
+    Field("interval_start", "timestamp", "when the interval starts", required=True),
+    Field("interval_minutes", "integer", "the interval's length in minutes"),
+    Field("queue", "text", "queue, split or skill; reports read it as the category"),
+    Field("team", "text", "team"),
+    Field("agent", "text", "agent, for an agent interval report"),
+    Field("channel", "category", "channel of the queue", choices=CHANNELS),
+    Field("offered", "integer", "calls offered to the queue"),
+    Field("answered", "integer", "calls answered"),
+    Field("abandoned", "integer", "calls abandoned, short abandons included"),
+    Field("short_abandoned", "integer", "calls abandoned within the short-abandon time"),
+    Field("flow_out", "integer", "calls that left the queue for another (flow-outs)"),
+    Field("answered_within", "integer", "calls answered within threshold_seconds"),
+    Field("threshold_seconds", "duration", "the service-level threshold of answered_within"),
+    Field("wait_seconds_total", "duration", "total queue time of answered calls"),
+    Field("handle_seconds_total", "duration", "total handle time (talk + hold + wrap)"),
+    Field("talk_seconds_total", "duration", "total talk time"),
+    Field("hold_seconds_total", "duration", "total hold time"),
+    Field("wrap_seconds_total", "duration", "total wrap-up (after-call work) time"),
+)
+
 #: Columns each canonical table has in the store besides its fields.
 CONTACT_STORE_EXTRA = {"source": "VARCHAR", "batch_id": "BIGINT", "customer_key": "VARCHAR"}
 RESPONSE_STORE_EXTRA = {
@@ -98,7 +129,16 @@ RESPONSE_STORE_EXTRA = {
     "ces_scale_max": "DOUBLE",
 }
 
-KINDS = ("contacts", "responses")
+INTERVAL_STORE_EXTRA = {"source": "VARCHAR", "batch_id": "BIGINT"}
+
+KINDS = ("contacts", "responses", "intervals")
+_FIELDS = {"contacts": CONTACT_FIELDS, "responses": RESPONSE_FIELDS, "intervals": INTERVAL_FIELDS}
+_KEYS = {"contacts": "contact_id", "responses": "response_id", "intervals": "interval_id"}
+_EXTRA = {
+    "contacts": CONTACT_STORE_EXTRA,
+    "responses": RESPONSE_STORE_EXTRA,
+    "intervals": INTERVAL_STORE_EXTRA,
+}
 
 #: The source's own last-change time, which decides whether a re-imported row is newer than the
 #: stored one where both versions have it (otherwise the exports' as-of instants decide; see
@@ -107,11 +147,9 @@ VERSION_FIELD = {"contacts": "updated_at"}
 
 
 def fields_of(kind: str) -> tuple[Field, ...]:
-    if kind == "contacts":
-        return CONTACT_FIELDS
-    if kind == "responses":
-        return RESPONSE_FIELDS
-    raise ValueError(f"unknown kind {kind!r}: use 'contacts' or 'responses'")
+    if kind not in _FIELDS:
+        raise ValueError(f"unknown kind {kind!r}: use {', '.join(repr(k) for k in KINDS)}")
+    return _FIELDS[kind]
 
 
 def field_map(kind: str) -> dict[str, Field]:
@@ -119,12 +157,12 @@ def field_map(kind: str) -> dict[str, Field]:
 
 
 def key_field(kind: str) -> str:
-    return "contact_id" if kind == "contacts" else "response_id"
+    return _KEYS[kind]
 
 
 def stored_columns(kind: str) -> dict[str, str]:
     """Column name -> SQL type of the table a kind is stored in (customer_id becomes a key)."""
-    extra = CONTACT_STORE_EXTRA if kind == "contacts" else RESPONSE_STORE_EXTRA
+    extra = _EXTRA[kind]
     columns = {"source": "VARCHAR"}
     for f in fields_of(kind):
         if f.name == "customer_id":

@@ -160,7 +160,7 @@ def test_the_design_documents_mapping_file_loads(tmp_path):
          '[columns] wait_seconds unit must be one of seconds, minutes, hours, days, not "fortnights"'),
         ('[columns]\ncontact_id = "a"\nopened_at = { column = "b", format = "%d" }\n',
          "[columns] opened_at has an unknown key format (did you mean date_format?)"),
-        ('kind = "tickets"\n[columns]\ncontact_id = "a"\n', 'kind must be one of contacts, responses, not "tickets"'),
+        ('kind = "tickets"\n[columns]\ncontact_id = "a"\n', 'kind must be one of contacts, responses, intervals, not "tickets"'),
         ('[columns]\ncontact_id = "a"\n', "[columns] must map opened_at (it is required)"),
         ('[columns]\ncontact_id = "a"\nopened_at = 3\n', "[columns] opened_at must be a header, a list of headers or a table"),
         ('[columns]\ncontact_id = "a"\nopened_at = "b"\n[scores.happiness]\ncolumn = "h"\n',
@@ -332,7 +332,7 @@ def test_several_problems_name_the_first_and_count_the_rest(tmp_path):
         load_mapping(mapping(tmp_path, text, "my.toml"))
     assert (
         str(caught.value)
-        == 'my.toml: kind must be one of contacts, responses, not "tickets" (and 2 more).'
+        == 'my.toml: kind must be one of contacts, responses, intervals, not "tickets" (and 2 more).'
     )
 
 

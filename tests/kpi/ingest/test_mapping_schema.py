@@ -33,6 +33,7 @@ from kpi.ingest.mapping_schema import (
     quote,
     validate_mapping,
 )
+from kpi.store.schema import KINDS
 from tests.paths import ROOT
 
 BUILTIN = resources.files("kpi.ingest") / "builtin"
@@ -206,6 +207,6 @@ def test_any_mapping_file_gives_a_layout_or_one_line_naming_the_file_and_key(doc
         assert "unexpected" not in message.lower()
     else:
         assert isinstance(layout, Layout)
-        assert layout.kind in ("contacts", "responses") and layout.name
+        assert layout.kind in KINDS and layout.name
     finally:
         shutil.rmtree(folder)

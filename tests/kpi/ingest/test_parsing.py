@@ -407,3 +407,14 @@ def test_each_hinted_date_format_list_reads_every_value_when_followed(con, value
     read = [read_dates(con, values, explicit_dates(formats)) for formats in lists]
     assert all(None not in dates for dates in read)
     assert read[0] != read[1]  # 4 August one way, 8 April the other
+
+
+def test_third_party_worded_timestamps_with_an_offset_are_detected(con):
+    # Twitter/X's created_at and an email Date: header; the offset decides the instant.
+    values = ["Tue Oct 31 22:10:47 +0000 2017", "Wed, 01 Nov 2017 09:05:00 +0100"]
+    parse = detect(con, values)
+    assert parse.label.startswith("worded with an offset")
+    assert read_dates(con, values, parse) == [
+        dt.datetime(2017, 10, 31, 22, 10, 47),
+        dt.datetime(2017, 11, 1, 8, 5),
+    ]

@@ -1,0 +1,214 @@
+"""Call KPIs from interval reports in a report: one source per figure, and it says which.
+
+A team may hold call-level rows (``contacts``) and interval reports (``intervals``) for the same
+queues and days. Adding them would count those calls twice, so each figure of a report row uses
+one: the call-level rows where that row has any calls (``PREFER``), else the interval reports,
+pooled by calls (``kpi.metrics.intervals``). The definition says which was used, and when the
+other also covered the selection and was left out.
+
+Interval rows map onto the report's segments as call rows do in the built-in call log: queue is
+the category, and team, agent and channel are themselves. A row filtered or broken down by a
+field an interval report does not carry (priority) keeps its call-level figures only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+from scipy import stats
+
+from kpi.engine.aggregation import Index, index_records
+from kpi.engine.backend import CACHE
+from kpi.engine.filters import Filters
+from kpi.engine.results import MetricResult, Report, ReportRow
+from kpi.engine.statistics import WILSON_METHOD, is_small_sample, wilson_interval
+from kpi.engine.timeline import NAMED, TRUNCATE, Offsets, Period, local_time
+from kpi.metrics.intervals import KEYS, RATIO_METHOD, Pooled, definition, pooled, sums
+from kpi.metrics.registry import REGISTRY
+from kpi.metrics.settings import Settings
+
+#: Report segment field -> the intervals column it reads.
+SEGMENT_COLUMNS = {"channel": "channel", "team": "team", "agent": "agent", "category": "queue"}
+#: Which source a row with both uses: call-level rows carry each call's own times.
+PREFER = "calls"
+#: What a result's ``extra`` says of its source: interval rows pooled, or the calls of interval
+#: reports left out because call-level rows answered.
+ROWS, LEFT_OUT = "interval_rows", "interval_calls_left_out"
+
+
+def with_intervals(
+    backend: ibis.BaseBackend,
+    report: Report,
+    filters: Filters,
+    periods: Sequence[Period],
+    offsets: Offsets | None,
+) -> None:
+    """Give each row of ``report`` its call KPIs from the interval reports where its call-level
+    rows have none, and say in every call KPI's definition which source it is from."""
+    keys = [k for k in KEYS if any(k in row.metrics for row in report.rows)]
+    if not keys or not _usable(filters) or not _has_intervals(backend):
+        return
+    table = _selection(backend.table("intervals"), filters, report.settings.timezone)
+    table = _period_column(table, report.grain, offsets, periods)
+    indexes: dict[tuple[str, ...], Index] = {}
+    for row in report.rows:
+        by = tuple(row.segment)
+        if not all(f in SEGMENT_COLUMNS for f in by):
+            continue
+        if by not in indexes:
+            indexes[by] = _index(table, by, report.grain)
+        record = indexes[by].get((tuple(row.segment[f] for f in by), row.period))
+        if record:
+            _choose(row, record, keys, report.settings)
+
+
+def _usable(filters: Filters) -> bool:
+    """Interval reports can answer for these filters: no segment they do not carry."""
+    return all(name in SEGMENT_COLUMNS for name in filters.segments())
+
+
+def _has_intervals(backend: ibis.BaseBackend) -> bool:
+    """Whether the backend has interval rows (a bare backend may not have the table at all)."""
+    version = CACHE.version(backend)
+    key = ("has_intervals", CACHE.token(backend), version)
+    known = CACHE.derived(key) if version is not None else None
+    if known is not None:
+        return bool(known)
+    try:
+        found = int(backend.table("intervals").count().execute()) > 0
+    except Exception:  # noqa: BLE001 - a backend without the table (a test's, an old file's)
+        found = False
+    if version is not None:
+        CACHE.keep_derived(key, found)
+    return found
+
+
+def _selection(t: ir.Table, filters: Filters, timezone: str) -> ir.Table:
+    """The rows of the filters' dates and segments, with the report's segment names."""
+    t = t.mutate(
+        **{field: t[column] for field, column in SEGMENT_COLUMNS.items() if field != column}
+    )
+    predicates = filters.segment_predicates(t) + filters.date_predicates(
+        t, "interval_start", timezone
+    )
+    return t.filter(*predicates) if predicates else t
+
+
+def _period_column(
+    t: ir.Table, grain: str | None, offsets: Offsets | None, periods: Sequence[Period]
+) -> ir.Table:
+    """``period`` as the contacts have it (``kpi.engine.preparation``): the local day, week or
+    month an interval starts in, or the named period it falls in."""
+    if grain == NAMED:
+        start = t.interval_start
+        label = ibis.cases(
+            *[((start >= p.start) & (start < p.end), ibis.literal(p.label)) for p in periods],
+            else_=ibis.null("string"),
+        )
+        t = t.mutate(period=label)
+        return t.filter(t.period.notnull())
+    if grain is None or offsets is None:
+        return t
+    return t.mutate(period=local_time(t.interval_start, offsets).truncate(TRUNCATE[grain]).date())
+
+
+def _index(t: ir.Table, by: tuple[str, ...], grain: str | None) -> Index:
+    group = [*by, *(["period"] if grain else [])]
+    aggs = sums(t)
+    query = t.group_by(group).aggregate(**aggs) if group else t.aggregate(**aggs)
+    return index_records(query.execute().to_dict("records"), by, grain)
+
+
+def _choose(
+    row: ReportRow, record: Mapping[str, Any], keys: Sequence[str], settings: Settings
+) -> None:
+    """Each call KPI of ``row`` from one source: its call-level rows when it has any (``PREFER``),
+    else the interval reports; the definition says which."""
+    figures = pooled(record)
+    for key in keys:
+        current = row.metrics.get(key)
+        interval = figures[key]
+        if current is None or interval.n <= 0:
+            continue
+        if PREFER == "calls" and current.n > 0:
+            current.extra[LEFT_OUT] = interval.n
+            current.definition = (
+                f"{current.definition.rstrip()} From call-level rows; interval reports also "
+                f"cover this selection ({interval.n:,} calls) and were left out, so no call "
+                "counts twice."
+            )
+            continue
+        row.metrics[key] = interval_result(key, interval, record, settings)
+
+
+def source_note(result: MetricResult) -> str | None:
+    """Which source a call KPI came from, in a few words for a table's note column; None for
+    a figure interval reports had no part in."""
+    if ROWS in result.extra:
+        rows = result.extra[ROWS]
+        return f"from interval reports ({rows:,} row{'s' if rows != 1 else ''})"
+    if LEFT_OUT in result.extra:
+        return "from call-level rows (interval reports left out)"
+    return None
+
+
+def interval_result(
+    key: str, figure: Pooled, record: Mapping[str, Any], settings: Settings
+) -> MetricResult:
+    """A report's result for one KPI pooled from interval reports, with its interval."""
+    metric = REGISTRY[key]
+    text = definition(key, record, settings, figure.rows)
+    result = MetricResult(
+        key=key,
+        value=figure.value,
+        n=figure.n,
+        definition=f"{metric.label} (interval reports): {text}",
+        variant="intervals",
+        unit=metric.unit,
+        small_sample=is_small_sample(figure.n, settings.minimum_n),
+    )
+    if figure.ratio is None:
+        x = min(max(figure.x or 0, 0), figure.n)
+        interval = wilson_interval(x, figure.n)
+        result.numerator, result.denominator = figure.x, figure.n
+        result.ci_low, result.ci_high = (
+            None if interval.low is None else 100 * interval.low,
+            None if interval.high is None else 100 * interval.high,
+        )
+        method = WILSON_METHOD
+    else:
+        result.ci_low, result.ci_high, method = ratio_interval(figure)
+    result.extra = {ROWS: figure.rows}
+    result.definition = f"{result.definition} 95% interval: {method}."
+    return result
+
+
+def ratio_interval(
+    figure: Pooled, confidence: float = 0.95
+) -> tuple[float | None, float | None, str]:
+    """The t interval of a pooled average from its ratio-estimator standard error, with k - 1
+    degrees of freedom (k interval rows); none with one row or no spread between rows."""
+    ratio = figure.ratio
+    if ratio is None or ratio.ratio is None:
+        return None, None, RATIO_METHOD
+    error = ratio.standard_error()
+    if error is None:
+        return None, None, "no interval: one interval row cannot show how much the mean could vary"
+    if error <= 1e-12 * max(1.0, abs(ratio.ratio)):
+        return None, None, "no interval: every interval row has the same average"
+    margin = float(stats.t.ppf(0.5 + confidence / 2, ratio.k - 1)) * error
+    low = max(0.0, ratio.ratio - margin)
+    return low, ratio.ratio + margin, RATIO_METHOD
+
+
+__all__ = [
+    "PREFER",
+    "SEGMENT_COLUMNS",
+    "interval_result",
+    "ratio_interval",
+    "source_note",
+    "with_intervals",
+]

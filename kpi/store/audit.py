@@ -1,0 +1,72 @@
+"""The audit log: who did what to the store, and when, appended and never edited.
+
+Imports, undos, settings changes, role changes, sign-offs and exports each add one entry, in
+the same transaction as the change where there is one (so a change and its entry stand or fall
+together). The product only ever appends to it: there is no function to change or delete an
+entry. Admins read it on the Settings page and with ``kpi audit``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import pandas as pd
+
+from kpi.errors import printable
+from kpi.store.connection import Store
+
+ACTIONS = ("import", "undo", "settings", "role", "sign-off", "export")
+MAX_DETAIL = 500
+
+
+@dataclass(frozen=True)
+class Entry:
+    entry_id: int
+    at: datetime
+    who: str
+    action: str
+    detail: str
+
+
+def record(cur: duckdb.DuckDBPyConnection, who: str, action: str, detail: str) -> None:
+    """Append one entry on ``cur`` (inside the caller's transaction, if it has one)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    # Lock-free numbering is safe: a store has one writer at a time (DuckDB), and the
+    # primary key refuses a duplicate rather than overwrite.
+    (next_id,) = cur.execute("SELECT coalesce(max(entry_id), 0) + 1 FROM audit_log").fetchall()[0]
+    cur.execute(
+        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?)",
+        [
+            next_id,
+            datetime.now(UTC).replace(tzinfo=None),
+            printable(who.strip() or "unknown")[:120],
+            action,
+            printable(" ".join(detail.split()))[:MAX_DETAIL],
+        ],
+    )
+
+
+def add(store: Store, who: str, action: str, detail: str) -> None:
+    """Append one entry in a transaction of its own (for changes made outside one)."""
+    with store.transaction() as cur:
+        record(cur, who, action, detail)
+
+
+def entries(store: Store, limit: int | None = None) -> list[Entry]:
+    """The log, newest first."""
+    sql = "SELECT entry_id, logged_at, who, action, detail FROM audit_log ORDER BY entry_id DESC"
+    params: list[int] = []
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    rows = store.cursor().execute(sql, params).fetchall()
+    return [Entry(int(i), at, who, action, detail) for i, at, who, action, detail in rows]
+
+
+def as_table(store: Store) -> pd.DataFrame:
+    """The log as a table for a page or a download, newest first."""
+    rows = [(e.entry_id, e.at, e.who, e.action, e.detail) for e in entries(store)]
+    return pd.DataFrame(rows, columns=["#", "When (UTC)", "Who", "What", "Detail"])
