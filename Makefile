@@ -3,8 +3,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STORE ?= $(HOME)/.local/share/service-kpi/team.duckdb
 PORT ?= 8501
+# Team mode (`make serve`): where the server listens and where its sign-in settings are.
+ADDRESS ?= localhost
+SECRETS ?= .streamlit/secrets.toml
 
-.PHONY: run test install chromium seed lint typecheck format bench clean
+.PHONY: run serve test install chromium seed lint typecheck format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,6 +22,13 @@ seed: install
 
 run: seed
 	KPI_DB="$(STORE)" $(VENV)/bin/streamlit run dashboard/app.py --server.port $(PORT)
+
+# Team mode: everyone signs in through the team's OpenID Connect provider ([auth] in $(SECRETS),
+# see .streamlit/secrets.example.toml); the first to sign in to an empty store is its admin.
+serve: install
+	@test -f "$(SECRETS)" || { echo "make serve: no $(SECRETS): copy .streamlit/secrets.example.toml there and fill in your sign-in provider (README, Team mode)." >&2; exit 2; }
+	KPI_MODE=team KPI_DB="$(STORE)" $(VENV)/bin/streamlit run dashboard/app.py \
+		--server.address $(ADDRESS) --server.port $(PORT) --secrets.files "$(SECRETS)"
 
 # Browser tests and chart images need Debian's Chromium: installed here when missing and we can
 # (root with apt), otherwise one line says how. Tests that need it carry the `chromium` marker.

@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import choices, data, filters
+from dashboard import auth, choices, data, filters
 from dashboard.navigation import PAGES, PageSpec, alias
 from kpi.charts.disclosure import escape_markdown
 
 st.set_page_config(page_title="Service KPI Dashboard", page_icon="📊", layout="wide")
 
+
+def _store_or_stop() -> None:
+    # A store that cannot be opened (locked by a `kpi` command, damaged, read-only, not a store)
+    # is said once, here, instead of failing in every element of the page; a rerun tries again.
+    problem = data.store_problem()
+    if problem:
+        st.error(escape_markdown(problem), icon="🚫")
+        st.button("Try again", key="retry_store")
+        st.stop()
+
+
+# Team mode: everyone signs in first, and their role decides which pages exist for them.
+user = None
+if auth.team_mode():
+    _store_or_stop()
+    user = auth.current_user(data.store())
+shown = [spec for spec in PAGES if user is None or spec.needs is None or user.may(spec.needs)]
+
 sections: dict[str, list[st.Page]] = {}
 specs: list[tuple[st.Page, PageSpec]] = []
-for number, spec in enumerate(PAGES):
+for number, spec in enumerate(shown):
     default = number == 0
     # The default page is served at the root; its url_path is left free for its hidden alias.
     page = st.Page(
@@ -31,14 +49,9 @@ for number, spec in enumerate(PAGES):
 
 current = st.navigation(sections)
 current_spec = next(spec for page, spec in specs if page is current)
-# A store that cannot be opened (locked by a `kpi` command, damaged, read-only, not a store) is
-# said once, here, instead of failing in every element of the page; a rerun tries again.
-problem = data.store_problem()
-if problem:
-    st.error(escape_markdown(problem), icon="🚫")
-    st.button("Try again", key="retry_store")
-    st.stop()
+_store_or_stop()
 # The picture frame: the global filters, drawn before the page so every page reads the same ones.
+auth.sidebar(user)  # who is using it, first: local mode or the signed-in person's role
 filters.sidebar()
 # The page's own choices join the filters in the URL; whatever else a link carries is dropped.
 choices.start(current_spec.url_path, keep=list(filters.PARAMS))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard import auth
 from kpi.charts.disclosure import csv_bytes, escape_markdown
 from kpi.errors import KpiError
 from kpi.ingest import mapping_editor as editor
@@ -121,8 +122,7 @@ def run_imports(store: Store, uploads, choice: LayoutChoice) -> list[dict]:
                     layout=choice.layout,
                     mapping=mapping,
                     progress=report,
-                    # Team mode (issue 10) passes the signed-in user: importer_name(user).
-                    imported_by=importer_name(),
+                    imported_by=importer_name(auth.acting_name()),
                 )
             except KpiError as problem:  # an unreadable file, or the store refusing it
                 results.append({"file": upload.name, "error": str(problem)})

@@ -21,6 +21,9 @@ class PageSpec:
     title: str
     icon: str
     url_path: str
+    #: What a signed-in person's role must allow to see the page (``kpi.store.users.MAY``);
+    #: None: everyone. Local mode shows every page.
+    needs: str | None = None
 
     def aliases(self, default: bool) -> tuple[str, ...]:
         """The other paths this page answers at: its url_path when it is the default page
@@ -74,9 +77,15 @@ PAGES: tuple[PageSpec, ...] = (
         "Data import and quality",
         ":material/upload_file:",
         "data",
+        needs="import",
     ),
     PageSpec(
-        "Data and settings", "views/settings.py", "Settings", ":material/settings:", "settings"
+        "Data and settings",
+        "views/settings.py",
+        "Settings",
+        ":material/settings:",
+        "settings",
+        needs="settings",
     ),
 )
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import auth, components, data, importing
 from dashboard import choices as page_choices
-from dashboard import components, data, importing
 from kpi.charts.disclosure import escape_markdown
 from kpi.engine.page_data import import_totals
 from kpi.engine.tables import for_people
@@ -52,7 +52,7 @@ def undo_picker() -> None:
 def confirm_undo(preview: UndoPreview) -> None:
     batch = preview.batch_id
     try:
-        undo(store, batch)
+        undo(store, batch, by=auth.acting_name())
     except KpiError as refused:  # UndoRefused (another session got there first), or the store
         outcome = ("error", f"Cannot undo: {escape_markdown(refused)}")
     else:

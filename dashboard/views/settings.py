@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, settings_inputs
-from kpi.charts.disclosure import escape_markdown
+from dashboard import auth, data, settings_inputs
+from kpi.charts.disclosure import csv_bytes, escape_markdown
 from kpi.errors import KpiError
 from kpi.metrics.settings import save_settings
-from kpi.store import viewer
+from kpi.store import audit, viewer
 
 st.title("Settings")
 st.caption(
@@ -41,8 +41,26 @@ if saved:
     except (KpiError, ValueError) as problem:  # a user's impossible choice (InvalidChoice is both)
         st.error(f"Not saved: {escape_markdown(problem)}")
     else:
-        save_settings(store, chosen)
+        save_settings(store, chosen, by=auth.acting_name())
         viewer.set_me(store, me)
         data.store_changed()
         st.session_state["settings_saved"] = "Saved. Every page now uses these definitions."
         st.rerun()
+
+st.subheader("Audit log")
+st.caption(
+    "Who imported, undid, changed settings or roles, signed off or exported, and when (UTC), "
+    "newest first. The product only ever adds to it."
+)
+log = audit.as_table(store)
+if log.empty:
+    st.info("Nothing has been recorded yet.")
+else:
+    st.dataframe(log.head(200), hide_index=True, width="stretch", key="audit_log")
+    st.download_button(
+        "Download the audit log (CSV)",
+        csv_bytes(log),
+        file_name="audit_log.csv",
+        mime="text/csv",
+        key="audit_download",
+    )

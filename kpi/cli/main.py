@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from kpi.cli import audit_command, users_command
 from kpi.errors import ImportProblem, KpiError, disk_full, printable
 from kpi.store.location import default_path
 
@@ -264,6 +265,8 @@ LIGHT_COMMANDS = {
     "layouts",
     "sample",
     "dashboard",
+    "users",
+    "audit",
 }
 
 
@@ -352,13 +355,16 @@ def _add_import_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def _add_other_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """layouts, sample and dashboard."""
+    """layouts, sample, users, audit and dashboard."""
     p = sub.add_parser("layouts", help="list the built-in export layouts")
     p.set_defaults(func=cmd_layouts)
 
     p = sub.add_parser("sample", help="regenerate the sample exports (deterministic)")
     p.add_argument("--out", default=str(SAMPLE_DIR), metavar="DIR")
     p.set_defaults(func=cmd_sample)
+
+    users_command.register(sub)
+    audit_command.register(sub)
 
     p = _with_db(sub.add_parser("dashboard", help="serve the dashboard"))
     p.add_argument("--port", type=int, default=8501)

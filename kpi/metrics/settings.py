@@ -12,6 +12,8 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kpi.errors import InvalidChoice
+from kpi.store import audit
+from kpi.store.batches import importer_name
 from kpi.store.schema import CHANNELS, PRIORITIES
 
 #: The key of the settings table row that holds the definitions (one JSON object).
@@ -281,6 +283,14 @@ def load_settings(store: Any) -> Settings:
     return Settings.from_dict(data) if data else Settings()
 
 
-def save_settings(store: Any, settings: Settings) -> None:
+def save_settings(store: Any, settings: Settings, by: str | None = None) -> None:
+    """Keep ``settings`` as the store's definitions, with what changed in the audit log under
+    ``importer_name(by)`` (the signed-in person in team mode, the computer's account locally)."""
     settings.validate()
-    store.set_setting(SETTINGS_KEY, settings.to_dict())
+    before = load_settings(store).to_dict()
+    after = settings.to_dict()
+    store.set_setting(SETTINGS_KEY, after)
+    changed = [k for k in sorted(after) if before.get(k) != after[k]]
+    if changed:
+        detail = "; ".join(f"{k}: {before.get(k)!r} -> {after[k]!r}" for k in changed)
+        audit.add(store, importer_name(by), "settings", detail)

@@ -82,14 +82,21 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> N
 
 
 @contextmanager
-def running_app(db: Path, logs: Path) -> Iterator[str]:
-    """`streamlit run` of the app on ``db`` at a free local port; yields its URL."""
-    port = _free_port()
-    env = {**os.environ, "KPI_DB": str(db)}
+def running_app(
+    db: Path,
+    logs: Path,
+    env: dict[str, str] | None = None,
+    options: list[str] | None = None,
+    port: int | None = None,
+) -> Iterator[str]:
+    """`streamlit run` of the app on ``db`` at a free local port (or ``port``), with more
+    environment and command-line ``options`` if given; yields its URL."""
+    port = port or _free_port()
+    env = {**os.environ, "KPI_DB": str(db), **(env or {})}
     command = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
         "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false", *(options or []),
     ]  # fmt: skip
     with (logs / "streamlit.log").open("w") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)

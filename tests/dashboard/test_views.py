@@ -206,8 +206,11 @@ def test_settings_shows_the_definitions_and_their_values(
 ) -> None:
     at = page_for("views/settings.py")
     assert [h.value for h in at.subheader] == [
-        "Targets", "SLA policy", "Business hours", "Definitions", "This is me"
+        "Targets", "SLA policy", "Business hours", "Definitions", "This is me", "Audit log"
     ]  # fmt: skip
+    # The sample store's imports are in the audit log, newest first.
+    (log,) = (d.value for d in at.dataframe if "What" in d.value)
+    assert set(log["What"]) == {"import"} and log["#"].is_monotonic_decreasing
     defaults = Settings()
     targets, sla = (e.value for e in at.get("data_editor"))
     assert list(targets["KPI"]) == [REGISTRY[k].label for k in targets.index]

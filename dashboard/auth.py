@@ -1,0 +1,97 @@
+"""Who is using the dashboard.
+
+*Local mode* (the default, ``make run``): one person on their own computer, no sign-in; the
+sidebar says so, and anything signed here is labelled "not verified". *Team mode*
+(``KPI_MODE=team``, ``make serve``): everyone signs in through the team's OpenID Connect
+provider (Streamlit's ``st.login``, configured by ``[auth]`` in ``.streamlit/secrets.toml``), and
+their role in the store (``kpi.store.users``) decides which pages they see.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from kpi.charts.disclosure import escape_markdown
+from kpi.store import users
+from kpi.store.connection import Store
+
+MODE_ENV = "KPI_MODE"
+#: Said when team mode is asked for without sign-in set up: what to add, where.
+NOT_CONFIGURED = (
+    "Team mode needs sign-in set up: add an [auth] section to .streamlit/secrets.toml with "
+    "redirect_uri, cookie_secret, client_id, client_secret and server_metadata_url (see the "
+    "README, 'Team mode'), or run `make run` for local mode."
+)
+
+
+def team_mode() -> bool:
+    """Whether this server asks everyone to sign in (``KPI_MODE=team``)."""
+    return os.environ.get(MODE_ENV, "local").strip().lower() == "team"
+
+
+def _auth_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file at all, or one Streamlit cannot read
+        return False
+
+
+def current_user(store: Store) -> users.User | None:
+    """The signed-in person in team mode (None in local mode). Before anyone signs in, the page
+    shows the sign-in button and stops; their role is read again on every run, so a change an
+    admin makes applies at once."""
+    if not team_mode():
+        return None
+    if not _auth_configured():
+        st.error(NOT_CONFIGURED, icon="🔒")
+        st.stop()
+    if not st.user.is_logged_in:
+        _sign_in_page()
+        st.stop()
+    issuer, subject = str(st.user.get("iss") or ""), str(st.user.get("sub") or "")
+    key = f"signed_in:{issuer}|{subject}"
+    if key not in st.session_state:
+        # Once per browser session: adds them on their first visit, refreshes their name.
+        email, name = st.user.get("email"), st.user.get("name")
+        users.sign_in(store, issuer, subject, _text(email), _text(name))
+        st.session_state[key] = True
+    user = users.user_by_identity(store, issuer, subject)
+    st.session_state[ACTING] = user.name
+    return user
+
+
+#: The signed-in person's name for this run, for what the pages record (imports, undos,
+#: settings changes): ``kpi.store.batches.importer_name`` falls back to the computer's account.
+ACTING = "kpi_acting_name"
+
+
+def acting_name() -> str | None:
+    """Who is acting in team mode (None in local mode: the computer's account is recorded)."""
+    return st.session_state.get(ACTING) if team_mode() else None
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value else None
+
+
+def _sign_in_page() -> None:
+    st.title("Service KPI Dashboard")
+    st.write(
+        "Sign in with your organisation's account to see your team's KPIs, write reflections "
+        "and review them."
+    )
+    st.button("Sign in", on_click=st.login, type="primary", key="sign_in")
+
+
+def sidebar(user: users.User | None) -> None:
+    """Who is using the dashboard, at the foot of the sidebar, and how to sign out."""
+    if user is None:
+        st.sidebar.caption(
+            "Local mode: one person on this computer, no sign-in. Anything signed here is "
+            'labelled "not verified".'
+        )
+        return
+    st.sidebar.caption(f"Signed in as **{escape_markdown(user.name)}** ({user.role})")
+    st.sidebar.button("Sign out", on_click=st.logout, key="sign_out")

@@ -1,0 +1,179 @@
+"""Team mode's people: who they are (as their identity provider says), what they may do, and
+which agent names in the data are them.
+
+A person is known by the issuer and subject of their sign-in (OpenID Connect), never by a name
+they could type. Roles: a ``learner`` sees the team's KPIs, their own figures and their own
+reflections; a ``supervisor`` also sees and signs off the reflections of the learners they
+supervise; an ``admin`` also imports, undoes, changes settings and manages people. The first
+person to sign in to a store with nobody in it becomes its admin; everyone after starts as a
+learner until an admin says otherwise (on the Settings page or with ``kpi users``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from kpi.errors import InvalidChoice
+from kpi.store import audit
+from kpi.store.batches import importer_name
+from kpi.store.connection import Store
+
+ROLES = ("learner", "supervisor", "admin")
+#: What each role may do beyond seeing the team's KPIs.
+MAY = {
+    "learner": frozenset({"reflect"}),
+    "supervisor": frozenset({"reflect", "review"}),
+    "admin": frozenset({"reflect", "review", "import", "settings", "people"}),
+}
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: int
+    issuer: str
+    subject: str
+    email: str | None
+    name: str
+    role: str
+    agent_names: tuple[str, ...] = ()
+    standard: str | None = None
+    level: str | None = None
+
+    def may(self, action: str) -> bool:
+        """Whether this person's role allows ``action`` (a key of ``MAY``'s sets)."""
+        return action in MAY[self.role]
+
+
+_COLUMNS = "user_id, issuer, subject, email, name, role, agent_names, standard, level"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _user(row: Sequence) -> User:
+    user_id, issuer, subject, email, name, role, agents, standard, level = row
+    return User(
+        int(user_id), issuer, subject, email, name, role, tuple(agents or ()), standard, level
+    )
+
+
+def sign_in(store: Store, issuer: str, subject: str, email: str | None, name: str | None) -> User:
+    """The person with this identity, added on their first sign-in (the store's first person
+    becomes its admin, anyone later a learner); their email and name are refreshed each time."""
+    if not issuer or not subject:
+        raise InvalidChoice("a sign-in needs the identity provider's issuer and subject")
+    shown = (name or email or subject).strip()
+    with store.transaction() as cur:
+        found = cur.execute(
+            "SELECT user_id FROM users WHERE issuer = ? AND subject = ?", [issuer, subject]
+        ).fetchall()
+        if found:
+            cur.execute(
+                "UPDATE users SET email = ?, name = ?, last_seen_at = ? WHERE user_id = ?",
+                [email, shown, _now(), found[0][0]],
+            )
+        else:
+            user_id, anyone = cur.execute(
+                "SELECT coalesce(max(user_id), 0) + 1, count(*) FROM users"
+            ).fetchall()[0]
+            role = "learner" if anyone else "admin"
+            cur.execute(
+                f"INSERT INTO users ({_COLUMNS}, created_at, last_seen_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, [], NULL, NULL, ?, ?)",
+                [user_id, issuer, subject, email, shown, role, _now(), _now()],
+            )
+    return user_by_identity(store, issuer, subject)
+
+
+def user_by_identity(store: Store, issuer: str, subject: str) -> User:
+    rows = (
+        store.cursor()
+        .execute(
+            f"SELECT {_COLUMNS} FROM users WHERE issuer = ? AND subject = ?", [issuer, subject]
+        )
+        .fetchall()
+    )
+    if not rows:
+        raise InvalidChoice(f"nobody has signed in as {subject!r} of {issuer!r}")
+    return _user(rows[0])
+
+
+def all_users(store: Store) -> list[User]:
+    rows = store.cursor().execute(f"SELECT {_COLUMNS} FROM users ORDER BY user_id").fetchall()
+    return [_user(r) for r in rows]
+
+
+def find(store: Store, who: str) -> User:
+    """One person by their number, email or name (as ``kpi users`` lists them)."""
+    who = who.strip()
+    matches = [
+        u
+        for u in all_users(store)
+        if who == str(u.user_id) or who.lower() in {(u.email or "").lower(), u.name.lower()}
+    ]
+    if not matches:
+        raise InvalidChoice(f"no one called {who!r}: `kpi users` lists everyone who signed in")
+    if len(matches) > 1:
+        raise InvalidChoice(f"{who!r} names {len(matches)} people: give their number instead")
+    return matches[0]
+
+
+def set_role(store: Store, who: str, role: str, *, by: User | None = None) -> User:
+    """Give ``who`` a role. The last admin cannot stop being one (nobody could manage people)."""
+    if role not in ROLES:
+        raise InvalidChoice(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if by is not None and not by.may("people"):
+        raise InvalidChoice("only an admin can change someone's role")
+    person = find(store, who)
+    admins = [u for u in all_users(store) if u.role == "admin"]
+    if person.role == "admin" and role != "admin" and len(admins) == 1:
+        raise InvalidChoice(f"{person.name} is the only admin: make someone else admin first")
+    with store.transaction() as cur:
+        cur.execute("UPDATE users SET role = ? WHERE user_id = ?", [role, person.user_id])
+        if role != person.role:
+            changer = by.name if by is not None else importer_name()
+            audit.record(cur, changer, "role", f"{person.name}: {person.role} -> {role}")
+    return find(store, str(person.user_id))
+
+
+def set_agent_names(store: Store, who: str, names: Sequence[str]) -> User:
+    """The agent names in the data that are this person (their own figures, "this is me")."""
+    person = find(store, who)
+    kept = tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
+    with store.transaction() as cur:
+        cur.execute(
+            "UPDATE users SET agent_names = ? WHERE user_id = ?", [list(kept), person.user_id]
+        )
+    return find(store, str(person.user_id))
+
+
+def supervise(store: Store, supervisor: str, learner: str) -> None:
+    """``supervisor`` (a supervisor or admin) now supervises ``learner``."""
+    boss, person = find(store, supervisor), find(store, learner)
+    if boss.role == "learner":
+        raise InvalidChoice(f"{boss.name} is a learner: make them a supervisor first")
+    if boss.user_id == person.user_id:
+        raise InvalidChoice("nobody supervises themselves: their sign-off would be their own")
+    with store.transaction() as cur:
+        cur.execute(
+            "INSERT INTO supervision VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [boss.user_id, person.user_id],
+        )
+
+
+def supervised_by(store: Store, supervisor: User) -> list[User]:
+    """The learners ``supervisor`` supervises."""
+    ids = {
+        int(i)
+        for (i,) in store.cursor()
+        .execute("SELECT learner_id FROM supervision WHERE supervisor_id = ?", [supervisor.user_id])
+        .fetchall()
+    }
+    return [u for u in all_users(store) if u.user_id in ids]
+
+
+def supervises(store: Store, supervisor: User, learner: User) -> bool:
+    return any(u.user_id == learner.user_id for u in supervised_by(store, supervisor))

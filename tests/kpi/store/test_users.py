@@ -1,0 +1,99 @@
+"""Team mode's people: known by their identity provider's issuer and subject; the first to sign
+in to an empty store is its admin; roles say what each may do; the last admin stays one."""
+
+from __future__ import annotations
+
+import pytest
+
+from kpi.errors import InvalidChoice
+from kpi.store import users
+from kpi.store.connection import open_store
+
+ISSUER = "http://127.0.0.1:9400"
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path / "team.duckdb")
+    yield s
+    s.close()
+
+
+def test_the_first_person_to_sign_in_is_admin_and_everyone_after_a_learner(store):
+    first = users.sign_in(store, ISSUER, "sub-1", "priya@example.org", "Priya Shah")
+    second = users.sign_in(store, ISSUER, "sub-2", "amelia@example.org", "Amelia Booth")
+    assert (first.role, second.role) == ("admin", "learner")
+    assert first.may("import") and first.may("people")
+    assert second.may("reflect") and not second.may("import") and not second.may("review")
+
+
+def test_signing_in_again_is_the_same_person_with_their_name_refreshed(store):
+    users.sign_in(store, ISSUER, "sub-1", "p@example.org", "Priya")
+    again = users.sign_in(store, ISSUER, "sub-1", "p@example.org", "Priya Shah")
+    assert again.user_id == 1 and again.name == "Priya Shah" and again.role == "admin"
+    assert len(users.all_users(store)) == 1
+
+
+def test_the_same_subject_from_another_issuer_is_another_person(store):
+    users.sign_in(store, ISSUER, "sub-1", None, "Priya")
+    other = users.sign_in(store, "https://login.example.org", "sub-1", None, "Someone else")
+    assert other.user_id == 2 and other.role == "learner"
+
+
+def test_roles_change_by_name_email_or_number_and_an_unknown_role_is_refused(store):
+    users.sign_in(store, ISSUER, "a", "priya@example.org", "Priya Shah")
+    users.sign_in(store, ISSUER, "b", "dan@example.org", "Daniel Haigh")
+    assert users.set_role(store, "dan@example.org", "supervisor").role == "supervisor"
+    assert users.set_role(store, "2", "admin").role == "admin"
+    assert users.set_role(store, "Priya Shah", "learner").role == "learner"
+    with pytest.raises(InvalidChoice, match="unknown role 'boss'"):
+        users.set_role(store, "2", "boss")
+    with pytest.raises(InvalidChoice, match="no one called 'nobody'"):
+        users.set_role(store, "nobody", "admin")
+
+
+def test_the_only_admin_cannot_stop_being_admin(store):
+    users.sign_in(store, ISSUER, "a", None, "Priya Shah")
+    with pytest.raises(InvalidChoice, match="only admin"):
+        users.set_role(store, "1", "learner")
+
+
+def test_only_an_admin_may_change_roles_from_a_page(store):
+    users.sign_in(store, ISSUER, "a", None, "Priya Shah")
+    learner = users.sign_in(store, ISSUER, "b", None, "Amelia Booth")
+    with pytest.raises(InvalidChoice, match="only an admin"):
+        users.set_role(store, "Amelia Booth", "admin", by=learner)
+
+
+def test_a_supervisor_supervises_learners_but_never_themselves_and_a_learner_nobody(store):
+    users.sign_in(store, ISSUER, "a", None, "Priya Shah")
+    users.sign_in(store, ISSUER, "b", None, "Daniel Haigh")
+    users.sign_in(store, ISSUER, "c", None, "Amelia Booth")
+    with pytest.raises(InvalidChoice, match="is a learner"):
+        users.supervise(store, "Daniel Haigh", "Amelia Booth")
+    boss = users.set_role(store, "Daniel Haigh", "supervisor")
+    users.supervise(store, "Daniel Haigh", "Amelia Booth")
+    users.supervise(store, "Daniel Haigh", "Amelia Booth")  # twice is once
+    assert [u.name for u in users.supervised_by(store, boss)] == ["Amelia Booth"]
+    amelia = users.find(store, "Amelia Booth")
+    assert users.supervises(store, boss, amelia)
+    with pytest.raises(InvalidChoice, match="nobody supervises themselves"):
+        users.supervise(store, "Daniel Haigh", "Daniel Haigh")
+
+
+def test_the_agent_names_that_are_a_person_are_kept_once_each(store):
+    users.sign_in(store, ISSUER, "a", None, "Amelia Booth")
+    person = users.set_agent_names(store, "1", ["Amelia Booth", " A. Booth ", "Amelia Booth", ""])
+    assert person.agent_names == ("Amelia Booth", "A. Booth")
+
+
+def test_people_survive_reopening_the_store(tmp_path):
+    path = tmp_path / "team.duckdb"
+    s = open_store(path)
+    users.sign_in(s, ISSUER, "a", "p@example.org", "Priya Shah")
+    s.close()
+    s = open_store(path)
+    try:
+        assert [(u.name, u.role) for u in users.all_users(s)] == [("Priya Shah", "admin")]
+    finally:
+        s.close()
