@@ -234,7 +234,10 @@ MAX_COLLEAGUES = 300
 _NEVER = r"([^\s\S])([^\s\S])"  # matches nothing (RE2 and re), with the two groups a name has
 _SPECIAL = r"([\\.^$|?*+()\[\]{}-])"
 _ESCAPE = r"\\\1"  # a backslash, then the character
-_SPLIT = r"[\s,]+"
+_SPLIT = r"[ \t\n\r\f\v,]+"  # spelt out: RE2's \\s has no \\v, Python's has
+#: What ``strip`` and SQL's ``trim`` take off a name cell's ends: ASCII blanks, in both engines
+#: (Python's own ``strip()`` takes more, SQL's ``trim()`` only spaces).
+BLANKS = " \t\n\r\f\v"
 _OWN_NAME = f"\\1{NAME_MARK}\\2"
 #: A part of a name is searched for alone when it has this many letters at least.
 MIN_PART_LETTERS = 3
@@ -259,6 +262,16 @@ def _escaped(name: str) -> str:
     return re.sub(_SPECIAL, _ESCAPE, name)
 
 
+def _parts(name: str) -> list[str]:
+    """A name's parts, split as SQL splits them."""
+    return re.split(_SPLIT, name, flags=re.ASCII)
+
+
+def _trim(value: str, p: Params) -> str:
+    """SQL for ``value.strip(BLANKS)``."""
+    return f"trim({value}, {p(BLANKS)})"
+
+
 def _is_name(cell: str) -> bool:
     """A cell that names someone: two letters at least, not a word for no one."""
     return len(re.findall(f"[{LETTER}]", cell)) >= 2 and cell.lower() not in NO_ONE
@@ -274,16 +287,16 @@ def name_pattern(names: Iterable[str], keep: Iterable[str] = ()) -> str | None:
     """One pattern for ``names``: each whole (any case: "daniel haigh", "DANIEL HAIGH") or any
     of its parts of three letters or more (as written), between non-letters; None when there is
     no name. ``keep``: names (and their parts) that stay, such as the learner's own."""
-    kept_whole = {k.strip().lower() for k in keep}
-    kept_parts = {p for k in keep for p in re.split(_SPLIT, k.strip())}
-    kept = {n.strip() for n in names if n and _is_name(n.strip())} - {""}
+    kept_whole = {k.strip(BLANKS).lower() for k in keep}
+    kept_parts = {p for k in keep for p in _parts(k.strip(BLANKS))}
+    kept = {n.strip(BLANKS) for n in names if n and _is_name(n.strip(BLANKS))} - {""}
     kept = {n for n in kept if n.lower() not in kept_whole}
     wholes: list[str] = []
     parts: set[str] = set()
     for name in sorted(kept, key=len, reverse=True):
         wholes.append(f"(?i:{_escaped(name)})")
         parts.update(
-            _escaped(p) for p in re.split(_SPLIT, name) if _is_part(p) and p not in kept_parts
+            _escaped(p) for p in _parts(name) if _is_part(p) and p not in kept_parts
         )
     if not wholes:
         return None
@@ -310,7 +323,7 @@ def _name_pattern_sql(names: str, p: Params) -> str:
     no_one = f"lower(x) NOT IN ({', '.join(p(w) for w in sorted(NO_ONE))})"
     is_name = f"lambda x: {letters} AND {no_one}"
     is_part = f"lambda x: {three} AND {no_one}"
-    kept = f"list_filter(list_transform({names}, lambda x: trim(x)), {is_name})"
+    kept = f"list_filter(list_transform({names}, lambda x: {_trim('x', p)}), {is_name})"
     escaped = f"lambda x: regexp_replace(x, {p(_SPECIAL)}, {p(_ESCAPE)}, 'g')"
     wholes = f"list_transform({kept}, {escaped})"
     parts = (
@@ -342,7 +355,7 @@ def _may_hold_names(text: str, names: Sequence[str | None], colleagues: Sequence
     lowered = text.lower()
     searched = set(colleagues)
     for name in names:
-        if name is None or name in searched or not _is_name(name.strip()):
+        if name is None or name in searched or not _is_name(name.strip(BLANKS)):
             continue
         spaced = name
         for separator in _SEPARATORS:
@@ -397,8 +410,9 @@ def _may_hold_names_sql(
 
 def _is_name_sql(cell: str, p: Params) -> str:
     """``_is_name`` in SQL: two letters at least (on any lines), not a word for no one."""
-    letters = f"regexp_matches(trim({cell}), {p(f'[{LETTER}](?s:.*)[{LETTER}]')})"
-    no_one = f"lower(trim({cell})) NOT IN ({', '.join(p(w) for w in sorted(NO_ONE))})"
+    trimmed = _trim(cell, p)
+    letters = f"regexp_matches({trimmed}, {p(f'[{LETTER}](?s:.*)[{LETTER}]')})"
+    no_one = f"lower({trimmed}) NOT IN ({', '.join(p(w) for w in sorted(NO_ONE))})"
     return f"{letters} AND {no_one}"
 
 
