@@ -10,6 +10,7 @@ their role in the store (``kpi.store.users``) decides which pages they see.
 from __future__ import annotations
 
 import os
+from typing import Protocol, TypeVar
 
 import streamlit as st
 
@@ -18,6 +19,14 @@ from kpi.store import users
 from kpi.store.connection import Store
 
 MODE_ENV = "KPI_MODE"
+
+
+class _HasLearner(Protocol):
+    @property
+    def learner(self) -> str: ...
+
+
+R = TypeVar("R", bound=_HasLearner)
 #: Said when team mode is asked for without sign-in set up: what to add, where.
 NOT_CONFIGURED = (
     "Team mode needs sign-in set up: add an [auth] section to .streamlit/secrets.toml with "
@@ -70,6 +79,15 @@ ACTING = "kpi_acting_name"
 def acting_name() -> str | None:
     """Who is acting in team mode (None in local mode: the computer's account is recorded)."""
     return st.session_state.get(ACTING) if team_mode() else None
+
+
+def visible(store: Store, rows: list[R]) -> list[R]:
+    """The reflections this person may see (all in local mode): a learner their own, a
+    supervisor also their learners', an admin all (``kpi.store.users.may_see``)."""
+    user = current_user(store)
+    if user is None:
+        return rows
+    return [r for r in rows if users.may_see(store, user, r.learner)]
 
 
 def _text(value: object) -> str | None:

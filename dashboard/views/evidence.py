@@ -5,6 +5,11 @@ built by kpi.evidence.packs: aggregates only, colleagues anonymised, small cells
 any of them can be downloaded the learner reads every piece of text they carry, exactly as they
 carry it (kpi.evidence.redaction.preview), and confirms it holds nothing personal. Reflection
 text is shown as plain text, never as HTML or markdown.
+
+A sign-off records the signer, the time and the digest of what was signed; in local mode (no
+sign-in) the signer is the name typed here and the pack says "not verified". The learner cannot
+sign off their own reflection, and an edit after sign-off voids it ("Changed after sign-off").
+`kpi evidence verify FILE` checks an exported pack against the store.
 """
 
 from __future__ import annotations
@@ -14,14 +19,24 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard import choices, components, data
+from dashboard import auth, choices, components, data
 from kpi.charts import images
 from kpi.charts.disclosure import escape_markdown
 from kpi.engine.tables import for_people
 from kpi.errors import KpiError
-from kpi.evidence import coverage, documents, ksbs, learners, redaction, reflections
+from kpi.evidence import (
+    coverage,
+    documents,
+    ksbs,
+    learners,
+    redaction,
+    reflections,
+    verification,
+)
 from kpi.evidence import packs as evidence
 from kpi.evidence.reflections import Reflection
+from kpi.store import audit, users
+from kpi.store.batches import importer_name
 
 BUILT = "evidence.built"
 CONFIRMED = "export_confirm"
@@ -29,12 +44,20 @@ CONFIRMED = "export_confirm"
 
 def journal() -> list[Reflection]:
     st.subheader("Journal")
-    rows = reflections.journal(data.store())
+    rows = auth.visible(data.store(), reflections.journal(data.store()))
     if not rows:
         st.info("No reflection yet. Start one on the Reflect page.")
         return []
     frame = reflections.journal_table(rows)
     components.dataframe(for_people(frame))
+    for r in rows:
+        if r.status == "changed_after_sign_off":
+            st.warning(
+                escape_markdown(
+                    f"{r.heading}: changed after sign-off, so the sign-off no longer applies "
+                    "and its pack prints none. Send it for review again."
+                )
+            )
     return rows
 
 
@@ -106,18 +129,69 @@ def review(rows: list[Reflection]) -> None:
     )
     r = by_id[chosen]
     show(r)
-    supervisor = st.text_input("Supervisor", key="review_name", max_chars=80)
+    user = auth.current_user(data.store())
+    signer: reflections.Signer | None = None
+    if user is None:
+        supervisor = st.text_input("Supervisor", key="review_name", max_chars=80)
+        st.caption(
+            "Local mode: nobody signs in, so the pack prints this name with the role "
+            '"not verified". The learner cannot sign off their own reflection.'
+        )
+    elif users.may_sign_off(data.store(), user, r.learner):
+        supervisor = user.name
+        signer = reflections.Signer(user.name, user.role, f"{user.issuer}|{user.subject}")
+        st.caption(escape_markdown(f"Reviewing as {user.name} ({user.role}), signed in."))
+    else:
+        st.info(
+            escape_markdown(
+                f"Only {r.learner}'s supervisor can review this reflection (an admin says who "
+                "supervises whom with `kpi users supervise`)."
+            )
+        )
+        return
     comment = st.text_area("Comment (serves as a witness statement)", key="review_comment")
     sign, back = st.columns(2)
     for column, label, sign_off in ((sign, "Sign off", True), (back, "Return to learner", False)):
         if column.button(label, key=f"review_{sign_off}"):
             try:
-                reflections.review(data.store(), chosen, supervisor, comment, sign_off)
+                reflections.review(data.store(), chosen, supervisor, comment, sign_off, signer)
             except KpiError as problem:
                 st.error(escape_markdown(problem))
             else:
                 verb = "signed off" if sign_off else "returned"
                 st.success(f"{escape_markdown(r.reference)} {verb}.")
+
+
+def organisation_setting() -> None:
+    """The organisation printed beside a sign-off (left off the pack when empty)."""
+    with st.expander("Organisation printed on sign-offs"):
+        current = reflections.organisation(data.store())
+        name = st.text_input("Organisation", value=current, key="organisation", max_chars=120)
+        if st.button("Save organisation", key="organisation_save"):
+            try:
+                reflections.set_organisation(data.store(), name)
+            except KpiError as problem:
+                st.error(escape_markdown(problem))
+            else:
+                st.success("Saved: signed packs print it from now on.")
+
+
+def verify_section() -> None:
+    """Check a pack someone sent (PDF or DOCX) against this store, as `kpi evidence verify`."""
+    with st.expander("Check a signed evidence pack (PDF or DOCX)"):
+        upload = st.file_uploader("Evidence pack", type=["pdf", "docx"], key="verify_upload")
+        if upload is None:
+            return
+        try:
+            verdict = verification.verify_bytes(data.store(), upload.getvalue(), upload.name)
+        except KpiError as problem:
+            st.error(escape_markdown(problem))  # names the uploaded file
+            return
+        shown = escape_markdown(verdict.message)
+        if verdict.authentic:
+            st.success(shown)
+        else:
+            st.error(shown)
 
 
 @dataclass(frozen=True)
@@ -137,7 +211,10 @@ def build(reflection_id: int, r: Reflection, indexed: bool) -> Built:
         pack = evidence.build(data.store(), reflection_id, renderer, indexed=indexed)
         charts = evidence.chart_files(pack, renderer)
     key = (reflection_id, r.updated_at, indexed)
-    return Built(key, pack, documents.pdf_bytes(pack), documents.docx_bytes(pack), charts)
+    built = Built(key, pack, documents.pdf_bytes(pack), documents.docx_bytes(pack), charts)
+    who = importer_name(auth.acting_name())
+    audit.add(data.store(), who, "export", f"{pack.reference}: pack built on the Evidence page")
+    return built
 
 
 def exports(rows: list[Reflection]) -> None:
@@ -236,4 +313,6 @@ if components.page(
     coverage_section()
     if found:
         review(found)
+        organisation_setting()
         exports(found)
+    verify_section()

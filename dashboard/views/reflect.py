@@ -4,6 +4,11 @@ Insights come from kpi.insights (each with its n, a chart, prompts, models and K
 reflection starts from one (or blank), follows a model whose prompts suit the learner's level,
 ends in a SMART action, and is mapped to KSBs. Everything the learner types is shown back as
 plain text, never as HTML or markdown.
+
+The editor keeps the version it was opened at (``BASE``) and saves against it: when someone
+else saved the reflection in between, the save is refused (``reflections.StaleSave``) and the
+page shows the newer text beside the learner's own, which stays in the form, so nothing is
+lost. Editing a signed-off reflection voids its sign-off, and the page says so first.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from dashboard import choices, components, data, filters, insight_cache
+from dashboard import auth, choices, components, data, filters, insight_cache
 from kpi.charts.disclosure import escape_markdown
 from kpi.charts.figures import figure
 from kpi.engine.tables import for_people
@@ -25,6 +30,12 @@ from kpi.store import annotations as annotation_store
 from kpi.store import viewer
 
 EDITING = "reflect.editing"
+#: Session key prefix of the reflection as the editor opened it (the version a save is based on).
+BASE = "reflect.base."
+#: Session key prefix of a save's refusal, kept to show the newer text on the next run.
+STALE = "reflect.stale."
+#: The widget keys' prefixes of one reflection's editor (followed by its id).
+FIELDS = ("t_", "s_", "c_", "a_", "ak_", "at_", "ad_", "k_", "an_", "model_")
 
 
 def learner() -> tuple[str, int]:
@@ -75,7 +86,14 @@ def blank_start(name: str, level: int) -> None:
 
 
 def choose_draft() -> Reflection | None:
-    drafts = reflections.journal(data.store(), status="draft")
+    """A draft to write, or a reflection that changed after sign-off or was signed off (an
+    edit voids the sign-off: said above the form)."""
+    editable = (*reflections.EDITABLE, "reviewed")
+    drafts = [
+        r
+        for r in auth.visible(data.store(), reflections.journal(data.store()))
+        if r.status in editable
+    ]
     if not drafts:
         st.info("No draft yet: start one from an insight above.")
         return None
@@ -89,6 +107,38 @@ def choose_draft() -> Reflection | None:
         format_func=lambda i: next(r.heading for r in drafts if r.reflection_id == i),
     )
     return next(r for r in drafts if r.reflection_id == chosen)
+
+
+def opened(current: Reflection) -> Reflection:
+    """The reflection as this session opened it (the version its form is based on), and a
+    warning when someone has saved a newer one since."""
+    key = f"{BASE}{current.reflection_id}"
+    base: Reflection = st.session_state.setdefault(key, current)
+    if base.version != current.version:
+        st.warning(
+            escape_markdown(
+                f"{current.reference} was changed elsewhere since you opened it (now version "
+                f"{current.version}). Saving your text will be refused; load the newer version "
+                "to carry on from it."
+            )
+        )
+        load_newer(current, "load_newer_top")
+    if current.status == "reviewed":
+        st.warning("This reflection is signed off: saving a change voids the sign-off.")
+    elif current.status == "changed_after_sign_off":
+        st.warning("Changed after sign-off: send it for review again to have it signed.")
+    return base
+
+
+def load_newer(newer: Reflection, key: str) -> None:
+    """A button that replaces this session's form with the newer stored version."""
+    if st.button("Load the newer version (replaces the text in the form)", key=key):
+        for name in list(st.session_state):
+            if any(str(name).startswith(f"{p}{newer.reflection_id}") for p in FIELDS):
+                del st.session_state[name]
+        st.session_state[f"{BASE}{newer.reflection_id}"] = newer
+        st.session_state.pop(f"{STALE}{newer.reflection_id}", None)
+        st.rerun()
 
 
 def sections(r: Reflection) -> tuple[str, dict[str, str]]:
@@ -212,14 +262,37 @@ def editor(r: Reflection) -> None:
 
 
 def _save(r: Reflection, submit: bool) -> None:
+    """Save against the version the form was opened at; a refused stale save keeps the
+    learner's text in the form and shows the newer one (``refused``)."""
     try:
         saved = reflections.save(data.store(), r)
         if submit and saved.reflection_id is not None:
             saved = reflections.submit(data.store(), saved.reflection_id)
+    except reflections.StaleSave as stale:
+        st.session_state[f"{STALE}{r.reflection_id}"] = stale
+        return
     except KpiError as problem:
         st.error(escape_markdown(problem))
         return
+    st.session_state[f"{BASE}{saved.reflection_id}"] = saved
+    st.session_state.pop(f"{STALE}{saved.reflection_id}", None)
     st.success(f"{escape_markdown(saved.reference)} {'sent for review' if submit else 'saved'}.")
+
+
+def refused(reflection_id: int | None) -> None:
+    """The refusal of a stale save: the message, the newer text, and the way to load it."""
+    stale = st.session_state.get(f"{STALE}{reflection_id}")
+    if stale is None:
+        return
+    st.error(escape_markdown(str(stale).split(" Newer text:")[0]))
+    newer: Reflection = stale.newer
+    with st.container(border=True):
+        st.caption(escape_markdown(f"The newer version (version {newer.version})"))
+        st.text(newer.title)
+        for label, text in reflections.written_sections(newer, data.store()):
+            st.caption(escape_markdown(label))
+            st.text(text)
+    load_newer(newer, "load_newer_refused")
 
 
 if components.page(
@@ -240,4 +313,5 @@ if components.page(
     st.subheader("Write")
     draft = choose_draft()
     if draft is not None:
-        editor(draft)
+        editor(opened(draft))
+        refused(draft.reflection_id)

@@ -23,6 +23,7 @@ from fpdf import FPDF
 
 from kpi.evidence.day_words import day_words
 from kpi.evidence.packs import SECTION_TITLES, Pack
+from kpi.evidence.reflections import NOT_VERIFIED
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 SIGN_LINE = "_" * 28
@@ -48,7 +49,7 @@ CUTOFF_NOTE = "the latest record when the reflection began; anything later is no
 
 
 def _details(pack: Pack) -> list[tuple[str, str]]:
-    return [
+    rows = [
         ("Evidence reference", pack.reference),
         ("Learner", pack.learner),
         ("Standard", f"{pack.standard} (Level {pack.level})"),
@@ -57,7 +58,12 @@ def _details(pack: Pack) -> list[tuple[str, str]]:
         ("Period and filters", pack.period),
         ("Data cut-off", pack.cutoff),
         ("Status", pack.status),
-    ] + ([("Figures", "indexed: first value = 100; volumes hidden")] if pack.indexed else [])
+    ]
+    if pack.completed:  # when it was sent for review; "Date" is the export's
+        rows.append(("Completed", pack.completed))
+    if pack.indexed:
+        rows.append(("Figures", "indexed: first value = 100; volumes hidden"))
+    return rows
 
 
 def _ksb_rows(pack: Pack) -> list[list[str]]:
@@ -66,7 +72,8 @@ def _ksb_rows(pack: Pack) -> list[list[str]]:
     ]
 
 
-def _figure_rows(pack: Pack) -> list[list[str]]:
+def figure_rows(pack: Pack) -> list[list[str]]:
+    """The key figures table, header first (``kpi.evidence.verification`` reads it back)."""
     return [["Figure", "Value", "n", "95% interval"]] + [
         [f.label, f.value, f.n, f.interval or "— (suppressed with its figure)"]
         for f in pack.figures
@@ -88,12 +95,26 @@ def _provenance_rows(pack: Pack) -> list[list[str]]:
     return [header] + [[row[c] for c in header] for row in pack.provenance]
 
 
+#: Printed before a pack's verification code (``kpi.evidence.verification`` reads it back).
+CODE_LABEL = "Verification code"
+
+
 def _sign_off(pack: Pack) -> list[str]:
-    lines = []
+    lines = [pack.void_note] if pack.void_note else []
     if pack.supervisor_comment:
         lines.append(f"Supervisor's comment (witness statement): {pack.supervisor_comment}")
     if pack.signed_off:
-        lines.append(f"Signed off by {pack.supervisor} on {pack.signed_off}.")
+        lines.append(f"Signed off by {pack.supervisor} on {pack.signed_at or pack.signed_off}.")
+        lines.append(f"Signer's role: {pack.signer_role or NOT_VERIFIED}")
+        if pack.organisation:
+            lines.append(f"Organisation: {pack.organisation}")
+    if pack.completed:
+        lines.append(f"Completed (sent for review): {pack.completed}")
+    if pack.verification_code:
+        lines.append(
+            f"{CODE_LABEL}: {pack.verification_code} (check this file against the store with "
+            "kpi evidence verify FILE)"
+        )
     lines += [
         f"Supervisor name: {pack.supervisor or SIGN_LINE}",
         f"Supervisor signature: {SIGN_LINE}   Date: {pack.signed_off or SIGN_LINE}",
@@ -230,7 +251,7 @@ def _pdf_data(pdf: _Pdf, pack: Pack) -> None:
     if not charts:
         pdf.para("No chart.")
     pdf.heading(FIGURES)
-    pdf.grid(_figure_rows(pack), (70, 40, 25, 45))
+    pdf.grid(figure_rows(pack), (70, 40, 25, 45))
     pdf.heading(MINE, then=_first_chart_height(pack, mine) if not pack.me else 25)
     if pack.me:
         pdf.grid(pack.me, (30, 60, 60, 30))
@@ -354,7 +375,7 @@ def _docx_data(doc: DocxDocument, pack: Pack) -> None:
     if not charts:
         doc.add_paragraph("No chart.")
     _heading(doc, FIGURES, 1)
-    _docx_table(doc, _figure_rows(pack))
+    _docx_table(doc, figure_rows(pack))
     _heading(doc, MINE, 1)
     if pack.me:
         _docx_table(doc, pack.me)

@@ -6,6 +6,12 @@ registry's definitions, data provenance from the store's ``imports`` table, an a
 statement, the reflection, the SMART action (and its before/after check), and the supervisor's
 comment and sign-off lines. ``kpi.evidence.documents`` writes it as PDF or DOCX.
 
+A signed-off pack prints who signed, their role ("not verified" without sign-in), the
+organisation (when set), the time, the completion date (when it was sent for review) and a
+verification code from the digest of what was signed, which ``kpi.evidence.verification``
+checks a file against; its figures are the ones signed (the insight's snapshot). A reflection
+changed after sign-off prints no "Signed off by", only that the sign-off no longer applies.
+
 Every chart stands alone (``kpi.evidence.pack_charts``): title with KPI, segment, period and n,
 axis titles with units, whole weeks only, target lines, and a footer naming the learner, the
 reference, the data cut-off and the source files. The pack states the insight and its test in
@@ -176,6 +182,16 @@ class Pack:
     alt_texts: list[str] = field(default_factory=list)
     #: How many of the last charts are the learner's own against the rest of the team.
     me_charts: int = 0
+    #: The sign-off, when valid: the signer's role ("not verified" in local mode), the
+    #: organisation (when set), the instant signed and the verification code.
+    signer_role: str = ""
+    organisation: str = ""
+    signed_at: str = ""
+    verification_code: str = ""
+    #: When the reflection was sent for review (its completion date, not the export's).
+    completed: str = ""
+    #: Said instead of a sign-off that an edit voided.
+    void_note: str = ""
 
 
 # --- names and text -------------------------------------------------------------------------------
@@ -212,9 +228,44 @@ def _insight(store: Store, r: Reflection) -> insights.Insight | None:
     on the reflection's filters (falling back to the snapshot)."""
     found = r.insight_object()
     snapshot = r.insight or {}
+    if signed(r):
+        return found  # the figures signed, whatever the data holds now
     if found is not None and snapshot.get(reflections.STORE_VERSION) != store.version():
         found = insights.find(store, found.id, found.filters) or found
     return found
+
+
+def signed(r: Reflection) -> bool:
+    """Signed off, with the digest of what was signed, and unchanged since."""
+    return r.status == "reviewed" and bool(r.signed_digest)
+
+
+def _sign_off_fields(store: Store, r: Reflection, agents: list[str]) -> dict[str, str]:
+    """The pack's review and sign-off fields: a valid sign-off in full, a voided one as a
+    note, the completion date either way."""
+    fields = {
+        "supervisor": r.supervisor,
+        "supervisor_comment": redact_people(r.supervisor_comment, agents, r.learner),
+        "completed": day_words(r.submitted_at) if r.submitted_at else "",
+    }
+    if r.status == "changed_after_sign_off":
+        when = f" on {day_words(r.signed_off_at)}" if r.signed_off_at else ""
+        void = (
+            f"Changed after sign-off: {r.supervisor or 'the supervisor'} signed it off{when}, "
+            "but it was edited afterwards, so that sign-off no longer applies. Send it for "
+            "review again."
+        )
+        return {**fields, "supervisor": "", "supervisor_comment": "", "void_note": void}
+    if r.status != "reviewed" or r.signed_off_at is None:
+        return fields
+    return {
+        **fields,
+        "signed_off": day_words(r.signed_off_at),
+        "signed_at": f"{day_words(r.signed_off_at)} {r.signed_off_at:%H:%M} UTC",
+        "signer_role": r.signer.role_words,
+        "organisation": reflections.organisation(store),
+        "verification_code": reflections.verification_code(r.signed_digest),
+    }
 
 
 def _charts(
@@ -441,6 +492,7 @@ def build(
     safe = [shareable(c, me=r.learner, indexed=indexed, key=key) for c in charts]
     images = [renderer.image(figure(c)) for c in safe] if renderer else []
     today = today or datetime.now(UTC).date()
+    sign = _sign_off_fields(store, r, agents)
     return Pack(
         reference=r.reference,
         title=redact_people(r.title, agents, r.learner),
@@ -464,9 +516,15 @@ def build(
         customer_comment=scrub(r.customer_comment),
         action=redact_people(r.action.describe(), agents, r.learner),
         action_check=_action_check(store, r),
-        supervisor=r.supervisor,
-        supervisor_comment=redact_people(r.supervisor_comment, agents, r.learner),
-        signed_off=day_words(r.signed_off_at) if r.signed_off_at else "",
+        supervisor=sign["supervisor"],
+        supervisor_comment=sign["supervisor_comment"],
+        signed_off=sign.get("signed_off", ""),
+        signer_role=sign.get("signer_role", ""),
+        organisation=sign.get("organisation", ""),
+        signed_at=sign.get("signed_at", ""),
+        verification_code=sign.get("verification_code", ""),
+        completed=sign["completed"],
+        void_note=sign.get("void_note", ""),
         indexed=indexed,
         statement=_statement(found, agents, r.learner),
         me=me_rows,

@@ -177,3 +177,26 @@ def supervised_by(store: Store, supervisor: User) -> list[User]:
 
 def supervises(store: Store, supervisor: User, learner: User) -> bool:
     return any(u.user_id == learner.user_id for u in supervised_by(store, supervisor))
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def is_person(user: User, name: str) -> bool:
+    """Whether ``name`` (a reflection's learner, an agent in the data) is ``user``."""
+    return any(_same(name, own) for own in (user.name, *user.agent_names))
+
+
+def may_see(store: Store, user: User, learner: str) -> bool:
+    """A learner sees their own reflections, a supervisor also their learners', an admin all."""
+    if user.role == "admin" or is_person(user, learner):
+        return True
+    return user.may("review") and any(is_person(u, learner) for u in supervised_by(store, user))
+
+
+def may_sign_off(store: Store, user: User, learner: str) -> bool:
+    """Only a supervisor of that learner signs off their reflection, never the learner."""
+    if not user.may("review") or is_person(user, learner):
+        return False
+    return any(is_person(u, learner) for u in supervised_by(store, user))

@@ -3,6 +3,7 @@ reflections round-trip through the store with their filters, KSBs, SMART action 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -159,8 +160,8 @@ def test_reflection_round_trip_review_and_coverage(store: Store) -> None:
     reflections.submit(store, saved.reflection_id)
     done = reflections.review(store, saved.reflection_id, "Sam Supervisor", "Good analysis", True)
     assert done.status == "reviewed" and done.signed_off_at is not None
-    with pytest.raises(ValueError, match="reviewed"):
-        reflections.save(store, reflections.get(store, saved.reflection_id))
+    # Saving it unchanged keeps the sign-off; the edits that void it are tested below.
+    assert reflections.save(store, reflections.get(store, saved.reflection_id)).status == "reviewed"
 
     table = coverage.ksb_coverage(store, "ST0071")
     row = table.set_index("ref").loc["ST0071:S2"]
@@ -236,3 +237,160 @@ def test_a_registered_team_leader_starts_on_st0384_and_is_held_to_it(store: Stor
     assert r.standard == "ST0384"
     with pytest.raises(reflections.InvalidChoice, match="Sam Lee is on ST0384"):
         reflections.save(store, replace(r, ksbs=("ST0071:S2",)))
+
+
+# --- sign-off that means something, and saves that lose nothing ----------------------------------
+
+
+def _ready(store: Store, learner: str = "Alex Learner") -> reflections.Reflection:
+    draft = reflections.from_insight(_insight(), learner, level=3)
+    draft = reflections.replace(
+        draft, sections={**draft.sections, "description": "Billing complaints rose in March."}
+    )
+    saved = reflections.save(store, draft)
+    return reflections.submit(store, saved.reflection_id)
+
+
+def test_a_sign_off_records_the_signer_time_and_digest_of_what_was_signed(store: Store) -> None:
+    r = _ready(store)
+    done = reflections.review(store, r.reflection_id, "Sam Supervisor", "Good analysis", True)
+    again = reflections.get(store, r.reflection_id)
+    assert again.status == "reviewed" and again.supervisor == "Sam Supervisor"
+    assert again.signed_off_at is not None and again.submitted_at is not None
+    assert again.signer_identity == "" and again.signer_role == ""  # local mode: not verified
+    assert reflections.Signer("Sam Supervisor").role_words == reflections.NOT_VERIFIED
+    # The digest is SHA-256 of the content as stored, the same whether read back or in memory.
+    assert len(again.signed_digest) == 64 and done.signed_digest == again.signed_digest
+    assert reflections.content_digest(again) == again.signed_digest
+    assert reflections.verification_code(again.signed_digest) == (
+        f"{again.signed_digest[:5].upper()}-{again.signed_digest[5:10].upper()}"
+    )
+
+
+def test_a_verified_signer_keeps_their_identity_and_role(store: Store) -> None:
+    r = _ready(store)
+    signer = reflections.Signer("Sam Supervisor", "supervisor", "https://idp.example|sam")
+    reflections.review(store, r.reflection_id, "", "Good analysis", True, signer=signer)
+    again = reflections.get(store, r.reflection_id)
+    assert (again.signer_role, again.signer_identity) == ("supervisor", "https://idp.example|sam")
+
+
+def test_every_part_of_the_content_and_the_cited_figures_changes_the_digest(store: Store) -> None:
+    r = reflections.get(store, _ready(store).reflection_id)
+    base = reflections.content_digest(r)
+    figure = r.insight["figures"][0]
+    edits = [
+        reflections.replace(r, title=r.title + "!"),
+        reflections.replace(r, learner="Someone Else"),
+        reflections.replace(r, sections={**r.sections, "description": "Other text."}),
+        reflections.replace(r, ksbs=("ST0071:S2",)),
+        reflections.replace(r, customer_comment="It was fine"),
+        reflections.replace(r, supervisor_comment="A witness statement written later"),
+        reflections.replace(r, action=replace(r.action, text="Another action altogether")),
+        reflections.replace(r, insight={**r.insight, "figures": [{**figure, "value": 7.7}]}),
+    ]
+    digests = {reflections.content_digest(e) for e in edits}
+    assert base not in digests and len(digests) == len(edits)
+    # Bookkeeping is not content: the version or the update time change nothing.
+    assert reflections.content_digest(reflections.replace(r, version=99, status="draft")) == base
+
+
+def test_an_edit_after_sign_off_voids_it_and_a_new_review_signs_again(store: Store) -> None:
+    r = _ready(store)
+    reflections.review(store, r.reflection_id, "Sam Supervisor", "Good analysis", True)
+    signed = reflections.get(store, r.reflection_id)
+    edited = reflections.save(
+        store, reflections.replace(signed, sections={**signed.sections, "description": "New."})
+    )
+    assert edited.status == "changed_after_sign_off"
+    assert reflections.get(store, r.reflection_id).status == "changed_after_sign_off"
+    assert reflections.STATUS_LABELS[edited.status] == "Changed after sign-off"
+    voided = store.cursor().execute("SELECT voided_at FROM reflection_signoffs").fetchall()
+    assert len(voided) == 1 and voided[0][0] is not None
+    reflections.submit(store, r.reflection_id)
+    reflections.review(store, r.reflection_id, "Sam Supervisor", "Still good", True)
+    assert reflections.get(store, r.reflection_id).status == "reviewed"
+
+
+def test_text_changed_in_the_store_directly_voids_the_sign_off(store: Store) -> None:
+    r = _ready(store)
+    reflections.review(store, r.reflection_id, "Sam Supervisor", "Good analysis", True)
+    store.cursor().execute(
+        "UPDATE reflections SET sections = ? WHERE reflection_id = ?",
+        ['{"description": "Rewritten after signing."}', r.reflection_id],
+    )
+    assert reflections.get(store, r.reflection_id).status == "changed_after_sign_off"
+    assert reflections.journal(store, status="reviewed") == []
+
+
+@pytest.mark.parametrize("name", ["Alex Learner", "  alex   LEARNER "])
+def test_the_learner_cannot_sign_off_their_own_reflection(store: Store, name: str) -> None:
+    r = _ready(store)
+    with pytest.raises(reflections.InvalidChoice, match="wrote EV-0001 and cannot sign it off"):
+        reflections.review(store, r.reflection_id, name, "Looks great to me", True)
+    assert reflections.get(store, r.reflection_id).status == "ready_for_review"
+
+
+def test_a_save_cannot_sign_a_reflection_off(store: Store) -> None:
+    r = _ready(store)
+    forged = reflections.replace(
+        r, status="reviewed", supervisor="Sam Supervisor", signed_digest="0" * 64
+    )
+    saved = reflections.save(store, forged)
+    assert saved.status == "draft" and saved.supervisor == "" and not saved.signed_digest
+
+
+def test_of_two_saves_from_one_version_the_second_is_refused_and_nothing_is_lost(
+    store: Store,
+) -> None:
+    draft = reflections.from_insight(_insight(), "Alex Learner", level=3)
+    opened = reflections.save(store, draft)  # both sessions open this version
+    first = reflections.replace(opened, sections={**opened.sections, "description": "Mine."})
+    second = reflections.replace(opened, sections={**opened.sections, "description": "Yours."})
+    assert reflections.save(store, first).version == opened.version + 1
+    with pytest.raises(reflections.StaleSave) as refused:
+        reflections.save(store, second)
+    message = str(refused.value)
+    assert "saved elsewhere" in message and "Mine." in message and "\n" not in message
+    assert refused.value.newer.sections["description"] == "Mine."
+    assert reflections.get(store, opened.reflection_id).sections["description"] == "Mine."
+    # Based on the newer version, the second text saves.
+    based = reflections.replace(refused.value.newer, sections={"description": "Mine. Yours."})
+    assert reflections.save(store, based).sections["description"] == "Mine. Yours."
+    assert store.cursor().execute("SELECT count(*) FROM reflections").fetchall() == [(1,)]
+
+
+def test_a_stale_submit_or_review_is_refused_too(store: Store) -> None:
+    r = _ready(store)
+    reflections.save(store, reflections.replace(r, title="Edited meanwhile"))  # back to draft
+    with pytest.raises(reflections.StaleSave):
+        reflections._set_status(store, r, status="ready_for_review")
+
+
+def test_two_threads_saving_one_version_at_once_save_one_and_refuse_the_other(
+    store: Store,
+) -> None:
+    opened = reflections.save(store, reflections.from_insight(_insight(), "Alex Learner", 3))
+    texts = {"first": "Written in the first session.", "second": "Written in the second."}
+    start = threading.Barrier(2)
+    outcome: dict[str, str] = {}
+
+    def write(name: str) -> None:
+        edit = reflections.replace(opened, sections={"description": texts[name]})
+        start.wait()
+        try:
+            reflections.save(store, edit)
+            outcome[name] = "saved"
+        except reflections.StaleSave:
+            outcome[name] = "refused"
+
+    threads = [threading.Thread(target=write, args=(name,)) for name in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcome.values()) == ["refused", "saved"]
+    (winner,) = [name for name, said in outcome.items() if said == "saved"]
+    stored = reflections.get(store, opened.reflection_id)
+    assert stored.sections["description"] == texts[winner] and stored.version == 2
+    assert store.cursor().execute("SELECT count(*) FROM reflections").fetchall() == [(1,)]

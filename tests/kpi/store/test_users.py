@@ -97,3 +97,23 @@ def test_people_survive_reopening_the_store(tmp_path):
         assert [(u.name, u.role) for u in users.all_users(s)] == [("Priya Shah", "admin")]
     finally:
         s.close()
+
+
+def test_who_sees_and_who_signs_off_a_learners_reflection(store):
+    admin = users.sign_in(store, ISSUER, "a", None, "Priya Shah")
+    users.sign_in(store, ISSUER, "b", None, "Daniel Haigh")
+    amelia = users.sign_in(store, ISSUER, "c", None, "Amelia Booth")
+    other = users.sign_in(store, ISSUER, "d", None, "Marcus Lee")
+    boss = users.set_role(store, "Daniel Haigh", "supervisor")
+    users.supervise(store, "Daniel Haigh", "Amelia Booth")
+    amelia = users.set_agent_names(store, "Amelia Booth", ["A. Booth"])
+    # Reflections name their learner as the data does: by name or agent name, any spacing.
+    assert users.may_see(store, amelia, "amelia  booth") and users.may_see(
+        store, amelia, "A. Booth"
+    )
+    assert not users.may_see(store, other, "Amelia Booth")
+    assert users.may_see(store, boss, "A. Booth") and users.may_see(store, admin, "Amelia Booth")
+    assert users.may_sign_off(store, boss, "A. Booth")
+    assert not users.may_sign_off(store, amelia, "Amelia Booth")  # never their own
+    assert not users.may_sign_off(store, admin, "Amelia Booth")  # not her supervisor
+    assert not users.may_sign_off(store, boss, "Marcus Lee")
