@@ -15,7 +15,7 @@ from typing import Protocol, TypeVar
 import streamlit as st
 
 from kpi.charts.disclosure import escape_markdown
-from kpi.store import users
+from kpi.store import users, viewer
 from kpi.store.connection import Store
 
 MODE_ENV = "KPI_MODE"
@@ -60,11 +60,21 @@ def current_user(store: Store) -> users.User | None:
         _sign_in_page()
         st.stop()
     issuer, subject = str(st.user.get("iss") or ""), str(st.user.get("sub") or "")
+    if not issuer or not subject:
+        _refuse(
+            "Your sign-in gave no identity (issuer and subject); ask an admin to check the provider."
+        )
+    email = _text(st.user.get("email"))
+    domains = allowed_domains()
+    if domains and (email or "").rsplit("@", 1)[-1].lower() not in domains:
+        _refuse(
+            f"{email or 'This account'} may not sign in here: only accounts of "
+            f"{', '.join(sorted(domains))} can. Sign out and use your work account."
+        )
     key = f"signed_in:{issuer}|{subject}"
     if key not in st.session_state:
         # Once per browser session: adds them on their first visit, refreshes their name.
-        email, name = st.user.get("email"), st.user.get("name")
-        users.sign_in(store, issuer, subject, _text(email), _text(name))
+        users.sign_in(store, issuer, subject, email, _text(st.user.get("name")))
         st.session_state[key] = True
     user = users.user_by_identity(store, issuer, subject)
     st.session_state[ACTING] = user.name
@@ -88,6 +98,38 @@ def visible(store: Store, rows: list[R]) -> list[R]:
     if user is None:
         return rows
     return [r for r in rows if users.may_see(store, user, r.learner)]
+
+
+def me(store: Store) -> str | None:
+    """The agent in the data whose figures are "mine": in team mode the signed-in person's
+    (``kpi users agents``; None, a supervisor's view, until an admin links them), in local
+    mode the store's "this is me"."""
+    user = current_user(store)
+    if user is None:
+        return viewer.me(store)
+    return user.agent_names[0] if user.agent_names else None
+
+
+DOMAINS_ENV = "KPI_ALLOWED_DOMAINS"
+
+
+def allowed_domains() -> frozenset[str]:
+    """The email domains that may sign in (``KPI_ALLOWED_DOMAINS``, or ``allowed_domains`` in
+    the secrets' ``[kpi]`` section): empty means anyone the provider signs in."""
+    given = os.environ.get(DOMAINS_ENV)
+    if given is None:
+        try:
+            given = st.secrets.get("kpi", {}).get("allowed_domains", "")
+        except Exception:  # noqa: BLE001 - no secrets file
+            given = ""
+    names = given if isinstance(given, list) else str(given).replace(",", " ").split()
+    return frozenset(n.strip().lower().lstrip("@") for n in names if n.strip())
+
+
+def _refuse(message: str) -> None:
+    st.error(escape_markdown(message), icon="🔒")
+    st.button("Sign out", on_click=st.logout, key="refused_sign_out")
+    st.stop()
 
 
 def _text(value: object) -> str | None:

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import data, filters
+from dashboard import auth, data, filters
 from kpi.charts.disclosure import anonymise, csv_bytes, suppress_small
 from kpi.charts.points import Pick, picked
 from kpi.engine.change import Change
@@ -28,7 +28,6 @@ from kpi.engine.tables import (
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.targets import LEGEND, rag
 from kpi.store import annotations as annotation_store
-from kpi.store import viewer
 from kpi.store.annotations import Annotation
 
 DATA_PAGE = "views/data.py"
@@ -181,9 +180,7 @@ def table(frame: pd.DataFrame, name: str, key: str, grain: str | None = None) ->
     cells under 5 suppressed: exports must not identify colleagues."""
     dataframe(for_people(frame, grain))
     by_agent = "agent" in frame
-    export = (
-        suppress_small(anonymise(frame, "agent", viewer.me(data.store()))) if by_agent else frame
-    )
+    export = suppress_small(anonymise(frame, "agent", auth.me(data.store()))) if by_agent else frame
     note = "; colleagues anonymised, cells under 5 suppressed" if by_agent else ""
     st.download_button(
         f"Download {name} (CSV of unrounded figures{note})",

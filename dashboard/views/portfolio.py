@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import components, data
+from dashboard import auth, components, data
 from kpi.charts.disclosure import escape_markdown
 from kpi.engine.tables import for_people
 from kpi.errors import KpiError
 from kpi.evidence import coverage, ksbs, learners, portfolio, reflective_models
-from kpi.store import viewer
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -23,7 +22,7 @@ def choose_learner() -> str | None:
     if not names:
         st.info(portfolio.NO_LEARNER)
         return None
-    me = viewer.me(data.store())
+    me = auth.me(data.store())
     index = names.index(me) if me in names else 0
     return str(st.selectbox("Learner", names, index=index, key="portfolio.learner"))
 

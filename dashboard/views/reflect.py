@@ -27,7 +27,6 @@ from kpi.evidence.reflections import Reflection, SmartAction
 from kpi.insights import Insight
 from kpi.metrics.registry import KEYS, REGISTRY
 from kpi.store import annotations as annotation_store
-from kpi.store import viewer
 
 EDITING = "reflect.editing"
 #: Session key prefix of the reflection as the editor opened it (the version a save is based on).
@@ -42,7 +41,7 @@ def learner() -> tuple[str, int]:
     """Who is reflecting, and at which level (Level 2 explains and applies; Level 3 analyses,
     evaluates and shows impact)."""
     left, right = st.columns([2, 1])
-    default = viewer.me(data.store()) or ""
+    default = auth.me(data.store()) or ""
     name = left.text_input("Learner", value=default, key="reflect.learner", max_chars=80)
     choices.bind("level", "reflect.level", (2, 3), 2)
     level = right.radio(

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import choices, components, data, drill, filters
+from dashboard import auth, choices, components, data, drill, filters
 from kpi.charts import figures
 from kpi.charts.disclosure import escape_markdown
 from kpi.engine.filters import Filters
 from kpi.engine.page_data import by_segment, plotted
 from kpi.metrics.registry import REGISTRY
-from kpi.store import viewer
 
 KEYS = ("csat", "nps", "fcr", "sla", "first_response_hours", "aht_seconds", "complaint_rate")
 
@@ -72,7 +71,7 @@ if components.page(
     key = st.selectbox(
         "KPI for the chart", KEYS, format_func=lambda k: REGISTRY[k].label, key="team_kpi"
     )
-    me = viewer.me(data.store())
+    me = auth.me(data.store())
     if me:
         st.subheader("Me against the rest of my team")
         me_against_rest(me, chosen, key)

@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     supervise = actions.add_parser("supervise", help="kpi users supervise SUPERVISOR LEARNER")
     supervise.add_argument("supervisor")
     supervise.add_argument("learner")
+    for action in (role, agents, supervise):  # `kpi users role WHO ROLE --db PATH` too
+        action.add_argument("--db", default=argparse.SUPPRESS, help="store file")
     p.set_defaults(func=run)
 
 

@@ -54,7 +54,7 @@ from kpi.insights.insight_segment import Segment
 from kpi.metrics import settings_form
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.settings import Settings, load_settings
-from kpi.store import viewer
+from kpi.store import users, viewer
 from kpi.store.connection import Store
 from kpi.store.schema import KINDS
 
@@ -551,15 +551,25 @@ def _statement(found: insights.Insight | None, agents: list[str], me: str) -> li
     return [(label, redact_people(text, agents, me)) for label, text in out if text]
 
 
+def _learner_agent(store: Store, r: Reflection) -> tuple[str | None, bool]:
+    """The agent name in the data that is the reflection's learner, and whether an admin
+    linked it to them (team mode's people, ``kpi users agents``); else the store's "this is
+    me", which must then be the learner's own name."""
+    for person in users.all_users(store):
+        if person.agent_names and users.is_person(person, r.learner):
+            return person.agent_names[0], True
+    return viewer.me(store), False
+
+
 def _me_against_rest(
     store: Store, r: Reflection, keys: list[str], settings: Settings, context: Context
 ) -> tuple[list[list[str]], str, list[ChartSpec]]:
     """(table rows, note, charts) of the learner against the rest of the team combined, when
     the store knows which agent the learner is."""
-    me = viewer.me(store)
+    me, linked = _learner_agent(store, r)
     if me is None:
         return [], NO_ME, []
-    if _person(me) != _person(r.learner):
+    if not linked and _person(me) != _person(r.learner):
         # "This is me" is one setting per store (per person in team mode later): a pack by
         # someone else must not print that agent's own figures under their name.
         return [], NOT_THE_LEARNER, []

@@ -295,9 +295,7 @@ def name_pattern(names: Iterable[str], keep: Iterable[str] = ()) -> str | None:
     parts: set[str] = set()
     for name in sorted(kept, key=len, reverse=True):
         wholes.append(f"(?i:{_escaped(name)})")
-        parts.update(
-            _escaped(p) for p in _parts(name) if _is_part(p) and p not in kept_parts
-        )
+        parts.update(_escaped(p) for p in _parts(name) if _is_part(p) and p not in kept_parts)
     if not wholes:
         return None
     alternatives = wholes + sorted(parts, key=len, reverse=True)
@@ -508,8 +506,16 @@ NOT_A_NAME = frozenset(
         "id ids email mail phone mobile number no ref count date time at type group team queue "
         "company organisation organization org product file brand site domain host channel "
         "status segment satisfaction rating score tags tag reason category source method via "
-        "language country city tier level plan consent replies reply reopens touches stations "
-        "messages comments calls wait duration minutes seconds hours",
+        "language country city tier level plan consent",
+    )
+)
+#: Words of a count or a time kept about a person ("Agent replies", "Requester wait time in
+#: minutes"): not a name, unless the header says name ("First reply agent name").
+MEASURE_WORDS = frozenset(
+    re.findall(
+        r"\w+",
+        "replies reopens touches stations messages comments calls wait duration minutes "
+        "seconds hours",
     )
 )
 
@@ -519,6 +525,8 @@ def is_name_header(header: str) -> bool:
     "Contact name", "Assignee", "assigned_to" (not "Requester id", "Company Name")."""
     words = set(re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", header).lower()))
     if not words or words & NOT_A_NAME or {"ticket", "name"} <= words:
+        return False
+    if words & MEASURE_WORDS and "name" not in words:
         return False
     if "name" in words or words & PERSON_WORDS:
         return True

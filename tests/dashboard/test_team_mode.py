@@ -37,6 +37,7 @@ pytestmark = pytest.mark.chromium
 PEOPLE = {
     "priya": {"name": "Priya Shah", "email": "priya@example.org"},
     "amelia": {"name": "Amelia Booth", "email": "amelia@example.org"},
+    "mallory": {"name": "Mallory Stranger", "email": "mallory@elsewhere.test"},
 }
 
 
@@ -97,7 +98,8 @@ def team_app(provider: str, template: Path, folder: Path) -> Iterator[str]:
         f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n'
     )
     options = ["--secrets.files", str(secrets)]
-    with running_app(db, folder, env={"KPI_MODE": "team"}, options=options, port=port) as url:
+    env = {"KPI_MODE": "team", "KPI_ALLOWED_DOMAINS": "example.org"}
+    with running_app(db, folder, env=env, options=options, port=port) as url:
         yield url
 
 
@@ -154,6 +156,11 @@ def test_team_mode_signs_people_in_and_shows_each_role_its_pages(
             page.goto(f"{url}/data")
             _settle(page)
             expect(page.get_by_role("heading", name="Data import and quality")).to_have_count(0)
+        for page in _browser():
+            # An account outside the team's domains is refused and never becomes a person.
+            _sign_in(page, url, "mallory")
+            expect(page.get_by_text("may not sign in here")).to_be_visible(timeout=30_000)
+            expect(page.get_by_test_id("stSidebar")).to_have_count(0)
     # The store knows both by their provider's identity (read once the app has let go of it).
     store = open_store(tmp_path / "store.duckdb")
     try:

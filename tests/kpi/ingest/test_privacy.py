@@ -351,7 +351,8 @@ def test_a_name_cell_that_says_no_one_removes_nothing(con):
         ("Contact ID", False), ("Requester email", False), ("Contact reason [list]", False),
         ("Subject", False), ("Consumer consent provided?", False), ("Customer ref", False),
         ("agent_replies", False), ("Agent wait time in minutes", False), ("Reopens", False),
-        ("Assignee stations", False),
+        ("Assignee stations", False), ("First reply agent name", True),
+        ("Reply author name", True), ("Reply agent", True),
     ],
 )  # fmt: skip
 def test_name_columns_are_known_by_their_headers(header, names):

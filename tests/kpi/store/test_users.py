@@ -117,3 +117,21 @@ def test_who_sees_and_who_signs_off_a_learners_reflection(store):
     assert not users.may_sign_off(store, amelia, "Amelia Booth")  # never their own
     assert not users.may_sign_off(store, admin, "Amelia Booth")  # not her supervisor
     assert not users.may_sign_off(store, boss, "Marcus Lee")
+
+
+def test_kpi_users_lists_people_and_changes_roles_with_db_before_or_after(tmp_path, capsys):
+    from kpi.cli.main import main
+
+    db = tmp_path / "team.duckdb"
+    s = open_store(db)
+    users.sign_in(s, ISSUER, "a", "priya@example.org", "Priya Shah")
+    users.sign_in(s, ISSUER, "b", "amelia@example.org", "Amelia Booth")
+    s.close()
+    assert main(["users", "role", "amelia@example.org", "supervisor", "--db", str(db)]) == 0
+    assert main(["users", "--db", str(db), "agents", "Amelia Booth", "A. Booth"]) == 0
+    assert main(["users", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "Amelia Booth is now supervisor." in out
+    assert "supervisor Amelia Booth <amelia@example.org>; in the data: A. Booth" in out
+    assert "admin      Priya Shah <priya@example.org>" in out
+    assert main(["users", "role", "nobody", "admin", "--db", str(db)]) == 2
