@@ -24,7 +24,11 @@ from kpi.ingest.intervals import key_from_values
 from kpi.ingest.limits import ImportLimits
 from kpi.ingest.parsing import Params
 from kpi.ingest.privacy import scrub
-from kpi.ingest.rates import per_contact_rate_notes, record_rate_warnings
+from kpi.ingest.rates import (
+    per_contact_rate_notes,
+    percent_unreadable,
+    record_rate_warnings,
+)
 from kpi.ingest.staging import Staged
 from kpi.store.schema import key_field
 
@@ -256,6 +260,9 @@ def _no_answer_words(staged: Staged, name: str) -> list[str]:
 def _unreadable(staged: Staged, name: str, value: str) -> str:
     if name in staged.layout.scores:
         return f"cannot read {value!r} as a {name} score"
+    spec = staged.layout.columns.get(name)
+    if spec is not None and spec.percent_of:
+        return percent_unreadable(spec.columns[0], value)
     f = staged.fields[name]
     if f.type == "timestamp":
         return f"cannot read {value!r} as a date ({staged.date_parses[name].label})"

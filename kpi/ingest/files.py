@@ -59,6 +59,8 @@ class RawTable:
     delimiter: str | None
     rejected: list[RejectedLine] = field(default_factory=list)
     skipped_lines: int = 0
+    #: Rows (and rejected lines) already carry the sheet's row numbers (a formatted XLSX report).
+    sheet_rows: bool = False
 
     @property
     def rows_read(self) -> int:
@@ -89,6 +91,10 @@ class RawTable:
 
     def number_rows(self, con: duckdb.DuckDBPyConnection) -> None:
         """Interleave rejected lines with accepted rows, so row numbers follow the file."""
+        if self.sheet_rows:  # a report's rows are numbered as on its sheet: nothing to shift
+            for r in self.rejected:
+                r.row_number = r.line
+            return
         _renumber(con, self.table, self.rejected)
 
     _rows: int = 0
@@ -707,26 +713,35 @@ def _read_xlsx(
             index, header, titles = past_title_block(worksheet, index, header)
             headers = _clean_headers(header)
             width = len(headers)
-            data = _data_rows(worksheet, index, width, limits)
+            data, sheet_rows = _data_rows(worksheet, index, width, limits)
     finally:
         workbook.close()
-    # Only a report (a title block above its header) has group and total rows among its data.
-    data, rejected = report_rows(data) if titles else (data, [])
+    # Only a report (a title block above its header) has group and total rows among its data;
+    # its rows are numbered as on the sheet, since a data row's position there means nothing.
+    rejected: list[RejectedLine] = []
+    if titles:
+        data, sheet_rows, rejected = report_rows(data, sheet_rows)
     frame = pd.DataFrame(data, columns=[f"c{i}" for i in range(width)], dtype="object")
-    frame.insert(0, "_row", range(1, len(frame) + 1))
+    frame.insert(0, "_row", sheet_rows if titles else range(1, len(frame) + 1))
     table = f"raw_{uuid.uuid4().hex[:12]}"
     con.register(f"{table}_frame", frame)
     con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {table}_frame")
     con.unregister(f"{table}_frame")
-    raw = RawTable(table, headers, "xlsx", None, rejected, skipped_lines=titles)
+    raw = RawTable(
+        table, headers, "xlsx", None, rejected, skipped_lines=titles, sheet_rows=titles > 0
+    )
     raw._rows = len(frame)
     return raw
 
 
-def _data_rows(worksheet: Any, header_row: int, width: int, limits: ImportLimits) -> list[list]:
-    """The rows under the header, only the header's width of them (a stray cell far to the
-    right is not read), stopping at the cell limit even when no dimension was declared."""
+def _data_rows(
+    worksheet: Any, header_row: int, width: int, limits: ImportLimits
+) -> tuple[list[list], list[int]]:
+    """The rows under the header and their sheet row numbers, only the header's width of them
+    (a stray cell far to the right is not read), stopping at the cell limit even when no
+    dimension was declared."""
     data: list[list] = []
+    numbers: list[int] = []
     # Cells, not just values: a date cell's number format says whether it holds a time.
     rows = worksheet.iter_rows(min_row=header_row + 1, max_col=width)
     for seen, row in enumerate(rows, start=1):
@@ -737,14 +752,30 @@ def _data_rows(worksheet: Any, header_row: int, width: int, limits: ImportLimits
             )
         if any(getattr(c, "value", None) not in (None, "") for c in row):
             data.append([_read_cell(c) for c in row] + [""] * (width - len(row)))
-    return data
+            numbers.append(header_row + seen)
+    return data, numbers
 
 
 def _read_cell(cell: Any) -> str:
     value = getattr(cell, "value", None)  # an empty cell of a read-only sheet has no format
     if isinstance(value, dt.datetime):
         return _cell_text(value, date_only_format(getattr(cell, "number_format", "")))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _number_text(value, getattr(cell, "number_format", ""))
     return _cell_text(value)
+
+
+def _number_text(value: float, number_format: str) -> str:
+    if percent_format(number_format):
+        # 0.85 shown as 85%: the text the sheet shows, so a percentage reads as one
+        # (rounded to drop binary noise such as 85.00000000000001).
+        return f"{_cell_text(round(value * 100, 9))}%"
+    return _cell_text(value)
+
+
+def percent_format(number_format: str) -> bool:
+    """Whether an Excel number format shows its number as a percentage (``0%``, ``0.00%``)."""
+    return "%" in _FORMAT_LITERALS.sub("", number_format or "")
 
 
 #: The mapping editor looks for a header in this many rows of each sheet at most.
@@ -758,9 +789,20 @@ PEEK_ROWS = 50
 
 #: A report's title block is looked for in this many rows under its first line.
 REPORT_TITLE_ROWS = 30
-#: The first cell of a report's subtotal, total or group heading row.
+#: The first cell of a report's subtotal or total row is the label alone, perhaps with its
+#: record count ("Subtotal", "Grand Totals (3 records)"), or a group heading with its count
+#: ("Case Owner: Bob Smith (3 records)"). An account that starts with the word ("Total Gym
+#: Ltd", "Subtotal Solutions") is not a label.
 _SUMMARY_CELL = re.compile(
-    r"^(grand totals?|sub-?totals?|totals?)\b|\(\s*[0-9][0-9,.]*\s+records?\s*\)", re.IGNORECASE
+    r"^(grand\s*totals?|sub-?\s*totals?|totals?)\s*(\(\s*[0-9][0-9,.]*\s+records?\s*\))?$"
+    r"|\(\s*[0-9][0-9,.]*\s+records?\s*\)",
+    re.IGNORECASE,
+)
+#: A figure a summary row holds beside its label (a count, sum or average: "6", "1,234.50",
+#: "£12", "USD 12", "45%", "Sum: 6"); a record has dates and text. A leading zero ("00001028")
+#: is an id, not a figure.
+_AGGREGATE = re.compile(
+    r"^([a-z][a-z ]*:\s*)?([a-z]{3}\s*|[^\w\s]\s*)?-?(?!0[0-9])[0-9][0-9,.]*\s*%?$", re.IGNORECASE
 )
 
 
@@ -790,32 +832,37 @@ def past_title_block(
 
 def summary_row(row: Sequence[object]) -> str | None:
     """Why a report's data row is not a record (a group heading, a subtotal or total, a footer
-    line), or None for a record. Only the first cell is read: a case whose subject says
-    "Total outage" is still a case."""
+    line), or None for a record. A total row is its label in the first cell and nothing but
+    figures beside it: a case whose subject says "Total outage", or whose first cell is an
+    account "Total Gym Ltd", fills its id, dates and status, and is still a case."""
     cells = _filled(row)
     if len(cells) == 1:
         return f"a report line of one cell ({_shown(cells[0][:80])}): a group heading or footer"
-    if cells and _SUMMARY_CELL.search(cells[0]):
+    if cells and _SUMMARY_CELL.search(cells[0]) and all(_AGGREGATE.match(c) for c in cells[1:]):
         return f"a report's subtotal or total row ({_shown(cells[0][:80])})"
     return None
 
 
-def report_rows(data: list[list]) -> tuple[list[list], list[RejectedLine]]:
-    """A report's data rows split into records and the rows that are not records, each set
-    aside with its reason: never counted as a record, and never dropped unsaid (the layout's
-    ``ignore_lines`` may name them as known non-data lines, which are then counted as such)."""
+def report_rows(
+    data: list[list], sheet_rows: list[int]
+) -> tuple[list[list], list[int], list[RejectedLine]]:
+    """A report's data rows (on sheet rows ``sheet_rows``) split into records and their sheet
+    rows, and the rows that are not records, each set aside with its reason and sheet row:
+    never counted as a record, and never dropped unsaid (the layout's ``ignore_lines`` may name
+    them as known non-data lines, which are then counted as such)."""
     kept: list[list] = []
+    kept_rows: list[int] = []
     rejected: list[RejectedLine] = []
-    for position, row in enumerate(data, start=1):
+    for number, row in zip(sheet_rows, data, strict=True):
         why = summary_row(row)
         if why is None:
             kept.append(row)
+            kept_rows.append(number)
             continue
         text = io.StringIO()
         csv.writer(text, lineterminator="").writerow(row)
-        # Line numbers as a CSV's (header = line 1), so rows are numbered in sheet order.
-        rejected.append(RejectedLine(position + 1, f"{why}, not a record", text.getvalue()))
-    return kept, rejected
+        rejected.append(RejectedLine(number, f"{why}, not a record", text.getvalue()))
+    return kept, kept_rows, rejected
 
 
 def peek_headers(path: Path, limits: ImportLimits | None = None) -> list[str]:

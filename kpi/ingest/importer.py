@@ -26,6 +26,7 @@ from kpi.ingest.limits import ImportLimits, from_environment
 from kpi.ingest.loading import load
 from kpi.ingest.outcome import (
     ImportResult,
+    absent_columns,
     describe_import,
     previous_import,
     top_reasons,
@@ -133,5 +134,8 @@ def _import_table(
     result = load(cur, checked, sha=sha, pseudonym_key=store.pseudonym_key, imported_by=imported_by)
     undated = undated_answers(cur, result.batch_id) if result.batch_id is not None else None
     result.notes = [*checked.notes, *([undated] if undated else [])]
+    if layout.missing_columns == "ignore":  # an absent column is not an error: say so instead
+        specs = {name: spec.columns for name, spec in layout.columns.items()}
+        result.absent_columns = absent_columns(specs, positions)
     report("done", 1.0)
     return result

@@ -4,6 +4,7 @@ described in the lines `kpi import` prints and the Data page shows."""
 from __future__ import annotations
 
 import re
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import duckdb
@@ -38,6 +39,9 @@ class ImportResult:
     #: What the import must say although nothing was set aside (undated answers, repeated ids
     #: whose dates differ), one sentence each.
     notes: list[str] = field(default_factory=list)
+    #: Fields a lenient layout (missing_columns = "ignore") maps whose columns the file lacks,
+    #: as "field ('Column')": they stay empty, which must not go unsaid.
+    absent_columns: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,6 +109,20 @@ def _example(problem: str, example: str) -> str:
     return example
 
 
+#: The words ending a data-quality warning whose values were kept (``kpi.ingest.rates``).
+KEPT = "the counts were kept"
+
+
+def absent_columns(columns: Mapping[str, Sequence[str]], present: Container[str]) -> list[str]:
+    """The fields of ``columns`` (field -> source columns) none of whose columns are
+    ``present``, as "field ('Column')" (a field read from any of its columns is not absent)."""
+    return [
+        f"{name} ({', '.join(repr(c) for c in cols)})"
+        for name, cols in columns.items()
+        if not any(c in present for c in cols)
+    ]
+
+
 def describe_import(r: ImportResult) -> list[str]:
     """What an import did, in the lines `kpi import` prints and the Data page shows."""
     counts = (
@@ -130,9 +148,18 @@ def describe_import(r: ImportResult) -> list[str]:
         lines.append(f"  dates read as: {formats}")
     if r.skipped_lines:
         lines.append(f"  non-data lines skipped: {r.skipped_lines}")
-    for title, items in (("quarantined", r.top_reasons), ("values emptied", r.top_warnings)):
+    if r.absent_columns:
+        lines.append(f"  not in the file, left empty: {', '.join(r.absent_columns)}")
+    # A rate or count that disagrees with the others empties nothing (KEPT is in its words).
+    kept = [w for w in r.top_warnings if KEPT in w[0]]
+    emptied = [w for w in r.top_warnings if KEPT not in w[0]]
+    for title, items in (
+        ("top reasons quarantined", r.top_reasons),
+        ("top reasons values emptied", emptied),
+        ("data-quality warnings (the counts were kept)", kept),
+    ):
         if items:
-            lines.append(f"  top reasons {title}:")
+            lines.append(f"  {title}:")
             lines += [f"    {n:,} x {kind}  (e.g. {example})" for kind, n, example in items]
     lines += [f"  note: {note}" for note in r.notes]
     return lines

@@ -163,11 +163,15 @@ def per_contact_rate_notes(layout: Layout) -> tuple[str, ...]:
 
 def record_rate_warnings(cur: duckdb.DuckDBPyConnection, staged: Staged, issues: str) -> None:
     """A data-quality warning (a non-fatal issue in ``issues``) for each row whose ``[rates]``
-    column disagrees with the counts imported for it by more than the rate's own rounding.
-    The counts are kept: they are what the KPIs pool. A rate column the file lacks is skipped."""
+    column disagrees with the counts imported for it by more than the rate's own rounding, and
+    for each row counting more answered, abandoned or answered-in-time calls than were offered.
+    The counts are kept: they are what the KPIs pool. A rate column the file lacks is skipped.
+    A ``percent_of`` column written as fractions (0.85 for 85%) is refused."""
     layout = staged.layout
-    if layout.kind != INTERVALS or not layout.rates:
+    if layout.kind != INTERVALS:
         return
+    _refuse_fractions(cur, staged, issues)
+    _count_issues(cur, staged, issues)
     headers = {_norm(h): i for i, h in reversed(list(enumerate(staged.raw.headers)))}
     for name, spec in layout.rates.items():
         position = headers.get(_norm(spec.columns[0]))
@@ -179,6 +183,88 @@ def record_rate_warnings(cur: duckdb.DuckDBPyConnection, staged: Staged, issues:
         if not {name, weight} <= staged.present:
             continue
         _rate_issues(cur, staged, issues, name, spec, f"c{position}")
+
+
+def percent_unreadable(header: str, value: str) -> str:
+    """Why a ``percent_of`` column's value was emptied: out of range, or not a number."""
+    text = value.replace("%", "").replace(",", ".").strip()
+    try:
+        float(text)
+    except ValueError:
+        return f"cannot read {value!r} as a percentage in {header}"
+    return f"{header} {value!r} is outside 0-100%; the value was emptied"
+
+
+def _refuse_fractions(cur: duckdb.DuckDBPyConnection, staged: Staged, issues: str) -> None:
+    """Refuse a ``percent_of`` column whose every value lies between 0 and 1 (one above 0), none
+    written with %: 0.85 read as 0.85% of 10 calls rounds to 0 calls, a wrong number in
+    silence, and 0.85 might as well be 0.85%, so the file must say which it means. A lone such
+    value among percentages is read as written, with a warning."""
+    for name, spec in staged.layout.columns.items():
+        if not spec.percent_of or name not in staged.present:
+            continue
+        raw = f"{name}__raw"
+        found = cur.execute(
+            f"""SELECT count(*) FILTER ({name} > 1 OR contains({raw}, '%')),
+                       count(*) FILTER ({name} > 0), min({raw}) FILTER ({name} > 0)
+                FROM {staged.table} WHERE {name} IS NOT NULL"""
+        ).fetchall()[0]
+        above_one, positive, example = found
+        if above_one == 0 and positive > 0:
+            raise ImportProblem(
+                f"{staged.file_name}: column {spec.columns[0]!r} is a percentage of "
+                f"{spec.percent_of}, but every value is between 0 and 1 (e.g. {example!r}): "
+                "they look like fractions; write them as percentages (85 or 85%) and import again."
+            )
+        _warn_lone_fractions(cur, staged, issues, name, spec)
+
+
+def _warn_lone_fractions(
+    cur: duckdb.DuckDBPyConnection, staged: Staged, issues: str, name: str, spec: ColumnSpec
+) -> None:
+    """A warning for each value between 0 and 1 without % among percentages (``0.9`` beside
+    ``80%``): read as 0.9%, as written, but it may be a fraction meaning 90%."""
+    p = Params("f")
+    message = (
+        f"{spec.columns[0].replace('%', '%%')} %s is read as %s%% of {spec.percent_of}; if it "
+        "means a fraction, write it as a percentage (e.g. 90 for 0.9); the counts were kept"
+    )
+    raw = f"{name}__raw"
+    cur.execute(
+        f"""INSERT INTO {issues}
+        SELECT _row, {p(spec.columns[0])}, {raw}, printf({p(message)}, {raw}, {raw}), false
+        FROM {staged.table}
+        WHERE {name} > 0 AND {name} < 1 AND NOT contains({raw}, '%')
+        ORDER BY _row LIMIT {MAX_RATE_WARNINGS}""",
+        p.values,
+    )
+
+
+#: Counts an interval row cannot have more of than it was offered calls.
+_AT_MOST_OFFERED = ("answered", "abandoned", "answered_within")
+
+
+def _count_issues(cur: duckdb.DuckDBPyConnection, staged: Staged, issues: str) -> None:
+    """A warning for each row with more answered, abandoned or answered-in-time calls than
+    offered ones (a count read from a percentage of offered cannot exceed it)."""
+    layout = staged.layout
+    offered = layout.columns.get("offered")
+    if "offered" not in staged.present or offered is None or offered.percent_of:
+        return
+    for name in _AT_MOST_OFFERED:
+        spec = layout.columns.get(name)
+        if name not in staged.present or spec is None or spec.percent_of or spec.average_of:
+            continue
+        p = Params("o")
+        message = f"{name} %s is more than offered %s; the counts were kept"
+        cur.execute(
+            f"""INSERT INTO {issues}
+            SELECT _row, {p(spec.columns[0])}, CAST({name} AS VARCHAR),
+                   printf({p(message)}, CAST({name} AS VARCHAR), CAST(offered AS VARCHAR)), false
+            FROM {staged.table} WHERE {name} > offered
+            ORDER BY _row LIMIT {MAX_RATE_WARNINGS}""",
+            p.values,
+        )
 
 
 def _norm(header: str) -> str:

@@ -3,7 +3,8 @@
 An event log has one row per event of a case (ServiceNow ``sys_updated_at`` rows, process-mining
 ``Case ID, Activity, Complete Timestamp`` exports, XES ``case:concept:name``). The events of a
 case are ordered by the ``order_by`` timestamp, never by the file's order (an export may be in any
-order), with the later ``order_by`` headers and then the file's row breaking ties; each field
+order), with the later ``order_by`` headers and then the file's row breaking ties (cases whose
+last events tie on every header are said in a note); each field
 named under ``[rollup]`` takes ``first``, ``last``, ``min``, ``max`` or ``count`` of the events
 matching its ``where``; every other field takes the last event's value.
 
@@ -11,7 +12,9 @@ The rollup runs on the typed staging table before the checks, so each case's row
 any other row (a resolution before its opening is still caught). The value chosen for a field
 carries its source text with it, so an unreadable value is still named. Bookkeeping: the case's
 row keeps the ``_row`` of its last event; the other events are counted as rolled up, or, when the
-case's row is set aside, set aside with it (``rows read = imported + quarantined`` holds).
+case's row is set aside, set aside with it (``rows read = imported + quarantined`` holds). A
+case with an event of no readable ``order_by`` time is set aside whole, never rolled up from its
+other events: their order is unknown, so its last event (its state) may be the unreadable one.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ ORDER = "_order_at"  # the event's order_by timestamp, in the events table
 #: The event's place among its case's events: a struct of the timestamp, the tie-breakers and
 #: the file's row, compared field by field (cheaper than numbering the events with a window).
 SEQ = "_seq"
+TIE = "_tie"  # ``_seq`` without the file's row
 
 
 @dataclass(frozen=True)
@@ -62,10 +66,10 @@ def roll_up(
     cur: duckdb.DuckDBPyConnection, staged: Staged, issues_table: str
 ) -> tuple[Staged, Rolled | None]:
     """Replace the staging table's events by one row per case (per thread, with
-    ``in_reply_to``); events that belong to no case (no readable ``order_by``, a loop of
-    replies, a case that did not start as ``started_by`` says) stay as rows of their own with a
-    fatal issue. Returns the new ``Staged`` (count fields now present) and what ``settle``
-    needs after the checks; ``(staged, None)`` without a rollup."""
+    ``in_reply_to``); events that belong to no case (no readable ``order_by``, or a case with
+    such an event, a loop of replies, a case that did not start as ``started_by`` says) stay as
+    rows of their own with a fatal issue. Returns the new ``Staged`` (count fields now present)
+    and what ``settle`` needs after the checks; ``(staged, None)`` without a rollup."""
     plan = staged.layout.rollup
     if plan is None:
         return staged, None
@@ -77,12 +81,14 @@ def roll_up(
     _create_events(cur, staged, plan, positions, rolled, order_sql, p)
     if plan.in_reply_to:
         _thread_messages(cur, staged, plan, positions, rolled)
+    _unorderable_cases(cur, plan, rolled)
+    _create_cases(cur, staged, plan, rolled)
     notes = (
         *([order_note] if order_note else []),
         *_unmatched_wheres(cur, plan, positions, rolled),
+        *_tied_last_events(cur, plan, rolled),
     )
     rolled = replace(rolled, notes=notes)
-    _create_cases(cur, staged, plan, rolled)
     counts = [name for name, spec in plan.fields.items() if spec.aggregate == "count"]
     _replace_stage(cur, staged, plan, rolled)
     _unordered_issues(cur, staged, plan, rolled, issues_table)
@@ -221,6 +227,7 @@ def _create_events(
         f"{order_sql} AS {ORDER}",
         f"r.c{positions[plan.order_by[0]]} AS _order_raw",
         "CAST(NULL AS VARCHAR) AS _unplaced",  # why the event belongs to no case, if it does not
+        "CAST(NULL AS VARCHAR) AS _unplaced_by",  # the [rollup] key that says why
     ]
     for header in plan.headers():
         i = positions[header]
@@ -235,12 +242,70 @@ def _create_events(
             f"t{k} := coalesce({column}, chr(1114111))",
         ]
     seq = f"struct_pack({', '.join(['o := ' + ORDER, *breaks, 'r := _row'])})"
+    # The same without the file's row: two events of a case with equal ``_tie`` are tied.
+    tie = f"struct_pack({', '.join(['o := ' + ORDER, *breaks])})"
     cur.execute(
         f"""CREATE TEMP TABLE {rolled.events_table} AS
-        SELECT *, {seq} AS {SEQ}
+        SELECT *, {seq} AS {SEQ}, {tie} AS {TIE}
         FROM (SELECT s.*, {", ".join(extra)}
               FROM {staged.table} s JOIN {staged.raw.table} r USING (_row))""",
         p.values,
+    )
+
+
+def _unorderable_cases(cur: duckdb.DuckDBPyConnection, plan: RollupPlan, rolled: Rolled) -> None:
+    """A case with an event of no readable order_by time has events in an unknown order: its
+    last event, its first, its count after a where may all be wrong, so none of its events is
+    rolled up; each readable one is set aside naming the unreadable one (the first in the file,
+    if several), which ``_unordered_issues`` sets aside with its own reason."""
+    key, events = rolled.key, rolled.events_table
+    unreadable = f"{key} IS NOT NULL AND {ORDER} IS NULL AND _unplaced IS NULL"
+    cur.execute(
+        f"""UPDATE {events} SET _unplaced_by = '[rollup] order_by', _unplaced = printf(
+                'event of ''%s'', whose events cannot be ordered: the %s of row %d %s, so the '
+                'whole case is set aside (fix that row and import again)',
+                left({events}.{key}, 60), ?, u.first_row,
+                CASE WHEN nullif(trim(u.raw), '') IS NULL THEN 'is empty'
+                     ELSE printf('is ''%s'', not a readable date', left(u.raw, 60)) END)
+        FROM (SELECT {key} AS k, min(_row) AS first_row,
+                     arg_min(coalesce(_order_raw, ''), _row) AS raw
+              FROM {events} WHERE {unreadable} GROUP BY {key}) u
+        WHERE {events}.{key} = u.k AND {events}.{ORDER} IS NOT NULL
+          AND {events}._unplaced IS NULL""",
+        [printf_safe(plan.order_by[0])],
+    )
+
+
+def _tied_last_events(
+    cur: duckdb.DuckDBPyConnection, plan: RollupPlan, rolled: Rolled
+) -> tuple[str, ...]:
+    """A note when cases' last events tie on every order_by header: the one later in the file
+    is taken (the rule), but the file's order may not be the events' order, so it is said."""
+    key, events = rolled.key, rolled.events_table
+    found = cur.execute(
+        f"""WITH last AS (SELECT {key} AS k, max({TIE}) AS t FROM {events}
+                          WHERE {rolled.placed()} GROUP BY {key})
+        SELECT count(*) OVER (), k, rows FROM (
+            SELECT e.{key} AS k, list(e._row ORDER BY e._row) AS rows
+            FROM {events} e JOIN last ON e.{key} = last.k AND e.{TIE} = last.t
+            JOIN {rolled.cases_table} c ON c._key = e.{key}
+            WHERE {rolled.placed("e")} AND c._started
+            GROUP BY e.{key} HAVING count(*) > 1)
+        ORDER BY rows[1] LIMIT 1"""
+    ).fetchall()
+    if not found:
+        return ()
+    n, case, tied = found[0]
+    headers = " and ".join(repr(printable(h)) for h in plan.order_by)
+    # A case may have many tied events (a bulk update): a few rows are enough to find them.
+    first = [str(r) for r in tied[:-1]]
+    shown = ", ".join(first if len(first) <= 4 else [*first[:3], "..."]) + f" and {tied[-1]}"
+    cases = "case has" if n == 1 else "cases have"
+    return (
+        f"[rollup] {n} {cases} last events tied on {headers}, decided by file order: the row "
+        f"later in the file was taken (e.g. {printable(str(case))[:60]!r}: rows {shown} tie, "
+        f"row {tied[-1]} was taken); add a tie-breaker to order_by if the file's order is not "
+        "the events' order",
     )
 
 
@@ -394,19 +459,21 @@ def _unordered_issues(
     issues_table: str,
 ) -> None:
     """An event with a case id but no readable order_by timestamp cannot be placed among its
-    case's events: it is set aside, naming the value (or saying it is empty); so is a message
-    whose reply chain never reaches a first message, and every event of a case that did not
-    start as ``started_by`` says (a thread the company started is not a customer's contact)."""
+    case's events: it is set aside, naming the value (or saying it is empty), and so are the
+    other events of its case (``_unorderable_cases``); so is a message whose reply chain never
+    reaches a first message, and every event of a case that did not start as ``started_by``
+    says (a thread the company started is not a customer's contact)."""
     header = printable(plan.order_by[0])
     key = rolled.key
     cur.execute(
         f"""INSERT INTO {issues_table}
         SELECT _row, '[rollup] order_by', left(_order_raw, 500),
                CASE WHEN nullif(trim(_order_raw), '') IS NULL
-                    THEN printf('%s is empty: the event cannot be placed among its case''s events',
-                                ?)
-                    ELSE printf('cannot read ''%s'' as a date (%s, the events'' order)',
-                                left(_order_raw, 60), ?) END,
+                    THEN printf('%s is empty', ?)
+                    ELSE printf('cannot read ''%s'' as a date (%s, which orders the events)',
+                                left(_order_raw, 60), ?) END
+               || printf(', so the events of ''%s'' cannot be ordered and the whole case is '
+                         'set aside: fix this row and import again', left({key}, 60)),
                true
         FROM {rolled.events_table}
         WHERE {key} IS NOT NULL AND {ORDER} IS NULL AND _unplaced IS NULL""",
@@ -414,7 +481,7 @@ def _unordered_issues(
     )
     cur.execute(
         f"""INSERT INTO {issues_table}
-        SELECT _row, '[rollup] in_reply_to', left({key}, 500), _unplaced, true
+        SELECT _row, _unplaced_by, left({key}, 500), _unplaced, true
         FROM {rolled.events_table} WHERE _unplaced IS NOT NULL"""
     )
     if not plan.started_by:
@@ -479,6 +546,7 @@ def _thread_messages(
             f"""UPDATE {events} SET _unplaced = printf('message %s replies in a loop (its %s '
                 'chain never reaches a first message), so it belongs to no thread',
                 left({key}, 60), ?)
+            , _unplaced_by = '[rollup] in_reply_to'
             WHERE {key} IS NOT NULL AND {key} NOT IN (SELECT id FROM {threads})""",
             [printf_safe(plan.in_reply_to)],
         )

@@ -15,8 +15,10 @@ import pytest
 from openpyxl import Workbook
 
 from kpi.errors import ImportProblem
+from kpi.ingest.files import RawTable, RejectedLine, summary_row
 from kpi.ingest.importer import import_file
-from kpi.ingest.layouts import detect_layout, resolve_headers
+from kpi.ingest.layouts import detect_layout, get_layout, resolve_headers
+from kpi.ingest.outcome import describe_import
 from kpi.store.connection import Store
 
 # --- Salesforce ----------------------------------------------------------------------------------
@@ -227,6 +229,100 @@ def test_an_unknown_line_in_a_formatted_report_is_set_aside_with_its_reason_not_
     assert reason.endswith("not a record")
 
 
+#: A formatted report grouped by account, whose first column is the group's value: two cases'
+#: accounts start with the words of a total row ("Total Gym Ltd", "Subtotal Solutions").
+BY_ACCOUNT_HEADER = [
+    "Account Name", "Case Number", "Subject", "Date/Time Opened", "Status", "Case Owner",
+]  # fmt: skip
+
+
+def sf_by_account_workbook(path: Path, opened: dt.datetime | None) -> Path:
+    """Sheet rows: 1-2 title, 3 blank, 4 header, 5 group heading, 6-7 cases, 8 subtotal,
+    9 group heading, 10 case (opened at ``opened``), 11 subtotal, 12 Grand Totals, 13 footer."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Cases by Account"])
+    sheet.append(["Filtered By:"])
+    sheet.append([])
+    sheet.append(BY_ACCOUNT_HEADER)
+    march = dt.datetime(2025, 3, 14, 9, 0)
+    sheet.append(["Account Name: Total Gym Ltd (2 records)"])
+    sheet.append(["Total Gym Ltd", "00002001", "Total outage", march, "New", "Jo Agent"])
+    sheet.append([None, "00002002", "Printer", march, "Closed", "Jo Agent"])
+    sheet.append(["Subtotal", None, None, None, None, 2])
+    sheet.append(["Account Name: Subtotal Solutions (1 record)"])
+    sheet.append(["Subtotal Solutions", "00002003", "VPN", opened, "Working", "Jo Agent"])
+    sheet.append(["Subtotal", None, None, None, None, "1"])
+    sheet.append(["Grand Totals (3 records)", None, None, None, None, "1,234.50"])
+    sheet.append(["Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved."])
+    book.save(path)
+    return path
+
+
+def test_a_case_whose_account_starts_with_total_is_imported_and_real_totals_are_skipped(
+    tmp_path, store
+):
+    path = sf_by_account_workbook(tmp_path / "by account.xlsx", dt.datetime(2025, 3, 15, 9, 0))
+    result = import_file(store, path)
+    assert result.layout == "salesforce_cases"
+    assert (result.rows_read, result.rows_imported, result.rows_quarantined) == (3, 3, 0)
+    # 2 title lines, 2 group headings, 2 subtotals, Grand Totals and the copyright line.
+    assert result.skipped_lines == 2 + 2 + 2 + 1 + 1 and adds_up(result)
+    assert [c for (c,) in contacts(store, "contact_id")] == ["00002001", "00002002", "00002003"]
+
+
+@pytest.mark.parametrize(
+    ("row", "total"),
+    [
+        (["Total Gym Ltd", "00001028", "VPN", "15/03/2025 09:00", "New"], False),
+        (["Subtotal Solutions", "1", "2"], False),
+        (["Total", "00001028", "VPN"], False),  # an account called just "Total" is a case too
+        (["Total", "00001028"], False),  # a zero-led number is an id, never an aggregate
+        (["Subtotal", "", "6"], True),
+        (["Sub-total", "£12.50", "45%"], True),
+        (["Grand Totals (3 records)", "1,234.50", "Sum: 6"], True),
+        (["Case Owner: Bob Smith (3 records)", "3"], True),
+    ],
+)
+def test_a_total_row_is_its_label_and_figures_only(row, total):
+    assert (summary_row(row) is not None) is total
+
+
+def test_the_salesforce_ignore_lines_never_swallow_a_case_line():
+    """``ignore_lines`` runs on lines already set aside (a malformed CSV line, a report's
+    one-cell or total line): a case among them stays set aside with its reason, never counted
+    as a known non-data line."""
+    lines = {
+        "Total Gym Ltd,00001028,VPN,15/03/2025 09:00,,New": False,
+        "Subtotal Solutions,1,2": False,
+        "Total,00001028,VPN,New": False,
+        "Total Gym Ltd": False,
+        "Subtotal,,,,,6": True,
+        '"Grand Totals (3 records)",,"1,234.50"': True,
+        "Case Owner: Bob Smith (3 records),,,": True,
+        "Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.": True,
+    }
+    raw = RawTable("unused", [], "utf-8", ",", [RejectedLine(2, "x", line) for line in lines])
+    raw.skip_lines_matching(get_layout("salesforce_cases").ignore_lines)
+    assert [r.raw for r in raw.rejected] == [line for line, known in lines.items() if not known]
+    assert raw.skipped_lines == sum(lines.values())
+
+
+def test_a_formatted_report_names_rows_by_their_sheet_row_numbers(tmp_path, store):
+    """A report's rows are numbered as on its sheet (the case on sheet row 10, the unknown
+    line on row 19), not by their place among the records."""
+    result = import_file(store, sf_by_account_workbook(tmp_path / "by account.xlsx", None))
+    assert (result.rows_imported, result.rows_quarantined) == (2, 1)
+    rows = store.con.execute("SELECT row_number, reason FROM quarantine").fetchall()
+    assert [(n, reason.split(" ")[0]) for n, reason in rows] == [(10, "opened_at")]
+    path = sf_formatted_workbook(tmp_path / "formatted.xlsx", extra_line="Run by Jo Agent")
+    import_file(store, path)
+    rows = store.con.execute(
+        "SELECT row_number FROM quarantine WHERE reason LIKE 'a report line%'"
+    ).fetchall()
+    assert rows == [(19,)]  # 3 title lines, a blank, the header, 4 groups of heading+cases+subtotal
+
+
 # --- Zoho Desk -----------------------------------------------------------------------------------
 
 ZOHO_HEADER = [
@@ -326,6 +422,38 @@ def test_a_dynamics_365_case_view_export_is_recognised_and_imports_statuses_and_
         ("CAS-01004-B1C2D3", "closed", "normal", "social", False, "Service"),
         ("CAS-01005-B1C2D3", "on_hold", "high", "other", False, "Service"),
     ]
+
+
+def dynamics_status_workbook(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    """A view of cases showing Status, Status Reason or both (``header`` after Case Number)."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Case Number", "Case Title", "Created On", *header])
+    for i, row in enumerate(rows, start=1):
+        sheet.append([f"CAS-0100{i}", "Printer", dt.datetime(2025, 3, 3, 9, i), *row])
+    book.save(path)
+    return path
+
+
+def test_a_dynamics_view_with_status_but_no_status_reason_imports_its_statuses(tmp_path, store):
+    rows = [["Active"], ["Resolved"], ["Canceled"], ["Cancelled"]]
+    path = dynamics_status_workbook(tmp_path / "cases.xlsx", ["Status"], rows)
+    result = import_file(store, path)
+    assert result.layout == "dynamics365_cases"
+    assert [s for (s,) in contacts(store, "status")] == ["open", "resolved", "closed", "closed"]
+    # The columns the view lacks are named in the summary (status is not among them).
+    (said,) = [line for line in describe_import(result) if "not in the file" in line]
+    assert "resolved_at ('Resolved On')" in said and "status" not in said
+
+
+def test_a_dynamics_status_reason_wins_over_status_and_an_empty_reason_falls_back(tmp_path, store):
+    rows = [["Active", "On Hold"], ["Resolved", "Problem Solved"], ["Active", ""],
+            ["Canceled", "Merged"], ["Resolved", ""]]  # fmt: skip
+    path = dynamics_status_workbook(tmp_path / "cases.xlsx", ["Status", "Status Reason"], rows)
+    import_file(store, path)
+    assert [s for (s,) in contacts(store, "status")] == [
+        "on_hold", "resolved", "open", "closed", "resolved",
+    ]  # fmt: skip
 
 
 # --- detection -------------------------------------------------------------------------------------

@@ -272,16 +272,17 @@ def test_a_reports_group_total_and_footer_rows_are_set_aside_with_reasons_never_
         ("00001026", "2025-03-03", "Total outage"),
         ("00001027", "2025-03-04", "Refund"),
     ]
-    # Every data row is a row or a set-aside line, numbered in sheet order.
+    # Every data row is a row or a set-aside line, numbered as on the sheet (the title block,
+    # a blank line and the header are its rows 1-5).
     assert raw.rows_read == 6
-    assert [r[0] for r in table(con, raw)] == [2, 3]
+    assert [r[0] for r in table(con, raw)] == [7, 8]
     assert [(r.row_number, r.reason) for r in raw.rejected] == [
-        (1, "a report line of one cell ('Status: New (2 records)'): a group heading or footer, "
+        (6, "a report line of one cell ('Status: New (2 records)'): a group heading or footer, "
             "not a record"),
-        (4, "a report's subtotal or total row ('Subtotal'), not a record"),
-        (5, "a report line of one cell ('Grand Totals (2 records)'): a group heading or footer, "
+        (9, "a report's subtotal or total row ('Subtotal'), not a record"),
+        (10, "a report line of one cell ('Grand Totals (2 records)'): a group heading or footer, "
             "not a record"),
-        (6, "a report line of one cell ('Copyright (c) 2000-2026 salesforce.com, inc. All "
+        (11, "a report line of one cell ('Copyright (c) 2000-2026 salesforce.com, inc. All "
             "rights reserved.'): a group heading or footer, not a record"),
     ]  # fmt: skip
     assert raw.rejected[1].raw == "Subtotal,,2"

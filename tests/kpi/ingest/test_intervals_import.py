@@ -11,6 +11,7 @@ import pytest
 from kpi.errors import ImportProblem
 from kpi.ingest.importer import import_file
 from kpi.ingest.layouts import get_layout
+from kpi.ingest.outcome import describe_import
 from kpi.store.batches import undo
 from kpi.store.connection import SCHEMA_VERSION, open_store
 from tests.kpi.stores import rows
@@ -149,6 +150,104 @@ def test_a_rate_written_to_fewer_places_is_checked_only_to_its_own_rounding(tmp_
     )
     import_file(store, write(tmp_path, "rounded.csv", text), layout="generic_intervals")
     assert rows(store, "SELECT row_number FROM import_warnings") == [(2,)]
+
+
+# --- percentages that cannot be calls as written -----------------------------------------------
+
+CONNECT_HEADER = (
+    "StartInterval,Queue,Contacts queued,Contacts handled,Contacts abandoned,"
+    "Average queue answer time,Average handle time,Service level 20 seconds\n"
+)
+
+
+def test_an_xlsx_percentage_cell_is_read_as_the_percentage_it_shows(tmp_path, store):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["StartInterval", "Queue", "Contacts queued", "Contacts handled",
+                  "Contacts abandoned", "Average queue answer time", "Average handle time",
+                  "Service level 20 seconds"])  # fmt: skip
+    sheet.append(["2026-01-05 09:00", "Sales", 20, 18, 2, 20, 300, 0.85])
+    sheet.cell(row=2, column=8).number_format = "0%"  # shown as 85%, stored as 0.85
+    sheet.append(["2026-01-05 09:15", "Sales", 10, 9, 1, 20, 300, 0.625])
+    sheet.cell(row=3, column=8).number_format = "0.0%"
+    path = tmp_path / "connect.xlsx"
+    book.save(path)
+    result = import_file(store, path)
+    assert result.layout == "amazon_connect_intervals" and result.warnings == 0
+    # 85% of 20 = 17 calls (not 0.85% of 20 = 0); 62.5% of 10 = 6.25, rounded to 6.
+    assert rows(store, "SELECT answered_within FROM intervals ORDER BY interval_start") == [
+        (17,),
+        (6,),
+    ]
+
+
+def test_a_percentage_column_written_as_fractions_is_refused_naming_it(tmp_path, store):
+    text = CONNECT_HEADER + (
+        "2026-01-05 09:00,Sales,10,9,1,20,300,0.9\n2026-01-05 09:15,Sales,10,8,2,20,300,0\n"
+    )
+    path = write(tmp_path, "fractions.csv", text)
+    with pytest.raises(ImportProblem) as refused:
+        import_file(store, path)
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith("fractions.csv: ")
+    assert "'Service level 20 seconds'" in message and "'0.9'" in message
+    assert "write them as percentages (85 or 85%)" in message
+    assert rows(store, "SELECT count(*) FROM intervals") == [(0,)]
+
+
+def test_a_lone_fraction_among_percentages_is_read_as_written_with_a_warning(tmp_path, store):
+    text = CONNECT_HEADER + (
+        "2026-01-05 09:00,Sales,10,8,2,20,300,80%\n2026-01-05 09:15,Sales,10,10,0,20,300,0.9\n"
+    )
+    import_file(store, write(tmp_path, "mixed.csv", text))
+    # 80% of 10 = 8; 0.9% of 10 = 0.09, rounded to 0, as written, and said.
+    assert rows(store, "SELECT answered_within FROM intervals ORDER BY interval_start") == [
+        (8,),
+        (0,),
+    ]
+    ((row, issue),) = rows(store, "SELECT row_number, issue FROM import_warnings")
+    assert row == 2 and "0.9 is read as 0.9% of offered" in issue
+
+
+def test_a_percentage_above_100_is_emptied_as_outside_0_to_100(tmp_path, store):
+    text = CONNECT_HEADER + (
+        "2026-01-05 09:00,Sales,10,8,2,20,300,80%\n2026-01-05 09:15,Sales,10,10,0,20,300,150\n"
+    )
+    import_file(store, write(tmp_path, "over.csv", text))
+    assert rows(store, "SELECT answered_within FROM intervals ORDER BY interval_start") == [
+        (8,),
+        (None,),
+    ]
+    ((row, column, value, issue),) = rows(
+        store, "SELECT row_number, column_name, value, issue FROM import_warnings"
+    )
+    assert (row, column, value) == (2, "answered_within", "150")
+    assert "Service level 20 seconds '150' is outside 0-100%" in issue
+    assert "whole number" not in issue
+
+
+def test_more_calls_answered_than_offered_is_a_warning_and_the_counts_are_kept(tmp_path, store):
+    text = (
+        "interval_start,queue,offered,answered,abandoned,answered_within\n"
+        "2026-01-05 09:00,Billing,10,8,2,6\n"
+        "2026-01-05 09:30,Billing,5,6,0,7\n"  # 6 answered and 7 in time of 5 offered
+        "2026-01-05 10:00,Billing,3,0,4,0\n"  # 4 abandoned of 3 offered
+    )
+    result = import_file(store, write(tmp_path, "counts.csv", text))
+    assert (result.rows_imported, result.rows_quarantined) == (3, 0)
+    warnings = rows(store, "SELECT row_number, value, issue FROM import_warnings ORDER BY 1, 3")
+    assert warnings == [
+        (2, "6", "answered 6 is more than offered 5; the counts were kept"),
+        (2, "7", "answered_within 7 is more than offered 5; the counts were kept"),
+        (3, "4", "abandoned 4 is more than offered 3; the counts were kept"),
+    ]
+    assert rows(
+        store, "SELECT sum(answered), sum(abandoned), sum(answered_within) FROM intervals"
+    ) == [(14, 6, 13)]
+    printed = describe_import(result)
+    assert "  data-quality warnings (the counts were kept):" in printed
+    assert not any("values emptied" in line for line in printed)
 
 
 # --- mappings --------------------------------------------------------------------------------------

@@ -251,18 +251,127 @@ def test_a_case_whose_row_is_set_aside_sets_aside_all_its_events(tmp_path, store
     assert "event of C0001, rolled up into row 8, which was set aside" in reasons[0][1]
 
 
-def test_an_event_without_a_readable_time_is_set_aside_and_its_case_still_rolls_up(tmp_path, store):
-    text = MAPPING.replace(
-        'timezone = "UTC"', 'timezone = "UTC"\ndate_format = "%Y-%m-%d %H:%M:%S"'
-    )
+#: The mapping with its date format given (a value no format reads is then the row's problem).
+DATED = MAPPING.replace('timezone = "UTC"', 'timezone = "UTC"\ndate_format = "%Y-%m-%d %H:%M:%S"')
+
+
+def test_an_event_without_a_readable_time_sets_aside_its_whole_case(tmp_path, store):
+    # C0000's second event has no readable time, so C0000's order (and last event) is unknown:
+    # all three of its events are set aside, naming row 2; C0001 rolls up as usual.
     events = event_log(cases=2, per_case=3, seed=3)
     events[1][TIME] = "soon"
-    result = import_file(store, write(tmp_path / "t.csv", events), mapping=mapping(tmp_path, text))
-    assert (result.rows_read, result.rows_imported, result.rows_quarantined) == (6, 5, 1)
+    result = import_file(store, write(tmp_path / "t.csv", events), mapping=mapping(tmp_path, DATED))
+    assert (result.rows_read, result.rows_imported, result.rows_quarantined) == (6, 3, 3)
+    assert result.rolled_up == 2
+    assert contacts(store) == reference(events[3:])
+    found = rows(store, "SELECT row_number, column_name, value, reason FROM quarantine ORDER BY 1")
+    assert [(r, c, v) for r, c, v, _ in found] == [
+        (1, "[rollup] order_by", "C0000"),
+        (2, "[rollup] order_by", "soon"),
+        (3, "[rollup] order_by", "C0000"),
+    ]
+    assert found[1][3].startswith(
+        "cannot read 'soon' as a date (time:timestamp, which orders the events), so the events "
+        "of 'C0000' cannot be ordered and the whole case is set aside: fix this row and import "
+        "again"
+    )
+    for _, _, _, reason in (found[0], found[2]):
+        assert reason == (
+            "event of 'C0000', whose events cannot be ordered: the time:timestamp of row 2 is "
+            "'soon', not a readable date, so the whole case is set aside (fix that row and "
+            "import again)"
+        )
+
+
+def test_an_empty_time_sets_aside_its_case_naming_the_first_unreadable_row(tmp_path, store):
+    events = event_log(cases=2, per_case=4, seed=4)
+    events[2][TIME], events[3][TIME] = "", "later"
+    result = import_file(store, write(tmp_path / "e.csv", events), mapping=mapping(tmp_path, DATED))
+    assert (result.rows_read, result.rows_imported, result.rows_quarantined) == (8, 4, 4)
     assert result.rolled_up == 3
-    (reason,) = rows(store, "SELECT reason FROM quarantine WHERE row_number = 2")[0]
-    assert "cannot read 'soon' as a date (time:timestamp, the events' order)" in reason
-    assert contacts(store) == reference([e for i, e in enumerate(events) if i != 1])
+    reasons = [r for (r,) in rows(store, "SELECT reason FROM quarantine ORDER BY row_number")]
+    assert reasons[2].startswith("time:timestamp is empty, so the events of 'C0000' cannot be")
+    assert reasons[3].startswith("cannot read 'later' as a date")
+    # The readable events name the first unreadable one in the file.
+    assert all("the time:timestamp of row 3 is empty, so the whole case" in r for r in reasons[:2])
+
+
+#: The reviewer's ServiceNow export, by hand: INC001's last two events tie on sys_updated_at and
+#: sys_mod_count (the file's later row, Resolved, is taken, and said); INC002's Resolved event
+#: (made_sla false) has no readable time, so INC002 must not be imported as open and in SLA.
+SERVICENOW = """number,incident_state,opened_at,sys_updated_at,sys_mod_count,made_sla,priority,\
+assigned_to,resolved_at,closed_at,contact_type,caller_id
+INC001,New,01-03-2025 09:00,01-03-2025 09:00,0,true,3 - Moderate,Bob,?,?,Phone,Jane
+INC001,Active,01-03-2025 09:00,01-03-2025 10:00,1,true,3 - Moderate,Bob,?,?,Phone,Jane
+INC001,Resolved,01-03-2025 09:00,01-03-2025 10:00,1,true,3 - Moderate,Bob,01-03-2025 10:00,?,Phone,Jane
+INC002,New,02-03-2025 09:00,02-03-2025 09:00,0,true,2 - High,Ann,?,?,Phone,John
+INC002,Resolved,02-03-2025 09:00,not a date,1,false,2 - High,Ann,02-03-2025 11:00,?,Phone,John
+INC003,New,03-03-2025 09:00,03-03-2025 09:30,0,true,2 - High,Ann,?,?,Phone,John
+""".replace("\\\n", "")
+
+
+def test_a_servicenow_case_with_an_unreadable_update_time_is_not_imported_in_a_wrong_state(
+    tmp_path, store
+):
+    path = tmp_path / "sn.csv"
+    path.write_text(SERVICENOW, encoding="utf-8")
+    result = import_file(store, path)
+    assert result.layout == "servicenow_incidents"
+    assert (result.rows_read, result.rows_imported, result.rows_quarantined) == (6, 4, 2)
+    assert rows(store, "SELECT contact_id, status, sla_met FROM contacts ORDER BY 1") == [
+        ("INC001", "resolved", True),
+        ("INC003", "open", True),
+    ]
+    assert rows(store, "SELECT row_number FROM quarantine ORDER BY 1") == [(4,), (5,)]
+    (note,) = [n for n in result.notes if "tied" in n]
+    assert note == (
+        "[rollup] 1 case has last events tied on 'sys_updated_at' and 'sys_mod_count', decided "
+        "by file order: the row later in the file was taken (e.g. 'INC001': rows 2 and 3 tie, "
+        "row 3 was taken); add a tie-breaker to order_by if the file's order is not the events' "
+        "order"
+    )
+
+
+def test_tied_last_events_are_counted_in_a_note_and_the_later_row_is_taken(tmp_path, store):
+    def ev(case: str, activity: str, at: str) -> Event:
+        return {CASE: case, ACTIVITY: activity, RESOURCE: "", TIME: at, DUE: at, CATEGORY: activity}
+
+    events = [
+        ev("B", "Open", "2024-01-01 09:00:00"),
+        ev("A", "Open", "2024-01-01 09:00:00"),
+        ev("B", "Reopen", "2024-01-01 10:00:00"),  # B's last events tie: rows 3, 4 and 6
+        ev("B", "Closed", "2024-01-01 10:00:00"),
+        ev("A", "Closed", "2024-01-01 10:00:00"),  # A's last event is alone
+        ev("B", "Resolve ticket", "2024-01-01 10:00:00"),
+        ev("C", "Open", "2024-01-01 09:00:00"),
+        ev("C", "Reopen", "2024-01-01 09:00:00"),  # C's only two events tie: rows 7 and 8
+        ev("D", "Open", "2024-01-01 09:00:00"),  # D's first events tie, not its last
+        ev("D", "Reopen", "2024-01-01 09:00:00"),
+        ev("D", "Closed", "2024-01-01 11:00:00"),
+    ]
+    result = import_file(store, write(tmp_path / "tie.csv", events), mapping=mapping(tmp_path))
+    assert rows(store, "SELECT contact_id, category FROM contacts ORDER BY 1") == [
+        ("A", "Closed"),
+        ("B", "Resolve ticket"),  # row 6, the latest in the file of the three
+        ("C", "Reopen"),
+        ("D", "Closed"),
+    ]
+    (note,) = [n for n in result.notes if "tied" in n]
+    assert note.startswith(
+        "[rollup] 2 cases have last events tied on 'time:timestamp', decided by file order: "
+        "the row later in the file was taken (e.g. 'B': rows 3, 4 and 6 tie, row 6 was taken)"
+    )
+    assert contacts(store) == reference(events)  # the reference breaks ties by file row too
+
+
+def test_a_tie_broken_by_the_next_order_by_header_is_not_a_tie(tmp_path, store):
+    text = MAPPING.replace('order_by = "time:timestamp"', 'order_by = ["time:timestamp", "Seq"]')
+    events = [{**e, "Seq": str(9 - i)} for i, e in enumerate(event_log(1, 3, 1))]
+    for e in events:
+        e[TIME] = "2024-03-02 09:00:00"
+    result = import_file(store, write(tmp_path / "s.csv", events), mapping=mapping(tmp_path, text))
+    assert not any("tied" in n for n in result.notes)
+    assert rows(store, "SELECT category FROM contacts") == [(events[0][CATEGORY],)]
 
 
 # --- without a rollup -------------------------------------------------------------------------
