@@ -35,9 +35,19 @@ NOT_CONFIGURED = (
 )
 
 
+MODES = ("local", "team")
+#: Addresses that only this computer can reach.
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
 def team_mode() -> bool:
-    """Whether this server asks everyone to sign in (``KPI_MODE=team``)."""
-    return os.environ.get(MODE_ENV, "local").strip().lower() == "team"
+    """Whether this server asks everyone to sign in (``KPI_MODE=team``). Any other value than
+    local or team stops the app: a typo must never mean "no sign-in"."""
+    mode = os.environ.get(MODE_ENV, "local").strip().lower() or "local"
+    if mode not in MODES:
+        st.error(f"KPI_MODE is {mode!r}: set it to local or team.", icon="🔒")
+        st.stop()
+    return mode == "team"
 
 
 def _auth_configured() -> bool:
@@ -152,6 +162,12 @@ def sidebar(user: users.User | None) -> None:
             "Local mode: one person on this computer, no sign-in. Anything signed here is "
             'labelled "not verified".'
         )
+        address = str(st.get_option("server.address") or "localhost")
+        if address not in LOOPBACK:
+            st.sidebar.warning(
+                f"Served on {address} without sign-in: anyone who can reach it can import, undo "
+                "and sign off. Use `make serve` (team mode) to serve a team."
+            )
         return
     st.sidebar.caption(f"Signed in as **{escape_markdown(user.name)}** ({user.role})")
     st.sidebar.button("Sign out", on_click=st.logout, key="sign_out")

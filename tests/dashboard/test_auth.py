@@ -41,3 +41,26 @@ def test_team_mode_without_sign_in_set_up_says_what_to_add_and_shows_nothing(
     at.run()
     assert [e.value for e in at.error] == [NOT_CONFIGURED]
     assert not at.metric and not at.sidebar.caption
+
+
+def test_a_mistyped_mode_stops_the_app_instead_of_dropping_sign_in(monkeypatch, store_copy):
+    monkeypatch.setenv("KPI_DB", str(store_copy))
+    monkeypatch.setenv("KPI_MODE", "teams")
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    assert [e.value for e in at.error] == ["KPI_MODE is 'teams': set it to local or team."]
+    assert not at.metric
+
+
+def test_local_mode_served_beyond_this_computer_says_anyone_can_act(monkeypatch, store_copy):
+    from streamlit import config
+
+    monkeypatch.setenv("KPI_DB", str(store_copy))
+    monkeypatch.delenv("KPI_MODE", raising=False)
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    try:
+        at = AppTest.from_file(str(APP), default_timeout=120).run()
+    finally:
+        config.set_option("server.address", before)
+    (warning,) = [w.value for w in at.sidebar.warning]
+    assert warning.startswith("Served on 0.0.0.0 without sign-in: anyone who can reach it")
