@@ -5,24 +5,29 @@ None of this is a KPI, but much of it counts the same rows a KPI counts (the rep
 behind the median first-response time, the breaches behind SLA compliance). Those rows come from
 the registry's own formulas and the engine's prepared tables, so a definition still lives in one
 place: change the SLA targets and the heat map moves with SLA compliance. Everything runs
-set-wise through Ibis; Python only sees the grouped counts.
+set-wise through Ibis; Python only sees the grouped counts. The contact breakdowns keep their
+compiled SQL per query shape, as reports do (``aggregation.records``): their dates are
+parameters, so a new date range runs without compiling again.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
 from kpi.engine import report as engine
-from kpi.engine.aggregation import as_int, count_if
-from kpi.engine.backend import backend_of
+from kpi.engine.aggregation import as_int, count_if, records
+from kpi.engine.backend import CACHE, Slots, backend_of
+from kpi.engine.calendar import STORED_TIMES
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
-from kpi.engine.preparation import prepare_contacts, prepare_responses
+from kpi.engine.preparation import instants, prepare_clocks, prepare_contacts, prepare_responses
 from kpi.engine.profile import Profile, data_profile
 from kpi.engine.results import MetricResult
 from kpi.engine.timeline import local_date, local_time, offsets_around
@@ -93,13 +98,46 @@ def segment_values(store: Store) -> dict[str, list[str]]:
 # --- contacts: time distributions, breaches, backlog age -----------------------------------------
 
 
-def _contacts(s: Scope, filters: Filters) -> ir.Table:
-    """The engine's prepared contacts: filtered, with elapsed times and SLA outcomes.
+def _contacts(s: Scope, filters: Filters, slots: Slots) -> ir.Table:
+    """The engine's prepared contacts: filtered, with elapsed times and SLA outcomes, their
+    dates written through ``slots``.
 
     Breakdowns use the engine's own row preparation, so a definition (when a contact is
     resolved, when a target is breached) is never written twice.
     """
-    return prepare_contacts(s.backend, filters, s.context, {"elapsed"}, None, None)
+    return prepare_contacts(s.backend, filters, s.context, {"elapsed"}, None, None, (), slots)
+
+
+def _shape(
+    store: Store, s: Scope, filters: Filters, needs: set[str], *parts: Any
+) -> tuple[Any, ...]:
+    """The cache key of a breakdown's SQL, as ``report._cache_key`` keys a report's: the data
+    (or the one cursor whose temporary business-hours table the SQL reads), the store version,
+    the filters but their dates (parameters, so only which ends are set counts), as-of, settings
+    and the columns the data supports, plus ``parts`` (which breakdown, which KPIs).
+
+    The business-hours tables are brought up to date first, so the SQL is keyed by the
+    version they move the store on to (a cached query never checks them again).
+    """
+    times = prepare_clocks(s.backend, s.context, needs)
+    shared = times in (None, STORED_TIMES)
+    owner = CACHE.data_token(s.backend) if shared else CACHE.token(s.backend)
+    return (
+        "breakdowns",
+        *parts,
+        owner,
+        CACHE.version(store),
+        filters.with_dates(None, None),
+        (filters.date_from is None, filters.date_to is None),
+        s.context.as_of,
+        json.dumps(s.settings.to_dict(), sort_keys=True, default=str),
+        s.context.supported,
+    )
+
+
+def _contact_instants(s: Scope, filters: Filters) -> dict[str, datetime]:
+    """The instants ``_contacts``' SQL takes (the filters' UTC bounds)."""
+    return instants(filters, s.settings.timezone, None, None)
 
 
 def _empty(s: Scope) -> bool:
@@ -122,18 +160,27 @@ def time_distribution(
     usable = {k: f for k, f in usable.items() if f.supported_by(s.context)}
     if _empty(s) or not usable:
         return frame.assign(**{k: 0 for k in keys})
-    t = _contacts(s, filters)
-    counts = {}
+    values = {}
     for key, formula in usable.items():
         if formula.value is None:  # callers pass timed KPIs, whose formulas rank a value
             raise TypeError(f"{key} has no value to bucket by hours")
-        hours = formula.value(t, s.context)
-        counted = formula.population(t, s.context) & hours.notnull()
-        branches = [(hours <= edge, ibis.literal(i)) for i, edge in enumerate(HOUR_EDGES)]
-        bucket = ibis.cases(*branches, else_=ibis.literal(len(HOUR_EDGES)))
-        for i in range(len(labels)):
-            counts[f"{key}__{i}"] = count_if(counted & (bucket == i))
-    row = s.backend.execute(t.aggregate(**counts)).iloc[0]
+        values[key] = formula.value
+
+    def build(slots: Slots) -> ir.Table:
+        t = _contacts(s, filters, slots)
+        counts = {}
+        for key, formula in usable.items():
+            hours = values[key](t, s.context)
+            counted = formula.population(t, s.context) & hours.notnull()
+            branches = [(hours <= edge, ibis.literal(i)) for i, edge in enumerate(HOUR_EDGES)]
+            bucket = ibis.cases(*branches, else_=ibis.literal(len(HOUR_EDGES)))
+            for i in range(len(labels)):
+                counts[f"{key}__{i}"] = count_if(counted & (bucket == i))
+        return t.aggregate(**counts)
+
+    shape = _shape(store, s, filters, {"elapsed"}, "time_distribution", tuple(usable))
+    found = records(s.backend, build, shape, _contact_instants(s, filters))
+    row = found[0] if found else {}
     columns = {k: [as_int(row.get(f"{k}__{i}")) for i in range(len(labels))] for k in keys}
     return frame.assign(**columns)
 
@@ -158,19 +205,28 @@ def breach_heatmap(store: Store, filters: Filters) -> pd.DataFrame:
     variant, formula = REGISTRY["sla"].choose(s.context)
     if _empty(s) or not formula.supported_by(s.context):
         return grid.assign(day=[WEEKDAYS[d] for d in grid.weekday], breached=0, outcomes=0)
-    t = _contacts(s, filters)
-    offsets = offsets_around(s.settings.timezone, s.profile.first_day, s.profile.latest)
-    local = local_time(t.opened_at, offsets)
-    outcome = formula.population(t, s.context)
-    if formula.success is None:  # SLA is declared as a proportion; without one this is a bug
+    success = formula.success
+    if success is None:  # SLA is declared as a proportion; without one this is a bug
         raise TypeError(f"the SLA variant {variant!r} has no success rule")
-    breached = outcome & ~formula.success(t, s.context)
-    t = t.mutate(weekday=local.day_of_week.index(), hour=local.hour())
-    counts = s.backend.execute(
-        t.group_by("weekday", "hour").aggregate(
+    # The zone's offsets over the data's span: the same for every date range (and store version).
+    offsets = offsets_around(s.settings.timezone, s.profile.first_day, s.profile.latest)
+
+    def build(slots: Slots) -> ir.Table:
+        t = _contacts(s, filters, slots)
+        local = local_time(t.opened_at, offsets)
+        outcome = formula.population(t, s.context)
+        breached = outcome & ~success(t, s.context)
+        t = t.mutate(weekday=local.day_of_week.index(), hour=local.hour())
+        return t.group_by("weekday", "hour").aggregate(
             breached=count_if(breached), outcomes=count_if(outcome)
         )
-    )
+
+    shape = _shape(store, s, filters, {"elapsed"}, "breach_heatmap", variant)
+    found = records(s.backend, build, shape, _contact_instants(s, filters))
+    columns = ["weekday", "hour", "breached", "outcomes"]
+    counts = pd.DataFrame(found, columns=columns)
+    if not found:  # an empty frame's columns have no type to match the grid's on
+        counts = counts.astype("int64")
     out = grid.merge(counts, on=["weekday", "hour"], how="left").fillna(0)
     out[["breached", "outcomes"]] = out[["breached", "outcomes"]].astype(int)
     return out.assign(day=[WEEKDAYS[d] for d in out.weekday])
@@ -188,22 +244,29 @@ def backlog_age(store: Store, filters: Filters) -> pd.DataFrame:
         return pd.DataFrame({"age": [label for _, label in AGE_BUCKETS], "contacts": 0})
     _, end = filters.utc_bounds(s.settings.timezone)
     instant = min(end, s.context.as_of + timedelta(microseconds=1)) if end else s.context.as_of
-    context = Context(s.settings, instant, s.context.supported)
-    t = s.backend.table("contacts")
-    predicates = filters.segment_predicates(t)
-    if predicates:
-        t = t.filter(*predicates)
-    t = t.mutate(**contact_columns(t, context))
-    t = t.filter(t.is_open & (t.opened_at < instant))
-    age_days = (
-        ibis.literal(instant, type="timestamp").epoch_seconds() - t.opened_at.epoch_seconds()
-    ) / 86400
-    branches = [
-        (age_days < limit, ibis.literal(i)) for i, (limit, _) in enumerate(AGE_BUCKETS[:-1])
-    ]
-    grouped = t.group_by(b=ibis.cases(*branches, else_=ibis.literal(len(AGE_BUCKETS) - 1)))
-    counts = s.backend.execute(grouped.aggregate(contacts=t.count()))
-    found = dict(zip(counts["b"], counts["contacts"], strict=True))
+
+    def build(slots: Slots) -> ir.Table:
+        at = slots.timestamp("backlog_at")
+        # The instant is a parameter, so the context judging "open" takes the same slot: its
+        # stand-in while the query compiles (``Slots.used``), its value otherwise.
+        context = Context(s.settings, slots.used.get("backlog_at", instant), s.context.supported)
+        t = s.backend.table("contacts")
+        predicates = filters.segment_predicates(t)
+        if predicates:
+            t = t.filter(*predicates)
+        t = t.mutate(**contact_columns(t, context))
+        t = t.filter(t.is_open & (t.opened_at < at))
+        age_days = (at.epoch_seconds() - t.opened_at.epoch_seconds()) / 86400
+        branches = [
+            (age_days < limit, ibis.literal(i)) for i, (limit, _) in enumerate(AGE_BUCKETS[:-1])
+        ]
+        grouped = t.group_by(b=ibis.cases(*branches, else_=ibis.literal(len(AGE_BUCKETS) - 1)))
+        return grouped.aggregate(contacts=t.count())
+
+    # The dates only set the instant: the key holds the filters without them.
+    shape = _shape(store, s, filters.with_dates(None, None), set(), "backlog_age")
+    counts = records(s.backend, build, shape, {"backlog_at": instant})
+    found = {record["b"]: record["contacts"] for record in counts}
     rows = [(label, int(found.get(i, 0))) for i, (_, label) in enumerate(AGE_BUCKETS)]
     return pd.DataFrame(rows, columns=columns)
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pandas.testing import assert_frame_equal
 
 from kpi.engine import breakdowns
+from kpi.engine.backend import CACHE
 from kpi.engine.filters import Filters
 from kpi.engine.report import report
 from kpi.metrics.settings import Settings, save_settings
@@ -88,6 +90,35 @@ def test_backlog_age_adds_up_to_the_backlog(store) -> None:
         breakdowns.backlog_age(store, earlier).contacts.sum()
         == total(store, earlier, "backlog").value
     )
+
+
+CONTACT_BREAKDOWNS = (
+    breakdowns.time_distribution,
+    breakdowns.breach_heatmap,
+    breakdowns.backlog_age,
+)
+
+
+def test_a_new_date_range_reuses_the_compiled_breakdowns_with_the_same_figures(
+    store, seeded_db: Path
+) -> None:
+    before = [breakdown(store, PERIOD) for breakdown in CONTACT_BREAKDOWNS]  # compiled (or kept)
+    compiled = CACHE.compilations
+    got = [breakdown(store, MARCH) for breakdown in CONTACT_BREAKDOWNS]
+    # A range without contacts has the same shape too: an empty heat map, no new query.
+    nothing = Filters(date_from=date(2020, 1, 1), date_to=date(2020, 1, 31))
+    assert breakdowns.breach_heatmap(store, nothing).outcomes.sum() == 0
+    assert CACHE.compilations == compiled  # the dates are parameters of the same SQL
+    assert not got[0].equals(before[0]) and not got[1].equals(before[1])
+    # The same data in another store has SQL of its own: compiled afresh, the same figures.
+    fresh = open_store(seeded_db)
+    try:
+        expected = [breakdown(fresh, MARCH) for breakdown in CONTACT_BREAKDOWNS]
+    finally:
+        fresh.close()
+    assert CACHE.compilations == compiled + len(CONTACT_BREAKDOWNS)
+    for reused, compiled_afresh in zip(got, expected, strict=True):
+        assert_frame_equal(reused, compiled_afresh)
 
 
 @pytest.mark.parametrize(("score", "key"), [("csat", "csat"), ("ces", "ces"), ("nps", "nps")])
