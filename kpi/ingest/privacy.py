@@ -234,10 +234,15 @@ MAX_COLLEAGUES = 300
 _NEVER = r"([^\s\S])([^\s\S])"  # matches nothing (RE2 and re), with the two groups a name has
 _SPECIAL = r"([\\.^$|?*+()\[\]{}-])"
 _ESCAPE = r"\\\1"  # a backslash, then the character
-_SPLIT = r"[ \t\n\r\f\v,]+"  # spelt out: RE2's \\s has no \\v, Python's has
-#: What ``strip`` and SQL's ``trim`` take off a name cell's ends: ASCII blanks, in both engines
+#: Spaces other than ASCII's that a name may be written with (no-break, thin, em, ideographic):
+#: literal characters, which both RE2 and Python read in a character class.
+WIDE_SPACES = (
+    "\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+)
+_SPLIT = "[ \\t\\n\\r\\f\\v," + WIDE_SPACES + "]+"  # spelt out: RE2's \\s is ASCII and has no \\v
+#: What ``strip`` and SQL's ``trim`` take off a name cell's ends, the same in both engines
 #: (Python's own ``strip()`` takes more, SQL's ``trim()`` only spaces).
-BLANKS = " \t\n\r\f\v"
+BLANKS = " \t\n\r\f\v" + WIDE_SPACES
 _OWN_NAME = f"\\1{NAME_MARK}\\2"
 #: A part of a name is searched for alone when it has this many letters at least.
 MIN_PART_LETTERS = 3
@@ -340,7 +345,7 @@ def _name_pattern_sql(names: str, p: Params) -> str:
 
 
 #: Name cells are split on these (``_SPLIT``'s characters) to look for their parts in text.
-_SEPARATORS = ("\t", "\n", "\r", "\f", "\v", ",")
+_SEPARATORS = ("\t", "\n", "\r", "\f", "\v", ",", *WIDE_SPACES)
 #: A name with more parts than this may be in any text (its parts are not all looked for).
 PARTS_LOOKED_FOR = 4
 

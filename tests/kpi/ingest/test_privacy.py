@@ -367,7 +367,7 @@ _PIECES = st.sampled_from(
         "Jane", "jane", "JANE", "Smith", "smith", "Li", "Na", "Li Na", "Zoë", "O'Neil", "Okonjo",
         "Jane Smith", "jane smith", "Sarah Jones", "Dev", "Patel", "Hi", "hi", "Regards,", "Mr",
         "Mrs", "account", "order", "ticket", "#", ":", "12345678", "07700 900123", "2025-03-03",
-        "a@b.co", "SW1A 1AA", " ", "  ", ",", ", ", "-", "\n", "\t", "'s", ".", "[name]", "n/a",
+        "a@b.co", "SW1A 1AA", " ", "  ", ",", ", ", "-", "\u00a0", "\u3000", "\n", "\t", "'s", ".", "[name]", "n/a",
     ]
 )  # fmt: skip
 _TEXTS = st.lists(_PIECES, max_size=12).map("".join)
@@ -448,3 +448,11 @@ def test_no_case_of_the_corpus_survives_into_the_stored_contacts(tmp_path):
     assert all("Ana" not in s and "Lima" not in s and s.startswith("[name]:") for s in subjects)
     assert "[name] here, [account number]" in quarantined  # a quarantined row is kept as safe
     assert "Emily" not in quarantined and "12345678" not in quarantined
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u2003", "\u3000"])
+def test_a_name_written_with_a_wide_space_is_found_by_its_parts_in_both_engines(con, space):
+    names = [f"Jane{space}Roe", f"{space}Okafor{space}"]
+    text = "Roe called; Okafor too"
+    assert scrub(text, names) == "[name] called; [name] too"
+    assert _scrub_in_sql(con, text, names) == "[name] called; [name] too"
