@@ -169,14 +169,20 @@ def _is_number(value: Any) -> bool:
     )
 
 
-def _headers(value: Any) -> tuple[str, ...]:
+def _one_or_more(value: Any, wanted: str) -> tuple[str, ...]:
+    """A text or a non-empty list of texts, as a tuple; else "must be ``wanted``"."""
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise Unfit(
-        'must be a header, a list of headers or a table, e.g. "Ticket ID" or '
-        f'{{ column = "Tags", contains = "complaint" }}, not {describe(value)}'
+    raise Unfit(f"must be {wanted}, not {describe(value)}")
+
+
+def _headers(value: Any) -> tuple[str, ...]:
+    return _one_or_more(
+        value,
+        'a header, a list of headers or a table, e.g. "Ticket ID" or '
+        '{ column = "Tags", contains = "complaint" }',
     )
 
 
@@ -433,13 +439,8 @@ class Responses(_Table):
 
 def _where_values(value: Any) -> tuple[str, ...]:
     """The value(s) an event's column must hold for a [rollup] field to look at it."""
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise Unfit(
-        'must be a value or a list of values, e.g. "Resolve ticket" or ["Resolved", "Closed"], '
-        f"not {describe(value)}"
+    return _one_or_more(
+        value, 'a value or a list of values, e.g. "Resolve ticket" or ["Resolved", "Closed"]'
     )
 
 

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import duckdb
 
+from kpi.ingest.rates import COUNTS_KEPT
 from kpi.store.connection import Store
 
 
@@ -109,8 +110,8 @@ def _example(problem: str, example: str) -> str:
     return example
 
 
-#: The words ending a data-quality warning whose values were kept (``kpi.ingest.rates``).
-KEPT = "the counts were kept"
+#: The words ending a data-quality warning whose values were kept.
+KEPT = COUNTS_KEPT
 
 
 def absent_columns(columns: Mapping[str, Sequence[str]], present: Container[str]) -> list[str]:

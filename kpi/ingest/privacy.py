@@ -321,11 +321,9 @@ def replace_names(text: str, names: Iterable[str], mark: str, keep: Iterable[str
 
 def _name_pattern_sql(names: str, p: Params) -> str:
     """``name_pattern`` built in SQL from a list column, row by row (NULL when it is empty)."""
-    letters = f"regexp_matches(x, {p(f'[{LETTER}](?s:.*)[{LETTER}]')})"
     three = f"regexp_matches(x, {p(f'[{LETTER}](?s:.*)[{LETTER}](?s:.*)[{LETTER}]')})"
-    no_one = f"lower(x) NOT IN ({', '.join(p(w) for w in sorted(NO_ONE))})"
-    is_name = f"lambda x: {letters} AND {no_one}"
-    is_part = f"lambda x: {three} AND {no_one}"
+    is_name = f"lambda x: {_is_name_sql('x', p)}"
+    is_part = f"lambda x: {three} AND {_is_name_sql('x', p)}"
     kept = f"list_filter(list_transform({names}, lambda x: {_trim('x', p)}), {is_name})"
     escaped = f"lambda x: regexp_replace(x, {p(_SPECIAL)}, {p(_ESCAPE)}, 'g')"
     wholes = f"list_transform({kept}, {escaped})"

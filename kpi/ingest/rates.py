@@ -25,6 +25,10 @@ from kpi.ingest.mapping_schema import DURATION_UNITS
 from kpi.ingest.parsing import Params, duration_sql
 from kpi.store.schema import field_map
 
+#: How every warning of this module ends: the values it questions were kept, not emptied (the
+#: import summary lists such warnings apart, ``kpi.ingest.outcome``).
+COUNTS_KEPT = "the counts were kept"
+
 if TYPE_CHECKING:  # layouts and staging import this module
     from kpi.ingest.layouts import ColumnSpec, Layout
     from kpi.ingest.staging import Staged
@@ -227,7 +231,7 @@ def _warn_lone_fractions(
     p = Params("f")
     message = (
         f"{spec.columns[0].replace('%', '%%')} %s is read as %s%% of {spec.percent_of}; if it "
-        "means a fraction, write it as a percentage (e.g. 90 for 0.9); the counts were kept"
+        f"means a fraction, write it as a percentage (e.g. 90 for 0.9); {COUNTS_KEPT}"
     )
     raw = f"{name}__raw"
     cur.execute(
@@ -256,7 +260,7 @@ def _count_issues(cur: duckdb.DuckDBPyConnection, staged: Staged, issues: str) -
         if name not in staged.present or spec is None or spec.percent_of or spec.average_of:
             continue
         p = Params("o")
-        message = f"{name} %s is more than offered %s; the counts were kept"
+        message = f"{name} %s is more than offered %s; {COUNTS_KEPT}"
         cur.execute(
             f"""INSERT INTO {issues}
             SELECT _row, {p(spec.columns[0])}, CAST({name} AS VARCHAR),
@@ -291,7 +295,7 @@ def _rate_issues(
     # printf's format: a % in the header ("Abandon %") is written %%.
     message = (
         f"{header.replace('%', '%%')} says %s but {name} / {weight_name} is %.2f{unit} "
-        "(%s of %s); the counts were kept"
+        f"(%s of %s); {COUNTS_KEPT}"
     )
     cur.execute(
         f"""INSERT INTO {issues}

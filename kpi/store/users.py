@@ -192,11 +192,16 @@ def may_see(store: Store, user: User, learner: str) -> bool:
     """A learner sees their own reflections, a supervisor also their learners', an admin all."""
     if user.role == "admin" or is_person(user, learner):
         return True
-    return user.may("review") and any(is_person(u, learner) for u in supervised_by(store, user))
+    return user.may("review") and _supervises_name(store, user, learner)
 
 
 def may_sign_off(store: Store, user: User, learner: str) -> bool:
     """Only a supervisor of that learner signs off their reflection, never the learner."""
     if not user.may("review") or is_person(user, learner):
         return False
+    return _supervises_name(store, user, learner)
+
+
+def _supervises_name(store: Store, user: User, learner: str) -> bool:
+    """Whether ``user`` supervises the person ``learner`` names (by name or agent name)."""
     return any(is_person(u, learner) for u in supervised_by(store, user))
