@@ -28,19 +28,37 @@ from kpi.store.connection import Store, default_path, open_store
 
 @st.cache_resource(show_spinner=False)
 def store() -> Store:
-    """One connection per process (DuckDB allows one writer); each thread gets its cursor."""
-    return open_store(default_path())
+    """One store per process (DuckDB allows one writer); each thread gets its cursor. It is
+    shared: it lets go of the file when a `kpi` command asks (kpi.store.sharing)."""
+    return open_store(default_path(), shared=True)
 
 
-def store_problem() -> str | None:
-    """Why the store cannot be opened (locked, damaged, read-only, not a store), else None.
+@contextmanager
+def page_run() -> Iterator[str | None]:
+    """Hold the store for one run of the page; yields why it cannot be opened (locked,
+    damaged, read-only, not a store), else None.
 
-    A failed open is not cached, so the next rerun tries again (the lock may have gone)."""
+    While a `kpi` command is importing into the store the run waits, saying so in a box that
+    goes when the store is back; the page then shows the new data. A failed open is not cached,
+    so the next rerun tries again (the lock may have gone)."""
+    waiting = st.empty()
+
+    def say(message: str) -> None:
+        waiting.info(message, icon="⏳")
+
     try:
-        store()
+        held = store()
+        lease = held.lease(say)
+        lease.__enter__()
     except StoreError as problem:
-        return str(problem)
-    return None
+        waiting.empty()
+        yield str(problem)
+        return
+    waiting.empty()
+    try:
+        yield None
+    finally:
+        lease.__exit__(None, None, None)
 
 
 def store_changed() -> None:

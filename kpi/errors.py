@@ -70,6 +70,9 @@ class ImportProblem(KpiError):
 class StoreError(KpiError):
     """The store cannot be opened or used; the message says what to do."""
 
+    #: The PID of the process holding the store's lock, when that is the problem.
+    holder: int | None = None
+
 
 class UndoRefused(KpiError):
     """The batch cannot be undone as things stand; the message says what to do first."""

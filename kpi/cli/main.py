@@ -379,11 +379,23 @@ def _reader_gone() -> int:
     return 0
 
 
+def _say_when_waiting() -> None:
+    """A store the dashboard holds is asked for and waited for: say so, not a silent pause."""
+    from kpi.store import sharing  # here, not at the top: `kpi --help` stays quick
+
+    sharing.command_notice = _waiting
+
+
+def _waiting(message: str) -> None:
+    print(f"kpi: {printable(message)}", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     command = words[0] if words and words[0] in LIGHT_COMMANDS | HEAVY_COMMANDS.keys() else None
     args = build_parser(command).parse_args(words)
     try:
+        _say_when_waiting()
         return int(args.func(args) or 0)
     except KpiError as problem:  # every mistake a user can make: one line, exit 2
         return _fail(str(problem).strip().splitlines()[0])

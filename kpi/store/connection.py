@@ -13,6 +13,7 @@ import re
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,9 +22,10 @@ from typing import Any
 import duckdb
 
 from kpi.errors import StoreError, disk_full
-from kpi.store import scratch
+from kpi.store import scratch, sharing
 from kpi.store.location import default_path as default_path  # where it always was
 from kpi.store.schema import DERIVED_TABLES, KINDS, key_field, stored_columns
+from kpi.store.sharing import Notice, Sharing
 
 #: DuckDB would otherwise take up to 80% of RAM; capped, it spills big imports to disk and a
 #: laptop stays usable. Override with $KPI_MEMORY_LIMIT (e.g. "8GB").
@@ -234,25 +236,92 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class Store:
-    """An open store. Use ``cursor()`` per thread; ``transaction()`` for atomic writes."""
+    """An open store. Use ``cursor()`` per thread; ``transaction()`` for atomic writes.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: str) -> None:
-        self.con = con
+    A shared store (the dashboard's, ``open_store(shared=True)``) opens its connection when it
+    is first used and closes it when a `kpi` command asks for the file (kpi.store.sharing); a
+    page run holds ``lease()`` so that the connection is not closed under it."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection | None,
+        path: str,
+        opener: Callable[[], duckdb.DuckDBPyConnection] | None = None,
+    ) -> None:
+        self._con = con
         self.path = path
         self._local = threading.local()
         self.write_lock = threading.Lock()
+        self._opener = opener
+        self._generation = 0  # bumped when a shared store lets go: cursors of before are gone
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self.sharing: Sharing | None = None
+        if opener is not None:
+            self.sharing = Sharing(path, self._let_go, lambda: self._con is not None)
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self.sharing is None:
+            assert self._con is not None
+            return self._con
+        self.sharing.used()
+        with self.sharing.guard:
+            return self._open(None)
+
+    def _open(self, notice: Notice | None) -> duckdb.DuckDBPyConnection:
+        """A shared store's connection, opened (waiting for a `kpi` command) when it is closed."""
+        assert self._opener is not None and self.sharing is not None
+        if self._con is None:
+            self._con = _wait_for_command(self.path, self._opener, notice)
+            self.sharing.opened()
+        return self._con
+
+    def _let_go(self) -> None:
+        """Close a shared store's connection and every cursor on it (under the sharing guard)."""
+        for cur in self._cursors:
+            with contextlib.suppress(duckdb.Error):
+                cur.close()
+        self._cursors.clear()
+        if self._con is not None:
+            self._con.close()
+        self._con = None
+        self._generation += 1
+
+    @contextmanager
+    def lease(self, notice: Notice | None = None) -> Iterator[None]:
+        """Use a shared store for a while (a page run): its connection stays open meanwhile.
+        Waits, calling ``notice`` once with why, while a `kpi` command has the file. A store
+        that is not shared is always open."""
+        if self.sharing is None:
+            yield
+            return
+        self.sharing.enter(notice)
+        try:
+            with self.sharing.guard:
+                self._open(notice)
+        except BaseException:
+            self.sharing.abandon()
+            raise
+        try:
+            yield
+        finally:
+            self.sharing.leave()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        cur = getattr(self._local, "cursor", None)
-        if cur is None:
-            cur = self.con.cursor()
-            self._local.cursor = cur
+        con = self.con
+        local = self._local
+        cur = getattr(local, "cursor", None)
+        if cur is None or getattr(local, "generation", None) != self._generation:
+            cur = con.cursor()
+            local.cursor, local.generation = cur, self._generation
+            if self.sharing is not None:
+                self._cursors.append(cur)
         return cur
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction on a fresh cursor: committed on success, rolled back on any error."""
-        with self.write_lock:
+        with self.lease(), self.write_lock:
             cur = self.con.cursor()
             cur.execute("BEGIN TRANSACTION")
             try:
@@ -266,7 +335,12 @@ class Store:
                 cur.close()
 
     def close(self) -> None:
-        self.con.close()
+        if self.sharing is None:
+            self.con.close()
+            return
+        with self.sharing.guard:
+            self._let_go()
+        self.sharing.stop()
 
     # --- small typed accessors -------------------------------------------------------------
 
@@ -337,11 +411,15 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("COMMIT")
 
 
-def open_store(path: str | Path | None = None, *, read_only: bool = False) -> Store:
+def open_store(
+    path: str | Path | None = None, *, read_only: bool = False, shared: bool = False
+) -> Store:
     """Open (creating and migrating as needed) the store at ``path``; ':memory:' works too.
 
     Raises ``StoreError`` with one line saying what is wrong and what to do when the path is
-    not a DuckDB store, or the store is locked, read-only, damaged or on a full disk.
+    not a DuckDB store, or the store is locked, read-only, damaged or on a full disk. A store
+    the dashboard holds is asked for and waited for (kpi.store.sharing). ``shared`` (the
+    dashboard's) opens when first used and lets go when a `kpi` command asks.
     """
     target = str(path) if path is not None else str(default_path())
     new = False
@@ -349,8 +427,18 @@ def open_store(path: str | Path | None = None, *, read_only: bool = False) -> St
         target = str(Path(target).expanduser())
         _check_usable(Path(target), read_only)
         new = not Path(target).exists()
+    if shared and target != ":memory:":
+        return Store(None, target, opener=lambda: _connect(target, read_only, new))
+    return Store(_connect(target, read_only, new, wait=True), target)
+
+
+def _connect(
+    target: str, read_only: bool, new: bool, wait: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """A configured, migrated connection to the store; with ``wait``, a store the dashboard
+    holds is asked for and waited for."""
     try:
-        con = duckdb.connect(target, read_only=read_only, config=CONNECT_CONFIG)
+        con = _connect_or_wait(target, read_only, wait)
     except duckdb.Error as exc:
         _forget(target, new, exc)
         raise _store_error(target, exc) from None
@@ -365,7 +453,44 @@ def open_store(path: str | Path | None = None, *, read_only: bool = False) -> St
         if isinstance(exc, duckdb.Error):
             raise _store_error(target, exc) from None
         raise
-    return Store(con, target)
+    return con
+
+
+def _connect_or_wait(target: str, read_only: bool, wait: bool) -> duckdb.DuckDBPyConnection:
+    def connect() -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(target, read_only=read_only, config=CONNECT_CONFIG)
+
+    try:
+        return connect()
+    except duckdb.Error as exc:
+        holder = sharing.lock_holder(exc)
+        seconds = sharing.wait_seconds()
+        if not wait or holder is None or not seconds or not sharing.shares(target, holder):
+            raise
+        return sharing.wait_for_dashboard(target, holder, connect, sharing.command_notice, seconds)
+
+
+def _wait_for_command(
+    target: str, opener: Callable[[], duckdb.DuckDBPyConnection], notice: Notice | None
+) -> duckdb.DuckDBPyConnection:
+    """The dashboard's connection, waiting (saying so once) while a `kpi` command holds the
+    store, for up to $KPI_STORE_WAIT seconds; then the command's lock is the error."""
+    deadline = time.monotonic() + sharing.wait_seconds()
+    said = False
+    while True:
+        try:
+            return opener()
+        except StoreError as problem:
+            holder = problem.holder
+            if holder is None or time.monotonic() >= deadline:
+                raise
+            if not said and notice is not None:
+                notice(
+                    f"Another program (PID {holder}), such as a `kpi import`, is using the "
+                    "store; this page continues when it has finished."
+                )
+                said = True
+            time.sleep(sharing.POLL_SECONDS)
 
 
 #: The names DuckDB gives its spill files (``duckdb_temp_storage-*.tmp``, ``duckdb_temp_block-*``).
@@ -409,7 +534,6 @@ _OTHER_FORMATS = (
     (b"PAR1", "it is a Parquet file"),
 )
 _ANOTHER_DB = "give --db a .duckdb file or a new path"
-_LOCKED = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 _READ_ONLY = ("Permission denied", "Operation not permitted", "Read-only file system")
 #: What DuckDB says of a damaged file, and how the message puts it.
 _DAMAGED = {
@@ -487,13 +611,15 @@ def _store_error(target: str, exc: BaseException) -> StoreError:
     """One line for a store DuckDB (or the file system) refused, saying which and what to do."""
     text = str(exc)
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    locked = _LOCKED.search(text)
+    locked = sharing.LOCKED.search(text)
     if locked:
         pid = locked["pid"]
-        return StoreError(
+        error = StoreError(
             f"the store {target} is locked by another process (PID {pid}); close the dashboard "
             f"or the other `kpi` command (PID {pid}) using it, or use another --db"
         )
+        error.holder = int(pid)  # the dashboard waits for it to finish
+        return error
     if disk_full(exc) is not None:
         return StoreError(
             f"the disk is full: the store {target} cannot be written; free some space and try again"

@@ -42,6 +42,8 @@ def test_a_store_locked_by_a_kpi_command_is_said_once_and_the_app_recovers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = a_store(tmp_path / "team.duckdb")
+    # A page waits for a `kpi` command to finish, up to $KPI_STORE_WAIT seconds (a test's 1 s).
+    monkeypatch.setenv("KPI_STORE_WAIT", "1")
     with held_by_another_process(db) as pid:
         at = start(db, monkeypatch)
         message = the_one_error(at)
