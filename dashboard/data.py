@@ -44,7 +44,7 @@ def page_run() -> Iterator[str | None]:
     waiting = st.empty()
 
     def say(message: str) -> None:
-        waiting.info(message, icon="⏳")
+        waiting.info(message, icon=":material/hourglass_top:")
 
     try:
         held = store()
