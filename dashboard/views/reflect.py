@@ -27,6 +27,7 @@ from kpi.evidence.reflections import Reflection, SmartAction
 from kpi.insights import Insight
 from kpi.metrics.registry import KEYS, REGISTRY
 from kpi.store import annotations as annotation_store
+from kpi.store import users
 
 EDITING = "reflect.editing"
 #: Session key prefix of the reflection as the editor opened it (the version a save is based on).
@@ -41,8 +42,15 @@ def learner() -> tuple[str, int]:
     """Who is reflecting, and at which level (Level 2 explains and applies; Level 3 analyses,
     evaluates and shows impact)."""
     left, right = st.columns([2, 1])
-    default = auth.me(data.store()) or ""
-    name = left.text_input("Learner", value=default, key="reflect.learner", max_chars=80)
+    user = auth.current_user(data.store())
+    if user is not None:
+        # Team mode: the signed-in person reflects as themselves; a typed name would let
+        # anyone write (and send for review) in someone else's name.
+        left.text_input("Learner", value=user.name, disabled=True, key="reflect.signed_in")
+        name = user.name
+    else:
+        default = auth.me(data.store()) or ""
+        name = left.text_input("Learner", value=default, key="reflect.learner", max_chars=80)
     choices.bind("level", "reflect.level", (2, 3), 2)
     level = right.radio(
         "Level", (2, 3), horizontal=True, key="reflect.level", format_func=lambda v: f"Level {v}"
@@ -88,10 +96,12 @@ def choose_draft() -> Reflection | None:
     """A draft to write, or a reflection that changed after sign-off or was signed off (an
     edit voids the sign-off: said above the form)."""
     editable = (*reflections.EDITABLE, "reviewed")
+    user = auth.current_user(data.store())
     drafts = [
         r
         for r in auth.visible(data.store(), reflections.journal(data.store()))
-        if r.status in editable
+        # Team mode: only the author edits; a supervisor comments and signs off on Evidence.
+        if r.status in editable and (user is None or users.is_person(user, r.learner))
     ]
     if not drafts:
         st.info("No draft yet: start one from an insight above.")
