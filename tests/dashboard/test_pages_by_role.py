@@ -123,9 +123,8 @@ def test_the_evidence_journal_shows_each_person_only_the_reflections_they_may_se
     at = signed_in_as(subject, team_db, monkeypatch)
     at.switch_page("views/evidence.py").run()
     assert not at.exception, at.exception
-    journal = at.dataframe[0].value
-    titles = {t for t in ("Amelia's March reflection", "Daniel's March reflection")
-              if journal.astype(str).apply(lambda c: c.str.contains(t, regex=False)).any().any()}  # fmt: skip
+    cells = " | ".join(at.dataframe[0].value.astype(str).to_numpy().ravel())
+    titles = {t for t in ("Amelia's March reflection", "Daniel's March reflection") if t in cells}
     assert titles == sees
 
 
