@@ -20,7 +20,7 @@ import duckdb
 
 from kpi.errors import ImportProblem, printable
 from kpi.ingest import rollup, validation
-from kpi.ingest.intervals import key_from_values
+from kpi.ingest.intervals import duplicate_reason_sql, key_from_values
 from kpi.ingest.limits import ImportLimits
 from kpi.ingest.parsing import Params
 from kpi.ingest.privacy import scrub
@@ -425,10 +425,15 @@ def _mark_duplicates(cur: duckdb.DuckDBPyConnection, checked: Checked) -> int:
           AND _row NOT IN (SELECT _row FROM {checked.issues_table} WHERE fatal)"""
     )
     if duplicates == "quarantine":
+        # A repeated interval is said as the file writes it (kpi.ingest.intervals).
+        plain = (f"printf('duplicate {key} %s (first at row %d)', a.id, a.kept)", "a.id")
+        reason, value = duplicate_reason_sql(staged, "s", "f") or plain
         cur.execute(
             f"""INSERT INTO {checked.issues_table}
-            SELECT _row, ?, id, printf('duplicate {key} %s (first at row %d)', id, kept), true
-            FROM {accepted} WHERE rank > 1""",
+            SELECT a._row, ?, {value}, {reason}, true
+            FROM {accepted} a JOIN {staged.table} s ON s._row = a._row
+            JOIN {staged.table} f ON f._row = a.kept
+            WHERE a.rank > 1""",
             [key],
         )
     rolled_up = 0

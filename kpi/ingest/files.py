@@ -19,7 +19,7 @@ import stat
 import uuid
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,12 @@ class RawTable:
     skipped_lines: int = 0
     #: Rows (and rejected lines) already carry the sheet's row numbers (a formatted XLSX report).
     sheet_rows: bool = False
+    #: A report's lines that are not records (group headings, subtotals, totals, footers): the
+    #: sheet row and first filled cell of each, kept after ``skip_lines_matching`` drops the
+    #: known ones, since they bound the report's groups (``kpi.ingest.report_groups``).
+    report_lines: list[tuple[int, str]] = field(default_factory=list)
+    #: What reading did to the rows that the import must say (a grouping column filled down).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
@@ -293,10 +299,13 @@ def read_export(
     *,
     sheet: str | None = None,
     limits: ImportLimits | None = None,
+    is_header: HeaderTest | None = None,
 ) -> RawTable:
     """Read ``path`` into a new temporary table on ``con`` and return its description.
 
-    ``limits`` bound what a workbook may declare or inflate to (``kpi.ingest.limits``)."""
+    ``limits`` bound what a workbook may declare or inflate to (``kpi.ingest.limits``).
+    ``is_header`` says whether a row of a workbook holds the columns the import expects, so a
+    report's title lines, however many cells they spread over, are not taken for its header."""
     limits = limits or ImportLimits()
     path = Path(path)
     check_regular_file(path)
@@ -307,7 +316,7 @@ def read_export(
     try:
         kind = sniff_kind(head)
         if kind == "xlsx":
-            return _read_xlsx(con, path, sheet, limits)
+            return _read_xlsx(con, path, sheet, limits, is_header)
         return _read_csv(con, path, head)
     except ImportProblem as problem:
         if problem.message.startswith(display_name(path)):
@@ -701,7 +710,11 @@ def _first_header(
 
 
 def _read_xlsx(
-    con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None, limits: ImportLimits
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    sheet: str | None,
+    limits: ImportLimits,
+    is_header: HeaderTest | None = None,
 ) -> RawTable:
     workbook = _open_workbook(path, limits)
     try:
@@ -710,7 +723,7 @@ def _read_xlsx(
             if found is None:
                 raise ImportProblem("the workbook has no sheet with data (every sheet is empty).")
             worksheet, index, header = found
-            index, header, titles = past_title_block(worksheet, index, header)
+            index, header, titles = past_title_block(worksheet, index, header, is_header=is_header)
             headers = _clean_headers(header)
             width = len(headers)
             data, sheet_rows = _data_rows(worksheet, index, width, limits)
@@ -730,6 +743,7 @@ def _read_xlsx(
     raw = RawTable(
         table, headers, "xlsx", None, rejected, skipped_lines=titles, sheet_rows=titles > 0
     )
+    raw.report_lines = [(r.line, _first_cell(r.raw)) for r in rejected]
     raw._rows = len(frame)
     return raw
 
@@ -811,13 +825,28 @@ def _filled(row: Sequence[object]) -> list[str]:
     return [text for v in row if v is not None and (text := str(v).strip())]
 
 
+#: Whether a row's cells (as headers) hold the columns an import expects.
+HeaderTest = Callable[[list[str]], bool]
+
+
 def past_title_block(
-    worksheet: Any, index: int, header: list[object], max_rows: int = REPORT_TITLE_ROWS
+    worksheet: Any,
+    index: int,
+    header: list[object],
+    max_rows: int = REPORT_TITLE_ROWS,
+    is_header: HeaderTest | None = None,
 ) -> tuple[int, list[object], int]:
     """(header row index, header cells, title lines above it) of a sheet whose first line is
-    ``header`` at ``index``. A first line of one cell under which a row of two or more cells
-    follows is a report's title block: the header is that wider row. A first line of two or
-    more cells is the header, as for any table (and a one-column sheet stays one column)."""
+    ``header`` at ``index``. When ``is_header`` says the first line is not the header and a row
+    under it is, the lines above that row are a report's title block, however many cells each
+    spreads over ("Cases by Owner" | "Acme Ltd"). Otherwise a first line of one cell under which
+    a row of two or more cells follows is a title block: the header is that wider row. A first
+    line of two or more cells is the header, as for any table (and a one-column sheet stays
+    one column)."""
+    if is_header is not None and not is_header(_clean_headers(header)):
+        found = _expected_header_below(worksheet, index, max_rows, is_header)
+        if found is not None:
+            return found
     if len(_filled(header)) != 1:
         return index, header, 0
     titles = 1
@@ -828,6 +857,26 @@ def past_title_block(
             return index + offset, list(row), titles
         titles += filled == 1
     return index, header, 0
+
+
+def _expected_header_below(
+    worksheet: Any, index: int, max_rows: int, is_header: HeaderTest
+) -> tuple[int, list[object], int] | None:
+    """The first row under ``index`` that ``is_header`` accepts, with the number of filled
+    lines above it (the first line included); None when no row within ``max_rows`` is one."""
+    titles = 1
+    rows = worksheet.iter_rows(min_row=index + 1, max_row=index + max_rows, values_only=True)
+    for offset, row in enumerate(rows, start=1):
+        if _filled(row) and is_header(_clean_headers(row)):
+            return index + offset, list(row), titles
+        titles += bool(_filled(row))
+    return None
+
+
+def _first_cell(line: str) -> str:
+    """The first filled cell of a report line set aside (written as one CSV line)."""
+    cells = next(csv.reader([line]), [])
+    return next((c.strip() for c in cells if c.strip()), "")
 
 
 def summary_row(row: Sequence[object]) -> str | None:

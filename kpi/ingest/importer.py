@@ -32,6 +32,7 @@ from kpi.ingest.outcome import (
     top_reasons,
     undated_answers,
 )
+from kpi.ingest.report_groups import fill_down, header_test
 from kpi.ingest.staging import source_positions, stage
 from kpi.store.connection import Store
 
@@ -94,8 +95,12 @@ def import_file(
         cur = store.con.cursor()
         try:
             report("reading", 0.05)
-            raw = read_export(cur, path, sheet=_sheet(mapping_layout, layout), limits=limits)
+            # A report's header is the first row with the expected columns, under any title.
+            expected = header_test(mapping_layout, layout)
+            sheet = _sheet(mapping_layout, layout)
+            raw = read_export(cur, path, sheet=sheet, limits=limits, is_header=expected)
             chosen = mapping_layout or choose_layout(raw.headers, name, layout, None)
+            fill_down(cur, raw, chosen)  # a formatted report's grouping columns
             raw.skip_lines_matching(chosen.ignore_lines)
             raw.number_rows(cur)
             return _import_table(cur, store, raw, chosen, name, sha, report, limits, imported_by)
@@ -133,7 +138,7 @@ def _import_table(
     report("loading", 0.7)
     result = load(cur, checked, sha=sha, pseudonym_key=store.pseudonym_key, imported_by=imported_by)
     undated = undated_answers(cur, result.batch_id) if result.batch_id is not None else None
-    result.notes = [*checked.notes, *([undated] if undated else [])]
+    result.notes = [*raw.notes, *checked.notes, *([undated] if undated else [])]
     if layout.missing_columns == "ignore":  # an absent column is not an error: say so instead
         specs = {name: spec.columns for name, spec in layout.columns.items()}
         result.absent_columns = absent_columns(specs, positions)

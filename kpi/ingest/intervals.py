@@ -43,3 +43,33 @@ def key_from_values(cur: duckdb.DuckDBPyConnection, staged: Staged) -> None:
         f"""UPDATE {staged.table} SET interval_id = concat_ws(' ', {", ".join(parts)})
         WHERE interval_start IS NOT NULL"""
     )
+
+
+def duplicate_reason_sql(staged: Staged, repeat: str, first: str) -> tuple[str, str] | None:
+    """SQL of (the reason, the value) a repeated interval is set aside with, over the staging
+    rows ``repeat`` and ``first`` (aliases) and ``a`` (the duplicates table, with ``_row`` and
+    ``kept``): both rows, the queue and agent, and the start as the file writes it on each,
+    never the UTC key (09:00 in London summer time is 08:00 UTC). None when the key is not made
+    here (a mapping's own ``interval_id`` column is the file's text already)."""
+    layout = staged.layout
+    spec = layout.columns.get("interval_id")
+    if layout.kind != INTERVALS or spec is None or spec.columns != interval_key(layout.columns):
+        return None
+    columns = {n: staged.source_column(n) for n in KEY_PARTS[1:] if n in staged.present}
+    named = [
+        f"CASE WHEN {repeat}.{column} IS NOT NULL "
+        f"THEN printf('{name} ''%s''', left({repeat}.{column}, 60)) END"
+        for name, column in columns.items()
+    ]
+    who = "'the interval'"
+    if named:
+        who = f"coalesce(nullif(concat_ws(', ', {', '.join(named)}), ''), {who})"
+    start = staged.source_column("interval_start")
+    written, first_written = f"left({repeat}.{start}, 60)", f"left({first}.{start}, 60)"
+    reason = f"""printf('duplicate interval_id: rows %d and %d are both %s %s', a.kept, a._row,
+        {who}, CASE WHEN {first_written} = {written}
+                    THEN printf('at ''%s'' (as the file writes it)', {written})
+                    ELSE printf('at the same start, written ''%s'' and ''%s''',
+                                {first_written}, {written}) END)"""
+    value = ", ".join([f"{repeat}.{start}", *(f"{repeat}.{c}" for c in columns.values())])
+    return reason, f"concat_ws(' ', {value})"

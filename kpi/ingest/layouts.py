@@ -117,6 +117,8 @@ class Layout:
     null_values: tuple[str, ...] = ()
     duplicates: str = "quarantine"  # or "keep_last" for event logs (one row per update)
     ignore_lines: str | None = None
+    #: Headers a formatted report may be grouped by (shown once per group): filled down.
+    fill_down: tuple[str, ...] = ()
     sheet: str | None = None
     missing_columns: str = "error"  # or "ignore": absent columns leave their field empty
     responded_at: str | None = None  # canonical contact field that dates linked responses
@@ -247,6 +249,7 @@ def parse_layout(data: dict[str, Any], where: str, *, builtin: bool = False) -> 
         null_values=doc.null_values,
         duplicates=doc.duplicates,
         ignore_lines=doc.ignore_lines,
+        fill_down=doc.fill_down,
         sheet=doc.sheet,
         missing_columns=doc.missing_columns,
         responded_at=doc.responses.responded_at,

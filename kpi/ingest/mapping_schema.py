@@ -529,6 +529,9 @@ class MappingDocument(_Table):
     detect: Detect | None = None
     duplicates: Annotated[str, _one_of(DUPLICATES)] = "quarantine"
     ignore_lines: Pattern | None = None
+    #: A formatted report's grouping columns: shown on a group's first row only, so their
+    #: empty cells on its other rows take that row's value (``kpi.ingest.report_groups``).
+    fill_down: Annotated[tuple[str, ...], _strings('a list of headers, e.g. ["Case Owner"]')] = ()
     sheet: Annotated[str, _string('a sheet name (a string), e.g. "Calls"')] | None = None
     missing_columns: Annotated[str, _one_of(MISSING_COLUMNS)] = "error"
     responses: Responses = Responses()

@@ -76,6 +76,7 @@ GROUPING = (
     ("''[^'']*''", "…"),  # a quoted value
     ("^line [0-9]+: ", ""),  # a malformed line's number
     ("duplicate ([a-z_]+) .* \\(first at row [0-9]+\\)", "duplicate \\1 …"),
+    ("^duplicate ([a-z_]+): rows [0-9]+ and [0-9]+ .*", "duplicate \\1 …"),  # an interval
 )
 
 

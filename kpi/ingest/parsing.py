@@ -74,14 +74,23 @@ def _family(day: str, month: str) -> tuple[str, ...]:
         for time in _TIMES
         for a, b in ((day, month),)
     )
+    # The month as a word: abbreviated ("14 Mar 2025") or in full ("14 March 2025"); DuckDB's
+    # %b reads only the abbreviation, so a full name needs %B (it was reported as unreadable).
     named = tuple(
-        f"%d{sep}%b{sep}{year}{time}" for year in ("%y", "%Y") for sep in "/- " for time in _TIMES
+        f"%d{sep}{month}{sep}{year}{time}"
+        for month in ("%b", "%B")
+        for year in ("%y", "%Y")
+        for sep in "/- "
+        for time in _TIMES
     )
     return numeric + (named if day == "%d" else ())
 
 
 DAY_FIRST = _family("%d", "%m")
-MONTH_FIRST = _family("%m", "%d") + ("%b %d, %Y", "%b %d, %Y %I:%M %p", "%B %d, %Y")
+MONTH_FIRST = _family("%m", "%d") + (
+    "%b %d, %Y", "%b %d, %Y %I:%M %p", "%B %d, %Y", "%B %d, %Y %I:%M %p", "%B %d, %Y %H:%M",
+    "%B %d %Y", "%B %d %Y %H:%M", "%b %d %Y", "%b %d %Y %H:%M",
+)  # fmt: skip
 
 
 class Params:
@@ -254,14 +263,122 @@ def _decide(con, table, value_sql, sample, where: DateDetection, file: str, para
     mixed = shaped_dates(shapes)
     if mixed is not None and not _unread(con, table, value_sql, mixed, params=params):
         return mixed
+    _refuse_undated_rows(con, table, value_sql, where, file, params)
     unread = _unread(con, table, value_sql, FAMILIES["dmy"], params=params) or _unread(
         con, table, value_sql, FAMILIES["mdy"], params=params
     )
     shown = ", ".join(repr(v) for v in unread) or _examples(con, sample)
+    first = _first_row(con, table, value_sql, unread, params)
+    at = f" (the first at row {first.row:,})" if first and first.row else ""
     raise ImportProblem(
         f"{file}: column {where.column!r} ({where.field_name}): no single date format reads "
-        f"every value (not read: {shown}).",
+        f"every value (not read: {shown}{at}).",
         hint=FORMAT_HINT,
+    )
+
+
+# --- values that are no date at all -------------------------------------------------------------
+
+UNREAD_HINT = (
+    "Correct that value in the file and import again, or give the column's date_format in a "
+    "mapping file and import with --mapping FILE (rows whose date it cannot read are then set "
+    "aside, each with its row)."
+)
+
+
+@dataclass(frozen=True)
+class FirstRow:
+    """The first row (in file order) holding one of some values: its number and value, and
+    how many rows hold any of them."""
+
+    row: int
+    value: str
+    rows: int
+
+
+def _first_row(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    value_sql: str,
+    values: Sequence[str],
+    params: dict[str, Any] | None = None,
+) -> FirstRow | None:
+    """Where ``values`` first occur in ``table``: by the file's ``_row`` when the table has
+    it (an import's tables do), else the first value with no row (row 0)."""
+    if not values:
+        return None
+    con.execute(f"SELECT * FROM {table} LIMIT 0", params or {})
+    row_sql = "_row" if "_row" in [d[0] for d in con.description or []] else "0"
+    found = con.execute(
+        f"""SELECT min(r), arg_min(v, r), count(*) FROM (
+                SELECT {row_sql} AS r, {value_sql} AS v FROM {table})
+            WHERE v IN (SELECT unnest($first_row_values))""",
+        {**(params or {}), "first_row_values": list(values)},
+    ).fetchall()
+    row, value, rows = found[0]
+    return None if value is None else FirstRow(int(row), value, int(rows))
+
+
+def _at_row(first: FirstRow) -> str:
+    return f"row {first.row:,}, " if first.row else ""
+
+
+def _no_date(con: duckdb.DuckDBPyConnection, values: list[str]) -> list[str]:
+    """The ``values`` that no date format of any family reads (words, a misspelt month)."""
+    if not values:
+        return []
+    every = replace(
+        FAMILIES["dmy"],
+        local=tuple(dict.fromkeys(DAY_FIRST + MONTH_FIRST + ISO_LOCAL)),
+        offset=tuple(dict.fromkeys(ISO_OFFSET + FAMILIES["worded"].offset)),
+        epoch=True,
+    )
+    return _unread(con, MISSED, "v", every, limit=MISSED_LIMIT, params={"missed": values})
+
+
+def _refuse_undated_rows(
+    con, table: str, value_sql: str, where: DateDetection, file: str, params
+) -> None:
+    """Refuse a column holding values that are no date at all, naming the first such row, its
+    value, and how the other values read: listing good values as unread says nothing useful."""
+    missed = _unread(con, table, value_sql, FAMILIES["dmy"], limit=MISSED_LIMIT, params=params)
+    bad = _no_date(con, missed)
+    first = _first_row(con, table, value_sql, bad, params)
+    if first is None:
+        return
+    raise ImportProblem(
+        _undated_message(con, table, value_sql, where, file, params, bad, first),
+        hint=UNREAD_HINT,
+    )
+
+
+def _undated_message(
+    con, table, value_sql, where: DateDetection, file: str, params, bad: list[str], first: FirstRow
+) -> str:
+    others = ""
+    if first.rows > 1:
+        others = f" ({first.rows:,} rows hold values that are not dates)"
+    row_sql = "_row" if first.row else "0"
+    good = con.execute(
+        f"""SELECT v FROM (SELECT {row_sql} AS r, {value_sql} AS v FROM {table})
+            WHERE v IS NOT NULL AND v NOT IN (SELECT unnest($undated)) ORDER BY r, v LIMIT 1""",
+        {**(params or {}), "undated": bad},
+    ).fetchall()
+    if good:
+        family = next(
+            (
+                FAMILIES[name].label
+                for name in ("iso", "dmy", "mdy", "worded")
+                if set(_unread(con, table, value_sql, FAMILIES[name], len(bad) + 1, params))
+                <= set(bad)
+            ),
+            None,
+        )
+        read = f"read as {family}" if family else "read as dates"
+        others += f"; the column's other values {read}, e.g. {good[0][0]!r}"
+    return (
+        f"{file}: {_at_row(first)}column {where.column!r} ({where.field_name}): cannot read "
+        f"{first.value!r} as a date{others}."
     )
 
 
@@ -505,12 +622,7 @@ def complete_dates(
     values = [r[0] for r in missed]
     merged, unread = _read_missed(con, parse, values, timezone, where, file)
     if unread or len(values) == MISSED_LIMIT:
-        shown = ", ".join(repr(v) for v in unread) or repr(values[0])
-        raise ImportProblem(
-            f"{file}: column {where.column!r} ({name}): no single date format reads every value "
-            f"(read as {parse.label}, but not: {shown}).",
-            hint=FORMAT_HINT,
-        )
+        _refuse_missed(con, table, name, parse, unread or values[:1], where, file)
     p = Params("u")
     con.execute(
         f"UPDATE {table} SET {name} = {merged.sql(raw, timezone, p)} "
@@ -518,6 +630,40 @@ def complete_dates(
         p.values,
     )
     return merged
+
+
+def _refuse_missed(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    name: str,
+    parse: DateParse,
+    unread: list[str],
+    where: DateDetection,
+    file: str,
+) -> None:
+    """The detected family read most of the column but not ``unread``: say the first row
+    holding one of them, its value and what to do."""
+    raw = f"{name}__raw"
+    first = _first_row(con, table, raw, unread)
+    shown = ", ".join(repr(v) for v in unread)
+    if first is None:  # not expected: the values came from this table
+        raise ImportProblem(
+            f"{file}: column {where.column!r} ({name}): no single date format reads every value "
+            f"(read as {parse.label}, but not: {shown}).",
+            hint=FORMAT_HINT,
+        )
+    if not _no_date(con, [first.value]):  # a date, but of another family: two orders mixed
+        raise ImportProblem(
+            f"{file}: {_at_row(first)}column {where.column!r} ({name}): {first.value!r} is "
+            f"not {parse.label} like the column's other values (not read: {shown}).",
+            hint=FORMAT_HINT,
+        )
+    more = f" ({first.rows:,} rows like it)" if first.rows > 1 else ""
+    raise ImportProblem(
+        f"{file}: {_at_row(first)}column {where.column!r} ({name}): cannot read "
+        f"{first.value!r} as a date{more}; the column's other values read as {parse.label}.",
+        hint=UNREAD_HINT,
+    )
 
 
 def _read_missed(

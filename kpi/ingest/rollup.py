@@ -87,6 +87,7 @@ def roll_up(
         *([order_note] if order_note else []),
         *_unmatched_wheres(cur, plan, positions, rolled),
         *_tied_last_events(cur, plan, rolled),
+        *_partial_threads(cur, plan, rolled),
     )
     rolled = replace(rolled, notes=notes)
     counts = [name for name, spec in plan.fields.items() if spec.aggregate == "count"]
@@ -228,6 +229,8 @@ def _create_events(
         f"r.c{positions[plan.order_by[0]]} AS _order_raw",
         "CAST(NULL AS VARCHAR) AS _unplaced",  # why the event belongs to no case, if it does not
         "CAST(NULL AS VARCHAR) AS _unplaced_by",  # the [rollup] key that says why
+        # In a thread: the message its first message replies to, when that is not in the file.
+        "CAST(NULL AS VARCHAR) AS _missing_parent",
     ]
     for header in plan.headers():
         i = positions[header]
@@ -490,14 +493,53 @@ def _unordered_issues(
         f"{printf_safe(c)} = {' or '.join(printf_safe(v) for v in values)}"
         for c, values in plan.started_by
     )
+    # A thread whose first message is missing from the file was perhaps started by a customer
+    # before the export began: "not started by" would be untrue, so the missing message is said.
     cur.execute(
         f"""INSERT INTO {issues_table}
-        SELECT e._row, '[rollup] started_by', left(e.{key}, 500),
-               printf('%s was not started by an event with %s ([rollup] started_by), so it is '
-                      'not a contact', left(e.{key}, 60), ?), true
+        SELECT e._row,
+               CASE WHEN e._missing_parent IS NULL THEN '[rollup] started_by'
+                    ELSE '[rollup] in_reply_to' END,
+               left(e.{key}, 500),
+               CASE WHEN e._missing_parent IS NULL
+                    THEN printf('%s was not started by an event with %s ([rollup] started_by), '
+                                'so it is not a contact', left(e.{key}, 60), ?)
+                    ELSE printf('thread ''%s'' starts with a reply to message ''%s'', which is '
+                                'not in the file, so who started it is unknown (its first '
+                                'message is missing) and it is not a contact', left(e.{key}, 60),
+                                left(e._missing_parent, 60)) END,
+               true
         FROM {rolled.events_table} e JOIN {rolled.cases_table} c ON e.{key} = c._key
         WHERE NOT c._started AND {rolled.placed("e")}""",
         [wanted],
+    )
+
+
+def _partial_threads(
+    cur: duckdb.DuckDBPyConnection, plan: RollupPlan, rolled: Rolled
+) -> tuple[str, ...]:
+    """A note when contacts come from threads whose first message replies to one not in the
+    file (the export began mid-conversation): each is imported from its first message in the
+    file, which ``started_by`` matched, and that is said rather than passed in silence."""
+    if not plan.in_reply_to:
+        return ()
+    key, events = rolled.key, rolled.events_table
+    found = cur.execute(
+        f"""SELECT count(*) OVER (), c._key, e._missing_parent
+        FROM {rolled.cases_table} c
+        JOIN (SELECT {key} AS k, any_value(_missing_parent) AS _missing_parent FROM {events}
+              WHERE _missing_parent IS NOT NULL GROUP BY {key}) e ON e.k = c._key
+        WHERE c._started ORDER BY c._key LIMIT 1"""
+    ).fetchall()
+    if not found:
+        return ()
+    n, thread, parent = found[0]
+    threads = "thread starts" if n == 1 else "threads start"
+    return (
+        f"[rollup] {n:,} {threads} with a reply to a message not in the file (e.g. "
+        f"{printable(str(thread))[:60]!r} replies to {printable(str(parent))[:60]!r}): each is "
+        "imported as a contact opened at its first message in the file, which matched "
+        "started_by; the messages before it were not exported",
     )
 
 
@@ -553,6 +595,13 @@ def _thread_messages(
         cur.execute(
             f"UPDATE {events} SET {key} = t.root FROM {threads} t "
             f"WHERE {events}.{key} = t.id AND t.root <> t.id"
+        )
+        # A thread whose first message replies to one the file lacks began before the export:
+        # said, never taken for a thread that began here (``_unordered_issues``, ``_partial``).
+        cur.execute(
+            f"""UPDATE {events} SET _missing_parent = l.parent FROM {links} l
+            WHERE {events}.{key} = l.id AND l.parent IS NOT NULL
+              AND l.parent NOT IN (SELECT id FROM {links})"""
         )
     finally:
         for table in (links, threads):

@@ -107,10 +107,19 @@ def test_dates_that_read_both_day_and_month_first_stop_with_the_column_and_examp
 
 def test_dates_no_single_format_reads_stop_with_the_values_not_read(con):
     with pytest.raises(ImportProblem) as caught:
-        detect(con, ["25/03/2025", "03/26/2025", "yesterday"])
+        detect(con, ["25/03/2025", "03/26/2025"])
     message = str(caught.value)
     assert "column 'Created' (opened_at): no single date format reads every value" in message
-    assert "'yesterday'" in message
+    assert "'03/26/2025'" in message
+    assert "date_format" in message
+
+
+def test_a_value_that_is_no_date_at_all_is_named_alone(con):
+    with pytest.raises(ImportProblem) as caught:
+        detect(con, ["25/03/2025", "03/26/2025", "yesterday"])
+    message = str(caught.value)
+    assert "column 'Created' (opened_at): cannot read 'yesterday' as a date" in message
+    assert "'25/03/2025'" not in message.split("; ")[0]
     assert "date_format" in message
 
 
