@@ -110,6 +110,15 @@ def visible(store: Store, rows: list[R]) -> list[R]:
     return [r for r in rows if users.may_see(store, user, r.learner)]
 
 
+def visible_learners(store: Store, names: list[str]) -> list[str]:
+    """The learners whose coverage and portfolio this person may see (all in local mode): as
+    for reflections, a learner only themselves, a supervisor also their learners, an admin all."""
+    user = current_user(store)
+    if user is None:
+        return names
+    return [n for n in names if users.may_see(store, user, n)]
+
+
 def me(store: Store) -> str | None:
     """The agent in the data whose figures are "mine": in team mode the signed-in person's
     (``kpi users agents``; None, a supervisor's view, until an admin links them), in local

@@ -101,3 +101,24 @@ def alias(target: st.Page, url_path: str) -> st.Page:
     return st.Page(
         send_on, title=target.title, icon=target.icon, url_path=url_path, visibility="hidden"
     )
+
+
+def refusals(spec: PageSpec, role: str) -> list[st.Page]:
+    """Hidden pages at ``spec``'s addresses for someone whose role may not open it: each says
+    so and who may, instead of Streamlit's "Page not found" (which reads like a broken link)."""
+    from kpi.store.users import MAY, ROLES
+
+    allowed = [f"{r}s" for r in ROLES if spec.needs in MAY[r]]
+    message = (
+        f"The {spec.title} page is for {' and '.join(allowed) or 'nobody'} only: you are signed "
+        f"in as a {role}. Ask an admin if you need something from it."
+    )
+
+    def refuse() -> None:
+        st.error(message, icon="🔒")
+
+    paths = dict.fromkeys((spec.url_path, PurePosixPath(spec.script).stem))
+    return [
+        st.Page(refuse, title=spec.title, icon=spec.icon, url_path=path, visibility="hidden")
+        for path in paths
+    ]

@@ -65,7 +65,7 @@ def coverage_section() -> None:
     """KSB coverage per learner, against the standard they are on (never pooled across the
     store: one learner's evidence does not count for another)."""
     st.subheader("KSB coverage")
-    names = learners.learners(data.store())
+    names = auth.visible_learners(data.store(), learners.learners(data.store()))
     if not names:
         st.caption("No reflections yet: start one on the Reflect page.")
         provider_wording()

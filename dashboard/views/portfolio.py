@@ -18,7 +18,7 @@ DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 
 
 def choose_learner() -> str | None:
-    names = learners.learners(data.store())
+    names = auth.visible_learners(data.store(), learners.learners(data.store()))
     if not names:
         st.info(portfolio.NO_LEARNER)
         return None

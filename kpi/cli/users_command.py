@@ -7,6 +7,7 @@ the server change what they may do without the dashboard. Imports the store only
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--db", help="store file (default $KPI_DB)")
     actions = p.add_subparsers(dest="action")
     role = actions.add_parser("role", help="give someone a role: kpi users role WHO ROLE")
-    role.add_argument("who", help="their number, email or name as listed")
+    role.add_argument(
+        "who", help="their number, email or name as listed (an email is matched to emails only)"
+    )
     role.add_argument("role", choices=("learner", "supervisor", "admin"))
     agents = actions.add_parser("agents", help="the agent names in the data that are this person")
     agents.add_argument("who")
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from kpi.store import users
     from kpi.store.connection import open_store
 
-    store = open_store(args.db)
+    store = open_store(existing_store(args.db))
     try:
         if args.action == "role":
             person = users.set_role(store, args.who, args.role)
@@ -59,6 +62,23 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def existing_store(db: str | None) -> Path:
+    """The store to manage, which must exist: people are added by signing in to a store the
+    dashboard serves, so a mistyped path must not quietly create an empty one."""
+    from kpi.errors import NotFound, printable
+    from kpi.store.location import ENV_VAR, default_path
+
+    path = Path(db).expanduser() if db else default_path()
+    if not path.exists():
+        raise NotFound(
+            printable(
+                f"there is no store at {path}: give the path of the store the dashboard serves "
+                f"with --db PATH (or set ${ENV_VAR})"
+            )
+        )
+    return path
 
 
 def _list(store: Store) -> None:

@@ -746,7 +746,9 @@ def _set_status(store: Store, r: Reflection, **changes: Any) -> Reflection:
             )
             code = verification_code(updated.signed_digest)
             detail = f"{updated.reference} by {updated.learner} (verification code {code})"
-            audit.record(cur, updated.supervisor, "sign-off", detail)
+            audit.record(
+                cur, updated.supervisor, "sign-off", detail, identity=updated.signer_identity
+            )
     return updated
 
 

@@ -219,6 +219,12 @@ def _migration_10(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _migration_11(con: duckdb.DuckDBPyConnection) -> None:
+    """The audit log names its actor by identity too (``issuer|subject`` of their sign-in, empty
+    in local mode and for entries written before): a display name can change or repeat."""
+    con.execute("ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS identity VARCHAR")
+
+
 #: Ordered migrations; the store's schema version is the number applied. Append, never edit.
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _migration_1,
@@ -231,6 +237,7 @@ MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _migration_8,
     _migration_9,
     _migration_10,
+    _migration_11,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

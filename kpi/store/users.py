@@ -41,6 +41,11 @@ class User:
     standard: str | None = None
     level: str | None = None
 
+    @property
+    def identity(self) -> str:
+        """Who signed in, as the identity provider says: ``issuer|subject`` (never a name)."""
+        return f"{self.issuer}|{self.subject}"
+
     def may(self, action: str) -> bool:
         """Whether this person's role allows ``action`` (a key of ``MAY``'s sets)."""
         return action in MAY[self.role]
@@ -107,18 +112,33 @@ def all_users(store: Store) -> list[User]:
 
 
 def find(store: Store, who: str) -> User:
-    """One person by their number, email or name (as ``kpi users`` lists them)."""
+    """One person by their number, email or name (as ``kpi users`` lists them).
+
+    Each is looked up on its own: text with an ``@`` is an email and is matched against emails
+    only, anything else against display names only, so one person's name never picks out
+    another's email. More than one match is refused, naming each with their number."""
     who = who.strip()
-    matches = [
-        u
-        for u in all_users(store)
-        if who == str(u.user_id) or who.lower() in {(u.email or "").lower(), u.name.lower()}
-    ]
+    people = all_users(store)
+    if who.isdigit():
+        matches = [u for u in people if u.user_id == int(who)]
+    elif "@" in who:
+        matches = [u for u in people if (u.email or "").casefold() == who.casefold()]
+    else:
+        matches = [u for u in people if _same(u.name, who)]
     if not matches:
         raise InvalidChoice(f"no one called {who!r}: `kpi users` lists everyone who signed in")
     if len(matches) > 1:
-        raise InvalidChoice(f"{who!r} names {len(matches)} people: give their number instead")
+        listed = "; ".join(_listed(u) for u in matches)
+        raise InvalidChoice(
+            f"{who!r} names {len(matches)} people ({listed}): give their number instead"
+        )
     return matches[0]
+
+
+def _listed(person: User) -> str:
+    """A person as a refusal names them: number, name and email."""
+    email = f" <{person.email}>" if person.email else ""
+    return f"{person.user_id} {person.name}{email}"
 
 
 def set_role(store: Store, who: str, role: str, *, by: User | None = None) -> User:
@@ -128,14 +148,22 @@ def set_role(store: Store, who: str, role: str, *, by: User | None = None) -> Us
     if by is not None and not by.may("people"):
         raise InvalidChoice("only an admin can change someone's role")
     person = find(store, who)
-    admins = [u for u in all_users(store) if u.role == "admin"]
-    if person.role == "admin" and role != "admin" and len(admins) == 1:
-        raise InvalidChoice(f"{person.name} is the only admin: make someone else admin first")
     with store.transaction() as cur:
+        # Read the role and count the admins inside the change's own transaction: two admins
+        # demoting each other at once cannot both pass a check made before either wrote.
+        current, admins = cur.execute(
+            "SELECT role, (SELECT count(*) FROM users WHERE role = 'admin') FROM users "
+            "WHERE user_id = ?",
+            [person.user_id],
+        ).fetchall()[0]
+        if current == "admin" and role != "admin" and admins <= 1:
+            raise InvalidChoice(f"{person.name} is the only admin: make someone else admin first")
         cur.execute("UPDATE users SET role = ? WHERE user_id = ?", [role, person.user_id])
-        if role != person.role:
+        if role != current:
             changer = by.name if by is not None else importer_name()
-            audit.record(cur, changer, "role", f"{person.name}: {person.role} -> {role}")
+            identity = by.identity if by is not None else None
+            detail = f"{person.name}: {current} -> {role}"
+            audit.record(cur, changer, "role", detail, identity=identity)
     return find(store, str(person.user_id))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import duckdb
 import pytest
 
 from kpi.cli.main import main
@@ -82,3 +83,43 @@ def test_kpi_audit_lists_the_newest_first_and_writes_a_csv(tmp_path, capsys):
     assert main(["audit", "--db", str(db), "--out", str(out)]) == 0
     text = out.read_text()
     assert "When (UTC)" in text and "'=cmd" in text  # a formula is neutralised in the CSV
+
+
+def test_a_change_made_by_someone_signed_in_names_their_identity_as_well_as_their_name(store):
+    admin = users.sign_in(store, "https://id.example.org", "a-7f3", None, "Priya Shah")
+    users.sign_in(store, "https://id.example.org", "b-91c", None, "Amelia Booth")
+    users.set_role(store, "Amelia Booth", "supervisor", by=admin)
+    users.set_role(store, "Amelia Booth", "learner")  # from `kpi users`: nobody signed in
+    local, signed = audit.entries(store)
+    assert (signed.who, signed.identity) == ("Priya Shah", "https://id.example.org|a-7f3")
+    assert local.identity == ""
+    table = audit.as_table(store)
+    assert list(table["Signed in as"]) == ["", "https://id.example.org|a-7f3"]
+
+
+def test_an_audit_log_from_before_identities_keeps_its_entries_with_none(tmp_path):
+    from kpi.store.connection import MIGRATIONS, SCHEMA_VERSION
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))  # a schema-10 store, made by the first ten migrations
+    for migration in MIGRATIONS[:10]:
+        migration(con)
+    con.execute("INSERT INTO meta VALUES ('pseudonym_key', 'k'), ('schema_version', '10')")
+    con.execute(
+        "INSERT INTO audit_log VALUES (1, TIMESTAMP '2026-03-02 09:30:00', 'Priya Shah', "
+        "'undo', 'batch 1 (old.csv)')"
+    )
+    con.close()
+    store = open_store(path)
+    try:
+        assert store.schema_version == SCHEMA_VERSION
+        audit.add(store, "Daniel Haigh", "export", "EV-0001 as PDF", identity="https://id|d")
+        newest, oldest = audit.entries(store)
+        assert (oldest.who, oldest.detail, oldest.identity) == (
+            "Priya Shah",
+            "batch 1 (old.csv)",
+            "",
+        )
+        assert (newest.who, newest.identity) == ("Daniel Haigh", "https://id|d")
+    finally:
+        store.close()

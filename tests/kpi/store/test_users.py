@@ -3,6 +3,8 @@ in to an empty store is its admin; roles say what each may do; the last admin st
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from kpi.errors import InvalidChoice
@@ -135,3 +137,82 @@ def test_kpi_users_lists_people_and_changes_roles_with_db_before_or_after(tmp_pa
     assert "supervisor Amelia Booth <amelia@example.org>; in the data: A. Booth" in out
     assert "admin      Priya Shah <priya@example.org>" in out
     assert main(["users", "role", "nobody", "admin", "--db", str(db)]) == 2
+
+
+def test_an_email_is_looked_up_among_emails_only_and_a_name_among_names_only(store):
+    users.sign_in(store, ISSUER, "a", "priya@example.org", "Priya Shah")
+    # Her provider gave no name, so she shows as an address: someone else's address.
+    users.sign_in(store, ISSUER, "b", "amelia@elsewhere.test", "priya@example.org")
+    users.sign_in(store, ISSUER, "c", "ops@example.org", "ops")
+    assert users.find(store, "PRIYA@example.org").user_id == 1
+    assert users.find(store, "Priya  Shah").user_id == 1
+    # "ops" is someone's name; it never picks out the address that starts with it.
+    assert users.find(store, "ops").user_id == 3
+    with pytest.raises(InvalidChoice, match="no one called 'Priya'"):
+        users.find(store, "Priya")
+    with pytest.raises(InvalidChoice, match="no one called 'ops@example'"):
+        users.find(store, "ops@example")
+
+
+def test_a_name_two_people_share_is_refused_with_each_of_them_listed(store):
+    users.sign_in(store, ISSUER, "a", "priya@example.org", "Priya Shah")
+    users.sign_in(store, ISSUER, "b", "sam@example.org", "Sam Lee")
+    users.sign_in(store, "https://login.example.org", "b", None, "sam lee")
+    with pytest.raises(InvalidChoice) as refused:
+        users.set_role(store, "Sam Lee", "supervisor")
+    assert str(refused.value) == (
+        "'Sam Lee' names 2 people (2 Sam Lee <sam@example.org>; 3 sam lee): "
+        "give their number instead"
+    )
+    assert users.set_role(store, "3", "supervisor").name == "sam lee"
+    assert users.find(store, "2").role == "learner"
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(store, monkeypatch):
+    users.sign_in(store, ISSUER, "a", None, "Priya Shah")
+    users.sign_in(store, ISSUER, "b", None, "Daniel Haigh")
+    users.set_role(store, "2", "admin")
+    # Both look their person up before either changes anything: a check made outside the
+    # change's transaction would pass for both and leave the store with no admin.
+    both_found = threading.Barrier(2, timeout=30)
+    real_find = users.find
+
+    waited: set[int] = set()
+
+    def find_then_wait(s, who):
+        found = real_find(s, who)
+        if threading.get_ident() not in waited:  # the lookup before the change, not after
+            waited.add(threading.get_ident())
+            both_found.wait()
+        return found
+
+    monkeypatch.setattr(users, "find", find_then_wait)
+    outcomes: dict[str, str] = {}
+
+    def demote(who: str) -> None:
+        try:
+            outcomes[who] = users.set_role(store, who, "learner").role
+        except InvalidChoice as problem:
+            outcomes[who] = str(problem)
+
+    threads = [threading.Thread(target=demote, args=(who,)) for who in ("1", "2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    monkeypatch.setattr(users, "find", real_find)
+    demoted = [who for who, said in outcomes.items() if said == "learner"]
+    refused = [said for said in outcomes.values() if said != "learner"]
+    assert len(demoted) == 1 and len(refused) == 1, outcomes
+    assert refused[0].endswith("is the only admin: make someone else admin first")
+    assert [u.role for u in users.all_users(store)].count("admin") == 1
+
+
+def test_a_refused_demotion_changes_nothing_and_logs_nothing(store):
+    from kpi.store import audit
+
+    users.sign_in(store, ISSUER, "a", None, "Priya Shah")
+    with pytest.raises(InvalidChoice, match="Priya Shah is the only admin"):
+        users.set_role(store, "Priya Shah", "supervisor")
+    assert users.find(store, "1").role == "admin"
+    assert audit.entries(store) == []
