@@ -7,7 +7,7 @@ PORT ?= 8501
 ADDRESS ?= localhost
 SECRETS ?= .streamlit/secrets.toml
 
-.PHONY: run serve test install chromium seed lint typecheck format bench clean
+.PHONY: run serve test install chromium postgresql seed lint typecheck format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -43,7 +43,25 @@ chromium:
 	    exit 1; \
 	  fi; }
 
-test: install chromium
+# The engine's backend tests (marker `backends`) start a throwaway PostgreSQL server from Debian's
+# packages (or use KPI_TEST_POSTGRES_URL) and run PySpark in local mode on Java 17: both installed
+# here when missing and we can (root with apt), otherwise one line says how.
+postgresql:
+	@missing=""; \
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || [ -n "$$KPI_TEST_POSTGRES_URL" ] || missing="postgresql"; \
+	  command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      echo "make: installing Debian's $$missing (the engine's backend tests need it)"; \
+	      export DEBIAN_FRONTEND=noninteractive; \
+	      apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	    else \
+	      echo "make: the backend tests need $$missing; install it with 'sudo apt-get install $$missing' and run make test again" >&2; \
+	      exit 1; \
+	    fi; \
+	  fi
+
+test: install chromium postgresql
 	$(VENV)/bin/ruff check kpi dashboard tests bench
 	$(VENV)/bin/ruff format --check kpi dashboard tests bench
 	$(VENV)/bin/mypy

@@ -1,27 +1,32 @@
 """Fixtures shared by every test folder: stores seeded from the sample data, the real exports
 beside the repository, and the rules for tests that need what a fresh clone may lack.
 
-Two markers say what a test needs from outside the repository:
+Three markers say what a test needs from outside the repository:
 
 - ``real_samples``: the real exports in ``KPI_REAL_SAMPLES`` (default ``../shared/real-samples``),
   reached through the ``real_samples`` fixture. They are third-party files, never copied here.
 - ``chromium``: Debian's Chromium (browser tests, and chart images through Kaleido).
+- ``backends``: PostgreSQL and PySpark in local mode (``tests/backends.py``; the ``postgres``
+  and ``spark`` fixtures), for the engine on other backends.
 
-With ``CI=true`` both must be there and such tests run (and fail if they cannot); elsewhere a
+With ``CI=true`` all must be there and such tests run (and fail if they cannot); elsewhere a
 test whose need is missing is skipped with a reason naming the folder or the install command.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import ibis
 import pytest
 from hypothesis import HealthCheck, settings
 
 from kpi.charts.images import find_browser
 from kpi.ingest.importer import import_file
 from kpi.store.connection import open_store
+from tests.backends import missing_backends, postgres_backend, postgres_server, spark_backend
 from tests.paths import IN_CI, REAL_SAMPLES, SAMPLE_DATA
 
 # CI: the same examples on every run (a red build reproduces) and more of them where a test does
@@ -52,6 +57,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         "chromium": None
         if find_browser()
         else "Chromium is not installed: apt-get install chromium (make test installs it as root)",
+        "backends": missing_backends(),
     }
     for item in items:
         for marker, reason in missing.items():
@@ -80,6 +86,22 @@ def real_samples() -> Path:
     if not REAL_SAMPLES.is_dir():
         pytest.fail(f"CI=true needs the real exports in {REAL_SAMPLES} (or set KPI_REAL_SAMPLES)")
     return REAL_SAMPLES
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[ibis.BaseBackend]:
+    """An Ibis backend on PostgreSQL (``tests.backends``; tests carry the ``backends`` marker)."""
+    with postgres_server() as url:
+        backend = postgres_backend(url)
+        yield backend
+        backend.disconnect()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[ibis.BaseBackend]:
+    """An Ibis backend on PySpark in local mode (tests carry the ``backends`` marker)."""
+    with spark_backend() as backend:
+        yield backend
 
 
 @pytest.fixture(scope="session")

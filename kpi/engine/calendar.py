@@ -7,9 +7,11 @@ working day keeps its eight hours across daylight-saving changes.
 
 Nothing here walks rows in Python. The (small) table of working intervals carries the working
 seconds of all earlier intervals, so the working seconds "clocked" up to any instant are one as-of
-join away, and elapsed working time is the difference of two such readings. Any Ibis backend with
-as-of joins can run it. What the business hours are (and their checks) is
-``kpi.metrics.business_hours``, which settings store.
+join away, and elapsed working time is the difference of two such readings. DuckDB runs that
+as-of join natively; on other backends (PostgreSQL, Spark) the same reading comes from an
+equi-join on the instant's UTC day with ``day_pieces`` (the timeline cut at each interval's start
+and at every UTC midnight), which needs no as-of join and gives the same figures. What the
+business hours are (and their checks) is ``kpi.metrics.business_hours``, which settings store.
 
 A report does not redo those joins. ``contact_clocks`` keeps, in the store, the calendar (one row
 per working interval, for the configured hours, time zone and holidays) and each contact's
@@ -87,6 +89,53 @@ def working_intervals(hours: BusinessHours, start: date, end: date) -> pd.DataFr
     return frame
 
 
+#: Backends whose as-of join is native and fast; the others read the calendar by day pieces.
+_NATIVE_ASOF = frozenset({"duckdb"})
+
+
+#: One row of ``day_pieces``: day, from, to (None: for ever), and the governing interval.
+_Piece = tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp | None, pd.Timestamp, pd.Timestamp, float]
+
+
+def day_pieces(intervals: pd.DataFrame) -> pd.DataFrame:
+    """The timeline cut for a day-keyed join: each interval governs the readings from its start
+    to the next interval's start (working, then idle), and that span is cut at UTC midnights.
+
+    Columns: ``day`` (the UTC midnight of the piece), ``piece_from``, ``piece_to`` (naive UTC;
+    null for the last interval's one piece, which runs on for ever as the as-of join's last
+    match does: ``clocked`` reads instants after its day on its day), and the governing
+    interval's ``start_utc``, ``end_utc`` and ``cum_before``. Before the first interval there is
+    no piece (the reading is 0).
+    """
+    starts: list[pd.Timestamp] = [pd.Timestamp(t) for t in intervals["start_utc"]]
+    ends: list[pd.Timestamp] = [pd.Timestamp(t) for t in intervals["end_utc"]]
+    cums: list[float] = [float(c) for c in intervals["cum_before"]]
+    rows: list[_Piece] = []
+    for i, begin in enumerate(starts):
+        governed = (begin, ends[i], cums[i])
+        if i + 1 == len(starts):
+            rows.append((begin.normalize(), begin, None, *governed))
+            break
+        stop, day = starts[i + 1], begin.normalize()
+        while day < stop:
+            upto = day + pd.Timedelta(days=1)
+            rows.append((day, max(begin, day), min(upto, stop), *governed))
+            day = upto
+    columns = ["day", "piece_from", "piece_to", "start_utc", "end_utc", "cum_before"]
+    frame = pd.DataFrame(rows, columns=columns)
+    types = {c: "datetime64[us]" for c in columns if c != "cum_before"}
+    return frame.astype({**types, "cum_before": "float64"})
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """``day_pieces`` as a backend table, and the day of its last piece (instants after it are
+    read on it)."""
+
+    table: ir.Table
+    last_day: datetime | None
+
+
 def calendar_seconds(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.FloatingValue:
     """Elapsed wall-clock seconds from start to end (negative when end is earlier)."""
     return end.delta(start, unit="microsecond") / _MICROSECONDS
@@ -122,7 +171,14 @@ def _temp_table(backend: ibis.BaseBackend, name: str, make: Any) -> ir.Table:
             return backend.table(name)
         except TableNotFound:  # gone with its connection: make it again
             made.discard(name)
-    table = backend.create_table(name, make(), temp=True, overwrite=True)
+    content = make()
+    try:
+        table = backend.create_table(name, content, temp=True, overwrite=True)
+    except NotImplementedError:
+        # No temporary tables (PySpark): its views are temporary (session-local) instead.
+        if isinstance(content, pd.DataFrame):
+            content = ibis.memtable(content)
+        table = backend.create_view(name, content, overwrite=True)
     made.add(name)
     return table
 
@@ -135,29 +191,44 @@ def _intervals_table(
     return _temp_table(backend, name, lambda: working_intervals(hours, start, end))
 
 
+def _pieces_table(
+    backend: ibis.BaseBackend, hours: BusinessHours, start: date, end: date
+) -> Pieces | None:
+    """``day_pieces`` of the working intervals of start..end as a temporary backend table, for
+    a backend without a native as-of join; None on one with it (DuckDB)."""
+    if backend.name in _NATIVE_ASOF:
+        return None
+    frame = day_pieces(working_intervals(hours, start, end))
+    last = None if frame.empty else frame["day"].iloc[-1].to_pydatetime()
+    name = "_kpi_day_pieces_" + _digest(hours.to_dict(), start, end)
+    return Pieces(_temp_table(backend, name, lambda: frame), last)
+
+
 #: The temporary tables each backend already holds (their names are content digests). They go
 #: with the backend's connection: a cached query may still name one.
 _MADE: weakref.WeakKeyDictionary[ibis.BaseBackend, set[str]] = weakref.WeakKeyDictionary()
 
 
-def clocked(table: ir.Table, instants: dict[str, str], calendar: ir.Table) -> ir.Table:
+def clocked(
+    table: ir.Table,
+    instants: dict[str, str],
+    calendar: ir.Table,
+    pieces: Pieces | None = None,
+) -> ir.Table:
     """``table`` with, for each instant column, the working seconds clocked from the calendar's
     first interval up to that instant (output column name -> instant column).
 
     The reading is cum_before of the last interval starting at or before the instant, plus the
     part of that interval already worked; 0 before the first interval, null for a null instant.
-    Row order is not kept (as-of joins reorder).
+    That interval is found by an as-of join on the calendar, or, given ``pieces`` of the same
+    calendar, by a join on the instant's day (backends without a native as-of join). Row order
+    is not kept (joins reorder).
     """
-    joined = table
-    for i, instant in enumerate(instants.values()):
-        right = calendar.select(
-            **{
-                f"__bs{i}_start": calendar.start_utc,
-                f"__bs{i}_end": calendar.end_utc,
-                f"__bs{i}_cum": calendar.cum_before,
-            }
-        )
-        joined = joined.asof_join(right, joined[instant] >= right[f"__bs{i}_start"])
+    joined = (
+        _governing(table, instants, calendar)
+        if pieces is None
+        else _pieced(table, instants, pieces)
+    )
     readings = {}
     for i, (out, instant) in enumerate(instants.items()):
         begin, finish = joined[f"__bs{i}_start"], joined[f"__bs{i}_end"]
@@ -168,6 +239,52 @@ def clocked(table: ir.Table, instants: dict[str, str], calendar: ir.Table) -> ir
         readings[out] = ibis.ifelse(joined[instant].isnull(), ibis.null("float64"), reading)
     kept = [joined[c] for c in table.columns if c not in readings]
     return joined.select(*kept, **readings)
+
+
+def _pieced(table: ir.Table, instants: dict[str, str], pieces: Pieces) -> ir.Table:
+    """``table`` with each instant's governing interval (``__bs{i}_start``, ``_end``,
+    ``_cum``), found among the pieces of its UTC day (instants after the last piece's day on
+    that day): an equi-join any backend runs, with the as-of join's answer."""
+    joined = table
+    for i, instant in enumerate(instants.values()):
+        p = pieces.table
+        right = p.select(
+            **{
+                f"__bs{i}_day": p.day.date(),
+                f"__bs{i}_from": p.piece_from,
+                f"__bs{i}_to": p.piece_to,
+                f"__bs{i}_start": p.start_utc,
+                f"__bs{i}_end": p.end_utc,
+                f"__bs{i}_cum": p.cum_before,
+            }
+        )
+        at = joined[instant]
+        day = at.date()
+        if pieces.last_day is not None:
+            day = ibis.least(day, ibis.literal(pieces.last_day.date(), type="date"))
+        upto = right[f"__bs{i}_to"]
+        on = [
+            day == right[f"__bs{i}_day"],
+            right[f"__bs{i}_from"] <= at,
+            upto.isnull() | (at < upto),
+        ]
+        joined = joined.left_join(right, on).drop(f"__bs{i}_day", f"__bs{i}_from", f"__bs{i}_to")
+    return joined
+
+
+def _governing(table: ir.Table, instants: dict[str, str], calendar: ir.Table) -> ir.Table:
+    """``table`` with each instant's governing interval, by an as-of join (DuckDB's own)."""
+    joined = table
+    for i, instant in enumerate(instants.values()):
+        right = calendar.select(
+            **{
+                f"__bs{i}_start": calendar.start_utc,
+                f"__bs{i}_end": calendar.end_utc,
+                f"__bs{i}_cum": calendar.cum_before,
+            }
+        )
+        joined = joined.asof_join(right, joined[instant] >= right[f"__bs{i}_start"])
+    return joined
 
 
 def between(
@@ -213,7 +330,8 @@ def business_seconds(
     _check_naive_utc(table, (start_col, end_col))
     first, last = span or _date_range(backend, table, [start_col, end_col])
     intervals = _intervals_table(backend, hours, first - _MARGIN, last + _MARGIN)
-    readings = clocked(table, {"__bs_a": start_col, "__bs_b": end_col}, intervals)
+    pieces = _pieces_table(backend, hours, first - _MARGIN, last + _MARGIN)
+    readings = clocked(table, {"__bs_a": start_col, "__bs_b": end_col}, intervals, pieces)
     elapsed = between(readings[start_col], readings[end_col], readings.__bs_a, readings.__bs_b)
     columns = [readings[c] if c != out_col else elapsed.name(out_col) for c in table.columns]
     if out_col not in table.columns:
@@ -274,8 +392,11 @@ def contact_clocks(backend: ibis.BaseBackend, hours: BusinessHours, as_of: datet
     store = CACHE.store_of(backend)
     if store is None:
         first, last = _instants_range(backend, as_of)
-        calendar = _intervals_table(backend, hours, *calendar_years(first, last))
-        return Clocks(_times_expr(backend, calendar), _reading(backend, calendar, as_of))
+        years = calendar_years(first, last)
+        calendar = _intervals_table(backend, hours, *years)
+        pieces = _pieces_table(backend, hours, *years)
+        times = _times_expr(backend, calendar, pieces)
+        return Clocks(times, _reading(backend, calendar, as_of))
     kept = _kept(store, backend, hours, as_of)
     key = ("clock at", kept.content, as_of)  # the reading depends on the calendar alone
     reading = CACHE.derived(key)
@@ -310,8 +431,11 @@ def _reading(backend: ibis.BaseBackend, calendar: ir.Table, instant: datetime) -
     return float(row.cum_before + worked / _MICROSECONDS)
 
 
-def _times_expr(backend: ibis.BaseBackend, calendar: ir.Table) -> ir.Table:
-    """Each contact's readings of ``CLOCK_COLUMNS`` on ``calendar``."""
+def _times_expr(
+    backend: ibis.BaseBackend, calendar: ir.Table, pieces: Pieces | None = None
+) -> ir.Table:
+    """Each contact's readings of ``CLOCK_COLUMNS`` on ``calendar`` (through its ``pieces`` on
+    a backend without a native as-of join)."""
     c = backend.table("contacts")
     t = c.select(
         "source",
@@ -321,7 +445,7 @@ def _times_expr(backend: ibis.BaseBackend, calendar: ir.Table) -> ir.Table:
         _res=resolved_time_of(c),
     )
     instants = dict(zip(CLOCK_COLUMNS, ("opened_at", "_fr", "_res"), strict=True))
-    t = clocked(t, instants, calendar)
+    t = clocked(t, instants, calendar, pieces)
     return t.select("source", "contact_id", "opened_at", *CLOCK_COLUMNS)
 
 

@@ -18,7 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpi.engine.calendar import business_seconds, calendar_seconds, working_intervals
+from kpi.engine import calendar
+from kpi.engine.calendar import (
+    business_seconds,
+    calendar_seconds,
+    day_pieces,
+    working_intervals,
+)
 from kpi.errors import InvalidChoice
 from kpi.metrics.business_hours import BusinessHours, bank_holidays
 
@@ -345,3 +351,34 @@ def test_open_all_hours_equals_elapsed_calendar_time(con, batch):
     always = BusinessHours(weekly={d: ("00:00", "24:00") for d in range(7)}, region="none")
     for (a, b), got in zip(batch, compute(con, batch, always), strict=True):
         assert got == pytest.approx(max(0.0, (b - a).total_seconds()), abs=1e-6)
+
+
+# --- the day-pieces join (backends without a native as-of join) ---------------------------------
+
+
+def test_day_pieces_cut_each_interval_s_span_at_utc_midnights():
+    # Fri 28 Mar and Mon 31 Mar 2025 (BST from Sunday): Friday's interval governs until Monday's
+    # starts, cut at three midnights; Monday's, the last, runs on for ever from its start.
+    frame = day_pieces(working_intervals(DEFAULT, date(2025, 3, 28), date(2025, 3, 31)))
+    friday, monday = datetime(2025, 3, 28, 9), datetime(2025, 3, 31, 8)
+    midnight = [pd.Timestamp(2025, 3, day) for day in (28, 29, 30, 31)]
+    assert frame["day"].tolist() == [*midnight, midnight[3]]
+    assert frame["piece_from"].tolist() == [pd.Timestamp(friday), *midnight[1:], monday]
+    assert frame["piece_to"].tolist()[:4] == [*midnight[1:], pd.Timestamp(monday)]
+    assert pd.isna(frame["piece_to"].iloc[4])
+    assert frame["start_utc"].tolist() == [pd.Timestamp(friday)] * 4 + [pd.Timestamp(monday)]
+    assert frame["cum_before"].tolist() == [0.0] * 4 + [8 * HOUR]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batch=st.lists(pairs(), min_size=1, max_size=25), hours=st.sampled_from(HOURS))
+def test_the_day_pieces_join_reads_exactly_what_the_as_of_join_reads(
+    con, monkeypatch, batch, hours
+):
+    as_of_join = compute(con, batch, hours)
+    with monkeypatch.context() as patched:
+        patched.setattr(calendar, "_NATIVE_ASOF", frozenset())  # DuckDB as if it had none
+        pieces = compute(con, batch, hours)
+    assert pieces == as_of_join  # the same arithmetic on the same interval: equal, not close
