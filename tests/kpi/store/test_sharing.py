@@ -134,9 +134,11 @@ def test_a_page_waits_no_longer_than_kpi_store_wait_then_names_the_holder(
     dashboard: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(sharing.WAIT_VAR, "0.5")
-    with held_by_another_process_after_let_go(dashboard) as pid:
-        with pytest.raises(StoreError, match=rf"locked by another process \(PID {pid}\)"):
-            page_count(dashboard, [])
+    with (
+        held_by_another_process_after_let_go(dashboard) as pid,
+        pytest.raises(StoreError, match=rf"locked by another process \(PID {pid}\)"),
+    ):
+        page_count(dashboard, [])
     assert page_count(dashboard, []) == 0  # and opens again once that process has gone
 
 
