@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -46,24 +47,16 @@ def page_run() -> Iterator[str | None]:
     def say(message: str) -> None:
         waiting.info(message, icon=":material/hourglass_top:")
 
-    try:
-        held = store()
-        lease = held.lease(say)
-        lease.__enter__()
-    except StoreError as problem:
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(store().lease(say))
+        except StoreError as problem:
+            waiting.empty()
+            yield str(problem)
+            return
+        # Inside the stack: a rerun or a closed tab raised here still releases the lease.
         waiting.empty()
-        yield str(problem)
-        return
-    waiting.empty()
-    try:
         yield None
-    finally:
-        lease.__exit__(None, None, None)
-
-
-def store_changed() -> None:
-    """After an import or undo: cached results computed from the store are stale."""
-    st.cache_data.clear()
 
 
 # --- results computed from the store: cached per filters and store version ---------------------

@@ -57,9 +57,6 @@ class EngineCache:
     def __init__(self) -> None:
         # Re-entrant: a backend collected while the lock is held runs `_forget` on this thread.
         self._lock = threading.RLock()  # guards backends, tokens and profiles: quick look-ups
-        self._backends: weakref.WeakKeyDictionary[Store, dict[int, ibis.BaseBackend]] = (
-            weakref.WeakKeyDictionary()
-        )
         self._known: dict[int, _Known] = {}
         self._tokens = itertools.count(1)
         self._profiles: dict[tuple[int, str], Profile] = {}
@@ -80,15 +77,17 @@ class EngineCache:
 
     def backend_of(self, source: Store | ibis.BaseBackend) -> ibis.BaseBackend:
         """An Ibis backend for a store (on this thread's cursor), or the backend itself. Backends
-        live as long as their store."""
+        live as long as their thread's cursor."""
         if not isinstance(source, Store):
             return source
         cursor = source.cursor()  # the store keeps one per thread
-        with self._lock:
-            per_cursor = self._backends.setdefault(source, {})
-            backend = per_cursor.get(id(cursor))
-            if backend is None or backend.con is not cursor:
-                backend = per_cursor[id(cursor)] = ibis.duckdb.from_connection(cursor)
+        # Kept beside the thread's cursor, so that it goes with the thread (Streamlit runs each
+        # page in a new one) or with the connection (a shared store lets go of it).
+        slot = source.thread_slot()
+        backend = slot.get("ibis")
+        if backend is None or backend.con is not cursor:
+            backend = slot["ibis"] = ibis.duckdb.from_connection(cursor)
+            with self._lock:
                 self._know(backend, source)
         return backend
 

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -261,7 +262,8 @@ class Store:
         self.write_lock = threading.Lock()
         self._opener = opener
         self._generation = 0  # bumped when a shared store lets go: cursors of before are gone
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        # Weakly: Streamlit runs each page in a new thread, whose cursor goes with it.
+        self._cursors: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
         self.sharing: Sharing | None = None
         if opener is not None:
             self.sharing = Sharing(path, self._let_go, lambda: self._con is not None)
@@ -272,20 +274,37 @@ class Store:
             assert self._con is not None
             return self._con
         self.sharing.used()
-        with self.sharing.guard:
-            return self._open(None)
+        return self._open(None)
 
     def _open(self, notice: Notice | None) -> duckdb.DuckDBPyConnection:
-        """A shared store's connection, opened (waiting for a `kpi` command) when it is closed."""
+        """A shared store's connection, opened when it is closed. While a `kpi` command holds
+        the file it waits (saying so once), up to $KPI_STORE_WAIT seconds, without holding the
+        sharing guard, so other page runs wait and say so too; then the lock is the error."""
         assert self._opener is not None and self.sharing is not None
-        if self._con is None:
-            self._con = _wait_for_command(self.path, self._opener, notice)
-            self.sharing.opened()
-        return self._con
+        deadline: float | None = None
+        said = False
+        while True:
+            with self.sharing.guard:
+                if self._con is not None:
+                    return self._con
+                try:
+                    self._con = self._opener()
+                    return self._con
+                except StoreError as problem:
+                    if problem.holder is None:
+                        raise
+                    locked, holder = problem, problem.holder
+            deadline = deadline or time.monotonic() + sharing.wait_seconds()
+            if time.monotonic() >= deadline:
+                raise locked
+            if not said and notice is not None:
+                notice(_held_by(self.path, holder))
+                said = True
+            time.sleep(sharing.POLL_SECONDS)
 
     def _let_go(self) -> None:
         """Close a shared store's connection and every cursor on it (under the sharing guard)."""
-        for cur in self._cursors:
+        for cur in list(self._cursors):
             with contextlib.suppress(duckdb.Error):
                 cur.close()
         self._cursors.clear()
@@ -293,6 +312,12 @@ class Store:
             self._con.close()
         self._con = None
         self._generation += 1
+
+    def thread_slot(self) -> dict[str, Any]:
+        """A dict for this thread and this connection, gone with either: what a caller keeps
+        beside the thread's cursor (the engine's Ibis backend) is not kept after them."""
+        self.cursor()
+        return self._local.slot
 
     @contextmanager
     def lease(self, notice: Notice | None = None) -> Iterator[None]:
@@ -320,9 +345,9 @@ class Store:
         cur = getattr(local, "cursor", None)
         if cur is None or getattr(local, "generation", None) != self._generation:
             cur = con.cursor()
-            local.cursor, local.generation = cur, self._generation
+            local.cursor, local.generation, local.slot = cur, self._generation, {}
             if self.sharing is not None:
-                self._cursors.append(cur)
+                self._cursors.add(cur)
         return cur
 
     @contextmanager
@@ -477,27 +502,17 @@ def _connect_or_wait(target: str, read_only: bool, wait: bool) -> duckdb.DuckDBP
         return sharing.wait_for_dashboard(target, holder, connect, sharing.command_notice, seconds)
 
 
-def _wait_for_command(
-    target: str, opener: Callable[[], duckdb.DuckDBPyConnection], notice: Notice | None
-) -> duckdb.DuckDBPyConnection:
-    """The dashboard's connection, waiting (saying so once) while a `kpi` command holds the
-    store, for up to $KPI_STORE_WAIT seconds; then the command's lock is the error."""
-    deadline = time.monotonic() + sharing.wait_seconds()
-    said = False
-    while True:
-        try:
-            return opener()
-        except StoreError as problem:
-            holder = problem.holder
-            if holder is None or time.monotonic() >= deadline:
-                raise
-            if not said and notice is not None:
-                notice(
-                    f"Another program (PID {holder}), such as a `kpi import`, is using the "
-                    "store; this page continues when it has finished."
-                )
-                said = True
-            time.sleep(sharing.POLL_SECONDS)
+def _held_by(target: str, holder: int) -> str:
+    """What a page waiting for the store's lock says of its holder."""
+    if sharing.shares(target, holder):
+        return (
+            f"Another dashboard (PID {holder}) is serving this store; this page waits for it to "
+            "let go. Serve one store from one dashboard."
+        )
+    return (
+        f"Another program (PID {holder}), such as a `kpi import`, is using the store; this page "
+        "continues when it has finished."
+    )
 
 
 #: The names DuckDB gives its spill files (``duckdb_temp_storage-*.tmp``, ``duckdb_temp_block-*``).

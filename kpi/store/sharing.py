@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import glob
+import math
 import os
 import re
 import threading
@@ -44,6 +46,8 @@ WAIT_VAR = "KPI_STORE_WAIT"
 POLL_SECONDS = 0.1
 #: A connection used outside a page run (a cursor taken directly) is kept at least this long.
 GRACE_SECONDS = 0.3
+#: A waiting command's request counts while it was touched this recently.
+FRESH_SECONDS = 2.0
 
 Notice = Callable[[str], None]
 #: What DuckDB says when another process holds the store's lock.
@@ -59,29 +63,37 @@ command_notice: Notice = _quiet
 
 
 def wait_seconds() -> float:
-    """``$KPI_STORE_WAIT`` (seconds), else the default; a value that is not a number is said."""
+    """``$KPI_STORE_WAIT`` (seconds), else the default; 0 means do not wait (nor ask). A value
+    that is not a finite number is said."""
     given = os.environ.get(WAIT_VAR, "").strip()
     if not given:
         return DEFAULT_WAIT
     try:
         seconds = float(given)
     except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds):
         raise StoreError(
-            f"{WAIT_VAR}={given!r} is not a number of seconds; give one such as 120"
-        ) from None
+            f"{WAIT_VAR}={given!r} is not a number of seconds; give one such as 120 (0: no wait)"
+        )
     return max(seconds, 0.0)
+
+
+def _beside(store_path: str, suffix: str) -> Path:
+    """A hidden file beside the store, named after its real path (a symlink or another
+    spelling of the path names the same files)."""
+    path = Path(os.path.realpath(store_path))
+    return path.parent / f".{path.name}.{suffix}"
 
 
 def marker(store_path: str, pid: int) -> Path:
     """Where a dashboard process says it lets go of this store when asked."""
-    path = Path(store_path)
-    return path.parent / f".{path.name}.sharing-{pid}"
+    return _beside(store_path, f"sharing-{pid}")
 
 
-def request_file(store_path: str) -> Path:
-    """Where a waiting command asks the dashboard to let go of this store."""
-    path = Path(store_path)
-    return path.parent / f".{path.name}.wanted"
+def request_file(store_path: str, pid: int | None = None) -> Path:
+    """Where a waiting command (this process by default) asks the dashboard to let go."""
+    return _beside(store_path, f"wanted-{os.getpid() if pid is None else pid}")
 
 
 def shares(store_path: str, pid: int) -> bool:
@@ -90,15 +102,26 @@ def shares(store_path: str, pid: int) -> bool:
 
 
 def requester(store_path: str) -> int | None:
-    """The PID of a live process, other than this one, waiting for the store; else None."""
-    try:
-        text = request_file(store_path).read_text().strip()
-    except OSError:
-        return None
-    pid = int(text) if text.isdigit() else None
-    if pid is None or pid == os.getpid() or not _alive(pid):
-        return None
-    return pid
+    """The PID of a live process, other than this one, waiting for the store now; else None.
+
+    Each waiting command has its own request and touches it at every look, so a request is
+    believed only while it is fresh: a command stopped (Ctrl-Z) or killed, or a PID reused by
+    another program, stops counting within ``FRESH_SECONDS``. A dead command's is removed."""
+    pattern = request_file(store_path, 0).name.removesuffix("0")
+    now = time.time()
+    for path in Path(os.path.realpath(store_path)).parent.glob(f"{glob.escape(pattern)}*"):
+        number = path.name.removeprefix(pattern)
+        pid = int(number) if number.isdigit() else None
+        if pid is None or pid == os.getpid():
+            continue
+        if not _alive(pid):
+            with contextlib.suppress(OSError):
+                path.unlink()
+            continue
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime <= FRESH_SECONDS:
+                return pid
+    return None
 
 
 def _alive(pid: int) -> bool:
@@ -112,16 +135,21 @@ def _alive(pid: int) -> bool:
 
 
 @contextmanager
-def requesting(store_path: str) -> Iterator[None]:
-    """Ask the dashboard to let go for as long as this block runs (the wait)."""
+def requesting(store_path: str) -> Iterator[Callable[[], None]]:
+    """Ask the dashboard to let go for as long as this block runs (the wait); the block calls
+    what it is given at every look, which keeps the request fresh."""
     path = request_file(store_path)
+
+    def refresh() -> None:
+        with contextlib.suppress(OSError):
+            path.touch()
+
     path.write_text(str(os.getpid()))
     try:
-        yield
+        yield refresh
     finally:
         with contextlib.suppress(OSError):
-            if path.read_text().strip() == str(os.getpid()):
-                path.unlink()
+            path.unlink()
 
 
 def lock_holder(exc: BaseException) -> int | None:
@@ -145,9 +173,10 @@ def wait_for_dashboard(
         f"waiting up to {seconds:.0f} s"
     )
     deadline = time.monotonic() + seconds
-    with requesting(target):
+    with requesting(target) as refresh:
         while True:
             time.sleep(POLL_SECONDS)
+            refresh()
             try:
                 return connect()
             except duckdb.Error as exc:
@@ -171,7 +200,11 @@ class Sharing:
         self._leases = 0
         self._depth = threading.local()
         self._last_use = time.monotonic()
+        # Said from the start (before the first connection), so that a command arriving while
+        # the dashboard opens the store already knows to ask rather than fail.
         self._marker = marker(path, os.getpid())
+        with contextlib.suppress(OSError):
+            self._marker.touch()
         self._stopped = threading.Event()
         atexit.register(self.stop)
         watcher = threading.Thread(
@@ -179,20 +212,10 @@ class Sharing:
         )
         watcher.start()
 
-    # --- the marker ------------------------------------------------------------------------------
-
-    def opened(self) -> None:
-        """The connection is open: say that this process lets go when asked."""
-        with contextlib.suppress(OSError):
-            self._marker.touch()
-
-    def closed(self) -> None:
-        with contextlib.suppress(OSError):
-            self._marker.unlink()
-
     def stop(self) -> None:
         self._stopped.set()
-        self.closed()
+        with contextlib.suppress(OSError):
+            self._marker.unlink()
 
     # --- page runs ---------------------------------------------------------------------------------
 
@@ -207,15 +230,18 @@ class Sharing:
         self._depth.n = depth + 1
 
     def _wait_for_request_to_end(self, notice: Notice | None) -> None:
+        """Wait while a command asks for the store (letting go once no page runs), up to
+        $KPI_STORE_WAIT: then the run goes on and meets the command's lock, if it has it."""
         said = False
+        deadline = time.monotonic() + wait_seconds()
         while True:
             with self.guard:
                 waiting = requester(self.path)
-                if waiting is None:
+                if waiting is None or time.monotonic() >= deadline:
                     self._leases += 1
                     return
                 if self._leases == 0 and self._is_open():
-                    self._let_go()
+                    self._close()
             if not said and notice is not None:
                 notice(_busy(waiting))
                 said = True
@@ -230,7 +256,7 @@ class Sharing:
             self._leases -= 1
             self.used()
             if self._leases == 0 and requester(self.path) is not None:
-                self._let_go()
+                self._close()
 
     def abandon(self) -> None:
         """A page run that could not start (the store did not open): undo ``enter``."""
@@ -241,17 +267,13 @@ class Sharing:
         with self.guard:
             idle = time.monotonic() - self._last_use > GRACE_SECONDS
             if self._leases == 0 and idle and self._is_open() and requester(self.path):
-                self._let_go()
-
-    def _let_go(self) -> None:
-        self._close()
-        self.closed()
+                self._close()
 
 
 def _busy(pid: int) -> str:
     return (
-        f"A `kpi` command (PID {pid}) is importing into or changing the store; this page "
-        "continues when it has finished."
+        f"A `kpi` command (PID {pid}) is waiting for or using the store (an import, a report); "
+        "this page continues when it has finished."
     )
 
 

@@ -4,6 +4,7 @@ ends, and a page started while a command has the store waits for it and says so.
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -56,7 +57,7 @@ def test_a_kpi_import_waits_for_the_dashboard_to_let_go_and_says_so(dashboard: S
     assert "imported" in out
     # The dashboard opens the store again at its next page run and sees the new rows.
     assert contacts(dashboard) > 0
-    assert not sharing.request_file(dashboard.path).exists()  # the request is withdrawn
+    assert not list(Path(dashboard.path).parent.glob(".team.duckdb.wanted-*"))  # withdrawn
 
 
 def test_a_page_run_keeps_the_store_until_it_ends(dashboard: Store) -> None:
@@ -112,7 +113,7 @@ class held_by_another_process_after_let_go:  # noqa: N801 - used as a context ma
     def __enter__(self) -> int:
         # A waiting command's request, as `kpi` leaves it (the PID of a live process).
         waiting = subprocess.Popen(["sleep", "60"])
-        request = sharing.request_file(self.store.path)
+        request = sharing.request_file(self.store.path, waiting.pid)
         request.write_text(str(waiting.pid))
         try:
             deadline = time.monotonic() + 30
@@ -145,7 +146,8 @@ def test_a_page_waits_no_longer_than_kpi_store_wait_then_names_the_holder(
 def test_a_request_left_by_a_process_that_has_gone_is_ignored(dashboard: Store) -> None:
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
-    sharing.request_file(dashboard.path).write_text(gone.stdout.strip())
+    pid = int(gone.stdout)
+    sharing.request_file(dashboard.path, pid).write_text(str(pid))
     time.sleep(3 * sharing.POLL_SECONDS)
     assert dashboard._con is not None  # not let go for nobody
     assert page_count(dashboard, []) == 0
@@ -163,16 +165,84 @@ def test_a_command_does_not_wait_for_a_process_that_is_not_a_dashboard(tmp_path:
     assert time.monotonic() - started < 30  # said at once, not after KPI_STORE_WAIT
 
 
-def test_a_wait_that_is_not_a_number_is_one_line_saying_so(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv(sharing.WAIT_VAR, "two minutes")
-    with pytest.raises(StoreError, match="KPI_STORE_WAIT='two minutes' is not a number"):
-        sharing.wait_seconds()
-
-
 def test_the_dashboard_marker_lives_while_the_store_is_open(dashboard: Store) -> None:
     mine = sharing.marker(dashboard.path, os.getpid())
     assert mine.exists()
     dashboard.close()
     assert not mine.exists()
+
+
+def test_two_commands_waiting_at_once_both_get_the_store_while_pages_run(
+    dashboard: Store,
+) -> None:
+    stop = threading.Event()
+
+    def pages() -> None:  # short page runs, one after another, as browsing people make
+        while not stop.is_set():
+            page_count(dashboard, [])
+            time.sleep(0.3)
+
+    browsing = threading.Thread(target=pages)
+    browsing.start()
+    try:
+        first = kpi("imports", "--db", dashboard.path, wait="30")
+        time.sleep(0.5)
+        second = kpi("imports", "--db", dashboard.path, wait="30")
+        results = [c.communicate(timeout=120) for c in (first, second)]
+    finally:
+        stop.set()
+        browsing.join()
+    assert [first.returncode, second.returncode] == [0, 0], results
+
+
+def test_a_request_nobody_keeps_fresh_stops_holding_pages_back(dashboard: Store) -> None:
+    # A live process that is not waiting (a stopped command, or a PID reused by another program).
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        request = sharing.request_file(dashboard.path, bystander.pid)
+        request.write_text(str(bystander.pid))
+        assert sharing.requester(dashboard.path) == bystander.pid  # fresh: it counts
+        old = time.time() - 10 * sharing.FRESH_SECONDS
+        os.utime(request, (old, old))
+        assert sharing.requester(dashboard.path) is None
+        said: list[str] = []
+        assert page_count(dashboard, said) == 0 and said == []
+    finally:
+        bystander.kill()
+        bystander.wait()
+    assert sharing.requester(dashboard.path) is None
+    assert not request.exists()  # a request of a process that has gone is removed
+
+
+def test_the_dashboard_says_it_shares_before_it_first_opens_the_store(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "team.duckdb", shared=True)
+    try:
+        assert store._con is None  # not opened yet
+        assert sharing.shares(store.path, os.getpid())
+        link = tmp_path / "link.duckdb"
+        link.symlink_to(tmp_path / "team.duckdb")
+        assert sharing.shares(str(link), os.getpid())  # the same store by another name
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("given", ["nan", "inf", "soon"])
+def test_a_wait_that_is_not_a_finite_number_is_refused(
+    given: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(sharing.WAIT_VAR, given)
+    with pytest.raises(StoreError, match=rf"KPI_STORE_WAIT='{given}' is not a number"):
+        sharing.wait_seconds()
+
+
+def test_cursors_of_finished_page_threads_are_not_kept(dashboard: Store) -> None:
+    def run() -> None:
+        with dashboard.lease():
+            dashboard.cursor().execute("SELECT 1").fetchall()
+
+    for _ in range(50):  # Streamlit runs each page in a new thread
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+    gc.collect()
+    assert len(dashboard._cursors) <= 2
