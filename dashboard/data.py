@@ -59,6 +59,11 @@ def page_run() -> Iterator[str | None]:
         yield None
 
 
+def store_changed() -> None:
+    """After an import or undo: cached results computed from the store are stale."""
+    st.cache_data.clear()
+
+
 # --- results computed from the store: cached per filters and store version ---------------------
 # The public functions read the store's version on every call (two tiny queries), so an import,
 # an undo or a settings change gives new keys and the cached results are never stale. The store
