@@ -96,6 +96,13 @@ def current_user(store: Store) -> users.User | None:
 ACTING = "kpi_acting_name"
 
 
+def acting_identity(store: Store) -> str | None:
+    """The signed-in person's ``issuer|subject`` for the audit log (None in local mode, where
+    nobody signs in and only the computer's account is recorded)."""
+    user = current_user(store)
+    return user.identity if user is not None else None
+
+
 def acting_name() -> str | None:
     """Who is acting in team mode (None in local mode: the computer's account is recorded)."""
     return st.session_state.get(ACTING) if team_mode() else None

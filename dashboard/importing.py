@@ -102,6 +102,7 @@ def _saved(name: str, content: bytes, folder: Path) -> Path:
 def run_imports(store: Store, uploads, choice: LayoutChoice) -> list[dict]:
     """Import each uploaded file with a progress bar; one result or one error per file."""
     results: list[dict] = []
+    identity = auth.acting_identity(store)
     with _private_folder("upload") as folder:
         mapping = None
         if choice.mapping:  # in a folder of its own: an upload of the same name cannot replace it
@@ -123,6 +124,7 @@ def run_imports(store: Store, uploads, choice: LayoutChoice) -> list[dict]:
                     mapping=mapping,
                     progress=report,
                     imported_by=importer_name(auth.acting_name()),
+                    identity=identity,
                 )
             except KpiError as problem:  # an unreadable file, or the store refusing it
                 results.append({"file": upload.name, "error": str(problem)})

@@ -52,7 +52,7 @@ def undo_picker() -> None:
 def confirm_undo(preview: UndoPreview) -> None:
     batch = preview.batch_id
     try:
-        undo(store, batch, by=auth.acting_name())
+        undo(store, batch, by=auth.acting_name(), identity=auth.acting_identity(store))
     except KpiError as refused:  # UndoRefused (another session got there first), or the store
         outcome = ("error", f"Cannot undo: {escape_markdown(refused)}")
     else:

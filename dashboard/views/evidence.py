@@ -10,6 +10,10 @@ A sign-off records the signer, the time and the digest of what was signed; in lo
 sign-in) the signer is the name typed here and the pack says "not verified". The learner cannot
 sign off their own reflection, and an edit after sign-off voids it ("Changed after sign-off").
 `kpi evidence verify FILE` checks an exported pack against the store.
+
+In team mode the organisation printed on sign-offs and the provider's KSB wording are store-wide
+settings, so only an admin (``users.MAY``: "settings") sees their inputs; everyone else sees the
+organisation as text.
 """
 
 from __future__ import annotations
@@ -40,6 +44,15 @@ from kpi.store.batches import importer_name
 
 BUILT = "evidence.built"
 CONFIRMED = "export_confirm"
+#: What the last review did, shown after the rerun that redraws the journal with its new status.
+REVIEWED = "evidence.reviewed"
+
+
+def may_change_settings() -> bool:
+    """Whether this person may change store-wide settings: anyone in local mode (one person,
+    their own store), only an admin in team mode."""
+    user = auth.current_user(data.store())
+    return user is None or user.may("settings")
 
 
 def journal() -> list[Reflection]:
@@ -86,6 +99,9 @@ def coverage_section() -> None:
 
 def provider_wording() -> None:
     """Replace a standard's built-in (provisional) KSBs with the provider's official wording."""
+    if not may_change_settings():
+        st.caption("An admin can replace the built-in KSB wording with your provider's.")
+        return
     with st.expander("Use your provider's KSB wording (CSV)"):
         st.caption(
             "Columns: standard, code or area, description (optional: level, type, "
@@ -115,6 +131,8 @@ def show(r: Reflection) -> None:
 
 def review(rows: list[Reflection]) -> None:
     st.subheader("Supervisor review")
+    if done := st.session_state.pop(REVIEWED, None):
+        st.success(done)
     waiting = [r for r in rows if r.status == "ready_for_review"]
     if not waiting:
         st.caption("Nothing is waiting for review.")
@@ -158,14 +176,27 @@ def review(rows: list[Reflection]) -> None:
             except KpiError as problem:
                 st.error(escape_markdown(problem))
             else:
-                verb = "signed off" if sign_off else "returned"
-                st.success(f"{escape_markdown(r.reference)} {verb}.")
+                reviewed(r, sign_off)
+
+
+def reviewed(r: Reflection, sign_off: bool) -> None:
+    """Rerun so that the journal above shows the new status, keeping the message for it; the
+    comment and the pick belonged to the reviewed reflection, so they go."""
+    verb = "signed off" if sign_off else "returned"
+    st.session_state[REVIEWED] = f"{escape_markdown(r.reference)} {verb}."
+    for key in ("review_comment", "review_pick"):
+        st.session_state.pop(key, None)
+    st.rerun()
 
 
 def organisation_setting() -> None:
     """The organisation printed beside a sign-off (left off the pack when empty)."""
     with st.expander("Organisation printed on sign-offs"):
         current = reflections.organisation(data.store())
+        if not may_change_settings():
+            st.text(f"Organisation: {current or 'none set (sign-offs print no organisation)'}")
+            st.caption("An admin sets the organisation printed on sign-offs.")
+            return
         name = st.text_input("Organisation", value=current, key="organisation", max_chars=120)
         if st.button("Save organisation", key="organisation_save"):
             try:
@@ -213,7 +244,8 @@ def build(reflection_id: int, r: Reflection, indexed: bool) -> Built:
     key = (reflection_id, r.updated_at, indexed)
     built = Built(key, pack, documents.pdf_bytes(pack), documents.docx_bytes(pack), charts)
     who = importer_name(auth.acting_name())
-    audit.add(data.store(), who, "export", f"{pack.reference}: pack built on the Evidence page")
+    detail = f"{pack.reference}: pack built on the Evidence page"
+    audit.add(data.store(), who, "export", detail, identity=auth.acting_identity(data.store()))
     return built
 
 

@@ -41,7 +41,9 @@ if saved:
     except (KpiError, ValueError) as problem:  # a user's impossible choice (InvalidChoice is both)
         st.error(f"Not saved: {escape_markdown(problem)}")
     else:
-        save_settings(store, chosen, by=auth.acting_name())
+        # Team mode: the audit log keeps who signed in.
+        identity = auth.acting_identity(store)
+        save_settings(store, chosen, by=auth.acting_name(), identity=identity)
         viewer.set_me(store, me)
         data.store_changed()
         st.session_state["settings_saved"] = "Saved. Every page now uses these definitions."

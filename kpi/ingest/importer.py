@@ -69,12 +69,14 @@ def import_file(
     progress: Progress | None = None,
     limits: ImportLimits | None = None,
     imported_by: str | None = None,
+    identity: str | None = None,
 ) -> ImportResult:
     """Import one export into the store; raise ``ImportProblem`` when it cannot be used.
 
     ``limits`` bound what the file may do (dates, workbook sizes); by default they come from
     the environment (``kpi.ingest.limits``). ``imported_by`` is who the batch is recorded as
-    made by (``kpi.store.batches.importer_name``); None records nobody.
+    made by (``kpi.store.batches.importer_name``); None records nobody. ``identity`` is the
+    signed-in importer's ``issuer|subject`` for the audit log (None in local mode).
     """
     limits = limits or from_environment()
     path = Path(path)
@@ -103,7 +105,9 @@ def import_file(
             fill_down(cur, raw, chosen)  # a formatted report's grouping columns
             raw.skip_lines_matching(chosen.ignore_lines)
             raw.number_rows(cur)
-            return _import_table(cur, store, raw, chosen, name, sha, report, limits, imported_by)
+            return _import_table(
+                cur, store, raw, chosen, name, sha, report, limits, imported_by, identity
+            )
         finally:
             cur.close()
 
@@ -127,6 +131,7 @@ def _import_table(
     report: Progress,
     limits: ImportLimits,
     imported_by: str | None = None,
+    identity: str | None = None,
 ) -> ImportResult:
     """The steps after reading, on one cursor (temporary tables are private to a cursor)."""
     positions = source_positions(raw, layout, file_name)
@@ -136,7 +141,14 @@ def _import_table(
     checked = check(cur, staged, limits)
     refuse_if_mostly_set_aside(cur, checked, limits)
     report("loading", 0.7)
-    result = load(cur, checked, sha=sha, pseudonym_key=store.pseudonym_key, imported_by=imported_by)
+    result = load(
+        cur,
+        checked,
+        sha=sha,
+        pseudonym_key=store.pseudonym_key,
+        imported_by=imported_by,
+        identity=identity,
+    )
     undated = undated_answers(cur, result.batch_id) if result.batch_id is not None else None
     result.notes = [*raw.notes, *checked.notes, *([undated] if undated else [])]
     if layout.missing_columns == "ignore":  # an absent column is not an error: say so instead

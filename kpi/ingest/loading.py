@@ -49,9 +49,11 @@ def load(
     sha: str,
     pseudonym_key: str,
     imported_by: str | None = None,
+    identity: str | None = None,
 ) -> ImportResult:
     """Load ``checked`` as the next batch and record it (who made it, and the words of any
-    ordinal scale, in the same transaction); drop the run's temporary tables.
+    ordinal scale, in the same transaction); drop the run's temporary tables. ``identity`` is
+    the signed-in importer's ``issuer|subject`` for the audit log (None in local mode).
 
     A full disk is an ``ImportProblem``; any other failure propagates as it is, never hidden
     behind an error of the cleanup that follows it.
@@ -67,7 +69,8 @@ def load(
         _record_batch(cur, staged, batch_id, sha, result, as_of)
         if imported_by is not None:
             record_importer(cur, batch_id, imported_by)
-        audit.record(cur, importer_name(imported_by), "import", _audit_detail(result))
+        detail = _audit_detail(result)
+        audit.record(cur, importer_name(imported_by), "import", detail, identity=identity)
         _record_scales(cur, staged)
         cur.execute("COMMIT")
     except BaseException as exc:

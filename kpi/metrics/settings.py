@@ -283,9 +283,12 @@ def load_settings(store: Any) -> Settings:
     return Settings.from_dict(data) if data else Settings()
 
 
-def save_settings(store: Any, settings: Settings, by: str | None = None) -> None:
+def save_settings(
+    store: Any, settings: Settings, by: str | None = None, *, identity: str | None = None
+) -> None:
     """Keep ``settings`` as the store's definitions, with what changed in the audit log under
-    ``importer_name(by)`` (the signed-in person in team mode, the computer's account locally)."""
+    ``importer_name(by)`` (the signed-in person in team mode, the computer's account locally)
+    and ``identity`` (their ``issuer|subject``; None in local mode)."""
     settings.validate()
     before = load_settings(store).to_dict()
     after = settings.to_dict()
@@ -293,4 +296,4 @@ def save_settings(store: Any, settings: Settings, by: str | None = None) -> None
     changed = [k for k in sorted(after) if before.get(k) != after[k]]
     if changed:
         detail = "; ".join(f"{k}: {before.get(k)!r} -> {after[k]!r}" for k in changed)
-        audit.add(store, importer_name(by), "settings", detail)
+        audit.add(store, importer_name(by), "settings", detail, identity=identity)

@@ -286,15 +286,19 @@ def _count(cur: duckdb.DuckDBPyConnection, sql: str, batch_id: int) -> int:
     return int(cur.execute(sql, [batch_id]).fetchall()[0][0])
 
 
-def undo(store: Store, batch_id: int, by: str | None = None) -> None:
+def undo(
+    store: Store, batch_id: int, by: str | None = None, *, identity: str | None = None
+) -> None:
     """Remove a batch's rows and restore the versions it replaced, in one transaction, with
-    an entry in the audit log for ``importer_name(by)``."""
+    an entry in the audit log for ``importer_name(by)`` (and ``identity``, the signed-in
+    person's ``issuer|subject``, in team mode)."""
     with store.transaction() as cur:
         _check_undoable(cur, batch_id)
         (file_name,) = cur.execute(
             "SELECT file_name FROM imports WHERE batch_id = ?", [batch_id]
         ).fetchall()[0]
-        audit.record(cur, importer_name(by), "undo", f"batch {batch_id} ({file_name})")
+        detail = f"batch {batch_id} ({file_name})"
+        audit.record(cur, importer_name(by), "undo", detail, identity=identity)
         for kind in KINDS:
             columns = ", ".join(stored_columns(kind))
             cur.execute(f"DELETE FROM {kind} WHERE batch_id = ?", [batch_id])

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.navigation import PAGES
 from kpi.engine.filters import Filters
 from kpi.evidence import reflections
-from kpi.store import users
+from kpi.store import audit, users
 from kpi.store.connection import open_store
 from tests.paths import APP
 
@@ -143,3 +143,126 @@ def test_in_team_mode_a_learner_reflects_as_themselves_and_edits_only_their_own(
             assert any("Amelia's April draft" in o for o in drafts), drafts
         else:  # Sam supervises Amelia but writes only his own: her draft is not his to edit
             assert drafts == []
+
+
+@pytest.fixture
+def own_team_db(team_db: Path, tmp_path: Path) -> Path:
+    """A copy of the team store for a test that changes it (a sign-off, an import)."""
+    path = tmp_path / "store.duckdb"
+    path.write_bytes(team_db.read_bytes())
+    return path
+
+
+def _in_evidence_settings(at: AppTest) -> tuple[bool, bool]:
+    """Whether the Evidence page offers the organisation input and the KSB catalogue upload."""
+    organisation = any(t.key == "organisation" for t in at.text_input)
+    catalogue = any(u.key == "ksb_upload" for u in at.get("file_uploader"))
+    return organisation, catalogue
+
+
+@pytest.mark.parametrize(
+    ("subject", "may_change"), [("amelia", False), ("sam", False), ("priya", True)]
+)
+def test_only_an_admin_sets_the_organisation_and_the_ksb_catalogue_on_the_evidence_page(
+    subject: str, may_change: bool, team_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = signed_in_as(subject, team_db, monkeypatch)
+    at.switch_page("views/evidence.py").run()
+    assert not at.exception, at.exception
+    assert _in_evidence_settings(at) == (may_change, may_change)
+    said = page_text(at) + "\n".join(t.value for t in at.text)
+    if may_change:
+        assert any(b.key == "organisation_save" for b in at.button)
+    else:  # the organisation as text, and who sets it
+        assert "Organisation: none set" in said
+        assert "An admin sets the organisation printed on sign-offs." in said
+        assert not any(b.key in ("organisation_save", "ksb_import") for b in at.button)
+
+
+def _journal_status(at: AppTest, title: str) -> str:
+    frame = at.dataframe[0].value
+    return str(frame.loc[frame["Title"] == title, "Status"].iloc[0])
+
+
+def test_a_sign_off_shows_in_the_journal_at_once_with_its_message(
+    own_team_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = signed_in_as("sam", own_team_db, monkeypatch)
+    at.switch_page("views/evidence.py").run()
+    title = "Amelia's March reflection"
+    assert _journal_status(at, title) == "Ready for review"
+    at.text_area(key="review_comment").input("Clear analysis of the March dip.")
+    at.button(key="review_True").click().run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    # The same run sequence: no further click or rerun before the journal says so.
+    assert _journal_status(at, title) == "Reviewed"
+    assert any("signed off." in s.value for s in at.success), [s.value for s in at.success]
+    assert "Nothing is waiting for review." in page_text(at)
+    at.run()  # the message was for that run only
+    assert not any("signed off." in s.value for s in at.success)
+
+
+def _audit_log(at: AppTest) -> list[dict]:
+    at.switch_page("views/settings.py").run()
+    assert not at.exception, at.exception
+    log = next(d.value for d in at.dataframe if "Signed in as" in d.value.columns)
+    return log.to_dict("records")
+
+
+def test_imports_and_undos_on_the_data_page_carry_the_signed_in_identity(
+    own_team_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = signed_in_as("priya", own_team_db, monkeypatch)
+    at.switch_page("views/data.py").run()
+    content = (
+        b"contact_id,opened_at,subject\nTEAM-1,2026-03-02 10:00,a\nTEAM-2,2026-03-03 11:30,b\n"
+    )
+    at.file_uploader(key="uploads").set_value(("team.csv", content, "text/csv")).run()
+    at.button(key="import").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    newest = at.selectbox(key="undo_batch").options[0]  # "Batch N: team.csv ...", newest first
+    assert "team.csv" in newest, newest
+    batch = int(newest.split(":")[0].removeprefix("Batch "))
+    at.selectbox(key="undo_batch").set_value(batch).run()
+    at.button(key="undo").click().run()
+    assert not at.exception, at.exception
+    entries = _audit_log(at)
+    newest = {e["What"]: e for e in entries[:2]}
+    assert set(newest) == {"import", "undo"}
+    for entry in newest.values():
+        assert entry["Who"] == "Priya Shah"
+        assert entry["Signed in as"] == f"{ISSUER}|priya"
+
+
+def _newest(entries: list[dict], action: str) -> dict:
+    return next(e for e in entries if e["What"] == action)
+
+
+def test_a_settings_change_on_the_settings_page_carries_the_signed_in_identity(
+    own_team_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = signed_in_as("priya", own_team_db, monkeypatch)
+    at.switch_page("views/settings.py").run()
+    at.number_input(key="minimum_n").set_value(at.number_input(key="minimum_n").value + 1)
+    at.button(key="save_settings").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    entry = _newest(_audit_log(at), "settings")
+    assert "minimum_n" in entry["Detail"]
+    assert (entry["Who"], entry["Signed in as"]) == ("Priya Shah", f"{ISSUER}|priya")
+
+
+@pytest.mark.chromium
+def test_an_evidence_pack_built_on_the_evidence_page_carries_the_signed_in_identity(
+    own_team_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = signed_in_as("amelia", own_team_db, monkeypatch)
+    at.switch_page("views/evidence.py").run()
+    at.button(key="export_build").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    store = open_store(own_team_db)  # Amelia may not open the Settings page's audit log
+    try:
+        entry = next(e for e in audit.entries(store) if e.action == "export")
+    finally:
+        store.close()
+    assert "pack built on the Evidence page" in entry.detail
+    assert (entry.who, entry.identity) == ("Amelia Booth", f"{ISSUER}|amelia")
