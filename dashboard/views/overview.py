@@ -18,7 +18,9 @@ if components.page(
     chosen = filters.current()
     view = data.overview(chosen)
     now = view.current.totals()
-    if not components.no_rows(now["contacts"], now["responses"]):
+    # Interval reports' calls count as data too (a store may hold only those).
+    calls = [now[k] for k in OVERVIEW_GROUPS["Calls"] if k in now]
+    if not components.no_rows(now["contacts"], now["responses"], *calls):
         components.rag_legend()
         partly = f" ({view.previous_note})" if view.previous_note else ""
         st.caption(

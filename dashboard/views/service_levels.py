@@ -22,7 +22,8 @@ if components.page(
 ):
     chosen = filters.current()
     now, changes = data.compare(chosen, ("contacts", *SLA_KEYS, "backlog", *TIME_KEYS, *CALL_KEYS))
-    if not components.no_rows(now["contacts"]):
+    # Interval reports' calls count as data too (a store may hold only those).
+    if not components.no_rows(now["contacts"], *(now[k] for k in CALL_KEYS)):
         components.rag_legend()
         shown = [now[k] for k in (*SLA_KEYS, "backlog", *TIME_KEYS)]
         drill.tiles(shown, chosen, changes, per_row=3)

@@ -27,6 +27,7 @@ from kpi.engine.aggregation import as_int, count_if, records
 from kpi.engine.backend import CACHE, Slots, backend_of
 from kpi.engine.calendar import STORED_TIMES
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
+from kpi.engine.intervals import SEGMENT_COLUMNS
 from kpi.engine.preparation import instants, prepare_clocks, prepare_contacts, prepare_responses
 from kpi.engine.profile import Profile, data_profile
 from kpi.engine.results import MetricResult
@@ -84,12 +85,15 @@ def data_range(store: Store, timezone: str = "Europe/London") -> tuple[date | No
 
 
 def segment_values(store: Store) -> dict[str, list[str]]:
-    """Every value each filter field takes in contacts or answers, sorted."""
+    """Every value each filter field takes in contacts, answers or interval reports, sorted."""
     cur = store.cursor()
     out = {}
     for name in SEGMENT_FIELDS:
         tables = ["contacts"] if name == "priority" else ["contacts", "responses"]
-        union = " UNION ".join(f"SELECT DISTINCT {name} AS v FROM {t}" for t in tables)
+        selects = [f"SELECT DISTINCT {name} AS v FROM {t}" for t in tables]
+        if name in SEGMENT_COLUMNS:  # a queue only the interval reports hold can be chosen
+            selects.append(f"SELECT DISTINCT {SEGMENT_COLUMNS[name]} AS v FROM intervals")
+        union = " UNION ".join(selects)
         rows = cur.execute(f"SELECT v FROM ({union}) WHERE v IS NOT NULL ORDER BY v").fetchall()
         out[name] = [r[0] for r in rows]
     return out

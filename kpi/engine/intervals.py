@@ -9,11 +9,17 @@ other also covered the selection and was left out.
 Interval rows map onto the report's segments as call rows do in the built-in call log: queue is
 the category, and team, agent and channel are themselves. A row filtered or broken down by a
 field an interval report does not carry (priority) keeps its call-level figures only.
+
+Interval reports are data in their own right: their starts widen the data's dates
+(``interval_span``, read by the data profile), so a store holding only them has its days, weeks
+and months, and every segment and period they hold gets a report row (``interval_indexes``,
+``with_interval_segments``), even where no contact or answer has that queue, team or agent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import ibis
@@ -39,30 +45,91 @@ PREFER = "calls"
 ROWS, LEFT_OUT = "interval_rows", "interval_calls_left_out"
 
 
+#: A report grouping (its breakdown fields, () for the total) -> the interval reports' sums by
+#: segment and period, as ``kpi.engine.aggregation.index_records`` indexes the contacts'.
+Found = dict[tuple[str, ...], Index]
+
+
+def interval_indexes(
+    backend: ibis.BaseBackend,
+    filters: Filters,
+    groupings: Sequence[tuple[str, ...]],
+    grain: str | None,
+    periods: Sequence[Period],
+    offsets: Offsets | None,
+    timezone: str,
+    keys: Sequence[str],
+) -> Found:
+    """The interval reports' sums for each grouping of a report that they can answer: none when
+    the report asks for no call KPI, a filter or breakdown field is one they do not carry, or
+    the store holds none. One grouped query per grouping."""
+    groupings = [by for by in groupings if all(f in SEGMENT_COLUMNS for f in by)]
+    wanted = any(k in KEYS for k in keys)
+    if not wanted or not groupings or not _usable(filters) or not _has_intervals(backend):
+        return {}
+    table = _selection(backend.table("intervals"), filters, timezone)
+    table = _period_column(table, grain, offsets, periods)
+    return {by: _index(table, by, grain) for by in groupings}
+
+
+def with_interval_segments(indexes: dict[tuple[str, ...], Index], found: Found) -> None:
+    """Give every segment and period the interval reports hold a place among a report's
+    records (an empty one where the contacts have none), so that a queue only the interval
+    reports cover still gets its row; ``with_intervals`` then fills its call KPIs."""
+    for by, index in found.items():
+        target = indexes.get(by)
+        if target is None:
+            continue
+        for key in index:
+            target.setdefault(key, {})
+
+
 def with_intervals(
     backend: ibis.BaseBackend,
     report: Report,
     filters: Filters,
     periods: Sequence[Period],
     offsets: Offsets | None,
+    found: Found | None = None,
 ) -> None:
     """Give each row of ``report`` its call KPIs from the interval reports where its call-level
-    rows have none, and say in every call KPI's definition which source it is from."""
+    rows have none, and say in every call KPI's definition which source it is from. ``found``
+    is ``interval_indexes``' answer when the report already asked it."""
     keys = [k for k in KEYS if any(k in row.metrics for row in report.rows)]
-    if not keys or not _usable(filters) or not _has_intervals(backend):
-        return
-    table = _selection(backend.table("intervals"), filters, report.settings.timezone)
-    table = _period_column(table, report.grain, offsets, periods)
-    indexes: dict[tuple[str, ...], Index] = {}
+    if found is None:
+        groupings = list(dict.fromkeys(tuple(row.segment) for row in report.rows))
+        timezone = report.settings.timezone
+        found = interval_indexes(
+            backend, filters, groupings, report.grain, periods, offsets, timezone, keys
+        )
     for row in report.rows:
-        by = tuple(row.segment)
-        if not all(f in SEGMENT_COLUMNS for f in by):
+        index = found.get(tuple(row.segment))
+        if index is None:
             continue
-        if by not in indexes:
-            indexes[by] = _index(table, by, report.grain)
-        record = indexes[by].get((tuple(row.segment[f] for f in by), row.period))
+        record = index.get((tuple(row.segment.values()), row.period))
         if record:
             _choose(row, record, keys, report.settings)
+        _say_neither(row, keys)
+
+
+#: What a call KPI counts, in the reason a row without any gives.
+COUNTED = {
+    "abandonment_rate": "offered calls",
+    "service_level": "offered calls",
+    "asa_seconds": "answered calls with a wait time",
+    "aht_seconds": "answered calls with a handle time",
+}
+
+
+def _say_neither(row: ReportRow, keys: Sequence[str]) -> None:
+    """A call KPI neither source has figures for says so: "no wait times in the data" would
+    be wrong where the interval reports hold them (for other segments or periods)."""
+    for key in keys:
+        result = row.metrics.get(key)
+        if result is not None and result.value is None and result.n == 0:
+            result.reason = (
+                f"no {COUNTED[key]} in this selection, in call-level rows or interval reports"
+            )
 
 
 def _usable(filters: Filters) -> bool:
@@ -84,6 +151,25 @@ def _has_intervals(backend: ibis.BaseBackend) -> bool:
     if version is not None:
         CACHE.keep_derived(key, found)
     return found
+
+
+def interval_span(backend: ibis.BaseBackend) -> tuple[datetime, datetime] | None:
+    """The first and last interval start of the interval reports (naive UTC); None without
+    any. The data profile widens the data's dates with it, so a report's days, weeks and months
+    cover a store that holds only interval reports."""
+    if not _has_intervals(backend):
+        return None
+    t = backend.table("intervals")
+    frame = backend.execute(t.aggregate(first=t.interval_start.min(), last=t.interval_start.max()))
+    first, last = (_naive(frame[c].iloc[0]) for c in ("first", "last"))
+    return (first, last) if first is not None and last is not None else None
+
+
+def _naive(value: Any) -> datetime | None:
+    if value is None or value != value:  # None, NaN, NaT
+        return None
+    value = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+    return value.replace(tzinfo=None) if isinstance(value, datetime) else None
 
 
 def _selection(t: ir.Table, filters: Filters, timezone: str) -> ir.Table:
@@ -138,10 +224,21 @@ def _choose(
             current.definition = (
                 f"{current.definition.rstrip()} From call-level rows; interval reports also "
                 f"cover this selection ({interval.n:,} calls) and were left out, so no call "
-                "counts twice."
+                f"counts twice.{_queues_left_out(row)}"
             )
             continue
         row.metrics[key] = interval_result(key, interval, record, settings)
+
+
+def _queues_left_out(row: ReportRow) -> str:
+    """A row wider than one queue takes one source for all of it: a queue only interval
+    reports hold is then not in its figure, which must be said, not left to be guessed."""
+    if "category" in row.segment:
+        return ""
+    return (
+        " Any queue whose calls only interval reports hold is left out of this figure too: "
+        "break down by category to see each queue from its own source."
+    )
 
 
 def source_note(result: MetricResult) -> str | None:
@@ -207,8 +304,12 @@ def ratio_interval(
 __all__ = [
     "PREFER",
     "SEGMENT_COLUMNS",
+    "Found",
+    "interval_indexes",
     "interval_result",
+    "interval_span",
     "ratio_interval",
     "source_note",
+    "with_interval_segments",
     "with_intervals",
 ]

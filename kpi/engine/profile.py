@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 
 from kpi.engine.aggregation import as_int, count_if
 from kpi.engine.backend import CACHE, backend_of
+from kpi.engine.intervals import interval_span
 from kpi.store.connection import Store
 
 _CONTACT_TIMES = ("opened_at", "first_response_at", "resolved_at", "closed_at")
@@ -70,11 +71,13 @@ def data_profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
     supported = {k for k in c_cols if as_int(c[f"has_{k}"])} | {
         k for k in r_cols if as_int(r[f"has_{k}"])
     }
+    # Interval reports are data too: a store holding only them has days and weeks to report.
+    span = interval_span(backend) or ()
     profile = Profile(
         supported=frozenset(supported),
-        latest=_max_time([c[f"max_{k}"] for k in _CONTACT_TIMES] + [r["max_responded"]]),
-        first_day=_min_time([c["min_opened"], r["min_responded"]]),
-        last_day=_max_time([c["max_opened_at"], r["max_responded"]]),
+        latest=_max_time([c[f"max_{k}"] for k in _CONTACT_TIMES] + [r["max_responded"], *span[1:]]),
+        first_day=_min_time([c["min_opened"], r["min_responded"], *span[:1]]),
+        last_day=_max_time([c["max_opened_at"], r["max_responded"], *span[1:]]),
         undated_responses=as_int(r["undated"]),
     )
     if key:

@@ -41,7 +41,7 @@ from kpi.engine.backend import CACHE, Slots, backend_of
 from kpi.engine.calendar import STORED_TIMES
 from kpi.engine.change import Change, Trend, change, trend_window, trends_from
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
-from kpi.engine.intervals import with_intervals
+from kpi.engine.intervals import interval_indexes, with_interval_segments, with_intervals
 from kpi.engine.preparation import (
     Chosen,
     formulas,
@@ -180,6 +180,12 @@ def _compute(
         segment_by: index_records(_query(plan, segment_by), segment_by, grain)
         for segment_by in groupings
     }
+    # A segment or period only interval reports hold gets its row too (kpi.engine.intervals).
+    found = interval_indexes(
+        plan.backend, plan.filters, groupings, grain, plan.periods, plan.offsets,
+        settings.timezone, plan.keys,
+    )  # fmt: skip
+    with_interval_segments(indexes, found)
     rows = [
         row
         for segment_by in reversed(groupings)  # the total first, then the segments
@@ -189,7 +195,7 @@ def _compute(
         filters = next(iter(named.values()))
     result = Report(filters, by, grain, plan.context.as_of, settings, rows, dict(named))
     # Call KPIs from interval reports where a row has no call-level rows (one source each).
-    with_intervals(plan.backend, result, plan.filters, plan.periods, plan.offsets)
+    with_intervals(plan.backend, result, plan.filters, plan.periods, plan.offsets, found)
     return result
 
 
@@ -281,6 +287,10 @@ def _offsets(
     """The zone's offsets for a dated grain, over the data's span rather than the periods'
     (every row lies in it): the same for every date range, so one compiled query serves all."""
     offsets = offsets_for(timezone, grain, periods)
+    if offsets is None and grain in GRAINS:
+        # No dated data (an empty store, or only undated answers): the rows still need their
+        # period column, so that the (empty, or undated) report has its shape.
+        return offsets_around(timezone, None, None)
     if offsets is None or profile.first_day is None or profile.last_day is None:
         return offsets
     return offsets_around(timezone, profile.first_day, profile.last_day)

@@ -382,7 +382,7 @@ def _shown(
 
 
 #: The column each kind of stored row is dated by.
-_DATED_BY = {"contacts": "opened_at", "responses": "responded_at"}
+_DATED_BY = {"contacts": "opened_at", "responses": "responded_at", "intervals": "interval_start"}
 
 
 def _date_ranges(store: Store) -> dict[int, tuple[datetime, datetime]]:

@@ -1,7 +1,9 @@
 """Deterministic sample exports for a fictional customer-care team (``kpi sample``).
 
-`generate` writes a Zendesk ticket export, a call-log workbook and a survey CSV covering
-May 2025 to October 2026, with a handful of planted patterns documented in sample_data/README.md.
+`generate` writes a Zendesk ticket export, a call-log workbook, a survey CSV, the call queues'
+interval report and the public social queue's message threads covering May 2025 to October 2026
+(every kind of input the product reads), with a handful of planted patterns documented in
+sample_data/README.md.
 The same seed always gives byte-identical files: everything random comes from one seeded
 numpy Generator and nothing reads the clock.
 
@@ -24,13 +26,27 @@ from kpi.sample.intervals import FILE_NAME as INTERVALS_FILE
 from kpi.sample.intervals import interval_report
 from kpi.sample.story import DATED_NOTES, make_customers
 from kpi.sample.surveys import build_surveys
+from kpi.sample.threads import FILE_NAME as THREADS_FILE
+from kpi.sample.threads import build_threads
+from kpi.sample.threads import export_frame as thread_frame
 from kpi.sample.tickets import build_tickets
 from kpi.sample.zendesk import export_frame
 
-__all__ = ["DATED_NOTES", "DEFAULT_SEED", "FILE_NAMES", "INTERVALS_FILE", "generate"]
+__all__ = [
+    "CONTACT_FILES",
+    "DATED_NOTES",
+    "DEFAULT_SEED",
+    "FILE_NAMES",
+    "INTERVALS_FILE",
+    "THREADS_FILE",
+    "generate",
+]
 
 DEFAULT_SEED = 20251
-FILE_NAMES = ("zendesk_tickets.csv", "call_log.xlsx", "survey_responses.csv")
+#: The tickets, calls and answers, written whatever the options.
+CONTACT_FILES = ("zendesk_tickets.csv", "call_log.xlsx", "survey_responses.csv")
+#: Every file `generate` writes by default, in the order it returns them.
+FILE_NAMES = (*CONTACT_FILES, INTERVALS_FILE, THREADS_FILE)
 CUSTOMERS_AT_FULL_SCALE = 14_000
 
 
@@ -39,19 +55,22 @@ def generate(
     seed: int = DEFAULT_SEED,
     progress: Callable[[str], None] | None = None,
     scale: float = 1.0,
-    intervals: bool = False,
+    intervals: bool = True,
+    threads: bool = True,
 ) -> list[Path]:
     """Write the sample exports into out_dir and return their paths.
 
     `scale` shrinks every daily volume (tests use a small one); the committed sample is scale 1.
-    `intervals` also writes the team's queue interval report (`INTERVALS_FILE`), an aggregate of
-    the same calls (no random draws, so the other files are unchanged by it).
+    `intervals` writes the team's queue interval report (`INTERVALS_FILE`), an aggregate of the
+    same calls (no random draws); `threads` the public social queue's messages (`THREADS_FILE`),
+    from a random stream of their own. Either can be left out without changing the other files.
     """
     say = progress or (lambda _message: None)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # Independent child streams, so changing one part of the story leaves the others' draws alone.
-    people_rng, ticket_rng, call_rng, survey_rng = np.random.default_rng(seed).spawn(4)
+    # A fifth stream for the social threads leaves the first four as they were.
+    people_rng, ticket_rng, call_rng, survey_rng, social_rng = np.random.default_rng(seed).spawn(5)
     # The teams answer queues 08:00-20:00 on weekdays and 09:00-13:00 on Saturdays; reported
     # business-hours figures use the dashboard's default office hours.
     span = (date(2025, 4, 1), date(2027, 6, 30))
@@ -64,7 +83,7 @@ def generate(
     calls = build_calls(call_rng, customers, scale)
     say("Generating survey responses")
     surveys = build_surveys(survey_rng, tickets, calls)
-    tickets_path, calls_path, surveys_path = (out_dir / name for name in FILE_NAMES)
+    tickets_path, calls_path, surveys_path = (out_dir / name for name in CONTACT_FILES)
     say(f"Writing {tickets_path.name} ({len(tickets)} tickets)")
     write_csv(export_frame(tickets, customers), tickets_path)
     say(f"Writing {calls_path.name} ({len(calls)} calls)")
@@ -76,4 +95,8 @@ def generate(
         report = interval_report(calls)
         say(f"Writing {INTERVALS_FILE} ({len(report)} queue intervals)")
         written.append(write_csv(report, out_dir / INTERVALS_FILE))
+    if threads:
+        messages = build_threads(social_rng, customers, scale)
+        say(f"Writing {THREADS_FILE} ({len(messages)} messages)")
+        written.append(write_csv(thread_frame(messages), out_dir / THREADS_FILE))
     return written

@@ -9,7 +9,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from kpi.sample import FILE_NAMES, generate
+from kpi.sample import FILE_NAMES, INTERVALS_FILE, THREADS_FILE, generate
 from tests.paths import SAMPLE_DATA
 
 COMMITTED = SAMPLE_DATA
@@ -42,6 +42,15 @@ CALL_HEADER = [
 ]
 SURVEY_HEADER = (
     "response_id,contact_id,responded_at,channel,team,agent,category,nps,csat,ces,comment"
+)
+INTERVALS_HEADER = (
+    "interval_start,interval_minutes,queue,channel,offered,answered,abandoned,short_abandoned,"
+    "answered_within,threshold_seconds,wait_seconds_total,handle_seconds_total,"
+    "service_level_percent,asa_seconds"
+)
+# The Customer Support on Twitter dump's own header.
+THREADS_HEADER = (
+    "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id"
 )
 KB_CHANGE = pd.Timestamp("2026-01-12")
 
@@ -118,9 +127,14 @@ def test_workbook_carries_no_clock_time(full: Path) -> None:
 
 
 def test_files_have_the_exact_headers_the_importer_detects(full: Path) -> None:
-    lines = {n: (full / n).read_text(encoding="utf-8").split("\n", 1)[0] for n in FILE_NAMES[::2]}
-    assert lines["zendesk_tickets.csv"] == ZENDESK_HEADER
-    assert lines["survey_responses.csv"] == SURVEY_HEADER
+    csvs = [name for name in FILE_NAMES if name.endswith(".csv")]
+    lines = {n: (full / n).read_text(encoding="utf-8").split("\n", 1)[0] for n in csvs}
+    assert lines == {
+        "zendesk_tickets.csv": ZENDESK_HEADER,
+        "survey_responses.csv": SURVEY_HEADER,
+        INTERVALS_FILE: INTERVALS_HEADER,
+        THREADS_FILE: THREADS_HEADER,
+    }
     book = openpyxl.load_workbook(full / "call_log.xlsx", read_only=True)
     assert book.sheetnames == ["Calls"]
     header = next(book["Calls"].iter_rows(max_row=1, values_only=True))
@@ -261,3 +275,12 @@ def test_zendesk_ratings_cover_about_fifteen_percent_of_solved_tickets(
     assert 0.12 < rated.mean() < 0.18
     # No ticket is rated twice: Zendesk's own rating and the survey never overlap.
     assert not set(solved.loc[rated, "Id"].astype(str)) & set(surveys["contact_id"])
+
+
+def test_the_interval_report_and_social_threads_are_in_the_intended_ranges(full: Path) -> None:
+    intervals = pd.read_csv(full / INTERVALS_FILE)
+    threads = pd.read_csv(full / THREADS_FILE, keep_default_na=False, dtype=str)
+    assert 3_500 <= len(intervals) <= 5_000  # a day and queue each
+    posts = threads["in_response_to_tweet_id"] == ""
+    assert 900 <= posts.sum() <= 1_300  # threads, about two a day
+    assert 3 * posts.sum() <= len(threads) <= 4 * posts.sum()  # with replies and follow-ups

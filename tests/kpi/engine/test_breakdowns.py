@@ -45,7 +45,7 @@ def total(store, filters, key):
 def test_data_range_and_filter_values(store) -> None:
     assert breakdowns.data_range(store) == (date(2025, 5, 1), date(2026, 10, 31))
     values = breakdowns.segment_values(store)
-    assert values["team"] == ["Cardiff Care", "Leeds Care"]
+    assert values["team"] == ["BrightwaterHelp", "Cardiff Care", "Leeds Care"]  # + the social desk
     assert "Bethan Morgan" in values["agent"]
     assert values["priority"] == ["high", "low", "normal", "urgent"]
 

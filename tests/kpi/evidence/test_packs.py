@@ -342,8 +342,9 @@ def test_every_exported_image_has_the_footer(rendered, sla_rendered) -> None:
     pack, files = sla_rendered[0], sla_rendered[3]
     footer = (
         f"{LEARNER} · evidence EV-0002 · data cut-off {pack.cutoff} · source: "
-        "call_log.xlsx, survey_responses.csv, zendesk_tickets.csv"
-    )
+        "call_log.xlsx, queue_intervals.csv, social_threads.csv, survey_responses.csv, "
+        "zendesk_tickets.csv"
+    )  # every file whose rows fall in the pack's period
     assert all(spec.footer == footer for spec in pack.charts)
     for spec, f in zip(pack.charts, files, strict=True):
         svg = f.svg.decode()
@@ -421,8 +422,9 @@ def test_pack_gives_the_data_cut_off_and_each_source_files_dates(
         ).fetchone()
         first, last = cur.execute(
             "SELECT min(d), max(d) FROM (SELECT opened_at AS d FROM contacts WHERE batch_id = ? "
-            "UNION ALL SELECT responded_at FROM responses WHERE batch_id = ?)",
-            [batch, batch],
+            "UNION ALL SELECT responded_at FROM responses WHERE batch_id = ? "
+            "UNION ALL SELECT interval_start FROM intervals WHERE batch_id = ?)",
+            [batch, batch, batch],
         ).fetchone()
         days = f"{first.day} {first:%b %Y} to {last.day} {last:%b %Y}"
         assert row["dates in the file"] == days  # "1 May 2025 to 31 Oct 2026", never ISO
