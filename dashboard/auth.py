@@ -96,6 +96,13 @@ def current_user(store: Store) -> users.User | None:
 ACTING = "kpi_acting_name"
 
 
+def may(store: Store, action: str) -> bool:
+    """Whether this person may ``action`` (a key of ``kpi.store.users.MAY``'s sets): anyone in
+    local mode (one person, their own store), in team mode as their role allows."""
+    user = current_user(store)
+    return user is None or user.may(action)
+
+
 def acting_identity(store: Store) -> str | None:
     """The signed-in person's ``issuer|subject`` for the audit log (None in local mode, where
     nobody signs in and only the computer's account is recorded)."""

@@ -28,7 +28,9 @@ from kpi.engine.tables import (
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.targets import LEGEND, rag
 from kpi.store import annotations as annotation_store
+from kpi.store import audit
 from kpi.store.annotations import Annotation
+from kpi.store.batches import importer_name
 
 DATA_PAGE = "views/data.py"
 Colour = Literal["red", "orange", "green"]
@@ -128,7 +130,13 @@ def notes(filters: Filters) -> list[Annotation]:
 
 
 def annotation_editor(default_date: date | None) -> None:
-    """A form to add a dated note, and the notes so far with a delete button each."""
+    """A form to add a dated note, and the notes so far with a delete button each. In team
+    mode the team's notes are kept by supervisors and admins (audited); a learner reads them."""
+    if not auth.may(data.store(), "review"):
+        for note in annotation_store.all_annotations(data.store()):
+            st.text(f"{note.on_date:%d %b %Y}  {note.text}")
+        st.caption("Supervisors and admins add and remove the team's notes.")
+        return
     with st.form("annotation", clear_on_submit=True, border=False):
         when, what = st.columns([1, 3])
         on_date = when.date_input("Date", value=default_date, format="DD/MM/YYYY")
@@ -141,6 +149,7 @@ def annotation_editor(default_date: date | None) -> None:
         added = st.form_submit_button("Add annotation", key="add_annotation")
         if added and text.strip() and isinstance(on_date, date):
             annotation_store.add(data.store(), on_date, text)
+            _audit(f"added the note of {on_date:%d %b %Y}")
             st.rerun()
     for note in annotation_store.all_annotations(data.store()):
         day, words, button = st.columns([1, 4, 1])
@@ -148,7 +157,15 @@ def annotation_editor(default_date: date | None) -> None:
         words.text(note.text)  # plain text: never rendered as Markdown or HTML
         if button.button("Delete", key=f"delete_note_{note.annotation_id}"):
             annotation_store.delete(data.store(), note.annotation_id)
+            _audit(f"deleted the note of {note.on_date:%d %b %Y}")
             st.rerun()
+
+
+def _audit(detail: str) -> None:
+    """A change to the notes everyone sees, in the audit log (the note's date, not its text)."""
+    store = data.store()
+    who = importer_name(auth.acting_name())
+    audit.add(store, who, "annotation", detail, identity=auth.acting_identity(store))
 
 
 def rag_legend() -> None:

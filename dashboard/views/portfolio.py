@@ -96,6 +96,11 @@ def downloads(p: portfolio.Portfolio) -> None:
 def complaint_models() -> None:
     with st.expander("Complaint-handling steps (HEAT, LATER)"):
         st.caption(portfolio.MODELS_INTRO)
+        if not auth.may(data.store(), "settings"):  # store-wide wording: an admin's to change
+            for name in reflective_models.DEFAULT_COMPLAINT_MODELS:
+                st.text(f"{name}: {reflective_models.model_text(name, data.store())}")
+            st.caption("An admin sets these steps for everyone.")
+            return
         for name in reflective_models.DEFAULT_COMPLAINT_MODELS:
             with st.form(f"portfolio.model.{name}"):
                 text = st.text_area(name, reflective_models.model_text(name, data.store()))

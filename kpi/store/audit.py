@@ -21,7 +21,7 @@ import pandas as pd
 from kpi.errors import printable
 from kpi.store.connection import Store
 
-ACTIONS = ("import", "undo", "settings", "role", "sign-off", "export")
+ACTIONS = ("import", "undo", "settings", "role", "sign-off", "export", "annotation")
 MAX_DETAIL = 500
 MAX_IDENTITY = 500
 

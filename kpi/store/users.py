@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import duckdb
+
 from kpi.errors import InvalidChoice
 from kpi.store import audit
 from kpi.store.batches import importer_name
@@ -75,6 +77,7 @@ def sign_in(store: Store, issuer: str, subject: str, email: str | None, name: st
         found = cur.execute(
             "SELECT user_id FROM users WHERE issuer = ? AND subject = ?", [issuer, subject]
         ).fetchall()
+        shown = _unique_name(cur, shown, found[0][0] if found else None, email or subject)
         if found:
             cur.execute(
                 "UPDATE users SET email = ?, name = ?, last_seen_at = ? WHERE user_id = ?",
@@ -91,6 +94,26 @@ def sign_in(store: Store, issuer: str, subject: str, email: str | None, name: st
                 [user_id, issuer, subject, email, shown, role, _now(), _now()],
             )
     return user_by_identity(store, issuer, subject)
+
+
+def _unique_name(
+    cur: duckdb.DuckDBPyConnection, shown: str, user_id: int | None, account: str
+) -> str:
+    """The display name to keep: the provider's, unless it names someone else already (their
+    name or one of their agent names, ignoring case and spacing). Reflections and supervision
+    go by names, so a second "Sam Lee" would otherwise be taken for the first; theirs gets
+    their account added, "Sam Lee (sam.lee2@example.org)"."""
+    others = cur.execute(
+        "SELECT name, agent_names FROM users WHERE user_id IS DISTINCT FROM ?", [user_id]
+    ).fetchall()
+    taken = {_key(n) for name, agents in others for n in (name, *(agents or ()))}
+    if _key(shown) not in taken:
+        return shown
+    return f"{shown} ({account})"
+
+
+def _key(name: str) -> str:
+    return " ".join(name.split()).casefold()
 
 
 def user_by_identity(store: Store, issuer: str, subject: str) -> User:
@@ -208,7 +231,7 @@ def supervises(store: Store, supervisor: User, learner: User) -> bool:
 
 
 def _same(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+    return _key(a) == _key(b)
 
 
 def is_person(user: User, name: str) -> bool:

@@ -266,3 +266,38 @@ def test_an_evidence_pack_built_on_the_evidence_page_carries_the_signed_in_ident
         store.close()
     assert "pack built on the Evidence page" in entry.detail
     assert (entry.who, entry.identity) == ("Amelia Booth", f"{ISSUER}|amelia")
+
+
+def test_a_learner_reads_the_teams_notes_and_a_supervisor_keeps_them_audited(
+    own_team_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = signed_in_as("amelia", own_team_db, monkeypatch)
+    at.switch_page("views/trends.py").run()
+    assert not at.exception, at.exception
+    assert not [b for b in at.button if b.label == "Delete"]
+    assert not [t for t in at.text_input if t.label == "Note"]
+    assert any("Supervisors and admins add and remove" in c.value for c in at.caption)
+    at = signed_in_as("sam", own_team_db, monkeypatch)
+    at.switch_page("views/trends.py").run()
+    note = next(t for t in at.text_input if t.label == "Note")
+    note.input("Billing letters reworded")
+    next(b for b in at.button if b.label == "Add annotation").click().run()
+    assert not at.exception, at.exception
+    assert any(t.value.endswith("Billing letters reworded") for t in at.text)
+    at = signed_in_as("priya", own_team_db, monkeypatch)
+    added = _newest(_audit_log(at), "annotation")
+    assert (added["Who"], added["Signed in as"]) == ("Sam Okafor", f"{ISSUER}|sam")
+    assert added["Detail"].startswith("added the note of ")
+
+
+def test_only_an_admin_changes_the_complaint_handling_steps(
+    team_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for subject, may in (("amelia", False), ("sam", False), ("priya", True)):
+        at = signed_in_as(subject, team_db, monkeypatch)
+        at.switch_page("views/portfolio.py").run()
+        assert not at.exception, at.exception
+        saves = [b for b in at.button if str(b.label).startswith("Save HEAT")]
+        assert bool(saves) is may, subject
+        if not may:
+            assert any("An admin sets these steps" in c.value for c in at.caption)

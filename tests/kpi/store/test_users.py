@@ -158,6 +158,9 @@ def test_a_name_two_people_share_is_refused_with_each_of_them_listed(store):
     users.sign_in(store, ISSUER, "a", "priya@example.org", "Priya Shah")
     users.sign_in(store, ISSUER, "b", "sam@example.org", "Sam Lee")
     users.sign_in(store, "https://login.example.org", "b", None, "sam lee")
+    # Sign-in now keeps names apart ("sam lee (b)"); a store from before may hold both.
+    with store.transaction() as cur:
+        cur.execute("UPDATE users SET name = 'sam lee' WHERE user_id = 3")
     with pytest.raises(InvalidChoice) as refused:
         users.set_role(store, "Sam Lee", "supervisor")
     assert str(refused.value) == (
@@ -216,3 +219,17 @@ def test_a_refused_demotion_changes_nothing_and_logs_nothing(store):
         users.set_role(store, "Priya Shah", "supervisor")
     assert users.find(store, "1").role == "admin"
     assert audit.entries(store) == []
+
+
+def test_a_second_person_with_anothers_name_is_told_apart_by_their_account(store):
+    sam = users.sign_in(store, ISSUER, "sub-1", "sam@example.org", "Sam Lee")
+    users.set_agent_names(store, "sam@example.org", ["Samuel Lee"])
+    # Reflections and supervision go by names: the same name, in any case or spacing, or
+    # another's agent name, would make this person the first.
+    mallory = users.sign_in(store, ISSUER, "sub-2", "mallory@example.org", "sam  LEE")
+    assert mallory.name == "sam  LEE (mallory@example.org)"
+    assert not users.is_person(mallory, "Sam Lee") and users.is_person(sam, "Sam Lee")
+    other = users.sign_in(store, ISSUER, "sub-3", None, "Samuel Lee")
+    assert other.name == "Samuel Lee (sub-3)"
+    # The first keeps their name when they sign in again.
+    assert users.sign_in(store, ISSUER, "sub-1", "sam@example.org", "Sam Lee").name == "Sam Lee"
