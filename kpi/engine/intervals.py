@@ -202,6 +202,10 @@ def _period_column(
 
 
 def _index(t: ir.Table, by: tuple[str, ...], grain: str | None) -> Index:
+    # A row whose segment field is empty (a report without a team column) belongs to no
+    # segment: as a "(none)" segment it would count again calls the named ones already have.
+    if by:
+        t = t.filter([t[f].notnull() for f in by])
     group = [*by, *(["period"] if grain else [])]
     aggs = sums(t)
     query = t.group_by(group).aggregate(**aggs) if group else t.aggregate(**aggs)

@@ -21,7 +21,7 @@ import duckdb
 
 from kpi.errors import printable
 from kpi.ingest.files import HeaderTest, RawTable
-from kpi.ingest.layouts import Layout, builtin_layouts, get_layout, norm_header
+from kpi.ingest.layouts import ColumnSpec, Layout, builtin_layouts, get_layout, norm_header
 from kpi.store.schema import field_map
 
 #: A report's group heading: "Case Owner: Jo Agent (2 records)" names its grouping column.
@@ -80,6 +80,8 @@ def fill_down(con: duckdb.DuckDBPyConnection, raw: RawTable, layout: Layout) -> 
         positions.setdefault(norm_header(header), i)
     headings = _headings(raw.report_lines)
     declared = [h for h in layout.fill_down if norm_header(h) in positions]
+    person = layout.columns.get("customer_id", ColumnSpec(()))
+    people = {norm_header(c) for c in person.columns}
     for header in declared:
         column = f"c{positions[norm_header(header)]}"
         named = headings.get(norm_header(header))
@@ -88,7 +90,11 @@ def fill_down(con: duckdb.DuckDBPyConnection, raw: RawTable, layout: Layout) -> 
                 continue
             bounds = named  # its own headings bound its groups (an inner grouping's do not)
         else:
-            bounds = [row for row, _ in raw.report_lines]
+            # No headings: groups are only inferred between data rows (a title above or a
+            # total or footer below bounds no group), never for whom a case is about.
+            bounds = _interior(con, raw.table, [row for row, _ in raw.report_lines])
+            if norm_header(header) in people or not bounds:
+                continue
             if not _shown_once_per_group(con, raw.table, column, bounds):
                 continue
         filled = _fill(con, raw.table, column, bounds)
@@ -132,10 +138,19 @@ def _grouped(table: str, column: str) -> str:
                   FROM {table}))"""
 
 
+def _interior(con: duckdb.DuckDBPyConnection, table: str, lines: list[int]) -> list[int]:
+    """The report lines that lie between data rows: the only ones that can part two groups."""
+    first, last = con.execute(f"SELECT min(_row), max(_row) FROM {table}").fetchall()[0]
+    if first is None:
+        return []
+    return [row for row in lines if first < row < last]
+
+
 def _shown_once_per_group(
     con: duckdb.DuckDBPyConnection, table: str, column: str, bounds: list[int]
 ) -> bool:
-    """Every group of two rows or more shows ``column`` on its first row and on no other."""
+    """Every group of two rows or more shows ``column`` on its first row and on no other (the
+    bounds are lines between data rows, so there are two groups at least)."""
     several, first_empty, later_filled = con.execute(
         f"""SELECT count(*) FILTER (WHERE n > 1 AND k = 1),
                    count(*) FILTER (WHERE n > 1 AND k = 1 AND v IS NULL),

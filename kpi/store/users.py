@@ -80,8 +80,9 @@ def sign_in(store: Store, issuer: str, subject: str, email: str | None, name: st
         shown = _unique_name(cur, shown, found[0][0] if found else None, email or subject)
         if found:
             cur.execute(
-                "UPDATE users SET email = ?, name = ?, last_seen_at = ? WHERE user_id = ?",
-                [email, shown, _now(), found[0][0]],
+                "UPDATE users SET email = ?, name = ?, agent_names = ?, last_seen_at = ? "
+                "WHERE user_id = ?",
+                [email, shown, _keeping_old_name(cur, found[0][0], shown), _now(), found[0][0]],
             )
         else:
             user_id, anyone = cur.execute(
@@ -94,6 +95,19 @@ def sign_in(store: Store, issuer: str, subject: str, email: str | None, name: st
                 [user_id, issuer, subject, email, shown, role, _now(), _now()],
             )
     return user_by_identity(store, issuer, subject)
+
+
+def _keeping_old_name(cur: duckdb.DuckDBPyConnection, user_id: int, shown: str) -> list[str]:
+    """This person's names in the data, with the display name they had until now when it
+    changes (a new surname): their reflections went by it, so it stays theirs, and nobody who
+    signs in later with it is taken for them (``_unique_name``)."""
+    old, agents = cur.execute(
+        "SELECT name, agent_names FROM users WHERE user_id = ?", [user_id]
+    ).fetchall()[0]
+    names = list(agents or ())
+    if _key(old) != _key(shown) and all(_key(old) != _key(n) for n in names):
+        names.append(old)
+    return names
 
 
 def _unique_name(

@@ -427,3 +427,16 @@ def test_a_mixed_store_takes_each_row_from_one_source_as_a_plain_python_referenc
             assert math.isclose(asa.value, pooled[queue, week][2])
     # Rows of calls, rows of intervals, and rows of calls whose ASA the intervals give.
     assert sources == {(True, True), (False, False), (True, False)}
+
+
+def test_an_interval_report_without_a_team_gives_no_team_row_of_its_own():
+    # The interval rows carry a queue but no team: by team they belong to no segment. As a
+    # "(none)" team they would count again the calls the named teams' rows already have.
+    contacts = [{**c, "team": "Leeds Care"} for c in emails("Billing")] + emails("Tech")
+    by_team = report(intervals_only(contacts=contacts), by=("team",), metrics=CALL_KPIS)
+    interval_rows = [
+        row.segment for row in by_team.rows
+        if row.segment and source_note(row.metrics["abandonment_rate"]) is not None
+    ]  # fmt: skip
+    assert interval_rows == []
+    assert by_team.totals()["abandonment_rate"].denominator == 35 + 38 + 44  # all weeks' calls

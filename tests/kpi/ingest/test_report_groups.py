@@ -198,3 +198,28 @@ def test_the_header_test_wants_a_layouts_detection_headers_or_its_required_colum
     assert test(["case number", "Date/Time  Opened", "Status", "Subject"])
     assert not test(["Cases by Owner", "Acme Energy Ltd"])
     assert header_test(None, None)(HEADER)  # any built-in layout's headers
+
+
+def test_a_report_whose_only_line_is_a_footer_is_not_taken_for_a_grouped_one(tmp_path, store):
+    # Title lines and a total below, no line between cases: nothing groups them, so an empty
+    # Case Owner (and above all an empty Contact Name: whom a case is about) stays empty.
+    header = [*HEADER, "Contact Name"]
+    rows = [
+        ["Open cases", "Acme Energy Ltd"],
+        header,
+        ["Jo Agent", "00001001", "Bill", MARCH, "New", "High", "Ann Smith"],
+        [None, "00001002", "Bill", MARCH, "New", "High", None],
+        [None, "00001003", "Bill", MARCH, "New", "High", None],
+        ["Grand Totals (3 records)"],
+    ]
+    result = import_file(store, workbook(tmp_path / "open cases.xlsx", rows))
+    assert result.rows_imported == 3
+    assert not any("filled down" in n for n in result.notes)
+    owners = [c[1] for c in cases(store)]
+    assert owners == ["Jo Agent", None, None]
+    customers = (
+        store.cursor()
+        .execute("SELECT count(DISTINCT customer_key), count(customer_key) FROM contacts")
+        .fetchall()[0]
+    )
+    assert customers == (1, 1)

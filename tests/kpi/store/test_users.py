@@ -233,3 +233,20 @@ def test_a_second_person_with_anothers_name_is_told_apart_by_their_account(store
     assert other.name == "Samuel Lee (sub-3)"
     # The first keeps their name when they sign in again.
     assert users.sign_in(store, ISSUER, "sub-1", "sam@example.org", "Sam Lee").name == "Sam Lee"
+
+
+def test_a_person_whose_name_changes_keeps_their_old_name_and_nobody_takes_it(store):
+    amelia = users.sign_in(store, ISSUER, "sub-1", "amelia@example.org", "Amelia Booth")
+    renamed = users.sign_in(store, ISSUER, "sub-1", "amelia@example.org", "Amelia Booth-Jones")
+    # Her reflections went by her old name: still hers.
+    assert renamed.user_id == amelia.user_id and renamed.agent_names == ("Amelia Booth",)
+    assert users.is_person(renamed, "Amelia Booth") and users.may_see(
+        store, renamed, "Amelia Booth"
+    )
+    # Someone who later signs in with that name is not taken for her.
+    eve = users.sign_in(store, ISSUER, "sub-2", "eve@example.org", "Amelia Booth")
+    assert eve.name == "Amelia Booth (eve@example.org)"
+    assert not users.may_see(store, eve, "Amelia Booth")
+    # Signing in again under the same name adds nothing.
+    again = users.sign_in(store, ISSUER, "sub-1", "amelia@example.org", "Amelia Booth-Jones")
+    assert again.agent_names == ("Amelia Booth",)
