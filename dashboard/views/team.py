@@ -34,10 +34,10 @@ def me_against_rest(me: str, chosen: Filters, key: str) -> None:
     components.table(found.table(), "me against the rest of the team", "me_vs_rest")
 
 
-def supervisor_view(chosen: Filters, key: str) -> None:
+def supervisor_view(chosen: Filters, key: str, fields: tuple[str, ...] = ("team", "agent")) -> None:
     metric = REGISTRY[key]
     target = data.settings().target_value(key)
-    for field in ("team", "agent"):
+    for field in fields:
         breakdown = data.report(chosen, by=(field,), metrics=KEYS)
         frame = by_segment(breakdown, KEYS)
         shown = plotted(frame, key)
@@ -71,12 +71,23 @@ if components.page(
     key = st.selectbox(
         "KPI for the chart", KEYS, format_func=lambda k: REGISTRY[k].label, key="team_kpi"
     )
+    user = auth.current_user(data.store())
     me = auth.me(data.store())
     if me:
         st.subheader("Me against the rest of my team")
         me_against_rest(me, chosen, key)
+    elif user is not None and not user.may("review"):
+        # A learner not yet linked to their agent name sees teams, never colleagues by name.
+        st.info(
+            "Your own figures appear here once an admin links you to your agent name in the "
+            "data (`kpi users agents`). Until then, the figures by team:"
+        )
+        supervisor_view(chosen, key, fields=("team",))
     else:
         st.caption(
-            'Supervisor view. Set "this is me" on the Settings page for an apprentice\'s view of your own figures against the rest of your team.'
+            "Supervisor view: every team and agent."
+            if user is not None
+            else 'Supervisor view. Set "this is me" on the Settings page for an apprentice\'s '
+            "view of your own figures against the rest of your team."
         )
         supervisor_view(chosen, key)

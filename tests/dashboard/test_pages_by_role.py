@@ -301,3 +301,17 @@ def test_only_an_admin_changes_the_complaint_handling_steps(
         assert bool(saves) is may, subject
         if not may:
             assert any("An admin sets these steps" in c.value for c in at.caption)
+
+
+def test_a_learner_not_yet_linked_to_an_agent_sees_teams_never_colleagues_by_name(
+    team_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = signed_in_as("daniel", team_db, monkeypatch)  # no agent name linked
+    at.switch_page("views/team.py").run()
+    assert not at.exception, at.exception
+    assert any("once an admin links you to your agent name" in i.value for i in at.info)
+    tables = [d.value for d in at.dataframe]
+    assert tables and all("Agent" not in t.columns and "agent" not in t.columns for t in tables)
+    at = signed_in_as("sam", team_db, monkeypatch)  # a supervisor sees every agent
+    at.switch_page("views/team.py").run()
+    assert any("agent" in [c.lower() for c in d.value.columns] for d in at.dataframe)
