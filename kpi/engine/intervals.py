@@ -227,21 +227,21 @@ def _choose(
             current.extra[LEFT_OUT] = interval.n
             current.definition = (
                 f"{current.definition.rstrip()} From call-level rows; interval reports also "
-                f"cover this selection ({interval.n:,} calls) and were left out, so no call "
-                f"counts twice.{_queues_left_out(row)}"
+                f"cover this selection ({interval.n:,} calls) and were left out: where both "
+                f"cover a queue and period, no call counts twice.{_queues_left_out(row)}"
             )
             continue
         row.metrics[key] = interval_result(key, interval, record, settings)
 
 
 def _queues_left_out(row: ReportRow) -> str:
-    """A row wider than one queue takes one source for all of it: a queue only interval
-    reports hold is then not in its figure, which must be said, not left to be guessed."""
+    """A row wider than one queue takes one source for all of it: a queue (or a period) only
+    interval reports hold is then not in its figure, which must be said, not left to guess."""
     if "category" in row.segment:
         return ""
     return (
-        " Any queue whose calls only interval reports hold is left out of this figure too: "
-        "break down by category to see each queue from its own source."
+        " A queue or period whose calls only interval reports hold is not in this figure: "
+        "break down by category (and by week or day) to see each from its own source."
     )
 
 
@@ -252,7 +252,10 @@ def source_note(result: MetricResult) -> str | None:
         rows = result.extra[ROWS]
         return f"from interval reports ({rows:,} row{'s' if rows != 1 else ''})"
     if LEFT_OUT in result.extra:
-        return "from call-level rows (interval reports left out)"
+        wider = "A queue or period whose calls" in result.definition
+        return "from call-level rows (interval reports left out" + (
+            "; queues they alone cover are not counted)" if wider else ")"
+        )
     return None
 
 

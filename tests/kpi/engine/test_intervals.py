@@ -132,7 +132,13 @@ def test_each_call_kpi_says_in_a_few_words_which_source_it_is_from():
     both = report(with_intervals(make_store(contacts=calls))).totals()
     alone = report(make_store(contacts=calls)).totals()
     assert source_note(pooled["asa_seconds"]) == "from interval reports (3 rows)"
-    assert source_note(both["asa_seconds"]) == "from call-level rows (interval reports left out)"
+    # The total is wider than one queue: a queue only the interval reports cover is not in it.
+    assert source_note(both["asa_seconds"]) == (
+        "from call-level rows (interval reports left out; queues they alone cover are not counted)"
+    )
+    assert "A queue or period whose calls only interval reports hold is not in this figure" in (
+        both["asa_seconds"].definition
+    )
     assert source_note(alone["asa_seconds"]) is None
     assert source_note(pooled["csat"]) is None
 
