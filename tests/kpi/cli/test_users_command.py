@@ -46,6 +46,10 @@ def test_an_ambiguous_name_is_refused_naming_each_person(
     users.sign_in(store, ISSUER, "a", "priya@example.org", "Priya Shah")
     users.sign_in(store, ISSUER, "b", "sam@example.org", "Sam Lee")
     users.sign_in(store, ISSUER, "c", "sam.lee@example.org", "Sam Lee")
+    # Sign-in now keeps names apart ("Sam Lee (sam.lee@example.org)"); a store from before may
+    # hold two people of one name, and the command must not pick one of them.
+    with store.transaction() as cur:
+        cur.execute("UPDATE users SET name = 'Sam Lee' WHERE user_id = 3")
     store.close()
     assert main(["users", "role", "Sam Lee", "supervisor", "--db", str(db)]) == 2
     err = capsys.readouterr().err
