@@ -149,7 +149,7 @@ def annotation_editor(default_date: date | None) -> None:
         added = st.form_submit_button("Add annotation", key="add_annotation")
         if added and text.strip() and isinstance(on_date, date):
             annotation_store.add(data.store(), on_date, text)
-            _audit(f"added the note of {on_date:%d %b %Y}")
+            audited("annotation", f"added the note of {on_date:%d %b %Y}")
             st.rerun()
     for note in annotation_store.all_annotations(data.store()):
         day, words, button = st.columns([1, 4, 1])
@@ -157,15 +157,16 @@ def annotation_editor(default_date: date | None) -> None:
         words.text(note.text)  # plain text: never rendered as Markdown or HTML
         if button.button("Delete", key=f"delete_note_{note.annotation_id}"):
             annotation_store.delete(data.store(), note.annotation_id)
-            _audit(f"deleted the note of {note.on_date:%d %b %Y}")
+            audited("annotation", f"deleted the note of {note.on_date:%d %b %Y}")
             st.rerun()
 
 
-def _audit(detail: str) -> None:
-    """A change to the notes everyone sees, in the audit log (the note's date, not its text)."""
+def audited(action: str, detail: str) -> None:
+    """An entry in the audit log for what this person just did on a page: who (the signed-in
+    person, or the computer's account in local mode), their sign-in identity, what."""
     store = data.store()
     who = importer_name(auth.acting_name())
-    audit.add(store, who, "annotation", detail, identity=auth.acting_identity(store))
+    audit.add(store, who, action, detail, identity=auth.acting_identity(store))
 
 
 def rag_legend() -> None:

@@ -39,8 +39,7 @@ from kpi.evidence import (
 )
 from kpi.evidence import packs as evidence
 from kpi.evidence.reflections import Reflection
-from kpi.store import audit, users
-from kpi.store.batches import importer_name
+from kpi.store import users
 
 BUILT = "evidence.built"
 CONFIRMED = "export_confirm"
@@ -114,6 +113,8 @@ def provider_wording() -> None:
             except (UnicodeDecodeError, KpiError) as problem:
                 st.error(escape_markdown(problem))  # names the uploaded file
             else:
+                detail = f"KSB wording imported: {len(rows)} KSBs from {upload.name[:60]}"
+                components.audited("settings", detail)
                 st.success(f"Imported {len(rows)} KSBs.")
 
 
@@ -203,6 +204,7 @@ def organisation_setting() -> None:
             except KpiError as problem:
                 st.error(escape_markdown(problem))
             else:
+                components.audited("settings", f"organisation printed on sign-offs: {name[:120]}")
                 st.success("Saved: signed packs print it from now on.")
 
 
@@ -242,9 +244,7 @@ def build(reflection_id: int, r: Reflection, indexed: bool) -> Built:
         charts = evidence.chart_files(pack, renderer)
     key = (reflection_id, r.updated_at, indexed)
     built = Built(key, pack, documents.pdf_bytes(pack), documents.docx_bytes(pack), charts)
-    who = importer_name(auth.acting_name())
-    detail = f"{pack.reference}: pack built on the Evidence page"
-    audit.add(data.store(), who, "export", detail, identity=auth.acting_identity(data.store()))
+    components.audited("export", f"{pack.reference}: pack built on the Evidence page")
     return built
 
 

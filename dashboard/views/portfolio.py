@@ -83,6 +83,8 @@ def downloads(p: portfolio.Portfolio) -> None:
         portfolio.file_name(p, "pdf"),
         "application/pdf",
         key="portfolio.pdf",
+        on_click=components.audited,
+        args=("export", f"portfolio of {p.learner} downloaded (PDF)"),
     )
     docx.download_button(
         "Portfolio (DOCX)",
@@ -90,6 +92,8 @@ def downloads(p: portfolio.Portfolio) -> None:
         portfolio.file_name(p, "docx"),
         DOCX_MIME,
         key="portfolio.docx",
+        on_click=components.audited,
+        args=("export", f"portfolio of {p.learner} downloaded (DOCX)"),
     )
 
 

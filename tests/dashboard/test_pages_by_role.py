@@ -315,3 +315,16 @@ def test_a_learner_not_yet_linked_to_an_agent_sees_teams_never_colleagues_by_nam
     at = signed_in_as("sam", team_db, monkeypatch)  # a supervisor sees every agent
     at.switch_page("views/team.py").run()
     assert any("agent" in [c.lower() for c in d.value.columns] for d in at.dataframe)
+
+
+def test_the_organisation_an_admin_saves_is_in_the_audit_log(
+    own_team_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = signed_in_as("priya", own_team_db, monkeypatch)
+    at.switch_page("views/evidence.py").run()
+    at.text_input(key="organisation").input("Brightwater Energy").run()
+    at.button(key="organisation_save").click().run()
+    assert not at.exception, at.exception
+    entry = _newest(_audit_log(at), "settings")
+    assert entry["Detail"] == "organisation printed on sign-offs: Brightwater Energy"
+    assert (entry["Who"], entry["Signed in as"]) == ("Priya Shah", f"{ISSUER}|priya")
