@@ -146,7 +146,7 @@ def _abandoned(entry: Path) -> bool:
     try:
         probe = open(entry / LOCK_NAME, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
-        return pid != os.getpid() and not _alive(pid)  # a folder made without a lock
+        return pid != os.getpid() and not alive(pid)  # a folder made without a lock
     except OSError:
         return False  # cannot tell (another user's folder): keep it
     with probe:
@@ -166,7 +166,8 @@ def _pid_of(name: str) -> int | None:
     return int(number) if number.isdigit() else None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (someone else's counts: we may not signal it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kpi.errors import StoreError
+from kpi.store import scratch
 
 if TYPE_CHECKING:  # duckdb is imported where it is used: `kpi --help` stays quick
     import duckdb
@@ -114,7 +115,7 @@ def requester(store_path: str) -> int | None:
         pid = int(number) if number.isdigit() else None
         if pid is None or pid == os.getpid():
             continue
-        if not _alive(pid):
+        if not scratch.alive(pid):
             with contextlib.suppress(OSError):
                 path.unlink()
             continue
@@ -122,16 +123,6 @@ def requester(store_path: str) -> int | None:
             if now - path.stat().st_mtime <= FRESH_SECONDS:
                 return pid
     return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
 
 
 @contextmanager

@@ -12,11 +12,9 @@ Screenshots of every step go to /tmp/teamflow/ (outside the repository): look at
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,7 +38,7 @@ from tests.dashboard.test_browser import (
     _settle,
     visible_text,
 )
-from tests.dashboard.test_team_mode import provider, team_app  # noqa: F401 - a fixture
+from tests.dashboard.test_team_mode import provider, register, team_app  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.chromium
 
@@ -56,18 +54,6 @@ FIRST_TEXT = "Billing questions drove the complaints I handled; I explained bill
 EDIT = " Since then I have checked two more weeks of my own calls."
 
 
-def _register(issuer: str) -> None:
-    """The team's claims at the provider (PUT /users/{sub}), as its admin would set them up."""
-    for subject, claims in TEAM.items():
-        request = urllib.request.Request(
-            f"{issuer}/users/{subject}",
-            data=json.dumps(claims).encode(),
-            method="PUT",
-            headers={"Content-Type": "application/json"},
-        )
-        urllib.request.urlopen(request, timeout=10).close()
-
-
 @pytest.fixture(scope="module")
 def team_store(
     provider: str,  # noqa: F811 - the fixture imported above
@@ -77,7 +63,7 @@ def team_store(
     """The sample store with the team in it before the app starts: Priya (the first, so admin),
     Sarah made supervisor of Amelia with `kpi users`, and Amelia and Marcus as the agents they
     are in the data."""
-    _register(provider)
+    register(provider, TEAM)
     path = tmp_path_factory.mktemp("team_store") / "team.duckdb"
     path.write_bytes(seeded_template.read_bytes())
     store = open_store(path)

@@ -41,6 +41,18 @@ PEOPLE = {
 }
 
 
+def register(issuer: str, people: dict[str, dict[str, str]]) -> None:
+    """People's claims at the provider (PUT /users/{sub}), as its admin would set them up."""
+    for subject, claims in people.items():
+        request = urllib.request.Request(
+            f"{issuer}/users/{subject}",
+            data=json.dumps(claims).encode(),
+            method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+
+
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """oidc-provider-mock, a real OpenID Connect provider, with two people's claims."""
@@ -54,14 +66,7 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     issuer = f"http://127.0.0.1:{port}"
     try:
         _wait_for(f"{issuer}/.well-known/openid-configuration", process)
-        for subject, claims in PEOPLE.items():
-            request = urllib.request.Request(
-                f"{issuer}/users/{subject}",
-                data=json.dumps(claims).encode(),
-                method="PUT",
-                headers={"Content-Type": "application/json"},
-            )
-            urllib.request.urlopen(request, timeout=10).close()
+        register(issuer, PEOPLE)
         yield issuer
     finally:
         process.terminate()

@@ -34,6 +34,8 @@ from kpi.metrics.settings import Settings
 from kpi.store.connection import Store
 from tests.backends import copy_tables
 from tests.kpi.engine.test_report import _with_ids, contact_rows, response_rows
+from tests.kpi.metrics.test_intervals import WORKED
+from tests.kpi.metrics.test_registry import _sla_rows
 from tests.kpi.stores import make_store
 
 pytestmark = [pytest.mark.backends, pytest.mark.slow]
@@ -73,18 +75,8 @@ def _calls() -> list[dict[str, Any]]:
 
 
 def _sla() -> list[dict[str, Any]]:
-    """tests/kpi/metrics/test_registry.py, _sla_rows (test_sla_outcomes_per_target_and_overall)."""
-    rows = [
-        {"priority": "normal", "opened_at": d(2025, 3, 3, 9), "first_response_at": d(2025, 3, 3, 10),
-         "resolved_at": d(2025, 3, 4, 9), "status": "resolved"},
-        {"priority": "normal", "opened_at": d(2025, 3, 3, 9), "first_response_at": d(2025, 3, 3, 20),
-         "resolved_at": d(2025, 3, 3, 21), "status": "closed"},
-        {"priority": "urgent", "opened_at": d(2025, 3, 10, 11, 30), "status": "open"},
-        {"priority": "urgent", "opened_at": d(2025, 3, 10, 10), "status": "pending"},
-        {"opened_at": d(2025, 3, 1, 9), "first_response_at": d(2025, 3, 1, 12), "status": "open"},
-        {"priority": "low", "status": "closed"},
-    ]  # fmt: skip
-    return [{**row, "team": "sla"} for row in rows]
+    """test_registry.py's SLA worked example (test_sla_outcomes_per_target_and_overall)."""
+    return [{**row, "team": "sla"} for row in _sla_rows()]
 
 
 def _resolutions() -> list[dict[str, Any]]:
@@ -126,15 +118,8 @@ def _responses() -> list[dict[str, Any]]:
     return nps + _answers("csat", [*rows, {"nps": 5.0}])
 
 
-#: tests/kpi/metrics/test_intervals.py, WORKED: 6 abandoned of 63 offered.
-INTERVALS = [
-    dict(offered=10, answered=8, abandoned=2, short_abandoned=1, answered_within=6,
-         wait_seconds_total=160.0, handle_seconds_total=2400.0),
-    dict(offered=50, answered=45, abandoned=5, short_abandoned=0, answered_within=40,
-         wait_seconds_total=900.0, handle_seconds_total=13500.0),
-    dict(offered=4, answered=4, abandoned=0, short_abandoned=0, answered_within=4,
-         wait_seconds_total=20.0, handle_seconds_total=1000.0),
-]  # fmt: skip
+#: tests/kpi/metrics/test_intervals.py's worked rows: 6 abandoned of 63 offered.
+INTERVALS = WORKED
 
 
 def _with_intervals(store: Store, rows: Sequence[dict[str, Any]], team: str) -> Store:
