@@ -121,6 +121,25 @@ def _run(command: list[str]) -> None:
         raise RuntimeError(f"{' '.join(command)} failed: {done.stderr or done.stdout}")
 
 
+@contextlib.contextmanager
+def fresh_database(server_url: str, name: str) -> Iterator[str]:
+    """A new database ``name`` on the server (any left from before is dropped first), as a
+    URL; dropped at the end of the block."""
+    import psycopg
+
+    def drop(admin: Any) -> None:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        drop(admin)
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            drop(admin)
+
+
 def postgres_backend(url: str) -> ibis.BaseBackend:
     """An Ibis backend on the server, its session in UTC (timestamps are naive UTC)."""
     backend = ibis.connect(url)

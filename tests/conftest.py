@@ -26,7 +26,13 @@ from hypothesis import HealthCheck, settings
 from kpi.charts.images import find_browser
 from kpi.ingest.importer import import_file
 from kpi.store.connection import open_store
-from tests.backends import missing_backends, postgres_backend, postgres_server, spark_backend
+from tests.backends import (
+    fresh_database,
+    missing_backends,
+    postgres_backend,
+    postgres_server,
+    spark_backend,
+)
 from tests.paths import IN_CI, REAL_SAMPLES, SAMPLE_DATA
 
 # CI: the same examples on every run (a red build reproduces) and more of them where a test does
@@ -89,12 +95,26 @@ def real_samples() -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[ibis.BaseBackend]:
-    """An Ibis backend on PostgreSQL (``tests.backends``; tests carry the ``backends`` marker)."""
+def postgres_url() -> Iterator[str]:
+    """The URL of the test session's PostgreSQL server (tests carry the ``backends`` marker)."""
     with postgres_server() as url:
-        backend = postgres_backend(url)
-        yield backend
-        backend.disconnect()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres(postgres_url: str) -> Iterator[ibis.BaseBackend]:
+    """An Ibis backend on PostgreSQL (``tests.backends``; tests carry the ``backends`` marker)."""
+    backend = postgres_backend(postgres_url)
+    yield backend
+    backend.disconnect()
+
+
+@pytest.fixture
+def postgres_store(postgres_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a new, empty database on the session's server, dropped afterwards: a
+    PostgreSQL store of the test's own."""
+    with fresh_database(postgres_url, f"kpi_{abs(hash(request.node.nodeid)) % 10**9}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -227,8 +227,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    store = Path(args.db).expanduser().resolve() if args.db else default_path()
-    env = {**os.environ, "KPI_DB": str(store)}
+    from kpi.store.location import default_location, is_url
+
+    store = args.db or default_location()
+    if not is_url(store):
+        store = str(Path(store).expanduser().resolve())
+    env = {**os.environ, "KPI_DB": store}
     app = REPO_ROOT / "dashboard" / "app.py"
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
     # From the project folder, so that .streamlit/config.toml applies wherever the command is
@@ -254,6 +258,10 @@ HEAVY_COMMANDS = {
     "settings": (
         "kpi.cli.settings_command",
         "list the KPI settings, or change one: kpi settings set KEY VALUE",
+    ),
+    "store": (
+        "kpi.cli.store_command",
+        "copy a store between a DuckDB file, PostgreSQL and Spark: kpi store copy SRC DST",
     ),
 }
 LIGHT_COMMANDS = {
@@ -286,7 +294,12 @@ def _iso_date(text: str) -> dt.date:
 
 
 def _with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.add_argument("--db", help=f"store file (default ${'KPI_DB'} or {default_path()})")
+    p.add_argument(
+        "--db",
+        metavar="PATH|URL",
+        help=f"the store: a DuckDB file, postgresql://... or spark://... "
+        f"(default $KPI_DB or {default_path()})",
+    )
     return p
 
 

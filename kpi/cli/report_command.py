@@ -24,9 +24,10 @@ from kpi.engine.tables import format_value
 from kpi.engine.timeline import GRAINS
 from kpi.errors import KpiError, ReportProblem
 from kpi.metrics.registry import KEYS, REGISTRY
-from kpi.metrics.settings import load_settings
+from kpi.metrics.settings import SETTINGS_KEY, Settings, load_settings
 from kpi.metrics.settings_form import overrides_line, with_settings
 from kpi.store.connection import default_path, open_store
+from kpi.store.location import default_location, is_url
 
 FORMATS = ("table", "json", "csv")
 
@@ -43,7 +44,11 @@ def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--source", metavar="NAME", help="built-in layout of the FILEs")
     source.add_argument("--mapping", type=Path, metavar="FILE", help="TOML mapping of the FILEs")
-    p.add_argument("--db", metavar="PATH", help=f"the store (default {default_path()})")
+    p.add_argument(
+        "--db",
+        metavar="PATH|URL",
+        help=f"the store: a DuckDB file, postgresql://... or spark://... (default {default_path()})",
+    )
     p.add_argument("--from", dest="date_from", metavar="DATE", help="first day, YYYY-MM-DD")
     p.add_argument("--to", dest="date_to", metavar="DATE", help="last day, YYYY-MM-DD")
     p.add_argument("--by", metavar="FIELD,...", help=f"break down by {', '.join(SEGMENT_FIELDS)}")
@@ -127,11 +132,13 @@ def build_report(args: argparse.Namespace) -> Report:
         raise ReportProblem("--source and --mapping describe FILEs; give the files to read")
     if args.files and not args.db:
         store = open_store(":memory:")  # in memory: nothing is written anywhere
+    elif not args.files and is_url(args.db or default_location()):
+        return _remote_report(args.db or default_location(), args, filters, by, as_of, kpis)
     else:
-        path = Path(args.db) if args.db else default_path()
-        if not args.files and not path.exists():
-            raise ReportProblem(f"no store at {path}; import files first or pass --db")
-        store = open_store(path)
+        location = args.db or default_location()
+        if not args.files and not is_url(location) and not Path(location).exists():
+            raise ReportProblem(f"no store at {location}; import files first or pass --db")
+        store = open_store(location)
     try:
         from kpi.ingest.importer import import_file
 
@@ -146,6 +153,39 @@ def build_report(args: argparse.Namespace) -> Report:
         )
     finally:
         store.close()
+
+
+def _remote_report(
+    location: str,
+    args: argparse.Namespace,
+    filters: Filters,
+    by: tuple[str, ...],
+    as_of: datetime | None,
+    kpis: tuple[str, ...] | None,
+) -> Report:
+    """A report run by the store's own backend (PostgreSQL, Spark), with no working copy."""
+    from kpi.store.connection import SCHEMA_VERSION
+    from kpi.store.remote import remote
+
+    source = remote(location)
+    try:
+        version = source.schema_version()
+        if not version:
+            raise ReportProblem(f"no store at {source.shown}; copy one there with kpi store copy")
+        if version != SCHEMA_VERSION:
+            raise ReportProblem(
+                f"{source.shown} is at schema {version}, this program's is {SCHEMA_VERSION}; "
+                "run any other kpi command on it once (e.g. kpi imports --db URL) to move it on"
+            )
+        stored = source.setting(SETTINGS_KEY)
+        settings = Settings.from_dict(json.loads(stored)) if stored else Settings()
+        settings = with_settings(settings, getattr(args, "set", None) or ())
+        return report(
+            source.backend(), filters, by=by, grain=args.grain, as_of=as_of, settings=settings,
+            metrics=kpis,
+        )  # fmt: skip
+    finally:
+        source.close()
 
 
 # --- output ------------------------------------------------------------------------------------

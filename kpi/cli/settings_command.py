@@ -14,6 +14,7 @@ from kpi.errors import printable
 from kpi.metrics.settings import Settings, load_settings, save_settings
 from kpi.metrics.settings_form import SettingKey, setting_key, setting_keys
 from kpi.store.connection import default_path, open_store
+from kpi.store.location import default_location, is_url, shown
 
 #: Marks a setting whose value differs from its default.
 CHANGED = "*"
@@ -38,12 +39,12 @@ def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.db) if args.db else default_path()
+    path = args.db or default_location()
     if args.action == "set":
         return _set(path, args.key, args.value)
     settings = _stored(path)
     if settings is None:
-        _say(f"no store at {path} yet: these are the defaults.")
+        _say(f"no store at {shown(path)} yet: these are the defaults.")
         settings = Settings()
     for line in listing(settings):
         _say(line)
@@ -54,9 +55,9 @@ def _say(text: str) -> None:
     print(printable(text), flush=True)
 
 
-def _stored(path: Path) -> Settings | None:
+def _stored(path: str) -> Settings | None:
     """The store's settings; None when there is no store yet (listing never creates one)."""
-    if str(path) != ":memory:" and not path.exists():
+    if path != ":memory:" and not is_url(path) and not Path(path).exists():
         return None
     store = open_store(path)
     try:
@@ -65,7 +66,7 @@ def _stored(path: Path) -> Settings | None:
         store.close()
 
 
-def _set(path: Path, key: str, value: str) -> int:
+def _set(path: str, key: str, value: str) -> int:
     """Check first (InvalidChoice names the allowed values), then save: a mistake changes
     nothing in the store."""
     store = open_store(path)
@@ -76,7 +77,9 @@ def _set(path: Path, key: str, value: str) -> int:
         save_settings(store, chosen)
     finally:
         store.close()
-    _say(f"{setting.key} = {setting.value(chosen)} (was {setting.value(current)}); saved in {path}")
+    _say(
+        f"{setting.key} = {setting.value(chosen)} (was {setting.value(current)}); saved in {shown(path)}"
+    )
     return 0
 
 

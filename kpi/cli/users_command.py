@@ -64,13 +64,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def existing_store(db: str | None) -> Path:
+def existing_store(db: str | None) -> str:
     """The store to manage, which must exist: people are added by signing in to a store the
     dashboard serves, so a mistyped path must not quietly create an empty one."""
     from kpi.errors import NotFound, printable
-    from kpi.store.location import ENV_VAR, default_path
+    from kpi.store.location import ENV_VAR, default_location, is_url
 
-    path = Path(db).expanduser() if db else default_path()
+    location = db or default_location()
+    if is_url(location):
+        return location  # a server's store: opening it says when there is none
+    path = Path(location).expanduser()
     if not path.exists():
         raise NotFound(
             printable(
@@ -78,7 +81,7 @@ def existing_store(db: str | None) -> Path:
                 f"with --db PATH (or set ${ENV_VAR})"
             )
         )
-    return path
+    return str(path)
 
 
 def _list(store: Store) -> None:

@@ -24,6 +24,7 @@ import duckdb
 
 from kpi.errors import StoreError, disk_full
 from kpi.store import scratch, sharing
+from kpi.store.location import default_location, is_url
 from kpi.store.location import default_path as default_path  # where it always was
 from kpi.store.schema import DERIVED_TABLES, KINDS, key_field, stored_columns
 from kpi.store.sharing import Notice, Sharing
@@ -417,7 +418,9 @@ class Store:
         return self.cursor().execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
-def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+def _migrate(con: duckdb.DuckDBPyConnection, up_to: int = SCHEMA_VERSION) -> None:
+    """Apply the migrations the store lacks, up to ``up_to`` (a working copy of an older
+    remote store is first made at the remote's version, filled, then moved on)."""
     has_meta = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
     ).fetchall()[0][0]
@@ -430,7 +433,7 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
             f"the store was written by a newer version (schema {current}, this program knows "
             f"{SCHEMA_VERSION}); upgrade the program before opening it"
         )
-    for number in range(current + 1, SCHEMA_VERSION + 1):
+    for number in range(current + 1, up_to + 1):
         con.execute("BEGIN TRANSACTION")
         try:
             MIGRATIONS[number - 1](con)
@@ -453,7 +456,11 @@ def open_store(
     the dashboard holds is asked for and waited for (kpi.store.sharing). ``shared`` (the
     dashboard's) opens when first used and lets go when a `kpi` command asks.
     """
-    target = str(path) if path is not None else str(default_path())
+    target = str(path) if path is not None else default_location()
+    if is_url(target):
+        from kpi.store.working_copy import open_working_copy  # only URL stores need it
+
+        return open_working_copy(target, shared=shared)
     new = False
     if target != ":memory:":
         target = str(Path(target).expanduser())

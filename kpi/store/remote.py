@@ -1,0 +1,540 @@
+"""Stores named by URL: a PostgreSQL server, or a folder of Parquet tables that Spark reads.
+
+Every store keeps the same tables as a DuckDB store (canonical rows and their history, batches,
+quarantine, warnings, settings, reflections, users, audit log), at the same schema version. A
+command that writes works on a *working copy*: the store's tables pulled into a temporary DuckDB
+file, where import, undo, settings, users and reflections run exactly as on a local store (the
+same SQL, migrations and transactions; imports stage and validate in DuckDB as always). When the
+command closes the store, the tables it changed go back in bulk:
+
+- PostgreSQL: ``COPY ... FROM STDIN`` in one transaction, under an advisory lock;
+- Parquet: the new version of the store is written beside the old (unchanged tables
+  hard-linked), then named current in one rename, so a reader sees the old store or the new.
+
+Only when nobody else wrote meanwhile: each store keeps a revision, bumped by every write, and a
+working copy whose store moved on is refused with nothing written ("run it again"). Reports do
+not copy: ``backend`` gives the engine an Ibis backend on the store itself.
+
+A Spark store is ``spark://MASTER?warehouse=FOLDER`` (``spark://local[*]?warehouse=/srv/kpi``,
+or a cluster's ``spark://host:7077?warehouse=...`` on a folder every node reads). Contacts are
+partitioned by the month they opened (``opened_month=2025-01``), as Spark reads them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import duckdb
+
+from kpi.errors import StoreError
+from kpi.store.location import is_url, shown
+
+if TYPE_CHECKING:
+    import ibis
+
+#: The tables the engine reads, which ``backend`` makes visible to it.
+ENGINE_TABLES = ("contacts", "responses", "intervals")
+#: Tables partitioned by the month their rows opened, on Parquet (the engine's big ones).
+MONTH_PARTITIONED = {"contacts": "opened_at", "contacts_history": "opened_at"}
+#: Bytes per chunk when streaming a table to or from PostgreSQL.
+_CHUNK = 1 << 20
+#: Any fixed number: the advisory lock every writer of a PostgreSQL store takes.
+_LOCK_KEY = 7_316_020_411
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    duckdb_type: str
+
+    @property
+    def is_list(self) -> bool:
+        return self.duckdb_type.endswith("[]")
+
+
+def columns_of(con: duckdb.DuckDBPyConnection, table: str) -> list[Column]:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return [Column(name, kind) for name, kind in rows]
+
+
+def tables_of(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The working copy's tables, in a fixed order."""
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name"
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[Any, ...]]:
+    """Per table, its columns, row count and a sum of row hashes: what changed between two
+    moments of a working copy (a table whose print is the same is not sent back)."""
+    prints = {}
+    for table in tables_of(con):
+        shape = tuple((c.name, c.duckdb_type) for c in columns_of(con, table))
+        count, total = con.execute(
+            f'SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM "{table}" AS t'
+        ).fetchall()[0]
+        prints[table] = (shape, count, total)
+    return prints
+
+
+class Remote(ABC):
+    """One store named by URL: what a working copy needs of it."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.shown = shown(location)
+
+    @abstractmethod
+    def revision(self) -> int:
+        """How many writes the store has had; 0 for a store not made yet."""
+
+    @abstractmethod
+    def pull(self, con: duckdb.DuckDBPyConnection, scratch: Path) -> int:
+        """Fill the (empty, migrated to the store's schema) working copy; returns the revision
+        it was read at."""
+
+    @abstractmethod
+    def push(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        changed: list[str],
+        expected: int,
+        scratch: Path,
+        progress: Progress | None = None,
+    ) -> int:
+        """Send the tables ``changed`` back, at once, when the store is still at revision
+        ``expected`` (else StoreError and nothing written); returns the new revision."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The store's schema version (0 for a store not made yet)."""
+
+    @abstractmethod
+    def setting(self, key: str) -> str | None:
+        """One value of the store's ``settings`` table, read without a working copy."""
+
+    @abstractmethod
+    def row_counts(self) -> dict[str, int]:
+        """Rows per table, as the store holds them."""
+
+    @abstractmethod
+    def backend(self) -> ibis.BaseBackend:
+        """An Ibis backend on the store, with the engine's tables (``ENGINE_TABLES``)."""
+
+    def close(self) -> None:  # noqa: B027 - most remotes hold nothing open
+        """Let go of any connection."""
+
+    def moved_on(self, expected: int, now: int) -> StoreError:
+        return StoreError(
+            f"{self.shown} changed while this command ran (revision {expected} -> {now}); "
+            "nothing was written: run the command again"
+        )
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+_POSTGRES_TYPES = {
+    "VARCHAR": "text",
+    "BIGINT": "bigint",
+    "INTEGER": "integer",
+    "DOUBLE": "double precision",
+    "TIMESTAMP": "timestamp",
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+}
+
+
+def _postgres_type(column: Column) -> str:
+    # A list (users' agent names) is kept as JSON text: PostgreSQL's array literals are not
+    # CSV-safe both ways, and JSON reads back into DuckDB exactly.
+    if column.is_list:
+        return "text"
+    try:
+        return _POSTGRES_TYPES[column.duckdb_type]
+    except KeyError:
+        raise StoreError(f"a column of type {column.duckdb_type} cannot go to PostgreSQL") from None
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class PostgresRemote(Remote):
+    """A store in a PostgreSQL database (the ``public`` schema), revision in ``store_revision``."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        import psycopg  # here: only PostgreSQL stores need the driver
+
+        url = "postgresql://" + location.split("://", 1)[1]
+        try:
+            self.con = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreError(
+                f"cannot reach the PostgreSQL store {self.shown}: {first}; check the URL, that "
+                "the server runs and that this user may connect"
+            ) from None
+        self.con.execute("SET TIME ZONE 'UTC'")  # the store's timestamps are naive UTC
+        self.url = url
+
+    def close(self) -> None:
+        self.con.close()
+
+    def _has(self, table: str) -> bool:
+        row = self.con.execute("SELECT to_regclass(%s)", [f"public.{table}"]).fetchone()
+        return bool(row and row[0])
+
+    def revision(self) -> int:
+        if not self._has("store_revision"):
+            return 0
+        row = self.con.execute("SELECT revision FROM store_revision").fetchone()
+        return int(row[0]) if row else 0
+
+    def schema_version(self) -> int:
+        if not self._has("meta"):
+            return 0
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def setting(self, key: str) -> str | None:
+        if not self._has("settings"):
+            return None
+        row = self.con.execute("SELECT value FROM settings WHERE key = %s", [key]).fetchone()
+        return row[0] if row else None
+
+    def _remote_columns(self) -> dict[str, list[str]]:
+        rows = self.con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"
+        ).fetchall()
+        found: dict[str, list[str]] = {}
+        for table, column in rows:
+            found.setdefault(table, []).append(column)
+        return found
+
+    def row_counts(self) -> dict[str, int]:
+        counts = {}
+        for table in self._remote_columns():
+            if table != "store_revision":
+                row = self.con.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()
+                counts[table] = int(row[0]) if row else 0
+        return counts
+
+    def pull(self, con: duckdb.DuckDBPyConnection, scratch: Path) -> int:
+        with self.con.transaction():
+            # One snapshot for every table, and the revision it is.
+            self.con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            revision = self.revision()
+            remote = self._remote_columns()
+            for table in tables_of(con):
+                if table in remote:
+                    self._pull_table(con, table, scratch)
+        return revision
+
+    def _pull_table(self, con: duckdb.DuckDBPyConnection, table: str, scratch: Path) -> None:
+        columns = columns_of(con, table)
+        file = scratch / f"{table}.csv"
+        names = ", ".join(_quoted(c.name) for c in columns)
+        with self.con.cursor() as cur, file.open("wb") as out:
+            query = f"COPY (SELECT {names} FROM {_quoted(table)}) TO STDOUT (FORMAT csv)"
+            with cur.copy(query) as copy:
+                for chunk in copy:
+                    out.write(chunk)
+        types = {c.name: ("VARCHAR" if c.is_list else c.duckdb_type) for c in columns}
+        picks = ", ".join(
+            f"{_quoted(c.name)}::JSON::{c.duckdb_type}" if c.is_list else _quoted(c.name)
+            for c in columns
+        )
+        con.execute(f"DELETE FROM {_quoted(table)}")  # what the migrations put in (meta)
+        con.execute(
+            f"INSERT INTO {_quoted(table)} ({names}) SELECT {picks} FROM read_csv(?, "
+            "header = false, auto_detect = false, columns = ?, allow_quoted_nulls = false, "
+            "quote = '\"', escape = '\"', delim = ',', null_padding = false, "
+            "max_line_size = 100000000)",
+            [str(file), types],
+        )
+        file.unlink()
+
+    def push(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        changed: list[str],
+        expected: int,
+        scratch: Path,
+        progress: Progress | None = None,
+    ) -> int:
+        with self.con.transaction():
+            self.con.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+            self.con.execute("CREATE TABLE IF NOT EXISTS store_revision (revision bigint)")
+            now = self.revision()
+            if now != expected:
+                raise self.moved_on(expected, now)
+            remote = self._remote_columns()
+            for table in changed:
+                if progress:
+                    progress(table)
+                self._push_table(con, table, remote.get(table), scratch)
+            self.con.execute("DELETE FROM store_revision")
+            self.con.execute("INSERT INTO store_revision VALUES (%s)", [now + 1])
+        return now + 1
+
+    def _push_table(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        remote: list[str] | None,
+        scratch: Path,
+    ) -> None:
+        columns = columns_of(con, table)
+        names = ", ".join(_quoted(c.name) for c in columns)
+        if remote != [c.name for c in columns]:  # new, or its columns changed (a migration)
+            self.con.execute(f"DROP TABLE IF EXISTS {_quoted(table)}")
+            self.con.execute(self._create(con, table, columns))
+        else:
+            # DELETE, not TRUNCATE: readers keep reading the old rows until this commits.
+            self.con.execute(f"DELETE FROM {_quoted(table)}")
+        file = scratch / f"{table}.csv"
+        picks = ", ".join(
+            f"to_json({_quoted(c.name)})::VARCHAR AS {_quoted(c.name)}"
+            if c.is_list
+            else _quoted(c.name)
+            for c in columns
+        )
+        con.execute(
+            f"COPY (SELECT {picks} FROM {_quoted(table)}) TO '{file}' (FORMAT csv, HEADER false)"
+        )
+        with (
+            self.con.cursor() as cur,
+            cur.copy(f"COPY {_quoted(table)} ({names}) FROM STDIN (FORMAT csv)") as copy,
+            file.open("rb") as data,
+        ):
+            while chunk := data.read(_CHUNK):
+                copy.write(chunk)
+        file.unlink()
+
+    def _create(self, con: duckdb.DuckDBPyConnection, table: str, columns: list[Column]) -> str:
+        body = [f"{_quoted(c.name)} {_postgres_type(c)}" for c in columns]
+        key = con.execute(
+            "SELECT constraint_column_names FROM duckdb_constraints() "
+            "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+            [table],
+        ).fetchall()
+        if key:
+            body.append(f"PRIMARY KEY ({', '.join(_quoted(c) for c in key[0][0])})")
+        return f"CREATE TABLE {_quoted(table)} ({', '.join(body)})"
+
+    def backend(self) -> ibis.BaseBackend:
+        import ibis
+
+        backend = ibis.connect(self.url)
+        with backend.con.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'")
+        return backend
+
+
+# --- Parquet, read by Spark --------------------------------------------------------------------
+
+
+class ParquetRemote(Remote):
+    """A store as a folder: ``CURRENT`` names the version folder (``v000012``) that holds one
+    folder of Parquet files per table."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        master, _, query = location.split("://", 1)[1].partition("?")
+        folder = (parse_qs(query).get("warehouse") or [""])[0]
+        if not master or not folder or not Path(folder).is_absolute():
+            raise StoreError(
+                f"{self.shown}: a Spark store is spark://MASTER?warehouse=/absolute/folder, "
+                "e.g. spark://local[*]?warehouse=/srv/kpi-store"
+            )
+        self.master = master if master.startswith("local") else f"spark://{master}"
+        self.folder = Path(folder)
+        self._session: Any = None
+
+    def _current(self) -> Path | None:
+        try:
+            name = (self.folder / "CURRENT").read_text().strip()
+        except FileNotFoundError:
+            return None
+        return self.folder / name
+
+    def revision(self) -> int:
+        current = self._current()
+        return int(current.name[1:]) if current is not None else 0
+
+    def _read(self, table: str) -> str | None:
+        """DuckDB's ``read_parquet`` of a table of the current version; None when absent."""
+        current = self._current()
+        if current is None or not (current / table).is_dir():
+            return None
+        files = str(current / table / "**" / "*.parquet").replace("'", "''")
+        return f"read_parquet('{files}', hive_partitioning = true, union_by_name = true)"
+
+    def _value(self, table: str, key: str) -> str | None:
+        source = self._read(table)
+        if source is None:
+            return None
+        with duckdb.connect() as con:
+            rows = con.execute(f"SELECT value FROM {source} WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else None
+
+    def schema_version(self) -> int:
+        return int(self._value("meta", "schema_version") or 0)
+
+    def setting(self, key: str) -> str | None:
+        return self._value("settings", key)
+
+    def row_counts(self) -> dict[str, int]:
+        current = self._current()
+        if current is None:
+            return {}
+        counts = {}
+        with duckdb.connect() as con:
+            for folder in sorted(p for p in current.iterdir() if p.is_dir()):
+                source = self._read(folder.name)
+                counts[folder.name] = con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]
+        return counts
+
+    def pull(self, con: duckdb.DuckDBPyConnection, scratch: Path) -> int:
+        revision = self.revision()
+        for table in tables_of(con):
+            source = self._read(table)
+            if source is None:
+                continue
+            names = ", ".join(_quoted(c.name) for c in columns_of(con, table))
+            con.execute(f"DELETE FROM {_quoted(table)}")
+            con.execute(f"INSERT INTO {_quoted(table)} ({names}) SELECT {names} FROM {source}")
+        return revision
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def push(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        changed: list[str],
+        expected: int,
+        scratch: Path,
+        progress: Progress | None = None,
+    ) -> int:
+        with self._locked():
+            now = self.revision()
+            if now != expected:
+                raise self.moved_on(expected, now)
+            current = self._current()
+            name = f"v{now + 1:06d}"
+            building = self.folder / f".{name}-{os.getpid()}"
+            shutil.rmtree(building, ignore_errors=True)
+            building.mkdir()
+            try:
+                for table in tables_of(con):
+                    if table in changed or current is None or not (current / table).is_dir():
+                        if progress:
+                            progress(table)
+                        self._write(con, table, building / table)
+                    else:  # unchanged: the same files, linked, not copied
+                        shutil.copytree(current / table, building / table, copy_function=os.link)
+                building.rename(self.folder / name)
+            except BaseException:
+                shutil.rmtree(building, ignore_errors=True)
+                raise
+            pointer = self.folder / f".CURRENT-{os.getpid()}"
+            pointer.write_text(name + "\n")
+            pointer.replace(self.folder / "CURRENT")  # the one step that publishes it
+            self._tidy(keep={name, current.name if current else name})
+        return now + 1
+
+    def _write(self, con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> None:
+        month_of = MONTH_PARTITIONED.get(table)
+        rows = con.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchall()[0][0]
+        target = str(folder).replace("'", "''")
+        if month_of and rows:
+            con.execute(
+                f"COPY (SELECT *, coalesce(strftime({month_of}, '%Y-%m'), 'none') AS opened_month "
+                f"FROM {_quoted(table)}) TO '{target}' "
+                "(FORMAT parquet, PARTITION_BY (opened_month), COMPRESSION zstd)"
+            )
+        else:
+            folder.mkdir()
+            con.execute(
+                f"COPY {_quoted(table)} TO '{target}/part-0.parquet' (FORMAT parquet, "
+                "COMPRESSION zstd)"
+            )
+
+    def _tidy(self, keep: set[str]) -> None:
+        """Old versions go; the one before stays for readers still on it."""
+        for old in self.folder.glob("v[0-9]*"):
+            if old.name not in keep and re.fullmatch(r"v\d{6}", old.name):
+                shutil.rmtree(old, ignore_errors=True)
+
+    def backend(self) -> ibis.BaseBackend:
+        import ibis
+        from pyspark.sql import SparkSession
+
+        current = self._current()
+        if current is None:
+            raise StoreError(f"{self.shown} holds no store yet; copy one there with kpi store copy")
+        session = (
+            SparkSession.builder.master(self.master)
+            .appName("service-kpi")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.session.timeZone", "UTC")  # the store's timestamps are UTC
+            # DuckDB writes naive timestamps; read them as Spark's own TIMESTAMP (in UTC).
+            .config("spark.sql.parquet.inferTimestampNTZ.enabled", "false")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        self._session = session
+        for table in ENGINE_TABLES:
+            frame = session.read.parquet(str(current / table))
+            if table in MONTH_PARTITIONED:
+                frame = frame.drop("opened_month")
+            frame.createOrReplaceTempView(table)
+        return ibis.pyspark.connect(session)
+
+    def close(self) -> None:
+        # The session stays for the process (Spark makes one per process); its views go.
+        if self._session is not None:
+            for table in ENGINE_TABLES:
+                self._session.catalog.dropTempView(table)
+
+
+def remote(location: str) -> Remote:
+    """The store at a URL (``is_url``)."""
+    if not is_url(location):
+        raise StoreError(f"{shown(location)} is not a store URL")
+    if location.lower().startswith("spark://"):
+        return ParquetRemote(location)
+    return PostgresRemote(location)
+
+
+def scratch_folder() -> Path:
+    return Path(tempfile.mkdtemp(prefix="kpi-working-copy-"))
