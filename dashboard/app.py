@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import auth, choices, data, filters
 from dashboard.navigation import PAGES, PageSpec, alias, refusals
 from kpi.charts.disclosure import escape_markdown
+from kpi.errors import StoreError
 
 st.set_page_config(page_title="Service KPI Dashboard", page_icon="📊", layout="wide")
 
@@ -24,7 +25,10 @@ def main() -> None:
     with data.page_run() as problem:
         if problem:
             _stop_for(problem)
-        _run_page()
+        try:
+            _run_page()
+        except StoreError as refused:  # a server's store refused a write: someone else's came first
+            _stop_for(str(refused))
 
 
 def _run_page() -> None:

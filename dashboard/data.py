@@ -24,14 +24,17 @@ from kpi.engine.timeline import Grain
 from kpi.errors import StoreError
 from kpi.metrics.registry import REGISTRY
 from kpi.metrics.settings import Settings, load_settings
-from kpi.store.connection import Store, default_path, open_store
+from kpi.store.connection import Store, open_store
+from kpi.store.location import default_location
 
 
 @st.cache_resource(show_spinner=False)
 def store() -> Store:
     """One store per process (DuckDB allows one writer); each thread gets its cursor. It is
-    shared: it lets go of the file when a `kpi` command asks (kpi.store.sharing)."""
-    return open_store(default_path(), shared=True)
+    shared: it lets go of the file when a `kpi` command asks (kpi.store.sharing). A store
+    named by URL (PostgreSQL, Spark) is served from a working copy that keeps up with it
+    (kpi.store.working_copy)."""
+    return open_store(default_location(), shared=True)
 
 
 @contextmanager

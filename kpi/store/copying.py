@@ -17,17 +17,25 @@ from pathlib import Path
 from kpi.errors import StoreError
 from kpi.store.connection import Store, open_store
 from kpi.store.location import is_url
-from kpi.store.remote import Progress, fingerprints, remote, scratch_folder, tables_of
+from kpi.store.remote import (
+    Progress,
+    fingerprints,
+    remote,
+    scratch_folder,
+    synced_tables,
+    tables_of,
+)
 
 
 def copy_store(
     source: Store, target: str, *, replace: bool = False, progress: Progress | None = None
 ) -> dict[str, int]:
     """Copy every table of ``source`` into the store at ``target``; returns rows per table,
-    as counted in the target (StoreError when a count differs)."""
+    as counted in the target (StoreError when a count differs). The engine's derived tables
+    stay behind: wherever the store goes, they are built again when first needed."""
     con = source.cursor()
     expected = {
-        t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in tables_of(con)
+        t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in synced_tables(con)
     }
     if is_url(target):
         landed = _to_remote(source, target, replace, progress)
@@ -39,7 +47,7 @@ def copy_store(
                 f"the copy of {table} holds {landed.get(table)} rows, not {rows}; the "
                 "destination is not to be trusted: copy again with --replace"
             )
-    return landed
+    return {table: landed[table] for table in expected}
 
 
 def _to_remote(
@@ -55,7 +63,7 @@ def _to_remote(
                 "--replace to overwrite it"
             )
         con = source.cursor()
-        destination.push(con, tables_of(con), revision, scratch, progress)
+        destination.push(con, synced_tables(con), revision, scratch, progress)
         return destination.row_counts()
     finally:
         destination.close()

@@ -24,21 +24,24 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import re
 import shutil
 import tempfile
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs
 
 import duckdb
 
 from kpi.errors import StoreError
 from kpi.store.location import is_url, shown
+from kpi.store.schema import DERIVED_TABLES
 
 if TYPE_CHECKING:
     import ibis
@@ -53,6 +56,7 @@ _CHUNK = 1 << 20
 _LOCK_KEY = 7_316_020_411
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -83,11 +87,17 @@ def tables_of(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [name for (name,) in rows]
 
 
+def synced_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The tables a store named by URL keeps: all but the engine's derived tables (business
+    hours worked out per contact), which each process builds for itself when it needs them."""
+    return [table for table in tables_of(con) if table not in DERIVED_TABLES]
+
+
 def fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[Any, ...]]:
-    """Per table, its columns, row count and a sum of row hashes: what changed between two
+    """Per kept table, its columns, row count and a sum of row hashes: what changed between two
     moments of a working copy (a table whose print is the same is not sent back)."""
     prints = {}
-    for table in tables_of(con):
+    for table in synced_tables(con):
         shape = tuple((c.name, c.duckdb_type) for c in columns_of(con, table))
         count, total = con.execute(
             f'SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM "{table}" AS t'
@@ -178,6 +188,18 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _serialised(method: Callable[..., T]) -> Callable[..., T]:
+    """One call at a time on the remote's connection: a dashboard's page runs share it, and a
+    query of one must not land inside another's transaction."""
+
+    @functools.wraps(method)
+    def serialised(self: PostgresRemote, *args: Any, **kwargs: Any) -> T:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return serialised
+
+
 class PostgresRemote(Remote):
     """A store in a PostgreSQL database (the ``public`` schema), revision in ``store_revision``."""
 
@@ -196,7 +218,9 @@ class PostgresRemote(Remote):
             ) from None
         self.con.execute("SET TIME ZONE 'UTC'")  # the store's timestamps are naive UTC
         self.url = url
+        self.lock = threading.RLock()
 
+    @_serialised
     def close(self) -> None:
         self.con.close()
 
@@ -204,18 +228,21 @@ class PostgresRemote(Remote):
         row = self.con.execute("SELECT to_regclass(%s)", [f"public.{table}"]).fetchone()
         return bool(row and row[0])
 
+    @_serialised
     def revision(self) -> int:
         if not self._has("store_revision"):
             return 0
         row = self.con.execute("SELECT revision FROM store_revision").fetchone()
         return int(row[0]) if row else 0
 
+    @_serialised
     def schema_version(self) -> int:
         if not self._has("meta"):
             return 0
         row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else 0
 
+    @_serialised
     def setting(self, key: str) -> str | None:
         if not self._has("settings"):
             return None
@@ -232,6 +259,7 @@ class PostgresRemote(Remote):
             found.setdefault(table, []).append(column)
         return found
 
+    @_serialised
     def row_counts(self) -> dict[str, int]:
         counts = {}
         for table in self._remote_columns():
@@ -240,13 +268,14 @@ class PostgresRemote(Remote):
                 counts[table] = int(row[0]) if row else 0
         return counts
 
+    @_serialised
     def pull(self, con: duckdb.DuckDBPyConnection, scratch: Path) -> int:
         with self.con.transaction():
             # One snapshot for every table, and the revision it is.
             self.con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             revision = self.revision()
             remote = self._remote_columns()
-            for table in tables_of(con):
+            for table in synced_tables(con):
                 if table in remote:
                     self._pull_table(con, table, scratch)
         return revision
@@ -275,6 +304,7 @@ class PostgresRemote(Remote):
         )
         file.unlink()
 
+    @_serialised
     def push(
         self,
         con: duckdb.DuckDBPyConnection,
@@ -418,7 +448,7 @@ class ParquetRemote(Remote):
 
     def pull(self, con: duckdb.DuckDBPyConnection, scratch: Path) -> int:
         revision = self.revision()
-        for table in tables_of(con):
+        for table in synced_tables(con):
             source = self._read(table)
             if source is None:
                 continue
@@ -455,7 +485,7 @@ class ParquetRemote(Remote):
             shutil.rmtree(building, ignore_errors=True)
             building.mkdir()
             try:
-                for table in tables_of(con):
+                for table in synced_tables(con):
                     if table in changed or current is None or not (current / table).is_dir():
                         if progress:
                             progress(table)

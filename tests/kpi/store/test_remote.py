@@ -21,6 +21,7 @@ from kpi.store import users
 from kpi.store.connection import Store, open_store
 from kpi.store.copying import copy_store
 from kpi.store.remote import ParquetRemote, fingerprints, remote
+from kpi.store.working_copy import WorkingCopy
 
 SAMPLE = Path(__file__).resolve().parents[3] / "sample_data"
 #: Text a CSV round trip could mangle: quotes, commas, new lines, an empty string, non-ASCII.
@@ -139,9 +140,64 @@ def test_a_spark_url_without_an_absolute_folder_says_how_to_write_one() -> None:
         ParquetRemote("spark://local[*]?warehouse=relative/folder")
 
 
-def test_the_dashboard_refuses_a_url_store_saying_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="kpi store copy URL FILE.duckdb"):
-        open_store(spark_url(tmp_path / "spark"), shared=True)
+def test_a_shared_copy_sends_each_write_at_once_and_sees_others_at_its_next_page_run(
+    store: Store, tmp_path: Path
+) -> None:
+    url = spark_url(tmp_path / "spark")
+    copy_store(store, url)
+    dashboard = open_store(url, shared=True)
+    with dashboard.lease():
+        save_settings(dashboard, load_settings(dashboard).with_changes(sla_variant="targets"))
+    # Sent as each transaction committed (the setting, then its audit entry), not at close.
+    assert remote(url).revision() == 3
+    before = dashboard.version()
+    command = open_store(url)  # a `kpi` command beside the dashboard
+    reflections.save(command, reflections.blank("Jo", 2, Filters(), ("csat",)))
+    command.close()
+    # This page run still reads its copy; the next reads the store as it is now.
+    assert [r.learner for r in reflections.journal(dashboard)] == ["Amelia Booth"]
+    with dashboard.lease():
+        assert sorted(r.learner for r in reflections.journal(dashboard)) == ["Amelia Booth", "Jo"]
+        assert dashboard.version() != before  # so no cached result of before is served
+    dashboard.close()
+
+
+def test_a_shared_copy_catches_up_before_it_writes(store: Store, tmp_path: Path) -> None:
+    url = spark_url(tmp_path / "spark")
+    copy_store(store, url)
+    dashboard = open_store(url, shared=True)
+    command = open_store(url)
+    save_settings(command, load_settings(command).with_changes(sla_variant="source_flag"))
+    command.close()
+    reflections.save(dashboard, reflections.blank("Jo", 2, Filters(), ("csat",)))
+    dashboard.close()
+    landed = open_store(url)
+    assert load_settings(landed).sla_variant == "source_flag"  # neither write lost
+    assert sorted(r.learner for r in reflections.journal(landed)) == ["Amelia Booth", "Jo"]
+    landed.close()
+
+
+def test_a_shared_copys_write_after_someone_elses_is_refused_and_the_copy_catches_up(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = spark_url(tmp_path / "spark")
+    copy_store(store, url)
+    dashboard = open_store(url, shared=True)
+    command = open_store(url)
+    save_settings(command, load_settings(command).with_changes(sla_variant="source_flag"))
+    command.close()
+    # The race: the command's write lands after the write began (its check found nothing new).
+    monkeypatch.setattr(WorkingCopy, "lease", Store.lease)
+    with pytest.raises(StoreError, match="this change was not saved.*make the change again"):
+        reflections.save(dashboard, reflections.blank("Jo", 2, Filters(), ("csat",)))
+    assert load_settings(dashboard).sla_variant == "source_flag"  # the store as it is
+    assert [r.learner for r in reflections.journal(dashboard)] == ["Amelia Booth"]
+    monkeypatch.undo()
+    reflections.save(dashboard, reflections.blank("Jo", 2, Filters(), ("csat",)))  # again: kept
+    dashboard.close()
+    landed = open_store(url)
+    assert sorted(r.learner for r in reflections.journal(landed)) == ["Amelia Booth", "Jo"]
+    landed.close()
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
