@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import json
 import os
 import re
 import shutil
@@ -56,6 +57,20 @@ _CHUNK = 1 << 20
 _LOCK_KEY = 7_316_020_411
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A moment of a store: its revision, and the revision that last wrote each table (0 for a
+    table no write has touched since revisions were kept per table)."""
+
+    revision: int
+    tables: dict[str, int]
+
+    def stale(self, table: str, known: dict[str, int] | None) -> bool:
+        return known is None or known.get(table, -1) != self.tables.get(table, 0)
+
+
 T = TypeVar("T")
 
 
@@ -118,9 +133,15 @@ class Remote(ABC):
         """How many writes the store has had; 0 for a store not made yet."""
 
     @abstractmethod
-    def pull(self, con: duckdb.DuckDBPyConnection, scratch: Path) -> int:
-        """Fill the (empty, migrated to the store's schema) working copy; returns the revision
-        it was read at."""
+    def pull(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        scratch: Path,
+        known: dict[str, int] | None = None,
+    ) -> Snapshot:
+        """Fill the working copy (migrated to the store's schema) with the store's tables, all
+        of them, or those whose revision differs from ``known`` (what the copy holds already);
+        returns the revisions it read, all from one moment of the store."""
 
     @abstractmethod
     def push(
@@ -263,22 +284,33 @@ class PostgresRemote(Remote):
     def row_counts(self) -> dict[str, int]:
         counts = {}
         for table in self._remote_columns():
-            if table != "store_revision":
+            if table not in ("store_revision", "store_tables"):
                 row = self.con.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()
                 counts[table] = int(row[0]) if row else 0
         return counts
 
     @_serialised
-    def pull(self, con: duckdb.DuckDBPyConnection, scratch: Path) -> int:
+    def pull(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        scratch: Path,
+        known: dict[str, int] | None = None,
+    ) -> Snapshot:
         with self.con.transaction():
-            # One snapshot for every table, and the revision it is.
+            # One snapshot for every table, and the revisions it is.
             self.con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            revision = self.revision()
+            snapshot = Snapshot(self.revision(), self._table_revisions())
             remote = self._remote_columns()
             for table in synced_tables(con):
-                if table in remote:
+                if table in remote and snapshot.stale(table, known):
                     self._pull_table(con, table, scratch)
-        return revision
+        return snapshot
+
+    def _table_revisions(self) -> dict[str, int]:
+        if not self._has("store_tables"):
+            return {}
+        rows = self.con.execute("SELECT name, revision FROM store_tables").fetchall()
+        return {name: int(revision) for name, revision in rows}
 
     def _pull_table(self, con: duckdb.DuckDBPyConnection, table: str, scratch: Path) -> None:
         columns = columns_of(con, table)
@@ -326,6 +358,15 @@ class PostgresRemote(Remote):
                 self._push_table(con, table, remote.get(table), scratch)
             self.con.execute("DELETE FROM store_revision")
             self.con.execute("INSERT INTO store_revision VALUES (%s)", [now + 1])
+            self.con.execute(
+                "CREATE TABLE IF NOT EXISTS store_tables (name text PRIMARY KEY, revision bigint)"
+            )
+            for table in changed:
+                self.con.execute(
+                    "INSERT INTO store_tables VALUES (%s, %s) ON CONFLICT (name) "
+                    "DO UPDATE SET revision = excluded.revision",
+                    [table, now + 1],
+                )
         return now + 1
 
     def _push_table(
@@ -413,13 +454,24 @@ class ParquetRemote(Remote):
         current = self._current()
         return int(current.name[1:]) if current is not None else 0
 
-    def _read(self, table: str) -> str | None:
-        """DuckDB's ``read_parquet`` of a table of the current version; None when absent."""
-        current = self._current()
-        if current is None or not (current / table).is_dir():
+    def _read(self, table: str, version: Path | None = None) -> str | None:
+        """DuckDB's ``read_parquet`` of a table of ``version`` (default the current one); None
+        when absent."""
+        version = version or self._current()
+        if version is None or not (version / table).is_dir():
             return None
-        files = str(current / table / "**" / "*.parquet").replace("'", "''")
+        files = str(version / table / "**" / "*.parquet").replace("'", "''")
         return f"read_parquet('{files}', hive_partitioning = true, union_by_name = true)"
+
+    @staticmethod
+    def _manifest(version: Path | None) -> dict[str, int]:
+        """The revision that last wrote each table of a version (``tables.json``)."""
+        if version is None:
+            return {}
+        try:
+            return {k: int(v) for k, v in json.loads((version / "tables.json").read_text()).items()}
+        except FileNotFoundError:
+            return {}
 
     def _value(self, table: str, key: str) -> str | None:
         source = self._read(table)
@@ -446,16 +498,23 @@ class ParquetRemote(Remote):
                 counts[folder.name] = con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]
         return counts
 
-    def pull(self, con: duckdb.DuckDBPyConnection, scratch: Path) -> int:
-        revision = self.revision()
+    def pull(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        scratch: Path,
+        known: dict[str, int] | None = None,
+    ) -> Snapshot:
+        version = self._current()  # read once: a write meanwhile publishes another folder
+        revision = int(version.name[1:]) if version is not None else 0
+        snapshot = Snapshot(revision, self._manifest(version))
         for table in synced_tables(con):
-            source = self._read(table)
+            source = self._read(table, version) if snapshot.stale(table, known) else None
             if source is None:
                 continue
             names = ", ".join(_quoted(c.name) for c in columns_of(con, table))
             con.execute(f"DELETE FROM {_quoted(table)}")
             con.execute(f"INSERT INTO {_quoted(table)} ({names}) SELECT {names} FROM {source}")
-        return revision
+        return snapshot
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -484,14 +543,17 @@ class ParquetRemote(Remote):
             building = self.folder / f".{name}-{os.getpid()}"
             shutil.rmtree(building, ignore_errors=True)
             building.mkdir()
+            manifest = self._manifest(current)
             try:
                 for table in synced_tables(con):
                     if table in changed or current is None or not (current / table).is_dir():
                         if progress:
                             progress(table)
                         self._write(con, table, building / table)
+                        manifest[table] = now + 1
                     else:  # unchanged: the same files, linked, not copied
                         shutil.copytree(current / table, building / table, copy_function=os.link)
+                (building / "tables.json").write_text(json.dumps(manifest, sort_keys=True))
                 building.rename(self.folder / name)
             except BaseException:
                 shutil.rmtree(building, ignore_errors=True)

@@ -3,8 +3,8 @@
 ``open_working_copy`` pulls the store (``kpi.store.remote``) into a DuckDB file made at the
 store's schema version, then migrates it forward; everything else is a ``Store`` like any other.
 ``sync`` (and ``close``) send back the tables that changed, in one step on the store, and only
-if nobody wrote there meanwhile. The copy costs time in proportion to the store (a few seconds
-per million contacts, measured in bench/scale.py); a report does not need one.
+if nobody wrote there meanwhile. Opening a copy costs time in proportion to the store
+(bench/stores.py measures it); a report does not need one.
 """
 
 from __future__ import annotations
@@ -23,35 +23,37 @@ from kpi.store.connection import (
     _configure,
     _migrate,
 )
-from kpi.store.remote import Progress, Remote, fingerprints, remote, scratch_folder
+from kpi.store.remote import Progress, Remote, Snapshot, fingerprints, remote, scratch_folder
 
 
 class WorkingCopy(Store):
     """A ``Store`` on a local copy of a store named by URL (see the module docstring).
 
-    A shared one (the dashboard's) keeps up with the store: each page run (``lease``) first
-    checks the store's revision and, when another process wrote there, works on a fresh copy
-    from then on; each write (``transaction``) is sent back as soon as it commits, and one the
-    store refuses (someone else wrote first) leaves a fresh copy and says to do it again."""
+    A shared one (the dashboard's) keeps up with the store: each page run (``lease``), and each
+    write before it begins, first checks the store's revision and, when another process wrote
+    there, takes the tables it changed, in one transaction on the copy (page runs reading
+    meanwhile see the copy as it was). Each write is sent back as soon as it commits; one the
+    store refuses (someone else wrote in between) leaves the copy caught up and says to do it
+    again."""
 
     def __init__(
         self,
         con: duckdb.DuckDBPyConnection,
         source: Remote,
         scratch: Path,
-        revision: int,
+        snapshot: Snapshot,
         shared: bool = False,
     ) -> None:
         super().__init__(con, source.shown)
         self.remote = source
         self.scratch = scratch
-        self.revision = revision
+        self.revision = snapshot.revision
         self.shared = shared
         #: A store not made yet gets every table on its first write, changed or not.
-        self.new = revision == 0
+        self.new = snapshot.revision == 0
+        self._tables = dict(snapshot.tables)  # the revision of each table the copy holds
         self._prints = fingerprints(con)
-        self._copies = 0  # fresh copies taken since opening: part of ``version``
-        self._retired: list[duckdb.DuckDBPyConnection] = []  # older copies, in use until closed
+        self._catch_ups = 0  # part of ``version``: results cached before one are not served
 
     def changed(self) -> list[str]:
         """The tables that differ from the store's, as pulled or last synced."""
@@ -68,14 +70,15 @@ class WorkingCopy(Store):
                 changed = list(self._prints)
             cur = self.cursor()
             self.revision = self.remote.push(cur, changed, self.revision, self.scratch, progress)
+            self._tables.update(dict.fromkeys(changed, self.revision))
             self.new = False
             self._prints = fingerprints(cur)
             return changed
 
     def version(self) -> str:
-        # A fresh copy may hold other rows under the same imports and settings (reflections,
-        # users): cached results are keyed by which copy they came from too.
-        return f"{super().version()}-copy {self._copies}"
+        # Caught up, the copy may hold other rows under the same imports and settings
+        # (reflections, people): results cached before are keyed apart.
+        return f"{super().version()}-caught up {self._catch_ups}"
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -90,7 +93,7 @@ class WorkingCopy(Store):
         except StoreError as refused:
             if self.remote.revision() == self.revision:
                 raise  # not someone else's write: the store itself refused
-            self._refresh()
+            self._discard_and_catch_up()
             raise StoreError(
                 "someone else changed the store at the same moment, so this change was not "
                 "saved; the page now shows the store as it is: make the change again"
@@ -99,23 +102,38 @@ class WorkingCopy(Store):
     @contextmanager
     def lease(self, notice: Callable[[str], None] | None = None) -> Iterator[None]:
         if self.shared and self.remote.revision() != self.revision:
-            self._refresh()
+            self._catch_up()
         yield
 
-    def _refresh(self) -> None:
-        """Work on a fresh copy of the store from now on. Page runs still on the old one
-        finish on it; its connection closes with the store."""
+    def _catch_up(self, tables: dict[str, int] | None = None) -> None:
+        """Take the tables others changed since the copy's revision (or every table whose
+        revision is not ``tables``'), in one transaction on the copy."""
         with self.write_lock:
-            revision = self.remote.revision()
-            if revision == self.revision:
-                return  # another page run got there first
-            con, revision = _pulled(self.remote, self.scratch, f"copy-{self._copies + 1}")
-            if self._con is not None:
-                self._retired.append(self._con)
-            self._con, self.revision = con, revision
-            self._prints, self.new = fingerprints(con), False
-            self._copies += 1
-            self._generation += 1  # every thread's next cursor is on the fresh copy
+            if self.remote.schema_version() != self.schema_version:
+                raise StoreError(
+                    f"{self.remote.shown} was moved to another schema by another version of the "
+                    "program; restart the dashboard (after upgrading it, if it is older)"
+                )
+            known = self._tables if tables is None else tables
+            cur = self.con.cursor()
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                snapshot = self.remote.pull(cur, self.scratch, known)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+            self.revision, self._tables = snapshot.revision, dict(snapshot.tables)
+            self._prints, self.new = fingerprints(self.cursor()), False
+            self._catch_ups += 1
+
+    def _discard_and_catch_up(self) -> None:
+        """After a refused write: the tables this copy changed are taken from the store again,
+        as well as those others changed."""
+        stale = {table: -1 for table in self.changed()}
+        self._catch_up({**self._tables, **stale})
 
     def close(self) -> None:
         try:
@@ -123,8 +141,6 @@ class WorkingCopy(Store):
         finally:
             try:
                 super().close()
-                for con in self._retired:
-                    con.close()
             finally:
                 self.remote.close()
                 shutil.rmtree(self.scratch, ignore_errors=True)
@@ -135,17 +151,25 @@ def open_working_copy(location: str, *, shared: bool = False) -> WorkingCopy:
     source = remote(location)
     scratch = scratch_folder()
     try:
-        con, revision = _pulled(source, scratch, "copy-0")
-        return WorkingCopy(con, source, scratch, revision, shared=shared)
+        older = 0 < source.schema_version() < SCHEMA_VERSION
+        con, snapshot = _pulled(source, scratch, "copy")
+        copy = WorkingCopy(con, source, scratch, snapshot, shared=shared)
     except BaseException:
         source.close()
         shutil.rmtree(scratch, ignore_errors=True)
         raise
+    if older:  # moved on at once, as a DuckDB file is when opened, so every copy agrees
+        try:
+            copy.sync()
+        except BaseException:
+            copy.close()
+            raise
+    return copy
 
 
-def _pulled(source: Remote, scratch: Path, name: str) -> tuple[duckdb.DuckDBPyConnection, int]:
+def _pulled(source: Remote, scratch: Path, name: str) -> tuple[duckdb.DuckDBPyConnection, Snapshot]:
     """A new DuckDB file in ``scratch`` holding the store, migrated to this program's schema,
-    and the store's revision it holds (0: no store there yet)."""
+    and the moment of the store it holds (revision 0: no store there yet)."""
     version = source.schema_version()
     if version > SCHEMA_VERSION:
         raise StoreError(
@@ -157,9 +181,9 @@ def _pulled(source: Remote, scratch: Path, name: str) -> tuple[duckdb.DuckDBPyCo
     try:
         _configure(con, str(path))
         _migrate(con, up_to=version or SCHEMA_VERSION)
-        revision = source.pull(con, scratch) if version else 0
+        snapshot = source.pull(con, scratch) if version else Snapshot(0, {})
         _migrate(con)  # an older store moves on here, and goes back moved on when synced
     except BaseException:
         con.close()
         raise
-    return con, revision
+    return con, snapshot

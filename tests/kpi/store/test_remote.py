@@ -162,6 +162,29 @@ def test_a_shared_copy_sends_each_write_at_once_and_sees_others_at_its_next_page
     dashboard.close()
 
 
+def test_a_shared_copy_catches_up_by_taking_only_the_tables_others_changed(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = spark_url(tmp_path / "spark")
+    copy_store(store, url)
+    dashboard = open_store(url, shared=True)
+    command = open_store(url)
+    save_settings(command, load_settings(command).with_changes(sla_variant="source_flag"))
+    command.close()
+    taken: list[str] = []
+    read = ParquetRemote._read
+    monkeypatch.setattr(
+        ParquetRemote,
+        "_read",
+        lambda self, table, v=None: taken.append(table) or read(self, table, v),
+    )
+    with dashboard.lease():
+        assert load_settings(dashboard).sla_variant == "source_flag"
+    assert sorted(taken) == ["audit_log", "meta", "settings"]  # not the 39,706 contacts again
+    assert dashboard.count("contacts") == 39_706
+    dashboard.close()
+
+
 def test_a_shared_copy_catches_up_before_it_writes(store: Store, tmp_path: Path) -> None:
     url = spark_url(tmp_path / "spark")
     copy_store(store, url)
