@@ -22,6 +22,7 @@ partitioned by the month they opened (``opened_month=2025-01``), as Spark reads 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import functools
@@ -29,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 from abc import ABC, abstractmethod
@@ -594,15 +596,18 @@ class ParquetRemote(Remote):
         current = self._current()
         if current is None:
             raise StoreError(f"{self.shown} holds no store yet; copy one there with kpi store copy")
-        session = (
+        builder = (
             SparkSession.builder.master(self.master)
             .appName("service-kpi")
             .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.ui.enabled", "false")  # no web server for one command's report
+            .config("spark.log.level", "ERROR")  # its start-up chatter is not the user's business
             .config("spark.sql.session.timeZone", "UTC")  # the store's timestamps are UTC
             # DuckDB writes naive timestamps; read them as Spark's own TIMESTAMP (in UTC).
             .config("spark.sql.parquet.inferTimestampNTZ.enabled", "false")
-            .getOrCreate()
         )
+        with _jvm_output_to(spark_log()):
+            session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
         self._session = session
         for table in ENGINE_TABLES:
@@ -617,6 +622,31 @@ class ParquetRemote(Remote):
         if self._session is not None:
             for table in ENGINE_TABLES:
                 self._session.catalog.dropTempView(table)
+
+
+def spark_log() -> Path:
+    """Where Spark's own messages go (its JVM's output): a file, not the user's terminal,
+    removed when this process ends (kept with KPI_DEBUG=1, for whoever is debugging)."""
+    log = Path(tempfile.gettempdir()) / f"kpi-spark-{os.getpid()}.log"
+    if not os.environ.get("KPI_DEBUG"):
+        atexit.register(log.unlink, missing_ok=True)
+    return log
+
+
+@contextlib.contextmanager
+def _jvm_output_to(log: Path) -> Iterator[None]:
+    """While Spark starts its JVM, this process's stderr is ``log``: the JVM keeps it for its
+    warnings (host names, native libraries, log levels), which say nothing about the report."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    target = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.dup2(target, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(target)
 
 
 def remote(location: str) -> Remote:
