@@ -33,7 +33,13 @@ from kpi.engine.results import Report
 from kpi.metrics.settings import Settings
 from kpi.store.connection import Store
 from tests.backends import copy_tables
-from tests.kpi.engine.test_report import _with_ids, contact_rows, response_rows
+from tests.kpi.engine.test_report import (
+    _with_ids,
+    assert_matches_reference,
+    contact_rows,
+    reference,
+    response_rows,
+)
 from tests.kpi.metrics.test_intervals import WORKED
 from tests.kpi.metrics.test_registry import _sla_rows
 from tests.kpi.stores import make_store
@@ -247,6 +253,21 @@ def test_generated_contacts_agree_on_every_backend(request, contacts, responses,
     expected = run(store)
     for other in OTHERS:
         assert_agree(expected, run(_on(request, other, store)), other)
+
+
+@hsettings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    contacts=st.lists(contact_rows(), max_size=25),
+    responses=st.lists(response_rows(), max_size=15),
+)
+def test_every_backend_matches_the_plain_python_reference(request, contacts, responses):
+    # Not only DuckDB's answer: each backend's, against the slow and obvious loops.
+    contacts, responses = _with_ids(contacts, "c"), _with_ids(responses, "r")
+    store = make_store(contacts, responses)
+    expected = reference(contacts, responses, Filters(), GENERATED_AS_OF)
+    for other in OTHERS:
+        got = report(_on(request, other, store), as_of=GENERATED_AS_OF, settings=CAL).total()
+        assert_matches_reference(got, expected)
 
 
 @pytest.mark.parametrize("other", OTHERS)
