@@ -64,8 +64,9 @@ def scope(store: Store, settings: Settings | None = None) -> Scope:
     settings = settings or load_settings(store)
     backend = backend_of(store)
     # The engine's profile: which columns hold data (so the same formula variants are chosen)
-    # and the as-of instant open contacts are judged at.
-    profile = data_profile(backend, store.version())
+    # and the as-of instant open contacts are judged at. Keyed by the engine's version of the
+    # store, as a report's is, so that a page's reports and breakdowns share one.
+    profile = data_profile(backend, CACHE.version(store))
     as_of = profile.latest or datetime.now(UTC).replace(tzinfo=None)
     return Scope(backend, settings, Context(settings, as_of, profile.supported), profile)
 

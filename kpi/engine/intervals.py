@@ -26,9 +26,10 @@ import ibis
 import ibis.expr.types as ir
 from scipy import stats
 
-from kpi.engine.aggregation import Index, index_records
-from kpi.engine.backend import CACHE
+from kpi.engine.aggregation import Index, index_records, records
+from kpi.engine.backend import CACHE, Slots
 from kpi.engine.filters import Filters
+from kpi.engine.preparation import instants
 from kpi.engine.results import MetricResult, Report, ReportRow
 from kpi.engine.statistics import WILSON_METHOD, is_small_sample, wilson_interval
 from kpi.engine.timeline import NAMED, TRUNCATE, Offsets, Period, local_time
@@ -59,17 +60,31 @@ def interval_indexes(
     offsets: Offsets | None,
     timezone: str,
     keys: Sequence[str],
+    cache_key: tuple[Any, ...] | None = None,
+    present: bool | None = None,
 ) -> Found:
     """The interval reports' sums for each grouping of a report that they can answer: none when
     the report asks for no call KPI, a filter or breakdown field is one they do not carry, or
-    the store holds none. One grouped query per grouping."""
+    the store holds none (``present``, when the caller knows it: the data profile does). One
+    grouped query per grouping; with a ``cache_key`` (a report's, ``kpi.engine.report``) its SQL
+    is compiled once per query shape and its instants are parameters, as the contacts' are."""
     groupings = [by for by in groupings if all(f in SEGMENT_COLUMNS for f in by)]
     wanted = any(k in KEYS for k in keys)
-    if not wanted or not groupings or not _usable(filters) or not _has_intervals(backend):
+    if not wanted or not groupings or not _usable(filters):
         return {}
-    table = _selection(backend.table("intervals"), filters, timezone)
-    table = _period_column(table, grain, offsets, periods)
-    return {by: _index(table, by, grain) for by in groupings}
+    if not (_has_intervals(backend) if present is None else present):
+        return {}
+    values = instants(filters, timezone, grain, offsets, periods)
+
+    def found(by: tuple[str, ...]) -> Index:
+        def query(slots: Slots) -> ir.Table:
+            table = _selection(CACHE.table(backend, "intervals"), filters, timezone, slots)
+            return _grouped(_period_column(table, grain, offsets, periods, slots), by, grain)
+
+        key = None if cache_key is None else (*cache_key, "intervals", by)
+        return index_records(records(backend, query, key, values), by, grain)
+
+    return {by: found(by) for by in groupings}
 
 
 def with_interval_segments(indexes: dict[tuple[str, ...], Index], found: Found) -> None:
@@ -138,31 +153,42 @@ def _usable(filters: Filters) -> bool:
 
 
 def _has_intervals(backend: ibis.BaseBackend) -> bool:
-    """Whether the backend has interval rows (a bare backend may not have the table at all)."""
-    version = CACHE.version(backend)
-    key = ("has_intervals", CACHE.token(backend), version)
+    """Whether the backend has interval rows (a bare backend may not have the table at all);
+    known once per store version (a bare backend's data has no version: asked every time)."""
+    store = CACHE.store_of(backend)
+    version = CACHE.version(store) if store is not None else None
+    key = ("has_intervals", CACHE.data_token(backend), version)
     known = CACHE.derived(key) if version is not None else None
     if known is not None:
         return bool(known)
-    try:
-        found = int(backend.table("intervals").count().execute()) > 0
-    except Exception:  # noqa: BLE001 - a backend without the table (a test's, an old file's)
-        found = False
+    found = interval_summary(backend)[0]
     if version is not None:
         CACHE.keep_derived(key, found)
     return found
 
 
+def interval_summary(backend: ibis.BaseBackend) -> tuple[bool, tuple[datetime, datetime] | None]:
+    """Whether the store holds interval rows, and the first and last interval start (naive
+    UTC; None without any), in one query. The data profile keeps both: it widens the data's
+    dates with the span, so a report's days, weeks and months cover a store that holds only
+    interval reports, and a report asks the interval reports only when there are some."""
+    try:
+        t = backend.table("intervals")
+    except Exception:  # noqa: BLE001 - a backend without the table (a test's, an old file's)
+        return False, None
+    frame = backend.execute(
+        t.aggregate(rows=t.count(), first=t.interval_start.min(), last=t.interval_start.max())
+    )
+    if int(frame["rows"].iloc[0]) <= 0:
+        return False, None
+    first, last = (_naive(frame[c].iloc[0]) for c in ("first", "last"))
+    return True, (first, last) if first is not None and last is not None else None
+
+
 def interval_span(backend: ibis.BaseBackend) -> tuple[datetime, datetime] | None:
     """The first and last interval start of the interval reports (naive UTC); None without
-    any. The data profile widens the data's dates with it, so a report's days, weeks and months
-    cover a store that holds only interval reports."""
-    if not _has_intervals(backend):
-        return None
-    t = backend.table("intervals")
-    frame = backend.execute(t.aggregate(first=t.interval_start.min(), last=t.interval_start.max()))
-    first, last = (_naive(frame[c].iloc[0]) for c in ("first", "last"))
-    return (first, last) if first is not None and last is not None else None
+    any (``interval_summary``)."""
+    return interval_summary(backend)[1]
 
 
 def _naive(value: Any) -> datetime | None:
@@ -172,44 +198,61 @@ def _naive(value: Any) -> datetime | None:
     return value.replace(tzinfo=None) if isinstance(value, datetime) else None
 
 
-def _selection(t: ir.Table, filters: Filters, timezone: str) -> ir.Table:
-    """The rows of the filters' dates and segments, with the report's segment names."""
+def _selection(t: ir.Table, filters: Filters, timezone: str, slots: Slots) -> ir.Table:
+    """The rows of the filters' dates and segments, with the report's segment names. The
+    dates are ``slots`` (``date_from``, ``date_to``), as in ``kpi.engine.preparation``."""
     t = t.mutate(
         **{field: t[column] for field, column in SEGMENT_COLUMNS.items() if field != column}
     )
-    predicates = filters.segment_predicates(t) + filters.date_predicates(
-        t, "interval_start", timezone
-    )
+    start = slots.timestamp("date_from") if filters.date_from is not None else None
+    end = slots.timestamp("date_to") if filters.date_to is not None else None
+    dates = filters.date_predicates(t, "interval_start", timezone, (start, end))
+    predicates = filters.segment_predicates(t) + dates
     return t.filter(*predicates) if predicates else t
 
 
 def _period_column(
-    t: ir.Table, grain: str | None, offsets: Offsets | None, periods: Sequence[Period]
+    t: ir.Table,
+    grain: str | None,
+    offsets: Offsets | None,
+    periods: Sequence[Period],
+    slots: Slots,
 ) -> ir.Table:
     """``period`` as the contacts have it (``kpi.engine.preparation``): the local day, week or
-    month an interval starts in, or the named period it falls in."""
+    month an interval starts in, or the named period it falls in; the named periods' bounds
+    and the zone's clock changes are ``slots`` as there."""
+    start = t.interval_start
     if grain == NAMED:
-        start = t.interval_start
         label = ibis.cases(
-            *[((start >= p.start) & (start < p.end), ibis.literal(p.label)) for p in periods],
+            *[
+                (
+                    (start >= slots.timestamp(f"start_{i}"))
+                    & (start < slots.timestamp(f"end_{i}")),
+                    ibis.literal(p.label),
+                )
+                for i, p in enumerate(periods)
+            ],
             else_=ibis.null("string"),
         )
         t = t.mutate(period=label)
         return t.filter(t.period.notnull())
     if grain is None or offsets is None:
         return t
-    return t.mutate(period=local_time(t.interval_start, offsets).truncate(TRUNCATE[grain]).date())
+    # The first offset's instant is never compared (it holds before the first change).
+    changes = [(offsets[0][0], offsets[0][1])]
+    changes += [(slots.timestamp(f"clock_{i}"), s) for i, (_, s) in enumerate(offsets) if i]
+    return t.mutate(period=local_time(start, changes).truncate(TRUNCATE[grain]).date())
 
 
-def _index(t: ir.Table, by: tuple[str, ...], grain: str | None) -> Index:
+def _grouped(t: ir.Table, by: tuple[str, ...], grain: str | None) -> ir.Table:
+    """The interval reports' sums by ``by`` (and period)."""
     # A row whose segment field is empty (a report without a team column) belongs to no
     # segment: as a "(none)" segment it would count again calls the named ones already have.
     if by:
         t = t.filter([t[f].notnull() for f in by])
     group = [*by, *(["period"] if grain else [])]
     aggs = sums(t)
-    query = t.group_by(group).aggregate(**aggs) if group else t.aggregate(**aggs)
-    return index_records(query.execute().to_dict("records"), by, grain)
+    return t.group_by(group).aggregate(**aggs) if group else t.aggregate(**aggs)
 
 
 def _choose(
@@ -315,6 +358,7 @@ __all__ = [
     "interval_indexes",
     "interval_result",
     "interval_span",
+    "interval_summary",
     "ratio_interval",
     "source_note",
     "with_interval_segments",

@@ -16,7 +16,7 @@ import ibis.expr.types as ir
 
 from kpi.engine.aggregation import as_int, count_if
 from kpi.engine.backend import CACHE, backend_of
-from kpi.engine.intervals import interval_span
+from kpi.engine.intervals import interval_summary
 from kpi.store.connection import Store
 
 _CONTACT_TIMES = ("opened_at", "first_response_at", "resolved_at", "closed_at")
@@ -54,6 +54,8 @@ class Profile:
     first_day: datetime | None
     last_day: datetime | None
     undated_responses: int
+    #: Whether the store holds interval reports' rows: a report asks them only then.
+    intervals: bool = False
 
 
 def data_profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
@@ -72,13 +74,15 @@ def data_profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
         k for k in r_cols if as_int(r[f"has_{k}"])
     }
     # Interval reports are data too: a store holding only them has days and weeks to report.
-    span = interval_span(backend) or ()
+    intervals, found = interval_summary(backend)
+    span = found or ()
     profile = Profile(
         supported=frozenset(supported),
         latest=_max_time([c[f"max_{k}"] for k in _CONTACT_TIMES] + [r["max_responded"], *span[1:]]),
         first_day=_min_time([c["min_opened"], r["min_responded"], *span[:1]]),
         last_day=_max_time([c["max_opened_at"], r["max_responded"], *span[1:]]),
         undated_responses=as_int(r["undated"]),
+        intervals=intervals,
     )
     if key:
         CACHE.keep_profile(key, profile)

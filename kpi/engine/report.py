@@ -152,6 +152,8 @@ class _Plan:
     response_formulas: Chosen
     #: Undated answers are a row of their own (grain, no dates, and some answers undated).
     undated_row: bool
+    #: The store holds interval reports (the data profile says), so the report asks them.
+    intervals: bool
     cache_key: tuple[Any, ...] | None
     instants: dict[str, datetime]
 
@@ -183,7 +185,7 @@ def _compute(
     # A segment or period only interval reports hold gets its row too (kpi.engine.intervals).
     found = interval_indexes(
         plan.backend, plan.filters, groupings, grain, plan.periods, plan.offsets,
-        settings.timezone, plan.keys,
+        settings.timezone, plan.keys, plan.cache_key, plan.intervals,
     )  # fmt: skip
     with_interval_segments(indexes, found)
     rows = [
@@ -246,6 +248,7 @@ def _plan(
         and filters.date_from is None
         and filters.date_to is None
         and profile.undated_responses > 0,
+        intervals=profile.intervals,
         cache_key=cache_key,
         instants=instants(filters, timezone, grain, offsets, periods),
     )
