@@ -26,7 +26,7 @@ from kpi.errors import KpiError, ReportProblem
 from kpi.metrics.registry import KEYS, REGISTRY
 from kpi.metrics.settings import SETTINGS_KEY, Settings, load_settings
 from kpi.metrics.settings_form import overrides_line, with_settings
-from kpi.store.connection import default_path, open_store
+from kpi.store.connection import Store, default_path, open_store
 from kpi.store.location import default_location, is_url
 
 FORMATS = ("table", "json", "csv")
@@ -140,19 +140,25 @@ def build_report(args: argparse.Namespace) -> Report:
             raise ReportProblem(f"no store at {location}; import files first or pass --db")
         store = open_store(location)
     try:
-        from kpi.ingest.importer import import_file
-
-        for file in args.files:
-            path = Path(file)
-            if not path.is_file():
-                raise ReportProblem(f"{file}: no such file")
-            import_file(store, path, layout=args.source, mapping=args.mapping)
+        if args.files:  # the importer takes half a second to load: only when there are files
+            _import(store, args)
         settings = with_settings(load_settings(store), getattr(args, "set", None) or ())
         return report(
             store, filters, by=by, grain=args.grain, as_of=as_of, settings=settings, metrics=kpis
         )
     finally:
         store.close()
+
+
+def _import(store: Store, args: argparse.Namespace) -> None:
+    """The FILEs into the (in-memory or given) store, before the report."""
+    from kpi.ingest.importer import import_file
+
+    for file in args.files:
+        path = Path(file)
+        if not path.is_file():
+            raise ReportProblem(f"{file}: no such file")
+        import_file(store, path, layout=args.source, mapping=args.mapping)
 
 
 def _remote_report(
