@@ -11,7 +11,7 @@ SUMMARY = "show the audit log: who imported, undid, changed settings or roles, s
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("audit", help=SUMMARY, description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--db", help="store file (default $KPI_DB)")
+    p.add_argument("--db", metavar="PATH|URL", help="the store: a file or a URL (default $KPI_DB)")
     p.add_argument("--limit", type=int, default=50, help="the newest N entries (default 50)")
     p.add_argument("--out", metavar="FILE.csv", help="write the whole log as a CSV instead")
     p.set_defaults(func=run)

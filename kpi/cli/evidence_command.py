@@ -45,7 +45,9 @@ def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
     p.add_argument("file", nargs="?", type=Path, metavar="FILE", help="the pack to verify")
     p.add_argument("--format", choices=FORMATS, default="pdf")
     p.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="folder to write to")
-    p.add_argument("--db", metavar="PATH", help=f"the store (default {default_path()})")
+    p.add_argument(
+        "--db", metavar="PATH|URL", help=f"the store: a file or a URL (default {default_path()})"
+    )
     p.add_argument("--indexed", action="store_true", help="index figures to 100, hide volumes")
     p.set_defaults(func=run)
 

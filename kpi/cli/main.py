@@ -105,6 +105,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 failed += 1
                 _fail(str(problem))
                 continue
+            store.sync()  # a server's store has it before the summary says so
             for line in describe_import(result):
                 _say(line)
     finally:
@@ -130,7 +131,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
         if not files:
             return _fail(f"no sample files in {args.source_dir}; run `kpi sample` first.")
         for file in files:
-            for line in describe_import(import_file(store, file, imported_by=importer_name())):
+            result = import_file(store, file, imported_by=importer_name())
+            store.sync()  # a server's store has it before the summary says so
+            for line in describe_import(result):
                 _say(line)
         _add_sample_notes(store)
         _say(f"seeded {store.path}")

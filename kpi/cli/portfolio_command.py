@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
     p.add_argument("--learner", required=True, metavar="NAME", help="the learner's name")
     p.add_argument("--format", choices=FORMATS, default="pdf")
     p.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="folder to write to")
-    p.add_argument("--db", metavar="PATH", help=f"the store (default {default_path()})")
+    p.add_argument(
+        "--db", metavar="PATH|URL", help=f"the store: a file or a URL (default {default_path()})"
+    )
     p.add_argument(
         "--standard", metavar="CODE", help="record the learner's standard first, e.g. ST0384"
     )

@@ -28,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
         description="Without arguments: every setting with its current value, its default, "
         "what it accepts and what it means. `set KEY VALUE` changes one in the store.",
     )
-    p.add_argument("--db", metavar="PATH", help=f"the store (default {default_path()})")
+    p.add_argument(
+        "--db", metavar="PATH|URL", help=f"the store: a file or a URL (default {default_path()})"
+    )
     actions = p.add_subparsers(dest="action")
     change = actions.add_parser("set", help="change one setting, e.g. set sla_variant source_flag")
     change.add_argument("key", metavar="KEY", help="a key `kpi settings` lists")

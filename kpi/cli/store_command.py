@@ -11,6 +11,7 @@ from kpi.errors import StoreError, printable
 from kpi.store.connection import open_store
 from kpi.store.copying import copy_store
 from kpi.store.location import is_url, shown
+from kpi.store.remote import remote
 
 
 def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
@@ -41,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         same = Path(args.source).expanduser().resolve() == Path(args.target).expanduser().resolve()
         if same:
             raise StoreError("SRC and DST are the same store")
+    if is_url(args.source) and not remote(args.source).revision():
+        raise StoreError(f"no store at {shown(args.source)}; give the file or URL to copy from")
     source = open_store(args.source)
     try:
         counts = copy_store(source, args.target, replace=args.replace, progress=_progress)

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "names in the data and whom they supervise. People are added by signing in to the "
         "dashboard in team mode (the first becomes admin).",
     )
-    p.add_argument("--db", help="store file (default $KPI_DB)")
+    p.add_argument("--db", metavar="PATH|URL", help="the store: a file or a URL (default $KPI_DB)")
     actions = p.add_subparsers(dest="action")
     role = actions.add_parser("role", help="give someone a role: kpi users role WHO ROLE")
     role.add_argument(

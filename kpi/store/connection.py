@@ -367,6 +367,11 @@ class Store:
             finally:
                 cur.close()
 
+    def sync(self, progress: Callable[[str], None] | None = None) -> list[str]:
+        """Send what changed to where the store lives: nothing to do for a file (a working copy
+        of a store named by URL sends its changed tables, ``kpi.store.working_copy``)."""
+        return []
+
     def close(self) -> None:
         if self.sharing is None:
             self.con.close()

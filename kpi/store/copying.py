@@ -63,7 +63,7 @@ def _to_remote(
                 "--replace to overwrite it"
             )
         con = source.cursor()
-        destination.push(con, synced_tables(con), revision, scratch, progress)
+        destination.push(con, synced_tables(con), revision, scratch, progress, replace=replace)
         return destination.row_counts()
     finally:
         destination.close()

@@ -4,6 +4,7 @@ command line can say it in its help without loading one."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 DEFAULT_PATH = Path.home() / ".local" / "share" / "service-kpi" / "team.duckdb"
@@ -17,12 +18,23 @@ def default_path() -> Path:
 
 #: How a store that is not a DuckDB file is named (``kpi.store.remote``): a PostgreSQL server,
 #: or Spark over a folder of Parquet tables.
-URL_SCHEMES = ("postgresql://", "postgres://", "spark://")
+URL_SCHEMES = ("postgresql", "postgres", "spark")
+#: Anything that starts like a URL is one (and refused by name when its kind is unknown), never
+#: a file path: "postgresql+psycopg://..." must not become a local store named after it.
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+#: Query parameters of a URL that are secrets.
+_SECRET = re.compile(r"((?:^|&)(?:password|sslpassword)=)[^&]*", re.IGNORECASE)
 
 
 def is_url(location: str | Path | None) -> bool:
     """Whether ``location`` names a store by URL rather than a DuckDB file."""
-    return isinstance(location, str) and location.lower().startswith(URL_SCHEMES)
+    return isinstance(location, str) and _URL.match(location) is not None
+
+
+def url_scheme(location: str) -> str:
+    """The scheme of a URL (``is_url``), lower case."""
+    found = _URL.match(location)
+    return found.group(1).lower() if found else ""
 
 
 def default_location() -> str:
@@ -32,12 +44,16 @@ def default_location() -> str:
 
 
 def shown(location: str | Path) -> str:
-    """A store's name fit to print: a URL's password is left out."""
+    """A store's name fit to print: a URL's password (in its user part or its query) is left
+    out."""
     text = str(location)
     if not is_url(text):
         return text
     scheme, rest = text.split("://", 1)
-    where, at, host = rest.rpartition("@")
-    if at and ":" in where.split("/")[0]:
-        where = where.split(":", 1)[0] + ":***"
-    return f"{scheme}://{where}{at}{host}"
+    where, query_mark, query = rest.partition("?")
+    netloc, slash, path = where.partition("/")
+    user, at, host = netloc.rpartition("@")
+    if at and ":" in user:
+        user = user.split(":", 1)[0] + ":***"
+    query = _SECRET.sub(r"\1***", query)
+    return f"{scheme}://{user}{at}{host}{slash}{path}{query_mark}{query}"

@@ -33,8 +33,9 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -43,7 +44,8 @@ from urllib.parse import parse_qs
 import duckdb
 
 from kpi.errors import StoreError
-from kpi.store.location import is_url, shown
+from kpi.store import scratch
+from kpi.store.location import shown, url_scheme
 from kpi.store.schema import DERIVED_TABLES
 
 if TYPE_CHECKING:
@@ -55,6 +57,8 @@ ENGINE_TABLES = ("contacts", "responses", "intervals")
 MONTH_PARTITIONED = {"contacts": "opened_at", "contacts_history": "opened_at"}
 #: Bytes per chunk when streaming a table to or from PostgreSQL.
 _CHUNK = 1 << 20
+#: How long a Spark store's replaced versions stay for readers still on them (seconds).
+KEEP_SECONDS = 3600
 #: Any fixed number: the advisory lock every writer of a PostgreSQL store takes.
 _LOCK_KEY = 7_316_020_411
 
@@ -89,17 +93,19 @@ class Column:
 def columns_of(con: duckdb.DuckDBPyConnection, table: str) -> list[Column]:
     rows = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+        "WHERE table_catalog = current_database() AND table_schema = 'main' "
+        "AND table_name = ? ORDER BY ordinal_position",
         [table],
     ).fetchall()
     return [Column(name, kind) for name, kind in rows]
 
 
 def tables_of(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The working copy's tables, in a fixed order."""
+    """The working copy's tables, in a fixed order (not those of a database attached to it)."""
     rows = con.execute(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name"
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = "
+        "current_database() AND table_schema = 'main' AND table_type = 'BASE TABLE' "
+        "ORDER BY table_name"
     ).fetchall()
     return [name for (name,) in rows]
 
@@ -153,9 +159,12 @@ class Remote(ABC):
         expected: int,
         scratch: Path,
         progress: Progress | None = None,
+        replace: bool = False,
     ) -> int:
         """Send the tables ``changed`` back, at once, when the store is still at revision
-        ``expected`` (else StoreError and nothing written); returns the new revision."""
+        ``expected`` (else StoreError and nothing written); returns the new revision. A new
+        store is not written over tables of the same names that are not a store's, unless
+        ``replace``."""
 
     @abstractmethod
     def schema_version(self) -> int:
@@ -211,71 +220,152 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+#: Every session on a PostgreSQL store reads and writes text the same way, whatever the
+#: server's or database's defaults: naive timestamps in UTC, UTF-8, doubles with every digit
+#: (the default of some servers rounds them), and ISO dates for the CSV the copies go through.
+_SESSION = (
+    "SET TIME ZONE 'UTC'",
+    "SET client_encoding = 'UTF8'",
+    "SET extra_float_digits = 3",
+    "SET DateStyle = 'ISO, YMD'",
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _serialised(method: Callable[..., T]) -> Callable[..., T]:
-    """One call at a time on the remote's connection: a dashboard's page runs share it, and a
-    query of one must not land inside another's transaction."""
+    """One call at a time on the remote's connection (a dashboard's page runs share it, and a
+    query of one must not land inside another's transaction); a connection the server dropped
+    is made again, and the server's errors are one line (``StoreError``)."""
 
     @functools.wraps(method)
     def serialised(self: PostgresRemote, *args: Any, **kwargs: Any) -> T:
+        import psycopg
+
         with self.lock:
-            return method(self, *args, **kwargs)
+            if self.con.closed or self.con.broken:
+                self.con = self._connect()
+            try:
+                return method(self, *args, **kwargs)
+            except psycopg.OperationalError as exc:  # the server went away, or restarted
+                with contextlib.suppress(Exception):
+                    self.con.close()
+                raise StoreError(
+                    f"lost the connection to {self.shown} ({_first_line(exc)}); nothing was "
+                    "written: try again"
+                ) from None
+            except psycopg.Error as exc:
+                raise StoreError(f"{self.shown}: {_first_line(exc)}") from None
 
     return serialised
 
 
 class PostgresRemote(Remote):
-    """A store in a PostgreSQL database (the ``public`` schema), revision in ``store_revision``."""
+    """A store in a PostgreSQL database, in the schema the user's search path names first
+    (``public`` for its owner; a schema of the team's own on a shared server); its revision in
+    ``store_revision`` and each table's in ``store_tables``."""
 
     def __init__(self, location: str) -> None:
         super().__init__(location)
+        self.url = "postgresql://" + location.split("://", 1)[1]
+        self.lock = threading.RLock()
+        self.con = self._connect()
+
+    def _connect(self) -> Any:
+        """A configured connection; ``self.schema`` is where the store's tables are."""
         import psycopg  # here: only PostgreSQL stores need the driver
 
-        url = "postgresql://" + location.split("://", 1)[1]
         try:
-            self.con = psycopg.connect(url, autocommit=True, connect_timeout=10)
-        except psycopg.Error as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            con = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.ProgrammingError:  # the URL itself: its message may quote the password
             raise StoreError(
-                f"cannot reach the PostgreSQL store {self.shown}: {first}; check the URL, that "
-                "the server runs and that this user may connect"
+                f"the URL of the PostgreSQL store {self.shown} could not be read; "
+                "percent-encode special characters in the password (@ as %40, % as %25)"
             ) from None
-        self.con.execute("SET TIME ZONE 'UTC'")  # the store's timestamps are naive UTC
-        self.url = url
-        self.lock = threading.RLock()
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot reach the PostgreSQL store {self.shown}: {_first_line(exc)}; check the "
+                "URL, that the server runs and that this user may connect"
+            ) from None
+        try:
+            for statement in _SESSION:
+                con.execute(statement)
+            self.schema = self._checked(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _checked(self, con: Any) -> str:
+        """The schema the store lives in, once the database is found fit to hold one."""
+        row = con.execute("SELECT current_setting('server_encoding'), current_schema()").fetchone()
+        encoding, schema = row if row else (None, None)
+        if str(encoding).upper() not in ("UTF8", "UTF-8"):
+            raise StoreError(
+                f"the database of {self.shown} stores text as {encoding}, which cannot hold every "
+                "name and comment an export may carry; give the store a UTF8 database "
+                "(CREATE DATABASE kpi ENCODING 'UTF8' TEMPLATE template0)"
+            )
+        if schema is None:
+            raise StoreError(
+                f"{self.shown}: this user's search path names no schema it can use; give the "
+                "store one (CREATE SCHEMA kpi AUTHORIZATION the_user, or "
+                "?options=-csearch_path%3Dkpi in the URL)"
+            )
+        return str(schema)
+
+    def _name(self, table: str) -> str:
+        return f"{_quoted(self.schema)}.{_quoted(table)}"
 
     @_serialised
     def close(self) -> None:
         self.con.close()
 
     def _has(self, table: str) -> bool:
-        row = self.con.execute("SELECT to_regclass(%s)", [f"public.{table}"]).fetchone()
+        row = self.con.execute("SELECT to_regclass(%s)", [self._name(table)]).fetchone()
         return bool(row and row[0])
 
     @_serialised
     def revision(self) -> int:
         if not self._has("store_revision"):
             return 0
-        row = self.con.execute("SELECT revision FROM store_revision").fetchone()
+        row = self.con.execute(f"SELECT revision FROM {self._name('store_revision')}").fetchone()
         return int(row[0]) if row else 0
 
     @_serialised
     def schema_version(self) -> int:
         if not self._has("meta"):
             return 0
-        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if self._remote_columns().get("meta") != ["key", "value"]:
+            raise self._foreign(["meta"])
+        row = self.con.execute(
+            f"SELECT value FROM {self._name('meta')} WHERE key = 'schema_version'"
+        ).fetchone()
         return int(row[0]) if row else 0
+
+    def _foreign(self, tables: Sequence[str]) -> StoreError:
+        return StoreError(
+            f"{self.shown} already holds tables that are not a store's ({', '.join(tables)}); "
+            f"give the store a database or schema of its own (this user's is {self.schema})"
+        )
 
     @_serialised
     def setting(self, key: str) -> str | None:
         if not self._has("settings"):
             return None
-        row = self.con.execute("SELECT value FROM settings WHERE key = %s", [key]).fetchone()
+        row = self.con.execute(
+            f"SELECT value FROM {self._name('settings')} WHERE key = %s", [key]
+        ).fetchone()
         return row[0] if row else None
 
     def _remote_columns(self) -> dict[str, list[str]]:
         rows = self.con.execute(
             "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"
+            "WHERE table_schema = %s ORDER BY table_name, ordinal_position",
+            [self.schema],
         ).fetchall()
         found: dict[str, list[str]] = {}
         for table, column in rows:
@@ -287,7 +377,7 @@ class PostgresRemote(Remote):
         counts = {}
         for table in self._remote_columns():
             if table not in ("store_revision", "store_tables"):
-                row = self.con.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()
+                row = self.con.execute(f"SELECT count(*) FROM {self._name(table)}").fetchone()
                 counts[table] = int(row[0]) if row else 0
         return counts
 
@@ -311,15 +401,15 @@ class PostgresRemote(Remote):
     def _table_revisions(self) -> dict[str, int]:
         if not self._has("store_tables"):
             return {}
-        rows = self.con.execute("SELECT name, revision FROM store_tables").fetchall()
-        return {name: int(revision) for name, revision in rows}
+        rows = self.con.execute(f"SELECT name, revision FROM {self._name('store_tables')}")
+        return {name: int(revision) for name, revision in rows.fetchall()}
 
     def _pull_table(self, con: duckdb.DuckDBPyConnection, table: str, scratch: Path) -> None:
         columns = columns_of(con, table)
         file = scratch / f"{table}.csv"
         names = ", ".join(_quoted(c.name) for c in columns)
         with self.con.cursor() as cur, file.open("wb") as out:
-            query = f"COPY (SELECT {names} FROM {_quoted(table)}) TO STDOUT (FORMAT csv)"
+            query = f"COPY (SELECT {names} FROM {self._name(table)}) TO STDOUT (FORMAT csv)"
             with cur.copy(query) as copy:
                 for chunk in copy:
                     out.write(chunk)
@@ -346,27 +436,34 @@ class PostgresRemote(Remote):
         expected: int,
         scratch: Path,
         progress: Progress | None = None,
+        replace: bool = False,
     ) -> int:
         with self.con.transaction():
             self.con.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-            self.con.execute("CREATE TABLE IF NOT EXISTS store_revision (revision bigint)")
             now = self.revision()
             if now != expected:
                 raise self.moved_on(expected, now)
             remote = self._remote_columns()
+            clash = sorted(set(remote) & set(changed))
+            if now == 0 and clash and not replace:  # a new store, where other tables are
+                raise self._foreign(clash)
+            self.con.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._name('store_revision')} (revision bigint)"
+            )
             for table in changed:
                 if progress:
                     progress(table)
                 self._push_table(con, table, remote.get(table), scratch)
-            self.con.execute("DELETE FROM store_revision")
-            self.con.execute("INSERT INTO store_revision VALUES (%s)", [now + 1])
+            self.con.execute(f"DELETE FROM {self._name('store_revision')}")
+            self.con.execute(f"INSERT INTO {self._name('store_revision')} VALUES (%s)", [now + 1])
             self.con.execute(
-                "CREATE TABLE IF NOT EXISTS store_tables (name text PRIMARY KEY, revision bigint)"
+                f"CREATE TABLE IF NOT EXISTS {self._name('store_tables')} "
+                "(name text PRIMARY KEY, revision bigint)"
             )
             for table in changed:
                 self.con.execute(
-                    "INSERT INTO store_tables VALUES (%s, %s) ON CONFLICT (name) "
-                    "DO UPDATE SET revision = excluded.revision",
+                    f"INSERT INTO {self._name('store_tables')} VALUES (%s, %s) "
+                    "ON CONFLICT (name) DO UPDATE SET revision = excluded.revision",
                     [table, now + 1],
                 )
         return now + 1
@@ -381,11 +478,11 @@ class PostgresRemote(Remote):
         columns = columns_of(con, table)
         names = ", ".join(_quoted(c.name) for c in columns)
         if remote != [c.name for c in columns]:  # new, or its columns changed (a migration)
-            self.con.execute(f"DROP TABLE IF EXISTS {_quoted(table)}")
+            self.con.execute(f"DROP TABLE IF EXISTS {self._name(table)}")
             self.con.execute(self._create(con, table, columns))
         else:
             # DELETE, not TRUNCATE: readers keep reading the old rows until this commits.
-            self.con.execute(f"DELETE FROM {_quoted(table)}")
+            self.con.execute(f"DELETE FROM {self._name(table)}")
         file = scratch / f"{table}.csv"
         picks = ", ".join(
             f"to_json({_quoted(c.name)})::VARCHAR AS {_quoted(c.name)}"
@@ -393,12 +490,13 @@ class PostgresRemote(Remote):
             else _quoted(c.name)
             for c in columns
         )
+        target = str(file).replace("'", "''")
         con.execute(
-            f"COPY (SELECT {picks} FROM {_quoted(table)}) TO '{file}' (FORMAT csv, HEADER false)"
+            f"COPY (SELECT {picks} FROM {_quoted(table)}) TO '{target}' (FORMAT csv, HEADER false)"
         )
         with (
             self.con.cursor() as cur,
-            cur.copy(f"COPY {_quoted(table)} ({names}) FROM STDIN (FORMAT csv)") as copy,
+            cur.copy(f"COPY {self._name(table)} ({names}) FROM STDIN (FORMAT csv)") as copy,
             file.open("rb") as data,
         ):
             while chunk := data.read(_CHUNK):
@@ -408,20 +506,22 @@ class PostgresRemote(Remote):
     def _create(self, con: duckdb.DuckDBPyConnection, table: str, columns: list[Column]) -> str:
         body = [f"{_quoted(c.name)} {_postgres_type(c)}" for c in columns]
         key = con.execute(
-            "SELECT constraint_column_names FROM duckdb_constraints() "
-            "WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+            "SELECT constraint_column_names FROM duckdb_constraints() WHERE table_name = ? "
+            "AND constraint_type = 'PRIMARY KEY' AND database_name = current_database()",
             [table],
         ).fetchall()
         if key:
             body.append(f"PRIMARY KEY ({', '.join(_quoted(c) for c in key[0][0])})")
-        return f"CREATE TABLE {_quoted(table)} ({', '.join(body)})"
+        return f"CREATE TABLE {self._name(table)} ({', '.join(body)})"
 
     def backend(self) -> ibis.BaseBackend:
         import ibis
 
         backend = ibis.connect(self.url)
         with backend.con.cursor() as cursor:
-            cursor.execute("SET TIME ZONE 'UTC'")
+            for statement in _SESSION:
+                cursor.execute(statement)
+            cursor.execute(f"SET search_path = {_quoted(self.schema)}")
         return backend
 
 
@@ -450,6 +550,14 @@ class ParquetRemote(Remote):
             name = (self.folder / "CURRENT").read_text().strip()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise StoreError(f"cannot read {self.folder}: {exc.strerror or exc}") from None
+        if not re.fullmatch(r"v\d{6}", name) or not (self.folder / name).is_dir():
+            raise StoreError(
+                f"{self.folder / 'CURRENT'} names {name[:40]!r}, which is not a version of the "
+                "store there; restore the folder from a backup, or copy the store there again "
+                "with kpi store copy --replace"
+            )
         return self.folder / name
 
     def revision(self) -> int:
@@ -535,36 +643,63 @@ class ParquetRemote(Remote):
         expected: int,
         scratch: Path,
         progress: Progress | None = None,
+        replace: bool = False,
     ) -> int:
-        with self._locked():
-            now = self.revision()
-            if now != expected:
-                raise self.moved_on(expected, now)
-            current = self._current()
-            name = f"v{now + 1:06d}"
-            building = self.folder / f".{name}-{os.getpid()}"
+        try:
+            with self._locked():
+                return self._push(con, changed, expected, progress)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write the Spark store in {self.folder}: {exc.strerror or exc}; nothing "
+                "was written"
+            ) from None
+
+    def _push(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        changed: list[str],
+        expected: int,
+        progress: Progress | None,
+    ) -> int:
+        now = self.revision()
+        if now != expected:
+            raise self.moved_on(expected, now)
+        current = self._current()
+        name = f"v{now + 1:06d}"
+        self._clear_unpublished(current)
+        building = self.folder / f".{name}-{os.getpid()}"
+        building.mkdir()
+        manifest = self._manifest(current)
+        try:
+            for table in synced_tables(con):
+                if table in changed or current is None or not (current / table).is_dir():
+                    if progress:
+                        progress(table)
+                    self._write(con, table, building / table)
+                    manifest[table] = now + 1
+                else:  # unchanged: the same files, linked, not copied
+                    shutil.copytree(current / table, building / table, copy_function=os.link)
+            (building / "tables.json").write_text(json.dumps(manifest, sort_keys=True))
+            building.rename(self.folder / name)
+        except BaseException:
             shutil.rmtree(building, ignore_errors=True)
-            building.mkdir()
-            manifest = self._manifest(current)
-            try:
-                for table in synced_tables(con):
-                    if table in changed or current is None or not (current / table).is_dir():
-                        if progress:
-                            progress(table)
-                        self._write(con, table, building / table)
-                        manifest[table] = now + 1
-                    else:  # unchanged: the same files, linked, not copied
-                        shutil.copytree(current / table, building / table, copy_function=os.link)
-                (building / "tables.json").write_text(json.dumps(manifest, sort_keys=True))
-                building.rename(self.folder / name)
-            except BaseException:
-                shutil.rmtree(building, ignore_errors=True)
-                raise
-            pointer = self.folder / f".CURRENT-{os.getpid()}"
-            pointer.write_text(name + "\n")
-            pointer.replace(self.folder / "CURRENT")  # the one step that publishes it
-            self._tidy(keep={name, current.name if current else name})
+            raise
+        pointer = self.folder / f".CURRENT-{os.getpid()}"
+        pointer.write_text(name + "\n")
+        pointer.replace(self.folder / "CURRENT")  # the one step that publishes it
+        self._tidy(keep={name, current.name if current else name})
         return now + 1
+
+    def _clear_unpublished(self, current: Path | None) -> None:
+        """What a write killed before it published left behind (under the lock, nobody else
+        is writing): half-built versions, and a version ``CURRENT`` never came to name."""
+        for left in self.folder.glob(".v[0-9]*-*"):
+            shutil.rmtree(left, ignore_errors=True)
+        for version in self.folder.glob("v[0-9]*"):
+            if not re.fullmatch(r"v\d{6}", version.name):
+                continue
+            if current is None or int(version.name[1:]) > int(current.name[1:]):
+                shutil.rmtree(version, ignore_errors=True)
 
     def _write(self, con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> None:
         month_of = MONTH_PARTITIONED.get(table)
@@ -584,9 +719,14 @@ class ParquetRemote(Remote):
             )
 
     def _tidy(self, keep: set[str]) -> None:
-        """Old versions go; the one before stays for readers still on it."""
+        """Old versions go once nobody is likely to be reading them: the one before stays, and
+        older ones until ``KEEP_SECONDS`` after they were made (a report reading a version when
+        it goes would fail)."""
+        now = time.time()
         for old in self.folder.glob("v[0-9]*"):
-            if old.name not in keep and re.fullmatch(r"v\d{6}", old.name):
+            if old.name in keep or not re.fullmatch(r"v\d{6}", old.name):
+                continue
+            if now - old.stat().st_mtime > KEEP_SECONDS:
                 shutil.rmtree(old, ignore_errors=True)
 
     def backend(self) -> ibis.BaseBackend:
@@ -651,12 +791,27 @@ def _jvm_output_to(log: Path) -> Iterator[None]:
 
 def remote(location: str) -> Remote:
     """The store at a URL (``is_url``)."""
-    if not is_url(location):
-        raise StoreError(f"{shown(location)} is not a store URL")
-    if location.lower().startswith("spark://"):
+    scheme = url_scheme(location)
+    if scheme == "spark":
         return ParquetRemote(location)
-    return PostgresRemote(location)
+    if scheme in ("postgresql", "postgres"):
+        return PostgresRemote(location)
+    raise StoreError(
+        f"{shown(location)}: {scheme}:// is not a kind of store this program knows; give a file, "
+        "postgresql://user@host:5432/database or spark://local[*]?warehouse=/absolute/folder"
+    )
+
+
+#: Working copies live in folders named for their process, so that one left by a killed
+#: process (a full copy of a store) is found and removed by the next.
+_SCRATCH_PREFIX = "kpi-working-copy-"
 
 
 def scratch_folder() -> Path:
-    return Path(tempfile.mkdtemp(prefix="kpi-working-copy-"))
+    """A new private folder for a working copy; those of processes no longer running go."""
+    root = Path(tempfile.gettempdir())
+    for left in root.glob(f"{_SCRATCH_PREFIX}*"):
+        pid = left.name[len(_SCRATCH_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not scratch.alive(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-"))

@@ -10,6 +10,7 @@ if nobody wrote there meanwhile. Opening a copy costs time in proportion to the 
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,15 @@ from kpi.store.connection import (
     _configure,
     _migrate,
 )
-from kpi.store.remote import Progress, Remote, Snapshot, fingerprints, remote, scratch_folder
+from kpi.store.remote import (
+    Progress,
+    Remote,
+    Snapshot,
+    fingerprints,
+    remote,
+    scratch_folder,
+    synced_tables,
+)
 
 
 class WorkingCopy(Store):
@@ -51,7 +60,10 @@ class WorkingCopy(Store):
         self.shared = shared
         #: A store not made yet gets every table on its first write, changed or not.
         self.new = snapshot.revision == 0
-        self._tables = dict(snapshot.tables)  # the revision of each table the copy holds
+        # Re-entrant: a write holds it from its commit to its sending, and checks for others'
+        # writes (``lease``) inside it; a page run's catch-up waits for a write in between.
+        self.write_lock = threading.RLock()  # type: ignore[assignment]
+        self._tables = _held(con, snapshot)  # the revision of each table the copy holds
         self._prints = fingerprints(con)
         self._catch_ups = 0  # part of ``version``: results cached before one are not served
 
@@ -82,10 +94,13 @@ class WorkingCopy(Store):
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with super().transaction() as cur:
-            yield cur
-        if self.shared:
-            self._send()
+        # One hold from commit to sending: a catch-up in between would take the write for
+        # one already sent, and it would never go.
+        with self.write_lock:
+            with super().transaction() as cur:
+                yield cur
+            if self.shared:
+                self._send()
 
     def _send(self) -> None:
         try:
@@ -125,7 +140,7 @@ class WorkingCopy(Store):
                 raise
             finally:
                 cur.close()
-            self.revision, self._tables = snapshot.revision, dict(snapshot.tables)
+            self.revision, self._tables = snapshot.revision, _held(self.cursor(), snapshot)
             self._prints, self.new = fingerprints(self.cursor()), False
             self._catch_ups += 1
 
@@ -160,11 +175,18 @@ def open_working_copy(location: str, *, shared: bool = False) -> WorkingCopy:
         raise
     if older:  # moved on at once, as a DuckDB file is when opened, so every copy agrees
         try:
+            copy._prints = {}  # the migrations changed tables (meta, at least): send them all
             copy.sync()
         except BaseException:
             copy.close()
             raise
     return copy
+
+
+def _held(con: duckdb.DuckDBPyConnection, snapshot: Snapshot) -> dict[str, int]:
+    """The revision of each table a copy holds (0: no write has touched it since revisions
+    were kept per table; the same 0 the store says, so it is not taken again)."""
+    return {table: snapshot.tables.get(table, 0) for table in synced_tables(con)}
 
 
 def _pulled(source: Remote, scratch: Path, name: str) -> tuple[duckdb.DuckDBPyConnection, Snapshot]:

@@ -62,7 +62,7 @@ def test_copy_to_a_new_file_says_what_it_copied_and_the_copy_is_identical(
     assert code == 0, err
     assert f"copied {local} to {target}: 20 tables" in out
     assert "contacts: 39,706" in out and "every table's row count checked there" in out
-    assert "kpi: copying contacts" in err  # progress, table by table
+    assert err.count("kpi: copying contacts\n") == 1  # progress, table by table, once each
     a, b = open_store(local), open_store(target)
     assert fingerprints(a.cursor()) == fingerprints(b.cursor())
     a.close()
@@ -82,6 +82,9 @@ def test_copy_onto_a_store_needs_replace_and_a_store_onto_itself_is_refused(
     assert code == 2 and "SRC and DST are the same store" in err
     code, _, err = kpi(capsys, "store", "copy", str(tmp_path / "none.duckdb"), str(target))
     assert code == 2 and "no store at" in err
+    empty = f"spark://local[2]?warehouse={tmp_path / 'empty'}"
+    code, _, err = kpi(capsys, "store", "copy", empty, str(tmp_path / "other.duckdb"))
+    assert code == 2 and f"no store at {empty}" in err
 
 
 def test_a_spark_folder_takes_commands_like_a_file(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from kpi.engine.filters import Filters
@@ -282,3 +283,168 @@ def test_an_import_into_postgresql_lands_whole_and_a_failed_one_leaves_it_as_it_
 def test_an_unreachable_postgresql_store_is_one_line_saying_what_to_check() -> None:
     with pytest.raises(StoreError, match=r"cannot reach the PostgreSQL store .*check the URL"):
         open_store("postgresql://nobody:secret@127.0.0.1:1/none")
+
+
+# --- what a new user's server and mistakes do ----------------------------------------------------
+
+
+def admin(url: str) -> psycopg.Connection:
+    return psycopg.connect(url, autocommit=True)
+
+
+@pytest.mark.backends
+def test_a_team_login_keeps_the_store_in_its_own_schema_and_sees_it(
+    store: Store, postgres_store: str
+) -> None:
+    # PostgreSQL 15 lets only the owner create tables in public: a team's login has a schema.
+    with admin(postgres_store) as con:
+        con.execute("DROP ROLE IF EXISTS kpi_team")
+        con.execute("CREATE ROLE kpi_team LOGIN")
+        con.execute("CREATE SCHEMA kpi_team AUTHORIZATION kpi_team")
+    url = postgres_store.replace("postgres@", "kpi_team@")
+    copy_store(store, url)
+    seen = open_store(url)
+    assert seen.count("contacts") == 39_706 and seen.count("imports") == 5
+    seen.close()
+    with admin(postgres_store) as con:
+        (held,) = con.execute("SELECT count(*) FROM kpi_team.contacts").fetchone()
+        assert held == 39_706
+        con.execute("DROP SCHEMA kpi_team CASCADE")
+        con.execute("DROP OWNED BY kpi_team")
+        con.execute("DROP ROLE kpi_team")
+
+
+@pytest.mark.backends
+def test_a_database_holding_another_apps_tables_is_refused_not_written_over(
+    store: Store, postgres_store: str
+) -> None:
+    with admin(postgres_store) as con:
+        con.execute("CREATE TABLE users (id int, login text)")
+        con.execute("INSERT INTO users VALUES (1, 'sam')")
+    with pytest.raises(StoreError, match=r"already holds tables that are not a store's \(users\)"):
+        copy_store(store, postgres_store)
+    copy = open_store(postgres_store)
+    save_settings(copy, load_settings(copy).with_changes(sla_variant="source_flag"))
+    with pytest.raises(StoreError, match="not a store's"):
+        copy.close()
+    with admin(postgres_store) as con:
+        assert con.execute("SELECT * FROM users").fetchall() == [(1, "sam")]
+        assert con.execute("SELECT to_regclass('contacts')").fetchone() == (None,)
+
+
+@pytest.mark.backends
+def test_an_older_store_on_the_server_is_moved_on_when_first_opened(
+    store: Store, postgres_store: str
+) -> None:
+    copy_store(store, postgres_store)
+    with admin(postgres_store) as con:  # as schema 10 left it: no sign-in identity column
+        con.execute("ALTER TABLE audit_log DROP COLUMN identity")
+        con.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
+    open_store(postgres_store).close()
+    assert remote(postgres_store).schema_version() == 11
+    with admin(postgres_store) as con:
+        names = [r[0] for r in con.execute("SELECT * FROM audit_log LIMIT 0").description or []]
+        con.execute("UPDATE audit_log SET identity = 'https://id|alice' WHERE entry_id = 1")
+    copy = open_store(postgres_store)
+    save_settings(copy, load_settings(copy).with_changes(sla_variant="source_flag"))
+    copy.close()
+    assert "identity" in names
+    with admin(postgres_store) as con:
+        kept = con.execute("SELECT identity FROM audit_log WHERE entry_id = 1").fetchone()
+        assert kept == ("https://id|alice",)  # a later write keeps what the server holds
+
+
+@pytest.mark.backends
+def test_server_settings_that_round_numbers_or_dates_change_nothing(
+    store: Store, postgres_store: str, tmp_path: Path
+) -> None:
+    name = postgres_store.rsplit("/", 1)[1]
+    with admin(postgres_store) as con:
+        con.execute(f'ALTER DATABASE "{name}" SET extra_float_digits = 0')
+        con.execute(f"ALTER DATABASE \"{name}\" SET DateStyle = 'SQL, DMY'")
+    copy_store(store, postgres_store)
+    back = tmp_path / "back.duckdb"
+    copy_store(open_store(postgres_store), str(back))
+    with_copy = open_store(back)
+    assert fingerprints(with_copy.cursor()) == fingerprints(store.cursor())
+    with_copy.close()
+
+
+@pytest.mark.backends
+def test_a_database_that_is_not_utf8_is_refused_saying_how_to_make_one(
+    postgres_store: str,
+) -> None:
+    ascii_url = postgres_store + "_ascii"
+    name = ascii_url.rsplit("/", 1)[1]
+    with admin(postgres_store) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        con.execute(
+            f"CREATE DATABASE \"{name}\" ENCODING 'SQL_ASCII' TEMPLATE template0 "
+            "LC_COLLATE 'C' LC_CTYPE 'C'"
+        )
+    try:
+        with pytest.raises(StoreError, match=r"stores text as SQL_ASCII.*ENCODING 'UTF8'"):
+            open_store(ascii_url)
+    finally:
+        with admin(postgres_store) as con:
+            con.execute(f'DROP DATABASE "{name}"')
+
+
+@pytest.mark.backends
+def test_a_dashboard_whose_server_dropped_it_says_so_once_then_reconnects(
+    store: Store, postgres_store: str
+) -> None:
+    copy_store(store, postgres_store)
+    dashboard = open_store(postgres_store, shared=True)
+    name = postgres_store.rsplit("/", 1)[1]
+    with admin(postgres_store) as con:
+        con.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
+    with pytest.raises(StoreError, match="lost the connection to .*try again"), dashboard.lease():
+        pass
+    with dashboard.lease():  # the next page run: connected again
+        assert dashboard.count("contacts") == 39_706
+    dashboard.close()
+
+
+def test_passwords_never_reach_a_message_and_unknown_kinds_of_url_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for url in (
+        "postgresql://alice@127.0.0.1:1/db?password=Secret99",
+        "postgresql://alice:s3cr%t:Secret99@127.0.0.1:1/db",
+    ):
+        with pytest.raises(StoreError) as refused:
+            open_store(url)
+        assert "Secret99" not in str(refused.value)
+    with pytest.raises(StoreError, match=r"postgresql\+psycopg:// is not a kind of store"):
+        open_store("postgresql+psycopg://alice:Secret99@127.0.0.1:1/db")
+    assert list(tmp_path.iterdir()) == []  # no local store named after the URL
+
+
+def test_a_spark_folder_left_half_written_by_a_killed_write_takes_the_next(
+    store: Store, tmp_path: Path
+) -> None:
+    folder = tmp_path / "spark"
+    url = spark_url(folder)
+    copy_store(store, url)
+    shutil.copytree(folder / "v000001", folder / "v000002")  # built, never published
+    (folder / ".v000002-99999999").mkdir()  # being built when its process died
+    copy = open_store(url)
+    save_settings(copy, load_settings(copy).with_changes(sla_variant="source_flag"))
+    copy.close()
+    assert (folder / "CURRENT").read_text().strip() == "v000002"
+    assert not (folder / ".v000002-99999999").exists()
+    assert load_settings(open_store(url)).sla_variant == "source_flag"
+
+
+def test_a_spark_folder_whose_current_is_damaged_says_so(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "spark"
+    copy_store(store, spark_url(folder))
+    (folder / "CURRENT").write_text("garbage\n")
+    with pytest.raises(StoreError, match=r"names 'garbage', which is not a version"):
+        open_store(spark_url(folder))
