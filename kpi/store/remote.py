@@ -185,6 +185,19 @@ class Remote(ABC):
     def close(self) -> None:  # noqa: B027 - most remotes hold nothing open
         """Let go of any connection."""
 
+    def check_others(
+        self, expected: int, now: int, changed: list[str], tables: dict[str, int]
+    ) -> None:
+        """Refuse a write based on revision ``expected`` when the store is at ``now`` and a
+        write since then changed a table this one changes too. Writes to other tables (a
+        sign-in or a reflection while an import runs) both land, as if one came after the
+        other; the same table twice is refused, never merged row by row."""
+        if now == expected:
+            return
+        others = {table for table, revision in tables.items() if revision > expected}
+        if expected == 0 or not tables or others & set(changed):
+            raise self.moved_on(expected, now)
+
     def moved_on(self, expected: int, now: int) -> StoreError:
         return StoreError(
             f"{self.shown} changed while this command ran (revision {expected} -> {now}); "
@@ -441,8 +454,7 @@ class PostgresRemote(Remote):
         with self.con.transaction():
             self.con.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
             now = self.revision()
-            if now != expected:
-                raise self.moved_on(expected, now)
+            self.check_others(expected, now, changed, self._table_revisions())
             remote = self._remote_columns()
             clash = sorted(set(remote) & set(changed))
             if now == 0 and clash and not replace:  # a new store, where other tables are
@@ -662,9 +674,8 @@ class ParquetRemote(Remote):
         progress: Progress | None,
     ) -> int:
         now = self.revision()
-        if now != expected:
-            raise self.moved_on(expected, now)
         current = self._current()
+        self.check_others(expected, now, changed, self._manifest(current))
         name = f"v{now + 1:06d}"
         self._clear_unpublished(current)
         building = self.folder / f".{name}-{os.getpid()}"

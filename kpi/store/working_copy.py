@@ -81,10 +81,15 @@ class WorkingCopy(Store):
             if self.new:
                 changed = list(self._prints)
             cur = self.cursor()
-            self.revision = self.remote.push(cur, changed, self.revision, self.scratch, progress)
+            based_on = self.revision
+            self.revision = self.remote.push(cur, changed, based_on, self.scratch, progress)
             self._tables.update(dict.fromkeys(changed, self.revision))
             self.new = False
             self._prints = fingerprints(cur)
+            if self.revision != based_on + 1:
+                # Others wrote other tables meanwhile: take them now, or a later write of one
+                # of them would send this copy's old rows over theirs.
+                self._catch_up()
             return changed
 
     def version(self) -> str:

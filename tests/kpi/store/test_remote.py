@@ -111,6 +111,25 @@ def test_a_writer_whose_store_moved_on_is_refused_and_writes_nothing(
     assert load_settings(open_store(url)).sla_variant == "source_flag"
 
 
+def test_writers_of_different_tables_both_land_as_if_one_came_after_the_other(
+    store: Store, tmp_path: Path
+) -> None:
+    url = spark_url(tmp_path / "spark")
+    copy_store(store, url)
+    changing, reflecting = open_store(url), open_store(url)
+    save_settings(changing, load_settings(changing).with_changes(sla_variant="source_flag"))
+    reflections.save(reflecting, reflections.blank("Jo", 2, Filters(), ("csat",)))
+    reflecting.close()
+    changing.sync()  # settings, audit log and meta: not the reflections' tables, so it lands
+    # Its copy took the reflection too, so a later write cannot send its old rows over it.
+    assert sorted(r.learner for r in reflections.journal(changing)) == ["Amelia Booth", "Jo"]
+    changing.close()
+    landed = open_store(url)
+    assert sorted(r.learner for r in reflections.journal(landed)) == ["Amelia Booth", "Jo"]
+    assert load_settings(landed).sla_variant == "source_flag"
+    landed.close()
+
+
 def test_an_import_into_a_url_store_counts_every_row_and_a_refused_one_changes_nothing(
     tmp_path: Path,
 ) -> None:
@@ -213,14 +232,16 @@ def test_a_shared_copys_write_after_someone_elses_is_refused_and_the_copy_catche
     # The race: the command's write lands after the write began (its check found nothing new).
     monkeypatch.setattr(WorkingCopy, "lease", Store.lease)
     with pytest.raises(StoreError, match="this change was not saved.*make the change again"):
-        reflections.save(dashboard, reflections.blank("Jo", 2, Filters(), ("csat",)))
+        # The same tables (settings, its audit entry): refused, not merged.
+        save_settings(dashboard, load_settings(dashboard).with_changes(minimum_n=40))
     assert load_settings(dashboard).sla_variant == "source_flag"  # the store as it is
-    assert [r.learner for r in reflections.journal(dashboard)] == ["Amelia Booth"]
+    assert load_settings(dashboard).minimum_n != 40
     monkeypatch.undo()
-    reflections.save(dashboard, reflections.blank("Jo", 2, Filters(), ("csat",)))  # again: kept
+    save_settings(dashboard, load_settings(dashboard).with_changes(minimum_n=40))  # again: kept
     dashboard.close()
     landed = open_store(url)
-    assert sorted(r.learner for r in reflections.journal(landed)) == ["Amelia Booth", "Jo"]
+    assert load_settings(landed).sla_variant == "source_flag"
+    assert load_settings(landed).minimum_n == 40
     landed.close()
 
 
@@ -248,14 +269,15 @@ def test_two_writers_of_a_postgresql_store_one_is_refused_and_writes_nothing(
     copy_store(store, postgres_store)
     first, second = open_store(postgres_store), open_store(postgres_store)
     save_settings(first, load_settings(first).with_changes(sla_variant="source_flag"))
-    import_file(second, SAMPLE / "survey_responses.csv")  # unchanged rows: still a write
     reflections.save(second, reflections.blank("Jo", 2, Filters(), ("csat",)))
+    save_settings(second, load_settings(second).with_changes(minimum_n=40))  # the same tables
     first.close()
     with pytest.raises(StoreError, match="changed while this command ran"):
         second.close()
     landed = open_store(postgres_store)
     assert load_settings(landed).sla_variant == "source_flag"
-    assert landed.count("imports") == 5 and len(reflections.journal(landed)) == 1
+    assert load_settings(landed).minimum_n != 40
+    assert len(reflections.journal(landed)) == 1  # none of the refused write, not even Jo's
     landed.close()
 
 
