@@ -157,15 +157,77 @@ def _walk(text: str, delimiter: str, in_quote: bool) -> tuple[bool, bool]:
             i = nxt + 1
 
 
+#: Characters read at a time by ``scan_records``' fast path (never more than MAX_LINE_BYTES, so
+#: every line wholly inside a block is an ordinary line).
+BLOCK_CHARS = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Block:
+    """Whole lines read at once (``text`` ends with its last line's LF): ``first`` is the
+    number of its first line, ``parts`` the text split at each LF (the last part empty)."""
+
+    first: int
+    text: str
+    parts: list[str]
+
+    @property
+    def count(self) -> int:
+        return len(self.parts) - 1
+
+    def lines(self) -> Iterator[_Line]:
+        """Its lines as ``physical_lines`` yields them."""
+        for number, line in enumerate(self.parts[:-1], self.first):
+            yield number, line + "\n", len(line) + 1
+
+
+def _pieces(handle: io.TextIOBase) -> Iterator[_Line | _Block]:
+    """``physical_lines`` of a file whose lines end in LF (``newline="\n"``), read a block at
+    a time: the whole lines of each block together, and a line a block cut (or one longer than
+    a block) alone, exactly as ``physical_lines`` reads it. The lines are the same, in order."""
+    number = 0
+    while data := handle.read(min(BLOCK_CHARS, MAX_LINE_BYTES)):
+        cut = data.rfind("\n") + 1
+        if cut:
+            text = data[:cut]
+            block = _Block(number + 1, text, text.split("\n"))
+            number += block.count
+            yield block
+        if cut == len(data):
+            continue
+        # The line the block cut: the rest of it read as ``physical_lines`` reads a line.
+        partial = data[cut:]
+        piece = partial + handle.readline(MAX_LINE_BYTES - len(partial))
+        number += 1
+        if len(piece) < MAX_LINE_BYTES or piece.endswith(("\n", "\r")):
+            yield number, piece, len(piece)
+            continue
+        size = len(piece)
+        while rest := handle.readline(MAX_LINE_BYTES):
+            size += len(rest)
+            if rest.endswith(("\n", "\r")):
+                break
+        yield number, piece[:2000], size  # a line this long is only ever set aside
+
+
 def scan_records(source: Path, delimiter: str, *, check_utf8: bool) -> Scan:
     """Count the records of ``source`` (UTF-8) in one streaming pass; see the section comment.
 
-    Bytes are read as Latin-1, so that one character is one byte whatever the text holds."""
+    Bytes are read as Latin-1, so that one character is one byte whatever the text holds. A
+    file whose lines end in LF is read a block at a time, and a block of plain lines (no quote,
+    no stray CR, ASCII where UTF-8 is checked) counted at once: what ``_Scanner.feed`` would
+    find line by line, without a Python step per line."""
     scanner = _Scanner(delimiter, check_utf8)
-    with open(source, encoding="latin-1", newline=newline_of(source)) as handle:
-        lines = physical_lines(handle)
-        while (item := scanner.again.popleft() if scanner.again else next(lines, None)) is not None:
-            scanner.feed(item)
+    newline = newline_of(source)
+    with open(source, encoding="latin-1", newline=newline) as handle:
+        pieces = _pieces(handle) if newline == "\n" else physical_lines(handle)
+        for item in pieces:
+            if isinstance(item, _Block):
+                if not scanner.count_block(item):
+                    for line in item.lines():
+                        scanner.feed_all(line)
+            else:
+                scanner.feed_all(item)
         while scanner.end():  # lines set aside at the end are read again
             while scanner.again:
                 scanner.feed(scanner.again.popleft())
@@ -185,6 +247,40 @@ class _Scanner:
         d = re.escape(delimiter)
         field = f'(?: *"[^"]*(?:""[^"]*)*" *|[^"{d}\\r\\n]*)'
         self.whole = re.compile(f"{field}(?:{d}{field})*\\r?\\n?")
+
+    def feed_all(self, item: _Line) -> None:
+        """Feed a line read from the file, then the lines it put back to be read again (they
+        come before the file's next line)."""
+        self.feed(item)
+        while self.again:
+            self.feed(self.again.popleft())
+
+    def count_block(self, block: _Block) -> bool:
+        """Count a block of whole lines (ending in LF) at once when every line of it takes
+        ``feed``'s fast path (or is empty): no record open, the header seen, no quote, every CR
+        part of a CRLF, ASCII where UTF-8 is checked. False (nothing counted) otherwise."""
+        text = block.text
+        if (
+            self.record
+            or self.again
+            or not self.scan.header_seen
+            or '"' in text
+            or (self.check_utf8 and not text.isascii())
+        ):
+            return False
+        crlf = 0
+        if "\r" in text:
+            crlf = text.count("\r\n")
+            if text.count("\r") != crlf:
+                return False
+        parts = block.parts  # the last part is the empty text after the final LF
+        empty = parts.count("") - 1 + (parts.count("\r") if crlf else 0)
+        self.scan.records += block.count - empty
+        if crlf:
+            self.scan.line_ends.add("\r\n")
+        if block.count > crlf:
+            self.scan.line_ends.add("\n")
+        return True
 
     def feed(self, item: _Line) -> None:
         number, text, length = item
