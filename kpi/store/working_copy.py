@@ -9,6 +9,7 @@ if nobody wrote there meanwhile. Opening a copy costs time in proportion to the 
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -170,6 +171,8 @@ def open_working_copy(location: str, *, shared: bool = False) -> WorkingCopy:
     """The store at ``location`` (a URL), pulled into a working copy."""
     source = remote(location)
     scratch = scratch_folder()
+    # A copy never closed (the dashboard's, at the end of its process) goes at exit too.
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     try:
         older = 0 < source.schema_version() < SCHEMA_VERSION
         con, snapshot = _pulled(source, scratch, "copy")
