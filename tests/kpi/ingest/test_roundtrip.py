@@ -99,9 +99,9 @@ def no_agent_in_a_subject(rows: list[dict]) -> bool:
     return not any(a in (r["subject"] or "").lower() for a in agents for r in rows)
 
 
-batches = st.lists(
-    contacts(), min_size=1, max_size=15, unique_by=lambda c: c["contact_id"]
-).filter(no_agent_in_a_subject)
+batches = st.lists(contacts(), min_size=1, max_size=15, unique_by=lambda c: c["contact_id"]).filter(
+    no_agent_in_a_subject
+)
 
 
 def import_rows(header: list[str], lines: list[list[str]], layout: str) -> tuple[Store, Path]:
