@@ -15,8 +15,8 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from kpi.engine import statistics
-from kpi.engine.backend import CACHE, Query, Slots, parameterised
-from kpi.engine.filters import Filters
+from kpi.engine.backend import CACHE, Query, Slots, SlotValue, bound, parameterised
+from kpi.engine.filters import SEGMENT_FIELDS, Filters
 from kpi.engine.results import MetricResult
 from kpi.engine.timeline import Period
 from kpi.metrics.contact_facts import is_tracked
@@ -100,15 +100,16 @@ def records(
     backend: ibis.BaseBackend,
     build: Callable[[Slots], ir.Table | None],
     cache_key: tuple[Any, ...] | None = None,
-    values: Mapping[str, datetime] | None = None,
+    values: Mapping[str, SlotValue] | None = None,
 ) -> list[Record]:
-    """Run the aggregate ``build`` makes, as a list of dicts; ``build`` writes the instants of
-    ``values`` through the ``Slots`` it is given.
+    """Run the aggregate ``build`` makes, as a list of dicts; ``build`` writes the instants and
+    segment choices of ``values`` through the ``Slots`` it is given.
 
     On DuckDB the compiled SQL of each distinct query shape (same store version, filters but
-    their dates, settings, as-of...) is kept with its instants as parameters: Ibis's compiler
-    takes longer than DuckDB's run, and a dashboard asks the same questions on every rerun and
-    for every date range. Other backends run the expression as usual.
+    their dates and segment values, settings, as-of...) is kept with its instants and segment
+    values as parameters: Ibis's compiler takes longer than DuckDB's run, and a dashboard asks
+    the same questions on every rerun, for every date range and every channel, team... Other
+    backends run the expression as usual, the values written in.
     """
     values = values or {}
     if cache_key is None or backend.name != "duckdb":
@@ -128,7 +129,7 @@ def records(
         query = Query("" if expr is None else str(backend.compile(expr)), ())
     if not query.sql:
         return []
-    cursor = backend.con.execute(query.sql, {name: values[name] for name in query.names})
+    cursor = backend.con.execute(query.sql, bound(query.names, values))
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -144,10 +145,13 @@ def _open_at(t: ir.Table, end: ir.TimestampValue) -> ir.BooleanValue:
     return (t.opened_at < end) & ~((resolved_time < end).fill_null(False) | undated_done)
 
 
-def _tracked(backend: ibis.BaseBackend, filters: Filters) -> ir.Table:
-    """The segment's contacts with a lifecycle, whenever they were opened."""
+def _tracked(backend: ibis.BaseBackend, filters: Filters, slots: Slots | None = None) -> ir.Table:
+    """The segment's contacts with a lifecycle, whenever they were opened; with ``slots``, every
+    segment field is a parameter (``Filters.segment_predicates``)."""
     t = backend.table("contacts")
-    t = t.filter(*filters.segment_predicates(t)) if filters.segments() else t
+    every = SEGMENT_FIELDS if slots is not None else ()
+    predicates = filters.segment_predicates(t, slots, every)
+    t = t.filter(*predicates) if predicates else t
     # Untracked contacts (calls in a call log) are never open; a contact whose status was
     # emptied at import is tracked by its timestamps (see ``is_tracked``).
     return t.filter(is_tracked(t))
@@ -177,12 +181,15 @@ def backlog(
     # (12 months, all time) mostly reuses one query.
     ends = [_end(p, cap) for p in periods]
     size = 1 << (len(ends) - 1).bit_length()
-    values = {f"backlog_{i}": ends[min(i, len(ends) - 1)] for i in range(size)}
+    values: dict[str, SlotValue] = {
+        f"backlog_{i}": ends[min(i, len(ends) - 1)] for i in range(size)
+    }
+    values.update(filters.segment_parameters())
     cache_key = None if cache_key is None else (*cache_key, size)
     whole = len(periods) == 1 and periods[0].label is None
 
     def counts(slots: Slots) -> ir.Table | None:
-        t = _tracked(backend, filters)
+        t = _tracked(backend, filters, slots)
         at = [slots.timestamp(f"backlog_{i}") for i in range(size)]
         if whole:
             return aggregate(t, keys, {"backlog__n": count_if(_open_at(t, at[0]))})

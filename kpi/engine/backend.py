@@ -2,7 +2,8 @@
 
 A dashboard asks the same questions on every rerun, so the engine remembers, per store and
 backend: the Ibis backend of each thread's cursor, the data profile, the compiled SQL of each
-distinct query shape (its instants are parameters, ``Slots``, so a new date range reuses it),
+distinct query shape (its instants and segment choices are parameters, ``Slots``, so a new date
+range or a new choice of channel reuses it),
 and where the business-hours tables it derived live (``kpi.engine.calendar`` keeps them in the
 store and says what they were built for). Every entry is keyed by the store's
 data version, so an import or a settings change is never served stale figures. ``CACHE`` owns all
@@ -16,7 +17,7 @@ import itertools
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,8 @@ _DERIVED_MAX = 256
 #: Stand-in instants while a query compiles: one year per slot from this one (``parameterised``
 #: refuses SQL where one is left over).
 _STAND_IN_YEAR = 1111
+#: Stand-in lists of segment values while a query compiles: one text, this and the slot's name.
+_STAND_IN_TEXT = "__kpi_slot_"
 _MISSING = object()
 
 T = TypeVar("T")
@@ -201,19 +204,27 @@ class EngineCache:
                 self._compiled.popitem(last=False)
         return sql
 
-    def rendering(self, backend: ibis.BaseBackend, stand_in: datetime) -> str:
-        """How the backend's SQL writes a stand-in timestamp (e.g. ``MAKE_TIMESTAMP(...)``).
-        Stand-ins differ only in their year, so one is compiled and the others follow from it
-        (``parameterised`` checks that each is found)."""
-        template = self._renderings.get(backend.name)
+    def rendering(self, backend: ibis.BaseBackend, stand_in: datetime | str) -> str:
+        """How the backend's SQL writes a stand-in: a timestamp (e.g. ``MAKE_TIMESTAMP(...)``)
+        or a list of one text (e.g. ``['__kpi_slot_segment_team']``). Stand-in timestamps differ
+        only in their year and stand-in texts only in their name, so one of each is compiled and
+        the others follow from it (``parameterised`` checks that each is found)."""
+        if isinstance(stand_in, str):
+            kind, example = "list", f"{_STAND_IN_TEXT}0"
+            literal = ibis.literal([example], type="array<string>")
+        else:
+            kind, example = "timestamp", str(_STAND_IN_YEAR)
+            literal = ibis.literal(datetime(_STAND_IN_YEAR, 1, 1), type="timestamp")
+        template = self._renderings.get(f"{backend.name} {kind}")
         if template is None:
-            first = datetime(_STAND_IN_YEAR, 1, 1)
-            sql = str(backend.compile(ibis.literal(first, type="timestamp")))
+            sql = str(backend.compile(literal))
             # "SELECT <literal> AS <name>": the literal is what lies between.
             template = sql[len("SELECT ") : sql.rindex(" AS ")]
             with self._compiled_lock:
-                self._renderings[backend.name] = template
-        return template.replace(str(_STAND_IN_YEAR), str(stand_in.year))
+                self._renderings[f"{backend.name} {kind}"] = template
+        if isinstance(stand_in, str):
+            return template.replace(example, stand_in)
+        return template.replace(example, str(stand_in.year))
 
     def table(self, backend: ibis.BaseBackend, name: str) -> ir.Table:
         """``backend.table(name)`` of a store's backend, looked up once: each look-up asks the
@@ -280,29 +291,58 @@ class Query:
     names: tuple[str, ...]
 
 
-class Slots:
-    """The instants a query takes as parameters, by name (``date_from``, ``backlog_3``...).
+#: A slot's value: an instant, or the values a segment field is restricted to (empty: every
+#: value, rows without one too).
+SlotValue = datetime | tuple[str, ...]
 
-    A report's SQL depends on its dates only through these, so SQL compiled once per shape
-    (which dates are set, how many periods and clock changes) serves every date range: Ibis's
-    compiler takes far longer than DuckDB's run. While a query compiles (``stand_ins``), each
-    slot is a stand-in instant that ``parameterised`` then turns into ``$name``; otherwise each
-    slot is its value as a literal.
+
+class Slots:
+    """The values a query takes as parameters, by name: instants (``date_from``,
+    ``backlog_3``...) and segment choices (``segment_channel``...).
+
+    A report's SQL depends on its dates and segment choices only through these, so SQL compiled
+    once per shape (which dates are set, how many periods and clock changes) serves every date
+    range and every choice of channel, team...: Ibis's compiler takes far longer than DuckDB's
+    run. While a query compiles (``stand_ins``), each slot is a stand-in (an instant, or a list
+    of one text) that ``parameterised`` then turns into ``$name``; otherwise each slot is its
+    value as a literal, and an unrestricted segment is no predicate at all.
     """
 
-    def __init__(self, values: Mapping[str, datetime], stand_ins: bool = False) -> None:
+    def __init__(self, values: Mapping[str, SlotValue], stand_ins: bool = False) -> None:
         self.values = dict(values)
         self._stand_ins = stand_ins
-        #: name -> its stand-in, for the slots the query used.
-        self.used: dict[str, datetime] = {}
+        #: name -> its stand-in (an instant or a text), for the slots the query used.
+        self.used: dict[str, datetime | str] = {}
+        self._instants = 0
 
-    def timestamp(self, name: str) -> ir.TimestampScalar:
-        value = self.values[name]
+    def instant(self, name: str) -> datetime:
+        """Slot ``name``'s instant: its stand-in while the query compiles, else its value."""
+        value: SlotValue | str = self.values[name]
         if self._stand_ins:
             if name not in self.used:
-                self.used[name] = datetime(_STAND_IN_YEAR + len(self.used), 1, 1)
+                self.used[name] = datetime(_STAND_IN_YEAR + self._instants, 1, 1)
+                self._instants += 1
             value = self.used[name]
-        return ibis.literal(value, type="timestamp")
+        if not isinstance(value, datetime):
+            raise TypeError(f"slot {name!r} holds no instant")
+        return value
+
+    def timestamp(self, name: str) -> ir.TimestampScalar:
+        return ibis.literal(self.instant(name), type="timestamp")
+
+    def among(self, name: str, column: ir.Value) -> ir.BooleanValue | None:
+        """Rows whose ``column`` is one of slot ``name``'s values; None (no predicate) when the
+        slot has none. While compiling, the predicate holds for every row when the parameter is
+        null (``bound``), so one SQL serves a restricted and an unrestricted field alike."""
+        if self._stand_ins:
+            if name not in self.used:
+                self.used[name] = f"{_STAND_IN_TEXT}{name}"
+            values = ibis.literal([self.used[name]], type="array<string>")
+            return values.isnull() | values.contains(column)
+        chosen = self.values[name]
+        if not chosen:
+            return None
+        return column.isin(list(chosen))  # type: ignore[arg-type]
 
 
 def parameterised(backend: ibis.BaseBackend, sql: str, slots: Slots) -> Query | None:
@@ -313,11 +353,26 @@ def parameterised(backend: ibis.BaseBackend, sql: str, slots: Slots) -> Query | 
         literal = CACHE.rendering(backend, stand_in)
         if literal not in sql:
             return None
-        sql = sql.replace(literal, f"CAST(${name} AS TIMESTAMP)")
+        kind = "VARCHAR[]" if isinstance(stand_in, str) else "TIMESTAMP"
+        sql = sql.replace(literal, f"CAST(${name} AS {kind})")
         names.append(name)
-    if any(str(stand_in.year) in sql for stand_in in slots.used.values()):
-        return None  # a stand-in written another way would be read as a real instant
+    if _STAND_IN_TEXT in sql or any(
+        str(stand_in.year) in sql
+        for stand_in in slots.used.values()
+        if isinstance(stand_in, datetime)
+    ):
+        return None  # a stand-in written another way would be read as a real value
     return Query(sql, tuple(names))
+
+
+def bound(names: Sequence[str], values: Mapping[str, SlotValue]) -> dict[str, Any]:
+    """A query's parameters as DuckDB takes them: a segment's values as a list, null when the
+    field is not restricted (every row then passes)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        value = values[name]
+        out[name] = (list(value) or None) if isinstance(value, tuple) else value
+    return out
 
 
 def backend_of(source: Store | ibis.BaseBackend) -> ibis.BaseBackend:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from kpi.engine import report as engine
 from kpi.engine.aggregation import as_int, count_if, records
-from kpi.engine.backend import CACHE, Slots, backend_of
+from kpi.engine.backend import CACHE, Slots, SlotValue, backend_of
 from kpi.engine.calendar import STORED_TIMES
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
 from kpi.engine.intervals import SEGMENT_COLUMNS
@@ -118,8 +118,9 @@ def _shape(
 ) -> tuple[Any, ...]:
     """The cache key of a breakdown's SQL, as ``report._cache_key`` keys a report's: the data
     (or the one cursor whose temporary business-hours table the SQL reads), the store version,
-    the filters but their dates (parameters, so only which ends are set counts), as-of, settings
-    and the columns the data supports, plus ``parts`` (which breakdown, which KPIs).
+    which ends of the dates are set (the dates and every segment field's values are parameters:
+    the breakdowns read only contacts), as-of, settings and the columns the data supports, plus
+    ``parts`` (which breakdown, which KPIs).
 
     The business-hours tables are brought up to date first, so the SQL is keyed by the
     version they move the store on to (a cached query never checks them again).
@@ -132,7 +133,6 @@ def _shape(
         *parts,
         owner,
         CACHE.version(store),
-        filters.with_dates(None, None),
         (filters.date_from is None, filters.date_to is None),
         s.context.as_of,
         json.dumps(s.settings.to_dict(), sort_keys=True, default=str),
@@ -140,8 +140,8 @@ def _shape(
     )
 
 
-def _contact_instants(s: Scope, filters: Filters) -> dict[str, datetime]:
-    """The instants ``_contacts``' SQL takes (the filters' UTC bounds)."""
+def _contact_instants(s: Scope, filters: Filters) -> dict[str, SlotValue]:
+    """The values ``_contacts``' SQL takes (the filters' UTC bounds and segment choices)."""
     return instants(filters, s.settings.timezone, None, None)
 
 
@@ -253,10 +253,10 @@ def backlog_age(store: Store, filters: Filters) -> pd.DataFrame:
     def build(slots: Slots) -> ir.Table:
         at = slots.timestamp("backlog_at")
         # The instant is a parameter, so the context judging "open" takes the same slot: its
-        # stand-in while the query compiles (``Slots.used``), its value otherwise.
-        context = Context(s.settings, slots.used.get("backlog_at", instant), s.context.supported)
+        # stand-in while the query compiles, its value otherwise.
+        context = Context(s.settings, slots.instant("backlog_at"), s.context.supported)
         t = s.backend.table("contacts")
-        predicates = filters.segment_predicates(t)
+        predicates = filters.segment_predicates(t, slots, SEGMENT_FIELDS)
         if predicates:
             t = t.filter(*predicates)
         t = t.mutate(**contact_columns(t, context))
@@ -270,7 +270,8 @@ def backlog_age(store: Store, filters: Filters) -> pd.DataFrame:
 
     # The dates only set the instant: the key holds the filters without them.
     shape = _shape(store, s, filters.with_dates(None, None), set(), "backlog_age")
-    counts = records(s.backend, build, shape, {"backlog_at": instant})
+    values: dict[str, SlotValue] = {"backlog_at": instant, **filters.segment_parameters()}
+    counts = records(s.backend, build, shape, values)
     found = {record["b"]: record["contacts"] for record in counts}
     rows = [(label, int(found.get(i, 0))) for i, (_, label) in enumerate(AGE_BUCKETS)]
     return pd.DataFrame(rows, columns=columns)

@@ -8,15 +8,18 @@ reach the backend as literals Ibis quotes or as query parameters, never as text 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import ibis.expr.types as ir
 
 from kpi.errors import InvalidChoice
+
+if TYPE_CHECKING:
+    from kpi.engine.backend import Slots
 
 #: The fields a report can be filtered and broken down by.
 SEGMENT_FIELDS = ("channel", "team", "agent", "priority", "category")
@@ -90,9 +93,25 @@ class Filters:
         """The segment fields that are restricted, with their allowed values."""
         return {name: getattr(self, name) for name in SEGMENT_FIELDS if getattr(self, name)}
 
-    def segment_predicates(self, table: ir.Table) -> list[ir.BooleanValue]:
-        """One ``isin`` per restricted field; the table must carry every restricted field."""
-        return [table[name].isin(list(values)) for name, values in self.segments().items()]
+    def segment_parameters(self) -> dict[str, tuple[str, ...]]:
+        """Every segment field's values as a query slot (``segment_channel``...; empty: all),
+        for SQL that takes them as parameters (``Slots.among``)."""
+        return {f"segment_{name}": getattr(self, name) for name in SEGMENT_FIELDS}
+
+    def segment_predicates(
+        self, table: ir.Table, slots: Slots | None = None, every: Sequence[str] = ()
+    ) -> list[ir.BooleanValue]:
+        """One ``isin`` per restricted field; the table must carry every restricted field.
+
+        With ``slots`` (holding ``segment_parameters``), the values are the slots': parameters
+        while a query compiles, so its SQL serves any values of the same fields. The ``every``
+        fields (the table must carry them) then get a predicate even when unrestricted, which
+        passes every row while the parameter is null: one SQL for restricted and not."""
+        if slots is None:
+            return [table[name].isin(list(values)) for name, values in self.segments().items()]
+        names = [n for n in SEGMENT_FIELDS if n in every or getattr(self, n)]
+        predicates = [slots.among(f"segment_{name}", table[name]) for name in names]
+        return [p for p in predicates if p is not None]
 
     def date_predicates(
         self,

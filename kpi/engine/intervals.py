@@ -200,14 +200,16 @@ def _naive(value: Any) -> datetime | None:
 
 def _selection(t: ir.Table, filters: Filters, timezone: str, slots: Slots) -> ir.Table:
     """The rows of the filters' dates and segments, with the report's segment names. The
-    dates are ``slots`` (``date_from``, ``date_to``), as in ``kpi.engine.preparation``."""
+    dates and segment values are ``slots`` (``date_from``, ``date_to``, ``segment_team``...),
+    as in ``kpi.engine.preparation``."""
     t = t.mutate(
         **{field: t[column] for field, column in SEGMENT_COLUMNS.items() if field != column}
     )
     start = slots.timestamp("date_from") if filters.date_from is not None else None
     end = slots.timestamp("date_to") if filters.date_to is not None else None
     dates = filters.date_predicates(t, "interval_start", timezone, (start, end))
-    predicates = filters.segment_predicates(t) + dates
+    # Every field they carry is a parameter, restricted or not, as for the contacts.
+    predicates = filters.segment_predicates(t, slots, tuple(SEGMENT_COLUMNS)) + dates
     return t.filter(*predicates) if predicates else t
 
 

@@ -6,14 +6,13 @@ each with the period its row falls in.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
 
 from kpi.engine import calendar
-from kpi.engine.backend import CACHE, Slots
-from kpi.engine.filters import Filters
+from kpi.engine.backend import CACHE, Slots, SlotValue
+from kpi.engine.filters import SEGMENT_FIELDS, Filters
 from kpi.engine.timeline import NAMED, TRUNCATE, Offsets, Period, local_time
 from kpi.metrics.registry import (
     Context,
@@ -42,11 +41,11 @@ def instants(
     grain: str | None,
     offsets: Offsets | None,
     periods: Sequence[Period] = (),
-) -> dict[str, datetime]:
-    """The instants a prepared table's SQL takes, by slot name: the filters' UTC bounds, the
-    zone's clock changes and the named periods' bounds (``Slots``)."""
+) -> dict[str, SlotValue]:
+    """The values a prepared table's SQL takes, by slot name (``Slots``): the filters' UTC
+    bounds, the zone's clock changes, the named periods' bounds and the segment choices."""
     start, end = filters.utc_bounds(timezone)
-    out = {} if start is None else {"date_from": start}
+    out: dict[str, SlotValue] = {} if start is None else {"date_from": start}
     if end is not None:
         out["date_to"] = end
     for i, (instant, _) in enumerate(offsets or ()):
@@ -55,6 +54,7 @@ def instants(
         for i, p in enumerate(periods):
             if p.start is not None and p.end is not None:  # named periods have both dates
                 out[f"start_{i}"], out[f"end_{i}"] = p.start, p.end
+    out.update(filters.segment_parameters())
     return out
 
 
@@ -92,12 +92,20 @@ def _period_column(
     return t.mutate(period=local.truncate(TRUNCATE[grain]).date())
 
 
-def _selection(t: ir.Table, filters: Filters, column: str, timezone: str, slots: Slots) -> ir.Table:
-    """The rows of the filters' segments and dates."""
+def _selection(
+    t: ir.Table,
+    filters: Filters,
+    column: str,
+    timezone: str,
+    slots: Slots,
+    every: Sequence[str] = (),
+) -> ir.Table:
+    """The rows of the filters' segments and dates; segment values are ``slots``, and the
+    ``every`` fields are filtered by parameter even when unrestricted (``segment_predicates``)."""
     start = slots.timestamp("date_from") if filters.date_from is not None else None
     end = slots.timestamp("date_to") if filters.date_to is not None else None
     dates = filters.date_predicates(t, column, timezone, (start, end))
-    predicates = filters.segment_predicates(t) + dates
+    predicates = filters.segment_predicates(t, slots, every) + dates
     return t.filter(*predicates) if predicates else t
 
 
@@ -122,7 +130,10 @@ def prepare_contacts(
         order = [t.opened_at, t.source, t.contact_id]
         window = ibis.window(group_by=t.customer_key, order_by=order)
         t = t.mutate(next_opened=t.opened_at.lead().over(window))
-    t = _selection(t, filters, "opened_at", timezone, slots)
+    # Every segment field is a parameter, restricted or not: a new choice of channel, team...
+    # reuses the SQL. (Answers take theirs from the linked contact when they lack them, which
+    # only a restricted field joins for: their SQL is per set of restricted fields.)
+    t = _selection(t, filters, "opened_at", timezone, slots, SEGMENT_FIELDS)
     t = t.mutate(**contact_columns(t, context))
     if "elapsed" in needs:
         t = _elapsed(backend, t, context)

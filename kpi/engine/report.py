@@ -37,7 +37,7 @@ from kpi.engine.aggregation import (
     records,
     sort_key,
 )
-from kpi.engine.backend import CACHE, Slots, backend_of
+from kpi.engine.backend import CACHE, Slots, SlotValue, backend_of
 from kpi.engine.calendar import STORED_TIMES
 from kpi.engine.change import Change, Trend, change, trend_window, trends_from
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
@@ -155,7 +155,7 @@ class _Plan:
     #: The store holds interval reports (the data profile says), so the report asks them.
     intervals: bool
     cache_key: tuple[Any, ...] | None
-    instants: dict[str, datetime]
+    instants: dict[str, SlotValue]
 
     @cached_property  # once per plan: every row looks its period up (hundreds, by day)
     def coverage(self) -> dict[str | None, Period]:
@@ -268,11 +268,12 @@ def _cache_key(
     or the one cursor whose temporary table it reads, the store version covers the data. The
     dates are parameters (``preparation.instants``), so only their shape counts: which ends are
     set, the named periods' labels and the offsets the zone's clocks change between (the
-    backlog adds how many periods it counts)."""
+    backlog adds how many periods it counts). The segment choices are parameters too, every
+    field's whether restricted or not, so they are not in the key; the answers' query adds
+    which fields are restricted (it joins the contacts for those: ``_query``)."""
     return (
         owner,
         version,
-        filters.with_dates(None, None),
         (filters.date_from is None, filters.date_to is None),
         grain,
         tuple(p.label for p in periods) if grain == NAMED else None,
@@ -368,7 +369,8 @@ def _query(plan: _Plan, segment_by: tuple[str, ...]) -> list[Record]:
             )
             return aggregate(t, group, aggregates(t, plan.response_formulas, context))
 
-        key = _key(plan.cache_key, "responses", segment_by)
+        restricted = tuple(plan.filters.segments())
+        key = _key(plan.cache_key, "responses", segment_by, restricted)
         found += records(backend, responses_query, key, plan.instants)
     return found
 
