@@ -65,15 +65,20 @@ def physical_lines(handle: io.TextIOBase) -> Iterator[_Line]:
     number = 0
     while piece := handle.readline(MAX_LINE_BYTES):
         number += 1
-        if len(piece) < MAX_LINE_BYTES or piece.endswith(("\n", "\r")):
-            yield number, piece, len(piece)
-            continue
-        size = len(piece)
-        while rest := handle.readline(MAX_LINE_BYTES):
-            size += len(rest)
-            if rest.endswith(("\n", "\r")):
-                break
-        yield number, piece[:2000], size  # a line this long is only ever set aside
+        yield _line(handle, number, piece)
+
+
+def _line(handle: io.TextIOBase, number: int, piece: str) -> _Line:
+    """Line ``number``, of which ``piece`` was read: whole, or (longer than MAX_LINE_BYTES)
+    its start and its length, the rest read past and not held."""
+    if len(piece) < MAX_LINE_BYTES or piece.endswith(("\n", "\r")):
+        return number, piece, len(piece)
+    size = len(piece)
+    while rest := handle.readline(MAX_LINE_BYTES):
+        size += len(rest)
+        if rest.endswith(("\n", "\r")):
+            break
+    return number, piece[:2000], size  # a line this long is only ever set aside
 
 
 def newline_of(source: Path) -> str:
@@ -197,17 +202,8 @@ def _pieces(handle: io.TextIOBase) -> Iterator[_Line | _Block]:
             continue
         # The line the block cut: the rest of it read as ``physical_lines`` reads a line.
         partial = data[cut:]
-        piece = partial + handle.readline(MAX_LINE_BYTES - len(partial))
         number += 1
-        if len(piece) < MAX_LINE_BYTES or piece.endswith(("\n", "\r")):
-            yield number, piece, len(piece)
-            continue
-        size = len(piece)
-        while rest := handle.readline(MAX_LINE_BYTES):
-            size += len(rest)
-            if rest.endswith(("\n", "\r")):
-                break
-        yield number, piece[:2000], size  # a line this long is only ever set aside
+        yield _line(handle, number, partial + handle.readline(MAX_LINE_BYTES - len(partial)))
 
 
 def scan_records(source: Path, delimiter: str, *, check_utf8: bool) -> Scan:

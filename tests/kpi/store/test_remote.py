@@ -160,6 +160,18 @@ def test_a_spark_url_without_an_absolute_folder_says_how_to_write_one() -> None:
         ParquetRemote("spark://local[*]?warehouse=relative/folder")
 
 
+def served_then_changed(store: Store, tmp_path: Path) -> tuple[str, Store]:
+    """The store in a Spark folder, a dashboard's copy of it, and then a `kpi` command's
+    settings change there that the dashboard's copy has not seen yet."""
+    url = spark_url(tmp_path / "spark")
+    copy_store(store, url)
+    dashboard = open_store(url, shared=True)
+    command = open_store(url)
+    save_settings(command, load_settings(command).with_changes(sla_variant="source_flag"))
+    command.close()
+    return url, dashboard
+
+
 def test_a_shared_copy_sends_each_write_at_once_and_sees_others_at_its_next_page_run(
     store: Store, tmp_path: Path
 ) -> None:
@@ -185,12 +197,7 @@ def test_a_shared_copy_sends_each_write_at_once_and_sees_others_at_its_next_page
 def test_a_shared_copy_catches_up_by_taking_only_the_tables_others_changed(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = spark_url(tmp_path / "spark")
-    copy_store(store, url)
-    dashboard = open_store(url, shared=True)
-    command = open_store(url)
-    save_settings(command, load_settings(command).with_changes(sla_variant="source_flag"))
-    command.close()
+    url, dashboard = served_then_changed(store, tmp_path)
     taken: list[str] = []
     read = ParquetRemote._read
     monkeypatch.setattr(
@@ -206,12 +213,7 @@ def test_a_shared_copy_catches_up_by_taking_only_the_tables_others_changed(
 
 
 def test_a_shared_copy_catches_up_before_it_writes(store: Store, tmp_path: Path) -> None:
-    url = spark_url(tmp_path / "spark")
-    copy_store(store, url)
-    dashboard = open_store(url, shared=True)
-    command = open_store(url)
-    save_settings(command, load_settings(command).with_changes(sla_variant="source_flag"))
-    command.close()
+    url, dashboard = served_then_changed(store, tmp_path)
     reflections.save(dashboard, reflections.blank("Jo", 2, Filters(), ("csat",)))
     dashboard.close()
     landed = open_store(url)
@@ -223,12 +225,7 @@ def test_a_shared_copy_catches_up_before_it_writes(store: Store, tmp_path: Path)
 def test_a_shared_copys_write_after_someone_elses_is_refused_and_the_copy_catches_up(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = spark_url(tmp_path / "spark")
-    copy_store(store, url)
-    dashboard = open_store(url, shared=True)
-    command = open_store(url)
-    save_settings(command, load_settings(command).with_changes(sla_variant="source_flag"))
-    command.close()
+    url, dashboard = served_then_changed(store, tmp_path)
     # The race: the command's write lands after the write began (its check found nothing new).
     monkeypatch.setattr(WorkingCopy, "lease", Store.lease)
     with pytest.raises(StoreError, match="this change was not saved.*make the change again"):
