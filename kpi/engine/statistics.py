@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 #: Significance level of the change tests (two-sided).
 ALPHA = 0.05
@@ -147,6 +147,15 @@ def nps_interval(promoters: int, detractors: int, n: int, confidence: float = 0.
     return Interval(100 * max(-1.0, centre - half), 100 * min(1.0, centre + half))
 
 
+def t_quantile(probability: float, df: int) -> float:
+    """Student's t quantile: ``stats.t.ppf``'s own function without its argument checks, which
+    cost 35 times the quantile (a report asks one per mean per cell). Same value, bit for bit,
+    for every df from 1 to 5,000 and at 1e5-1e7."""
+    if not 0 < probability < 1 or df < 1:
+        raise ValueError(f"no t quantile at probability {probability} with {df} df")
+    return float(special.stdtrit(df, probability))
+
+
 def mean_interval(
     mean: float,
     sd: float | None,
@@ -159,7 +168,7 @@ def mean_interval(
     ``bounds`` (a survey scale's ends) limit the interval: no mean of 1-2 answers can be 3.1."""
     if sd is None or n < 2 or sd <= 0:
         return Interval(None, None)
-    margin = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    margin = t_quantile(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
     low, high = mean - margin, mean + margin
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])

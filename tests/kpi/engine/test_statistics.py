@@ -21,6 +21,7 @@ from kpi.engine.statistics import (
     nps_change_test,
     nps_interval,
     nps_standard_error,
+    t_quantile,
     two_proportion_test,
     wilson_interval,
     xmr_limits,
@@ -396,3 +397,12 @@ def test_one_promoter_then_one_detractor_is_not_a_certain_change():
     assert result.z == pytest.approx(-200 / (se * math.sqrt(2)))
     assert result.z == pytest.approx(-3.411, abs=1e-3)
     assert 0 < result.p_value < 0.001 and result.significant
+
+
+def test_the_t_quantile_is_scipys_t_distribution_quantile_exactly() -> None:
+    for df in [*range(1, 400), 1_000, 100_000, 10_000_000]:
+        for probability in (0.9, 0.95, 0.975, 0.995):
+            expected = float(stats.t.ppf(probability, df))
+            assert t_quantile(probability, df) == expected
+    with pytest.raises(ValueError, match="no t quantile"):
+        t_quantile(0.975, 0)
