@@ -133,17 +133,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-sample", action="store_true")
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--page", action="append", default=[], help="only this page (repeatable)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the generated store here (and use it if it is there): a second run's first "
+        "loads are then a restarted dashboard's, its compiled SQL read from the store's shelf",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         if not args.skip_sample:
             report("Sample data", sample_store(Path(folder) / "sample.duckdb"), args.page)
         if args.skip_large:
             return
-        started = time.perf_counter()
-        big = large_store(Path(folder) / "large.duckdb", args.contacts)
-        print(
-            f"\n(generated the {args.contacts:,}-contact store in {time.perf_counter() - started:.0f} s)"
-        )
+        big = args.keep or Path(folder) / "large.duckdb"
+        if not big.exists():
+            started = time.perf_counter()
+            large_store(big, args.contacts)
+            took = time.perf_counter() - started
+            print(f"\n(generated the {args.contacts:,}-contact store in {took:.0f} s)")
         report("Generated store", big, args.page)
 
 
