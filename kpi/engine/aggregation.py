@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import ibis
@@ -18,6 +18,7 @@ from kpi.engine import statistics
 from kpi.engine.backend import CACHE, Query, Slots, SlotValue, bound, parameterised
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
 from kpi.engine.results import MetricResult
+from kpi.engine.sql_shelf import Shelf
 from kpi.engine.timeline import Period
 from kpi.metrics.contact_facts import is_tracked
 from kpi.metrics.registry import Context, Formula, Metric
@@ -101,6 +102,7 @@ def records(
     build: Callable[[Slots], ir.Table | None],
     cache_key: tuple[Any, ...] | None = None,
     values: Mapping[str, SlotValue] | None = None,
+    shelf: Shelf | None = None,
 ) -> list[Record]:
     """Run the aggregate ``build`` makes, as a list of dicts; ``build`` writes the instants and
     segment choices of ``values`` through the ``Slots`` it is given.
@@ -108,7 +110,8 @@ def records(
     On DuckDB the compiled SQL of each distinct query shape (same store version, filters but
     their dates and segment values, settings, as-of...) is kept with its instants and segment
     values as parameters: Ibis's compiler takes longer than DuckDB's run, and a dashboard asks
-    the same questions on every rerun, for every date range and every channel, team... Other
+    the same questions on every rerun, for every date range and every channel, team... With a
+    ``shelf`` (``kpi.engine.sql_shelf``), that SQL is also kept for the next process. Other
     backends run the expression as usual, the values written in.
     """
     values = values or {}
@@ -123,7 +126,7 @@ def records(
             return Query("", ())
         return parameterised(backend, str(backend.compile(expr)), slots)
 
-    query = CACHE.compiled(cache_key, compile_query)
+    query = CACHE.compiled(cache_key, compile_query, shelf)
     if query is None:  # the stand-ins could not be told apart: the values compiled in
         expr = build(Slots(values))
         query = Query("" if expr is None else str(backend.compile(expr)), ())
@@ -169,16 +172,14 @@ def backlog(
     as_of: datetime,
     keys: Sequence[str],
     cache_key: tuple[Any, ...] | None,
+    shelf: Shelf | None = None,
 ) -> list[Record]:
     """Contacts open at each period's end (capped at as-of), whenever they were opened."""
     cap = as_of + _MICROSECOND
     if not periods:
         return []
-    if len(periods) > _FEW_PERIODS:
-        return _many_backlogs(backend, filters, periods, cap, keys)
-    # One conditional count per period end: a plain aggregate, so its SQL can be cached. The
-    # ends are parameters, padded to a power of two with the last: a longer or shorter series
-    # (12 months, all time) mostly reuses one query.
+    # The ends are parameters, padded to a power of two with the last: a longer or shorter
+    # series (12 months, all time) mostly reuses one query.
     ends = [_end(p, cap) for p in periods]
     size = 1 << (len(ends) - 1).bit_length()
     values: dict[str, SlotValue] = {
@@ -186,8 +187,11 @@ def backlog(
     }
     values.update(filters.segment_parameters())
     cache_key = None if cache_key is None else (*cache_key, size)
+    if len(periods) > _FEW_PERIODS and ends == sorted(ends):
+        return _many_backlogs(backend, filters, periods, keys, size, values, cache_key, shelf)
     whole = len(periods) == 1 and periods[0].label is None
 
+    # One conditional count per period end: a plain aggregate, so its SQL can be cached.
     def counts(slots: Slots) -> ir.Table | None:
         t = _tracked(backend, filters, slots)
         at = [slots.timestamp(f"backlog_{i}") for i in range(size)]
@@ -197,7 +201,7 @@ def backlog(
             t, keys, {f"backlog__{i}": count_if(_open_at(t, e)) for i, e in enumerate(at)}
         )
 
-    found = records(backend, counts, cache_key, values)
+    found = records(backend, counts, cache_key, values, shelf)
     if whole:
         return found
     out = []
@@ -208,28 +212,83 @@ def backlog(
     return out
 
 
+def _ends_before(instant: ir.TimestampValue, ends: Sequence[ir.TimestampScalar]) -> ir.IntegerValue:
+    """How many of the sorted ``ends`` are at or before ``instant``: a binary search written
+    as nested CASEs, so each row makes about log2(len(ends)) comparisons; null for no instant
+    (a comparison with null would read as false and pick a branch)."""
+
+    def among(lo: int, hi: int) -> ir.IntegerValue:
+        # Every end before ``lo`` is at or before the instant, every end from ``hi`` after it.
+        if lo == hi:
+            return ibis.literal(lo, type="int32")
+        middle = (lo + hi) // 2
+        return ibis.ifelse(instant < ends[middle], among(lo, middle), among(middle + 1, hi))
+
+    return ibis.ifelse(instant.isnull(), ibis.null("int32"), among(0, len(ends)))
+
+
 def _many_backlogs(
     backend: ibis.BaseBackend,
     filters: Filters,
     periods: Sequence[Period],
-    cap: datetime,
     keys: Sequence[str],
+    size: int,
+    values: Mapping[str, SlotValue],
+    cache_key: tuple[Any, ...] | None,
+    shelf: Shelf | None,
 ) -> list[Record]:
-    """The period ends as a table joined to the contacts. Not cached as SQL: the periods are an
-    in-memory table Ibis registers when it executes."""
+    """The backlog at many (sorted) period ends in one pass over the contacts, rather than a
+    count per end. A contact is open at end ``e`` when it opened before ``e`` and did not close
+    by then (``_open_at``); so the backlog at ``e`` is the contacts opened before ``e``, less
+    those whose ``_closed_by`` instant is before ``e``. Each contact is placed by how many ends
+    its two instants pass (``_ends_before``), and the counts of those places summed up to each
+    end give every period's backlog."""
 
-    def per_period(_: Slots) -> ir.Table | None:
-        ends = ibis.memtable(
-            {
-                "period": [date.fromisoformat(p.label or "") for p in periods],
-                "_end": [_end(p, cap) for p in periods],
-            }
-        ).cast({"_end": "timestamp"})
-        joined = _tracked(backend, filters).cross_join(ends)
-        still_open = joined.filter(_open_at(joined, joined._end))
-        return aggregate(still_open, [*keys, "period"], {"backlog__n": still_open.count()})
+    def places(slots: Slots) -> ir.Table | None:
+        t = _tracked(backend, filters, slots)
+        at = [slots.timestamp(f"backlog_{i}") for i in range(size)]
+        t = t.filter(t.opened_at.notnull())
+        placed = t.mutate(
+            _opened=_ends_before(t.opened_at, at), _closed=_ends_before(_closed_by(t), at)
+        )
+        return aggregate(placed, [*keys, "_opened", "_closed"], {"n": placed.count()})
 
-    return records(backend, per_period)
+    opened: dict[tuple[Any, ...], list[int]] = {}
+    closed: dict[tuple[Any, ...], list[int]] = {}
+    for record in records(backend, places, cache_key, values, shelf):
+        segment = tuple(record[k] for k in keys)
+        for tally, place in ((opened, record["_opened"]), (closed, record["_closed"])):
+            if place is not None and not (isinstance(place, float) and math.isnan(place)):
+                tally.setdefault(segment, [0] * (size + 1))[int(place)] += int(record["n"])
+    out = []
+    for segment, by_place in opened.items():
+        shut = closed.get(segment, [0] * (size + 1))
+        still_open = 0
+        for i, p in enumerate(periods):
+            # Open at end i: opened and not closed before it, i.e. placed before end i.
+            still_open += by_place[i] - shut[i]
+            if still_open:  # as a count of open contacts per period, zeros are no rows
+                out.append(
+                    {
+                        **dict(zip(keys, segment, strict=True)),
+                        "period": p.label,
+                        "backlog__n": still_open,
+                    }
+                )
+    return out
+
+
+def _closed_by(t: ir.Table) -> ir.TimestampValue:
+    """The instant from which a contact is no longer open (``_open_at``): its resolution, or its
+    opening when it was resolved before it opened or is done with no time; null while open."""
+    resolved_time = ibis.coalesce(t.resolved_at, t.closed_at)
+    done = t.status.isin(["resolved", "closed"]).fill_null(False)
+    return ibis.cases(
+        (resolved_time.isnull() & done, t.opened_at),
+        (resolved_time.isnull(), ibis.null("timestamp")),
+        (resolved_time < t.opened_at, t.opened_at),
+        else_=resolved_time,
+    )
 
 
 # --- from aggregates to results ------------------------------------------------------------------
@@ -259,14 +318,17 @@ def finish(
     formula: Formula,
     record: Mapping[str, Any],
     context: Context,
+    definition: str | None = None,
 ) -> MetricResult:
-    """One KPI's result from its aggregated counts for one segment and period."""
+    """One KPI's result from its aggregated counts for one segment and period; ``definition``
+    is ``metric.definition(context)`` when the caller has it (a report asks it once per KPI,
+    not once per cell)."""
     key = metric.key
     result = MetricResult(
         key=key,
         value=None,
         n=0,
-        definition=metric.definition(context),
+        definition=metric.definition(context) if definition is None else definition,
         variant=variant,
         unit=metric.unit,
     )

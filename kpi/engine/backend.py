@@ -30,6 +30,7 @@ from kpi.store.connection import Store
 
 if TYPE_CHECKING:
     from kpi.engine.profile import Profile
+    from kpi.engine.sql_shelf import Shelf
 
 _COMPILED_MAX = 512
 #: Derived-table look-ups kept (a few per store version, business hours and as-of instant).
@@ -191,18 +192,38 @@ class EngineCache:
 
     # --- compiled SQL --------------------------------------------------------------------------
 
-    def compiled(self, key: tuple[Any, ...], compile_sql: Callable[[], T]) -> T:
-        """The SQL of a query, compiled once per key (the newest few hundred are kept)."""
+    def compiled(
+        self,
+        key: tuple[Any, ...],
+        compile_sql: Callable[[], Query | None],
+        shelf: Shelf | None = None,
+    ) -> Query | None:
+        """The SQL of a query, compiled once per key (the newest few hundred are kept). With a
+        ``shelf``, SQL another process compiled is read from it, and what is compiled here is
+        put on it; a key's first two parts (the data's token and version) are the shelf's own
+        identity, so the rest names the query there."""
         found = self._compiled.get(key, _MISSING)
         if found is not _MISSING:
             return found
-        sql = compile_sql()
+        kept = shelf.get(key[2:]) if shelf is not None else None
+        if kept is not None:
+            sql: Query | None = Query(*kept)
+        else:
+            sql = compile_sql()
+            if shelf is not None and sql is not None:
+                shelf.put(key[2:], sql.sql, sql.names)
         with self._compiled_lock:
-            self.compilations += 1
+            self.compilations += kept is None
             self._compiled[key] = sql
             while len(self._compiled) > _COMPILED_MAX:
                 self._compiled.popitem(last=False)
         return sql
+
+    def forget_compiled(self) -> None:
+        """Forget every compiled query, as a new process starts (for tests and benchmarks of
+        what a fresh process does; the shelves on disk stay)."""
+        with self._compiled_lock:
+            self._compiled.clear()
 
     def rendering(self, backend: ibis.BaseBackend, stand_in: datetime | str) -> str:
         """How the backend's SQL writes a stand-in: a timestamp (e.g. ``MAKE_TIMESTAMP(...)``)

@@ -31,6 +31,7 @@ from kpi.engine.backend import CACHE, Slots
 from kpi.engine.filters import Filters
 from kpi.engine.preparation import instants
 from kpi.engine.results import MetricResult, Report, ReportRow
+from kpi.engine.sql_shelf import Shelf
 from kpi.engine.statistics import WILSON_METHOD, is_small_sample, wilson_interval
 from kpi.engine.timeline import NAMED, TRUNCATE, Offsets, Period, local_time
 from kpi.metrics.intervals import KEYS, RATIO_METHOD, Pooled, definition, pooled, sums
@@ -62,12 +63,14 @@ def interval_indexes(
     keys: Sequence[str],
     cache_key: tuple[Any, ...] | None = None,
     present: bool | None = None,
+    shelf: Shelf | None = None,
 ) -> Found:
     """The interval reports' sums for each grouping of a report that they can answer: none when
     the report asks for no call KPI, a filter or breakdown field is one they do not carry, or
     the store holds none (``present``, when the caller knows it: the data profile does). One
     grouped query per grouping; with a ``cache_key`` (a report's, ``kpi.engine.report``) its SQL
-    is compiled once per query shape and its instants are parameters, as the contacts' are."""
+    is compiled once per query shape and its instants are parameters, as the contacts' are, and
+    kept on the report's ``shelf`` (``kpi.engine.sql_shelf``)."""
     groupings = [by for by in groupings if all(f in SEGMENT_COLUMNS for f in by)]
     wanted = any(k in KEYS for k in keys)
     if not wanted or not groupings or not _usable(filters):
@@ -82,7 +85,7 @@ def interval_indexes(
             return _grouped(_period_column(table, grain, offsets, periods, slots), by, grain)
 
         key = None if cache_key is None else (*cache_key, "intervals", by)
-        return index_records(records(backend, query, key, values), by, grain)
+        return index_records(records(backend, query, key, values, shelf), by, grain)
 
     return {by: found(by) for by in groupings}
 

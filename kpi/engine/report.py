@@ -53,6 +53,7 @@ from kpi.engine.preparation import (
 )
 from kpi.engine.profile import Profile, data_profile
 from kpi.engine.results import UNDATED, MetricResult, Report, ReportRow
+from kpi.engine.sql_shelf import Shelf, shelf_for
 from kpi.engine.timeline import (
     GRAINS,
     NAMED,
@@ -156,6 +157,13 @@ class _Plan:
     intervals: bool
     cache_key: tuple[Any, ...] | None
     instants: dict[str, SlotValue]
+    #: Where the report's SQL is kept for the next process (``kpi.engine.sql_shelf``).
+    shelf: Shelf | None = None
+
+    @cached_property  # once per plan, not per cell (a weekly report by channel has 10,000)
+    def definitions(self) -> dict[str, str]:
+        """Each selected KPI's definition under this plan's context."""
+        return {k: REGISTRY[k].definition(self.context) for k in self.keys}
 
     @cached_property  # once per plan: every row looks its period up (hundreds, by day)
     def coverage(self) -> dict[str | None, Period]:
@@ -185,7 +193,7 @@ def _compute(
     # A segment or period only interval reports hold gets its row too (kpi.engine.intervals).
     found = interval_indexes(
         plan.backend, plan.filters, groupings, grain, plan.periods, plan.offsets,
-        settings.timezone, plan.keys, plan.cache_key, plan.intervals,
+        settings.timezone, plan.keys, plan.cache_key, plan.intervals, plan.shelf,
     )  # fmt: skip
     with_interval_segments(indexes, found)
     rows = [
@@ -222,7 +230,7 @@ def _plan(
     response_formulas = formulas([m for m in selected if m.table == "responses"], context)
     contact_formulas = formulas([m for m in selected if m.table == "contacts"], context)
     offsets = _offsets(timezone, grain, periods, profile)
-    cache_key = None
+    cache_key, shelf = None, None
     if isinstance(source, Store):  # a bare backend's data has no version to key SQL by
         # Bringing the business-hours tables up to date first keys the SQL by the version
         # they move the store on to, as every later report will be.
@@ -233,6 +241,8 @@ def _plan(
         shared = times in (None, STORED_TIMES)
         owner = CACHE.data_token(backend) if shared else CACHE.token(backend)
         cache_key = _cache_key(owner, version, filters, grain, periods, offsets, context, keys)
+        # Shelved only now that the stored business-hours tables are up to date (see above).
+        shelf = shelf_for(source, source.version()) if shared else None
     return _Plan(
         backend=backend,
         filters=filters,
@@ -251,6 +261,7 @@ def _plan(
         intervals=profile.intervals,
         cache_key=cache_key,
         instants=instants(filters, timezone, grain, offsets, periods),
+        shelf=shelf,
     )
 
 
@@ -348,11 +359,11 @@ def _query(plan: _Plan, segment_by: tuple[str, ...]) -> list[Record]:
             return aggregate(t, group, aggregates(t, contact_formulas, context))
 
         key = _key(plan.cache_key, "contacts", segment_by)
-        found += records(backend, contacts_query, key, plan.instants)
+        found += records(backend, contacts_query, key, plan.instants, plan.shelf)
     if "backlog" in contact_formulas and plan.periods:
         backlog_key = _key(plan.cache_key, "backlog", segment_by)
         found += backlog(
-            backend, plan.filters, plan.periods, context.as_of, segment_by, backlog_key
+            backend, plan.filters, plan.periods, context.as_of, segment_by, backlog_key, plan.shelf
         )
     if plan.response_formulas:
 
@@ -371,7 +382,7 @@ def _query(plan: _Plan, segment_by: tuple[str, ...]) -> list[Record]:
 
         restricted = tuple(plan.filters.segments())
         key = _key(plan.cache_key, "responses", segment_by, restricted)
-        found += records(backend, responses_query, key, plan.instants)
+        found += records(backend, responses_query, key, plan.instants, plan.shelf)
     return found
 
 
@@ -424,8 +435,11 @@ def _row(
         chosen = plan.response_formulas
     else:
         chosen = {**plan.contact_formulas, **plan.response_formulas}
+    definitions = plan.definitions
     results = {
-        k: finish(REGISTRY[k], *chosen[k], record, plan.context) for k in plan.keys if k in chosen
+        k: finish(REGISTRY[k], *chosen[k], record, plan.context, definitions[k])
+        for k in plan.keys
+        if k in chosen
     }
     period = plan.coverage.get(label)
     if period is None:
