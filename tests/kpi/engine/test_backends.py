@@ -232,6 +232,32 @@ def test_the_worked_examples_agree_in_business_hours_by_week(request, worked, ot
     assert_agree(expected, _report(backend, BUSINESS, grain="week"), other)
 
 
+@pytest.mark.parametrize("other", OTHERS)
+def test_a_daily_backlog_over_many_periods_agrees(request, other):
+    # Over 64 periods the backlog places each contact by the period ends it passes (nested
+    # CASEs): the same figures on every backend, capped ends (after as-of) included.
+    start = d(2025, 1, 1, 10)
+    rows = []
+    for i in range(60):
+        opened = start + timedelta(days=i * 1.3, hours=i % 7)
+        row: dict[str, Any] = {"opened_at": opened, "team": "ab"[i % 2], "status": "resolved"}
+        if i % 5 == 0:
+            row["status"] = "open"
+        elif i % 5 == 1:
+            pass  # done, with no time
+        elif i % 5 == 2:
+            row["resolved_at"] = opened - timedelta(hours=2)  # before it opened
+        else:
+            row["resolved_at"] = opened + timedelta(days=i % 11, hours=5)
+        rows.append(row)
+    store = make_store(rows)
+    backend = _on(request, other, store)
+    days = Filters(date_from=date(2025, 1, 1), date_to=date(2025, 3, 31))
+    expected = _report(store, CAL, grain="day", filters=days)
+    assert len({r.period for r in expected.rows}) == 90
+    assert_agree(expected, _report(backend, CAL, grain="day", filters=days), other)
+
+
 # --- generated data ------------------------------------------------------------------------------
 
 GENERATED_AS_OF = datetime(2025, 4, 5, 12)
