@@ -96,5 +96,17 @@ class ReportProblem(KpiError):
     """An argument or input the report cannot use; the message is the one line shown."""
 
 
+#: The first and last years a stored instant may fall in: the dates an import reads (its date
+#: limits cannot reach past them) and a report computes with (business-hours calendar, periods,
+#: time zones). Outside them a date is a placeholder or a typo (0001-01-01, 9999-12-31).
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
+class ImplausibleDates(ReportProblem):
+    """The store holds instants outside ``FIRST_YEAR``-``LAST_YEAR`` (stored by an older version
+    or written outside an import): a report refuses them rather than crash on them or judge
+    every open contact at the year 9999. The message says which rows and what to do."""
+
+
 class ChromiumMissing(KpiError):
     """No browser to draw chart images with; the message says how to install one."""

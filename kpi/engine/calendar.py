@@ -39,6 +39,7 @@ import pandas as pd
 from ibis.common.exceptions import TableNotFound
 
 from kpi.engine.backend import CACHE
+from kpi.errors import FIRST_YEAR, LAST_YEAR, ImplausibleDates
 from kpi.metrics.business_hours import BusinessHours, bank_holidays, clock_seconds
 from kpi.metrics.registry import resolved_time_of
 from kpi.metrics.settings import load_settings
@@ -329,6 +330,7 @@ def business_seconds(
     """
     _check_naive_utc(table, (start_col, end_col))
     first, last = span or _date_range(backend, table, [start_col, end_col])
+    _check_years(first, last)
     intervals = _intervals_table(backend, hours, first - _MARGIN, last + _MARGIN)
     pieces = _pieces_table(backend, hours, first - _MARGIN, last + _MARGIN)
     readings = clocked(table, {"__bs_a": start_col, "__bs_b": end_col}, intervals, pieces)
@@ -378,8 +380,21 @@ STORED_CALENDAR, STORED_TIMES = "business_calendar", "business_times"
 def calendar_years(first: date, last: date) -> tuple[date, date]:
     """The days a kept calendar covers for instants from first to last: whole years, with one
     more either side, so that a day's UTC offset never matters and the next import rarely
-    needs a longer calendar."""
+    needs a longer calendar. Instants outside the years a report covers (a placeholder's
+    0001-01-01 or 9999-12-31) are refused, naming them: a calendar over ten thousand years
+    cannot be built, and the data profile refuses such a store before any report gets here."""
+    _check_years(first, last)
     return date(first.year - 1, 1, 1), date(last.year + 1, 12, 31)
+
+
+def _check_years(first: date, last: date) -> None:
+    """Refuse instants outside the years business hours are built for (``kpi.errors``)."""
+    if first.year < FIRST_YEAR or last.year > LAST_YEAR:
+        raise ImplausibleDates(
+            f"business hours cover {FIRST_YEAR}-{LAST_YEAR}, and the contacts' dates (or the "
+            f"as-of date) run from {first.isoformat()} to {last.isoformat()}: correct the "
+            "dates outside those years, or give an as-of date inside them."
+        )
 
 
 def contact_clocks(backend: ibis.BaseBackend, hours: BusinessHours, as_of: datetime) -> Clocks:

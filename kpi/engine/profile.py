@@ -17,9 +17,15 @@ import ibis.expr.types as ir
 from kpi.engine.aggregation import as_int, count_if
 from kpi.engine.backend import CACHE, backend_of
 from kpi.engine.intervals import interval_summary
+from kpi.errors import FIRST_YEAR, LAST_YEAR, ImplausibleDates, printable
 from kpi.store.connection import Store
 
 _CONTACT_TIMES = ("opened_at", "first_response_at", "resolved_at", "closed_at")
+
+#: The instants a report computes with (``kpi.errors.FIRST_YEAR``-``LAST_YEAR``): start
+#: inclusive, end exclusive. An import never stores one outside them.
+FIRST_INSTANT = datetime(FIRST_YEAR, 1, 1)
+END_INSTANT = datetime(LAST_YEAR + 1, 1, 1)
 
 
 def _contact_profile_columns(t: ir.Table) -> dict[str, ir.BooleanValue]:
@@ -70,11 +76,13 @@ def data_profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
     c_cols, r_cols = _contact_profile_columns(contacts), _response_profile_columns(responses)
     c = _contact_summary(backend, contacts, c_cols)
     r = _response_summary(backend, responses, r_cols)
+    intervals, found = interval_summary(backend)
+    if as_int(c["outside"]) or as_int(r["outside"]) or not _within(found):
+        raise ImplausibleDates(_outside_message(backend, contacts, responses, found))
     supported = {k for k in c_cols if as_int(c[f"has_{k}"])} | {
         k for k in r_cols if as_int(r[f"has_{k}"])
     }
     # Interval reports are data too: a store holding only them has days and weeks to report.
-    intervals, found = interval_summary(backend)
     span = found or ()
     profile = Profile(
         supported=frozenset(supported),
@@ -98,6 +106,7 @@ def _contact_summary(
             **{f"has_{k}": count_if(v) for k, v in columns.items()},
             **{f"max_{k}": contacts[k].max() for k in _CONTACT_TIMES},
             min_opened=contacts.opened_at.min(),
+            outside=count_if(_outside(contacts, _CONTACT_TIMES)),
         )
     ).iloc[0]
 
@@ -114,8 +123,98 @@ def _response_summary(
             max_responded=responses.responded_at.max(),
             undated=count_if(responses.responded_at.isnull()),
             rows=responses.count(),
+            outside=count_if(_outside(responses, ("responded_at",))),
         )
     ).iloc[0]
+
+
+# --- instants no report can use -------------------------------------------------------------
+
+
+def _outside(t: ir.Table, columns: Iterable[str]) -> ir.BooleanValue:
+    """Any of the row's instants lies outside the years a report covers (NULL is not)."""
+    tests = [(t[c] < FIRST_INSTANT) | (t[c] >= END_INSTANT) for c in columns]
+    return ibis.or_(*tests)
+
+
+def _within(span: tuple[datetime, datetime] | None) -> bool:
+    return span is None or (span[0] >= FIRST_INSTANT and span[1] < END_INSTANT)
+
+
+def _outside_message(
+    backend: ibis.BaseBackend,
+    contacts: ir.Table,
+    responses: ir.Table,
+    span: tuple[datetime, datetime] | None,
+) -> str:
+    """One line: how many rows hold a date no report can use, the first of them (its source,
+    id, column and value), the import batches they came from, and what to do."""
+    found: list[str] = []
+    batches: set[int] = set()
+    by_hand = False
+    example = ""
+    for table, what, id_column, columns in (
+        (contacts, "contact", "contact_id", _CONTACT_TIMES),
+        (responses, "survey answer", "response_id", ("responded_at",)),
+    ):
+        rows = table.filter(_outside(table, columns))
+        batch = rows.batch_id if "batch_id" in rows.columns else ibis.null("int64")
+        frame = backend.execute(
+            rows.aggregate(
+                n=rows.count(),
+                batches=batch.collect(distinct=True),
+                by_hand=count_if(batch.isnull()),
+            )
+        )
+        n = as_int(frame["n"].iloc[0])
+        if not n:
+            continue
+        found.append(f"{n:,} {what}{'' if n == 1 else 's'}")
+        listed = frame["batches"].iloc[0]  # None when every such row has no batch
+        batches.update(int(b) for b in ([] if listed is None else listed) if b == b)
+        by_hand = by_hand or bool(as_int(frame["by_hand"].iloc[0]))
+        if not example:
+            example = _example(backend, rows, what, id_column, columns)
+    if not _within(span):
+        found.append("interval reports")
+        first, last = (instant.date().isoformat() for instant in span or ())
+        example = example or f"interval reports from {first} to {last}"
+    where = _where_from(sorted(batches), by_hand)
+    return (
+        f"the store holds {' and '.join(found)} dated outside {FIRST_YEAR}-{LAST_YEAR}, which "
+        f"no report can use (e.g. {example}); {where}"
+    )
+
+
+def _example(
+    backend: ibis.BaseBackend, rows: ir.Table, what: str, id_column: str, columns: Iterable[str]
+) -> str:
+    """The first such row as "zendesk contact 'x1': opened_at 0001-01-01 00:00:00" (the value
+    read as text by the backend: no date type here need hold it)."""
+    ids = [c for c in ("source", id_column) if c in rows.columns]
+    shown = {c: rows[c].cast("string") for c in columns}
+    bad = {f"bad_{c}": (rows[c] < FIRST_INSTANT) | (rows[c] >= END_INSTANT) for c in columns}
+    first = backend.execute(rows.select(*ids, **shown, **bad).order_by(ids).limit(1)).iloc[0]
+    column = next(c for c in columns if bool(first[f"bad_{c}"]))
+    name = " ".join(printable(str(first[c])) for c in ids[:1])
+    key = printable(str(first[ids[-1]])) if ids else "?"
+    return f"{name} {what} {key!r}: {column} {printable(str(first[column]))}".strip()
+
+
+def _where_from(batches: list[int], by_hand: bool) -> str:
+    """Where the rows came from and what to do about them."""
+    if not batches:
+        return (
+            "they were written to the store outside an import: correct or delete those rows, "
+            "or import their corrected file into a new store."
+        )
+    listed = ", ".join(str(b) for b in batches[:5]) + (" ..." if len(batches) > 5 else "")
+    undo = f"kpi undo {batches[0]}" if len(batches) == 1 else "kpi undo BATCH"
+    also = "; some were written outside an import: correct or delete those" if by_hand else ""
+    return (
+        f"an earlier version imported them (batch {listed}): undo that import ({undo}) and "
+        f"import the file again, which now sets such rows aside{also}."
+    )
 
 
 def _times(values: Iterable[Any]) -> list[datetime]:

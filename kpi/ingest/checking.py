@@ -21,7 +21,7 @@ import duckdb
 from kpi.errors import ImportProblem, printable
 from kpi.ingest import rollup, validation
 from kpi.ingest.intervals import duplicate_reason_sql, key_from_values
-from kpi.ingest.limits import ImportLimits
+from kpi.ingest.limits import LAST_INSTANT, ImportLimits
 from kpi.ingest.parsing import Params
 from kpi.ingest.privacy import scrub
 from kpi.ingest.rates import (
@@ -116,9 +116,7 @@ class DateBounds:
 
     @classmethod
     def of(cls, limits: ImportLimits) -> DateBounds:
-        latest = limits.latest()
-        now = latest - dt.timedelta(days=limits.max_future_days)
-        return cls(now, latest, limits.earliest(), limits.max_future_days)
+        return cls(limits.current(), limits.latest(), limits.earliest(), limits.max_future_days)
 
     def outside(self, name: str, p: Params) -> str:
         """SQL: the staged timestamp ``name`` is outside the bounds (NULL is not)."""
@@ -133,6 +131,11 @@ class DateBounds:
             f"a date that has not happened yet{whole_row} "
             "(set KPI_MAX_FUTURE_DAYS to change the tolerance)"
         )
+        if self.latest >= LAST_INSTANT:  # a tolerance reaching past the dates reports cover
+            future = (
+                f"{name} '%s' is after {self.latest:%Y-%m-%d}, the last date a report "
+                f"covers{whole_row}"
+            )
         past = (
             f"{name} '%s' is before {self.earliest:%Y-%m-%d}, the earliest plausible date"
             f"{whole_row} (set KPI_EARLIEST_DATE to change it)"

@@ -522,12 +522,13 @@ def _cell_text(value: object, date_only: bool = False) -> str:
     midnight whose format shows no time is a date (so a Date column joins a Time column)."""
     if value is None:
         return ""
+    # isoformat, not strftime: "%Y" writes the year 1 as "1", which reads as no date at all.
     if isinstance(value, dt.datetime):
         if date_only and value.time() == dt.time():
-            return value.strftime("%Y-%m-%d")
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+            return value.date().isoformat()
+        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
     if isinstance(value, dt.date):
-        return value.strftime("%Y-%m-%d")
+        return value.isoformat()
     if isinstance(value, dt.time):
         return f"{value.hour}:{value.minute:02d}:{value.second:02d}"
     if isinstance(value, dt.timedelta):

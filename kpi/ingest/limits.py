@@ -13,7 +13,12 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kpi.errors import ImportProblem
+from kpi.errors import FIRST_YEAR, LAST_YEAR, ImportProblem
+
+#: The first and last instants a store may hold (``kpi.errors.FIRST_YEAR``, ``LAST_YEAR``): the
+#: date limits cannot reach past them, so an import never stores what a report refuses.
+FIRST_DATE = dt.date(FIRST_YEAR, 1, 1)
+LAST_INSTANT = dt.datetime(LAST_YEAR, 12, 31, 23, 59, 59, 999999)
 
 #: Environment variable -> (field, what it means). Values are plain numbers or an ISO date.
 ENVIRONMENT = {
@@ -55,9 +60,16 @@ class ImportLimits:
     max_quarantine: float = 100.0
     now: dt.datetime | None = None  # UTC, naive; None means the time the import runs
 
+    def current(self) -> dt.datetime:
+        """The import's time (naive UTC)."""
+        return self.now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
     def latest(self) -> dt.datetime:
-        """The latest plausible instant (naive UTC, like stored timestamps)."""
-        now = self.now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        """The latest plausible instant (naive UTC, like stored timestamps); never past the
+        last year a report covers (``kpi.errors.LAST_YEAR``), however long the tolerance."""
+        now = self.current()
+        if self.max_future_days >= (LAST_INSTANT - now) / dt.timedelta(days=1):
+            return LAST_INSTANT
         return now + dt.timedelta(days=self.max_future_days)
 
     def earliest(self) -> dt.datetime:
@@ -73,6 +85,11 @@ class ImportLimits:
                 raise ImportProblem(
                     f"the import limit {name.replace('_', ' ')} cannot be {value!r}: give a "
                     "finite number, 0 or more."
+                )
+            if name == "earliest_date" and value < FIRST_DATE:
+                raise ImportProblem(
+                    f"the import limit earliest date cannot be {value.isoformat()}: reports cover "
+                    f"dates from {FIRST_DATE:%Y-%m-%d}, so give that or a later date."
                 )
             if name == "max_quarantine" and value > 100:
                 raise ImportProblem(

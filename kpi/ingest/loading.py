@@ -216,7 +216,8 @@ def _quarantine_issues(
     """The rows with a fatal issue, one quarantine row each, every value made safe."""
     staged = checked.staged
     p = Params()
-    value, issue = _safe_value("i", key, p), _safe_issue("i", key, p)
+    read = _read_as_date(staged, "i", "t")
+    value, issue = _safe_value("i", key, p, read), _safe_issue("i", key, p, read)
     cur.execute(
         f"""INSERT INTO quarantine
             (batch_id, kind, row_number, reason, column_name, value, raw)
@@ -251,26 +252,46 @@ def _raw_json(staged: Staged, key: str, p: Params) -> str:
     return f"CAST(json_object({', '.join(pairs)}) AS VARCHAR)"
 
 
-def _safe_value(alias: str, key: str, p: Params) -> str:
-    """An issue's value as it may be kept: a customer id as its keyed hash, anything else
-    scrubbed like free text (a value that could not be read is often personal data typed into
-    the wrong column; scrubbing keeps dates whole)."""
+def _read_as_date(staged: Staged, alias: str, row: str) -> str:
+    """SQL: the issue ``alias`` is about a timestamp that was read as one (in the staged row
+    ``row``), e.g. a date before the earliest plausible one: it holds nothing personal, and
+    scrubbing would take a date outside 19xx-20xx for a phone number ("0001-01-01 00")."""
+    read = [
+        f"({alias}.field = '{name}' AND {row}.{name} IS NOT NULL)"
+        for name in sorted(staged.date_parses)
+        if name.isidentifier()
+    ]
+    return f"({' OR '.join(read)})" if read else "false"
+
+
+#: Stands for a date's text while the rest of an issue is scrubbed (no pattern matches it).
+_DATE_MARK = "\x05"
+
+
+def _safe_value(alias: str, key: str, p: Params, read: str = "false") -> str:
+    """An issue's value as it may be kept: a customer id as its keyed hash, a date that was
+    read as one (``read``) as it is, anything else scrubbed like free text (a value that could
+    not be read is often personal data typed into the wrong column; scrubbing keeps dates
+    whole)."""
     value = f"{alias}.value"
     return (
         f"CASE WHEN {alias}.field = 'customer_id' THEN {pseudonym_sql(value, key, p)} "
-        f"ELSE {scrub_sql(value, p)} END"
+        f"WHEN {read} THEN {value} ELSE {scrub_sql(value, p)} END"
     )
 
 
-def _safe_issue(alias: str, key: str, p: Params) -> str:
+def _safe_issue(alias: str, key: str, p: Params, read: str = "false") -> str:
     """An issue's text, which quotes its value, made safe the same way: the value inside it is
     replaced by its safe form first (so the quotes around it stay), then the rest scrubbed."""
     issue, value = f"{alias}.issue", f"{alias}.value"
     hashed = f"replace({issue}, {value}, {pseudonym_sql(value, key, p)})"
     scrubbed = scrub_sql(f"replace({issue}, {value}, {scrub_sql(value, p)})", p)
+    mark = p(_DATE_MARK)
+    kept = f"replace({scrub_sql(f'replace({issue}, {value}, {mark})', p)}, {mark}, {value})"
     return (
         f"CASE WHEN {value} IS NULL THEN {scrub_sql(issue, p)} "
-        f"WHEN {alias}.field = 'customer_id' THEN {hashed} ELSE {scrubbed} END"
+        f"WHEN {alias}.field = 'customer_id' THEN {hashed} WHEN {read} THEN {kept} "
+        f"ELSE {scrubbed} END"
     )
 
 

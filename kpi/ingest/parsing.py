@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from kpi.errors import ImportProblem
+from kpi.errors import FIRST_YEAR, LAST_YEAR, ImportProblem
 
 TRUE_WORDS = ("y", "yes", "true", "t", "1", "x")
 FALSE_WORDS = ("n", "no", "false", "f", "0")
@@ -136,8 +136,16 @@ class DateParse:
                 f"THEN timezone('UTC', to_timestamp(CAST({value} AS BIGINT))) END"
             )
         parsed = f"coalesce({', '.join(parts)})" if parts else "NULL::TIMESTAMP"
-        # A two-digit year read by %Y lands in antiquity: not a plausible service contact.
-        return f"(CASE WHEN year({parsed}) BETWEEN 1900 AND 2200 THEN {parsed} END)"
+        # A two-digit year read by %Y lands in antiquity: that reading is refused. A year the
+        # file writes with four digits (0001-01-01, 9999-12-31) is a date, if an impossible one:
+        # it is read, and the import's date bounds (``checking``) set its row aside, saying why.
+        # (In UTC the year may be the next or the one before: 9999-12-31T23:59-05:00.)
+        year = f"year({parsed})"
+        written = " OR ".join(
+            f"contains({value}, printf('%04d', {year}{shift}))" for shift in ("", " + 1", " - 1")
+        )
+        usual = f"{year} BETWEEN {FIRST_YEAR} AND {LAST_YEAR}"
+        return f"(CASE WHEN {usual} OR {written} THEN {parsed} END)"
 
 
 FAMILIES = {

@@ -22,10 +22,11 @@ from kpi.engine import calendar
 from kpi.engine.calendar import (
     business_seconds,
     calendar_seconds,
+    calendar_years,
     day_pieces,
     working_intervals,
 )
-from kpi.errors import InvalidChoice
+from kpi.errors import ImplausibleDates, InvalidChoice
 from kpi.metrics.business_hours import BusinessHours, bank_holidays
 
 UTC = ZoneInfo("UTC")
@@ -382,3 +383,20 @@ def test_the_day_pieces_join_reads_exactly_what_the_as_of_join_reads(
         patched.setattr(calendar, "_NATIVE_ASOF", frozenset())  # DuckDB as if it had none
         pieces = compute(con, batch, hours)
     assert pieces == as_of_join  # the same arithmetic on the same interval: equal, not close
+
+
+def test_a_calendar_is_not_built_for_years_outside_those_reports_cover():
+    """A placeholder's 0001-01-01 or 9999-12-31 would ask for a calendar over ten thousand
+    years (and the year 0 or 10000 around it): refused in one line, not an OverflowError."""
+    assert calendar_years(date(1900, 1, 1), date(2200, 12, 31)) == (
+        date(1899, 1, 1),
+        date(2201, 12, 31),
+    )
+    for first, last in ((date(1, 1, 1), date(2025, 1, 1)), (date(2025, 1, 1), date(9999, 12, 31))):
+        with pytest.raises(ImplausibleDates, match="business hours cover 1900-2200"):
+            calendar_years(first, last)
+
+
+def test_business_time_between_placeholder_dates_is_refused_not_overflowed(con):
+    with pytest.raises(ImplausibleDates, match="run from 0001-01-01 to 9999-12-31"):
+        compute(con, [(datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59))], DEFAULT)

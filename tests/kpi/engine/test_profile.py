@@ -3,9 +3,17 @@ axis."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from kpi.engine.profile import stray_dates
+import pytest
+
+from kpi.engine.backend import backend_of
+from kpi.engine.breakdowns import data_range
+from kpi.engine.filters import Filters
+from kpi.engine.page_data import compare
+from kpi.engine.profile import data_profile, stray_dates
+from kpi.engine.report import report
+from kpi.errors import ImplausibleDates
 from tests.kpi.stores import make_store
 
 
@@ -17,4 +25,74 @@ def test_rows_from_an_unrelated_year_are_pointed_out():
     assert notice is not None and notice.startswith(
         "3 rows are dated 4 Mar 2019 - 4 Mar 2019, more than a year before the rest of the data "
         "(1 Jul 2026 - 30 Jul 2026)"
+    )
+
+
+# --- dates no report can use ---------------------------------------------------------------------
+
+NORMAL = [
+    {"opened_at": datetime(2026, 7, 1, 9), "channel": "email"},
+    {"opened_at": datetime(2026, 7, 2, 9), "channel": "phone"},
+]
+PLACEHOLDERS = [
+    {"contact_id": "x1", "opened_at": datetime(1, 1, 1), "channel": "email"},
+    {"contact_id": "x2", "opened_at": datetime(9999, 12, 31, 23, 59), "channel": "email"},
+    {
+        "contact_id": "x3",
+        "opened_at": datetime(2026, 7, 3, 9),
+        "first_response_at": datetime(9999, 12, 31, 23, 59),
+        "resolved_at": datetime(9999, 12, 31, 23, 59),
+    },
+]
+OUTSIDE = (
+    "the store holds 3 contacts dated outside 1900-2200, which no report can use "
+    "(e.g. test contact 'x1': opened_at 0001-01-01 00:00:00); "
+)
+
+
+def test_a_store_holding_placeholder_dates_refuses_every_report_with_one_line_saying_what_to_do():
+    """Stored by an older version (or written by hand): the report neither crashes on them
+    (OverflowError, "year 0 is out of range") nor judges every open contact at 9999."""
+    store = make_store(NORMAL + PLACEHOLDERS)
+    expected = OUTSIDE + (
+        "they were written to the store outside an import: correct or delete those rows, or "
+        "import their corrected file into a new store."
+    )
+    with pytest.raises(ImplausibleDates) as refused:
+        data_profile(backend_of(store), None)
+    assert str(refused.value) == expected
+    for grain in (None, "week", "month"):
+        with pytest.raises(ImplausibleDates, match="dated outside 1900-2200"):
+            report(store, Filters(), by=("channel",) if grain else (), grain=grain)
+    with pytest.raises(ImplausibleDates):  # what the dashboard's filters and pages ask first
+        data_range(store)
+    with pytest.raises(ImplausibleDates):
+        compare(store, Filters(date_from=date(2026, 7, 1), date_to=date(2026, 7, 31)), ["sla"])
+
+
+def test_placeholder_dates_from_an_import_name_the_batch_to_undo():
+    store = make_store(NORMAL + [{**row, "batch_id": 7} for row in PLACEHOLDERS])
+    with pytest.raises(ImplausibleDates) as refused:
+        report(store, Filters())
+    assert str(refused.value) == OUTSIDE + (
+        "an earlier version imported them (batch 7): undo that import (kpi undo 7) and import "
+        "the file again, which now sets such rows aside."
+    )
+
+
+def test_a_survey_answer_with_a_placeholder_date_is_refused_too():
+    store = make_store(NORMAL, [{"response_id": "r9", "responded_at": datetime(1, 1, 1), "nps": 9}])
+    with pytest.raises(ImplausibleDates, match=r"holds 1 survey answer dated outside 1900-2200"):
+        data_profile(backend_of(store), None)
+
+
+def test_dates_at_the_ends_of_the_years_reports_cover_are_kept():
+    edges = [
+        {"opened_at": datetime(1900, 1, 1)},
+        {"opened_at": datetime(2026, 7, 1), "first_response_at": datetime(2200, 12, 31, 23, 59)},
+    ]
+    profile = data_profile(backend_of(make_store(NORMAL + edges)), None)
+    assert (profile.first_day, profile.latest) == (
+        datetime(1900, 1, 1),
+        datetime(2200, 12, 31, 23, 59),
     )

@@ -168,6 +168,97 @@ def test_an_import_with_an_impossible_date_counts_it_as_quarantined(
     assert latest == dt.datetime(2025, 3, 4, 9, 0)  # the as-of instant is not moved to 2099
 
 
+# --- placeholder dates: 0001-01-01, 9999-12-31 ------------------------------------------------
+
+PLACEHOLDERS = (
+    "contact_id,opened_at,first_response_at,resolved_at,status,channel\n"
+    "C1,2025-05-01 09:00:00,2025-05-01 10:00:00,2025-05-02 12:00:00,solved,email\n"
+    "C2,0001-01-01 00:00:00,,,open,email\n"
+    "C3,9999-12-31 23:59:00,,,open,email\n"
+    "C4,2025-05-07 10:00:00,9999-12-31 23:59:00,,solved,email\n"
+    "C5,2025-05-07 10:00:00,2025-05-07 11:00:00,0001-01-01 00:00:00,solved,email\n"
+    "C6,2025-05-08 09:00:00,,,open,chat\n"
+)
+EARLY = "is before 1990-01-01, the earliest plausible date"
+
+
+def test_a_placeholder_date_sets_its_row_aside_naming_row_column_and_value(
+    store: Store, tmp_path: Path
+) -> None:
+    """0001-01-01 and 9999-12-31 are dates, if impossible ones: their rows are quarantined with
+    the reason (not the whole file refused as "cannot read as a date"), and the value is kept
+    as written (not scrubbed as if "0001-01-01 00" were a phone number)."""
+    path = tmp_path / "placeholders.csv"
+    path.write_text(PLACEHOLDERS, encoding="utf-8")
+    result = import_file(store, path, limits=LIMITS)
+    assert (result.rows_read, result.rows_imported, result.rows_quarantined) == (6, 2, 4)
+    found = store.cursor().execute(
+        "SELECT row_number, column_name, value, reason FROM quarantine ORDER BY row_number"
+    )
+    future, early = "(set KPI_MAX_FUTURE_DAYS to change the tolerance)", "(set KPI_EARLIEST_DATE"
+    assert found.fetchall() == [
+        (2, "opened_at", "0001-01-01 00:00:00",
+         f"opened_at '0001-01-01 00:00:00' {EARLY} {early} to change it)"),
+        (3, "opened_at", "9999-12-31 23:59:00", f"opened_at '9999-12-31 23:59:00' {FUTURE} {future}"),
+        (4, "first_response_at", "9999-12-31 23:59:00",
+         f"first_response_at '9999-12-31 23:59:00' {FUTURE}; {WHOLE_ROW} {future}"),
+        (5, "resolved_at", "0001-01-01 00:00:00",
+         f"resolved_at '0001-01-01 00:00:00' {EARLY}; {WHOLE_ROW} {early} to change it)"),
+    ]  # fmt: skip
+    # The rest report as if the placeholders were never in the file.
+    figures = report(store, Filters()).total().metrics
+    assert figures["contacts"].value == 2
+    assert figures["first_response_hours"].n == 1
+    assert figures["first_response_hours"].value == pytest.approx(1.0)
+
+
+def test_a_placeholder_date_in_a_declared_format_sets_its_row_aside(
+    cur: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    staged = staged_file(
+        cur, tmp_path, "C1,0001-01-01 00:00,,,\nC2,9999-12-31 23:59,,,\nC3,2025-03-03 09:00,,,\n"
+    )
+    checked = check(cur, staged, LIMITS)
+    assert [(i[0], i[1], i[2], i[4]) for i in issues(cur, checked)] == [
+        (1, "opened_at", "0001-01-01 00:00", True),
+        (2, "opened_at", "9999-12-31 23:59", True),
+    ]
+    assert accepted(cur, checked) == ["C3"]
+
+
+def test_a_placeholder_date_with_an_offset_past_the_year_9999_in_utc_sets_its_row_aside(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "offsets.csv"
+    path.write_text(
+        "contact_id,opened_at\n"
+        "C1,2025-05-01T09:00:00+01:00\n"
+        "C2,9999-12-31T23:59:00-05:00\n"  # 10000-01-01 in UTC
+        "C3,0001-01-01T00:00:00+05:00\n",  # the year 0 in UTC
+        encoding="utf-8",
+    )
+    result = import_file(store, path, limits=LIMITS)
+    assert (result.rows_imported, result.rows_quarantined) == (1, 2)
+    found = store.cursor().execute("SELECT reason FROM quarantine ORDER BY 1").fetchall()
+    reasons = [r[0] for r in found]
+    assert reasons == [
+        f"opened_at '0001-01-01T00:00:00+05:00' {EARLY} (set KPI_EARLIEST_DATE to change it)",
+        f"opened_at '9999-12-31T23:59:00-05:00' {FUTURE} "
+        "(set KPI_MAX_FUTURE_DAYS to change the tolerance)",
+    ]
+
+
+def test_a_tolerance_reaching_past_the_years_reports_cover_stops_at_their_end(
+    cur: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    staged = staged_file(cur, tmp_path, "C1,2200-12-31 23:59,,,\nC2,2201-01-01 00:00,,,\n")
+    checked = check(cur, staged, ImportLimits(now=NOW, max_future_days=1e9))
+    assert [i[3] for i in issues(cur, checked)] == [
+        "opened_at '2201-01-01 00:00' is after 2200-12-31, the last date a report covers"
+    ]
+    assert accepted(cur, checked) == ["C1"]
+
+
 # --- numbers that are not finite ----------------------------------------------------------------
 
 

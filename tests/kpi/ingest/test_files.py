@@ -208,6 +208,25 @@ def test_xlsx_cells_become_text_dates_in_iso_times_as_clock_durations(tmp_path, 
     ]
 
 
+def test_xlsx_date_cells_keep_a_four_digit_year_even_for_a_placeholder(tmp_path, con):
+    """The year 1 as "0001-01-01 00:00:00" (strftime wrote "1-01-01"): a date the import reads
+    and sets aside as implausible, not a value that reads as no date at all."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["id", "when"])
+    sheet.append(["A", dt.datetime(1, 1, 1)])
+    sheet.append(["B", dt.datetime(9999, 12, 31, 23, 59, 30, 500)])
+    path = tmp_path / "book.xlsx"
+    book.save(path)
+    raw = read_export(con, path)
+    assert [r[1:] for r in table(con, raw)] == [
+        ("A", "0001-01-01 00:00:00"),
+        ("B", "9999-12-31 23:59:30"),
+    ]
+
+
 def test_a_midnight_cell_is_a_date_only_when_its_format_shows_no_time(tmp_path, con):
     from openpyxl import Workbook
 

@@ -90,3 +90,21 @@ def test_the_quarantine_bar_is_a_percentage_from_the_environment_or_the_command_
     with pytest.raises(ImportProblem) as caught:
         ImportLimits().with_changes(max_quarantine=150.0)
     assert "give a percentage from 0 to 100" in str(caught.value)
+
+
+def test_an_earliest_date_before_the_years_reports_cover_is_refused():
+    with pytest.raises(ImportProblem, match="cannot be 1899-12-31: reports cover dates from 1900"):
+        ImportLimits().with_changes(earliest_date=dt.date(1899, 12, 31))
+    with pytest.raises(ImportProblem, match="cannot be 0001-01-01"):
+        from_environment({"KPI_EARLIEST_DATE": "0001-01-01"})
+    assert ImportLimits().with_changes(earliest_date=dt.date(1900, 1, 1)).earliest() == (
+        dt.datetime(1900, 1, 1)
+    )
+
+
+def test_a_tolerance_of_any_length_stops_at_the_last_instant_reports_cover():
+    now = dt.datetime(2026, 11, 30, 12)
+    assert ImportLimits(now=now, max_future_days=1e12).latest() == dt.datetime(
+        2200, 12, 31, 23, 59, 59, 999999
+    )  # not an OverflowError from now + a trillion days
+    assert ImportLimits(now=now, max_future_days=3).latest() == dt.datetime(2026, 12, 3, 12)
