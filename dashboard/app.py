@@ -7,9 +7,14 @@ import streamlit as st
 from dashboard import auth, choices, data, filters
 from dashboard.navigation import PAGES, PageSpec, alias, refusals
 from kpi.charts.disclosure import escape_markdown
-from kpi.errors import StoreError
+from kpi.errors import ImplausibleDates, StoreError
 
 st.set_page_config(page_title="Service KPI Dashboard", page_icon="📊", layout="wide")
+
+
+#: Pages that need no figures, so open on a store whose dates no report can use.
+_OPEN_WITHOUT_FIGURES = ("data", "settings")
+_WHERE_TO_FIX = "To undo an import here, open Data import and quality."
 
 
 def _stop_for(problem: str) -> None:
@@ -66,7 +71,14 @@ def _run_page() -> None:
     current_spec = next(spec for page, spec in specs if page is current)
     # The picture frame: the global filters, drawn before the page so every page reads the same ones.
     auth.sidebar(user)  # who is using it, first: local mode or the signed-in person's role
-    filters.sidebar()
+    try:
+        filters.sidebar()
+    except ImplausibleDates as problem:
+        # Dates no report can use (year 1, 9999: stored by an older version): every page of
+        # figures would refuse, so each says why; the pages that fix it (undo an import) open.
+        st.error(escape_markdown(f"{problem} {_WHERE_TO_FIX}"), icon="🚫")
+        if current_spec.url_path not in _OPEN_WITHOUT_FIGURES:
+            st.stop()
     # The page's own choices join the filters in the URL; whatever else a link carries is dropped.
     choices.start(current_spec.url_path, keep=list(filters.PARAMS))
     current.run()

@@ -13,7 +13,7 @@ import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kpi.charts.disclosure import safe_cell
 from kpi.engine.filters import SEGMENT_FIELDS, Filters, parse_list
@@ -22,7 +22,7 @@ from kpi.engine.report import report
 from kpi.engine.results import Report
 from kpi.engine.tables import format_value
 from kpi.engine.timeline import GRAINS
-from kpi.errors import KpiError, ReportProblem
+from kpi.errors import FIRST_YEAR, LAST_YEAR, KpiError, ReportProblem
 from kpi.metrics.registry import KEYS, REGISTRY
 from kpi.metrics.settings import SETTINGS_KEY, Settings, load_settings
 from kpi.metrics.settings_form import overrides_line, with_settings
@@ -99,24 +99,39 @@ def _one_line(problem: Exception) -> str:
     return text.splitlines()[0] if text else type(problem).__name__
 
 
+T = TypeVar("T", date, datetime)
+
+
 def _date(text: str | None, flag: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ReportProblem(f"{flag} {text!r} is not a date; use YYYY-MM-DD") from None
+    return _within_years(day, flag, text)
+
+
+def _within_years(day: T, flag: str, text: str) -> T:
+    """A date or instant in the years a report covers (``kpi.errors.FIRST_YEAR``-``LAST_YEAR``)."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ReportProblem(
+            f"{flag} {text!r} is outside the years a report covers ({FIRST_YEAR}-{LAST_YEAR}); "
+            "give a date in them"
+        )
+    return day
 
 
 def _instant(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text)
+        instant = datetime.fromisoformat(text)
     except ValueError:
         raise ReportProblem(
             f"--as-of {text!r} is not an instant; use e.g. 2025-11-30T17:00 or 2025-11-30T17:00Z"
         ) from None
+    return _within_years(instant, "--as-of", text)
 
 
 def build_report(args: argparse.Namespace) -> Report:

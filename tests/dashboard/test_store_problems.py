@@ -86,3 +86,26 @@ def test_a_read_only_store_is_said_once(tmp_path: Path, monkeypatch: pytest.Monk
     assert message == (
         f"the store {db} cannot be written (read-only file); make it writable, or use another --db"
     )
+
+
+def test_a_store_holding_a_year_9999_date_says_why_on_every_page_and_the_data_page_opens(
+    seeded_db: Path, app_for
+) -> None:
+    # An older version stored a placeholder date; no report can use it. Pages of figures say
+    # so, naming the row and the import to undo; the Data page still opens to undo it.
+    store = open_store(seeded_db)
+    with store.transaction() as cur:
+        cur.execute(
+            "INSERT INTO contacts (source, contact_id, opened_at, batch_id) "
+            "VALUES ('zendesk', 'x1', TIMESTAMP '9999-12-31 23:59:00', 1)"
+        )
+    store.close()
+    overview = app_for(seeded_db, "views/overview.py")
+    message = the_one_error(overview)
+    assert message.startswith("the store holds 1 contact dated outside 1900-2200")
+    assert "zendesk contact 'x1': opened_at 9999-12-31 23:59:00" in message
+    assert "kpi undo 1" in message and "open Data import and quality" in message
+    data_page = app_for(seeded_db, "views/data.py")
+    assert not data_page.exception, [e.value for e in data_page.exception]
+    assert len(data_page.error) == 1 and data_page.title  # said, and the page drawn under it
+    assert "Data import and quality" in data_page.title[0].value

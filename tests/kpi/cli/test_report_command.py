@@ -142,6 +142,9 @@ def test_csv_and_table_formats(mapped_export, capsys):
         (["--by", "colour"], "cannot break down by colour"),
         (["--kpis", "happiness"], "unknown KPI happiness"),
         (["--as-of", "teatime"], "--as-of 'teatime' is not an instant"),
+        (["--from", "0001-01-01"], "--from '0001-01-01' is outside the years a report covers"),
+        (["--to", "9999-12-31"], "--to '9999-12-31' is outside the years a report covers"),
+        (["--as-of", "9999-12-31T10:00"], "--as-of '9999-12-31T10:00' is outside the years"),
         (["--from", "2025-03-10", "--to", "2025-03-01"], "starts"),
     ],
 )
