@@ -24,6 +24,10 @@ from kpi.metrics.registry import (
 
 Chosen = dict[str, tuple[str, Formula]]
 
+#: The column of the month a contact opened (UTC, 'YYYY-MM'; 'none' when undated) on a store
+#: that keeps contacts in a folder per month (``kpi.store.remote.ParquetRemote``).
+MONTH_PARTITION = "opened_month"
+
 
 def formulas(metrics: Sequence[Metric], context: Context) -> Chosen:
     """KPI key -> (variant, formula) that the context's data and settings choose."""
@@ -109,6 +113,31 @@ def _selection(
     return t.filter(*predicates) if predicates else t
 
 
+def _month_predicates(
+    t: ir.Table, filters: Filters, slots: Slots
+) -> tuple[list[ir.BooleanValue], list[ir.BooleanValue]]:
+    """On contacts partitioned by the month they opened (``MONTH_PARTITION``: a Spark store's),
+    the predicates that keep the months from the period's first on and up to its last, so the
+    backend reads those months' files only; ([], []) for any other table.
+
+    They keep a superset of the rows the date predicates keep (those compare ``opened_at``
+    itself), so figures do not change: a partition is the UTC month of ``opened_at``, and the
+    period's bounds are UTC instants, its end exclusive. Undated contacts (partition ``none``,
+    which sorts after every month) pass no date predicate: the second drops them, the first
+    keeps them (harmless). The months are worked out by the backend from the bounds' slots, so
+    SQL compiled with parameters serves any dates."""
+    if MONTH_PARTITION not in t.columns or not t[MONTH_PARTITION].type().is_string():
+        return [], []
+    month = t[MONTH_PARTITION]
+    after, before = [], []
+    if filters.date_from is not None:
+        after.append(month >= slots.timestamp("date_from").strftime("%Y-%m"))
+    if filters.date_to is not None:
+        last = slots.timestamp("date_to") - ibis.interval(microseconds=1)
+        before.append(month <= last.strftime("%Y-%m"))
+    return after, before
+
+
 def prepare_contacts(
     backend: ibis.BaseBackend,
     filters: Filters,
@@ -125,8 +154,11 @@ def prepare_contacts(
     if slots is None:
         slots = Slots(instants(filters, timezone, grain, offsets, periods))
     t = CACHE.table(backend, "contacts")
+    after, before = _month_predicates(t, filters, slots)
     if "next_contact" in needs:
         # Over every contact, before filters: a repeat may fall outside the period or segment.
+        # Only the months before the period's can go: they sort before every contact in it.
+        t = t.filter(*after) if after else t
         order = [t.opened_at, t.source, t.contact_id]
         window = ibis.window(group_by=t.customer_key, order_by=order)
         t = t.mutate(next_opened=t.opened_at.lead().over(window))
@@ -134,6 +166,10 @@ def prepare_contacts(
     # reuses the SQL. (Answers take theirs from the linked contact when they lack them, which
     # only a restricted field joins for: their SQL is per set of restricted fields.)
     t = _selection(t, filters, "opened_at", timezone, slots, SEGMENT_FIELDS)
+    if after or before:
+        t = t.filter(*after, *before)
+    if MONTH_PARTITION in t.columns:
+        t = t.drop(MONTH_PARTITION)
     t = t.mutate(**contact_columns(t, context))
     if "elapsed" in needs:
         t = _elapsed(backend, t, context)

@@ -761,11 +761,11 @@ class ParquetRemote(Remote):
             session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
         self._session = session
+        # Contacts keep their partition column (``opened_month``, text: 'none' is one), which
+        # the engine filters on beside ``opened_at``, so Spark reads only the months a dated
+        # report needs (``kpi.engine.preparation.MONTH_PARTITION``).
         for table in ENGINE_TABLES:
-            frame = session.read.parquet(str(current / table))
-            if table in MONTH_PARTITIONED:
-                frame = frame.drop("opened_month")
-            frame.createOrReplaceTempView(table)
+            session.read.parquet(str(current / table)).createOrReplaceTempView(table)
         return ibis.pyspark.connect(session)
 
     def close(self) -> None:
