@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 import ibis
@@ -26,6 +26,9 @@ from kpi.metrics.registry import Context, Formula, Metric
 _MICROSECOND = timedelta(microseconds=1)
 #: Up to this many periods, the backlog is one conditional count per period end (cacheable SQL).
 _FEW_PERIODS = 64
+#: Up to this many (padded) period ends, a longer series places each contact by a binary search
+#: over the ends (cacheable SQL); past it, the ends are a table joined to the contacts.
+_PLACED_MAX = 128
 
 T = TypeVar("T")
 Record = dict[str, Any]
@@ -187,8 +190,10 @@ def backlog(
     }
     values.update(filters.segment_parameters())
     cache_key = None if cache_key is None else (*cache_key, size)
-    if len(periods) > _FEW_PERIODS and ends == sorted(ends):
-        return _many_backlogs(backend, filters, periods, keys, size, values, cache_key, shelf)
+    if len(periods) > _FEW_PERIODS:
+        if size > _PLACED_MAX or ends != sorted(ends):
+            return _joined_backlogs(backend, filters, periods, cap, keys)
+        return _placed_backlogs(backend, filters, periods, keys, size, values, cache_key, shelf)
     whole = len(periods) == 1 and periods[0].label is None
 
     # One conditional count per period end: a plain aggregate, so its SQL can be cached.
@@ -227,7 +232,7 @@ def _ends_before(instant: ir.TimestampValue, ends: Sequence[ir.TimestampScalar])
     return ibis.ifelse(instant.isnull(), ibis.null("int32"), among(0, len(ends)))
 
 
-def _many_backlogs(
+def _placed_backlogs(
     backend: ibis.BaseBackend,
     filters: Filters,
     periods: Sequence[Period],
@@ -240,42 +245,62 @@ def _many_backlogs(
     """The backlog at many (sorted) period ends in one pass over the contacts, rather than a
     count per end. A contact is open at end ``e`` when it opened before ``e`` and did not close
     by then (``_open_at``); so the backlog at ``e`` is the contacts opened before ``e``, less
-    those whose ``_closed_by`` instant is before ``e``. Each contact is placed by how many ends
-    its two instants pass (``_ends_before``), and the counts of those places summed up to each
-    end give every period's backlog."""
+    those whose ``_closed_by`` instant is before ``e``. Each opening and each closing is placed
+    by how many ends it passes (``_ends_before``), and the counts of those places summed up to
+    each end give every period's backlog."""
 
     def places(slots: Slots) -> ir.Table | None:
         t = _tracked(backend, filters, slots)
         at = [slots.timestamp(f"backlog_{i}") for i in range(size)]
-        t = t.filter(t.opened_at.notnull())
-        placed = t.mutate(
-            _opened=_ends_before(t.opened_at, at), _closed=_ends_before(_closed_by(t), at)
-        )
-        return aggregate(placed, [*keys, "_opened", "_closed"], {"n": placed.count()})
+        t = t.filter(t.opened_at.notnull()).mutate(_closed_by=_closed_by(t))
+        # Openings and closings as one column, so one binary search places both.
+        opened = t.select(*keys, _instant=t.opened_at, _closes=ibis.literal(0))
+        closed = t.filter(t._closed_by.notnull())
+        closed = closed.select(*keys, _instant=closed._closed_by, _closes=ibis.literal(1))
+        events = opened.union(closed)
+        placed = events.mutate(_place=_ends_before(events._instant, at))
+        return aggregate(placed, [*keys, "_closes", "_place"], {"n": placed.count()})
 
-    opened: dict[tuple[Any, ...], list[int]] = {}
-    closed: dict[tuple[Any, ...], list[int]] = {}
+    tallies: dict[tuple[Any, ...], list[list[int]]] = {}
     for record in records(backend, places, cache_key, values, shelf):
         segment = tuple(record[k] for k in keys)
-        for tally, place in ((opened, record["_opened"]), (closed, record["_closed"])):
-            if place is not None and not (isinstance(place, float) and math.isnan(place)):
-                tally.setdefault(segment, [0] * (size + 1))[int(place)] += int(record["n"])
+        tally = tallies.setdefault(segment, [[0] * (size + 1), [0] * (size + 1)])
+        tally[int(record["_closes"])][int(record["_place"])] += int(record["n"])
     out = []
-    for segment, by_place in opened.items():
-        shut = closed.get(segment, [0] * (size + 1))
+    for segment, (opened_at, closed_at) in tallies.items():
         still_open = 0
         for i, p in enumerate(periods):
-            # Open at end i: opened and not closed before it, i.e. placed before end i.
-            still_open += by_place[i] - shut[i]
-            if still_open:  # as a count of open contacts per period, zeros are no rows
-                out.append(
-                    {
-                        **dict(zip(keys, segment, strict=True)),
-                        "period": p.label,
-                        "backlog__n": still_open,
-                    }
-                )
+            # Open at end i: opened, and not closed, before it (placed at i or before).
+            still_open += opened_at[i] - closed_at[i]
+            if still_open:  # as the join below: a period with none open has no row
+                values_of = dict(zip(keys, segment, strict=True))
+                out.append({**values_of, "period": p.label, "backlog__n": still_open})
     return out
+
+
+def _joined_backlogs(
+    backend: ibis.BaseBackend,
+    filters: Filters,
+    periods: Sequence[Period],
+    cap: datetime,
+    keys: Sequence[str],
+) -> list[Record]:
+    """The period ends as a table joined to the contacts: for series too long to place by a
+    binary search in SQL (its CASEs take Ibis seconds to compile past ``_PLACED_MAX`` ends).
+    Not cached as SQL: the periods are an in-memory table Ibis registers when it executes."""
+
+    def per_period(_: Slots) -> ir.Table | None:
+        ends = ibis.memtable(
+            {
+                "period": [date.fromisoformat(p.label or "") for p in periods],
+                "_end": [_end(p, cap) for p in periods],
+            }
+        ).cast({"_end": "timestamp"})
+        joined = _tracked(backend, filters).cross_join(ends)
+        still_open = joined.filter(_open_at(joined, joined._end))
+        return aggregate(still_open, [*keys, "period"], {"backlog__n": still_open.count()})
+
+    return records(backend, per_period)
 
 
 def _closed_by(t: ir.Table) -> ir.TimestampValue:
