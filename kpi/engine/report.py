@@ -186,8 +186,11 @@ def _compute(
     with CACHE.one_version(source):  # read by the plan and the business-hours check
         plan = _plan(source, filters, grain, named, as_of, settings, metrics)
     groupings = [by, ()] if by else [()]
+    contacts = _contact_records(plan, by)
     indexes = {
-        segment_by: index_records(_query(plan, segment_by), segment_by, grain)
+        segment_by: index_records(
+            contacts.get(segment_by, []) + _query(plan, segment_by), segment_by, grain
+        )
         for segment_by in groupings
     }
     # A segment or period only interval reports hold gets its row too (kpi.engine.intervals).
@@ -343,23 +346,63 @@ def _key(base: tuple[Any, ...] | None, *parts: Any) -> tuple[Any, ...] | None:
     return None if base is None else (*base, *parts)
 
 
+#: Which grouping a row of the contacts' one query belongs to (``_contact_records``).
+_GROUPING = "_kpi_grouping"
+
+
+def _contact_records(plan: _Plan, by: tuple[str, ...]) -> dict[tuple[str, ...], list[Record]]:
+    """The contacts' aggregated records for the breakdown ``by`` and for the total, from one
+    query: the two groupings of the same prepared rows, one after the other (UNION ALL), so
+    the backend reads, joins and derives the rows once for both (at 1M contacts by week and
+    channel, about half the time of two queries)."""
+    backend, context, grain = plan.backend, plan.context, plan.grain
+    chosen = plan.contact_formulas
+    if not any(f.kind != "stock" and f.supported_by(context) for _, f in chosen.values()):
+        return {}
+    period = ["period"] if grain else []
+
+    def contacts_query(slots: Slots) -> ir.Table | None:
+        wanted = needs(chosen, context)
+        t = prepare_contacts(
+            backend, plan.filters, context, wanted, grain, plan.offsets, plan.periods, slots
+        )
+        aggs = aggregates(t, chosen, context)
+        total = aggregate(t, period, aggs)
+        if not by or total is None:
+            return total
+        split = _required_table(aggregate(t, [*by, *period], aggs))
+        # The total's rows carry a null of each breakdown field's type, so the two stack.
+        blanks = {f: ibis.null().cast(t[f].type()) for f in by}
+        total = total.mutate(**blanks, **{_GROUPING: ibis.literal(0)})
+        split = split.mutate(**{_GROUPING: ibis.literal(1)})
+        return split.union(total.select(*split.columns))
+
+    key = _key(plan.cache_key, "contacts", by)
+    found = records(backend, contacts_query, key, plan.instants, plan.shelf)
+    if not by:
+        return {(): found}
+    out: dict[tuple[str, ...], list[Record]] = {by: [], (): []}
+    for record in found:
+        grouping = by if record.pop(_GROUPING) == 1 else ()
+        if not grouping:
+            for field in by:
+                del record[field]
+        out[grouping].append(record)
+    return out
+
+
+def _required_table(table: ir.Table | None) -> ir.Table:
+    if table is None:
+        raise ValueError("a grouping of contacts with aggregates gave no query")
+    return table
+
+
 def _query(plan: _Plan, segment_by: tuple[str, ...]) -> list[Record]:
-    """The aggregated records of one grouping: contacts, the backlog and responses."""
+    """The aggregated records of one grouping besides the contacts': the backlog and responses."""
     backend, context, grain = plan.backend, plan.context, plan.grain
     group = [*segment_by, *(["period"] if grain else [])]
     found: list[Record] = []
     contact_formulas = plan.contact_formulas
-    if any(f.kind != "stock" and f.supported_by(context) for _, f in contact_formulas.values()):
-
-        def contacts_query(slots: Slots) -> ir.Table | None:
-            wanted = needs(contact_formulas, context)
-            t = prepare_contacts(
-                backend, plan.filters, context, wanted, grain, plan.offsets, plan.periods, slots
-            )
-            return aggregate(t, group, aggregates(t, contact_formulas, context))
-
-        key = _key(plan.cache_key, "contacts", segment_by)
-        found += records(backend, contacts_query, key, plan.instants, plan.shelf)
     if "backlog" in contact_formulas and plan.periods:
         backlog_key = _key(plan.cache_key, "backlog", segment_by)
         found += backlog(
