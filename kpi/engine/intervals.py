@@ -24,7 +24,6 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-from scipy import stats
 
 from kpi.engine.aggregation import Index, index_records, records
 from kpi.engine.backend import CACHE, Slots
@@ -32,7 +31,7 @@ from kpi.engine.filters import Filters
 from kpi.engine.preparation import instants
 from kpi.engine.results import MetricResult, Report, ReportRow
 from kpi.engine.sql_shelf import Shelf
-from kpi.engine.statistics import WILSON_METHOD, is_small_sample, wilson_interval
+from kpi.engine.statistics import WILSON_METHOD, is_small_sample, t_quantile, wilson_interval
 from kpi.engine.timeline import NAMED, TRUNCATE, Offsets, Period, local_time
 from kpi.metrics.intervals import KEYS, RATIO_METHOD, Pooled, definition, pooled, sums
 from kpi.metrics.registry import REGISTRY
@@ -351,7 +350,7 @@ def ratio_interval(
         return None, None, "no interval: one interval row cannot show how much the mean could vary"
     if error <= 1e-12 * max(1.0, abs(ratio.ratio)):
         return None, None, "no interval: every interval row has the same average"
-    margin = float(stats.t.ppf(0.5 + confidence / 2, ratio.k - 1)) * error
+    margin = t_quantile(0.5 + confidence / 2, ratio.k - 1) * error
     low = max(0.0, ratio.ratio - margin)
     return low, ratio.ratio + margin, RATIO_METHOD
 

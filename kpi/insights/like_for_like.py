@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
-from scipy import stats
 
 from kpi.engine import statistics
 from kpi.engine.filters import Filters
@@ -321,7 +320,7 @@ def _mean_effect(
     if error == 0:
         return Effect(difference, difference, difference, "Welch's t interval")
     df = (v1 + v2) ** 2 / (v1**2 / (before.n - 1) + v2**2 / (after.n - 1))
-    half = float(stats.t.ppf(0.975, df)) * error
+    half = statistics.t_quantile(0.975, df) * error
     return Effect(difference, difference - half, difference + half, "Welch's t interval")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -23,6 +25,7 @@ from kpi.engine.statistics import (
     nps_standard_error,
     t_quantile,
     two_proportion_test,
+    welch_t,
     wilson_interval,
     xmr_limits,
 )
@@ -406,3 +409,37 @@ def test_the_t_quantile_is_scipys_t_distribution_quantile_exactly() -> None:
             assert t_quantile(probability, df) == expected
     with pytest.raises(ValueError, match="no t quantile"):
         t_quantile(0.975, 0)
+
+
+@given(
+    st.floats(-1e6, 1e6),
+    st.floats(0, 1e4),
+    st.integers(2, 100_000),
+    st.floats(-1e6, 1e6),
+    st.floats(0, 1e4),
+    st.integers(2, 100_000),
+)
+def test_welchs_t_is_scipys_from_summary_figures(m1, s1, n1, m2, s2, n2) -> None:
+    assume(s1 > 0 or s2 > 0)
+    expected = stats.ttest_ind_from_stats(m1, s1, n1, m2, s2, n2, equal_var=False)
+    t, p = welch_t(m1, s1, n1, m2, s2, n2)
+    assert t == pytest.approx(float(expected.statistic), rel=1e-12, abs=1e-300)
+    assert p == pytest.approx(float(expected.pvalue), rel=1e-9, abs=1e-300)
+
+
+def test_the_t_quantile_takes_welchs_fractional_degrees_of_freedom() -> None:
+    for df in (1.5, 2.25, 17.8, 1234.5):
+        assert t_quantile(0.975, df) == float(stats.t.ppf(0.975, df))
+
+
+def test_no_kpi_or_dashboard_module_loads_scipy_stats() -> None:
+    # scipy.stats costs every process about half a second to import; the engine needs only
+    # three of scipy.special's functions (kpi.engine.statistics).
+    code = (
+        "import sys, kpi.cli.main, kpi.cli.report_command, kpi.engine.report, "
+        "kpi.insights.like_for_like, kpi.engine.intervals; "
+        "print('scipy.stats' in sys.modules)"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == "False"
