@@ -253,10 +253,14 @@ def _placed_backlogs(
         t = _tracked(backend, filters, slots)
         at = [slots.timestamp(f"backlog_{i}") for i in range(size)]
         t = t.filter(t.opened_at.notnull()).mutate(_closed_by=_closed_by(t))
-        # Openings and closings as one column, so one binary search places both.
-        opened = t.select(*keys, _instant=t.opened_at, _closes=ibis.literal(0))
+        # Openings and closings as one column, so one binary search places both; of one type
+        # (a backend may declare opened_at NOT NULL, and closings may be null before the filter).
+        kind = t.opened_at.type().copy(nullable=True)
+        opened = t.select(*keys, _instant=t.opened_at.cast(kind), _closes=ibis.literal(0))
         closed = t.filter(t._closed_by.notnull())
-        closed = closed.select(*keys, _instant=closed._closed_by, _closes=ibis.literal(1))
+        closed = closed.select(
+            *keys, _instant=closed._closed_by.cast(kind), _closes=ibis.literal(1)
+        )
         events = opened.union(closed)
         placed = events.mutate(_place=_ends_before(events._instant, at))
         return aggregate(placed, [*keys, "_closes", "_place"], {"n": placed.count()})

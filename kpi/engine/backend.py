@@ -41,6 +41,7 @@ _STAND_IN_YEAR = 1111
 #: Stand-in lists of segment values while a query compiles: one text, this and the slot's name.
 _STAND_IN_TEXT = "__kpi_slot_"
 _MISSING = object()
+_REBUILT = "-rebuilt "
 
 T = TypeVar("T")
 
@@ -153,12 +154,18 @@ class EngineCache:
             return str(pinned[1])
         return self._version(source)
 
+    def store_version(self, store: Store) -> str:
+        """``Store.version()`` as ``version`` read it (pinned in a ``one_version`` block),
+        without this process's count of rebuilds: what names the data in another process."""
+        version = self.version(store) or ""
+        return version.rpartition(_REBUILT)[0] or version
+
     def _version(self, store: Store) -> str:
         """The store's version, and how many times this process rebuilt its derived tables.
         Settings changed and changed back give the store's version again, but the derived
         tables hold what the other settings made meanwhile: a query compiled before a rebuild
         must be built again (which checks them) rather than run from the cache."""
-        return f"{store.version()}-rebuilt {self._rebuilds.get(store, 0)}"
+        return f"{store.version()}{_REBUILT}{self._rebuilds.get(store, 0)}"
 
     def rebuilt(self, store: Store) -> None:
         """Note that the store's derived tables were rebuilt (see ``_version``); a version this

@@ -235,10 +235,18 @@ def prepare_clocks(backend: ibis.BaseBackend, context: Context, needs: set[str])
     they are), and name the table of readings the query will join; None if it needs none.
     Rebuilding them moves the store's version on, and a query's SQL is kept under the version
     it was compiled for; a temporary table lives on one cursor only."""
+    clocks = prepared_clocks(backend, context, needs)
+    return None if clocks is None else str(clocks.times.get_name())
+
+
+def prepared_clocks(
+    backend: ibis.BaseBackend, context: Context, needs: set[str]
+) -> calendar.Clocks | None:
+    """``prepare_clocks``' readings themselves: the as-of instant's reading is written into the
+    SQL, and it counts working seconds from the kept calendar's first day."""
     if "elapsed" not in needs or context.settings.hours != "business":
         return None
-    times = calendar.contact_clocks(backend, context.settings.calendar(), context.as_of).times
-    return str(times.get_name())
+    return calendar.contact_clocks(backend, context.settings.calendar(), context.as_of)
 
 
 def _business_elapsed(backend: ibis.BaseBackend, t: ir.Table, context: Context) -> ir.Table:

@@ -47,9 +47,9 @@ from kpi.engine.preparation import (
     formulas,
     instants,
     needs,
-    prepare_clocks,
     prepare_contacts,
     prepare_responses,
+    prepared_clocks,
 )
 from kpi.engine.profile import Profile, data_profile
 from kpi.engine.results import UNDATED, MetricResult, Report, ReportRow
@@ -237,15 +237,19 @@ def _plan(
     if isinstance(source, Store):  # a bare backend's data has no version to key SQL by
         # Bringing the business-hours tables up to date first keys the SQL by the version
         # they move the store on to, as every later report will be.
-        times = prepare_clocks(backend, context, needs(contact_formulas, context))
+        clocks = prepared_clocks(backend, context, needs(contact_formulas, context))
+        times = None if clocks is None else str(clocks.times.get_name())
         if times is not None:
             version = CACHE.version(source)
         # The SQL serves every cursor of the store, unless it reads one's temporary table.
         shared = times in (None, STORED_TIMES)
         owner = CACHE.data_token(backend) if shared else CACHE.token(backend)
         cache_key = _cache_key(owner, version, filters, grain, periods, offsets, context, keys)
-        # Shelved only now that the stored business-hours tables are up to date (see above).
-        shelf = shelf_for(source, source.version()) if shared else None
+        # Shelved only now that the stored business-hours tables are up to date (see above),
+        # under the version the key has, and the as-of instant's clock reading, which the SQL
+        # holds as a number counted from the kept calendar's first day.
+        reading = None if clocks is None else clocks.as_of
+        shelf = shelf_for(source, CACHE.store_version(source), reading) if shared else None
     return _Plan(
         backend=backend,
         filters=filters,

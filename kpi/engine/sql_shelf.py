@@ -11,15 +11,18 @@ A file is named by a digest of everything the SQL text depends on:
 - this program's code (every ``kpi`` source file) and the versions of Ibis, sqlglot and DuckDB:
   an upgrade or an edit compiles afresh;
 - the store (its path and schema version) and its data version (``Store.version``: imports,
-  undos and settings);
+  undos and settings), and the as-of instant's business-hours reading, the one number from the
+  data the SQL holds as a literal;
 - the query's shape as the in-process cache keys it (dates set or not, grain, offsets, as-of,
   settings, KPIs, the columns the data supports, the grouping...).
 
 Only the report's own queries are shelved, and only once its plan has brought the stored
 business-hours tables up to date (``preparation.prepare_clocks``): a query read from the shelf
 is never built, so it must not be the one that would have checked them. Queries reading a
-cursor's temporary table are never shelved. The shelf is an optimisation: a file it cannot read
-or write is a miss, never an error, and it keeps the newest few hundred files.
+cursor's temporary table are never shelved, nor a URL's store (its working copy lives in one
+process). SQL is run as read, so a file is read only from a folder and file owned by this user
+and writable by no one else. The shelf is an optimisation: a file it cannot read or write is a
+miss, never an error, and it keeps the newest few hundred files.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import sys
 import threading
 from dataclasses import dataclass
@@ -38,6 +42,7 @@ from typing import Any
 
 from kpi.store import scratch
 from kpi.store.connection import Store
+from kpi.store.location import is_url
 
 #: Files kept; past this, the oldest are removed down to ``_KEEP_AFTER_TIDY``.
 _MAX_FILES = 1000
@@ -99,7 +104,7 @@ class Shelf:
     def get(self, key: tuple[Any, ...]) -> tuple[str, tuple[str, ...]] | None:
         """The SQL and its parameter names kept under ``key``; None when there is none."""
         path = self._path(key)
-        if path is None:
+        if path is None or not (_private(self.folder) and _private(path)):
             return None
         try:
             kept = json.loads(path.read_text(encoding="utf-8"))
@@ -115,6 +120,8 @@ class Shelf:
             return
         with contextlib.suppress(OSError):
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not _private(self.folder):
+                return  # another user's folder: nothing of ours goes in it
             partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
             partial.write_text(json.dumps({"sql": sql, "names": list(names)}), encoding="utf-8")
             os.chmod(partial, 0o600)
@@ -122,15 +129,39 @@ class Shelf:
             _tidy(self.folder)
 
 
-def shelf_for(store: Store, version: str) -> Shelf | None:
-    """The shelf of a store file at data version ``version``; None in memory."""
-    if store.path == ":memory:":
+def shelf_for(store: Store, version: str, clock_reading: float | None = None) -> Shelf | None:
+    """The shelf of a store file at data version ``version``; None in memory and for a URL's
+    store (its working copy is private to one process). ``clock_reading`` is the as-of
+    instant's business-hours reading the SQL holds, if any: it counts working seconds from the
+    kept calendar's first day, which the data version alone does not pin (hours changed and
+    changed back rebuild the calendar from another first day)."""
+    if store.path == ":memory:" or is_url(store.path):
         return None
     folder = scratch.root_beside(store.path) / _FOLDER
     identity = json.dumps(
-        [code_fingerprint(), str(Path(store.path).resolve()), store.schema_version, version]
+        [
+            code_fingerprint(),
+            str(Path(store.path).resolve()),
+            store.schema_version,
+            version,
+            repr(clock_reading),
+        ]
     )
     return Shelf(folder, identity)
+
+
+def _private(path: Path) -> bool:
+    """Owned by this user and writable by no one else: SQL read from anywhere else could have
+    been put there by another user ($KPI_SCRATCH may be a shared folder), and it is run."""
+    try:
+        found = path.lstat()
+    except OSError:
+        return False
+    return (
+        found.st_uid == os.getuid()
+        and not stat.S_ISLNK(found.st_mode)
+        and not found.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
 
 
 def _tidy(folder: Path) -> None:

@@ -4,10 +4,11 @@ aggregate queries' SQL, kept with its dates as parameters."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import ibis
 import pytest
 
 from kpi.engine.aggregation import records
@@ -184,3 +185,27 @@ def test_a_long_backlog_series_matches_the_rule_at_every_end(last_day: date) -> 
         checked += 1
     # Every day, for the total and each of the three channels.
     assert checked == ((last_day - date(2025, 2, 1)).days + 1) * 4
+
+
+def test_a_long_backlog_on_a_table_whose_opening_is_not_null_is_counted() -> None:
+    # A user's own table (PostgreSQL, say) may declare opened_at NOT NULL; the openings and
+    # the closings are stacked into one column, which must take both.
+    start = datetime(2025, 1, 1)
+    contacts = [
+        {
+            "opened_at": start + timedelta(days=i),
+            "resolved_at": start + timedelta(days=i + 3) if i % 3 else None,
+            "status": "resolved" if i % 3 else "open",
+        }
+        for i in range(120)
+    ]
+    store = make_store(contacts)
+    store.con.execute("ALTER TABLE contacts ALTER COLUMN opened_at SET NOT NULL")
+    bare = ibis.duckdb.from_connection(store.con)
+    days = Filters(date_from=date(2025, 1, 1), date_to=date(2025, 4, 10))
+    got = report(bare, days, grain="day", metrics=["backlog"], as_of=datetime(2025, 5, 1))
+    assert len(got.rows) == 100
+    for row in got.rows:
+        end = datetime.combine(date.fromisoformat(row.period) + timedelta(days=1), time())
+        end -= timedelta(hours=1) if end >= datetime(2025, 3, 31) else timedelta(0)  # BST
+        assert row.metrics["backlog"].value == _open_by_rule(contacts, end), row.period

@@ -15,9 +15,10 @@ import pytest
 from kpi.engine.backend import CACHE
 from kpi.engine.report import report
 from kpi.engine.sql_shelf import Shelf, Unshelvable, shelf_for, stable
-from kpi.metrics.settings import SETTINGS_KEY, Settings
+from kpi.ingest.importer import import_file
+from kpi.metrics.settings import SETTINGS_KEY, Settings, save_settings
 from kpi.store import scratch
-from kpi.store.connection import open_store
+from kpi.store.connection import Store, open_store
 from tests.paths import ROOT
 
 WEEKLY = {"grain": "week", "by": ["channel"]}
@@ -120,3 +121,68 @@ def test_a_key_is_the_same_text_in_every_process_or_not_shelved(tmp_path: Path) 
     shelf.put(("a",), "SELECT $x", ("x",))
     assert shelf.get(("a",)) == ("SELECT $x", ("x",))
     assert Shelf(tmp_path / "sql", "other identity").get(("a",)) is None
+
+
+def _first_response_store(path: Path, folder: Path, year: int) -> Store:
+    store = open_store(path)
+    save_settings(store, Settings())  # business hours
+    export = folder / f"contacts_{year}.csv"
+    export.write_text(
+        "contact_id,opened_at,first_response_at,status,channel\n"
+        f"a1,{year}-03-03 10:00,{year}-03-03 11:00,open,email\n"
+        f"a2,{year}-03-06 10:00,,open,email\n"
+    )
+    import_file(store, export, layout="generic_contacts")
+    return store
+
+
+def test_another_store_at_the_same_path_and_version_never_reads_the_others_clock(
+    tmp_path: Path,
+) -> None:
+    # The SQL holds the as-of instant's business-hours reading, counted from the kept
+    # calendar's first day: two stores with one import each have the same data version, but
+    # data from 2023 and from 2025 start their calendars years apart.
+    as_of = {"metrics": ["sla_first_response"], "as_of": datetime(2025, 3, 6, 12)}
+    path = tmp_path / "kpi.duckdb"
+    first = _first_response_store(path, tmp_path, 2023)
+    report(first, **as_of)
+    version = first.version()
+    first.close()
+    os.replace(path, tmp_path / "first.duckdb")
+    second = _first_response_store(tmp_path / "second.duckdb", tmp_path, 2025)
+    second.close()
+    os.replace(tmp_path / "second.duckdb", path)  # another store file at the same path
+    CACHE.forget_compiled()
+    store = open_store(path)
+    try:
+        assert store.version() == version
+        # a2 opened two working hours before as-of, within its 8-hour target: 1 of 1 met.
+        assert report(store, **as_of).totals()["sla_first_response"].value == 100.0
+    finally:
+        store.close()
+
+
+def test_a_url_stores_working_copy_has_no_shelf(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "copy.duckdb")
+    try:
+        store.path = "postgresql://kpi@db.example:5432/kpi"  # as a working copy shows its URL
+        assert shelf_for(store, store.version()) is None
+    finally:
+        store.close()
+    assert not (Path.cwd() / "postgresql:").exists()
+
+
+def test_sql_in_a_folder_or_file_others_may_write_is_never_run(tmp_path: Path) -> None:
+    folder = tmp_path / "sql"
+    shelf = Shelf(folder, "identity")
+    shelf.put(("a",), "SELECT 1", ())
+    assert shelf.get(("a",)) == ("SELECT 1", ())
+    (planted,) = folder.glob("*.json")
+    planted.chmod(0o666)  # anyone could have replaced it
+    assert shelf.get(("a",)) is None
+    planted.chmod(0o600)
+    folder.chmod(0o777)  # anyone could have put it there
+    assert shelf.get(("a",)) is None
+    shelf.put(("b",), "SELECT 2", ())  # and nothing of ours goes in
+    assert len(list(folder.glob("*.json"))) == 1
+    folder.chmod(0o700)
