@@ -254,8 +254,13 @@ def stray_dates(source: Store | ibis.BaseBackend) -> str | None:
     before, after = days[: widest + 1], days[widest + 1 :]
     stray, rest = (before, after) if _rows(before) <= _rows(after) else (after, before)
     side = "before" if stray is before else "after"
+    count = _rows(stray)
+    rows = "1 row is" if count == 1 else f"{count:,} rows are"
+    when = _day(stray[0][0])
+    if stray[-1][0] != stray[0][0]:
+        when = f"{when} - {_day(stray[-1][0])}"
     return (
-        f"{_rows(stray):,} rows are dated {_day(stray[0][0])} - {_day(stray[-1][0])}, more than a "
+        f"{rows} dated {when}, more than a "
         f"year {side} the rest of the data ({_day(rest[0][0])} - {_day(rest[-1][0])}), so "
         f'"All time" and every chart over time span the gap: check those dates in the file they '
         "came from, and undo its import (Import history) if they are wrong."

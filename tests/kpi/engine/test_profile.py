@@ -23,9 +23,11 @@ def test_rows_from_an_unrelated_year_are_pointed_out():
     assert stray_dates(make_store(recent)) is None
     notice = stray_dates(make_store(recent + old))
     assert notice is not None and notice.startswith(
-        "3 rows are dated 4 Mar 2019 - 4 Mar 2019, more than a year before the rest of the data "
+        "3 rows are dated 4 Mar 2019, more than a year before the rest of the data "
         "(1 Jul 2026 - 30 Jul 2026)"
     )
+    one = stray_dates(make_store(recent + old[:1]))
+    assert one is not None and one.startswith("1 row is dated 4 Mar 2019, more than a year")
 
 
 # --- dates no report can use ---------------------------------------------------------------------
