@@ -235,7 +235,8 @@ def mean_change_test(
     if n1 < 2 or n2 < 2:
         return _NO_TEST
     difference = mean2 - mean1
-    if sd1 == 0 and sd2 == 0:
+    # No spread on either side, or one too small to square (a 1e-309 standard deviation).
+    if sd1**2 / n1 + sd2**2 / n2 == 0:
         z = _z_or_limit(difference, 0.0)
         return ChangeTest(difference, z, 0.0 if difference else 1.0, bool(difference))
     t, p_value = welch_t(mean2, sd2, n2, mean1, sd1, n1)
@@ -250,6 +251,9 @@ def welch_t(
     (Welch-Satterthwaite degrees of freedom; 1 when they are undefined), without importing
     ``scipy.stats``, which costs every process half a second to load."""
     v1, v2 = sd1**2 / n1, sd2**2 / n2
+    if v1 + v2 == 0:  # no spread: as SciPy's, t is infinite (or undefined) and p 0 (or undefined)
+        difference = mean1 - mean2
+        return (math.copysign(math.inf, difference), 0.0) if difference else (math.nan, math.nan)
     denominator = v1**2 / (n1 - 1) + v2**2 / (n2 - 1)
     df = (v1 + v2) ** 2 / denominator if denominator else 1.0
     t = (mean1 - mean2) / math.sqrt(v1 + v2)
