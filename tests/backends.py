@@ -12,12 +12,16 @@ when a backend is missing, and fails them when ``CI=true``):
   warehouse in a temporary folder) for the whole test session. Java 17 runs it.
 
 ``copy_tables`` loads the tables the engine reads from a DuckDB store into another backend
-(through Arrow), so the same data can be reported on by each.
+(through Arrow), so the same data can be reported on by each; ``same_report`` compares two
+backends' CSV reports.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
+import math
 import os
 import shutil
 import socket
@@ -203,3 +207,23 @@ def _spark_table(target: ibis.BaseBackend, name: str, data: pa.Table, schema: An
 
     frame = target._session.createDataFrame(data, schema=PySparkSchema.from_ibis(schema))
     frame.createOrReplaceTempView(name)
+
+
+def same_report(a: str, b: str) -> bool:
+    """Two CSV reports agree: the same rows and words, and numbers to 1e-9 relative (a server
+    may add in another order, which moves the last digits)."""
+    rows_a, rows_b = list(csv.reader(io.StringIO(a))), list(csv.reader(io.StringIO(b)))
+    if len(rows_a) != len(rows_b):
+        return False
+    for row_a, row_b in zip(rows_a, rows_b, strict=True):
+        for x, y in zip(row_a, row_b, strict=True):
+            if x != y and not _close(x, y):
+                return False
+    return True
+
+
+def _close(x: str, y: str) -> bool:
+    try:
+        return math.isclose(float(x), float(y), rel_tol=1e-9)
+    except ValueError:
+        return False

@@ -144,11 +144,22 @@ def records(
 
 
 def _open_at(t: ir.Table, end: ir.TimestampValue) -> ir.BooleanValue:
-    """Opened before ``end`` and not resolved by it; resolved at an unknown time is not open."""
+    """Opened before ``end`` and not closed by it (``_closed_by``); resolved at an unknown time
+    is not open."""
+    return (t.opened_at < end) & ~(_closed_by(t) < end).fill_null(False)
+
+
+def _closed_by(t: ir.Table) -> ir.TimestampValue:
+    """The instant from which a contact is no longer open: its resolution, or its opening when
+    it was resolved before it opened or is done with no time; null while open."""
     resolved_time = ibis.coalesce(t.resolved_at, t.closed_at)
     done = t.status.isin(["resolved", "closed"]).fill_null(False)
-    undated_done = resolved_time.isnull() & done
-    return (t.opened_at < end) & ~((resolved_time < end).fill_null(False) | undated_done)
+    return ibis.cases(
+        (resolved_time.isnull() & done, t.opened_at),
+        (resolved_time.isnull(), ibis.null("timestamp")),
+        (resolved_time < t.opened_at, t.opened_at),
+        else_=resolved_time,
+    )
 
 
 def _tracked(backend: ibis.BaseBackend, filters: Filters, slots: Slots | None = None) -> ir.Table:
@@ -272,12 +283,12 @@ def _placed_backlogs(
         tally[int(record["_closes"])][int(record["_place"])] += int(record["n"])
     out = []
     for segment, (opened_at, closed_at) in tallies.items():
+        values_of = dict(zip(keys, segment, strict=True))
         still_open = 0
         for i, p in enumerate(periods):
             # Open at end i: opened, and not closed, before it (placed at i or before).
             still_open += opened_at[i] - closed_at[i]
             if still_open:  # as the join below: a period with none open has no row
-                values_of = dict(zip(keys, segment, strict=True))
                 out.append({**values_of, "period": p.label, "backlog__n": still_open})
     return out
 
@@ -305,19 +316,6 @@ def _joined_backlogs(
         return aggregate(still_open, [*keys, "period"], {"backlog__n": still_open.count()})
 
     return records(backend, per_period)
-
-
-def _closed_by(t: ir.Table) -> ir.TimestampValue:
-    """The instant from which a contact is no longer open (``_open_at``): its resolution, or its
-    opening when it was resolved before it opened or is done with no time; null while open."""
-    resolved_time = ibis.coalesce(t.resolved_at, t.closed_at)
-    done = t.status.isin(["resolved", "closed"]).fill_null(False)
-    return ibis.cases(
-        (resolved_time.isnull() & done, t.opened_at),
-        (resolved_time.isnull(), ibis.null("timestamp")),
-        (resolved_time < t.opened_at, t.opened_at),
-        else_=resolved_time,
-    )
 
 
 # --- from aggregates to results ------------------------------------------------------------------

@@ -372,9 +372,9 @@ def _contact_records(plan: _Plan, by: tuple[str, ...]) -> dict[tuple[str, ...], 
         )
         aggs = aggregates(t, chosen, context)
         total = aggregate(t, period, aggs)
-        if not by or total is None:
+        split = aggregate(t, [*by, *period], aggs) if by else None
+        if total is None or split is None:
             return total
-        split = _required_table(aggregate(t, [*by, *period], aggs))
         # The total's rows carry a null of each breakdown field's type, so the two stack.
         blanks = {f: ibis.null().cast(t[f].type()) for f in by}
         total = total.mutate(**blanks, **{_GROUPING: ibis.literal(0)})
@@ -393,12 +393,6 @@ def _contact_records(plan: _Plan, by: tuple[str, ...]) -> dict[tuple[str, ...], 
                 del record[field]
         out[grouping].append(record)
     return out
-
-
-def _required_table(table: ir.Table | None) -> ir.Table:
-    if table is None:
-        raise ValueError("a grouping of contacts with aggregates gave no query")
-    return table
 
 
 def _query(plan: _Plan, segment_by: tuple[str, ...]) -> list[Record]:

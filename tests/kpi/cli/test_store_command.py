@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import os
 import shutil
 import subprocess
@@ -16,6 +13,7 @@ import pytest
 from kpi.cli.main import main
 from kpi.store.connection import open_store
 from kpi.store.remote import fingerprints
+from tests.backends import same_report
 
 ROOT = Path(__file__).resolve().parents[3]
 REPORT = ["report", "--grain", "week", "--by", "channel", "--format", "csv"]
@@ -26,26 +24,6 @@ def local(seeded_template: Path, tmp_path: Path) -> Path:
     path = tmp_path / "local.duckdb"
     shutil.copy(seeded_template, path)
     return path
-
-
-def same_report(a: str, b: str) -> bool:
-    """Two CSV reports agree: the same rows and words, and numbers to 1e-9 relative (a server
-    may add in another order, which moves the last digits)."""
-    rows_a, rows_b = list(csv.reader(io.StringIO(a))), list(csv.reader(io.StringIO(b)))
-    if len(rows_a) != len(rows_b):
-        return False
-    for row_a, row_b in zip(rows_a, rows_b, strict=True):
-        for x, y in zip(row_a, row_b, strict=True):
-            if x != y and not _close(x, y):
-                return False
-    return True
-
-
-def _close(x: str, y: str) -> bool:
-    try:
-        return math.isclose(float(x), float(y), rel_tol=1e-9)
-    except ValueError:
-        return False
 
 
 def kpi(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

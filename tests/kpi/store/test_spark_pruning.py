@@ -4,11 +4,8 @@ DuckDB's. Spark in local mode: these carry the ``backends`` marker."""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
-import math
 import shutil
 from collections.abc import Iterator
 from datetime import date
@@ -27,6 +24,7 @@ from kpi.metrics.settings import SETTINGS_KEY, Settings
 from kpi.store.connection import open_store
 from kpi.store.copying import copy_store
 from kpi.store.remote import ParquetRemote
+from tests.backends import same_report
 
 pytestmark = pytest.mark.backends
 
@@ -93,25 +91,6 @@ def prepared(
     profile = data_profile(backend, None)
     context = Context(settings, profile.latest, profile.supported)
     return prepare_contacts(backend, filters, context, needs, None, None)
-
-
-def same_report(a: str, b: str) -> bool:
-    """The same rows and words, numbers to 1e-9 relative (sums in another order)."""
-    rows_a, rows_b = list(csv.reader(io.StringIO(a))), list(csv.reader(io.StringIO(b)))
-    if len(rows_a) != len(rows_b):
-        return False
-    for row_a, row_b in zip(rows_a, rows_b, strict=True):
-        for x, y in zip(row_a, row_b, strict=True):
-            if x != y and not _close(x, y):
-                return False
-    return True
-
-
-def _close(x: str, y: str) -> bool:
-    try:
-        return math.isclose(float(x), float(y), rel_tol=1e-9)
-    except ValueError:
-        return False
 
 
 def test_a_one_month_selection_reads_that_months_contacts_only(
