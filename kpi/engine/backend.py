@@ -197,6 +197,12 @@ class EngineCache:
         with self._lock:
             self._profiles[key] = profile
 
+    def forget_profiles(self) -> None:
+        """Forget every data profile, as a new process starts (for tests; the profiles kept
+        on the stores' shelves stay)."""
+        with self._lock:
+            self._profiles.clear()
+
     # --- compiled SQL --------------------------------------------------------------------------
 
     def compiled(

@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 from kpi.engine.aggregation import as_int, count_if
 from kpi.engine.backend import CACHE, backend_of
 from kpi.engine.intervals import interval_summary
+from kpi.engine.sql_shelf import Shelf, shelf_for
 from kpi.errors import FIRST_YEAR, LAST_YEAR, ImplausibleDates, printable
 from kpi.store.connection import Store
 
@@ -72,6 +73,19 @@ def data_profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
     cached = CACHE.profile(key) if key else None
     if cached is not None:
         return cached
+    shelf = _shelf(backend) if key else None
+    profile = _from_json(shelf.get_value(_SHELF_KEY)) if shelf else None
+    if profile is None:
+        profile = _profile(backend)
+        if shelf:
+            shelf.put_value(_SHELF_KEY, _to_json(profile))
+    if key:
+        CACHE.keep_profile(key, profile)
+    return profile
+
+
+def _profile(backend: ibis.BaseBackend) -> Profile:
+    """The profile read from the data (``data_profile``)."""
     contacts, responses = backend.table("contacts"), backend.table("responses")
     c_cols, r_cols = _contact_profile_columns(contacts), _response_profile_columns(responses)
     c = _contact_summary(backend, contacts, c_cols)
@@ -92,9 +106,53 @@ def data_profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
         undated_responses=as_int(r["undated"]),
         intervals=intervals,
     )
-    if key:
-        CACHE.keep_profile(key, profile)
     return profile
+
+
+# --- kept for the next process -------------------------------------------------------------
+
+#: The profile's key on the store's shelf (``kpi.engine.sql_shelf``), whose identity holds the
+#: store, its data version and this program's code: a new process reads the profile there
+#: rather than scanning every contact and answer again (about 0.2 s at 1M contacts).
+_SHELF_KEY = ("data profile",)
+
+
+def _shelf(backend: ibis.BaseBackend) -> Shelf | None:
+    store = CACHE.store_of(backend)
+    return None if store is None else shelf_for(store, CACHE.store_version(store))
+
+
+def _to_json(profile: Profile) -> dict[str, Any]:
+    def instant(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "supported": sorted(profile.supported),
+        "latest": instant(profile.latest),
+        "first_day": instant(profile.first_day),
+        "last_day": instant(profile.last_day),
+        "undated_responses": profile.undated_responses,
+        "intervals": profile.intervals,
+    }
+
+
+def _from_json(kept: Any) -> Profile | None:
+    """The profile ``_to_json`` wrote; None for anything else (a miss, never an error)."""
+
+    def instant(value: Any) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+    try:
+        return Profile(
+            supported=frozenset(str(k) for k in kept["supported"]),
+            latest=instant(kept["latest"]),
+            first_day=instant(kept["first_day"]),
+            last_day=instant(kept["last_day"]),
+            undated_responses=int(kept["undated_responses"]),
+            intervals=bool(kept["intervals"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _contact_summary(

@@ -10,11 +10,16 @@ A file is named by a digest of everything the SQL text depends on:
 
 - this program's code (every ``kpi`` source file) and the versions of Ibis, sqlglot and DuckDB:
   an upgrade or an edit compiles afresh;
-- the store (its path and schema version) and its data version (``Store.version``: imports,
-  undos and settings), and the as-of instant's business-hours reading, the one number from the
-  data the SQL holds as a literal;
+- the store (its path, a digest of its pseudonymisation key, which tells it from another file
+  put at the same path since, and its schema version) and its data version (``Store.version``:
+  imports, undos and settings), and the as-of instant's business-hours reading, the one number
+  from the data the SQL holds as a literal;
 - the query's shape as the in-process cache keys it (dates set or not, grain, offsets, as-of,
   settings, KPIs, the columns the data supports, the grouping...).
+
+The data profile (``kpi.engine.profile``: which columns hold data, the data's first and last
+instants) is kept the same way, as JSON: every report starts with it, and finding it scans every
+contact and answer.
 
 Only the report's own queries are shelved, and only once its plan has brought the stored
 business-hours tables up to date (``preparation.prepare_clocks``): a query read from the shelf
@@ -103,18 +108,29 @@ class Shelf:
 
     def get(self, key: tuple[Any, ...]) -> tuple[str, tuple[str, ...]] | None:
         """The SQL and its parameter names kept under ``key``; None when there is none."""
+        kept = self.get_value(key)
+        try:
+            return str(kept["sql"]), tuple(str(n) for n in kept["names"])
+        except (KeyError, TypeError):
+            return None
+
+    def put(self, key: tuple[Any, ...], sql: str, names: tuple[str, ...]) -> None:
+        """Keep ``sql`` and its parameter names under ``key``."""
+        self.put_value(key, {"sql": sql, "names": list(names)})
+
+    def get_value(self, key: tuple[Any, ...]) -> Any:
+        """The JSON value kept under ``key``; None when there is none (or it cannot be read)."""
         path = self._path(key)
         if path is None or not (_private(self.folder) and _private(path)):
             return None
         try:
-            kept = json.loads(path.read_text(encoding="utf-8"))
-            return str(kept["sql"]), tuple(str(n) for n in kept["names"])
-        except (OSError, ValueError, KeyError, TypeError):
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             return None
 
-    def put(self, key: tuple[Any, ...], sql: str, names: tuple[str, ...]) -> None:
-        """Keep ``sql`` under ``key``: written whole under another name, then renamed, so a
-        reader never sees half a file."""
+    def put_value(self, key: tuple[Any, ...], value: Any) -> None:
+        """Keep the JSON ``value`` under ``key``: written whole under another name, then
+        renamed, so a reader never sees half a file."""
         path = self._path(key)
         if path is None:
             return
@@ -123,7 +139,7 @@ class Shelf:
             if not _private(self.folder):
                 return  # another user's folder: nothing of ours goes in it
             partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
-            partial.write_text(json.dumps({"sql": sql, "names": list(names)}), encoding="utf-8")
+            partial.write_text(json.dumps(value), encoding="utf-8")
             os.chmod(partial, 0o600)
             os.replace(partial, path)
             _tidy(self.folder)
@@ -137,17 +153,29 @@ def shelf_for(store: Store, version: str, clock_reading: float | None = None) ->
     changed back rebuild the calendar from another first day)."""
     if store.path == ":memory:" or is_url(store.path):
         return None
+    lineage = _lineage(store)
+    if lineage is None:
+        return None
     folder = scratch.root_beside(store.path) / _FOLDER
     identity = json.dumps(
         [
             code_fingerprint(),
             str(Path(store.path).resolve()),
+            lineage,
             store.schema_version,
             version,
             repr(clock_reading),
         ]
     )
     return Shelf(folder, identity)
+
+
+def _lineage(store: Store) -> str | None:
+    """What tells this store from another file put at the same path since, whose data version
+    may read the same (one import each): a digest of its pseudonymisation key, a random secret
+    made with the store (the digest does not give the key away). None for a store without one."""
+    key = store.meta("pseudonym_key")
+    return None if not key else hashlib.sha256(f"kpi shelf {key}".encode()).hexdigest()
 
 
 def _private(path: Path) -> bool:

@@ -3,17 +3,23 @@ axis."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from kpi.engine.backend import backend_of
+from kpi.engine import profile as profile_module
+from kpi.engine.backend import CACHE, backend_of
 from kpi.engine.breakdowns import data_range
 from kpi.engine.filters import Filters
 from kpi.engine.page_data import compare
 from kpi.engine.profile import data_profile, stray_dates
 from kpi.engine.report import report
 from kpi.errors import ImplausibleDates
+from kpi.ingest.importer import import_file
+from kpi.store import scratch
+from kpi.store.connection import open_store
 from tests.kpi.stores import make_store
 
 
@@ -98,3 +104,78 @@ def test_dates_at_the_ends_of_the_years_reports_cover_are_kept():
         datetime(1900, 1, 1),
         datetime(2200, 12, 31, 23, 59),
     )
+
+
+# --- kept beside the store for the next process ----------------------------------------------
+
+
+def _kept_profile(store_path: Path) -> Path:
+    found = [
+        path
+        for path in (scratch.root_beside(store_path) / "sql").glob("*.json")
+        if "supported" in json.loads(path.read_text(encoding="utf-8"))
+    ]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_a_new_process_reads_the_profile_kept_beside_the_store_until_the_data_changes(
+    seeded_db: Path, tmp_path: Path
+) -> None:
+    store = open_store(seeded_db)
+    try:
+        backend = backend_of(store)
+        first = data_profile(backend, CACHE.version(store))
+        kept = _kept_profile(seeded_db)
+        # What was kept is what was found, exactly (instants to the microsecond).
+        assert profile_module._from_json(json.loads(kept.read_text())) == first
+        # A new process reads the kept file: marked here, so that reading it shows.
+        marked = {**json.loads(kept.read_text()), "undated_responses": 12345}
+        kept.write_text(json.dumps(marked), encoding="utf-8")
+        CACHE.forget_profiles()
+        assert data_profile(backend, CACHE.version(store)).undated_responses == 12345
+        # An import moves the data on: the profile is found from the data again.
+        extra = tmp_path / "extra.csv"
+        extra.write_text(
+            "contact_id,opened_at,channel\nnew-1,2026-01-05 09:00,email\n", encoding="utf-8"
+        )
+        import_file(store, extra, layout="generic_contacts")
+        CACHE.forget_profiles()
+        again = data_profile(backend, CACHE.version(store))
+        assert again.undated_responses == first.undated_responses
+        assert again.last_day is not None and again.last_day >= first.last_day
+    finally:
+        store.close()
+
+
+def test_an_unreadable_kept_profile_is_found_from_the_data_again(seeded_db: Path) -> None:
+    store = open_store(seeded_db)
+    try:
+        backend = backend_of(store)
+        first = data_profile(backend, CACHE.version(store))
+        _kept_profile(seeded_db).write_text('{"supported": 3}', encoding="utf-8")
+        CACHE.forget_profiles()
+        assert data_profile(backend, CACHE.version(store)) == first
+    finally:
+        store.close()
+
+
+def test_another_store_file_at_the_same_path_and_version_never_reads_the_others_profile(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "kpi.duckdb"
+    profiles = []
+    for year in (2023, 2025):
+        store = open_store(path)
+        export = tmp_path / f"contacts_{year}.csv"
+        export.write_text(f"contact_id,opened_at,channel\na1,{year}-03-03 10:00,email\n")
+        import_file(store, export, layout="generic_contacts")
+        versions = store.version()
+        CACHE.forget_profiles()  # as a new process starts
+        profiles.append((versions, data_profile(backend_of(store), CACHE.version(store))))
+        store.close()
+        path.unlink()  # the next store is a new file at the same path
+    (first_version, first), (second_version, second) = profiles
+    assert first_version == second_version  # one import each: the same data version
+    assert first.last_day == datetime(2023, 3, 3, 10)
+    assert second.last_day == datetime(2025, 3, 3, 10)
