@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -256,20 +257,33 @@ def as_csv(result: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*result.by, *CSV_COLUMNS])
+    cell = _csv_cells()
     for row in result.rows:
-        segment = [
-            _csv_cell(row.segment.get(f, "(all)") if row.segment else "(all)") for f in result.by
-        ]
+        segment = [cell(row.segment.get(f, "(all)") if row.segment else "(all)") for f in result.by]
         for key, m in row.metrics.items():
             cells = [row.period or "", key, m.value, m.n, m.ci_low, m.ci_high, m.numerator]
             cells += [m.denominator, m.unit, m.small_sample, m.reason or "", m.definition]
-            writer.writerow(segment + [_csv_cell(c) for c in cells])
+            writer.writerow(segment + [cell(c) for c in cells])
     return out.getvalue()
 
 
-def _csv_cell(value: Any) -> Any:
-    """Empty for None; text a spreadsheet would run as a formula is neutralised."""
-    return "" if value is None else safe_cell(value)
+def _csv_cells() -> Callable[[Any], Any]:
+    """A cell's text: empty for None; text a spreadsheet would run as a formula neutralised.
+    A report repeats the same few texts (definitions, units, periods) thousands of times, so
+    each is checked once."""
+    checked: dict[str, Any] = {}
+
+    def cell(value: Any) -> Any:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            return value
+        safe = checked.get(value)
+        if safe is None:
+            safe = checked[value] = safe_cell(value)
+        return safe
+
+    return cell
 
 
 def as_table(result: Report) -> str:
