@@ -23,6 +23,7 @@ from datetime import datetime
 
 from kpi.charts.spec import ChartSpec
 from kpi.engine import report as engine
+from kpi.engine.backend import CACHE
 from kpi.engine.filters import Filters
 from kpi.errors import InvalidChoice
 from kpi.insights.breaches import concentrations
@@ -99,12 +100,15 @@ def detect(
         raise InvalidChoice(
             f"unknown insight kind {', '.join(unknown)}; choose from {', '.join(KINDS)}"
         )
-    s = scope(store, filters or Filters(), settings)
-    if s.last_day is None:
-        return []
-    out = []
-    for kind in kinds:
-        out += sorted(DETECTORS[kind](s), key=lambda i: -i.weight)
+    # One read of the data: the store's version (a few queries) is read once, not by each of
+    # the detectors' dozens of engine calls.
+    with CACHE.one_version(store):
+        s = scope(store, filters or Filters(), settings)
+        if s.last_day is None:
+            return []
+        out = []
+        for kind in kinds:
+            out += sorted(DETECTORS[kind](s), key=lambda i: -i.weight)
     return out
 
 

@@ -166,15 +166,18 @@ def _time_insight(
     hours = f"{first:02d}:00-{last:02d}:59"
     rate = 100.0 * inside.breached.sum() / inside.outcomes.sum()
     rest_rate = 100.0 * rest.breached.sum() / max(rest.outcomes.sum(), 1)
+    # Columns as lists, not iterrows: a grid is 168 cells, and an insight per hot block.
+    columns = (grid[c].tolist() for c in ("weekday", "hour", "breached", "outcomes"))
+    cells = zip(*columns, strict=True)
     rows = tuple(
         {
-            "day": WEEKDAYS[int(r.weekday)],
-            "hour": int(r.hour),
+            "day": WEEKDAYS[int(weekday)],
+            "hour": int(hour),
             # A handful of contacts makes a dark cell out of noise: left blank below MIN_CELL.
-            "value": 100.0 * r.breached / r.outcomes if r.outcomes >= MIN_CELL else None,
-            "n": int(r.outcomes),
+            "value": 100.0 * breached / outcomes if outcomes >= MIN_CELL else None,
+            "n": int(outcomes),
         }
-        for _, r in grid.iterrows()
+        for weekday, hour, breached, outcomes in cells
     )
     return _breach_insight(
         s,
