@@ -286,10 +286,11 @@ def _placed_backlogs(
         values_of = dict(zip(keys, segment, strict=True))
         still_open = 0
         for i, p in enumerate(periods):
-            # Open at end i: opened, and not closed, before it (placed at i or before).
+            # Open at end i: opened, and not closed, before it (placed at i or before). A
+            # period with none open is a row of 0, as a count per end gives (a segment open
+            # at no end still has its rows, not none).
             still_open += opened_at[i] - closed_at[i]
-            if still_open:  # as the join below: a period with none open has no row
-                out.append({**values_of, "period": p.label, "backlog__n": still_open})
+            out.append({**values_of, "period": p.label, "backlog__n": still_open})
     return out
 
 
@@ -312,8 +313,9 @@ def _joined_backlogs(
             }
         ).cast({"_end": "timestamp"})
         joined = _tracked(backend, filters).cross_join(ends)
-        still_open = joined.filter(_open_at(joined, joined._end))
-        return aggregate(still_open, [*keys, "period"], {"backlog__n": still_open.count()})
+        # Counted, not filtered: a period with none open is a row of 0 (see above).
+        open_at_end = count_if(_open_at(joined, joined._end))
+        return aggregate(joined, [*keys, "period"], {"backlog__n": open_at_end})
 
     return records(backend, per_period)
 

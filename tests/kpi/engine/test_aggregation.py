@@ -209,3 +209,37 @@ def test_a_long_backlog_on_a_table_whose_opening_is_not_null_is_counted() -> Non
         end = datetime.combine(date.fromisoformat(row.period) + timedelta(days=1), time())
         end -= timedelta(hours=1) if end >= datetime(2025, 3, 31) else timedelta(0)  # BST
         assert row.metrics["backlog"].value == _open_by_rule(contacts, end), row.period
+
+
+@pytest.mark.parametrize(
+    "days",
+    [60, 100, 140],  # a count per end; placed by a binary search; joined to the ends
+)
+def test_a_segment_open_at_no_period_end_shows_a_backlog_of_0_every_day(days: int) -> None:
+    # Phone contacts are all resolved within the hour, so none is ever open at a midnight:
+    # however long the series, phone has its rows, each with a backlog of 0, and no row of
+    # another segment stands in for it.
+    start = datetime(2025, 1, 1, 9)
+    contacts = [
+        {
+            "opened_at": start + timedelta(days=d),
+            "resolved_at": start + timedelta(days=d, minutes=30 if d % 2 else 60 * 24 * 3),
+            "status": "resolved",
+            "channel": "phone" if d % 2 else "email",
+        }
+        for d in range(days)
+    ]
+    period = Filters(date_from=start.date(), date_to=start.date() + timedelta(days=days - 1))
+    got = report(
+        make_store(contacts), period, grain="day", by=["channel"], settings=CAL,
+        as_of=datetime(2025, 12, 31), metrics=["backlog"],
+    )  # fmt: skip
+    phone = [r.metrics["backlog"].value for r in got.rows if r.segment == {"channel": "phone"}]
+    email = [r.metrics["backlog"].value for r in got.rows if r.segment == {"channel": "email"}]
+    assert phone == [0.0] * days
+    assert len(email) == days and max(email) == 2  # three days open: two at most midnights
+    assert {tuple(r.segment.items()) for r in got.rows} == {
+        (),
+        (("channel", "email"),),
+        (("channel", "phone"),),
+    }
