@@ -31,6 +31,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from kpi import insights
 from kpi.charts import images
@@ -405,9 +406,15 @@ def _date_ranges(store: Store) -> dict[int, tuple[datetime, datetime]]:
 
 
 def _provenance(
-    store: Store, indexed: bool, first: date | None = None, last: date | None = None
+    store: Store,
+    indexed: bool,
+    first: date | None = None,
+    last: date | None = None,
+    timezone: str = "UTC",
 ) -> list[dict[str, str]]:
-    """Each imported file whose rows overlap [first, last], with the dates its rows cover."""
+    """Each imported file whose rows overlap [first, last], with the days its rows cover, read
+    in ``timezone`` as the pack's period is (the store keeps naive UTC: a contact at 23:30 UTC
+    on 31 May is on 1 June in London in summer)."""
     rows = (
         store.cursor()
         .execute(
@@ -416,11 +423,15 @@ def _provenance(
         )
         .fetchall()
     )
-    ranges = _date_ranges(store)
+    zone = ZoneInfo(timezone)
+    ranges = {
+        batch: (_local_day(start, zone), _local_day(end, zone))
+        for batch, (start, end) in _date_ranges(store).items()
+    }
     out = []
     for batch, name, layout, kind, count, at in rows:
         start, end = ranges.get(int(batch), (None, None))
-        if first and last and start and end and (end.date() < first or start.date() > last):
+        if first and last and start and end and (end < first or start > last):
             continue  # none of its rows fall in the pack's period: it did not feed the pack
         out.append(
             {
@@ -435,6 +446,11 @@ def _provenance(
             }
         )
     return out
+
+
+def _local_day(instant: datetime, zone: ZoneInfo) -> date:
+    """The day a naive UTC instant falls on in ``zone``."""
+    return instant.replace(tzinfo=UTC).astimezone(zone).date()
 
 
 def _bounds(store: Store, r: Reflection) -> tuple[date | None, date | None]:
@@ -481,7 +497,7 @@ def build(
     agents = _agents(store)
     settings = load_settings(store)
     first, last = _bounds(store, r)
-    provenance = _provenance(store, indexed, first, last)
+    provenance = _provenance(store, indexed, first, last, settings.timezone)
     context = _context(store, r, indexed, [row["source file"] for row in provenance])
     found = _insight(store, r)
     keys = list(dict.fromkeys([*(found.metrics if found else ()), *r.metrics]))

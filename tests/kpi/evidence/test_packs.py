@@ -11,8 +11,9 @@ import os
 import re
 import shutil
 import subprocess
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import docx
 import pandas as pd
@@ -27,7 +28,9 @@ from kpi.cli import evidence_command as cli_evidence
 from kpi.engine.filters import Filters
 from kpi.evidence import documents, reflections
 from kpi.evidence import packs as evidence
+from kpi.ingest.importer import import_file
 from kpi.insights.insight_segment import Segment
+from kpi.metrics.settings import load_settings
 from kpi.store import viewer
 from kpi.store.connection import Store, open_store
 from tests.paths import SAMPLE_DATA
@@ -426,6 +429,9 @@ def test_pack_gives_the_data_cut_off_and_each_source_files_dates(
             "UNION ALL SELECT interval_start FROM intervals WHERE batch_id = ?)",
             [batch, batch, batch],
         ).fetchone()
+        # Days in the store's time zone, as the pack's period is read (instants are UTC).
+        zone = ZoneInfo(load_settings(store).timezone)
+        first, last = (d.replace(tzinfo=UTC).astimezone(zone) for d in (first, last))
         days = f"{first.day} {first:%b %Y} to {last.day} {last:%b %Y}"
         assert row["dates in the file"] == days  # "1 May 2025 to 31 Oct 2026", never ISO
         assert row["source file"] in text
@@ -603,3 +609,23 @@ def test_the_anonymisation_statement_says_what_the_pack_does(rendered) -> None:
     assert "numbered by a keyed hash of their name, never by their rank" in words
     assert 'becomes "a colleague" (two of them "two colleagues")' in words
     assert "a filter that names a colleague says so without the name" in words
+
+
+def test_a_source_files_dates_are_days_in_the_stores_time_zone(tmp_path: Path) -> None:
+    # 23:30 UTC on 31 May is 00:30 on 1 June in London (BST): the pack's period is read in
+    # London days, so the file's dates are too, and a June pack counts the file as a source.
+    export = tmp_path / "late.csv"
+    export.write_text("contact_id,opened_at,channel\nl1,2025-06-01 00:30,email\n")
+    store = open_store(":memory:")
+    try:
+        import_file(store, export, layout="generic_contacts")  # read as London time
+        (opened,) = store.cursor().execute("SELECT opened_at FROM contacts").fetchone()
+        assert opened == datetime(2025, 5, 31, 23, 30)  # kept as UTC
+        june = evidence._provenance(
+            store, False, date(2025, 6, 1), date(2025, 6, 30), "Europe/London"
+        )
+        assert [row["dates in the file"] for row in june] == ["1 Jun 2025 to 1 Jun 2025"]
+        in_utc = evidence._provenance(store, False, None, None, "UTC")
+        assert [row["dates in the file"] for row in in_utc] == ["31 May 2025 to 31 May 2025"]
+    finally:
+        store.close()
