@@ -419,6 +419,32 @@ def test_in_range_order_invariant_and_segments_recombine(contacts, responses, se
             assert m.value == pytest.approx(100 * m.numerator / m.denominator) or key == "nps"
 
 
+@hsettings(PROPERTY, max_examples=10)
+@given(
+    contacts=st.lists(contact_rows(), min_size=1, max_size=25),
+    responses=st.lists(response_rows(), max_size=15),
+    grain=st.sampled_from([None, "week"]),
+)
+def test_a_breakdowns_total_is_the_report_without_one(contacts, responses, grain):
+    # A breakdown's total adds up the segments' counts and sums (only quantiles are worked out
+    # from the rows again): it must be exactly the report with no breakdown, whatever segments
+    # have none of a column (a sum of nothing is null, not 0) and with contacts of no channel.
+    store = make_store(_with_ids(contacts, "c"), _with_ids(responses, "r"))
+    as_of = datetime(2025, 4, 5, 12)
+    split = report(store, as_of=as_of, settings=CAL, by=["channel"], grain=grain)
+    whole = report(store, as_of=as_of, settings=CAL, grain=grain)
+    totals = [r for r in split.rows if not r.segment]
+    assert [r.period for r in totals] == [r.period for r in whole.rows]
+    for mine, theirs in zip(totals, whole.rows, strict=True):
+        for key, m in theirs.metrics.items():
+            got = mine.metrics[key]
+            assert (got.n, got.numerator, got.denominator) == (m.n, m.numerator, m.denominator)
+            for a, b in ((got.value, m.value), (got.ci_low, m.ci_low), (got.ci_high, m.ci_high)):
+                assert (a is None) == (b is None), (key, mine.period)
+                if a is not None:
+                    assert a == pytest.approx(b, rel=1e-9, abs=1e-9), (key, mine.period)
+
+
 @hsettings(max_examples=6, deadline=None)
 @given(contacts=st.lists(contact_rows(), min_size=1, max_size=20))
 def test_weekly_counts_add_up_to_the_period(contacts):
