@@ -43,8 +43,9 @@ SIGN_LINE = "_" * 28
 ) = SECTION_TITLES
 #: A4 in millimetres, the page a UK portfolio prints on, and the charts' width on it.
 A4_WIDTH, A4_HEIGHT, MARGIN_MM, CHART_MM = 210, 297, 20, 170
-#: Column widths of the provenance table: a file's name is never broken across lines.
-PROVENANCE_WIDTHS = (50, 26, 22, 24, 38, 30)
+#: Column widths of the provenance table (in proportion): a file's name and its layout's name
+#: (twitter_customer_support) are never broken across lines.
+PROVENANCE_WIDTHS = (42, 38, 18, 20, 36, 30)
 CUTOFF_NOTE = "the latest record when the reflection began; anything later is not in these figures"
 
 
