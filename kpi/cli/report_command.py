@@ -185,7 +185,9 @@ def _remote_report(
     as_of: datetime | None,
     kpis: tuple[str, ...] | None,
 ) -> Report:
-    """A report run by the store's own backend (PostgreSQL, Spark), with no working copy."""
+    """A report run by the store's own backend (PostgreSQL, Spark), with no working copy; the
+    business-hours tables it derives are kept in the store for the next (``remote_backend``)."""
+    from kpi.engine.backend import remote_backend
     from kpi.store.connection import SCHEMA_VERSION
     from kpi.store.remote import remote
 
@@ -203,7 +205,7 @@ def _remote_report(
         settings = Settings.from_dict(json.loads(stored)) if stored else Settings()
         settings = with_settings(settings, getattr(args, "set", None) or ())
         return report(
-            source.backend(), filters, by=by, grain=args.grain, as_of=as_of, settings=settings,
+            remote_backend(source), filters, by=by, grain=args.grain, as_of=as_of, settings=settings,
             metrics=kpis,
         )  # fmt: skip
     finally:

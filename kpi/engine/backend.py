@@ -31,6 +31,8 @@ from kpi.store.connection import Store
 if TYPE_CHECKING:
     from kpi.engine.profile import Profile
     from kpi.engine.sql_shelf import Shelf
+    from kpi.store.derived import DerivedTables
+    from kpi.store.remote import Remote
 
 _COMPILED_MAX = 512
 #: Derived-table look-ups kept (a few per store version, business hours and as-of instant).
@@ -77,6 +79,10 @@ class EngineCache:
         self.compilations = 0
         self._renderings: dict[str, str] = {}  # backend name -> a stand-in's literal
         self._pinned = threading.local()
+        # Where a backend on a store named by URL keeps derived tables (``remote_backend``).
+        self._kept_in: weakref.WeakKeyDictionary[ibis.BaseBackend, DerivedTables] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # --- backends ------------------------------------------------------------------------------
 
@@ -140,6 +146,16 @@ class EngineCache:
         """The store a backend was made for by ``backend_of``; None for a bare backend."""
         store = self._entry(backend).store
         return store() if store is not None else None
+
+    def keep_derived_in(self, backend: ibis.BaseBackend, tables: DerivedTables) -> None:
+        """Let the engine keep what it derives on ``backend`` (a bare backend on a store named
+        by URL) in ``tables``, for later processes."""
+        with self._lock:
+            self._kept_in[backend] = tables
+
+    def derived_tables(self, backend: ibis.BaseBackend) -> DerivedTables | None:
+        """Where the engine keeps derived tables of a bare backend; None: for the process only."""
+        return self._kept_in.get(backend)
 
     # --- the store's version -------------------------------------------------------------------
 
@@ -412,3 +428,13 @@ def bound(names: Sequence[str], values: Mapping[str, SlotValue]) -> dict[str, An
 def backend_of(source: Store | ibis.BaseBackend) -> ibis.BaseBackend:
     """An Ibis backend for a store (on this thread's cursor), or the backend itself."""
     return CACHE.backend_of(source)
+
+
+def remote_backend(source: Remote) -> ibis.BaseBackend:
+    """An Ibis backend on a store named by URL (PostgreSQL, Spark), which keeps the tables the
+    engine derives from it in the store (``kpi.store.derived``), where the login may write."""
+    backend = source.backend()
+    tables = source.derived(backend)
+    if tables is not None:
+        CACHE.keep_derived_in(backend, tables)
+    return backend

@@ -20,6 +20,14 @@ built for, and a table is rebuilt only when that changes (other business hours, 
 beyond the calendar's years). A report then joins one table and subtracts. A store opened
 read-only keeps the same tables for the process only (temporary tables), and a bare backend, whose
 data has no version, gets them as expressions.
+
+A report on a PostgreSQL or Spark store runs on a bare backend of the store's own
+(``kpi.engine.backend.remote_backend``), which keeps the same two tables in that store
+(``kpi.store.derived``), named after what they hold: ``kpi_calendar_<digest>`` of the hours and
+the years covered, ``kpi_times_<digest>`` of that calendar and the contacts' version. The next
+process finds them by name; other hours, other years or other data name other tables, and the
+superseded ones go once no report can still be reading them. Where the login cannot write there,
+or for hours that are not the store's own, the process keeps them for itself, as above.
 """
 
 from __future__ import annotations
@@ -42,8 +50,9 @@ from kpi.engine.backend import CACHE
 from kpi.errors import FIRST_YEAR, LAST_YEAR, ImplausibleDates
 from kpi.metrics.business_hours import BusinessHours, bank_holidays, clock_seconds
 from kpi.metrics.registry import resolved_time_of
-from kpi.metrics.settings import load_settings
+from kpi.metrics.settings import SETTINGS_KEY, Settings, load_settings
 from kpi.store.connection import Store
+from kpi.store.derived import DerivedTables
 
 # Working intervals either side of the data's dates: covers any UTC offset (at most 14 h) and
 # instants after the last interval of the last day.
@@ -406,6 +415,9 @@ def contact_clocks(backend: ibis.BaseBackend, hours: BusinessHours, as_of: datet
     """
     store = CACHE.store_of(backend)
     if store is None:
+        remote = _kept_remotely(backend, hours, as_of)
+        if remote is not None:
+            return remote
         first, last = _instants_range(backend, as_of)
         years = calendar_years(first, last)
         calendar = _intervals_table(backend, hours, *years)
@@ -649,3 +661,83 @@ def _stored_if_current(
     kept = _stored_kept(calendar, times)
     CACHE.keep_derived(("stored clocks", CACHE.store_token(store)), kept)
     return kept
+
+
+# --- kept in a store named by URL ----------------------------------------------------------------
+
+#: Prefixes of the derived tables kept in a PostgreSQL or Spark store (``kpi.store.derived``).
+KEPT_CALENDAR, KEPT_TIMES = "kpi_calendar_", "kpi_times_"
+
+
+@dataclass(frozen=True)
+class _Remote:
+    """A store named by URL's kept tables, as this process found or built them."""
+
+    kept: _Kept
+    calendar: ir.Table
+    times: ir.Table
+    readings: dict[datetime, float]
+
+
+def _kept_remotely(
+    backend: ibis.BaseBackend, hours: BusinessHours, as_of: datetime
+) -> Clocks | None:
+    """The readings of a backend on a store named by URL from the tables kept in that store
+    (``kpi.store.derived``), made there when missing; None when the backend keeps none, the hours
+    are not the store's own (a preview of other settings), or the login cannot write them.
+
+    The tables are named after what they hold: the calendar after the hours and the years it
+    covers, the readings after the calendar and the contacts' version. A table found under its
+    name is current; a new one makes the last of its kind superseded. Found once per backend
+    (a report's backend on a store named by URL reads it for one command)."""
+    tables = CACHE.derived_tables(backend)
+    if tables is None:
+        return None
+    key = ("kept remotely", CACHE.token(backend), _digest(hours.to_dict()))
+    with CACHE.derived_lock:
+        found = CACHE.derived(key)
+        if found is None or not _covers(found.kept, as_of):
+            if _store_hours(tables) != hours:
+                return None
+            found = _find_or_build(tables, backend, hours, as_of)
+            if found is None:
+                return None
+            CACHE.keep_derived(key, found)
+        reading = found.readings.get(as_of)
+        if reading is None:
+            reading = _reading(backend, found.calendar, as_of)
+            found.readings[as_of] = reading
+    return Clocks(found.times, reading)
+
+
+def _store_hours(tables: DerivedTables) -> BusinessHours:
+    """The business hours the store's own settings say."""
+    stored = tables.setting(SETTINGS_KEY)
+    settings = Settings.from_dict(json.loads(stored)) if stored else Settings()
+    return settings.calendar()
+
+
+def _find_or_build(
+    tables: DerivedTables, backend: ibis.BaseBackend, hours: BusinessHours, as_of: datetime
+) -> _Remote | None:
+    """The kept calendar and readings for these hours, the data's years and its version."""
+    first, last = calendar_years(*_instants_range(backend, as_of))
+    calendar_name = KEPT_CALENDAR + _digest(hours.to_dict(), first, last)
+    times_name = KEPT_TIMES + _digest(calendar_name, tables.data_version())
+    calendar = tables.find(calendar_name)
+    if calendar is None:
+        calendar = tables.build(calendar_name, _intervals_table(backend, hours, first, last))
+        if calendar is None:
+            return None
+    times = tables.find(times_name)
+    if times is None:
+        pieces = _pieces_table(backend, hours, first, last)
+        # In opening order, so that a period's rows are a few adjacent row groups.
+        content = _times_expr(backend, calendar, pieces).order_by("opened_at")
+        times = tables.build(times_name, content)
+        if times is None:
+            return None
+    for name in (calendar_name, times_name):
+        tables.tidy(name)
+    kept = _Kept(calendar_name, times_name, times_name, first, last)
+    return _Remote(kept, calendar, times, {})

@@ -13,7 +13,9 @@ command closes the store, the tables it changed go back in bulk:
 
 Only when nobody else wrote meanwhile: each store keeps a revision, bumped by every write, and a
 working copy whose store moved on is refused with nothing written ("run it again"). Reports do
-not copy: ``backend`` gives the engine an Ibis backend on the store itself.
+not copy: ``backend`` gives the engine an Ibis backend on the store itself, and ``derived`` says
+where the engine may keep the business-hours tables it works out there for the next report
+(``kpi.store.derived``: beside the store's tables, never among them).
 
 A Spark store is ``spark://MASTER?warehouse=FOLDER`` (``spark://local[*]?warehouse=/srv/kpi``,
 or a cluster's ``spark://host:7077?warehouse=...`` on a folder every node reads). Contacts are
@@ -50,6 +52,8 @@ from kpi.store.schema import DERIVED_TABLES
 
 if TYPE_CHECKING:
     import ibis
+
+    from kpi.store.derived import DerivedTables
 
 #: The tables the engine reads, which ``backend`` makes visible to it.
 ENGINE_TABLES = ("contacts", "responses", "intervals")
@@ -112,7 +116,8 @@ def tables_of(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def synced_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The tables a store named by URL keeps: all but the engine's derived tables (business
-    hours worked out per contact), which each process builds for itself when it needs them."""
+    hours worked out per contact), which a working copy builds for itself when it needs them (a
+    report on the store's own backend keeps its own in the store: ``kpi.store.derived``)."""
     return [table for table in tables_of(con) if table not in DERIVED_TABLES]
 
 
@@ -181,6 +186,11 @@ class Remote(ABC):
     @abstractmethod
     def backend(self) -> ibis.BaseBackend:
         """An Ibis backend on the store, with the engine's tables (``ENGINE_TABLES``)."""
+
+    def derived(self, backend: ibis.BaseBackend) -> DerivedTables | None:
+        """Where the engine may keep what it derives from the store (``kpi.store.derived``),
+        on ``backend``, one of this remote's ``backend()``; None: nowhere."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - most remotes hold nothing open
         """Let go of any connection."""
@@ -387,9 +397,12 @@ class PostgresRemote(Remote):
 
     @_serialised
     def row_counts(self) -> dict[str, int]:
+        from kpi.store.derived import is_derived
+
         counts = {}
         for table in self._remote_columns():
-            if table not in ("store_revision", "store_tables"):
+            # Not the engine's derived tables (kpi.store.derived): they are not the store's.
+            if table not in ("store_revision", "store_tables") and not is_derived(table):
                 row = self.con.execute(f"SELECT count(*) FROM {self._name(table)}").fetchone()
                 counts[table] = int(row[0]) if row else 0
         return counts
@@ -534,7 +547,15 @@ class PostgresRemote(Remote):
             for statement in _SESSION:
                 cursor.execute(statement)
             cursor.execute(f"SET search_path = {_quoted(self.schema)}")
+            # A report's queries are few and wide (hundreds of expressions): compiling them to
+            # machine code took seconds where running them takes a fraction of one.
+            cursor.execute("SET jit = off")
         return backend
+
+    def derived(self, backend: ibis.BaseBackend) -> DerivedTables | None:
+        from kpi.store.derived import PostgresDerived
+
+        return PostgresDerived(backend, self.schema, self.setting)
 
 
 # --- Parquet, read by Spark --------------------------------------------------------------------
@@ -556,6 +577,7 @@ class ParquetRemote(Remote):
         self.master = master if master.startswith("local") else f"spark://{master}"
         self.folder = Path(folder)
         self._session: Any = None
+        self._read_version: Path | None = None  # the version folder ``backend`` reads
 
     def _current(self) -> Path | None:
         try:
@@ -760,13 +782,21 @@ class ParquetRemote(Remote):
         with _jvm_output_to(spark_log()):
             session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
-        self._session = session
+        self._session, self._read_version = session, current
         # Contacts keep their partition column (``opened_month``, text: 'none' is one), which
         # the engine filters on beside ``opened_at``, so Spark reads only the months a dated
         # report needs (``kpi.engine.preparation.MONTH_PARTITION``).
         for table in ENGINE_TABLES:
             session.read.parquet(str(current / table)).createOrReplaceTempView(table)
         return ibis.pyspark.connect(session)
+
+    def derived(self, backend: ibis.BaseBackend) -> DerivedTables | None:
+        from kpi.store.derived import ParquetDerived
+
+        if self._read_version is None:
+            return None
+        contacts = self._read_version / "contacts"
+        return ParquetDerived(backend, self.folder, contacts, self.setting)
 
     def close(self) -> None:
         # The session stays for the process (Spark makes one per process); its views go.
