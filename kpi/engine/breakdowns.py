@@ -23,7 +23,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from kpi.engine import report as engine
-from kpi.engine.aggregation import as_int, count_if, records
+from kpi.engine.aggregation import Record, as_int, count_if, records
 from kpi.engine.backend import CACHE, Slots, SlotValue, backend_of
 from kpi.engine.calendar import STORED_TIMES
 from kpi.engine.filters import SEGMENT_FIELDS, Filters
@@ -205,11 +205,25 @@ def breach_heatmap(store: Store, filters: Filters) -> pd.DataFrame:
 
     A breach is a contact in the SLA formula's population that it does not count as met.
     """
+    return _breach_grids(store, filters, ())[()]
+
+
+def breach_heatmaps_by_channel(store: Store, filters: Filters) -> dict[Any, pd.DataFrame]:
+    """``breach_heatmap`` for each channel in the filters' contacts (the channel's value as
+    stored; None for contacts with none), from one query rather than one per channel."""
+    return {key[0]: grid for key, grid in _breach_grids(store, filters, ("channel",)).items()}
+
+
+def _breach_grids(
+    store: Store, filters: Filters, by: tuple[str, ...]
+) -> dict[tuple[Any, ...], pd.DataFrame]:
+    """``breach_heatmap``'s 7 x 24 grid for each group of ``by`` (one, keyed (), for none)."""
     grid = pd.DataFrame([(d, h) for d in range(7) for h in range(24)], columns=["weekday", "hour"])
     s = scope(store)
     variant, formula = REGISTRY["sla"].choose(s.context)
     if _empty(s) or not formula.supported_by(s.context):
-        return grid.assign(day=[WEEKDAYS[d] for d in grid.weekday], breached=0, outcomes=0)
+        empty = grid.assign(day=[WEEKDAYS[d] for d in grid.weekday], breached=0, outcomes=0)
+        return {(): empty} if not by else {}
     success = formula.success
     if success is None:  # SLA is declared as a proportion; without one this is a bug
         raise TypeError(f"the SLA variant {variant!r} has no success rule")
@@ -222,14 +236,23 @@ def breach_heatmap(store: Store, filters: Filters) -> pd.DataFrame:
         outcome = formula.population(t, s.context)
         breached = outcome & ~success(t, s.context)
         t = t.mutate(weekday=local.day_of_week.index(), hour=local.hour())
-        return t.group_by("weekday", "hour").aggregate(
+        return t.group_by(*by, "weekday", "hour").aggregate(
             breached=count_if(breached), outcomes=count_if(outcome)
         )
 
-    shape = _shape(store, s, filters, {"elapsed"}, "breach_heatmap", variant)
+    shape = _shape(store, s, filters, {"elapsed"}, "breach_heatmap", variant, by)
     found = records(s.backend, build, shape, _contact_instants(s, filters))
-    columns = ["weekday", "hour", "breached", "outcomes"]
-    counts = pd.DataFrame(found, columns=columns)
+    if not by:
+        return {(): _on_grid(grid, found)}
+    parts: dict[tuple[Any, ...], list[Record]] = {}
+    for record in found:
+        parts.setdefault(tuple(record.pop(f) for f in by), []).append(record)
+    return {key: _on_grid(grid, rows) for key, rows in parts.items()}
+
+
+def _on_grid(grid: pd.DataFrame, found: list[Record]) -> pd.DataFrame:
+    """Counts by weekday and hour on the whole 7 x 24 grid, 0 where there are none."""
+    counts = pd.DataFrame(found, columns=["weekday", "hour", "breached", "outcomes"])
     if not found:  # an empty frame's columns have no type to match the grid's on
         counts = counts.astype("int64")
     out = grid.merge(counts, on=["weekday", "hour"], how="left").fillna(0)

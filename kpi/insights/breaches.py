@@ -10,7 +10,6 @@ import pandas as pd
 from kpi.charts.spec import ChartSpec
 from kpi.engine import breakdowns, statistics
 from kpi.engine import report as engine
-from kpi.engine.filters import Filters
 from kpi.insights.model import (
     ALPHA,
     MIN_CELL,
@@ -48,14 +47,16 @@ def _totals(cells: pd.DataFrame, field_: str) -> pd.DataFrame:
     return cells.groupby(field_)[["breached", "outcomes"]].sum().reset_index()
 
 
-def _breach_grid(s: Scope, channel: str) -> pd.DataFrame:
-    """One channel's breaches by local weekday and hour opened (``breakdowns.breach_heatmap``,
-    the same rows as SLA compliance)."""
-    if channel == "(none)":
-        return pd.DataFrame(columns=["weekday", "hour", "breached", "outcomes"])
-    chosen = Filters.from_dict({**s.filters.to_dict(), "channel": [channel]})
-    grid = breakdowns.breach_heatmap(s.store, chosen)
-    return grid[grid.outcomes > 0].reset_index(drop=True)
+def _breach_grids(s: Scope) -> dict[str, pd.DataFrame]:
+    """Each channel's breaches by local weekday and hour opened, its cells with outcomes only
+    (``breakdowns.breach_heatmaps_by_channel``: the same rows as SLA compliance, one query for
+    every channel). Contacts with no channel have no grid: "(none)" is not a place to act on."""
+    grids = breakdowns.breach_heatmaps_by_channel(s.store, s.filters)
+    return {
+        str(channel): grid[grid.outcomes > 0].reset_index(drop=True)
+        for channel, grid in grids.items()
+        if channel is not None and str(channel) != "(none)"
+    }
 
 
 def _excess(group: pd.DataFrame, mask: pd.Series, tests: int) -> statistics.ChangeTest:
@@ -121,10 +122,11 @@ def _time_concentration(s: Scope, by_channel: pd.DataFrame) -> list[Insight]:
     merged into blocks of consecutive hours."""
     channels = [str(c) for c in by_channel[by_channel.outcomes >= MIN_CELL].channel]
     tests = 7 * 24 * max(len(channels), 1)
-    out = []
+    out: list[Insight] = []
+    grids = _breach_grids(s) if channels else {}
     for channel in channels:
-        grid = _breach_grid(s, channel)
-        if grid.empty:
+        grid = grids.get(channel)
+        if grid is None or grid.empty:
             continue
         for weekday, first, last in _blocks(_hot_cells(grid, tests)):
             out.append(_time_insight(s, channel, grid, weekday, first, last, tests))

@@ -4,6 +4,7 @@ adds up to the engine's own figure for the same rows, and the planted patterns s
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -70,6 +71,16 @@ def test_monday_morning_email_breaches_stand_out(store) -> None:
     monday_morning = grid[(grid.day == "Mon") & grid.hour.between(8, 11)].breached.mean()
     other_mornings = grid[(grid.day != "Mon") & grid.hour.between(8, 11)].breached.mean()
     assert monday_morning > 3 * other_mornings
+
+
+def test_each_channels_grid_from_one_query_is_its_own_filtered_grid(store) -> None:
+    grids = breakdowns.breach_heatmaps_by_channel(store, PERIOD)
+    assert set(grids) == {"chat", "email", "phone", "social", "web"}
+    for channel, grid in grids.items():
+        alone = breakdowns.breach_heatmap(store, replace(PERIOD, channel=(channel,)))
+        assert_frame_equal(grid.reset_index(drop=True), alone)
+    whole = breakdowns.breach_heatmap(store, PERIOD)
+    assert sum(g.outcomes.sum() for g in grids.values()) == whole.outcomes.sum()
 
 
 def test_stricter_targets_make_more_breaches(seeded_db: Path) -> None:
