@@ -74,15 +74,14 @@ def scope(store: Store, settings: Settings | None = None) -> Scope:
 # --- the data's shape --------------------------------------------------------------------------
 
 
-def data_range(store: Store, timezone: str = "Europe/London") -> tuple[date | None, date | None]:
-    """First and last local day with a contact or a dated answer; (None, None) when empty."""
-    profile = scope(store).profile
+def data_range(store: Store, timezone: str | None = None) -> tuple[date | None, date | None]:
+    """First and last local day with a contact or a dated answer, in ``timezone`` (by default
+    the store's own reporting time zone); (None, None) when empty."""
+    s = scope(store)
+    profile, zone = s.profile, timezone or s.settings.timezone
     if profile.first_day is None or profile.last_day is None:
         return None, None
-    return (
-        local_date(profile.first_day, timezone),
-        local_date(profile.last_day, timezone),
-    )
+    return local_date(profile.first_day, zone), local_date(profile.last_day, zone)
 
 
 def segment_values(store: Store) -> dict[str, list[str]]:

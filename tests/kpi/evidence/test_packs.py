@@ -25,12 +25,13 @@ from kpi import insights
 from kpi.charts import figures, images
 from kpi.charts.spec import ChartSpec, shareable
 from kpi.cli import evidence_command as cli_evidence
+from kpi.engine import breakdowns
 from kpi.engine.filters import Filters
 from kpi.evidence import documents, reflections
 from kpi.evidence import packs as evidence
 from kpi.ingest.importer import import_file
 from kpi.insights.insight_segment import Segment
-from kpi.metrics.settings import load_settings
+from kpi.metrics.settings import Settings, load_settings, save_settings
 from kpi.store import viewer
 from kpi.store.connection import Store, open_store
 from tests.paths import SAMPLE_DATA
@@ -627,5 +628,24 @@ def test_a_source_files_dates_are_days_in_the_stores_time_zone(tmp_path: Path) -
         assert [row["dates in the file"] for row in june] == ["1 Jun 2025 to 1 Jun 2025"]
         in_utc = evidence._provenance(store, False, None, None, "UTC")
         assert [row["dates in the file"] for row in in_utc] == ["31 May 2025 to 31 May 2025"]
+    finally:
+        store.close()
+
+
+def test_a_stores_own_time_zone_bounds_the_pack_and_its_files_alike(tmp_path: Path) -> None:
+    # Los Angeles: 18:00 on 30 April is 01:00 UTC on 1 May. The pack's period and the file's
+    # days are both Los Angeles days, so the file that holds the pack's only contact is listed.
+    export = tmp_path / "late.csv"
+    export.write_text("contact_id,opened_at,channel\nl1,2025-05-01 02:00,email\n")
+    store = open_store(":memory:")
+    try:
+        import_file(store, export, layout="generic_contacts")  # read as London time (BST)
+        save_settings(store, Settings(timezone="America/Los_Angeles"))
+        (opened,) = store.cursor().execute("SELECT opened_at FROM contacts").fetchone()
+        assert opened == datetime(2025, 5, 1, 1)
+        first, last = breakdowns.data_range(store)
+        assert (first, last) == (date(2025, 4, 30), date(2025, 4, 30))
+        listed = evidence._provenance(store, False, first, last, "America/Los_Angeles")
+        assert [row["dates in the file"] for row in listed] == ["30 Apr 2025 to 30 Apr 2025"]
     finally:
         store.close()
