@@ -10,9 +10,9 @@ A file is named by a digest of everything the SQL text depends on:
 
 - this program's code (every ``kpi`` source file) and the versions of Ibis, sqlglot and DuckDB:
   an upgrade or an edit compiles afresh;
-- the store (its path, a digest of its pseudonymisation key, which tells it from another file
-  put at the same path since, and its schema version) and its data version (``Store.version``:
-  imports, undos and settings), and the as-of instant's business-hours reading, the one number
+- the store (its path, its schema version, and ``_lineage``: what tells it from another file
+  put at the same path since) and its data version (``Store.version``: imports, undos and
+  settings), and the as-of instant's business-hours reading, the one number
   from the data the SQL holds as a literal;
 - the query's shape as the in-process cache keys it (dates set or not, grain, offsets, as-of,
   settings, KPIs, the columns the data supports, the grouping...).
@@ -172,10 +172,25 @@ def shelf_for(store: Store, version: str, clock_reading: float | None = None) ->
 
 def _lineage(store: Store) -> str | None:
     """What tells this store from another file put at the same path since, whose data version
-    may read the same (one import each): a digest of its pseudonymisation key, a random secret
-    made with the store (the digest does not give the key away). None for a store without one."""
+    may read the same (one import each; or a copy of it, `kpi store copy --replace`, that took
+    other imports): its pseudonymisation key, a random secret made with the store and kept by
+    its copies; the file itself (a copy is a new file renamed into place); and when its last
+    import and undo happened (copies that went their own ways imported at other times). As a
+    digest: it does not give the key away. None for a store without a key or a file."""
     key = store.meta("pseudonym_key")
-    return None if not key else hashlib.sha256(f"kpi shelf {key}".encode()).hexdigest()
+    try:
+        found = os.stat(store.path)
+    except OSError:
+        return None
+    if not key:
+        return None
+    (latest,) = (
+        store.cursor()
+        .execute("SELECT [max(imported_at), max(undone_at)]::VARCHAR FROM imports")
+        .fetchall()
+    )
+    text = json.dumps(["kpi shelf", key, found.st_dev, found.st_ino, latest[0]])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _private(path: Path) -> bool:

@@ -20,6 +20,7 @@ from kpi.errors import ImplausibleDates
 from kpi.ingest.importer import import_file
 from kpi.store import scratch
 from kpi.store.connection import open_store
+from kpi.store.copying import copy_store
 from tests.kpi.stores import make_store
 
 
@@ -179,3 +180,35 @@ def test_another_store_file_at_the_same_path_and_version_never_reads_the_others_
     assert first_version == second_version  # one import each: the same data version
     assert first.last_day == datetime(2023, 3, 3, 10)
     assert second.last_day == datetime(2025, 3, 3, 10)
+
+
+def test_a_copy_put_over_a_store_never_reads_the_profile_kept_for_what_was_there(
+    tmp_path: Path,
+) -> None:
+    # A store copied to B; each then imports one more file (the same data version: two
+    # imports each). B's profile is kept; A is copied over B. B now holds A's data, and a new
+    # process must find A's days, not those kept for B's own import.
+    a_path, b_path = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    a = open_store(a_path)
+    first = tmp_path / "first.csv"
+    first.write_text("contact_id,opened_at,channel\nf1,2025-05-05 10:00,email\n")
+    import_file(a, first, layout="generic_contacts")
+    copy_store(a, str(b_path))
+    for store_path, day in ((a_path, "2025-05-06"), (b_path, "2026-10-06")):
+        store = a if store_path == a_path else open_store(store_path)
+        extra = tmp_path / f"extra_{day}.csv"
+        extra.write_text(f"contact_id,opened_at,channel\nx1,{day} 10:00,email\n")
+        import_file(store, extra, layout="generic_contacts")
+        if store is not a:
+            assert data_profile(backend_of(store), CACHE.version(store)).last_day == datetime(
+                2026, 10, 6, 9
+            )
+            store.close()
+    copy_store(a, str(b_path), replace=True)
+    a.close()
+    CACHE.forget_profiles()  # as a new process starts
+    b = open_store(b_path)
+    try:
+        assert data_profile(backend_of(b), CACHE.version(b)).last_day == datetime(2025, 5, 6, 9)
+    finally:
+        b.close()
