@@ -32,12 +32,16 @@ or for hours that are not the store's own, the process keeps them for itself, as
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import weakref
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,6 +52,7 @@ from ibis.common.exceptions import TableNotFound
 
 from kpi.engine.backend import CACHE
 from kpi.errors import FIRST_YEAR, LAST_YEAR, ImplausibleDates
+from kpi.metrics import business_hours as business_hours_module
 from kpi.metrics.business_hours import BusinessHours, bank_holidays, clock_seconds
 from kpi.metrics.registry import resolved_time_of
 from kpi.metrics.settings import SETTINGS_KEY, Settings, load_settings
@@ -164,6 +169,34 @@ def _date_range(
         today = date.today()
         return today, today
     return min(values).date(), max(values).date()
+
+
+@cache
+def calendar_rules() -> str:
+    """What, besides the business hours, decides a calendar's intervals: the code that builds
+    it and reads it, the ``holidays`` package's rules and the time-zone database. A table
+    built by another version of any of them is built again (a fixed rule, a new bank holiday,
+    a changed offset), here and in a store others share."""
+    import holidays
+
+    digest = hashlib.sha256()
+    for module in (__file__, business_hours_module.__file__):
+        digest.update(Path(module).read_bytes())
+    digest.update(f"holidays {holidays.__version__}; tz {_tz_version()}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _tz_version() -> str:
+    """The version of the time-zone database ``zoneinfo`` reads (the system's, else the
+    ``tzdata`` package's)."""
+    for folder in zoneinfo.TZPATH:
+        with contextlib.suppress(OSError), open(Path(folder) / "tzdata.zi") as zi:
+            return zi.readline().strip()
+    with contextlib.suppress(ImportError):
+        import tzdata
+
+        return str(tzdata.IANA_VERSION)
+    return "unknown"
 
 
 def _digest(*parts: Any) -> str:
@@ -552,10 +585,16 @@ def _calendar_for(
     a calendar built for the same hours that covers them is kept, and one that covers only
     some of them is lengthened (its first day, so every reading, kept where it can be)."""
     first, last = calendar_years(*need)
-    if built and built.get("hours") == hours.to_dict():
+    rules = calendar_rules()
+    if built and built.get("hours") == hours.to_dict() and built.get("rules") == rules:
         old_first, old_last = date.fromisoformat(built["first"]), date.fromisoformat(built["last"])
         first, last = min(first, old_first), max(last, old_last)
-    return {"hours": hours.to_dict(), "first": first.isoformat(), "last": last.isoformat()}
+    return {
+        "hours": hours.to_dict(),
+        "rules": rules,
+        "first": first.isoformat(),
+        "last": last.isoformat(),
+    }
 
 
 def _build_stored(
@@ -567,6 +606,7 @@ def _build_stored(
     calendar = _calendar_for(hours, _instants_range(backend, as_of), built.get(STORED_CALENDAR))
     times = {
         "hours": hours.to_dict(),
+        "rules": calendar["rules"],
         "calendar_first": calendar["first"],
         "data": _data_version(backend),
     }
@@ -651,8 +691,11 @@ def _stored_if_current(
     calendar, times = built.get(STORED_CALENDAR), built.get(STORED_TIMES)
     if not calendar or not times or calendar.get("hours") != hours.to_dict():
         return None
+    if calendar.get("rules") != calendar_rules():
+        return None
     current = {
         "hours": hours.to_dict(),
+        "rules": calendar["rules"],
         "calendar_first": calendar["first"],
         "data": _data_version(backend),
     }
@@ -722,7 +765,7 @@ def _find_or_build(
 ) -> _Remote | None:
     """The kept calendar and readings for these hours, the data's years and its version."""
     first, last = calendar_years(*_instants_range(backend, as_of))
-    calendar_name = KEPT_CALENDAR + _digest(hours.to_dict(), first, last)
+    calendar_name = KEPT_CALENDAR + _digest(hours.to_dict(), calendar_rules(), first, last)
     times_name = KEPT_TIMES + _digest(calendar_name, tables.data_version())
     calendar = tables.find(calendar_name)
     if calendar is None:

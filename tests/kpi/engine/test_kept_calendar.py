@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from kpi.engine.backend import CACHE
 from kpi.engine.report import report
 from kpi.metrics.settings import Settings, load_settings, save_settings
 from kpi.store.connection import Store, open_store
@@ -217,3 +218,25 @@ def test_a_store_opened_read_only_reports_the_same_figures(tmp_path):
     reader = open_store(path, read_only=True)
     assert _figures(reader) == kept
     reader.close()
+
+
+def test_a_calendar_built_by_other_rules_is_built_again_with_its_readings(store, monkeypatch):
+    # Another program version, holidays package or time-zone database (calendar.calendar_rules)
+    # may lay the same hours out differently: the kept tables are built again, not reused.
+    from kpi.engine import calendar
+
+    figures = _figures(store)
+    before = _built(store)
+    assert before["business_calendar"][0]["rules"] == calendar.calendar_rules()
+    monkeypatch.setattr(calendar, "calendar_rules", lambda: "other rules")
+    store.close()
+    CACHE.forget_compiled()  # the other version is another process
+    again = open_store(store.path)
+    try:
+        assert _figures(again) == figures  # the same rules in fact: the same figures
+        after = _built(again)
+    finally:
+        again.close()
+    for name in ("business_calendar", "business_times"):
+        assert after[name][0]["rules"] == "other rules"
+        assert after[name][1] > before[name][1]  # built again
