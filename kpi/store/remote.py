@@ -548,8 +548,11 @@ class PostgresRemote(Remote):
                 cursor.execute(statement)
             cursor.execute(f"SET search_path = {_quoted(self.schema)}")
             # A report's queries are few and wide (hundreds of expressions): compiling them to
-            # machine code took seconds where running them takes a fraction of one.
-            cursor.execute("SET jit = off")
+            # machine code took seconds where running them takes a fraction of one. Only where
+            # the server has the setting (PostgreSQL 11 on; not every compatible server).
+            cursor.execute("SELECT count(*) FROM pg_settings WHERE name = 'jit'")
+            if cursor.fetchone()[0]:
+                cursor.execute("SET jit = off")
         return backend
 
     def derived(self, backend: ibis.BaseBackend) -> DerivedTables | None:

@@ -467,3 +467,18 @@ def test_a_spark_folder_whose_current_is_damaged_says_so(store: Store, tmp_path:
     (folder / "CURRENT").write_text("garbage\n")
     with pytest.raises(StoreError, match=r"names 'garbage', which is not a version"):
         open_store(spark_url(folder))
+
+
+@pytest.mark.backends
+def test_a_report_on_postgresql_runs_without_the_jit_compiler(store: Store, postgres_store: str):
+    # A report's few wide queries spent seconds being compiled to machine code (13 s for one
+    # at 200k contacts) where running them takes a fraction of one.
+    copy_store(store, postgres_store)
+    source = remote(postgres_store)
+    try:
+        backend = source.backend()
+        with backend.con.cursor() as cursor:
+            cursor.execute("SHOW jit")
+            assert cursor.fetchone()[0] == "off"
+    finally:
+        source.close()
