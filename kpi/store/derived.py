@@ -33,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -56,6 +57,19 @@ _NAME = re.compile(r"(kpi_[a-z]+_)[0-9a-f]{8,64}")
 #: How long dropping a superseded PostgreSQL table may wait for its readers before it is left
 #: for the next report to drop.
 _DROP_WAIT = "2s"
+
+
+#: This machine, in the names of its Spark scratch folders (a digest: no dashes, no secrets).
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+#: A scratch folder from another machine untouched this long was left by a process that died.
+_ABANDONED_SECONDS = 24 * 3600
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def is_derived(name: str) -> bool:
@@ -172,18 +186,28 @@ class PostgresDerived(DerivedTables):
         return [int(revision[0]) if revision else 0, int(count)]
 
     def find(self, name: str) -> ir.Table | None:
+        # Only a table the store's owner (the owner of its contacts) made is trusted: its name
+        # can be worked out by anyone who reads the store, and a login that may only create
+        # tables there must not be able to put readings in everyone's reports.
         row = self.con.execute(
-            "SELECT has_table_privilege(to_regclass(%s), 'SELECT')", [self._name(name)]
+            "SELECT has_table_privilege(t.oid, 'SELECT') AND t.relowner = c.relowner "
+            "FROM pg_class t, pg_class c WHERE t.oid = to_regclass(%s) "
+            "AND c.oid = to_regclass(%s)",
+            [self._name(name), self._name("contacts")],
         ).fetchone()
         if not row or not row[0]:
             return None
         return self.backend.table(name)
 
     def _may_create(self) -> bool:
+        """Whether this login may make tables others will trust: it owns the store's contacts
+        (see ``find``), may create in the schema, and is not in a read-only transaction."""
         row = self.con.execute(
             "SELECT has_schema_privilege(%s, 'CREATE') "
-            "AND current_setting('transaction_read_only') = 'off'",
-            [self.schema],
+            "AND current_setting('transaction_read_only') = 'off' "
+            "AND (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s)) "
+            "= current_user",
+            [self.schema, self._name("contacts")],
         ).fetchone()
         return bool(row and row[0])
 
@@ -288,10 +312,18 @@ class ParquetDerived(DerivedTables):
 
     def find(self, name: str) -> ir.Table | None:
         folder = self.folder / name
-        if not folder.is_dir():
+        if not folder.is_dir() or not self._trusted(folder):
             return None
         self.session.read.parquet(str(folder)).createOrReplaceTempView(name)
         return self.backend.table(name)
+
+    def _trusted(self, folder: Path) -> bool:
+        """Made by the user who writes the store (the owner of the contacts' version folder):
+        a name anyone can work out must not let another user's folder feed everyone's reports."""
+        try:
+            return folder.stat().st_uid == self.contacts.stat().st_uid
+        except OSError:
+            return False
 
     def build(self, name: str, content: ir.Table) -> ir.Table | None:
         try:
@@ -301,7 +333,7 @@ class ParquetDerived(DerivedTables):
                 return None
         except OSError:
             return None
-        building = self.folder / f".{name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        building = self.folder / f".{name}-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             frame = self.session.sql(str(self.backend.compile(content)))
             frame.write.mode("errorifexists").parquet(str(building))
@@ -319,10 +351,16 @@ class ParquetDerived(DerivedTables):
         return self.find(name)
 
     def _clear_left(self) -> None:
-        """Scratch folders of processes that died while building."""
-        for left in self.folder.glob(".kpi_*-*-*"):
-            pid = left.name.rsplit("-", 2)[-2]
-            if pid.isdigit() and not scratch.alive(int(pid)):
+        """Scratch folders of processes that died while building: on this machine, those whose
+        process is gone; from another machine sharing the warehouse (whose processes this one
+        cannot see), those untouched for a day."""
+        for left in self.folder.glob(".kpi_*-*-*-*"):
+            host, pid = left.name.rsplit("-", 3)[-3:-1]
+            if host == _HOST:
+                gone = pid.isdigit() and not scratch.alive(int(pid))
+            else:
+                gone = _age(left) > _ABANDONED_SECONDS
+            if gone:
                 shutil.rmtree(left, ignore_errors=True)
 
     def _made(self, kind: str) -> dict[str, float]:

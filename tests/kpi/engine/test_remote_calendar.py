@@ -229,6 +229,43 @@ def test_a_read_only_postgresql_login_gets_the_same_report_and_keeps_nothing(
 
 
 @pytest.mark.backends
+def test_readings_another_login_put_under_the_kept_name_are_never_trusted(
+    small: Path, postgres_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The kept tables' names can be worked out by anyone who reads the store; a login that may
+    # create tables there puts forged readings (a day more to every first reply) under the
+    # name. The owner's reports never read them: only the store owner's tables are trusted.
+    copy_store(open_store(small), postgres_store)
+    reference = csv_report(capsys, str(small))
+    assert same_report(csv_report(capsys, postgres_store), reference)
+    (times,) = of_kind(kept_on(postgres_store), KEPT_TIMES)
+    with psycopg.connect(postgres_store, autocommit=True) as con:
+        con.execute("DROP ROLE IF EXISTS kpi_maker")
+        con.execute("CREATE ROLE kpi_maker LOGIN")
+        con.execute("GRANT USAGE, CREATE ON SCHEMA public TO kpi_maker")
+        con.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO kpi_maker")
+    maker = postgres_store.replace("postgres@", "kpi_maker@")
+    try:
+        with psycopg.connect(maker, autocommit=True) as con:
+            con.execute(
+                "CREATE TABLE forged AS SELECT source, contact_id, opened_at, opened_cum, "
+                f"first_response_cum + 86400 AS first_response_cum, resolved_cum FROM {times}"
+            )
+        with psycopg.connect(postgres_store, autocommit=True) as con:
+            con.execute(f"DROP TABLE {times}")
+        with psycopg.connect(maker, autocommit=True) as con:
+            con.execute(f"ALTER TABLE forged RENAME TO {times}")
+            con.execute(f"GRANT SELECT ON {times} TO PUBLIC")
+        assert same_report(csv_report(capsys, postgres_store), reference)
+        # The forger's own report does not trust it either, nor keeps any of its own.
+        assert same_report(csv_report(capsys, maker), reference)
+    finally:
+        with psycopg.connect(postgres_store, autocommit=True) as con:
+            con.execute("DROP OWNED BY kpi_maker")
+            con.execute("DROP ROLE kpi_maker")
+
+
+@pytest.mark.backends
 def test_two_processes_reporting_at_once_on_postgresql_build_one_set_of_tables(
     seeded_template: Path, postgres_store: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
