@@ -123,11 +123,28 @@ class DateParse:
     #: not group every value again to check them).
     shapes: tuple[DateShape, ...] | None = field(default=None, compare=False, repr=False)
 
-    def sql(self, value: str, timezone: str, p: Params) -> str:
+    def sql(self, value: str, timezone: str, p: Params, offsets: Sequence[OffsetRun] = ()) -> str:
+        """SQL reading ``value`` as a naive UTC timestamp. ``offsets`` (``utc_offsets``) are
+        stretches of local time over which ``timezone`` keeps one UTC offset: a local time in
+        one is moved by that offset, the same instant as the time-zone conversion gives, at a
+        fraction of its cost; any other local time is converted."""
         tz = p(timezone) if self.local else ""
-        parts = [
-            f"timezone('UTC', timezone({tz}, try_strptime({value}, {p(f)})))" for f in self.local
-        ]
+        if offsets and self.local:
+            # One conversion of the first format that reads the value: a converted time is
+            # never NULL, so this is the coalesce of each format's conversion.
+            read = ", ".join(f"try_strptime({value}, {p(f)})" for f in self.local)
+            local = f"coalesce({read})"
+            shifts = " ".join(
+                f"WHEN {local} >= {p(run.start)} AND {local} < {p(run.end)} "
+                f"THEN {local} + to_microseconds({p(run.shift)})"
+                for run in offsets
+            )
+            parts = [f"(CASE {shifts} ELSE timezone('UTC', timezone({tz}, {local})) END)"]
+        else:
+            parts = [
+                f"timezone('UTC', timezone({tz}, try_strptime({value}, {p(f)})))"
+                for f in self.local
+            ]
         parts += [f"try_strptime({value}, {p(f)})" for f in self.utc]
         parts += [f"timezone('UTC', try_strptime({value}, {p(f)}))" for f in self.offset]
         if self.epoch:
@@ -146,6 +163,69 @@ class DateParse:
         )
         usual = f"{year} BETWEEN {FIRST_YEAR} AND {LAST_YEAR}"
         return f"(CASE WHEN {usual} OR {written} THEN {parsed} END)"
+
+
+@dataclass(frozen=True)
+class OffsetRun:
+    """Local times from ``start`` (inclusive) to ``end`` (exclusive) over which a time zone
+    keeps one offset: the UTC instant of each is the local time plus ``shift`` microseconds."""
+
+    start: dt.datetime
+    end: dt.datetime
+    shift: int
+
+
+#: Local hours looked at for offsets (about eleven years); a wider spread is converted value by
+#: value, as are times outside the hours looked at.
+OFFSET_HOURS = 100_000
+#: Stretches of one offset at most (two a year where clocks change); more are converted.
+OFFSET_RUNS = 48
+
+# Each local hour's offset at its first and last microsecond, from the time-zone conversion
+# itself; an hour whose two differ holds a change of the clocks and is left out (its times are
+# converted one by one). Consecutive hours of one offset make one stretch.
+_OFFSET_RUNS_SQL = """
+WITH h AS (
+    SELECT unnest(generate_series(date_trunc('hour', $lo::TIMESTAMP),
+                                  date_trunc('hour', $hi::TIMESTAMP), INTERVAL 1 HOUR)) AS h),
+o AS (
+    SELECT h,
+        epoch_us(timezone('UTC', timezone($tz, h))) - epoch_us(h) AS a,
+        epoch_us(timezone('UTC', timezone($tz, h + INTERVAL 3599999999 MICROSECONDS)))
+            - epoch_us(h + INTERVAL 3599999999 MICROSECONDS) AS b
+    FROM h),
+g AS (
+    SELECT h, a, b, sum(CASE WHEN a = b AND a = pa AND pa = pb THEN 0 ELSE 1 END)
+        OVER (ORDER BY h) AS run
+    FROM (SELECT *, lag(a) OVER (ORDER BY h) AS pa, lag(b) OVER (ORDER BY h) AS pb FROM o))
+SELECT min(h), max(h) + INTERVAL 1 HOUR, any_value(a) FROM g WHERE a = b GROUP BY run ORDER BY 1
+"""
+
+
+def utc_offsets(
+    con: duckdb.DuckDBPyConnection,
+    rows: str,
+    locals_sql: Sequence[str],
+    timezone: str,
+    params: dict[str, Any] | None = None,
+) -> tuple[OffsetRun, ...]:
+    """The stretches of one UTC offset of ``timezone`` over the local times ``locals_sql``
+    (expressions over ``rows``, a sample of the file will do: a time outside every stretch is
+    converted as it always was), for ``DateParse.sql``; () when there are none to use."""
+    if not locals_sql:
+        return ()
+    found = con.execute(
+        f"SELECT quantile_disc(l, 0.001), quantile_disc(l, 0.999) FROM "
+        f"(SELECT unnest([{', '.join(locals_sql)}]) AS l FROM {rows})",
+        params or {},
+    ).fetchall()
+    lo, hi = found[0]
+    if lo is None or hi is None or (hi - lo) > dt.timedelta(hours=OFFSET_HOURS):
+        return ()
+    runs = con.execute(_OFFSET_RUNS_SQL, {"lo": lo, "hi": hi, "tz": timezone}).fetchall()
+    if len(runs) > OFFSET_RUNS:
+        return ()
+    return tuple(OffsetRun(start, end, int(shift)) for start, end, shift in runs)
 
 
 FAMILIES = {
@@ -480,6 +560,46 @@ def date_shapes(
     ]
 
 
+def column_shapes(
+    con: duckdb.DuckDBPyConnection, table: str, value_sql: str, params: dict[str, Any] | None = None
+) -> list[DateShape]:
+    """The numeric date shapes of a whole column as ``check_date_shapes`` needs them: when every
+    shape proves its order (the usual case), from a cheap pass that keeps no ways of writing
+    (``variants``), which only a refusal shows; otherwise ``date_shapes``, whole."""
+    proved = _proved_shapes(con, table, value_sql, params)
+    return proved if proved is not None else date_shapes(con, table, value_sql, params)
+
+
+def _proved_shapes(
+    con: duckdb.DuckDBPyConnection, table: str, value_sql: str, params: dict[str, Any] | None
+) -> list[DateShape] | None:
+    """``date_shapes`` without its ``variants`` (and with any value above 12 as the evidence),
+    or None when a shape has no value above 12 (it proves no order: ``date_shapes`` must say
+    how it is written). ``NUMERIC_DATE`` looks at eleven characters at most (two, a separator,
+    two, a separator, four, one after), so values are grouped by those and the pattern runs on
+    one value of each group (an aggregate, which keeps it from being pushed below the grouping):
+    no per-character mask of every value is needed."""
+    p = Params("s", params)
+    rows = con.execute(
+        f"""WITH g0 AS (
+                SELECT left(v, 11) AS h, count(*) AS n, min(v) AS v
+                FROM (SELECT {value_sql} AS v FROM {table}) WHERE v IS NOT NULL GROUP BY h),
+            m AS (
+                SELECT v, n, m.s1 || m.s2 AS s, TRY_CAST(m.a AS INTEGER) AS a,
+                       TRY_CAST(m.b AS INTEGER) AS b
+                FROM (SELECT v, n, regexp_extract(v, {p(NUMERIC_DATE)},
+                             ['a', 's1', 'b', 's2', 'y', 'e']) AS m FROM g0))
+            SELECT s, CAST(sum(n) AS BIGINT), min(v), arg_max(v, a) FILTER (WHERE a > 12),
+                   arg_max(v, b) FILTER (WHERE b > 12)
+            FROM m WHERE a IS NOT NULL AND b IS NOT NULL GROUP BY s ORDER BY sum(n) DESC, s""",
+        p.values,
+    ).fetchall()
+    shapes = [DateShape(s, n, example, day, month) for s, n, example, day, month in rows]
+    if any(not (s.day_over_12 or s.month_over_12) for s in shapes):
+        return None
+    return shapes
+
+
 def worded_dates(
     con: duckdb.DuckDBPyConnection, table: str, value_sql: str, order: str, params=None
 ) -> WordedDates:
@@ -504,7 +624,7 @@ def _proved_alone(
     way round: then the order came from other values (``22 Apr 2015`` beside ``4/8/2015``),
     and one format's order is never assumed for another."""
     name, parse = next(iter(fitting.items()))
-    shapes = date_shapes(con, table, value_sql, params)
+    shapes = column_shapes(con, table, value_sql, params)
     if any(s.order is None and not (s.day_over_12 or s.month_over_12) for s in shapes):
         worded = worded_dates(con, table, value_sql, name, params)
         check_date_shapes(con, shapes, where, file, order=name, worded=worded)
@@ -767,14 +887,28 @@ def _widened(
     return None if _unread(con, table, value_sql, merged, params=params) else merged
 
 
+#: A format that reads only text holding a letter: a day or month name, AM/PM, or a letter
+#: written as it is ("T", "Z", "UTC"); ``%%`` is a percent sign, not a specifier.
+_NEEDS_A_LETTER = re.compile(r"%[aAbBhp]|(?:^|[^%])(?:%%)*[A-Za-z]")
+
+
 def _narrow(con, sample: str, parse: DateParse, params: dict | None = None) -> DateParse:
-    """Keep only the formats that read some sample value, so the full parse tries few."""
+    """Keep only the formats that read some sample value, so the full parse tries few. When no
+    sample value holds a letter, a format that needs one reads none of them: it is not tried
+    (most of a family's formats name the month)."""
     p = Params()
     p.values.update(params or {})
     groups = (("local", parse.local), ("utc", parse.utc), ("offset", parse.offset))
-    probes = [
-        (group, fmt, f"count(try_strptime(v, {p(fmt)}))") for group, fmts in groups for fmt in fmts
-    ]
+    candidates = [(group, fmt) for group, fmts in groups for fmt in fmts]
+    if any(_NEEDS_A_LETTER.search(fmt) for _, fmt in candidates):
+        lettered = con.execute(
+            f"SELECT count(*) FROM {sample} WHERE regexp_matches(v, '[A-Za-z]')", p.values
+        ).fetchall()[0][0]
+        if not lettered:
+            candidates = [(g, fmt) for g, fmt in candidates if not _NEEDS_A_LETTER.search(fmt)]
+    if not candidates:
+        return DateParse((), (), (), label=parse.label, family=parse.family)
+    probes = [(group, fmt, f"count(try_strptime(v, {p(fmt)}))") for group, fmt in candidates]
     counts = con.execute(
         f"SELECT {', '.join(probe for _, _, probe in probes)} FROM {sample}", p.values
     ).fetchall()[0]

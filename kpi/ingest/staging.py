@@ -23,13 +23,14 @@ from kpi.ingest.parsing import (
     UNUSUAL_TEXT,
     DateDetection,
     DateParse,
+    OffsetRun,
     Params,
     boolean_sql,
     category_sql,
     check_date_shapes,
+    column_shapes,
     complete_dates,
     contains_sql,
-    date_shapes,
     detect_dates,
     duration_sql,
     explicit_dates,
@@ -37,6 +38,7 @@ from kpi.ingest.parsing import (
     name_text,
     score_sql,
     text_value,
+    utc_offsets,
 )
 from kpi.ingest.privacy import is_name_header
 from kpi.ingest.rates import percent_sql
@@ -209,30 +211,52 @@ def _create_typed_table(
 ) -> None:
     """Canonical typed values beside their source text."""
     p = Params("y", dict(text.params))
+    offsets = _local_offsets(cur, staged, text, parses)
     selects = ["_row", *staged.name_cells]
     for name in dict.fromkeys(text.fields):
         if staged.verbatim(name):
             selects.append(f"{name}__raw AS {name}")  # text kept as is: one copy suffices
             continue
         selects.append(f"{name}__raw")
-        selects.append(f"{_typed_value(staged, name, f'{name}__raw', parses, p)} AS {name}")
+        value = _typed_value(staged, name, f"{name}__raw", parses, p, offsets)
+        selects.append(f"{value} AS {name}")
     cur.execute(
         f"CREATE TEMP TABLE {staged.table} AS SELECT {', '.join(selects)} FROM {text.query}",
         p.values,
     )
 
 
+def _local_offsets(
+    cur: duckdb.DuckDBPyConnection, staged: Staged, text: _SourceText, parses: dict[str, DateParse]
+) -> tuple[OffsetRun, ...]:
+    """The layout's time zone's stretches of one offset over the local times of the file's
+    timestamp fields, found on the rows sampled for date detection (``utc_offsets``)."""
+    p = Params("o", dict(text.params))
+    local = [
+        f"coalesce({', '.join(f'try_strptime({name}__raw, {p(f)})' for f in parse.local)})"
+        for name, parse in parses.items()
+        if parse.local and name not in staged.layout.scores and not staged.verbatim(name)
+    ]
+    return utc_offsets(cur, text.sample, local, staged.layout.timezone, p.values)
+
+
 def _typed_value(
-    staged: Staged, name: str, value: str, parses: dict[str, DateParse], p: Params
+    staged: Staged,
+    name: str,
+    value: str,
+    parses: dict[str, DateParse],
+    p: Params,
+    offsets: tuple[OffsetRun, ...] = (),
 ) -> str:
-    """SQL reading the source text ``value`` as the field's canonical type (NULL if it cannot)."""
+    """SQL reading the source text ``value`` as the field's canonical type (NULL if it cannot);
+    ``offsets`` speed up a timestamp's conversion to UTC (``DateParse.sql``)."""
     layout = staged.layout
     if name in layout.scores:
         return score_sql(value, layout.scores[name].labels, p)
     f = staged.fields[name]
     spec = layout.columns.get(name)
     if f.type == "timestamp":
-        return parses[name].sql(value, layout.timezone, p)
+        return parses[name].sql(value, layout.timezone, p, offsets)
     if f.type == "duration":
         return duration_sql(value, spec.unit if spec else None, p)
     if spec is not None and spec.percent_of:  # a share of a count (kpi.ingest.rates)
@@ -350,7 +374,9 @@ def _complete_dates(
             # The source text is as detection saw it, so its shapes are reused when it has them.
             known = completed[name].shapes
             shapes = (
-                list(known) if known is not None else date_shapes(cur, staged.table, f"{name}__raw")
+                list(known)
+                if known is not None
+                else column_shapes(cur, staged.table, f"{name}__raw")
             )
             check_date_shapes(cur, shapes, where, staged.file_name)
     return completed
