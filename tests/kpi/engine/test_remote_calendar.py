@@ -17,6 +17,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +96,23 @@ def kept_on(url: str) -> dict[str, int]:
             "AND relnamespace = 'public'::regnamespace"
         ).fetchall()
     return {name: int(oid) for name, oid in rows}
+
+
+@contextmanager
+def login(url: str, role: str, schema_rights: str) -> Iterator[str]:
+    """Another login on the store: ``schema_rights`` on its schema and SELECT on its tables
+    (those there now); its URL, and the role and what it owns gone afterwards."""
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(f"DROP ROLE IF EXISTS {role}")
+        con.execute(f"CREATE ROLE {role} LOGIN")
+        con.execute(f"GRANT {schema_rights} ON SCHEMA public TO {role}")
+        con.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    try:
+        yield url.replace("postgres@", f"{role}@")
+    finally:
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute(f"DROP OWNED BY {role}")
+            con.execute(f"DROP ROLE {role}")
 
 
 def of_kind(tables: dict[str, Any], kind: str) -> set[str]:
@@ -205,13 +224,8 @@ def test_a_read_only_postgresql_login_gets_the_same_report_and_keeps_nothing(
     copy_store(open_store(small), postgres_store)
     reference = csv_report(capsys, str(small))
     with psycopg.connect(postgres_store, autocommit=True) as con:
-        con.execute("DROP ROLE IF EXISTS kpi_reader")
-        con.execute("CREATE ROLE kpi_reader LOGIN")
         con.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-        con.execute("GRANT USAGE ON SCHEMA public TO kpi_reader")
-        con.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO kpi_reader")
-    reader = postgres_store.replace("postgres@", "kpi_reader@")
-    try:
+    with login(postgres_store, "kpi_reader", "USAGE") as reader:
         assert same_report(csv_report(capsys, reader), reference)
         assert kept_on(postgres_store) == {}
         # Kept by a writer, in tables the reader may not read: the reader's own again.
@@ -222,10 +236,6 @@ def test_a_read_only_postgresql_login_gets_the_same_report_and_keeps_nothing(
         kept = kept_on(postgres_store)
         assert same_report(csv_report(capsys, reader), reference)  # now read from the store
         assert kept_on(postgres_store) == kept
-    finally:
-        with psycopg.connect(postgres_store, autocommit=True) as con:
-            con.execute("DROP OWNED BY kpi_reader")
-            con.execute("DROP ROLE kpi_reader")
 
 
 @pytest.mark.backends
@@ -239,13 +249,7 @@ def test_readings_another_login_put_under_the_kept_name_are_never_trusted(
     reference = csv_report(capsys, str(small))
     assert same_report(csv_report(capsys, postgres_store), reference)
     (times,) = of_kind(kept_on(postgres_store), KEPT_TIMES)
-    with psycopg.connect(postgres_store, autocommit=True) as con:
-        con.execute("DROP ROLE IF EXISTS kpi_maker")
-        con.execute("CREATE ROLE kpi_maker LOGIN")
-        con.execute("GRANT USAGE, CREATE ON SCHEMA public TO kpi_maker")
-        con.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO kpi_maker")
-    maker = postgres_store.replace("postgres@", "kpi_maker@")
-    try:
+    with login(postgres_store, "kpi_maker", "USAGE, CREATE") as maker:
         with psycopg.connect(maker, autocommit=True) as con:
             con.execute(
                 "CREATE TABLE forged AS SELECT source, contact_id, opened_at, opened_cum, "
@@ -259,10 +263,6 @@ def test_readings_another_login_put_under_the_kept_name_are_never_trusted(
         assert same_report(csv_report(capsys, postgres_store), reference)
         # The forger's own report does not trust it either, nor keeps any of its own.
         assert same_report(csv_report(capsys, maker), reference)
-    finally:
-        with psycopg.connect(postgres_store, autocommit=True) as con:
-            con.execute("DROP OWNED BY kpi_maker")
-            con.execute("DROP ROLE kpi_maker")
 
 
 @pytest.mark.backends
