@@ -44,7 +44,7 @@ def test_offset_stretches_give_the_converted_instant(con, zone):
     parse = explicit_dates("%d/%m/%Y %H:%M:%S.%f")
     p = Params()
     local = f"try_strptime(v, {p(parse.local[0])})"
-    sample = "(SELECT * FROM t USING SAMPLE 5%)"
+    sample = "(SELECT * FROM t WHERE hash(v) % 20 = 0)"  # 5%, the same rows every run
     offsets = utc_offsets(con, sample, [local], zone, p.values)
     assert offsets, "the stretches are used"
     q = Params()
@@ -141,6 +141,15 @@ def _column(rng: random.Random) -> list[str]:
     return [value() for _ in range(rng.choice([1, 3, 10, 60]))]
 
 
+def _evidence(shapes):
+    # Which value is the example of a day or month over 12 is any of the tied ones (DuckDB's
+    # arg_max picks one; two full passes may pick different ones): whether there is one counts.
+    return [
+        (s.separators, s.values, s.example, bool(s.day_over_12), bool(s.month_over_12))
+        for s in shapes
+    ]
+
+
 def test_cheap_shapes_agree_with_the_full_pass(con):
     rng = random.Random(5)
     cheap_used = 0
@@ -150,15 +159,10 @@ def test_cheap_shapes_agree_with_the_full_pass(con):
         unproved = any(s.order is None and not (s.day_over_12 or s.month_over_12) for s in full)
         shapes = column_shapes(con, "t", "v")
         if unproved:
-            assert shapes == full  # the full pass, whose ways of writing a refusal shows
+            # The full pass, whose ways of writing a refusal shows.
+            assert _evidence(shapes) == _evidence(full)
+            assert [s.variants for s in shapes] == [s.variants for s in full]
             continue
         cheap_used += 1
-
-        def evidence(shapes):
-            return [
-                (s.separators, s.values, s.example, bool(s.day_over_12), bool(s.month_over_12))
-                for s in shapes
-            ]
-
-        assert evidence(shapes) == evidence(full)
+        assert _evidence(shapes) == _evidence(full)
     assert cheap_used > 50
