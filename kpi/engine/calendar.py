@@ -15,9 +15,10 @@ business hours are (and their checks) is ``kpi.metrics.business_hours``, which s
 
 A report does not redo those joins. ``contact_clocks`` keeps, in the store, the calendar (one row
 per working interval, for the configured hours, time zone and holidays) and each contact's
-readings at its opening, first response and resolution; ``derived_tables`` records what each was
-built for, and a table is rebuilt only when that changes (other business hours, an import, data
-beyond the calendar's years). A report then joins one table and subtracts. A store opened
+row, as stored, with its readings at its opening, first response and resolution;
+``derived_tables`` records what each was built for, and a table is rebuilt only when that changes
+(other business hours, an import, data beyond the calendar's years). A business-hours report then
+reads its contacts from that one table and subtracts: no join. A store opened
 read-only keeps the same tables for the process only (temporary tables), and a bare backend, whose
 data has no version, gets them as expressions.
 
@@ -494,19 +495,24 @@ def _reading(backend: ibis.BaseBackend, calendar: ir.Table, instant: datetime) -
 def _times_expr(
     backend: ibis.BaseBackend, calendar: ir.Table, pieces: Pieces | None = None
 ) -> ir.Table:
-    """Each contact's readings of ``CLOCK_COLUMNS`` on ``calendar`` (through its ``pieces`` on
-    a backend without a native as-of join)."""
+    """Every contact, each column as stored, with its readings of ``CLOCK_COLUMNS`` on
+    ``calendar`` (through its ``pieces`` on a backend without a native as-of join).
+
+    The whole row, not only its key: a business-hours report then reads this one table where
+    it would otherwise join a million readings back to their contacts by key, the costliest
+    step of its query."""
     c = backend.table("contacts")
-    t = c.select(
-        "source",
-        "contact_id",
-        "opened_at",
-        _fr=c.first_response_at,
-        _res=resolved_time_of(c),
-    )
+    t = c.mutate(_fr=c.first_response_at, _res=resolved_time_of(c))
     instants = dict(zip(CLOCK_COLUMNS, ("opened_at", "_fr", "_res"), strict=True))
     t = clocked(t, instants, calendar, pieces)
-    return t.select("source", "contact_id", "opened_at", *CLOCK_COLUMNS)
+    return t.select(*c.columns, *CLOCK_COLUMNS)
+
+
+def times_shape(backend: ibis.BaseBackend) -> list[str]:
+    """The columns a table of readings holds (``_times_expr``): the contacts' as they are now,
+    then ``CLOCK_COLUMNS``. Part of what a kept table was built for, so a table of another
+    shape (from before a migration, or from an older version of this code) is rebuilt."""
+    return [*backend.table("contacts").columns, *CLOCK_COLUMNS]
 
 
 # --- keeping them up to date ---------------------------------------------------------------------
@@ -604,12 +610,7 @@ def _build_stored(
     in one transaction."""
     built = _built_for(backend)
     calendar = _calendar_for(hours, _instants_range(backend, as_of), built.get(STORED_CALENDAR))
-    times = {
-        "hours": hours.to_dict(),
-        "rules": calendar["rules"],
-        "calendar_first": calendar["first"],
-        "data": _data_version(backend),
-    }
+    times = _times_for(backend, hours, calendar)
     stale = {
         name: wanted
         for name, wanted in ((STORED_CALENDAR, calendar), (STORED_TIMES, times))
@@ -626,12 +627,27 @@ def _build_stored(
                 writer.insert(STORED_CALENDAR, frame, overwrite=True)
             if STORED_TIMES in stale:
                 expr = _times_expr(writer, writer.table(STORED_CALENDAR))
-                # In opening order, so that a period's rows are a few adjacent row groups.
-                writer.insert(STORED_TIMES, expr.order_by("opened_at"), overwrite=True)
+                # Made anew, not refilled: its columns follow the contacts'. In opening order,
+                # so that a period's rows are a few adjacent row groups.
+                writer.create_table(STORED_TIMES, expr.order_by("opened_at"), overwrite=True)
             _record(writer, stale)
         CACHE.rebuilt(store)
     CACHE.keep_derived(("stored clocks", CACHE.store_token(store)), kept)
     return kept
+
+
+def _times_for(
+    backend: ibis.BaseBackend, hours: BusinessHours, calendar: dict[str, Any]
+) -> dict[str, Any]:
+    """What the contacts' readings must be built for: the hours and calendar they read, the
+    data's version and the columns they hold (``times_shape``)."""
+    return {
+        "hours": hours.to_dict(),
+        "rules": calendar["rules"],
+        "calendar_first": calendar["first"],
+        "data": _data_version(backend),
+        "columns": times_shape(backend),
+    }
 
 
 def _stored_kept(calendar: dict[str, Any], times: dict[str, Any]) -> _Kept:
@@ -693,13 +709,9 @@ def _stored_if_current(
         return None
     if calendar.get("rules") != calendar_rules():
         return None
-    current = {
-        "hours": hours.to_dict(),
-        "rules": calendar["rules"],
-        "calendar_first": calendar["first"],
-        "data": _data_version(backend),
-    }
-    if times != current or need[0] < date.fromisoformat(calendar["first"]):
+    if times != _times_for(backend, hours, calendar) or need[0] < date.fromisoformat(
+        calendar["first"]
+    ):
         return None
     kept = _stored_kept(calendar, times)
     CACHE.keep_derived(("stored clocks", CACHE.store_token(store)), kept)
@@ -766,7 +778,7 @@ def _find_or_build(
     """The kept calendar and readings for these hours, the data's years and its version."""
     first, last = calendar_years(*_instants_range(backend, as_of))
     calendar_name = KEPT_CALENDAR + _digest(hours.to_dict(), calendar_rules(), first, last)
-    times_name = KEPT_TIMES + _digest(calendar_name, tables.data_version())
+    times_name = KEPT_TIMES + _digest(calendar_name, tables.data_version(), times_shape(backend))
     calendar = tables.find(calendar_name)
     if calendar is None:
         calendar = tables.build(calendar_name, _intervals_table(backend, hours, first, last))

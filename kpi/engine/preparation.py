@@ -153,7 +153,9 @@ def prepare_contacts(
     timezone = context.settings.timezone
     if slots is None:
         slots = Slots(instants(filters, timezone, grain, offsets, periods))
-    t = CACHE.table(backend, "contacts")
+    clocks = prepared_clocks(backend, context, needs)
+    # Business hours read the kept copy of the contacts that carries their readings.
+    t = CACHE.table(backend, "contacts") if clocks is None else clocks.times
     after, before = _month_predicates(t, filters, slots)
     if "next_contact" in needs:
         # Over every contact, before filters: a repeat may fall outside the period or segment.
@@ -172,7 +174,7 @@ def prepare_contacts(
         t = t.drop(MONTH_PARTITION)
     t = t.mutate(**contact_columns(t, context))
     if "elapsed" in needs:
-        t = _elapsed(backend, t, context)
+        t = _elapsed(t, context, clocks)
         t = t.mutate(**sla_columns(t, context))
     return _period_column(t, "opened_at", grain, offsets, periods, slots)
 
@@ -219,10 +221,11 @@ def _with_contact_fields(backend: ibis.BaseBackend, t: ir.Table, fields: list[st
 # --- elapsed time ----------------------------------------------------------------------------------
 
 
-def _elapsed(backend: ibis.BaseBackend, t: ir.Table, context: Context) -> ir.Table:
-    """fr_elapsed and res_elapsed in seconds, business or calendar; never negative."""
-    if context.settings.hours == "business":
-        return _business_elapsed(backend, t, context)
+def _elapsed(t: ir.Table, context: Context, clocks: calendar.Clocks | None) -> ir.Table:
+    """fr_elapsed and res_elapsed in seconds: business time when ``clocks`` are given (``t``
+    then carries their readings), else calendar time; never negative."""
+    if clocks is not None:
+        return _business_elapsed(t, clocks)
     columns = {}
     for out, end in (("fr_elapsed", "fr_end"), ("res_elapsed", "res_end")):
         seconds = calendar.calendar_seconds(t.opened_at, t[end])
@@ -249,42 +252,25 @@ def prepared_clocks(
     return calendar.contact_clocks(backend, context.settings.calendar(), context.as_of)
 
 
-def _business_elapsed(backend: ibis.BaseBackend, t: ir.Table, context: Context) -> ir.Table:
+def _business_elapsed(t: ir.Table, clocks: calendar.Clocks) -> ir.Table:
     """Business-hours fr_elapsed and res_elapsed.
 
     A clock ends at the first response, the resolution or the as-of instant (``fr_end``,
     ``res_end``; which applies stays ``contact_columns``' choice). Each contact's readings of
-    the business calendar at its opening, first response and resolution are kept per store
-    version and business hours (``calendar.contact_clocks``), and the as-of instant's is one
-    number, so the elapsed time is a join and a subtraction.
+    the business calendar at its opening, first response and resolution are kept with it per
+    store version and business hours (``calendar.contact_clocks``; ``t`` is drawn from that
+    table), and the as-of instant's is one number, so the elapsed time is a subtraction.
     """
-    clocks = calendar.contact_clocks(backend, context.settings.calendar(), context.as_of)
-    times = clocks.times
-    readings = times.select(
-        _bt_source=times.source,
-        _bt_id=times.contact_id,
-        _bt_opened=times.opened_at,
-        _bt_open=times.opened_cum,
-        _bt_fr=times.first_response_cum,
-        _bt_res=times.resolved_cum,
-    )
-    # Matching the opening time too lets the backend skip the stored rows outside the period.
-    keys = [
-        t.opened_at == readings._bt_opened,
-        t.source == readings._bt_source,
-        t.contact_id == readings._bt_id,
-    ]
-    t = t.left_join(readings, keys).select(*t.columns, "_bt_open", "_bt_fr", "_bt_res")
     as_of = ibis.literal(clocks.as_of, type="float64")
 
     def elapsed(end: ir.TimestampValue) -> ir.FloatingValue:
         # Readings depend only on the instant, so match the end by value.
         reading = ibis.cases(
-            (end == t.first_response_at, t._bt_fr),
-            (end == t.resolved_time, t._bt_res),
+            (end == t.first_response_at, t.first_response_cum),
+            (end == t.resolved_time, t.resolved_cum),
             else_=as_of,
         )
-        return calendar.between(t.opened_at, end, t._bt_open, reading)
+        return calendar.between(t.opened_at, end, t.opened_cum, reading)
 
     t = t.mutate(fr_elapsed=elapsed(t.fr_end), res_elapsed=elapsed(t.res_end))
-    return t.drop("_bt_open", "_bt_fr", "_bt_res")
+    return t.drop(*calendar.CLOCK_COLUMNS)

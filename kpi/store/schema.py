@@ -174,17 +174,18 @@ def stored_columns(kind: str) -> dict[str, str]:
 
 #: Tables the engine works out from the canonical ones and keeps in the store, so that a new
 #: process does not work them out again (``kpi.engine.calendar``): the business calendar (one
-#: row per working interval, with the working seconds of every earlier one) and, per contact,
-#: the working seconds clocked up to its opening, first response and resolution on that
-#: calendar. ``derived_tables`` says what each was built for (business hours, the data's
-#: version); the engine rebuilds a table when that no longer matches.
+#: row per working interval, with the working seconds of every earlier one) and every contact,
+#: its row as stored followed by the working seconds clocked up to its opening, first response
+#: and resolution on that calendar (a business-hours report reads that one table rather than
+#: joining the readings back to the contacts). ``derived_tables`` says what each was built for
+#: (business hours, the data's version, the columns); the engine rebuilds a table when that no
+#: longer matches, and makes ``business_times`` anew each time, so its columns follow the
+#: contacts' after a migration.
 DERIVED_TABLES: dict[str, dict[str, str]] = {
     "derived_tables": {"name": "VARCHAR", "built_for": "VARCHAR", "built_at": "TIMESTAMP"},
     "business_calendar": {"start_utc": "TIMESTAMP", "end_utc": "TIMESTAMP", "cum_before": "DOUBLE"},
     "business_times": {
-        "source": "VARCHAR",
-        "contact_id": "VARCHAR",
-        "opened_at": "TIMESTAMP",
+        **stored_columns("contacts"),
         "opened_cum": "DOUBLE",
         "first_response_cum": "DOUBLE",
         "resolved_cum": "DOUBLE",

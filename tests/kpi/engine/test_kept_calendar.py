@@ -21,6 +21,7 @@ from kpi.store.connection import Store, open_store
 
 LONDON = ZoneInfo("Europe/London")
 KEYS = ["first_response_hours", "resolution_hours", "sla"]
+CLOCKS = ["opened_cum", "first_response_cum", "resolved_cum"]
 
 
 def _local(year: int, month: int, day: int, hour: int) -> datetime:
@@ -240,3 +241,45 @@ def test_a_calendar_built_by_other_rules_is_built_again_with_its_readings(store,
     for name in ("business_calendar", "business_times"):
         assert after[name][0]["rules"] == "other rules"
         assert after[name][1] > before[name][1]  # built again
+
+
+def _columns(store: Store, table: str) -> list[str]:
+    rows = store.cursor().execute(f"DESCRIBE {table}").fetchall()
+    return [r[0] for r in rows]
+
+
+def test_the_kept_readings_carry_each_contacts_whole_row(store):
+    # A business-hours report reads this one table instead of joining the readings back to
+    # the contacts by key: it must hold every contact, every column as stored.
+    _figures(store)
+    assert _columns(store, "business_times") == [*_columns(store, "contacts"), *CLOCKS]
+    differ = store.cursor().execute(
+        "SELECT count(*) FROM ((SELECT * EXCLUDE (opened_cum, first_response_cum, resolved_cum)"
+        " FROM business_times) EXCEPT ALL (SELECT * FROM contacts))"
+    )
+    assert differ.fetchall() == [(0,)]
+    assert _built(store)["business_times"][0]["columns"] == _columns(store, "business_times")
+
+
+def test_readings_kept_by_an_earlier_version_without_the_rows_are_built_again(store):
+    figures = _figures(store)
+    built = _built(store)["business_times"][0]
+    # As an earlier version kept them: the key and the readings only, built for no columns.
+    old = {k: v for k, v in built.items() if k != "columns"}
+    with store.transaction() as cur:
+        cur.execute(
+            "CREATE OR REPLACE TABLE business_times AS SELECT source, contact_id, opened_at, "
+            "opened_cum, first_response_cum, resolved_cum FROM business_times"
+        )
+        cur.execute(
+            "UPDATE derived_tables SET built_for = ? WHERE name = 'business_times'",
+            [json.dumps(old, sort_keys=True)],
+        )
+    store.close()
+    CACHE.forget_compiled()  # another process
+    again = open_store(store.path)
+    try:
+        assert _figures(again) == figures
+        assert _columns(again, "business_times") == [*_columns(again, "contacts"), *CLOCKS]
+    finally:
+        again.close()
