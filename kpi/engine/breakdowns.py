@@ -172,15 +172,19 @@ def time_distribution(
 
     def build(slots: Slots) -> ir.Table:
         t = _contacts(s, filters, slots)
-        counts = {}
+        buckets = {}
         for key, formula in usable.items():
             hours = values[key](t, s.context)
             counted = formula.population(t, s.context) & hours.notnull()
             branches = [(hours <= edge, ibis.literal(i)) for i, edge in enumerate(HOUR_EDGES)]
             bucket = ibis.cases(*branches, else_=ibis.literal(len(HOUR_EDGES)))
-            for i in range(len(labels)):
-                counts[f"{key}__{i}"] = count_if(counted & (bucket == i))
-        return t.aggregate(**counts)
+            buckets[key] = ibis.ifelse(counted, bucket, ibis.null("int8"))
+        # Each contact's bucket once per KPI, then counted: written into every count, the
+        # elapsed business hours behind a bucket were worked out once per bucket and KPI.
+        b = t.select(**buckets)
+        return b.aggregate(
+            **{f"{k}__{i}": count_if(b[k] == i) for k in buckets for i in range(len(labels))}
+        )
 
     shape = _shape(store, s, filters, {"elapsed"}, "time_distribution", tuple(usable))
     found = records(s.backend, build, shape, _contact_instants(s, filters))
