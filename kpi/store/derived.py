@@ -16,7 +16,12 @@ Names are content addresses: the engine names a table after a digest of what it 
 the right one and no bookkeeping row has to agree with it. Each kind of table (``kpi_calendar_``,
 ``kpi_times_``) keeps its newest; one that another superseded more than ``KEEP_SECONDS`` ago is
 dropped (a report that began before the change may still be reading it). A table becomes the
-newest when it is made, or when it is chosen again (settings changed and changed back).
+newest when it is made, or when it is found again (the data or the settings went back to what
+they were): ``find`` marks it before anything reads it, and ``tidy`` decides each drop again
+under a lock that marking waits for (PostgreSQL: the table's own lock; Spark: a file lock in
+``derived``), so a table a report has just found again is never dropped under it. A login that
+cannot mark (not the store's owner, read-only) uses a found table only while it is the newest of
+its kind; else it keeps its tables for the process, as below.
 
 None of this is the store's: the tables are not in ``store_tables``, a Spark version's
 ``tables.json`` or its version folders, so revisions, pulls, pushes, ``kpi store copy`` and
@@ -28,6 +33,7 @@ its tables for the process only, as before.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -37,7 +43,7 @@ import socket
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +91,12 @@ def kind_of(name: str) -> str:
     return found.group(1)
 
 
+def newest(made: dict[str, float]) -> str | None:
+    """The newest table of one kind (``made``: when each became the newest), as ``superseded``
+    orders them; None when there is none."""
+    return max(made, key=lambda name: (made[name], name), default=None)
+
+
 def superseded(made: dict[str, float], current: str, now: float, keep: float) -> list[str]:
     """The tables of one kind to drop: those another was made after more than ``keep`` seconds
     before ``now``, never ``current``. ``made`` is when each became the newest."""
@@ -113,8 +125,8 @@ class DerivedTables(ABC):
 
     @abstractmethod
     def find(self, name: str) -> ir.Table | None:
-        """The kept table ``name`` on the backend; None when there is none (or it cannot be
-        read by this login)."""
+        """The kept table ``name`` on the backend, held for this process (``_hold``); None when
+        there is none, it cannot be read by this login, or it could be dropped while read."""
 
     @abstractmethod
     def build(self, name: str, content: ir.Table) -> ir.Table | None:
@@ -131,21 +143,45 @@ class DerivedTables(ABC):
         """Note that ``name`` is the newest of its kind from now."""
 
     @abstractmethod
-    def _drop(self, name: str) -> None:
-        """Drop a table (quietly leaving it when it cannot be dropped now)."""
+    def _mark_held(self, name: str) -> bool:
+        """Mark ``name`` the newest of its kind, waiting for a ``_drop`` of it deciding meanwhile;
+        False when it is gone, or this login cannot mark it."""
+
+    @abstractmethod
+    def _drop(self, name: str, still: Callable[[], bool]) -> None:
+        """Drop a table if ``still()`` says so when asked under the lock ``_mark_held`` waits for
+        (quietly leaving it when it cannot be dropped now)."""
+
+    def _hold(self, name: str) -> bool:
+        """Whether this process may read ``name`` from now on: no ``tidy`` drops it within
+        ``KEEP_SECONDS``, since it is the newest of its kind, or was marked so now (found again
+        after another superseded it). False: it is gone, or another is newer and this login
+        cannot mark it (a read-only login: the table may go while it is read)."""
+        made = self._made(kind_of(name))
+        if name not in made:
+            return False
+        # The newest stays until another is made and KEEP_SECONDS pass: a tidy that drops it
+        # must see a newer table made that long ago, which this look would have seen.
+        return newest(made) == name or self._mark_held(name)
 
     def tidy(self, current: str) -> None:
         """``current`` is the newest of its kind (marked so when it was not); tables it, or a
-        newer one, superseded more than ``KEEP_SECONDS`` ago go."""
+        newer one, superseded more than ``KEEP_SECONDS`` ago go. Each drop is decided again
+        under the table's lock: another process may have found it again (and marked it) since
+        the first look."""
         kind = kind_of(current)
         made = self._made(kind)
         if current not in made:
             return
-        if any(t > made[current] for name, t in made.items() if name != current):
+        if newest(made) != current:
             self._mark(current)  # chosen again: the others are superseded from now
             made = self._made(kind)
+
+        def still(name: str) -> Callable[[], bool]:
+            return lambda: name in superseded(self._made(kind), current, time.time(), KEEP_SECONDS)
+
         for name in superseded(made, current, time.time(), KEEP_SECONDS):
-            self._drop(name)
+            self._drop(name, still(name))
 
 
 def _digest(parts: Any) -> str:
@@ -195,7 +231,7 @@ class PostgresDerived(DerivedTables):
             "AND c.oid = to_regclass(%s)",
             [self._name(name), self._name("contacts")],
         ).fetchone()
-        if not row or not row[0]:
+        if not row or not row[0] or not self._hold(name):
             return None
         return self.backend.table(name)
 
@@ -271,15 +307,32 @@ class PostgresDerived(DerivedTables):
         with contextlib.suppress(psycopg.Error):  # not its owner: the next owner's report will
             self._comment(name)
 
-    def _drop(self, name: str) -> None:
+    def _mark_held(self, name: str) -> bool:
+        import psycopg
+
+        # COMMENT takes a lock the drop's conflicts with: it waits for a drop deciding now
+        # (and then finds no table), or the drop, waiting for it, sees the new mark.
+        try:
+            with self.con.transaction():
+                self.con.execute(f"SET LOCAL lock_timeout = '{_DROP_WAIT}'")
+                self._comment(name)
+        except psycopg.Error:  # gone, not its owner, a read-only login, or held too long
+            return False
+        return True
+
+    def _drop(self, name: str, still: Callable[[], bool]) -> None:
         import psycopg
 
         try:
             with self.con.transaction():
                 self.con.execute(f"SET LOCAL lock_timeout = '{_DROP_WAIT}'")
-                self.con.execute(f"DROP TABLE IF EXISTS {self._name(name)}")
+                # The lock first: what ``still`` reads next is then as of after any mark that
+                # was being made (each statement sees what was committed before it began).
+                self.con.execute(f"LOCK TABLE {self._name(name)} IN ACCESS EXCLUSIVE MODE")
+                if still():
+                    self.con.execute(f"DROP TABLE {self._name(name)}")
         except psycopg.Error:
-            pass  # still read, or not this login's: a later report drops it
+            pass  # gone, still read, or not this login's: a later report drops it
 
 
 # --- Spark ---------------------------------------------------------------------------------------
@@ -312,7 +365,7 @@ class ParquetDerived(DerivedTables):
 
     def find(self, name: str) -> ir.Table | None:
         folder = self.folder / name
-        if not folder.is_dir() or not self._trusted(folder):
+        if not folder.is_dir() or not self._trusted(folder) or not self._hold(name):
             return None
         self.session.read.parquet(str(folder)).createOrReplaceTempView(name)
         return self.backend.table(name)
@@ -376,11 +429,33 @@ class ParquetDerived(DerivedTables):
         with contextlib.suppress(OSError):
             os.utime(self.folder / name)
 
-    def _drop(self, name: str) -> None:
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The derived tables' lock, between a drop deciding and a mark (``_mark_held``): a
+        file lock, as the store's own writes take one (OSError where it cannot be had)."""
+        with (self.folder / ".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _mark_held(self, name: str) -> bool:
+        try:
+            with self._locked():
+                os.utime(self.folder / name)  # gone meanwhile: FileNotFoundError
+        except OSError:  # or a folder this login may not write
+            return False
+        return True
+
+    def _drop(self, name: str, still: Callable[[], bool]) -> None:
         # Renamed out of the way first: a reader never finds half a folder under the name.
         gone = self.folder / f".{name}-{os.getpid()}-gone"
         try:
-            (self.folder / name).rename(gone)
+            with self._locked():
+                if not still():
+                    return
+                (self.folder / name).rename(gone)
         except OSError:
             return
         shutil.rmtree(gone, ignore_errors=True)
