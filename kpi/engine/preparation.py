@@ -106,11 +106,23 @@ def _selection(
 ) -> ir.Table:
     """The rows of the filters' segments and dates; segment values are ``slots``, and the
     ``every`` fields are filtered by parameter even when unrestricted (``segment_predicates``)."""
-    start = slots.timestamp("date_from") if filters.date_from is not None else None
-    end = slots.timestamp("date_to") if filters.date_to is not None else None
-    dates = filters.date_predicates(t, column, timezone, (start, end))
+    dates = _date_predicates(t, filters, column, timezone, slots)
     predicates = filters.segment_predicates(t, slots, every) + dates
     return t.filter(*predicates) if predicates else t
+
+
+def _dated(t: ir.Table, filters: Filters, column: str, timezone: str, slots: Slots) -> ir.Table:
+    """The rows of the filters' dates (``_selection`` without the segments)."""
+    dates = _date_predicates(t, filters, column, timezone, slots)
+    return t.filter(*dates) if dates else t
+
+
+def _date_predicates(
+    t: ir.Table, filters: Filters, column: str, timezone: str, slots: Slots
+) -> list[ir.BooleanValue]:
+    start = slots.timestamp("date_from") if filters.date_from is not None else None
+    end = slots.timestamp("date_to") if filters.date_to is not None else None
+    return filters.date_predicates(t, column, timezone, (start, end))
 
 
 def _month_predicates(
@@ -196,7 +208,10 @@ def prepare_responses(
     t = backend.table("responses")
     fields = sorted(set(by) | set(filters.segments()))
     if fields:
-        t = _with_contact_fields(backend, t, fields)
+        # The period's answers first: only their contacts need looking up.
+        t = _with_contact_fields(
+            backend, _dated(t, filters, "responded_at", timezone, slots), fields
+        )
     t = _selection(t, filters, "responded_at", timezone, slots)
     return _period_column(t, "responded_at", grain, offsets, periods, slots)
 
@@ -204,6 +219,9 @@ def prepare_responses(
 def _with_contact_fields(backend: ibis.BaseBackend, t: ir.Table, fields: list[str]) -> ir.Table:
     """Responses whose segment fields fall back to (or, absent, come from) the linked contact's."""
     contacts = backend.table("contacts")
+    # Only the contacts these answers link to: grouping every contact by id costs more than
+    # the rest of the query.
+    contacts = contacts.filter(contacts.contact_id.isin(t.contact_id))
     lookup = contacts.group_by(_cid=contacts.contact_id).aggregate(
         **{f"_c_{f}": contacts[f].max() for f in fields}
     )
