@@ -162,16 +162,22 @@ def _closed_by(t: ir.Table) -> ir.TimestampValue:
     )
 
 
-def _tracked(backend: ibis.BaseBackend, filters: Filters, slots: Slots | None = None) -> ir.Table:
+def _tracked(
+    backend: ibis.BaseBackend,
+    filters: Filters,
+    slots: Slots | None = None,
+    status_sources: frozenset[str] | None = None,
+) -> ir.Table:
     """The segment's contacts with a lifecycle, whenever they were opened; with ``slots``, every
-    segment field is a parameter (``Filters.segment_predicates``)."""
+    segment field is a parameter (``Filters.segment_predicates``). ``status_sources`` as for
+    ``is_tracked``."""
     t = backend.table("contacts")
     every = SEGMENT_FIELDS if slots is not None else ()
     predicates = filters.segment_predicates(t, slots, every)
     t = t.filter(*predicates) if predicates else t
     # Untracked contacts (calls in a call log) are never open; a contact whose status was
     # emptied at import is tracked by its timestamps (see ``is_tracked``).
-    return t.filter(is_tracked(t))
+    return t.filter(is_tracked(t, status_sources))
 
 
 def _end(period: Period, cap: datetime) -> datetime:
@@ -187,8 +193,10 @@ def backlog(
     keys: Sequence[str],
     cache_key: tuple[Any, ...] | None,
     shelf: Shelf | None = None,
+    status_sources: frozenset[str] | None = None,
 ) -> list[Record]:
-    """Contacts open at each period's end (capped at as-of), whenever they were opened."""
+    """Contacts open at each period's end (capped at as-of), whenever they were opened.
+    ``status_sources`` as for ``kpi.metrics.contact_facts.is_tracked``."""
     cap = as_of + _MICROSECOND
     if not periods:
         return []
@@ -203,13 +211,15 @@ def backlog(
     cache_key = None if cache_key is None else (*cache_key, size)
     if len(periods) > _FEW_PERIODS:
         if size > _PLACED_MAX or ends != sorted(ends):
-            return _joined_backlogs(backend, filters, periods, cap, keys)
-        return _placed_backlogs(backend, filters, periods, keys, size, values, cache_key, shelf)
+            return _joined_backlogs(backend, filters, periods, cap, keys, status_sources)
+        return _placed_backlogs(
+            backend, filters, periods, keys, size, values, cache_key, shelf, status_sources
+        )
     whole = len(periods) == 1 and periods[0].label is None
 
     # One conditional count per period end: a plain aggregate, so its SQL can be cached.
     def counts(slots: Slots) -> ir.Table | None:
-        t = _tracked(backend, filters, slots)
+        t = _tracked(backend, filters, slots, status_sources)
         at = [slots.timestamp(f"backlog_{i}") for i in range(size)]
         if whole:
             return aggregate(t, keys, {"backlog__n": count_if(_open_at(t, at[0]))})
@@ -252,6 +262,7 @@ def _placed_backlogs(
     values: Mapping[str, SlotValue],
     cache_key: tuple[Any, ...] | None,
     shelf: Shelf | None,
+    status_sources: frozenset[str] | None = None,
 ) -> list[Record]:
     """The backlog at many (sorted) period ends in one pass over the contacts, rather than a
     count per end. A contact is open at end ``e`` when it opened before ``e`` and did not close
@@ -261,7 +272,7 @@ def _placed_backlogs(
     each end give every period's backlog."""
 
     def places(slots: Slots) -> ir.Table | None:
-        t = _tracked(backend, filters, slots)
+        t = _tracked(backend, filters, slots, status_sources)
         at = [slots.timestamp(f"backlog_{i}") for i in range(size)]
         t = t.filter(t.opened_at.notnull()).mutate(_closed_by=_closed_by(t))
         # Openings and closings as one column, so one binary search places both; of one type
@@ -300,6 +311,7 @@ def _joined_backlogs(
     periods: Sequence[Period],
     cap: datetime,
     keys: Sequence[str],
+    status_sources: frozenset[str] | None = None,
 ) -> list[Record]:
     """The period ends as a table joined to the contacts: for series too long to place by a
     binary search in SQL (its CASEs take Ibis seconds to compile past ``_PLACED_MAX`` ends).
@@ -312,7 +324,7 @@ def _joined_backlogs(
                 "_end": [_end(p, cap) for p in periods],
             }
         ).cast({"_end": "timestamp"})
-        joined = _tracked(backend, filters).cross_join(ends)
+        joined = _tracked(backend, filters, status_sources=status_sources).cross_join(ends)
         # Counted, not filtered: a period with none open is a row of 0 (see above).
         open_at_end = count_if(_open_at(joined, joined._end))
         return aggregate(joined, [*keys, "period"], {"backlog__n": open_at_end})

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -68,7 +68,8 @@ def scope(store: Store, settings: Settings | None = None) -> Scope:
     # store, as a report's is, so that a page's reports and breakdowns share one.
     profile = data_profile(backend, CACHE.version(store))
     as_of = profile.latest or datetime.now(UTC).replace(tzinfo=None)
-    return Scope(backend, settings, Context(settings, as_of, profile.supported), profile)
+    context = Context(settings, as_of, profile.supported, profile.status_sources)
+    return Scope(backend, settings, context, profile)
 
 
 # --- the data's shape --------------------------------------------------------------------------
@@ -280,7 +281,7 @@ def backlog_age(store: Store, filters: Filters) -> pd.DataFrame:
         at = slots.timestamp("backlog_at")
         # The instant is a parameter, so the context judging "open" takes the same slot: its
         # stand-in while the query compiles, its value otherwise.
-        context = Context(s.settings, slots.instant("backlog_at"), s.context.supported)
+        context = replace(s.context, as_of=slots.instant("backlog_at"))
         t = s.backend.table("contacts")
         predicates = filters.segment_predicates(t, slots, SEGMENT_FIELDS)
         if predicates:

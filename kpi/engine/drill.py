@@ -155,7 +155,7 @@ def _context(
         instant = to_utc(as_of, settings.timezone)
     else:  # the report's default: the latest timestamp in the data, else now
         instant = profile.latest or datetime.now(UTC).replace(tzinfo=None)
-    return Context(settings, instant, profile.supported)
+    return Context(settings, instant, profile.supported, profile.status_sources)
 
 
 def _population(

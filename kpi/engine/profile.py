@@ -63,6 +63,8 @@ class Profile:
     undated_responses: int
     #: Whether the store holds interval reports' rows: a report asks them only then.
     intervals: bool = False
+    #: The sources whose contacts record a status (``kpi.metrics.contact_facts.is_tracked``).
+    status_sources: frozenset[str] = frozenset()
 
 
 def data_profile(backend: ibis.BaseBackend, cache_key: str | None) -> Profile:
@@ -105,8 +107,16 @@ def _profile(backend: ibis.BaseBackend) -> Profile:
         last_day=_max_time([c["max_opened_at"], r["max_responded"], *span[1:]]),
         undated_responses=as_int(r["undated"]),
         intervals=intervals,
+        status_sources=_status_sources(backend, contacts),
     )
     return profile
+
+
+def _status_sources(backend: ibis.BaseBackend, contacts: ir.Table) -> frozenset[str]:
+    """The sources with a status on any contact: known here, a report need not scan every
+    contact again to tell which contacts have a lifecycle."""
+    found = backend.execute(contacts.filter(contacts.status.notnull()).select("source").distinct())
+    return frozenset(str(s) for s in found["source"] if s is not None)
 
 
 # --- kept for the next process -------------------------------------------------------------
@@ -133,6 +143,7 @@ def _to_json(profile: Profile) -> dict[str, Any]:
         "last_day": instant(profile.last_day),
         "undated_responses": profile.undated_responses,
         "intervals": profile.intervals,
+        "status_sources": sorted(profile.status_sources),
     }
 
 
@@ -150,6 +161,7 @@ def _from_json(kept: Any) -> Profile | None:
             last_day=instant(kept["last_day"]),
             undated_responses=int(kept["undated_responses"]),
             intervals=bool(kept["intervals"]),
+            status_sources=frozenset(str(s) for s in kept["status_sources"]),
         )
     except (KeyError, TypeError, ValueError):
         return None

@@ -227,7 +227,7 @@ def _plan(
     version = CACHE.version(source)
     profile = data_profile(backend, version)
     instant = to_utc(as_of, timezone) if as_of is not None else _latest_or_now(profile)
-    context = Context(settings, instant, profile.supported)
+    context = Context(settings, instant, profile.supported, profile.status_sources)
     filters, periods = _periods(filters, grain, named, timezone, profile)
     keys = tuple(metrics) if metrics is not None else KEYS
     selected = [REGISTRY[k] for k in keys]
@@ -432,7 +432,14 @@ def _query(plan: _Plan, segment_by: tuple[str, ...]) -> list[Record]:
     if "backlog" in contact_formulas and plan.periods:
         backlog_key = _key(plan.cache_key, "backlog", segment_by)
         found += backlog(
-            backend, plan.filters, plan.periods, context.as_of, segment_by, backlog_key, plan.shelf
+            backend,
+            plan.filters,
+            plan.periods,
+            context.as_of,
+            segment_by,
+            backlog_key,
+            plan.shelf,
+            context.status_sources,
         )
     if plan.response_formulas:
 

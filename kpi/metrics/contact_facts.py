@@ -26,18 +26,23 @@ def resolved_time_of(t: ir.Table) -> ir.TimestampValue:
     return ibis.coalesce(t.resolved_at, t.closed_at)
 
 
-def is_tracked(t: ir.Table) -> ir.BooleanValue:
+def is_tracked(t: ir.Table, status_sources: frozenset[str] | None = None) -> ir.BooleanValue:
     """Whether a contact has a lifecycle (can be open): it has a status or a time beyond its
     opening, or it is not a call and its source records statuses (anywhere in the store). The
     last keeps a ticket whose status was emptied at import (an unknown value, warned about) in
     the backlog by its timestamps, while a call in a call log (answered or abandoned, no status,
-    no times) is never open."""
+    no times) is never open. Those sources are ``status_sources`` where known (the data
+    profile's), else read from the store in the same query (a scan of every contact)."""
     times = resolved_time_of(t).notnull() | t.first_response_at.notnull()
     call = t.answered.notnull() | t.abandoned.notnull()
-    stored = _stored_contacts(t)
-    # Distinct first: the sources are a handful, the contacts may be millions.
-    with_status = stored.filter(stored.status.notnull()).select("source").distinct()
-    return t.status.notnull() | times | (~call & t.source.isin(with_status.source))
+    if status_sources is not None:
+        recording = t.source.isin(sorted(status_sources))
+    else:
+        stored = _stored_contacts(t)
+        # Distinct first: the sources are a handful, the contacts may be millions.
+        with_status = stored.filter(stored.status.notnull()).select("source").distinct()
+        recording = t.source.isin(with_status.source)
+    return t.status.notnull() | times | (~call & recording)
 
 
 def _stored_contacts(t: ir.Table) -> ir.Table:
@@ -94,7 +99,7 @@ def _lifecycle(t: ir.Table, context: Context) -> dict[str, ir.Value]:
     )
     # A contact with no lifecycle (a call in a call log) is never open: never in the backlog
     # or an SLA.
-    tracked = is_tracked(t)
+    tracked = is_tracked(t, context.status_sources)
     return {
         "resolved_time": resolved_time,
         "is_resolved": is_resolved,

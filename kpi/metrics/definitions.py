@@ -31,6 +31,9 @@ class Context:
     settings: Settings
     as_of: datetime
     supported: frozenset[str] = frozenset()
+    #: The sources whose contacts record a status anywhere in the store (the data profile's);
+    #: None when not known, and a query then reads them from the store itself.
+    status_sources: frozenset[str] | None = None
 
     def has(self, column: str) -> bool:
         return column in self.supported

@@ -14,8 +14,10 @@ import pytest
 from kpi.engine.aggregation import records
 from kpi.engine.backend import CACHE, Slots, backend_of, parameterised
 from kpi.engine.filters import Filters
+from kpi.engine.profile import data_profile
 from kpi.engine.report import report
 from kpi.ingest.importer import import_file
+from kpi.metrics.contact_facts import is_tracked
 from kpi.metrics.settings import Settings
 from kpi.store.connection import open_store
 from tests.kpi.stores import make_store
@@ -78,6 +80,32 @@ def test_calls_and_sources_without_statuses_stay_out_of_the_backlog() -> None:
     found = report(make_store(rows), as_of=datetime(2025, 3, 4), settings=CAL,
                    metrics=["backlog", "contacts"]).totals()  # fmt: skip
     assert (found["backlog"].value, found["contacts"].value) == (2, 4)
+
+
+def test_the_profiles_sources_with_statuses_track_the_same_contacts_as_the_stores() -> None:
+    # Reports take the sources that record statuses from the data profile rather than scanning
+    # every contact again: the same contacts are tracked either way, and the profile follows
+    # the data (a call log source gains a status: its other contacts become tracked).
+    d = datetime(2025, 3, 3, 9)
+    rows = [
+        {"source": "tickets", "opened_at": d, "status": "open"},
+        {"source": "tickets", "opened_at": d},
+        {"source": "tickets", "opened_at": d, "answered": True},
+        {"source": "volumes", "opened_at": d},
+        {"source": "volumes", "opened_at": d, "abandoned": False},
+    ]
+    for extra, sources, tracked in (
+        ([], {"tickets"}, 2),
+        ([{"source": "volumes", "opened_at": d, "status": "resolved"}], {"tickets", "volumes"}, 4),
+    ):
+        store = make_store(rows + extra)
+        backend = backend_of(store)
+        profile = data_profile(backend, CACHE.version(store))
+        assert profile.status_sources == sources
+        t = backend.table("contacts")
+        known = t.filter(is_tracked(t, profile.status_sources)).count().execute()
+        read = t.filter(is_tracked(t)).count().execute()
+        assert known == read == tracked
 
 
 # --- compiled SQL with its dates as parameters ---------------------------------------------------
