@@ -401,6 +401,9 @@ class Clocks:
 
     times: ir.Table
     as_of: float
+    #: Whether ``times`` holds each contact's whole row besides its readings (the store's own
+    #: ``business_times``), so that a report reads its contacts from it with no join.
+    rows: bool = False
 
 
 @dataclass(frozen=True)
@@ -464,7 +467,8 @@ def contact_clocks(backend: ibis.BaseBackend, hours: BusinessHours, as_of: datet
     if reading is None:
         reading = _reading(backend, backend.table(kept.calendar), as_of)
         CACHE.keep_derived(key, reading)
-    return Clocks(CACHE.table(backend, kept.times), reading)
+    rows = kept.times == STORED_TIMES
+    return Clocks(CACHE.table(backend, kept.times), reading, rows)
 
 
 def _instants_range(backend: ibis.BaseBackend, as_of: datetime) -> tuple[date, date]:
@@ -493,25 +497,39 @@ def _reading(backend: ibis.BaseBackend, calendar: ir.Table, instant: datetime) -
 
 
 def _times_expr(
-    backend: ibis.BaseBackend, calendar: ir.Table, pieces: Pieces | None = None
+    backend: ibis.BaseBackend,
+    calendar: ir.Table,
+    pieces: Pieces | None = None,
+    rows: bool = False,
 ) -> ir.Table:
-    """Every contact, each column as stored, with its readings of ``CLOCK_COLUMNS`` on
-    ``calendar`` (through its ``pieces`` on a backend without a native as-of join).
+    """Each contact's readings of ``CLOCK_COLUMNS`` on ``calendar`` (through its ``pieces`` on
+    a backend without a native as-of join), by its key (``source``, ``contact_id``,
+    ``opened_at``); with ``rows``, after every column of its row as stored.
 
-    The whole row, not only its key: a business-hours report then reads this one table where
-    it would otherwise join a million readings back to their contacts by key, the costliest
-    step of its query."""
+    The whole row is for the store's own table (``_build_stored``): a business-hours report
+    then reads that one table where it would otherwise join a million readings back to their
+    contacts by key, the costliest step of its query. That join is made here instead, once per
+    version of the data (the readings are worked out on the key and the instants alone:
+    carrying every column through the calendar's joins takes longer). Only there, because only
+    there is the copy emptied when an undo or import changes the contacts (``forget_rows``):
+    a table kept on a PostgreSQL or Spark store, or a temporary one, holds the key alone."""
     c = backend.table("contacts")
-    t = c.mutate(_fr=c.first_response_at, _res=resolved_time_of(c))
+    t = c.select(
+        "source", "contact_id", "opened_at", _fr=c.first_response_at, _res=resolved_time_of(c)
+    )
     instants = dict(zip(CLOCK_COLUMNS, ("opened_at", "_fr", "_res"), strict=True))
     t = clocked(t, instants, calendar, pieces)
-    return t.select(*c.columns, *CLOCK_COLUMNS)
+    if not rows:
+        return t.select("source", "contact_id", "opened_at", *CLOCK_COLUMNS)
+    t = t.select(_source=t.source, _id=t.contact_id, **{k: t[k] for k in CLOCK_COLUMNS})
+    joined = c.left_join(t, [c.source == t._source, c.contact_id == t._id])
+    return joined.select(*c.columns, *CLOCK_COLUMNS)
 
 
 def times_shape(backend: ibis.BaseBackend) -> list[str]:
-    """The columns a table of readings holds (``_times_expr``): the contacts' as they are now,
-    then ``CLOCK_COLUMNS``. Part of what a kept table was built for, so a table of another
-    shape (from before a migration, or from an older version of this code) is rebuilt."""
+    """The columns the store's own table of readings holds (``_times_expr`` with ``rows``):
+    the contacts' as they are now, then ``CLOCK_COLUMNS``. Part of what it was built for, so a
+    table of another shape (from before a migration, or an older version) is rebuilt."""
     return [*backend.table("contacts").columns, *CLOCK_COLUMNS]
 
 
@@ -571,17 +589,21 @@ def _built_for(backend: ibis.BaseBackend) -> dict[str, dict[str, Any]]:
     return {r["name"]: json.loads(r["built_for"]) for r in rows.to_dict("records")}
 
 
-def _data_version(backend: ibis.BaseBackend) -> list[int]:
-    """What moves on with every import and undo (as the store's version does), and the number
-    of contacts: the data the contacts' readings were worked out from."""
+def _data_version(backend: ibis.BaseBackend) -> list[Any]:
+    """What moves on with every import and undo (as the store's version does), the number of
+    contacts, and a digest of the whole history of imports: the data the contacts' readings
+    were worked out from. The history, not just its counts: a working copy whose own import
+    was refused catches up with another person's, which can have the same batch number and
+    counts (an import that only updates rows adds none) and other contents."""
     imports, contacts = backend.table("imports"), backend.table("contacts")
-    row = backend.execute(
-        imports.aggregate(
-            n=imports.count(), last=imports.batch_id.max(), undone=imports.undone_at.count()
-        )
-    ).iloc[0]
-    count = backend.execute(contacts.count())
-    return [int(0 if pd.isna(v) else v) for v in (row.n, row["last"], row.undone, count)]
+    history = backend.execute(
+        imports.select("batch_id", "sha256", "imported_at", "undone_at").order_by("batch_id")
+    )
+    undone = int(history.undone_at.notna().sum())
+    last = int(history.batch_id.max()) if len(history) else 0
+    count = int(backend.execute(contacts.count()))
+    digest = hashlib.sha256(history.astype(str).to_csv(index=False).encode()).hexdigest()
+    return [len(history), last, undone, count, digest[:16]]
 
 
 def _calendar_for(
@@ -626,7 +648,7 @@ def _build_stored(
                 frame = working_intervals(hours, first, last)
                 writer.insert(STORED_CALENDAR, frame, overwrite=True)
             if STORED_TIMES in stale:
-                expr = _times_expr(writer, writer.table(STORED_CALENDAR))
+                expr = _times_expr(writer, writer.table(STORED_CALENDAR), rows=True)
                 # Made anew, not refilled: its columns follow the contacts'. In opening order,
                 # so that a period's rows are a few adjacent row groups.
                 writer.create_table(STORED_TIMES, expr.order_by("opened_at"), overwrite=True)
@@ -778,7 +800,7 @@ def _find_or_build(
     """The kept calendar and readings for these hours, the data's years and its version."""
     first, last = calendar_years(*_instants_range(backend, as_of))
     calendar_name = KEPT_CALENDAR + _digest(hours.to_dict(), calendar_rules(), first, last)
-    times_name = KEPT_TIMES + _digest(calendar_name, tables.data_version(), times_shape(backend))
+    times_name = KEPT_TIMES + _digest(calendar_name, tables.data_version())
     calendar = tables.find(calendar_name)
     if calendar is None:
         calendar = tables.build(calendar_name, _intervals_table(backend, hours, first, last))

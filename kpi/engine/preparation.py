@@ -166,8 +166,8 @@ def prepare_contacts(
     if slots is None:
         slots = Slots(instants(filters, timezone, grain, offsets, periods))
     clocks = prepared_clocks(backend, context, needs)
-    # Business hours read the kept copy of the contacts that carries their readings.
-    t = CACHE.table(backend, "contacts") if clocks is None else clocks.times
+    # Business hours read the store's kept copy of the contacts with their readings, if any.
+    t = clocks.times if clocks is not None and clocks.rows else CACHE.table(backend, "contacts")
     after, before = _month_predicates(t, filters, slots)
     if "next_contact" in needs:
         # Over every contact, before filters: a repeat may fall outside the period or segment.
@@ -275,10 +275,13 @@ def _business_elapsed(t: ir.Table, clocks: calendar.Clocks) -> ir.Table:
 
     A clock ends at the first response, the resolution or the as-of instant (``fr_end``,
     ``res_end``; which applies stays ``contact_columns``' choice). Each contact's readings of
-    the business calendar at its opening, first response and resolution are kept with it per
-    store version and business hours (``calendar.contact_clocks``; ``t`` is drawn from that
-    table), and the as-of instant's is one number, so the elapsed time is a subtraction.
+    the business calendar at its opening, first response and resolution are kept per store
+    version and business hours (``calendar.contact_clocks``): with its row, and ``t`` was
+    drawn from that table, or by its key, joined here. The as-of instant's reading is one
+    number, so the elapsed time is a subtraction.
     """
+    if not clocks.rows:
+        t = _with_readings(t, clocks.times)
     as_of = ibis.literal(clocks.as_of, type="float64")
 
     def elapsed(end: ir.TimestampValue) -> ir.FloatingValue:
@@ -292,3 +295,20 @@ def _business_elapsed(t: ir.Table, clocks: calendar.Clocks) -> ir.Table:
 
     t = t.mutate(fr_elapsed=elapsed(t.fr_end), res_elapsed=elapsed(t.res_end))
     return t.drop(*calendar.CLOCK_COLUMNS)
+
+
+def _with_readings(t: ir.Table, times: ir.Table) -> ir.Table:
+    """``t`` with each contact's ``CLOCK_COLUMNS`` from ``times``, matched by key."""
+    readings = times.select(
+        _bt_source=times.source,
+        _bt_id=times.contact_id,
+        _bt_opened=times.opened_at,
+        **{c: times[c] for c in calendar.CLOCK_COLUMNS},
+    )
+    # Matching the opening time too lets the backend skip the stored rows outside the period.
+    keys = [
+        t.opened_at == readings._bt_opened,
+        t.source == readings._bt_source,
+        t.contact_id == readings._bt_id,
+    ]
+    return t.left_join(readings, keys).select(*t.columns, *calendar.CLOCK_COLUMNS)

@@ -55,9 +55,6 @@ if TYPE_CHECKING:
 
 #: How long a superseded derived table stays for reports still reading it (seconds).
 KEEP_SECONDS = 3600
-#: The month folders of a Spark store's contacts (``kpi.store.remote.MONTH_PARTITIONED``),
-#: which the engine filters on (``kpi.engine.preparation.MONTH_PARTITION``).
-MONTH_PARTITION = "opened_month"
 #: The class of the PostgreSQL advisory locks taken while a derived table is built (the other
 #: half of the key is the name's hash); apart from the store writers' one-key lock.
 _BUILD_LOCK_CLASS = 731_602
@@ -392,12 +389,7 @@ class ParquetDerived(DerivedTables):
         building = self.folder / f".{name}-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             frame = self.session.sql(str(self.backend.compile(content)))
-            writer = frame.write.mode("errorifexists")
-            if MONTH_PARTITION in content.columns:
-                # The kept copy of the contacts: by month as they are, so a dated report on it
-                # reads only its months' folders.
-                writer = writer.partitionBy(MONTH_PARTITION)
-            writer.parquet(str(building))
+            frame.write.mode("errorifexists").parquet(str(building))
         except Exception:  # noqa: BLE001 - Spark's (a JVM's) refusal to write there
             shutil.rmtree(building, ignore_errors=True)
             if not os.access(self.folder, os.W_OK):

@@ -283,3 +283,22 @@ def test_readings_kept_by_an_earlier_version_without_the_rows_are_built_again(st
         assert _columns(again, "business_times") == [*_columns(again, "contacts"), *CLOCKS]
     finally:
         again.close()
+
+
+def test_another_import_history_with_the_same_counts_rebuilds_the_readings(store):
+    # A working copy whose own import was refused catches up with another person's, under the
+    # same batch number and counts (an import that only updates rows adds none): other data.
+    assert _figures(store)["first_response_hours"][:2] == (pytest.approx(2.0), 2)
+    with store.transaction() as cur:
+        cur.execute(
+            "UPDATE contacts SET first_response_at = first_response_at + INTERVAL 1 HOUR "
+            "WHERE contact_id = 'a'"
+        )
+        cur.execute("UPDATE imports SET sha256 = 'another file', imported_at = now()")
+    store.close()
+    CACHE.forget_compiled()  # another process
+    again = open_store(store.path)
+    try:  # 3 h and 2 h now
+        assert _figures(again)["first_response_hours"][:2] == (pytest.approx(2.5), 2)
+    finally:
+        again.close()

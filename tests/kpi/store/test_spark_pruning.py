@@ -15,7 +15,6 @@ import ibis
 import pytest
 
 from kpi.cli.report_command import as_csv
-from kpi.engine.backend import remote_backend
 from kpi.engine.filters import Filters
 from kpi.engine.preparation import MONTH_PARTITION, prepare_contacts
 from kpi.engine.profile import data_profile
@@ -148,21 +147,3 @@ def test_a_pruned_report_is_the_report_reading_every_month_and_duckdbs(
     assert pruned.count("\n") > 10
     assert same_report(pruned, whole)
     assert same_report(pruned, on_duckdb)
-
-
-def test_a_business_hours_selection_reads_that_months_kept_contacts_only(
-    spark_store: tuple[ParquetRemote, ibis.BaseBackend],
-) -> None:
-    # Business hours read the contacts from the kept copy with their readings (in
-    # <warehouse>/derived/, as `kpi report --db spark://...` keeps it), kept by month as the
-    # contacts are. Its own backend (the same Spark session and views): one that keeps tables.
-    source, _ = spark_store
-    backend = remote_backend(ParquetRemote(f"spark://local[2]?warehouse={source.folder}"))
-    settings = dataclasses.replace(settings_of(source), hours="business")
-    t = prepared(backend, settings, JANUARY, {"elapsed"})
-    assert MONTH_PARTITION not in t.columns
-    kept = [p for p in (source.folder / "derived").iterdir() if p.name.startswith("kpi_times_")]
-    assert len(kept) == 1 and (kept[0] / "opened_month=2026-01").is_dir()
-    # January's folder for the contacts themselves; every month only for which sources record
-    # statuses at all (kpi.metrics.contact_facts.is_tracked: a fact of the whole store).
-    assert partitions_read(backend, t.select("contact_id", "fr_elapsed")) == [1, months(source, "")]
