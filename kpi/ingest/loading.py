@@ -34,6 +34,7 @@ from kpi.store import audit
 from kpi.store.batches import (
     UpsertCounts,
     batch_as_of,
+    forget_kept_rows,
     importer_name,
     next_batch_id,
     record_importer,
@@ -67,6 +68,8 @@ def load(
         _record_warnings(cur, checked, batch_id, pseudonym_key)
         result = _result(cur, checked, batch_id, counts, linked, quarantined)
         _record_batch(cur, staged, batch_id, sha, result, as_of)
+        if staged.layout.kind == "contacts":
+            forget_kept_rows(cur)
         if imported_by is not None:
             record_importer(cur, batch_id, imported_by)
         detail = _audit_detail(result)

@@ -314,6 +314,17 @@ def undo(
             "UPDATE imports SET undone_at = current_timestamp::TIMESTAMP WHERE batch_id = ?",
             [batch_id],
         )
+        forget_kept_rows(cur)
+
+
+def forget_kept_rows(cur: duckdb.DuckDBPyConnection) -> None:
+    """Empty the engine's kept copy of the contacts with their business-hours readings
+    (``business_times``, ``kpi.store.schema.DERIVED_TABLES``), in the transaction that changes
+    the contacts. It holds each contact's whole row, subject and description included: a row
+    undone or replaced must not outlive the change there, as it would in a store that no
+    business-hours report reads again. The next report that needs it builds it anew."""
+    cur.execute("DELETE FROM derived_tables WHERE name = 'business_times'")
+    cur.execute("DELETE FROM business_times")
 
 
 def _check_undoable(cur: duckdb.DuckDBPyConnection, batch_id: int) -> None:

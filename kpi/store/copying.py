@@ -23,7 +23,6 @@ from kpi.store.remote import (
     remote,
     scratch_folder,
     synced_tables,
-    tables_of,
 )
 
 
@@ -82,7 +81,9 @@ def _to_file(
     try:
         con.execute(f"ATTACH '{str(building).replace(chr(39), chr(39) * 2)}' AS copy_target")
         try:
-            for table in tables_of(con):
+            # The engine's derived tables stay behind, as they do on every other target: the
+            # copy builds its own when a report first needs them.
+            for table in synced_tables(con):
                 if progress:
                     progress(table)
                 names = ", ".join(f'"{c}"' for (c,) in con.execute(

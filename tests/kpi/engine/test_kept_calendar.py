@@ -16,8 +16,11 @@ import pytest
 
 from kpi.engine.backend import CACHE
 from kpi.engine.report import report
+from kpi.ingest.importer import import_file
 from kpi.metrics.settings import Settings, load_settings, save_settings
+from kpi.store.batches import undo
 from kpi.store.connection import Store, open_store
+from kpi.store.copying import copy_store
 
 LONDON = ZoneInfo("Europe/London")
 KEYS = ["first_response_hours", "resolution_hours", "sla"]
@@ -302,3 +305,51 @@ def test_another_import_history_with_the_same_counts_rebuilds_the_readings(store
         assert _figures(again)["first_response_hours"][:2] == (pytest.approx(2.5), 2)
     finally:
         again.close()
+
+
+WRONG_FILE = """\
+Ticket ID,Created,Status,Subject
+W1,2025-11-10 09:00,Open,Confidential escalation for a named customer
+W2,2025-11-11 09:00,Open,Confidential escalation for a named customer
+"""
+
+WRONG_MAPPING = """\
+kind = "contacts"
+source = "wrong"
+
+[columns]
+contact_id = "Ticket ID"
+opened_at = "Created"
+status = "Status"
+subject = "Subject"
+"""
+
+
+def _kept_subjects(store: Store) -> list[tuple]:
+    sql = "SELECT subject FROM business_times WHERE subject IS NOT NULL"
+    return store.cursor().execute(sql).fetchall()
+
+
+def test_an_undone_files_rows_do_not_outlive_it_in_the_kept_copy_or_a_store_copy(store, tmp_path):
+    # The kept copy holds whole rows, free text included: an undo (or an import) empties it,
+    # so a store nobody reports on in business hours again keeps nothing of the undone file,
+    # and `kpi store copy` leaves the engine's tables behind.
+    (tmp_path / "wrong.csv").write_text(WRONG_FILE)
+    (tmp_path / "wrong.toml").write_text(WRONG_MAPPING)
+    first = _figures(store)
+    result = import_file(store, tmp_path / "wrong.csv", mapping=tmp_path / "wrong.toml")
+    emptied = store.cursor().execute("SELECT count(*) FROM business_times").fetchall()
+    assert emptied == [(0,)]  # the import emptied it (it held the three contacts before)
+    _figures(store)
+    assert len(_kept_subjects(store)) == 2
+    undo(store, result.batch_id)
+    assert _kept_subjects(store) == [] and "business_times" not in _built(store)
+    _figures(store)  # rebuilt without the undone rows
+    assert _kept_subjects(store) == [] and _figures(store) == first
+    copy_store(store, str(tmp_path / "copy.duckdb"))
+    copy = open_store(tmp_path / "copy.duckdb")
+    try:
+        assert copy.cursor().execute("SELECT count(*) FROM business_times").fetchall() == [(0,)]
+        assert _figures(copy) == first
+    finally:
+        copy.close()
