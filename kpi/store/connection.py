@@ -26,7 +26,7 @@ from kpi.errors import StoreError, disk_full
 from kpi.store import scratch, sharing
 from kpi.store.location import default_location, is_url
 from kpi.store.location import default_path as default_path  # where it always was
-from kpi.store.schema import DERIVED_TABLES, KINDS, key_field, stored_columns
+from kpi.store.schema import KINDS, key_field, stored_columns
 from kpi.store.sharing import Notice, Sharing
 
 #: DuckDB would otherwise take up to 80% of RAM; capped, it spills big imports to disk and a
@@ -141,10 +141,27 @@ def _migration_4(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE imports ADD COLUMN IF NOT EXISTS imported_by VARCHAR")
 
 
+#: The engine's derived tables as migration 5 made them. ``kpi.store.schema.DERIVED_TABLES``
+#: has moved on since (``business_times`` now holds each contact's whole row); the engine
+#: makes that table anew whenever it builds it, so the shape it starts with does not matter.
+_DERIVED_AT_5: dict[str, dict[str, str]] = {
+    "derived_tables": {"name": "VARCHAR", "built_for": "VARCHAR", "built_at": "TIMESTAMP"},
+    "business_calendar": {"start_utc": "TIMESTAMP", "end_utc": "TIMESTAMP", "cum_before": "DOUBLE"},
+    "business_times": {
+        "source": "VARCHAR",
+        "contact_id": "VARCHAR",
+        "opened_at": "TIMESTAMP",
+        "opened_cum": "DOUBLE",
+        "first_response_cum": "DOUBLE",
+        "resolved_cum": "DOUBLE",
+    },
+}
+
+
 def _migration_5(con: duckdb.DuckDBPyConnection) -> None:
     """The tables the engine derives and keeps: the business calendar and each contact's
-    working seconds (``kpi.store.schema.DERIVED_TABLES``), filled on first use."""
-    for name, columns in DERIVED_TABLES.items():
+    working seconds, filled on first use."""
+    for name, columns in _DERIVED_AT_5.items():
         con.execute(_table_ddl(name, columns))
 
 
