@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from kpi.errors import StoreError
+from kpi.store.batches import forget_kept_rows
 from kpi.store.connection import (
     SCHEMA_VERSION,
     Store,
@@ -140,6 +141,9 @@ class WorkingCopy(Store):
             try:
                 cur.execute("BEGIN TRANSACTION")
                 snapshot = self.remote.pull(cur, self.scratch, known)
+                if snapshot.stale("contacts", known):
+                    # Rows undone or replaced on the store go from the copy's kept copy too.
+                    forget_kept_rows(cur)
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")

@@ -14,11 +14,13 @@ import psycopg
 import pytest
 
 from kpi.engine.filters import Filters
+from kpi.engine.report import report
 from kpi.errors import StoreError
 from kpi.evidence import reflections
 from kpi.ingest.importer import import_file
 from kpi.metrics.settings import load_settings, save_settings
 from kpi.store import users
+from kpi.store.batches import undo
 from kpi.store.connection import Store, open_store
 from kpi.store.copying import copy_store
 from kpi.store.remote import ParquetRemote, fingerprints, remote
@@ -240,6 +242,28 @@ def test_a_shared_copys_write_after_someone_elses_is_refused_and_the_copy_catche
     assert load_settings(landed).sla_variant == "source_flag"
     assert load_settings(landed).minimum_n == 40
     landed.close()
+
+
+def test_a_shared_copy_that_takes_others_contacts_empties_its_kept_copy_of_them(
+    store: Store, tmp_path: Path
+) -> None:
+    # The copy's business_times holds whole contact rows: an undo on the store must not leave
+    # the undone rows there until the copy's next business-hours report.
+    url = spark_url(tmp_path / "spark")
+    copy_store(store, url)
+    dashboard = open_store(url, shared=True)
+    with dashboard.lease():
+        report(dashboard, metrics=["sla"])
+    kept = dashboard.cursor().execute("SELECT count(*) FROM business_times").fetchall()
+    assert kept == [(39_706,)]
+    command = open_store(url)
+    last = command.cursor().execute("SELECT max(batch_id) FROM imports").fetchall()[0][0]
+    undo(command, last)
+    command.close()
+    with dashboard.lease():
+        kept = dashboard.cursor().execute("SELECT count(*) FROM business_times").fetchall()
+        assert kept == [(0,)]
+    dashboard.close()
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
