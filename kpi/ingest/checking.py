@@ -58,6 +58,8 @@ class Checked:
     rolled_up: int  # event rows rolled up into the last row of their id
     #: What the import must say although no row is set aside (repeated ids whose dates differ).
     notes: tuple[str, ...] = ()
+    #: Every staged row is to be loaded (no fatal issue, no repeated id): the usual clean export.
+    all_accepted: bool = False
 
     @property
     def issues_table(self) -> str:
@@ -70,6 +72,9 @@ class Checked:
     @property
     def accepted_rows(self) -> str:
         """The staged rows to load, as a FROM clause (extendable with ``AND ...``)."""
+        if self.all_accepted:
+            # The same rows without a semi-join of every staged row to the accepted table.
+            return f"{self.staged.table} WHERE true"
         return f"{self.staged.table} WHERE _row IN (SELECT _row FROM {self.accepted_table})"
 
 
@@ -97,9 +102,14 @@ def check(
         rolled_up = rollup.settle(cur, staged, rolled, checked.issues_table)
         _mark_duplicates(cur, checked)
         notes = rolled.notes + per_contact_rate_notes(staged.layout)
-        return replace(checked, rolled_up=rolled_up, notes=notes)
+        return replace(
+            checked, rolled_up=rolled_up, notes=notes, all_accepted=_accepts_all(cur, checked)
+        )
     notes = _repeats_with_other_dates(cur, staged) + per_contact_rate_notes(staged.layout)
-    return replace(checked, rolled_up=_mark_duplicates(cur, checked), notes=notes)
+    rolled_up = _mark_duplicates(cur, checked)
+    return replace(
+        checked, rolled_up=rolled_up, notes=notes, all_accepted=_accepts_all(cur, checked)
+    )
 
 
 # --- dates that cannot have happened ----------------------------------------------------------
@@ -444,6 +454,17 @@ def _mark_duplicates(cur: duckdb.DuckDBPyConnection, checked: Checked) -> int:
         rolled_up = cur.execute(f"SELECT count(*) FROM {accepted} WHERE rank > 1").fetchall()[0][0]
     cur.execute(f"DELETE FROM {accepted} WHERE rank > 1")
     return rolled_up
+
+
+def _accepts_all(cur: duckdb.DuckDBPyConnection, checked: Checked) -> bool:
+    """Whether every staged row is to be loaded. The accepted table is made of the staging
+    table's rows (those kept, one per id), so as many rows as the staging table means that
+    none was left out."""
+    found = cur.execute(
+        f"SELECT (SELECT count(*) FROM {checked.accepted_table}) = "
+        f"(SELECT count(*) FROM {checked.staged.table})"
+    ).fetchall()
+    return bool(found[0][0])
 
 
 # --- an import that would set aside too much ----------------------------------------------------

@@ -537,8 +537,8 @@ def date_shapes(
         f"""WITH g0 AS (
                 SELECT translate(v, '0123456789', '9999999999') AS k, count(*) AS n,
                        min(v) AS v
-                FROM (SELECT {value_sql} AS v FROM {table}) WHERE v IS NOT NULL
-                GROUP BY k, left(v, 6)),
+                FROM (SELECT {value_sql} AS v FROM {table})
+                GROUP BY k, left(v, 6) HAVING k IS NOT NULL),
             m AS (
                 SELECT v, n, k, m.s1 || m.s2 AS s, TRY_CAST(m.a AS INTEGER) AS a,
                        TRY_CAST(m.b AS INTEGER) AS b
@@ -578,12 +578,14 @@ def _proved_shapes(
     how it is written). ``NUMERIC_DATE`` looks at eleven characters at most (two, a separator,
     two, a separator, four, one after), so values are grouped by those and the pattern runs on
     one value of each group (an aggregate, which keeps it from being pushed below the grouping):
-    no per-character mask of every value is needed."""
+    no per-character mask of every value is needed. Empty values make one group of their own
+    (a NULL key), dropped after grouping: filtering them out before it took DuckDB about twice
+    the CPU for the pass (0.27 against 0.14 s a column at 1M rows)."""
     p = Params("s", params)
     rows = con.execute(
         f"""WITH g0 AS (
                 SELECT left(v, 11) AS h, count(*) AS n, min(v) AS v
-                FROM (SELECT {value_sql} AS v FROM {table}) WHERE v IS NOT NULL GROUP BY h),
+                FROM (SELECT {value_sql} AS v FROM {table}) GROUP BY h HAVING h IS NOT NULL),
             m AS (
                 SELECT v, n, m.s1 || m.s2 AS s, TRY_CAST(m.a AS INTEGER) AS a,
                        TRY_CAST(m.b AS INTEGER) AS b

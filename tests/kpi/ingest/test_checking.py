@@ -302,3 +302,43 @@ def test_a_nan_score_is_never_stored_and_nps_and_csat_count_only_real_scores(sto
     assert figures["nps"].n == 3 and figures["nps"].value == pytest.approx(100 / 3)
     assert figures["csat"].n == 3 and figures["csat"].value == pytest.approx(200 / 3)
     assert figures["csat_mean"].value == pytest.approx(11 / 3)
+
+
+# --- the rows to load -------------------------------------------------------------------------
+
+
+def semi_joined(cur: duckdb.DuckDBPyConnection, checked: Checked) -> list[str]:
+    """The accepted rows as the accepted table lists them (what ``accepted_rows`` stands for)."""
+    table, accepted_table = checked.staged.table, checked.accepted_table
+    found = cur.execute(
+        f"SELECT contact_id FROM {table} WHERE _row IN (SELECT _row FROM {accepted_table}) "
+        "ORDER BY _row"
+    )
+    return [r[0] for r in found.fetchall()]
+
+
+def test_a_clean_export_loads_every_staged_row_without_a_join(
+    cur: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    body = "T1,2026-01-05 09:00,,,\nT2,2026-01-06 09:00,2026-01-06 10:00,,30\n"
+    checked = check(cur, staged_file(cur, tmp_path, body), LIMITS)
+    assert checked.all_accepted
+    assert "_row IN" not in checked.accepted_rows
+    assert accepted(cur, checked) == semi_joined(cur, checked) == ["T1", "T2"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "T1,2026-01-05 09:00,,,\nT1,2026-01-06 09:00,,,\n",  # a repeated id
+        "T1,2026-01-05 09:00,,,\nT2,,,,\n",  # an empty required date
+        "T1,2026-01-05 09:00,,,\n,2026-01-06 09:00,,,\n",  # no id
+    ],
+    ids=["repeated id", "fatal issue", "no id"],
+)
+def test_rows_left_out_keep_the_accepted_table_as_the_filter(
+    cur: duckdb.DuckDBPyConnection, tmp_path: Path, body: str
+) -> None:
+    checked = check(cur, staged_file(cur, tmp_path, body), LIMITS)
+    assert not checked.all_accepted
+    assert accepted(cur, checked) == semi_joined(cur, checked) == ["T1"]

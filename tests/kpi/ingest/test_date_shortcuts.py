@@ -166,3 +166,17 @@ def test_cheap_shapes_agree_with_the_full_pass(con):
         cheap_used += 1
         assert _evidence(shapes) == _evidence(full)
     assert cheap_used > 50
+
+
+def test_empty_values_are_of_no_shape(con):
+    values = ["25/03/2025", None, "13/04/2025 10:00", None, None, "4-8-2025", None]
+    con.execute("CREATE OR REPLACE TABLE t AS SELECT unnest(?::VARCHAR[]) AS v", [values])
+    full = date_shapes(con, "t", "v")
+    assert [(s.separators, s.values, s.example) for s in full] == [
+        ("//", 2, "13/04/2025 10:00"),
+        ("--", 1, "4-8-2025"),
+    ]
+    con.execute("DELETE FROM t WHERE v = '4-8-2025'")  # every shape left proves its order
+    assert [(s.separators, s.values, s.example) for s in column_shapes(con, "t", "v")] == [
+        ("//", 2, "13/04/2025 10:00")
+    ]
