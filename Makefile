@@ -21,13 +21,13 @@ seed: install
 	$(VENV)/bin/kpi seed --db "$(STORE)"
 
 run: seed
-	KPI_DB="$(STORE)" $(VENV)/bin/streamlit run dashboard/app.py --server.port $(PORT)
+	KPI_DB="$(STORE)" $(VENV)/bin/python -m dashboard.serve --server.port $(PORT)
 
 # Team mode: everyone signs in through the team's OpenID Connect provider ([auth] in $(SECRETS),
 # see .streamlit/secrets.example.toml); the first to sign in to an empty store is its admin.
 serve: install
 	@test -f "$(SECRETS)" || { echo "make serve: no $(SECRETS): copy .streamlit/secrets.example.toml there and fill in your sign-in provider (README, Team mode)." >&2; exit 2; }
-	KPI_MODE=team KPI_DB="$(STORE)" $(VENV)/bin/streamlit run dashboard/app.py \
+	KPI_MODE=team KPI_DB="$(STORE)" $(VENV)/bin/python -m dashboard.serve \
 		--server.address $(ADDRESS) --server.port $(PORT) --secrets.files "$(SECRETS)"
 
 # Browser tests and chart images need Debian's Chromium: installed here when missing and we can

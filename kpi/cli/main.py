@@ -236,10 +236,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if not is_url(store):
         store = str(Path(store).expanduser().resolve())
     env = {**os.environ, "KPI_DB": store}
-    app = REPO_ROOT / "dashboard" / "app.py"
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
-    # From the project folder, so that .streamlit/config.toml applies wherever the command is
-    # run (it turns off the tables' own unsafe CSV download, among others).
+    # `streamlit run` of the app, with the libraries its pages use loaded before the server
+    # starts (dashboard.serve). From the project folder, so that .streamlit/config.toml
+    # applies wherever the command is run (it turns off the tables' own unsafe CSV download,
+    # among others).
+    command = [sys.executable, "-m", "dashboard.serve", "--server.port", str(args.port)]
     return subprocess.call(command, env=env, cwd=REPO_ROOT)
 
 

@@ -89,12 +89,13 @@ def running_app(
     options: list[str] | None = None,
     port: int | None = None,
 ) -> Iterator[str]:
-    """`streamlit run` of the app on ``db`` at a free local port (or ``port``), with more
+    """The app served on ``db`` as `make run` serves it (`python -m dashboard.serve`, which is
+    `streamlit run` after loading the libraries), at a free local port (or ``port``), with more
     environment and command-line ``options`` if given; yields its URL."""
     port = port or _free_port()
     env = {**os.environ, "KPI_DB": str(db), **(env or {})}
     command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+        sys.executable, "-m", "dashboard.serve",
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false", *(options or []),
     ]  # fmt: skip
