@@ -511,8 +511,9 @@ def _times_expr(
     contacts by key, the costliest step of its query. That join is made here instead, once per
     version of the data (the readings are worked out on the key and the instants alone:
     carrying every column through the calendar's joins takes longer). Only there, because only
-    there is the copy emptied when an undo or import changes the contacts (``forget_rows``):
-    a table kept on a PostgreSQL or Spark store, or a temporary one, holds the key alone."""
+    there is the copy pruned when an undo or a catch-up takes contacts away
+    (``kpi.store.batches.forget_kept_rows``): a table kept on a PostgreSQL or Spark store, or a
+    temporary one, holds the key alone."""
     c = backend.table("contacts")
     t = c.select(
         "source", "contact_id", "opened_at", _fr=c.first_response_at, _res=resolved_time_of(c)

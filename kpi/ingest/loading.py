@@ -69,7 +69,7 @@ def load(
         result = _result(cur, checked, batch_id, counts, linked, quarantined)
         _record_batch(cur, staged, batch_id, sha, result, as_of)
         if staged.layout.kind == "contacts":
-            forget_kept_rows(cur)
+            forget_kept_rows(cur, prune=False)
         if imported_by is not None:
             record_importer(cur, batch_id, imported_by)
         detail = _audit_detail(result)

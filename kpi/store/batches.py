@@ -317,14 +317,38 @@ def undo(
         forget_kept_rows(cur)
 
 
-def forget_kept_rows(cur: duckdb.DuckDBPyConnection) -> None:
-    """Empty the engine's kept copy of the contacts with their business-hours readings
-    (``business_times``, ``kpi.store.schema.DERIVED_TABLES``), in the transaction that changes
-    the contacts. It holds each contact's whole row, subject and description included: a row
-    undone or replaced must not outlive the change there, as it would in a store that no
-    business-hours report reads again. The next report that needs it builds it anew."""
+def forget_kept_rows(cur: duckdb.DuckDBPyConnection, *, prune: bool = True) -> None:
+    """In the transaction that changes the contacts, mark the engine's kept copy of them with
+    their business-hours readings (``business_times``, ``kpi.store.schema.DERIVED_TABLES``)
+    stale, so the next report that needs it builds it anew; with ``prune``, also remove its
+    rows that are no longer a current contact as stored (an undone batch's, or one a working
+    copy's catch-up took away).
+
+    The copy holds each contact's whole row, subject and description included, and a row
+    undone must not outlive the undo there, as it would in a store that no business-hours
+    report reads again. Pruned, not emptied: a report already running in this process (another
+    session's page) reads the table as it is after this commits, and all its current rows are
+    still there. An import needs no pruning: the rows it replaces stay in ``*_history``."""
     cur.execute("DELETE FROM derived_tables WHERE name = 'business_times'")
-    cur.execute("DELETE FROM business_times")
+    if not prune:
+        return
+    if not _holds_rows(cur):  # as migration 5 made it: never built here, holds nothing
+        cur.execute("DELETE FROM business_times")
+        return
+    cur.execute(
+        """DELETE FROM business_times AS k WHERE NOT EXISTS (SELECT 1 FROM contacts AS c
+        WHERE c.source = k.source AND c.contact_id = k.contact_id
+            AND c.batch_id IS NOT DISTINCT FROM k.batch_id)"""
+    )
+
+
+def _holds_rows(cur: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``business_times`` was built with whole rows (it has the contacts' batch_id)."""
+    found = cur.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'business_times' AND column_name = 'batch_id'"
+    ).fetchall()
+    return bool(found[0][0])
 
 
 def _check_undoable(cur: duckdb.DuckDBPyConnection, batch_id: int) -> None:

@@ -331,15 +331,14 @@ def _kept_subjects(store: Store) -> list[tuple]:
 
 
 def test_an_undone_files_rows_do_not_outlive_it_in_the_kept_copy_or_a_store_copy(store, tmp_path):
-    # The kept copy holds whole rows, free text included: an undo (or an import) empties it,
-    # so a store nobody reports on in business hours again keeps nothing of the undone file,
-    # and `kpi store copy` leaves the engine's tables behind.
+    # The kept copy holds whole rows, free text included: an undo prunes the undone rows from
+    # it (an import marks it stale), so a store nobody reports on in business hours again keeps
+    # nothing of the undone file, and `kpi store copy` leaves the engine's tables behind.
     (tmp_path / "wrong.csv").write_text(WRONG_FILE)
     (tmp_path / "wrong.toml").write_text(WRONG_MAPPING)
     first = _figures(store)
     result = import_file(store, tmp_path / "wrong.csv", mapping=tmp_path / "wrong.toml")
-    emptied = store.cursor().execute("SELECT count(*) FROM business_times").fetchall()
-    assert emptied == [(0,)]  # the import emptied it (it held the three contacts before)
+    assert "business_times" not in _built(store)  # stale: the next report builds it anew
     _figures(store)
     assert len(_kept_subjects(store)) == 2
     undo(store, result.batch_id)
@@ -353,3 +352,29 @@ def test_an_undone_files_rows_do_not_outlive_it_in_the_kept_copy_or_a_store_copy
         assert _figures(copy) == first
     finally:
         copy.close()
+
+
+def test_a_report_running_while_another_session_undoes_still_counts_the_contacts(
+    store, tmp_path, monkeypatch
+):
+    # The undo commits between the report finding the kept copy and querying it (another
+    # session's, in the same dashboard process): the copy is pruned of the undone rows, never
+    # emptied, so the report counts the contacts still there rather than none.
+    from kpi.engine import preparation
+
+    (tmp_path / "wrong.csv").write_text(WRONG_FILE)
+    (tmp_path / "wrong.toml").write_text(WRONG_MAPPING)
+    result = import_file(store, tmp_path / "wrong.csv", mapping=tmp_path / "wrong.toml")
+    assert report(store, metrics=["contacts"]).totals()["contacts"].value == 5
+    found = preparation.prepared_clocks
+
+    def undone_meanwhile(*args, **kwargs):
+        clocks = found(*args, **kwargs)
+        monkeypatch.setattr(preparation, "prepared_clocks", found)
+        undo(store, result.batch_id)
+        return clocks
+
+    monkeypatch.setattr(preparation, "prepared_clocks", undone_meanwhile)
+    during = report(store, metrics=["contacts", "sla"]).totals()
+    assert during["contacts"].value == 3
+    assert report(store, metrics=["contacts"]).totals()["contacts"].value == 3

@@ -244,7 +244,7 @@ def test_a_shared_copys_write_after_someone_elses_is_refused_and_the_copy_catche
     landed.close()
 
 
-def test_a_shared_copy_that_takes_others_contacts_empties_its_kept_copy_of_them(
+def test_a_shared_copy_that_takes_others_undo_prunes_its_kept_copy_of_the_contacts(
     store: Store, tmp_path: Path
 ) -> None:
     # The copy's business_times holds whole contact rows: an undo on the store must not leave
@@ -261,8 +261,11 @@ def test_a_shared_copy_that_takes_others_contacts_empties_its_kept_copy_of_them(
     undo(command, last)
     command.close()
     with dashboard.lease():
-        kept = dashboard.cursor().execute("SELECT count(*) FROM business_times").fetchall()
-        assert kept == [(0,)]
+        cur = dashboard.cursor()
+        undone = "SELECT count(*) FROM business_times WHERE batch_id = ?"
+        assert cur.execute(undone, [last]).fetchall() == [(0,)]
+        stale = "SELECT count(*) FROM derived_tables WHERE name = 'business_times'"
+        assert cur.execute(stale).fetchall() == [(0,)]  # the next report builds it anew
     dashboard.close()
 
 
