@@ -33,7 +33,6 @@ its tables for the process only, as before.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -48,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kpi.store import scratch
+from kpi.store.remote import file_lock
 
 if TYPE_CHECKING:
     import ibis
@@ -433,12 +433,8 @@ class ParquetDerived(DerivedTables):
     def _locked(self) -> Iterator[None]:
         """The derived tables' lock, between a drop deciding and a mark (``_mark_held``): a
         file lock, as the store's own writes take one (OSError where it cannot be had)."""
-        with (self.folder / ".lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with file_lock(self.folder / ".lock"):
+            yield
 
     def _mark_held(self, name: str) -> bool:
         try:

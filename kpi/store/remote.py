@@ -666,12 +666,8 @@ class ParquetRemote(Remote):
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / ".lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with file_lock(self.folder / ".lock"):
+            yield
 
     def push(
         self,
@@ -806,6 +802,18 @@ class ParquetRemote(Remote):
         if self._session is not None:
             for table in ENGINE_TABLES:
                 self._session.catalog.dropTempView(table)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on the file ``path`` (made if missing) while the block runs: what
+    writers of one Spark folder take in turn (OSError where it cannot be had)."""
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def spark_log() -> Path:
