@@ -46,18 +46,11 @@ def is_tracked(t: ir.Table, status_sources: frozenset[str] | None = None) -> ir.
 
 
 def _stored_contacts(t: ir.Table) -> ir.Table:
-    """The stored table of every contact ``t`` was derived from: ``contacts``, or the kept copy
-    with business-hours readings (``kpi.engine.calendar``), which has every contact too.
-    Whether a source records statuses is a fact of the whole store, and reading the table
-    itself (not the filtered ``t`` a second time) keeps the backend from materialising ``t``
-    for the subquery."""
-    roots = [op for op in t.op().find(ops.DatabaseTable) if _holds_every_contact(op)]
+    """The stored contacts table ``t`` was derived from. Whether a source records statuses is
+    a fact of the whole store, and reading the table itself (not the filtered ``t`` a second
+    time) keeps the backend from materialising ``t`` for the subquery."""
+    roots = [op for op in t.op().find(ops.DatabaseTable) if op.name == "contacts"]
     return roots[0].to_expr() if roots else t
-
-
-def _holds_every_contact(table: ops.DatabaseTable) -> bool:
-    # The kept copy is known by its readings (kpi.engine.calendar.CLOCK_COLUMNS).
-    return table.name == "contacts" or {"status", "opened_cum"} <= set(table.schema.names)
 
 
 def target_seconds(t: ir.Table, settings: Settings, attr: str) -> ir.FloatingValue:
